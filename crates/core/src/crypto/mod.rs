@@ -1,0 +1,8 @@
+//! Cryptography of the gateway, each piece in its own module.
+
+pub mod cipher;
+pub mod codes;
+pub mod jwt;
+pub mod password;
+pub mod qr;
+pub mod totp;

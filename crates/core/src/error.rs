@@ -1,0 +1,102 @@
+//! The one error type of the core, and the store's error.
+//!
+//! Each variant is a domain outcome a dialect maps to its own response
+//! shape; the HTTP layer turns them into the JSON envelope of API.md.
+//! Variants carry no secret: only what the client may be told, plus a
+//! detail for the log where useful.
+
+use thiserror::Error;
+
+/// Why a presented token was refused (all of them are 401s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// No token was presented.
+    Missing,
+    /// Not a well-formed HS256 JWT of ours, or a bad signature.
+    Invalid,
+    /// Past its `exp`.
+    Expired,
+    /// Logged out, or issued before the user's revocation cut-off, or the
+    /// user no longer exists.
+    Revoked,
+}
+
+/// A failure of a storage backend.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database cannot be reached or timed out; worth retrying.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was violated (e.g. the username exists).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else the backend reported.
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+/// Every outcome of a use case that is not a success.
+#[derive(Debug, Error)]
+pub enum AuthError {
+    /// The request is malformed (missing field, bad value).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Wrong username or password at login.
+    #[error("incorrect username or password")]
+    InvalidCredentials,
+    /// The token was refused.
+    #[error("token refused: {0:?}")]
+    Token(TokenProblem),
+    /// A pre-OTP token on a route that needs a verified one.
+    #[error("OTP verification required")]
+    OtpVerificationRequired,
+    /// The body's username is not the token's subject.
+    #[error("username does not match the token")]
+    UsernameMismatch,
+    /// Wrong, reused or malformed OTP / recovery code.
+    #[error("invalid OTP")]
+    InvalidOtp,
+    /// verify-otp with neither an enabled nor a pending secret.
+    #[error("user secret not found")]
+    SecretNotFound,
+    /// The secret of an enabled 2FA is never shown again.
+    #[error("2FA is already enabled")]
+    TwoFactorAlreadyEnabled,
+    /// The operation needs 2FA on.
+    #[error("2FA is not enabled")]
+    TwoFactorNotEnabled,
+    /// Wrong password on a re-authentication (recovery codes, disable).
+    #[error("invalid password")]
+    InvalidPassword,
+    /// Locked out or throttled; retry after that many seconds.
+    #[error("too many attempts, retry in {retry_after_secs} s")]
+    Throttled {
+        /// Seconds until an attempt is considered again.
+        retry_after_secs: i64,
+    },
+    /// The named user does not exist (CLI).
+    #[error("user not found")]
+    UserNotFound,
+    /// The user exists already (CLI).
+    #[error("user already exists")]
+    UserExists,
+    /// Too many password hashes queued; shed instead of queueing forever.
+    #[error("server busy, retry in {retry_after_secs} s")]
+    Busy {
+        /// Seconds to wait before retrying.
+        retry_after_secs: i64,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bug or an impossible state; the detail goes to the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AuthError {
+    /// An [`AuthError::InvalidRequest`] with that detail.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::InvalidRequest(detail.into())
+    }
+}

@@ -1,0 +1,187 @@
+//! The use cases of the gateway, on one [`AuthService`].
+//!
+//! Every dialect (native API, legacy, application dialects, Socket.IO) and
+//! the CLI call these methods; none of them holds a rule of its own. The
+//! rules are here, once: the token check and 2FA gate ([`session`]), TOTP
+//! replay, lockout and recovery-code single use ([`two_factor`]), and
+//! revocation cut-offs ([`admin`] and the above).
+
+pub mod admin;
+pub mod audit;
+pub mod session;
+pub mod two_factor;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Policy;
+use crate::crypto::cipher::SecretCipher;
+use crate::crypto::jwt::{Claims, JwtCodec};
+use crate::crypto::password::{Argon2idHasher, HashingPool};
+use crate::crypto::codes;
+use crate::crypto::totp::TotpVerifier;
+use crate::error::AuthError;
+use crate::keys::KeyFiles;
+use crate::model::{IssuedToken, ThrottleKind};
+use crate::secret::SecretString;
+use crate::store::Store;
+use crate::throttle::Throttle;
+
+/// Who is calling, as far as the transport knows.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The client's IP (after trusted-proxy handling), if known.
+    pub ip: Option<IpAddr>,
+}
+
+impl Caller {
+    /// A caller at `ip`.
+    pub fn at(ip: IpAddr) -> Self {
+        Self { ip: Some(ip) }
+    }
+
+    fn ip_text(&self) -> String {
+        self.ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string())
+    }
+}
+
+/// What a route requires of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A verified token: 2FA off, or the OTP proven.
+    Verified,
+    /// Also a pre-OTP token (only status, verify-otp and logout use this).
+    AllowPendingOtp,
+}
+
+/// The gateway's use cases over a store, a clock and the keys.
+pub struct AuthService {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) policy: Policy,
+    pub(crate) jwt: JwtCodec,
+    pub(crate) cipher: SecretCipher,
+    pub(crate) pool: HashingPool,
+    pub(crate) totp: TotpVerifier,
+    /// A hash verified when the user does not exist, so a wrong username
+    /// costs as much time as a wrong password.
+    dummy_hash: String,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+impl AuthService {
+    /// Builds the service.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        keys: &KeyFiles,
+    ) -> Result<Self, AuthError> {
+        let hasher = Argon2idHasher::new(policy.argon2)?;
+        let dummy_hash = hasher.hash(&codes::generated_password())?;
+        Ok(Self {
+            jwt: JwtCodec::new(&keys.jwt, policy.issuer.clone())?,
+            cipher: SecretCipher::new(&keys.at_rest)?,
+            pool: HashingPool::new(hasher, policy.hashing_threads, policy.hashing_queue),
+            totp: TotpVerifier {
+                skew_steps: policy.totp_skew_steps,
+            },
+            store,
+            clock,
+            policy,
+            dummy_hash,
+        })
+    }
+
+    /// The store (for readiness checks and the CLI).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// "Everything issued until now is revoked": the cut-off to store.
+    /// Tokens carry whole seconds, so the cut-off is the next second, and
+    /// tokens issued after it get an `iat` of at least that second.
+    pub(crate) fn cutoff_now(&self) -> i64 {
+        self.clock.now_secs() + 1
+    }
+
+    pub(crate) fn otp_throttle(&self) -> Throttle {
+        Throttle {
+            kind: ThrottleKind::Otp,
+            policy: self.policy.otp_lockout,
+        }
+    }
+
+    pub(crate) fn login_user_throttle(&self) -> Throttle {
+        Throttle {
+            kind: ThrottleKind::LoginUser,
+            policy: self.policy.login_user,
+        }
+    }
+
+    pub(crate) fn login_ip_throttle(&self) -> Throttle {
+        Throttle {
+            kind: ThrottleKind::LoginIp,
+            policy: self.policy.login_ip,
+        }
+    }
+
+    /// Issues a token for `username` that is valid after `valid_after`.
+    pub(crate) fn issue_token(
+        &self,
+        username: &str,
+        valid_after: i64,
+        two_factor: bool,
+        otp_verified: bool,
+    ) -> IssuedToken {
+        let iat = self.clock.now_secs().max(valid_after);
+        let exp = iat + self.policy.token_lifetime_secs;
+        let claims = Claims {
+            sub: username.to_owned(),
+            id: username.to_owned(),
+            iss: self.jwt.issuer().to_owned(),
+            iat,
+            exp,
+            jti: codes::token_id(),
+            two_factor,
+            otp_verified,
+        };
+        IssuedToken {
+            token: self.jwt.sign(&claims),
+            expires_at: exp,
+        }
+    }
+
+    /// Verifies `password` against `hash` on the hashing pool; with no
+    /// hash (unknown user) it burns the same time and fails.
+    pub(crate) async fn password_matches(
+        &self,
+        password: &SecretString,
+        hash: Option<&str>,
+    ) -> Result<bool, AuthError> {
+        let phc = hash.unwrap_or(&self.dummy_hash).to_owned();
+        let ok = self.pool.verify(password.clone(), phc).await?;
+        Ok(ok && hash.is_some())
+    }
+
+    /// Hashes a secret on the pool.
+    pub(crate) async fn hash_secret(&self, secret: SecretString) -> Result<String, AuthError> {
+        self.pool.hash(secret).await
+    }
+}

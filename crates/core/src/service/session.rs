@@ -1,0 +1,113 @@
+//! Password login, the token check with its 2FA gate, logout, profile.
+
+use crate::error::{AuthError, TokenProblem};
+use crate::model::{IssuedToken, Principal, Profile};
+use crate::secret::SecretString;
+use crate::service::audit::{AuthEvent, record};
+use crate::service::{Access, AuthService, Caller};
+use crate::username;
+
+impl AuthService {
+    /// Checks a username and password and issues a token. A user with 2FA
+    /// on gets a pre-OTP token (`2fa: true, otp_verified: false`).
+    ///
+    /// Throttled per username (consecutive failures) and per client IP
+    /// (failures within a window); a locked caller is refused with
+    /// [`AuthError::Throttled`] before the password is even hashed.
+    pub async fn login(
+        &self,
+        raw_username: &str,
+        password: &SecretString,
+        caller: &Caller,
+    ) -> Result<IssuedToken, AuthError> {
+        let name = username::normalize(raw_username);
+        if name.is_empty() || password.is_empty() {
+            return Err(AuthError::invalid("username and password are required"));
+        }
+        if name.chars().count() > username::MAX_LEN || password.expose().len() > 1024 {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let store = self.store.as_ref();
+        let now = self.clock.now_secs();
+        let ip_key = caller.ip.map(|ip| ip.to_string());
+        let locked = match self.login_user_throttle().check(store, &name, now).await {
+            Err(e) => Err(e),
+            Ok(()) => match &ip_key {
+                Some(ip) => self.login_ip_throttle().check(store, ip, now).await,
+                None => Ok(()),
+            },
+        };
+        if let Err(e) = locked {
+            record(AuthEvent::LoginThrottled, &name, caller);
+            return Err(e);
+        }
+        let user = store.user_by_name(&name).await?;
+        let ok = self
+            .password_matches(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
+        let Some(user) = user.filter(|_| ok) else {
+            record(AuthEvent::LoginFailed, &name, caller);
+            let now = self.clock.now_secs();
+            let user_lock = self.login_user_throttle().fail(store, &name, now).await?;
+            let ip_lock = match &ip_key {
+                Some(ip) => self.login_ip_throttle().fail(store, ip, now).await?,
+                None => None,
+            };
+            if user_lock.is_some() || ip_lock.is_some() {
+                record(AuthEvent::Lockout, &name, caller);
+            }
+            return Err(AuthError::InvalidCredentials);
+        };
+        self.login_user_throttle().clear(store, &name).await?;
+        record(AuthEvent::LoginOk, &name, caller);
+        let two_factor = user.totp.is_enabled();
+        Ok(self.issue_token(&user.username, user.tokens_valid_after, two_factor, false))
+    }
+
+    /// The one token check used by every route, dialect and the Socket.IO
+    /// login: signature and algorithm, expiry, issuer, revocation (by `jti`
+    /// and by the user's cut-off), and the 2FA gate for `access`.
+    pub async fn authenticate(&self, token: &str, access: Access) -> Result<Principal, AuthError> {
+        let now = self.clock.now_secs();
+        let claims = self.jwt.verify(token, now).map_err(AuthError::Token)?;
+        let state = self
+            .store
+            .token_state(&claims.sub, &claims.jti)
+            .await?
+            .ok_or(AuthError::Token(TokenProblem::Revoked))?;
+        if state.jti_revoked || claims.iat < state.tokens_valid_after {
+            return Err(AuthError::Token(TokenProblem::Revoked));
+        }
+        let verified = !claims.two_factor || claims.otp_verified;
+        if access == Access::Verified && !verified {
+            return Err(AuthError::OtpVerificationRequired);
+        }
+        Ok(Principal {
+            username: claims.sub,
+            user_id: state.user_id,
+            jti: claims.jti,
+            expires_at: claims.exp,
+            two_factor: claims.two_factor,
+            otp_verified: claims.otp_verified,
+        })
+    }
+
+    /// Revokes only the presented token, until it would have expired.
+    pub async fn logout(&self, who: &Principal, caller: &Caller) -> Result<(), AuthError> {
+        self.store
+            .revoke_token(&who.jti, who.user_id, who.expires_at)
+            .await?;
+        record(AuthEvent::TokenRevoked, &who.username, caller);
+        Ok(())
+    }
+
+    /// The caller's profile.
+    pub async fn profile(&self, who: &Principal) -> Result<Profile, AuthError> {
+        let user = self
+            .store
+            .user_by_name(&who.username)
+            .await?
+            .ok_or(AuthError::Token(TokenProblem::Revoked))?;
+        Ok(Profile::from(&user))
+    }
+}

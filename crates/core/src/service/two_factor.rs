@@ -1,0 +1,302 @@
+//! The TOTP lifecycle: enrol (pending secret), verify (enable, log in with
+//! a TOTP or a recovery code), recovery codes, disable.
+//!
+//! Replay, lockout and single use are decided here and by the store's
+//! atomic writes, for every dialect alike.
+
+use crate::crypto::codes;
+use crate::crypto::totp::{otpauth_url, secret_to_base32};
+use crate::error::{AuthError, TokenProblem};
+use crate::model::{IssuedToken, Principal, TotpState, User};
+use crate::secret::SecretString;
+use crate::service::audit::{AuthEvent, record};
+use crate::service::{AuthService, Caller};
+use crate::username;
+
+/// A secret to enrol, as an authenticator app takes it.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    /// The `otpauth://totp/...` URL (what the QR code encodes).
+    pub url: String,
+    /// The secret in base32 without padding.
+    pub key: String,
+}
+
+/// How a second factor was proven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    /// A TOTP code.
+    Totp,
+    /// A recovery code.
+    RecoveryCode,
+}
+
+/// The outcome of checking a one-time code for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpCheck {
+    /// Accepted; 2FA was enabled by this code if `enabled_now`.
+    Accepted {
+        /// Which factor.
+        factor: Factor,
+        /// Whether this confirmation turned 2FA on.
+        enabled_now: bool,
+    },
+}
+
+impl AuthService {
+    async fn current_user(&self, who: &Principal) -> Result<User, AuthError> {
+        self.store
+            .user_by_name(&who.username)
+            .await?
+            .ok_or(AuthError::Token(TokenProblem::Revoked))
+    }
+
+    /// Whether the caller's 2FA is on now.
+    pub async fn two_factor_status(&self, who: &Principal) -> Result<bool, AuthError> {
+        Ok(self.current_user(who).await?.totp.is_enabled())
+    }
+
+    /// The pending secret to enrol: created the first time, the same one
+    /// until 2FA is enabled; once enabled it is never shown again (409).
+    pub async fn enrolment(&self, who: &Principal) -> Result<Enrolment, AuthError> {
+        let mut user = self.current_user(who).await?;
+        if matches!(user.totp, TotpState::Off) {
+            let sealed = self.cipher.seal(user.id, &codes::new_totp_secret())?;
+            // A concurrent call may have stored its own secret first; either
+            // way the stored one is the one everybody gets.
+            self.store.set_pending_secret(user.id, &sealed).await?;
+            user = self.current_user(who).await?;
+        }
+        match &user.totp {
+            TotpState::Pending(sealed) => {
+                let secret = self.cipher.open(user.id, sealed)?;
+                Ok(Enrolment {
+                    url: otpauth_url(&self.policy.issuer, &user.username, &secret),
+                    key: secret_to_base32(&secret),
+                })
+            }
+            TotpState::Enabled(_) => Err(AuthError::TwoFactorAlreadyEnabled),
+            TotpState::Off => Err(AuthError::Internal("pending secret was not stored".into())),
+        }
+    }
+
+    /// Checks `code` as the user's second factor, under the OTP lockout:
+    /// a TOTP confirms a pending secret (enabling 2FA); with 2FA on, a TOTP
+    /// of a step not used before, or an unused recovery code, is accepted.
+    ///
+    /// This is the one place every dialect proves a TOTP or recovery code.
+    pub async fn check_second_factor(
+        &self,
+        user: &User,
+        code: &SecretString,
+        caller: &Caller,
+    ) -> Result<OtpCheck, AuthError> {
+        let store = self.store.as_ref();
+        let key = user.id.to_string();
+        let throttle = self.otp_throttle();
+        if let Err(e) = throttle.check(store, &key, self.clock.now_secs()).await {
+            record(AuthEvent::OtpLocked, &user.username, caller);
+            return Err(e);
+        }
+        let code_text = code.expose().trim();
+        let outcome = match &user.totp {
+            TotpState::Off => return Err(AuthError::SecretNotFound),
+            TotpState::Pending(sealed) => {
+                let secret = self.cipher.open(user.id, sealed)?;
+                match self.totp.matching_step(&secret, code_text, self.clock.now_secs()) {
+                    Some(step) => {
+                        let cutoff = self.cutoff_now();
+                        if self.store.enable_totp(user.id, step, cutoff).await? {
+                            Some(OtpCheck::Accepted {
+                                factor: Factor::Totp,
+                                enabled_now: true,
+                            })
+                        } else {
+                            None
+                        }
+                    }
+                    None => None,
+                }
+            }
+            TotpState::Enabled(sealed) => {
+                let secret = self.cipher.open(user.id, sealed)?;
+                match self.totp.matching_step(&secret, code_text, self.clock.now_secs()) {
+                    Some(step) => {
+                        if self.store.accept_totp_step(user.id, step).await? {
+                            Some(OtpCheck::Accepted {
+                                factor: Factor::Totp,
+                                enabled_now: false,
+                            })
+                        } else {
+                            record(AuthEvent::OtpReplayed, &user.username, caller);
+                            None
+                        }
+                    }
+                    None => {
+                        if self.use_recovery_code(user, code_text).await? {
+                            Some(OtpCheck::Accepted {
+                                factor: Factor::RecoveryCode,
+                                enabled_now: false,
+                            })
+                        } else {
+                            None
+                        }
+                    }
+                }
+            }
+        };
+        match outcome {
+            Some(ok) => {
+                throttle.clear(store, &key).await?;
+                let event = match ok {
+                    OtpCheck::Accepted {
+                        factor: Factor::RecoveryCode,
+                        ..
+                    } => AuthEvent::RecoveryCodeUsed,
+                    OtpCheck::Accepted {
+                        enabled_now: true, ..
+                    } => AuthEvent::TwoFactorEnabled,
+                    OtpCheck::Accepted { .. } => AuthEvent::OtpOk,
+                };
+                record(event, &user.username, caller);
+                Ok(ok)
+            }
+            None => {
+                record(AuthEvent::OtpFailed, &user.username, caller);
+                if throttle.fail(store, &key, self.clock.now_secs()).await?.is_some() {
+                    record(AuthEvent::Lockout, &user.username, caller);
+                }
+                Err(AuthError::InvalidOtp)
+            }
+        }
+    }
+
+    /// Tries `code` against the user's recovery codes and consumes the one
+    /// it matches, atomically: of concurrent uses, exactly one succeeds.
+    async fn use_recovery_code(&self, user: &User, code: &str) -> Result<bool, AuthError> {
+        if !crate::crypto::totp::is_code_shaped(code) {
+            return Ok(false);
+        }
+        let records = self.store.recovery_codes(user.id).await?;
+        if records.is_empty() {
+            return Ok(false);
+        }
+        let candidate = SecretString::new(code);
+        let hashes: Vec<(i64, String)> = records.into_iter().map(|r| (r.id, r.hash)).collect();
+        let matched = self
+            .pool
+            .run(move |h| {
+                // Check every hash, so the time taken does not tell which.
+                let mut found = None;
+                for (id, phc) in &hashes {
+                    if h.verify(&candidate, phc) && found.is_none() {
+                        found = Some(*id);
+                    }
+                }
+                found
+            })
+            .await?;
+        match matched {
+            Some(id) => Ok(self.store.consume_recovery_code(id).await?),
+            None => Ok(false),
+        }
+    }
+
+    /// verify-otp: proves the second factor for the token's user and swaps
+    /// the presented token for a verified one. `body_username` must name
+    /// the token's subject. Enabling 2FA revokes every older token.
+    pub async fn verify_otp(
+        &self,
+        who: &Principal,
+        body_username: &str,
+        code: &SecretString,
+        caller: &Caller,
+    ) -> Result<IssuedToken, AuthError> {
+        if username::normalize(body_username) != who.username {
+            return Err(AuthError::UsernameMismatch);
+        }
+        let user = self.current_user(who).await?;
+        self.check_second_factor(&user, code, caller).await?;
+        // The presented token has served its purpose: it is swapped for the
+        // new one. (Enabling also moved the cut-off past every older token.)
+        self.store
+            .revoke_token(&who.jti, who.user_id, who.expires_at)
+            .await?;
+        let user = self.current_user(who).await?;
+        Ok(self.issue_token(&user.username, user.tokens_valid_after, true, true))
+    }
+
+    /// Re-authentication by password for sensitive changes, under the same
+    /// per-username throttle as login.
+    async fn confirm_password(
+        &self,
+        user: &User,
+        password: &SecretString,
+        caller: &Caller,
+    ) -> Result<(), AuthError> {
+        let store = self.store.as_ref();
+        let throttle = self.login_user_throttle();
+        throttle.check(store, &user.username, self.clock.now_secs()).await?;
+        if password.is_empty() {
+            return Err(AuthError::invalid("password is required"));
+        }
+        if self.password_matches(password, Some(&user.password_hash)).await? {
+            throttle.clear(store, &user.username).await?;
+            Ok(())
+        } else {
+            record(AuthEvent::PasswordCheckFailed, &user.username, caller);
+            if throttle.fail(store, &user.username, self.clock.now_secs()).await?.is_some() {
+                record(AuthEvent::Lockout, &user.username, caller);
+            }
+            Err(AuthError::InvalidPassword)
+        }
+    }
+
+    /// Generates a new set of recovery codes (replacing the old set) after
+    /// a password check; the codes are returned once and stored hashed.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        who: &Principal,
+        password: &SecretString,
+        caller: &Caller,
+    ) -> Result<Vec<SecretString>, AuthError> {
+        let user = self.current_user(who).await?;
+        self.confirm_password(&user, password, caller).await?;
+        if !user.totp.is_enabled() {
+            return Err(AuthError::TwoFactorNotEnabled);
+        }
+        let codes = codes::recovery_codes();
+        let to_hash = codes.clone();
+        let hashes = self
+            .pool
+            .run(move |h| to_hash.iter().map(|c| h.hash(c)).collect::<Result<Vec<_>, _>>())
+            .await??;
+        if !self.store.replace_recovery_codes(user.id, &hashes).await? {
+            return Err(AuthError::TwoFactorNotEnabled);
+        }
+        record(AuthEvent::RecoveryCodesRegenerated, &user.username, caller);
+        Ok(codes)
+    }
+
+    /// Turns 2FA off after a password check: secret and recovery codes
+    /// deleted, every token of the user revoked.
+    pub async fn disable_two_factor(
+        &self,
+        who: &Principal,
+        body_username: Option<&str>,
+        password: &SecretString,
+        caller: &Caller,
+    ) -> Result<(), AuthError> {
+        if body_username.is_some_and(|name| username::normalize(name) != who.username) {
+            return Err(AuthError::UsernameMismatch);
+        }
+        let user = self.current_user(who).await?;
+        self.confirm_password(&user, password, caller).await?;
+        if !self.store.disable_totp(user.id, self.cutoff_now()).await? {
+            return Err(AuthError::TwoFactorNotEnabled);
+        }
+        record(AuthEvent::TwoFactorDisabled, &user.username, caller);
+        record(AuthEvent::AllTokensRevoked, &user.username, caller);
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! Lockout and back-off, enforced in one place for every route and dialect.
+//!
+//! A [`Throttle`] pairs a counter kind with its [`ThrottlePolicy`]: check it
+//! before an attempt (locked: refuse, without even looking at the code), count
+//! a failure after a wrong one, clear it after a right one.
+
+use crate::config::ThrottlePolicy;
+use crate::error::AuthError;
+use crate::model::ThrottleKind;
+use crate::store::Store;
+
+/// One failure counter with its rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
+    /// Which counter.
+    pub kind: ThrottleKind,
+    /// Its rule.
+    pub policy: ThrottlePolicy,
+}
+
+impl Throttle {
+    /// Refuses with [`AuthError::Throttled`] while `key` is locked.
+    pub async fn check(&self, store: &dyn Store, key: &str, now: i64) -> Result<(), AuthError> {
+        if let Some(state) = store.throttle(self.kind, key).await?
+            && state.locked_until > now
+        {
+            return Err(AuthError::Throttled {
+                retry_after_secs: state.locked_until - now,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a failure; locks `key` when the count reaches the threshold.
+    /// Returns the lock's end if this failure (re)locked it.
+    pub async fn fail(&self, store: &dyn Store, key: &str, now: i64) -> Result<Option<i64>, AuthError> {
+        let failures = store
+            .record_failure(self.kind, key, now, self.policy.window_secs)
+            .await?;
+        match self.policy.lock_secs(failures) {
+            Some(secs) => {
+                let until = now + secs;
+                store.extend_lock(self.kind, key, until).await?;
+                Ok(Some(until))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Forgets the failures of `key` (after a success).
+    pub async fn clear(&self, store: &dyn Store, key: &str) -> Result<(), AuthError> {
+        store.clear_throttle(self.kind, key).await?;
+        Ok(())
+    }
+}
