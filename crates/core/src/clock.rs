@@ -47,7 +47,8 @@ impl ManualClock {
 
     /// Moves the clock forward (or back, with a negative value) by `secs`.
     pub fn advance_secs(&self, secs: i64) {
-        self.ms.fetch_add(secs.saturating_mul(1000), Ordering::SeqCst);
+        self.ms
+            .fetch_add(secs.saturating_mul(1000), Ordering::SeqCst);
     }
 
     /// Sets the clock to `secs` seconds after the epoch.

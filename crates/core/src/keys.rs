@@ -58,8 +58,17 @@ pub fn ensure_dir(dir: &Path) -> Result<(), AuthError> {
         .map_err(|e| io_err(dir, e))
 }
 
-fn load_or_create_key(path: &Path, len: usize, created: &mut Vec<PathBuf>) -> Result<SecretBytes, AuthError> {
-    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+fn load_or_create_key(
+    path: &Path,
+    len: usize,
+    created: &mut Vec<PathBuf>,
+) -> Result<SecretBytes, AuthError> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
         Ok(mut f) => {
             let key = random_bytes(len);
             let mut text = HEXLOWER_PERMISSIVE.encode(&key);
@@ -104,10 +113,16 @@ mod tests {
         let (a, created) = KeyFiles::load_or_create(&dir).expect("create");
         assert_eq!(created.len(), 2);
         for f in [JWT_KEY_FILE, AT_REST_KEY_FILE] {
-            let mode = fs::metadata(dir.join(f)).expect("meta").permissions().mode();
+            let mode = fs::metadata(dir.join(f))
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }
-        assert_eq!(fs::metadata(&dir).expect("meta").permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&dir).expect("meta").permissions().mode() & 0o777,
+            0o700
+        );
         let (b, created) = KeyFiles::load_or_create(&dir).expect("load");
         assert!(created.is_empty());
         assert_eq!(a.jwt, b.jwt);

@@ -9,9 +9,7 @@
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::model::{
-    NewUser, RecoveryCodeRecord, ThrottleKind, ThrottleState, TokenState, User,
-};
+use crate::model::{NewUser, RecoveryCodeRecord, ThrottleKind, ThrottleState, TokenState, User};
 
 /// Persistent state of otpgate. Implemented for SQLite and PostgreSQL in
 /// the `otpgate-store` crate; the contract tests there run against both.
@@ -40,11 +38,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// One read for a token check: the user's cut-off, 2FA state, and
     /// whether `jti` is revoked. `None` if the user does not exist.
-    async fn token_state(&self, username: &str, jti: &str)
-    -> Result<Option<TokenState>, StoreError>;
+    async fn token_state(
+        &self,
+        username: &str,
+        jti: &str,
+    ) -> Result<Option<TokenState>, StoreError>;
     /// Revokes one token id until `expires_at`.
-    async fn revoke_token(&self, jti: &str, user_id: i64, expires_at: i64)
-    -> Result<(), StoreError>;
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        user_id: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
     /// Moves the user's cut-off to at least `valid_after` (never back).
     async fn revoke_all_tokens(&self, user_id: i64, valid_after: i64) -> Result<(), StoreError>;
 
@@ -54,8 +59,12 @@ pub trait Store: Send + Sync + 'static {
     /// Atomically turns the pending secret into the enabled one, records
     /// `step` as the last accepted step and moves the cut-off to
     /// `valid_after`. False if there was no pending secret.
-    async fn enable_totp(&self, user_id: i64, step: i64, valid_after: i64)
-    -> Result<bool, StoreError>;
+    async fn enable_totp(
+        &self,
+        user_id: i64,
+        step: i64,
+        valid_after: i64,
+    ) -> Result<bool, StoreError>;
     /// Atomically records `step` as accepted if it is later than the last
     /// accepted one and 2FA is on. False means replay (or 2FA off).
     async fn accept_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError>;
@@ -65,16 +74,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces all recovery codes of a user whose 2FA is on. False if 2FA
     /// is not on (nothing written).
-    async fn replace_recovery_codes(&self, user_id: i64, hashes: &[String])
-    -> Result<bool, StoreError>;
+    async fn replace_recovery_codes(
+        &self,
+        user_id: i64,
+        hashes: &[String],
+    ) -> Result<bool, StoreError>;
     /// The user's unused recovery codes.
     async fn recovery_codes(&self, user_id: i64) -> Result<Vec<RecoveryCodeRecord>, StoreError>;
     /// Deletes one code; true only for the one caller that deleted it.
     async fn consume_recovery_code(&self, code_id: i64) -> Result<bool, StoreError>;
 
     /// A failure counter, if any.
-    async fn throttle(&self, kind: ThrottleKind, key: &str)
-    -> Result<Option<ThrottleState>, StoreError>;
+    async fn throttle(
+        &self,
+        kind: ThrottleKind,
+        key: &str,
+    ) -> Result<Option<ThrottleState>, StoreError>;
     /// Counts one failure atomically and returns the new count. With a
     /// window, a count older than `window_secs` restarts at 1.
     async fn record_failure(
@@ -85,8 +100,12 @@ pub trait Store: Send + Sync + 'static {
         window_secs: Option<i64>,
     ) -> Result<u32, StoreError>;
     /// Extends a lock to at least `until` (never shortens it).
-    async fn extend_lock(&self, kind: ThrottleKind, key: &str, until: i64)
-    -> Result<(), StoreError>;
+    async fn extend_lock(
+        &self,
+        kind: ThrottleKind,
+        key: &str,
+        until: i64,
+    ) -> Result<(), StoreError>;
     /// Forgets a failure counter (after a success).
     async fn clear_throttle(&self, kind: ThrottleKind, key: &str) -> Result<(), StoreError>;
 

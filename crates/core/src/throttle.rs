@@ -33,7 +33,12 @@ impl Throttle {
 
     /// Counts a failure; locks `key` when the count reaches the threshold.
     /// Returns the lock's end if this failure (re)locked it.
-    pub async fn fail(&self, store: &dyn Store, key: &str, now: i64) -> Result<Option<i64>, AuthError> {
+    pub async fn fail(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<i64>, AuthError> {
         let failures = store
             .record_failure(self.kind, key, now, self.policy.window_secs)
             .await?;

@@ -45,7 +45,13 @@ impl SecretCipher {
         let aad = aad(user_id);
         let ct = self
             .aead
-            .encrypt(&nonce, Payload { msg: secret.expose(), aad: &aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: secret.expose(),
+                    aad: &aad,
+                },
+            )
             .map_err(|_| AuthError::Internal("encryption failed".into()))?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
         out.push(VERSION);
@@ -56,7 +62,8 @@ impl SecretCipher {
 
     /// Opens a sealed secret of `user_id`.
     pub fn open(&self, user_id: i64, sealed: &[u8]) -> Result<SecretBytes, AuthError> {
-        let corrupt = || AuthError::Internal("sealed secret does not open (wrong key file?)".into());
+        let corrupt =
+            || AuthError::Internal("sealed secret does not open (wrong key file?)".into());
         let (version, rest) = sealed.split_first().ok_or_else(corrupt)?;
         if *version != VERSION || rest.len() < NONCE_LEN + 16 {
             return Err(corrupt());

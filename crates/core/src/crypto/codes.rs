@@ -87,7 +87,9 @@ mod tests {
     #[test]
     fn six_digit_codes_cover_the_range() {
         // Leading zeros must occur: about 10% of uniform draws start with 0.
-        let zeros = (0..2000).filter(|_| six_digits().expose().starts_with('0')).count();
+        let zeros = (0..2000)
+            .filter(|_| six_digits().expose().starts_with('0'))
+            .count();
         assert!(zeros > 100 && zeros < 320, "{zeros}");
     }
 

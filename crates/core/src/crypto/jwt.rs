@@ -57,7 +57,9 @@ pub struct JwtCodec {
 
 impl std::fmt::Debug for JwtCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtCodec").field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("JwtCodec")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,7 +67,9 @@ impl JwtCodec {
     /// A codec for `key` (at least 32 bytes) and issuer name `issuer`.
     pub fn new(key: &SecretBytes, issuer: impl Into<String>) -> Result<Self, AuthError> {
         if key.expose().len() < 32 {
-            return Err(AuthError::Internal("JWT key must be at least 32 bytes".into()));
+            return Err(AuthError::Internal(
+                "JWT key must be at least 32 bytes".into(),
+            ));
         }
         let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose())
             .map_err(|_| AuthError::Internal("JWT key refused".into()))?;
@@ -116,25 +120,37 @@ impl JwtCodec {
             return Err(TokenProblem::Invalid);
         }
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenProblem::Invalid);
         };
-        let header_bytes = BASE64URL_NOPAD.decode(h.as_bytes()).map_err(|_| TokenProblem::Invalid)?;
-        let header: Header = serde_json::from_slice(&header_bytes).map_err(|_| TokenProblem::Invalid)?;
+        let header_bytes = BASE64URL_NOPAD
+            .decode(h.as_bytes())
+            .map_err(|_| TokenProblem::Invalid)?;
+        let header: Header =
+            serde_json::from_slice(&header_bytes).map_err(|_| TokenProblem::Invalid)?;
         if header.alg != "HS256" || header.crit.is_some() {
             return Err(TokenProblem::Invalid);
         }
-        if header.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
+        if header
+            .typ
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
+        {
             return Err(TokenProblem::Invalid);
         }
-        let sig = BASE64URL_NOPAD.decode(s.as_bytes()).map_err(|_| TokenProblem::Invalid)?;
+        let sig = BASE64URL_NOPAD
+            .decode(s.as_bytes())
+            .map_err(|_| TokenProblem::Invalid)?;
         let signed_len = h.len() + 1 + p.len();
         let signed = token.get(..signed_len).ok_or(TokenProblem::Invalid)?;
         let mut mac = self.mac();
         mac.update(signed.as_bytes());
         mac.verify_slice(&sig).map_err(|_| TokenProblem::Invalid)?;
-        let payload = BASE64URL_NOPAD.decode(p.as_bytes()).map_err(|_| TokenProblem::Invalid)?;
+        let payload = BASE64URL_NOPAD
+            .decode(p.as_bytes())
+            .map_err(|_| TokenProblem::Invalid)?;
         let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenProblem::Invalid)?;
         if claims.iss != self.issuer || claims.sub != claims.id {
             return Err(TokenProblem::Invalid);
@@ -145,7 +161,6 @@ impl JwtCodec {
         Ok(claims)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -178,7 +193,9 @@ mod tests {
         let t = c.sign(&claims(2000));
         assert_eq!(c.verify(&t, 1500), Ok(claims(2000)));
         let payload: serde_json::Value = serde_json::from_slice(
-            &BASE64URL_NOPAD.decode(t.split('.').nth(1).unwrap_or("").as_bytes()).unwrap_or_default(),
+            &BASE64URL_NOPAD
+                .decode(t.split('.').nth(1).unwrap_or("").as_bytes())
+                .unwrap_or_default(),
         )
         .unwrap_or_default();
         assert_eq!(payload["2fa"], true);
@@ -207,13 +224,21 @@ mod tests {
             r#"{"alg":"HS256","crit":["exp"]}"#,
         ] {
             let forged_unsigned = format!("{}.{}.", b64(header), payload);
-            assert_eq!(c.verify(&forged_unsigned, 1500), Err(TokenProblem::Invalid), "{header}");
+            assert_eq!(
+                c.verify(&forged_unsigned, 1500),
+                Err(TokenProblem::Invalid),
+                "{header}"
+            );
             // Even correctly HMAC'd with our key, a non-HS256 header is refused.
             let mut mac = c.mac();
             let signed = format!("{}.{}", b64(header), payload);
             mac.update(signed.as_bytes());
             let sig = BASE64URL_NOPAD.encode(&mac.finalize().into_bytes());
-            assert_eq!(c.verify(&format!("{signed}.{sig}"), 1500), Err(TokenProblem::Invalid), "{header}");
+            assert_eq!(
+                c.verify(&format!("{signed}.{sig}"), 1500),
+                Err(TokenProblem::Invalid),
+                "{header}"
+            );
         }
     }
 
@@ -235,7 +260,16 @@ mod tests {
     #[test]
     fn malformed_inputs_are_refused_without_panicking() {
         let c = codec();
-        for bad in ["", "a", "a.b", "a.b.c.d", "...", "ü.ü.ü", "eyJ.eyJ.sig", &"x".repeat(9000)] {
+        for bad in [
+            "",
+            "a",
+            "a.b",
+            "a.b.c.d",
+            "...",
+            "ü.ü.ü",
+            "eyJ.eyJ.sig",
+            &"x".repeat(9000),
+        ] {
             assert!(c.verify(bad, 0).is_err(), "{bad:?}");
         }
     }

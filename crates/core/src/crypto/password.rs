@@ -50,7 +50,9 @@ impl Argon2idHasher {
     /// Whether `secret` matches the PHC string `phc` (parameters are taken
     /// from the string). A malformed string never matches.
     pub fn verify(&self, secret: &SecretString, phc: &str) -> bool {
-        self.argon.verify_password(secret.expose().as_bytes(), phc).is_ok()
+        self.argon
+            .verify_password(secret.expose().as_bytes(), phc)
+            .is_ok()
     }
 }
 
@@ -97,7 +99,9 @@ impl HashingPool {
         let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
         let guard = WaitingGuard(self.waiting.clone());
         if queued >= self.max_waiting {
-            return Err(AuthError::Busy { retry_after_secs: 1 });
+            return Err(AuthError::Busy {
+                retry_after_secs: 1,
+            });
         }
         let permit = self
             .permits

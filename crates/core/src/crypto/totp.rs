@@ -176,7 +176,15 @@ mod tests {
     fn verifier_refuses_malformed_codes() {
         let key = SecretBytes::new(RFC_KEY.to_vec());
         let v = TotpVerifier { skew_steps: 1 };
-        for bad in ["", "12345", "1234567", "12345a", " 05047", "０５０４７１", "050471\n"] {
+        for bad in [
+            "",
+            "12345",
+            "1234567",
+            "12345a",
+            " 05047",
+            "０５０４７１",
+            "050471\n",
+        ] {
             assert_eq!(v.matching_step(&key, bad, 1_111_111_111), None, "{bad:?}");
         }
         assert!(v.matching_step(&key, "050471", 1_111_111_111).is_some());

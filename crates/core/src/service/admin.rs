@@ -58,7 +58,10 @@ impl AuthService {
 
     /// Creates a user. Returns the user and the generated password, if one
     /// was generated (to be shown once).
-    pub async fn create_user(&self, spec: UserSpec) -> Result<(User, Option<SecretString>), AuthError> {
+    pub async fn create_user(
+        &self,
+        spec: UserSpec,
+    ) -> Result<(User, Option<SecretString>), AuthError> {
         let name = username::normalize(&spec.username);
         username::validate(&name)?;
         let (password, generated) = match spec.password {
@@ -119,7 +122,11 @@ impl AuthService {
         self.store
             .set_password(user.id, &hash, self.cutoff_now())
             .await?;
-        record(AuthEvent::AllTokensRevoked, &user.username, &Caller::default());
+        record(
+            AuthEvent::AllTokensRevoked,
+            &user.username,
+            &Caller::default(),
+        );
         Ok(generated)
     }
 
@@ -138,7 +145,11 @@ impl AuthService {
     pub async fn reset_two_factor(&self, raw: &str) -> Result<bool, AuthError> {
         let user = self.user_named(raw).await?;
         let was_on = self.store.disable_totp(user.id, self.cutoff_now()).await?;
-        record(AuthEvent::TwoFactorDisabled, &user.username, &Caller::default());
+        record(
+            AuthEvent::TwoFactorDisabled,
+            &user.username,
+            &Caller::default(),
+        );
         Ok(was_on)
     }
 
@@ -148,7 +159,11 @@ impl AuthService {
         self.store
             .revoke_all_tokens(user.id, self.cutoff_now())
             .await?;
-        record(AuthEvent::AllTokensRevoked, &user.username, &Caller::default());
+        record(
+            AuthEvent::AllTokensRevoked,
+            &user.username,
+            &Caller::default(),
+        );
         Ok(())
     }
 

@@ -88,7 +88,13 @@ pub fn record(event: AuthEvent, user: &str, caller: &Caller) {
     // The username is user input: keep the line one line and unambiguous.
     let user: String = user
         .chars()
-        .map(|c| if c.is_whitespace() || c.is_control() || c == '"' { '_' } else { c })
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() || c == '"' {
+                '_'
+            } else {
+                c
+            }
+        })
         .take(64)
         .collect();
     if event.is_failure() {

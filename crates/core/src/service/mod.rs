@@ -17,9 +17,9 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Policy;
 use crate::crypto::cipher::SecretCipher;
+use crate::crypto::codes;
 use crate::crypto::jwt::{Claims, JwtCodec};
 use crate::crypto::password::{Argon2idHasher, HashingPool};
-use crate::crypto::codes;
 use crate::crypto::totp::TotpVerifier;
 use crate::error::AuthError;
 use crate::keys::KeyFiles;
@@ -71,7 +71,9 @@ pub struct AuthService {
 
 impl std::fmt::Debug for AuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthService").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("AuthService")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 

@@ -103,7 +103,10 @@ impl AuthService {
             TotpState::Off => return Err(AuthError::SecretNotFound),
             TotpState::Pending(sealed) => {
                 let secret = self.cipher.open(user.id, sealed)?;
-                match self.totp.matching_step(&secret, code_text, self.clock.now_secs()) {
+                match self
+                    .totp
+                    .matching_step(&secret, code_text, self.clock.now_secs())
+                {
                     Some(step) => {
                         let cutoff = self.cutoff_now();
                         if self.store.enable_totp(user.id, step, cutoff).await? {
@@ -120,7 +123,10 @@ impl AuthService {
             }
             TotpState::Enabled(sealed) => {
                 let secret = self.cipher.open(user.id, sealed)?;
-                match self.totp.matching_step(&secret, code_text, self.clock.now_secs()) {
+                match self
+                    .totp
+                    .matching_step(&secret, code_text, self.clock.now_secs())
+                {
                     Some(step) => {
                         if self.store.accept_totp_step(user.id, step).await? {
                             Some(OtpCheck::Accepted {
@@ -163,7 +169,11 @@ impl AuthService {
             }
             None => {
                 record(AuthEvent::OtpFailed, &user.username, caller);
-                if throttle.fail(store, &key, self.clock.now_secs()).await?.is_some() {
+                if throttle
+                    .fail(store, &key, self.clock.now_secs())
+                    .await?
+                    .is_some()
+                {
                     record(AuthEvent::Lockout, &user.username, caller);
                 }
                 Err(AuthError::InvalidOtp)
@@ -236,16 +246,25 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         let store = self.store.as_ref();
         let throttle = self.login_user_throttle();
-        throttle.check(store, &user.username, self.clock.now_secs()).await?;
+        throttle
+            .check(store, &user.username, self.clock.now_secs())
+            .await?;
         if password.is_empty() {
             return Err(AuthError::invalid("password is required"));
         }
-        if self.password_matches(password, Some(&user.password_hash)).await? {
+        if self
+            .password_matches(password, Some(&user.password_hash))
+            .await?
+        {
             throttle.clear(store, &user.username).await?;
             Ok(())
         } else {
             record(AuthEvent::PasswordCheckFailed, &user.username, caller);
-            if throttle.fail(store, &user.username, self.clock.now_secs()).await?.is_some() {
+            if throttle
+                .fail(store, &user.username, self.clock.now_secs())
+                .await?
+                .is_some()
+            {
                 record(AuthEvent::Lockout, &user.username, caller);
             }
             Err(AuthError::InvalidPassword)
@@ -269,7 +288,12 @@ impl AuthService {
         let to_hash = codes.clone();
         let hashes = self
             .pool
-            .run(move |h| to_hash.iter().map(|c| h.hash(c)).collect::<Result<Vec<_>, _>>())
+            .run(move |h| {
+                to_hash
+                    .iter()
+                    .map(|c| h.hash(c))
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .await??;
         if !self.store.replace_recovery_codes(user.id, &hashes).await? {
             return Err(AuthError::TwoFactorNotEnabled);

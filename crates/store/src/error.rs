@@ -1,0 +1,29 @@
+//! Mapping of database errors onto the core's [`StoreError`].
+
+use otpgate_core::StoreError;
+
+/// Classifies a sqlx error: unreachable or busy (retryable), a uniqueness
+/// conflict, or anything else.
+pub(crate) fn map(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        sqlx::Error::Database(db) => {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(db.message().to_owned());
+            }
+            // SQLite busy/locked, PostgreSQL connection and shutdown classes.
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            if matches!(code.as_str(), "5" | "6" | "517" | "261" | "262")
+                || code.starts_with("08")
+                || code.starts_with("57P")
+            {
+                StoreError::Unavailable(e.to_string())
+            } else {
+                StoreError::Other(e.to_string())
+            }
+        }
+        _ => StoreError::Other(e.to_string()),
+    }
+}

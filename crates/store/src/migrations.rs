@@ -1,0 +1,56 @@
+//! Migrations embedded in the binary, run through sqlx's migrator.
+//!
+//! The SQL files are compiled in with `include_str!`, so the binary needs
+//! no migrations directory at run time; sqlx records each applied version
+//! (with a checksum) in `_sqlx_migrations`.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use otpgate_core::StoreError;
+use sqlx::SqlSafeStr;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+/// One embedded migration: version, description, SQL.
+pub(crate) type Embedded = (i64, &'static str, &'static str);
+
+/// The SQLite migrations, oldest first.
+pub(crate) const SQLITE: &[Embedded] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+
+#[derive(Debug)]
+struct EmbeddedSource(&'static [Embedded]);
+
+impl MigrationSource<'static> for EmbeddedSource {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        sql.into_sql_str(),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// A migrator over an embedded list.
+pub(crate) async fn migrator(list: &'static [Embedded]) -> Result<Migrator, StoreError> {
+    Migrator::new(EmbeddedSource(list))
+        .await
+        .map_err(|e| StoreError::Other(format!("migrations: {e}")))
+}

@@ -1,0 +1,498 @@
+//! The embedded SQLite backend (the default: nothing to install).
+//!
+//! WAL mode with a busy timeout, so the CLI and a running server can share
+//! the file; `synchronous` is configurable (FULL by default: a commit is on
+//! disk before the response says OK, even across a power loss). Single-use
+//! operations are single conditional statements; multi-statement changes
+//! run in `BEGIN IMMEDIATE` transactions so they never deadlock on the
+//! write lock.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use otpgate_core::model::{
+    NewUser, RecoveryCodeRecord, ThrottleKind, ThrottleState, TokenState, TotpState, User,
+};
+use otpgate_core::{Store, StoreError};
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+
+use crate::error::map;
+use crate::migrations;
+
+/// SQLite tuning knobs.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// `FULL` (default, durable across power loss) or `NORMAL` (durable
+    /// across a crash of the process, faster).
+    pub synchronous_full: bool,
+    /// How long a writer waits for the lock.
+    pub busy_timeout: Duration,
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous_full: true,
+            busy_timeout: Duration::from_secs(5),
+            max_connections: 8,
+        }
+    }
+}
+
+/// A [`Store`] on one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, email, phone, external_id, role, \
+     password_hash, totp_state, totp_secret, totp_last_step, tokens_valid_after, created_at";
+
+fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
+    let state: i64 = row.try_get("totp_state")?;
+    let secret: Option<Vec<u8>> = row.try_get("totp_secret")?;
+    let totp = match (state, secret) {
+        (1, Some(s)) => TotpState::Pending(s),
+        (2, Some(s)) => TotpState::Enabled(s),
+        _ => TotpState::Off,
+    };
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
+        external_id: row.try_get("external_id")?,
+        role: row.try_get("role")?,
+        password_hash: row.try_get("password_hash")?,
+        totp,
+        totp_last_step: row.try_get("totp_last_step")?,
+        tokens_valid_after: row.try_get("tokens_valid_after")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` and migrates it.
+    pub async fn open(url: &str, options: &SqliteOptions) -> Result<Self, StoreError> {
+        let url = if url.starts_with("sqlite:") {
+            url.to_owned()
+        } else {
+            format!("sqlite://{url}")
+        };
+        let connect = SqliteConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Other(format!("database URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if options.synchronous_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.busy_timeout + Duration::from_secs(1))
+            .connect_with(connect)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {url}: {e}")))?;
+        migrations::migrator(migrations::SQLITE)
+            .await?
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    /// The pool (for tests that inspect the raw database).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn create_user(&self, u: &NewUser) -> Result<User, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO users (username, display_name, email, phone, external_id, role, \
+             password_hash, tokens_valid_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             RETURNING {USER_COLUMNS}"
+        ));
+        let row = sqlx::query(sql)
+            .bind(&u.username)
+            .bind(&u.display_name)
+            .bind(&u.email)
+            .bind(&u.phone)
+            .bind(&u.external_id)
+            .bind(&u.role)
+            .bind(&u.password_hash)
+            .bind(u.tokens_valid_after)
+            .bind(u.created_at)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map)?;
+        user_from_row(&row).map_err(map)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = ?"
+        ));
+        let row = sqlx::query(sql)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(user_from_row).transpose().map_err(map)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+        ));
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(map)?;
+        rows.iter()
+            .map(user_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        let deleted = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        sqlx::query("DELETE FROM throttles WHERE kind = 'otp' AND key = ?")
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(deleted == 1)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: i64,
+        hash: &str,
+        valid_after: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET password_hash = ?, tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ?",
+        )
+        .bind(hash)
+        .bind(valid_after)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn token_state(
+        &self,
+        username: &str,
+        jti: &str,
+    ) -> Result<Option<TokenState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.tokens_valid_after, u.totp_state, \
+             EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked \
+             FROM users u WHERE u.username = ?",
+        )
+        .bind(jti)
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        let state: i64 = row.try_get("totp_state").map_err(map)?;
+        Ok(Some(TokenState {
+            user_id: row.try_get("id").map_err(map)?,
+            tokens_valid_after: row.try_get("tokens_valid_after").map_err(map)?,
+            jti_revoked: row.try_get::<i64, _>("revoked").map_err(map)? != 0,
+            two_factor: state == 2,
+        }))
+    }
+
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        user_id: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING")
+            .bind(jti)
+            .bind(user_id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn revoke_all_tokens(&self, user_id: i64, valid_after: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ?",
+        )
+        .bind(valid_after)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn set_pending_secret(&self, user_id: i64, sealed: &[u8]) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE users SET totp_state = 1, totp_secret = ? WHERE id = ? AND totp_state = 0",
+        )
+        .bind(sealed)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn enable_totp(
+        &self,
+        user_id: i64,
+        step: i64,
+        valid_after: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE users SET totp_state = 2, totp_last_step = ?, \
+             tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ? AND totp_state = 1",
+        )
+        .bind(step)
+        .bind(valid_after)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn accept_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_state = 2 \
+             AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        )
+        .bind(step)
+        .bind(user_id)
+        .bind(step)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn disable_totp(&self, user_id: i64, valid_after: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        let n = sqlx::query(
+            "UPDATE users SET totp_state = 0, totp_secret = NULL, totp_last_step = NULL, \
+             tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ? AND totp_state = 2",
+        )
+        .bind(valid_after)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        if n != 1 {
+            tx.rollback().await.map_err(map)?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(true)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: i64,
+        hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        let state: Option<i64> = sqlx::query_scalar("SELECT totp_state FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map)?;
+        if state != Some(2) {
+            tx.rollback().await.map_err(map)?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        for hash in hashes {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)")
+                .bind(user_id)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
+        Ok(true)
+    }
+
+    async fn recovery_codes(&self, user_id: i64) -> Result<Vec<RecoveryCodeRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, code_hash FROM recovery_codes WHERE user_id = ? ORDER BY id")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecoveryCodeRecord {
+                    id: r.try_get("id")?,
+                    hash: r.try_get("code_hash")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map)
+    }
+
+    async fn consume_recovery_code(&self, code_id: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM recovery_codes WHERE id = ?")
+            .bind(code_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn throttle(
+        &self,
+        kind: ThrottleKind,
+        key: &str,
+    ) -> Result<Option<ThrottleState>, StoreError> {
+        let row =
+            sqlx::query("SELECT failures, locked_until FROM throttles WHERE kind = ? AND key = ?")
+                .bind(kind.as_str())
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ThrottleState {
+            failures: u32::try_from(row.try_get::<i64, _>("failures").map_err(map)?)
+                .unwrap_or(u32::MAX),
+            locked_until: row.try_get("locked_until").map_err(map)?,
+        }))
+    }
+
+    async fn record_failure(
+        &self,
+        kind: ThrottleKind,
+        key: &str,
+        now: i64,
+        window_secs: Option<i64>,
+    ) -> Result<u32, StoreError> {
+        let window = window_secs.unwrap_or(0);
+        let n: i64 = sqlx::query_scalar(
+            "INSERT INTO throttles (kind, key, failures, window_start, last_failure, locked_until) \
+             VALUES (?1, ?2, 1, ?3, ?3, 0) \
+             ON CONFLICT (kind, key) DO UPDATE SET \
+               failures = CASE WHEN ?4 > 0 AND throttles.window_start <= ?3 - ?4 THEN 1 \
+                               ELSE throttles.failures + 1 END, \
+               window_start = CASE WHEN ?4 > 0 AND throttles.window_start <= ?3 - ?4 THEN ?3 \
+                                   ELSE throttles.window_start END, \
+               last_failure = ?3 \
+             RETURNING failures",
+        )
+        .bind(kind.as_str())
+        .bind(key)
+        .bind(now)
+        .bind(window)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    async fn extend_lock(
+        &self,
+        kind: ThrottleKind,
+        key: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE throttles SET locked_until = MAX(locked_until, ?) WHERE kind = ? AND key = ?",
+        )
+        .bind(until)
+        .bind(kind.as_str())
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn clear_throttle(&self, kind: ThrottleKind, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM throttles WHERE kind = ? AND key = ?")
+            .bind(kind.as_str())
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let a = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        let b = sqlx::query("DELETE FROM throttles WHERE locked_until < ? AND last_failure < ?")
+            .bind(now)
+            .bind(now - 24 * 3600)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(a + b)
+    }
+}

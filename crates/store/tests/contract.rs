@@ -1,0 +1,461 @@
+//! The Store contract: every method of the trait, including the atomic
+//! single-use operations under concurrency, written once and run against
+//! each backend.
+
+use std::sync::Arc;
+
+use otpgate_core::model::{NewUser, ThrottleKind, TotpState};
+use otpgate_core::{Store, StoreError};
+use otpgate_store::{SqliteOptions, SqliteStore};
+
+struct Backend {
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("otpgate.db");
+    let store = SqliteStore::open(path.to_str().expect("utf8"), &SqliteOptions::default())
+        .await
+        .expect("open sqlite");
+    Backend {
+        store: Arc::new(store),
+        _dir: dir,
+    }
+}
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: name.into(),
+        display_name: name.to_uppercase(),
+        email: Some(format!("{name}@example.org")),
+        phone: None,
+        external_id: Some(format!("ext-{name}")),
+        role: "user".into(),
+        password_hash: "$argon2id$fake".into(),
+        tokens_valid_after: 100,
+        created_at: 99,
+    }
+}
+
+/// Instantiates each contract test for every backend.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let b = super::sqlite().await;
+                    super::$name(b.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    users_are_created_found_listed_and_deleted,
+    duplicate_username_is_a_conflict,
+    password_change_moves_the_cutoff_forward_only,
+    token_state_reports_revocation,
+    totp_lifecycle_pending_enable_accept_disable,
+    totp_step_is_accepted_once_under_concurrency,
+    enabling_happens_once_under_concurrency,
+    recovery_codes_replace_and_consume_once_under_concurrency,
+    recovery_codes_need_2fa_on,
+    throttle_counts_locks_and_clears,
+    throttle_window_restarts_the_count,
+    throttle_counts_every_concurrent_failure,
+    purge_removes_only_expired_rows,
+    state_survives_reopening,
+);
+
+async fn users_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
+    assert_eq!(s.count_users().await.expect("count"), 0);
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.create_user(&new_user("bob")).await.expect("bob");
+    assert_eq!(a.username, "alice");
+    assert_eq!(a.display_name, "ALICE");
+    assert_eq!(a.email.as_deref(), Some("alice@example.org"));
+    assert_eq!(a.totp, TotpState::Off);
+    assert_eq!(a.tokens_valid_after, 100);
+    let found = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(found.id, a.id);
+    assert!(s.user_by_name("carol").await.expect("find").is_none());
+    let names: Vec<String> = s
+        .list_users()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(s.count_users().await.expect("count"), 2);
+    s.revoke_token("j1", a.id, 10_000).await.expect("revoke");
+    assert!(s.delete_user(a.id).await.expect("delete"));
+    assert!(!s.delete_user(a.id).await.expect("delete again"));
+    assert!(s.user_by_name("alice").await.expect("find").is_none());
+    s.ping().await.expect("ping");
+}
+
+async fn duplicate_username_is_a_conflict(s: Arc<dyn Store>) {
+    s.create_user(&new_user("alice")).await.expect("alice");
+    let err = s.create_user(&new_user("alice")).await.expect_err("dup");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+async fn password_change_moves_the_cutoff_forward_only(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.set_password(a.id, "$argon2id$new", 500)
+        .await
+        .expect("set");
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.password_hash, "$argon2id$new");
+    assert_eq!(u.tokens_valid_after, 500);
+    s.revoke_all_tokens(a.id, 400).await.expect("older cutoff");
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.tokens_valid_after, 500, "never moves back");
+    s.revoke_all_tokens(a.id, 600).await.expect("newer cutoff");
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.tokens_valid_after, 600);
+}
+
+async fn token_state_reports_revocation(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let st = s
+        .token_state("alice", "j1")
+        .await
+        .expect("state")
+        .expect("some");
+    assert_eq!(st.user_id, a.id);
+    assert!(!st.jti_revoked);
+    assert!(!st.two_factor);
+    assert_eq!(st.tokens_valid_after, 100);
+    s.revoke_token("j1", a.id, 10_000).await.expect("revoke");
+    s.revoke_token("j1", a.id, 10_000)
+        .await
+        .expect("revoke twice is fine");
+    assert!(
+        s.token_state("alice", "j1")
+            .await
+            .expect("state")
+            .expect("some")
+            .jti_revoked
+    );
+    assert!(
+        !s.token_state("alice", "j2")
+            .await
+            .expect("state")
+            .expect("some")
+            .jti_revoked
+    );
+    assert!(
+        s.token_state("nobody", "j1")
+            .await
+            .expect("state")
+            .is_none()
+    );
+}
+
+async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    assert!(!s.enable_totp(a.id, 5, 200).await.expect("nothing pending"));
+    assert!(
+        s.set_pending_secret(a.id, b"sealed-1")
+            .await
+            .expect("pending")
+    );
+    assert!(
+        !s.set_pending_secret(a.id, b"sealed-2")
+            .await
+            .expect("kept first")
+    );
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.totp, TotpState::Pending(b"sealed-1".to_vec()));
+    assert!(!s.accept_totp_step(a.id, 9).await.expect("not enabled yet"));
+    assert!(s.enable_totp(a.id, 10, 200).await.expect("enable"));
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.totp, TotpState::Enabled(b"sealed-1".to_vec()));
+    assert_eq!(u.totp_last_step, Some(10));
+    assert_eq!(u.tokens_valid_after, 200);
+    assert!(
+        s.token_state("alice", "x")
+            .await
+            .expect("s")
+            .expect("u")
+            .two_factor
+    );
+    assert!(
+        !s.set_pending_secret(a.id, b"sealed-3")
+            .await
+            .expect("enabled: no pending")
+    );
+    assert!(!s.accept_totp_step(a.id, 10).await.expect("same step"));
+    assert!(!s.accept_totp_step(a.id, 9).await.expect("older step"));
+    assert!(s.accept_totp_step(a.id, 11).await.expect("later step"));
+    assert!(
+        s.replace_recovery_codes(a.id, &["h1".into()])
+            .await
+            .expect("codes")
+    );
+    assert!(s.disable_totp(a.id, 300).await.expect("disable"));
+    assert!(!s.disable_totp(a.id, 400).await.expect("already off"));
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.totp, TotpState::Off);
+    assert_eq!(u.totp_last_step, None);
+    assert_eq!(
+        u.tokens_valid_after, 300,
+        "a refused disable writes nothing"
+    );
+    assert!(s.recovery_codes(a.id).await.expect("codes").is_empty());
+}
+
+async fn totp_step_is_accepted_once_under_concurrency(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.set_pending_secret(a.id, b"x").await.expect("pending");
+    s.enable_totp(a.id, 1, 0).await.expect("enable");
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(
+            async move { s.accept_totp_step(a.id, 2).await },
+        ));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("store") {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn enabling_happens_once_under_concurrency(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.set_pending_secret(a.id, b"x").await.expect("pending");
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.enable_totp(a.id, 7, 0).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("store") {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn recovery_codes_replace_and_consume_once_under_concurrency(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.set_pending_secret(a.id, b"x").await.expect("pending");
+    s.enable_totp(a.id, 1, 0).await.expect("enable");
+    assert!(
+        s.replace_recovery_codes(a.id, &["old".into()])
+            .await
+            .expect("first set")
+    );
+    let hashes: Vec<String> = (0..5).map(|i| format!("h{i}")).collect();
+    assert!(
+        s.replace_recovery_codes(a.id, &hashes)
+            .await
+            .expect("second set")
+    );
+    let codes = s.recovery_codes(a.id).await.expect("codes");
+    let stored: Vec<&str> = codes.iter().map(|c| c.hash.as_str()).collect();
+    assert_eq!(
+        stored,
+        ["h0", "h1", "h2", "h3", "h4"],
+        "the new set replaced the old"
+    );
+    let target = codes[2].id;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.consume_recovery_code(target).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("store") {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(s.recovery_codes(a.id).await.expect("codes").len(), 4);
+}
+
+async fn recovery_codes_need_2fa_on(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    assert!(
+        !s.replace_recovery_codes(a.id, &["h".into()])
+            .await
+            .expect("off")
+    );
+    s.set_pending_secret(a.id, b"x").await.expect("pending");
+    assert!(
+        !s.replace_recovery_codes(a.id, &["h".into()])
+            .await
+            .expect("pending")
+    );
+    assert!(s.recovery_codes(a.id).await.expect("codes").is_empty());
+}
+
+async fn throttle_counts_locks_and_clears(s: Arc<dyn Store>) {
+    let k = ThrottleKind::Otp;
+    assert!(s.throttle(k, "1").await.expect("t").is_none());
+    for i in 1..=5 {
+        assert_eq!(
+            s.record_failure(k, "1", 1000 + i, None)
+                .await
+                .expect("fail"),
+            i as u32
+        );
+    }
+    s.extend_lock(k, "1", 2000).await.expect("lock");
+    s.extend_lock(k, "1", 1500).await.expect("never shortened");
+    let st = s.throttle(k, "1").await.expect("t").expect("some");
+    assert_eq!(st.failures, 5);
+    assert_eq!(st.locked_until, 2000);
+    assert!(
+        s.throttle(ThrottleKind::LoginUser, "1")
+            .await
+            .expect("t")
+            .is_none(),
+        "kinds are separate"
+    );
+    s.clear_throttle(k, "1").await.expect("clear");
+    assert!(s.throttle(k, "1").await.expect("t").is_none());
+}
+
+async fn throttle_window_restarts_the_count(s: Arc<dyn Store>) {
+    let k = ThrottleKind::LoginIp;
+    for _ in 0..3 {
+        s.record_failure(k, "10.0.0.1", 1000, Some(600))
+            .await
+            .expect("fail");
+    }
+    assert_eq!(
+        s.record_failure(k, "10.0.0.1", 1599, Some(600))
+            .await
+            .expect("in window"),
+        4
+    );
+    assert_eq!(
+        s.record_failure(k, "10.0.0.1", 1600, Some(600))
+            .await
+            .expect("window over"),
+        1
+    );
+    assert_eq!(
+        s.record_failure(k, "10.0.0.1", 1601, Some(600))
+            .await
+            .expect("new window"),
+        2
+    );
+}
+
+async fn throttle_counts_every_concurrent_failure(s: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.record_failure(ThrottleKind::LoginUser, "alice", 1000, None)
+                .await
+        }));
+    }
+    let mut seen: Vec<u32> = Vec::new();
+    for t in tasks {
+        seen.push(t.await.expect("join").expect("store"));
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (1..=40).collect::<Vec<u32>>(),
+        "each failure counted exactly once"
+    );
+}
+
+async fn purge_removes_only_expired_rows(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.revoke_token("old", a.id, 1000).await.expect("r");
+    s.revoke_token("new", a.id, 5000).await.expect("r");
+    s.record_failure(ThrottleKind::LoginUser, "stale", 1000, None)
+        .await
+        .expect("f");
+    s.record_failure(ThrottleKind::LoginUser, "fresh", 100_000, None)
+        .await
+        .expect("f");
+    let removed = s.purge_expired(100_500).await.expect("purge");
+    assert_eq!(removed, 3);
+    assert!(
+        !s.token_state("alice", "old")
+            .await
+            .expect("s")
+            .expect("u")
+            .jti_revoked
+    );
+    assert!(
+        s.throttle(ThrottleKind::LoginUser, "fresh")
+            .await
+            .expect("t")
+            .is_some()
+    );
+    assert!(
+        s.throttle(ThrottleKind::LoginUser, "stale")
+            .await
+            .expect("t")
+            .is_none()
+    );
+}
+
+async fn state_survives_reopening(s: Arc<dyn Store>) {
+    // The backend-specific reopen test lives below; here: reads after writes
+    // on other connections of the pool see the committed state.
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.revoke_token("j", a.id, 9999).await.expect("r");
+    for _ in 0..10 {
+        assert!(
+            s.token_state("alice", "j")
+                .await
+                .expect("s")
+                .expect("u")
+                .jti_revoked
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_state_survives_closing_and_reopening_the_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("otpgate.db");
+    let url = path.to_str().expect("utf8").to_owned();
+    {
+        let s = SqliteStore::open(&url, &SqliteOptions::default())
+            .await
+            .expect("open");
+        let a = s.create_user(&new_user("alice")).await.expect("alice");
+        s.set_pending_secret(a.id, b"sealed")
+            .await
+            .expect("pending");
+        s.enable_totp(a.id, 42, 0).await.expect("enable");
+        s.revoke_token("j", a.id, 9999).await.expect("revoke");
+        s.pool().close().await;
+    }
+    let s = SqliteStore::open(&url, &SqliteOptions::default())
+        .await
+        .expect("reopen");
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.totp, TotpState::Enabled(b"sealed".to_vec()));
+    assert_eq!(u.totp_last_step, Some(42));
+    assert!(
+        s.token_state("alice", "j")
+            .await
+            .expect("s")
+            .expect("u")
+            .jti_revoked
+    );
+}
