@@ -67,8 +67,7 @@ pub struct NewUser {
     pub role: String,
     /// Argon2id PHC string.
     pub password_hash: String,
-    /// Revocation cut-off at creation (so no token of an earlier user of
-    /// the same name is ever accepted).
+    /// Revocation cut-off at creation (the creation time).
     pub tokens_valid_after: i64,
     /// Creation time.
     pub created_at: i64,

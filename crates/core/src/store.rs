@@ -28,7 +28,8 @@ pub trait Store: Send + Sync + 'static {
     async fn count_users(&self) -> Result<u64, StoreError>;
     /// Deletes a user and everything of theirs; false if absent.
     async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
-    /// Replaces the password hash and moves the revocation cut-off forward.
+    /// Replaces the password hash and moves the revocation cut-off (see
+    /// [`Store::revoke_all_tokens`]).
     async fn set_password(
         &self,
         user_id: i64,
@@ -50,15 +51,19 @@ pub trait Store: Send + Sync + 'static {
         user_id: i64,
         expires_at: i64,
     ) -> Result<(), StoreError>;
-    /// Moves the user's cut-off to at least `valid_after` (never back).
+    /// Moves the user's cut-off past every token issued so far: to
+    /// `max(cut-off + 1, valid_after)`. Tokens are issued with an `iat` of
+    /// at least the cut-off, so `+ 1` is what guarantees that a token
+    /// issued in the same second as an earlier cut-off is refused too.
+    /// Every method that "moves the cut-off" uses this same rule.
     async fn revoke_all_tokens(&self, user_id: i64, valid_after: i64) -> Result<(), StoreError>;
 
     /// Stores a pending secret if the user has neither a pending nor an
     /// enabled one. True if this call stored it.
     async fn set_pending_secret(&self, user_id: i64, sealed: &[u8]) -> Result<bool, StoreError>;
     /// Atomically turns the pending secret into the enabled one, records
-    /// `step` as the last accepted step and moves the cut-off to
-    /// `valid_after`. False if there was no pending secret.
+    /// `step` as the last accepted step and moves the cut-off (see
+    /// [`Store::revoke_all_tokens`]). False if there was no pending secret.
     async fn enable_totp(
         &self,
         user_id: i64,

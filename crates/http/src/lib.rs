@@ -1,1 +1,17 @@
-//! placeholder
+//! otpgate's HTTP layer: one router per dialect over the core's use cases.
+//!
+//! Handlers extract, call one [`otpgate_core::AuthService`] method, and map
+//! the result; every error goes through [`error::AppError`] into the JSON
+//! envelope of API.md. Cross-cutting concerns (body limit, per-IP rate
+//! limit, security headers, JSON 404/405) are layers in [`layers`].
+
+pub mod client_ip;
+pub mod error;
+pub mod extract;
+pub mod layers;
+pub mod rate_limit;
+pub mod routes;
+pub mod state;
+
+pub use routes::router;
+pub use state::{AppState, HttpSettings};

@@ -2,35 +2,43 @@
 //! embedded SQLite file (the default) and, for several instances, for
 //! PostgreSQL.
 //!
-//! [`open`] picks the backend from the database URL and runs the embedded
-//! migrations of that backend.
+//! [`open`] picks the backend from the database URL (`postgres://` or
+//! `postgresql://` for PostgreSQL, anything else for SQLite) and runs the
+//! embedded migrations of that backend.
 
 mod error;
 mod migrations;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
 
 use otpgate_core::{Store, StoreError};
 
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// How to reach the database, from the configuration.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// `sqlite://PATH` (or a bare path).
+    /// `sqlite://PATH` (or a bare path), or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
     pub url: String,
     /// SQLite tuning.
     pub sqlite: SqliteOptions,
+    /// PostgreSQL tuning.
+    pub postgres: PostgresOptions,
 }
 
 /// Opens the store named by `options.url` and brings its schema up to date.
+///
+/// A database that cannot be reached gives [`StoreError::Unavailable`]
+/// with a one-line message.
 pub async fn open(options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
     let url = options.url.trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Other(
-            "PostgreSQL support is not built into this version; use a sqlite:// URL".into(),
-        ));
+        let store = PostgresStore::open(url, &options.postgres).await?;
+        return Ok(Arc::new(store));
     }
     let store = SqliteStore::open(url, &options.sqlite).await?;
     Ok(Arc::new(store))

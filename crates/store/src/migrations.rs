@@ -23,6 +23,13 @@ pub(crate) const SQLITE: &[Embedded] = &[(
     include_str!("../migrations/sqlite/0001_init.sql"),
 )];
 
+/// The PostgreSQL migrations, oldest first (same versions as SQLite).
+pub(crate) const POSTGRES: &[Embedded] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
 #[derive(Debug)]
 struct EmbeddedSource(&'static [Embedded]);
 

@@ -205,7 +205,7 @@ impl Store for SqliteStore {
         valid_after: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE users SET password_hash = ?, tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ?",
+            "UPDATE users SET password_hash = ?, tokens_valid_after = MAX(tokens_valid_after + 1, ?) WHERE id = ?",
         )
         .bind(hash)
         .bind(valid_after)
@@ -259,7 +259,7 @@ impl Store for SqliteStore {
 
     async fn revoke_all_tokens(&self, user_id: i64, valid_after: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ?",
+            "UPDATE users SET tokens_valid_after = MAX(tokens_valid_after + 1, ?) WHERE id = ?",
         )
         .bind(valid_after)
         .bind(user_id)
@@ -290,7 +290,7 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE users SET totp_state = 2, totp_last_step = ?, \
-             tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ? AND totp_state = 1",
+             tokens_valid_after = MAX(tokens_valid_after + 1, ?) WHERE id = ? AND totp_state = 1",
         )
         .bind(step)
         .bind(valid_after)
@@ -321,7 +321,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
         let n = sqlx::query(
             "UPDATE users SET totp_state = 0, totp_secret = NULL, totp_last_step = NULL, \
-             tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ? AND totp_state = 2",
+             tokens_valid_after = MAX(tokens_valid_after + 1, ?) WHERE id = ? AND totp_state = 2",
         )
         .bind(valid_after)
         .bind(user_id)

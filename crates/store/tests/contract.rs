@@ -1,18 +1,38 @@
 //! The Store contract: every method of the trait, including the atomic
 //! single-use operations under concurrency, written once and run against
 //! each backend.
+//!
+//! SQLite always runs. PostgreSQL runs when `OTPGATE_TEST_PG_URL` names a
+//! server (e.g. `postgres://postgres@127.0.0.1:5432/postgres`, a role
+//! allowed to create databases): each test then gets a fresh database of
+//! its own, dropped afterwards, so tests run in parallel. Without the
+//! variable the PostgreSQL tests pass as skipped (one line on stderr),
+//! unless `OTPGATE_REQUIRE_PG=1` (as in CI), where they fail.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
-use std::sync::Arc;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use otpgate_core::model::{NewUser, ThrottleKind, TotpState};
 use otpgate_core::{Store, StoreError};
-use otpgate_store::{SqliteOptions, SqliteStore};
+use otpgate_store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, StoreOptions};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
+/// A store under test and what must live as long as it (and be cleaned up
+/// after it, even when the test panics).
 struct Backend {
     store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
+    _db: Option<PgDatabase>,
 }
 
 async fn sqlite() -> Backend {
@@ -23,8 +43,141 @@ async fn sqlite() -> Backend {
         .expect("open sqlite");
     Backend {
         store: Arc::new(store),
-        _dir: dir,
+        _dir: Some(dir),
+        _db: None,
     }
+}
+
+const PG_URL_VAR: &str = "OTPGATE_TEST_PG_URL";
+const REQUIRE_PG_VAR: &str = "OTPGATE_REQUIRE_PG";
+
+/// The server URL for the PostgreSQL tests, or `None` to skip them (after
+/// saying so once, on the real stderr so that it shows without
+/// `--nocapture`). Fails instead when `OTPGATE_REQUIRE_PG=1`.
+fn pg_admin_url() -> Option<String> {
+    if let Ok(url) = std::env::var(PG_URL_VAR)
+        && !url.trim().is_empty()
+    {
+        return Some(url.trim().to_owned());
+    }
+    let required = std::env::var(REQUIRE_PG_VAR).is_ok_and(|v| v.trim() == "1");
+    assert!(
+        !required,
+        "{REQUIRE_PG_VAR}=1 but {PG_URL_VAR} is not set: set \
+         {PG_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres to run the PostgreSQL contract tests"
+    );
+    static SKIP_NOTICE: Once = Once::new();
+    SKIP_NOTICE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED (PostgreSQL): set {PG_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres \
+             to run the PostgreSQL contract tests"
+        );
+    });
+    None
+}
+
+/// 16 hex digits, unique per call within the process and across processes.
+fn random_hex() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    std::process::id().hash(&mut h);
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+        .hash(&mut h);
+    COUNTER.fetch_add(1, Ordering::Relaxed).hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// `url` with its database (the path) replaced by `name`, query kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_at(url.find('?').unwrap_or(url.len()));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..]
+        .find('/')
+        .map_or(base.len(), |i| authority + i);
+    format!("{}/{name}{query}", &base[..path])
+}
+
+/// A fresh database on the test server, dropped (connections and all)
+/// when this is dropped.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn create(admin_url: &str) -> Self {
+        let name = format!("otpgate_test_{}", random_hex());
+        let mut conn = PgConnection::connect(admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {PG_URL_VAR}={admin_url}: {e}"));
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        let _ = conn.close().await;
+        Self {
+            url: with_database(admin_url, &name),
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime (and maybe while unwinding):
+        // do the async clean-up on a thread of its own.
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let outcome = std::thread::spawn(move || -> Result<(), String> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let mut conn = PgConnection::connect(&admin_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::raw_sql(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+                let _ = conn.close().await;
+                Ok(())
+            })
+        })
+        .join();
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop test database {}: {e}", self.name),
+            Err(_) => eprintln!(
+                "could not drop test database {}: clean-up panicked",
+                self.name
+            ),
+        }
+    }
+}
+
+/// A PostgresStore on a fresh database, or `None` when PostgreSQL tests
+/// are skipped.
+async fn postgres() -> Option<Backend> {
+    let admin_url = pg_admin_url()?;
+    let db = PgDatabase::create(&admin_url).await;
+    let store = PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("open postgres");
+    Some(Backend {
+        store: Arc::new(store),
+        _dir: None,
+        _db: Some(db),
+    })
 }
 
 fn new_user(name: &str) -> NewUser {
@@ -49,6 +202,17 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let b = super::sqlite().await;
+                    super::$name(b.store.clone()).await;
+                }
+            )*
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(b) = super::postgres().await else {
+                        return;
+                    };
                     super::$name(b.store.clone()).await;
                 }
             )*
@@ -117,7 +281,18 @@ async fn password_change_moves_the_cutoff_forward_only(s: Arc<dyn Store>) {
     assert_eq!(u.tokens_valid_after, 500);
     s.revoke_all_tokens(a.id, 400).await.expect("older cutoff");
     let u = s.user_by_name("alice").await.expect("find").expect("some");
-    assert_eq!(u.tokens_valid_after, 500, "never moves back");
+    assert_eq!(
+        u.tokens_valid_after, 501,
+        "never moves back, always moves past the last cut-off"
+    );
+    s.revoke_all_tokens(a.id, 501)
+        .await
+        .expect("same cutoff again");
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(
+        u.tokens_valid_after, 502,
+        "a second revocation in the same instant still revokes"
+    );
     s.revoke_all_tokens(a.id, 600).await.expect("newer cutoff");
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(u.tokens_valid_after, 600);
@@ -459,5 +634,97 @@ async fn sqlite_state_survives_closing_and_reopening_the_file() {
             .expect("s")
             .expect("u")
             .jti_revoked
+    );
+}
+
+#[tokio::test]
+async fn postgres_state_survives_closing_and_reopening_the_database() {
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let db = PgDatabase::create(&admin_url).await;
+    {
+        let s = PostgresStore::open(&db.url, &PostgresOptions::default())
+            .await
+            .expect("open");
+        let a = s.create_user(&new_user("alice")).await.expect("alice");
+        s.set_pending_secret(a.id, b"sealed")
+            .await
+            .expect("pending");
+        s.enable_totp(a.id, 42, 0).await.expect("enable");
+        s.revoke_token("j", a.id, 9999).await.expect("revoke");
+        s.pool().close().await;
+    }
+    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("reopen");
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.totp, TotpState::Enabled(b"sealed".to_vec()));
+    assert_eq!(u.totp_last_step, Some(42));
+    assert!(
+        s.token_state("alice", "j")
+            .await
+            .expect("s")
+            .expect("u")
+            .jti_revoked
+    );
+    s.pool().close().await;
+}
+
+/// Nothing listens on port 1: connecting is refused at once.
+const UNREACHABLE_PG: &str = "postgres://otpgate:s3cret@127.0.0.1:1/otpgate";
+
+fn quick_pg_options() -> PostgresOptions {
+    PostgresOptions {
+        connect_timeout: Duration::from_millis(300),
+        ..PostgresOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn postgres_unreachable_at_start_is_unavailable_with_one_line() {
+    let err = PostgresStore::open(UNREACHABLE_PG, &quick_pg_options())
+        .await
+        .expect_err("nothing listens there");
+    let StoreError::Unavailable(msg) = &err else {
+        panic!("expected Unavailable, got {err:?}");
+    };
+    assert!(msg.contains("127.0.0.1:1/otpgate"), "{msg}");
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    assert!(!msg.contains("s3cret"), "never the password: {msg}");
+}
+
+#[tokio::test]
+async fn open_dispatches_postgres_urls_to_postgres() {
+    for url in [
+        UNREACHABLE_PG.to_owned(),
+        UNREACHABLE_PG.replacen("postgres://", "postgresql://", 1),
+    ] {
+        let options = StoreOptions {
+            url,
+            sqlite: SqliteOptions::default(),
+            postgres: quick_pg_options(),
+        };
+        let err = otpgate_store::open(&options)
+            .await
+            .err()
+            .expect("nothing listens there");
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
+}
+
+#[test]
+fn test_database_urls_keep_server_and_parameters() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+        "postgres://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(
+        with_database("postgres://h:5432", "x"),
+        "postgres://h:5432/x"
     );
 }

@@ -24,6 +24,9 @@ pub struct Claims {
     pub sub: String,
     /// The same, under the name the system we replace used.
     pub id: String,
+    /// The user's store id: a token never passes for another user who
+    /// later takes the same name.
+    pub uid: i64,
     /// Issuer; must equal the configured one.
     pub iss: String,
     /// Issued at (unix seconds).
@@ -174,6 +177,7 @@ mod tests {
         Claims {
             sub: "alice".into(),
             id: "alice".into(),
+            uid: 1,
             iss: "otpgate".into(),
             iat: 1000,
             exp,

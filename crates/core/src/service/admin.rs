@@ -82,7 +82,7 @@ impl AuthService {
             external_id: non_empty(spec.external_id),
             role: non_empty(spec.role).unwrap_or_else(|| "user".to_owned()),
             password_hash: hash,
-            tokens_valid_after: self.cutoff_now(),
+            tokens_valid_after: now,
             created_at: now,
         };
         match self.store.create_user(&new).await {

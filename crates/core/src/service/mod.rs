@@ -117,8 +117,10 @@ impl AuthService {
     }
 
     /// "Everything issued until now is revoked": the cut-off to store.
-    /// Tokens carry whole seconds, so the cut-off is the next second, and
-    /// tokens issued after it get an `iat` of at least that second.
+    /// Tokens carry whole seconds, so the cut-off is the next second; the
+    /// store also moves it past the previous cut-off (tokens issued after a
+    /// cut-off carry an `iat` of at least that cut-off), so no token issued
+    /// before a revocation survives it, even within one second.
     pub(crate) fn cutoff_now(&self) -> i64 {
         self.clock.now_secs() + 1
     }
@@ -147,6 +149,7 @@ impl AuthService {
     /// Issues a token for `username` that is valid after `valid_after`.
     pub(crate) fn issue_token(
         &self,
+        user_id: i64,
         username: &str,
         valid_after: i64,
         two_factor: bool,
@@ -157,6 +160,7 @@ impl AuthService {
         let claims = Claims {
             sub: username.to_owned(),
             id: username.to_owned(),
+            uid: user_id,
             iss: self.jwt.issuer().to_owned(),
             iat,
             exp,

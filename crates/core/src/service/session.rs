@@ -61,7 +61,13 @@ impl AuthService {
         self.login_user_throttle().clear(store, &name).await?;
         record(AuthEvent::LoginOk, &name, caller);
         let two_factor = user.totp.is_enabled();
-        Ok(self.issue_token(&user.username, user.tokens_valid_after, two_factor, false))
+        Ok(self.issue_token(
+            user.id,
+            &user.username,
+            user.tokens_valid_after,
+            two_factor,
+            false,
+        ))
     }
 
     /// The one token check used by every route, dialect and the Socket.IO
@@ -75,7 +81,10 @@ impl AuthService {
             .token_state(&claims.sub, &claims.jti)
             .await?
             .ok_or(AuthError::Token(TokenProblem::Revoked))?;
-        if state.jti_revoked || claims.iat < state.tokens_valid_after {
+        // `uid`: a token of a deleted user never passes for a new user of
+        // the same name.
+        if state.jti_revoked || claims.iat < state.tokens_valid_after || claims.uid != state.user_id
+        {
             return Err(AuthError::Token(TokenProblem::Revoked));
         }
         let verified = !claims.two_factor || claims.otp_verified;

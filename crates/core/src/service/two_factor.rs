@@ -233,7 +233,7 @@ impl AuthService {
             .revoke_token(&who.jti, who.user_id, who.expires_at)
             .await?;
         let user = self.current_user(who).await?;
-        Ok(self.issue_token(&user.username, user.tokens_valid_after, true, true))
+        Ok(self.issue_token(user.id, &user.username, user.tokens_valid_after, true, true))
     }
 
     /// Re-authentication by password for sensitive changes, under the same

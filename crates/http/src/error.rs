@@ -1,0 +1,218 @@
+//! The one error type of the HTTP layer and its JSON envelope.
+//!
+//! `{"code": <status>, "message": "<stable snake_case>", "error": "<detail>"}`
+//! with `code` always equal to the HTTP status. The client gets a stable
+//! message; internal details go to the log only.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use otpgate_core::error::TokenProblem;
+use otpgate_core::{AuthError, StoreError};
+use serde_json::json;
+
+/// An error answered to an HTTP client.
+#[derive(Debug)]
+pub enum AppError {
+    /// A use case refused.
+    Auth(AuthError),
+    /// Body over the limit.
+    PayloadTooLarge(usize),
+    /// A content type the endpoint does not take.
+    UnsupportedMediaType(String),
+    /// The body could not be parsed.
+    BadBody(String),
+    /// No such route.
+    NotFound,
+    /// Route exists, method does not.
+    MethodNotAllowed,
+    /// The global per-IP rate limit.
+    RateLimited {
+        /// Seconds until a request is accepted again.
+        retry_after_secs: u64,
+    },
+}
+
+impl From<AuthError> for AppError {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
+    }
+}
+
+/// Status, stable message, human detail, and an optional Retry-After.
+pub struct Parts {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable snake_case message.
+    pub message: &'static str,
+    /// Human-readable detail.
+    pub detail: String,
+    /// Retry-After seconds, for 429 and 503.
+    pub retry_after: Option<u64>,
+}
+
+fn parts(status: StatusCode, message: &'static str, detail: impl Into<String>) -> Parts {
+    Parts {
+        status,
+        message,
+        detail: detail.into(),
+        retry_after: None,
+    }
+}
+
+impl AppError {
+    /// The response parts of this error (shared by dialects that shape
+    /// their errors differently).
+    pub fn parts(&self) -> Parts {
+        use StatusCode as S;
+        match self {
+            Self::Auth(e) => match e {
+                AuthError::InvalidRequest(d) => parts(S::BAD_REQUEST, "invalid_request", d.clone()),
+                AuthError::InvalidCredentials => parts(
+                    S::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "incorrect username or password",
+                ),
+                AuthError::Token(TokenProblem::Missing) => parts(
+                    S::UNAUTHORIZED,
+                    "missing_token",
+                    "send the token as Authorization: Bearer <token>",
+                ),
+                AuthError::Token(TokenProblem::Invalid) => parts(
+                    S::UNAUTHORIZED,
+                    "invalid_token",
+                    "the token is malformed or its signature is invalid",
+                ),
+                AuthError::Token(TokenProblem::Expired) => parts(
+                    S::UNAUTHORIZED,
+                    "token_expired",
+                    "the token has expired; log in again",
+                ),
+                AuthError::Token(TokenProblem::Revoked) => parts(
+                    S::UNAUTHORIZED,
+                    "token_revoked",
+                    "the token has been revoked; log in again",
+                ),
+                AuthError::OtpVerificationRequired => parts(
+                    S::FORBIDDEN,
+                    "otp_verification_required",
+                    "verify an OTP with POST /2fa/verify-otp first",
+                ),
+                AuthError::UsernameMismatch => parts(
+                    S::FORBIDDEN,
+                    "username_mismatch",
+                    "username does not match the token",
+                ),
+                AuthError::InvalidOtp => parts(
+                    S::BAD_REQUEST,
+                    "invalid_otp",
+                    "the code is wrong, already used or malformed",
+                ),
+                AuthError::SecretNotFound => parts(
+                    S::NOT_FOUND,
+                    "user_secret_not_found",
+                    "no 2FA secret: call GET /2fa/qr-code to enrol",
+                ),
+                AuthError::TwoFactorAlreadyEnabled => parts(
+                    S::CONFLICT,
+                    "2fa_already_enabled",
+                    "2FA is on; the secret is never shown again (disable and enrol again)",
+                ),
+                AuthError::TwoFactorNotEnabled => {
+                    parts(S::CONFLICT, "2fa_not_enabled", "2FA is not enabled")
+                }
+                AuthError::InvalidPassword => {
+                    parts(S::UNAUTHORIZED, "invalid_password", "the password is wrong")
+                }
+                AuthError::Throttled { retry_after_secs } => Parts {
+                    retry_after: Some(u64::try_from(*retry_after_secs).unwrap_or(1).max(1)),
+                    ..parts(
+                        S::TOO_MANY_REQUESTS,
+                        "too_many_attempts",
+                        "too many failed attempts; retry later",
+                    )
+                },
+                AuthError::UserNotFound => parts(S::NOT_FOUND, "user_not_found", "no such user"),
+                AuthError::UserExists => {
+                    parts(S::CONFLICT, "user_exists", "the user already exists")
+                }
+                AuthError::Busy { retry_after_secs } => Parts {
+                    retry_after: Some(u64::try_from(*retry_after_secs).unwrap_or(1).max(1)),
+                    ..parts(
+                        S::SERVICE_UNAVAILABLE,
+                        "server_busy",
+                        "too many logins in progress; retry shortly",
+                    )
+                },
+                AuthError::Store(StoreError::Unavailable(_)) => Parts {
+                    retry_after: Some(1),
+                    ..parts(
+                        S::SERVICE_UNAVAILABLE,
+                        "store_unavailable",
+                        "the database is unavailable; retry shortly",
+                    )
+                },
+                AuthError::Store(_) | AuthError::Internal(_) => {
+                    parts(S::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+                }
+            },
+            Self::PayloadTooLarge(limit) => parts(
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request bodies are limited to {limit} bytes"),
+            ),
+            Self::UnsupportedMediaType(ct) => parts(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("content type {ct:?} is not accepted; send JSON"),
+            ),
+            Self::BadBody(d) => parts(S::BAD_REQUEST, "invalid_request", d.clone()),
+            Self::NotFound => parts(S::NOT_FOUND, "not_found", "no such route"),
+            Self::MethodNotAllowed => parts(
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this route",
+            ),
+            Self::RateLimited { retry_after_secs } => Parts {
+                retry_after: Some((*retry_after_secs).max(1)),
+                ..parts(
+                    S::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    "request rate limit exceeded",
+                )
+            },
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let Self::Auth(AuthError::Store(e)) = &self {
+            tracing::error!(error = %e, "store failure");
+        }
+        if let Self::Auth(AuthError::Internal(e)) = &self {
+            tracing::error!(error = %e, "internal error");
+        }
+        let p = self.parts();
+        let body = json!({
+            "code": p.status.as_u16(),
+            "message": p.message,
+            "error": p.detail,
+        });
+        let mut resp = (p.status, Json(body)).into_response();
+        if let Some(secs) = p.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if p.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"otpgate\""),
+            );
+        }
+        resp
+    }
+}
+
+/// Result of a handler.
+pub type AppResult<T> = Result<T, AppError>;

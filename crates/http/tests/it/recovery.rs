@@ -1,0 +1,212 @@
+//! Recovery codes: password required, 2FA required, five 6-digit codes,
+//! a new set replaces the old, each code works once, even under
+//! concurrency, and they are stored only as hashes.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::{TestApp, assert_error};
+
+async fn codes(app: &TestApp, token: &str) -> Vec<String> {
+    let r = app
+        .post(
+            "/api/2fa/recovery-codes",
+            Some(token),
+            json!({"password": "pw"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn codes_need_the_password_and_2fa() {
+    let app = TestApp::new().await;
+    app.add_user("bob", "pw").await;
+    let bob = app.login("bob", "pw").await;
+    let r = app
+        .post(
+            "/api/2fa/recovery-codes",
+            Some(&bob),
+            json!({"password": "pw"}),
+        )
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "2fa_not_enabled");
+    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let r = app
+        .post(
+            "/api/2fa/recovery-codes",
+            Some(&token),
+            json!({"password": "nope"}),
+        )
+        .await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_password");
+    let r = app
+        .post("/api/2fa/recovery-codes", Some(&token), json!({}))
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
+    let c = codes(&app, &token).await;
+    assert_eq!(c.len(), 5);
+    for code in &c {
+        assert_eq!(code.len(), 6);
+        assert!(code.bytes().all(|b| b.is_ascii_digit()));
+    }
+}
+
+#[tokio::test]
+async fn a_recovery_code_logs_in_once() {
+    let app = TestApp::new().await;
+    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let c = codes(&app, &token).await;
+    let pre = app.login("alice", "pw").await;
+    let r = app.verify(&pre, "alice", &c[2]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let full = r.body["data"]["token"].as_str().unwrap();
+    assert_eq!(app.get("/api/user/me", full).await.status, StatusCode::OK);
+    let pre2 = app.login("alice", "pw").await;
+    assert_error(
+        &app.verify(&pre2, "alice", &c[2]).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_otp",
+    );
+    assert_eq!(
+        app.verify(&pre2, "alice", &c[3]).await.status,
+        StatusCode::OK,
+        "the others still work"
+    );
+}
+
+#[tokio::test]
+async fn a_new_set_replaces_the_old_one() {
+    let app = TestApp::new().await;
+    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let old = codes(&app, &token).await;
+    let new = codes(&app, &token).await;
+    assert_ne!(old, new);
+    let pre = app.login("alice", "pw").await;
+    let stale = old.iter().find(|c| !new.contains(c)).unwrap();
+    assert_error(
+        &app.verify(&pre, "alice", stale).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_otp",
+    );
+    assert_eq!(
+        app.verify(&pre, "alice", &new[0]).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn one_code_used_by_two_concurrent_requests_succeeds_exactly_once() {
+    let app = TestApp::new().await;
+    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let c = codes(&app, &token).await;
+    let mut tokens = Vec::new();
+    for _ in 0..8 {
+        tokens.push(app.login("alice", "pw").await);
+    }
+    let attempts = tokens.iter().map(|t| app.verify(t, "alice", &c[0]));
+    let results = futures_join_all(attempts).await;
+    let ok = results
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(
+        ok,
+        1,
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.status == StatusCode::OK || r.status == StatusCode::BAD_REQUEST)
+    );
+}
+
+/// Polls all futures concurrently on this task.
+async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let futs: Vec<_> = futs.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    let mut futs: Vec<Option<std::pin::Pin<Box<F>>>> = futs.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, out) in futs.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *out = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.unwrap()).collect()
+}
+
+#[tokio::test]
+async fn codes_secrets_and_passwords_are_not_stored_in_plaintext() {
+    let app = TestApp::new().await;
+    let password = "correct-horse-battery-staple";
+    let (token, secret) = app.user_with_2fa("carol", password).await;
+    let r = app
+        .post(
+            "/api/2fa/recovery-codes",
+            Some(&token),
+            json!({"password": password}),
+        )
+        .await;
+    let codes: Vec<String> = r.body["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let mut dump = Vec::new();
+    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().contains("otpgate.db") {
+            dump.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    assert!(dump.len() > 4096);
+    let contains = |needle: &[u8]| dump.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(&secret), "raw TOTP seed");
+    assert!(
+        !contains(data_encoding::BASE32_NOPAD.encode(&secret).as_bytes()),
+        "base32 TOTP seed"
+    );
+    assert!(!contains(password.as_bytes()), "password");
+    assert!(contains(b"$argon2id$"), "hashes are argon2id");
+    for code in &codes {
+        assert!(
+            !stands_alone(&dump, code.as_bytes()),
+            "recovery code {code} in plaintext"
+        );
+    }
+}
+
+/// Whether `code` occurs other than inside a longer token (six digits
+/// can occur by chance inside base64 hash text).
+fn stands_alone(dump: &[u8], code: &[u8]) -> bool {
+    let part_of_token =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'$' | b'=' | b',');
+    dump.windows(code.len()).enumerate().any(|(i, w)| {
+        w == code
+            && !(i > 0 && part_of_token(dump[i - 1]))
+            && !dump.get(i + code.len()).is_some_and(|b| part_of_token(*b))
+    })
+}

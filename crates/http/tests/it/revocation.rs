@@ -1,0 +1,105 @@
+//! Revocation: logout revokes only the presented token; password change,
+//! 2FA disable and admin revoke-all revoke every token; state survives a
+//! restart.
+
+use axum::http::{Method, StatusCode};
+use otpgate_core::secret::SecretString;
+use serde_json::json;
+
+use crate::support::{TestApp, assert_error};
+
+#[tokio::test]
+async fn logout_revokes_only_this_token() {
+    let app = TestApp::new().await;
+    app.add_user("alice", "pw").await;
+    let a = app.login("alice", "pw").await;
+    let b = app.login("alice", "pw").await;
+    let r = app.call(Method::POST, "/api/logout", Some(&a), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["code"], 200);
+    assert_error(
+        &app.get("/api/user/me", &a).await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    );
+    assert_eq!(app.get("/api/user/me", &b).await.status, StatusCode::OK);
+    let again = app.call(Method::POST, "/api/logout", Some(&a), None).await;
+    assert_error(&again, StatusCode::UNAUTHORIZED, "token_revoked");
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_every_token_but_not_later_ones() {
+    let app = TestApp::new().await;
+    app.add_user("alice", "pw").await;
+    let a = app.login("alice", "pw").await;
+    app.svc
+        .set_password("alice", Some(SecretString::new("new-pw")))
+        .await
+        .unwrap();
+    assert_error(
+        &app.get("/api/user/me", &a).await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    );
+    // A login in the same second as the change works.
+    let b = app.login("alice", "new-pw").await;
+    assert_eq!(app.get("/api/user/me", &b).await.status, StatusCode::OK);
+    let old = app
+        .post(
+            "/api/login",
+            None,
+            json!({"username": "alice", "password": "pw"}),
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn admin_revoke_all_revokes_every_token() {
+    let app = TestApp::new().await;
+    app.add_user("alice", "pw").await;
+    let a = app.login("alice", "pw").await;
+    let b = app.login("alice", "pw").await;
+    app.svc.revoke_all_tokens("ALICE").await.unwrap();
+    for t in [a, b] {
+        assert_error(
+            &app.get("/api/user/me", &t).await,
+            StatusCode::UNAUTHORIZED,
+            "token_revoked",
+        );
+    }
+}
+
+#[tokio::test]
+async fn state_survives_a_restart() {
+    let app = TestApp::new().await;
+    let (token, secret) = app.user_with_2fa("alice", "pw").await;
+    let other = app.login("alice", "pw").await;
+    app.call(Method::POST, "/api/logout", Some(&other), None)
+        .await;
+    let restarted = app.restart().await;
+    assert_eq!(
+        restarted.get("/api/user/me", &token).await.status,
+        StatusCode::OK,
+        "verified token still valid"
+    );
+    assert_error(
+        &restarted.get("/api/user/me", &other).await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    );
+    assert_eq!(
+        restarted.get("/api/2fa/status", &token).await.body["status"],
+        true
+    );
+    let pre = restarted.login("alice", "pw").await;
+    let r = restarted
+        .verify(&pre, "alice", &restarted.code(&secret, 0))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the same key file opens the stored secret: {:?}",
+        r.body
+    );
+}

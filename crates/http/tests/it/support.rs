@@ -1,0 +1,230 @@
+//! A test app: router + store + manual clock, and request helpers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use data_encoding::{BASE32_NOPAD, BASE64URL_NOPAD};
+use http_body_util::BodyExt;
+use otpgate_core::config::{Argon2Cost, Policy};
+use otpgate_core::crypto::totp::{code_at_step, step_of};
+use otpgate_core::keys::KeyFiles;
+use otpgate_core::secret::SecretString;
+use otpgate_core::service::admin::UserSpec;
+use otpgate_core::{AuthService, Clock, ManualClock};
+use otpgate_http::client_ip::{IpNet, TrustedProxies};
+use otpgate_http::{AppState, HttpSettings, router};
+use otpgate_store::{SqliteOptions, SqliteStore};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// 2026-11-22T00:00:00Z, in the middle of a TOTP step.
+pub const T0: i64 = 1_795_305_615;
+
+pub struct TestApp {
+    pub router: Router,
+    pub clock: Arc<ManualClock>,
+    pub svc: Arc<AuthService>,
+    pub dir: Arc<tempfile::TempDir>,
+    pub settings: HttpSettings,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub bytes: Vec<u8>,
+}
+
+pub fn cheap_policy() -> Policy {
+    Policy {
+        argon2: Argon2Cost {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        ..Policy::default()
+    }
+}
+
+/// Settings for tests: no global rate limit, 127.0.0.1 trusted so tests
+/// can choose client IPs with X-Forwarded-For.
+pub fn test_settings() -> HttpSettings {
+    HttpSettings {
+        rate_limit_average: 0,
+        trusted_proxies: TrustedProxies(vec![IpNet::parse("127.0.0.1").unwrap()]),
+        ..HttpSettings::default()
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with(test_settings()).await
+    }
+
+    pub async fn with(settings: HttpSettings) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let clock = Arc::new(ManualClock::at_secs(T0));
+        Self::open(dir, clock, settings).await
+    }
+
+    /// A new app on the same data directory and clock (a restart).
+    pub async fn restart(&self) -> Self {
+        Self::open(self.dir.clone(), self.clock.clone(), self.settings.clone()).await
+    }
+
+    async fn open(
+        dir: Arc<tempfile::TempDir>,
+        clock: Arc<ManualClock>,
+        settings: HttpSettings,
+    ) -> Self {
+        let db: PathBuf = dir.path().join("otpgate.db");
+        let store = SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
+            .await
+            .unwrap();
+        let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
+        let svc = Arc::new(
+            AuthService::new(Arc::new(store), clock.clone(), cheap_policy(), &keys).unwrap(),
+        );
+        let router = router(AppState::new(svc.clone(), settings.clone()))
+            .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        Self {
+            router,
+            clock,
+            svc,
+            dir,
+            settings,
+        }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            bytes,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn add_user(&self, name: &str, password: &str) {
+        self.svc
+            .create_user(UserSpec {
+                username: name.into(),
+                password: Some(SecretString::new(password)),
+                email: Some(format!("{name}@example.org")),
+                ..UserSpec::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    pub async fn login(&self, name: &str, password: &str) -> String {
+        let r = self
+            .post(
+                "/api/login",
+                None,
+                serde_json::json!({"username": name, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "login {name}: {:?}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Gets the pending secret via qr-code and returns its bytes.
+    pub async fn pending_secret(&self, token: &str) -> Vec<u8> {
+        let r = self.get("/api/2fa/qr-code", token).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        BASE32_NOPAD
+            .decode(r.body["data"]["key"].as_str().unwrap().as_bytes())
+            .unwrap()
+    }
+
+    /// The TOTP code `offset` steps from now.
+    pub fn code(&self, secret: &[u8], offset: i64) -> String {
+        code_at_step(secret, step_of(self.clock.now_secs()) + offset, 6)
+    }
+
+    pub async fn verify(&self, token: &str, user: &str, otp: &str) -> Resp {
+        self.post(
+            "/api/2fa/verify-otp",
+            Some(token),
+            serde_json::json!({"username": user, "otp": otp}),
+        )
+        .await
+    }
+
+    /// A user `name` with 2FA enabled; returns (verified token, secret).
+    pub async fn user_with_2fa(&self, name: &str, password: &str) -> (String, Vec<u8>) {
+        self.add_user(name, password).await;
+        let t = self.login(name, password).await;
+        let secret = self.pending_secret(&t).await;
+        let r = self.verify(&t, name, &self.code(&secret, 0)).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        // Move to the next step so the enrolment code is not a replay.
+        self.clock.advance_secs(30);
+        (r.body["data"]["token"].as_str().unwrap().to_owned(), secret)
+    }
+}
+
+/// The claims of a JWT, decoded without verification.
+pub fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&BASE64URL_NOPAD.decode(payload.as_bytes()).unwrap()).unwrap()
+}
+
+/// Asserts the JSON error envelope of API.md.
+pub fn assert_error(r: &Resp, status: StatusCode, message: &str) {
+    assert_eq!(r.status, status, "body: {:?}", r.body);
+    assert_eq!(
+        r.body["code"],
+        status.as_u16(),
+        "code equals status: {:?}",
+        r.body
+    );
+    assert_eq!(r.body["message"], message, "{:?}", r.body);
+    assert!(r.body["error"].is_string(), "{:?}", r.body);
+}

@@ -1,0 +1,595 @@
+//! The PostgreSQL backend, for several otpgate instances sharing one
+//! database.
+//!
+//! It mirrors the SQLite backend method by method, with the same
+//! semantics. Single-use operations are single conditional statements
+//! (PostgreSQL re-checks the `WHERE` of an `UPDATE`/`DELETE` against the
+//! latest row version after waiting for a concurrent writer, so exactly one
+//! caller wins). Multi-statement changes run in transactions that lock the
+//! user row first, so they serialise with each other and never deadlock.
+
+use std::io::ErrorKind;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use otpgate_core::model::{
+    NewUser, RecoveryCodeRecord, ThrottleKind, ThrottleState, TokenState, TotpState, User,
+};
+use otpgate_core::{Store, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Row};
+
+use crate::error::map;
+use crate::migrations;
+
+/// PostgreSQL tuning knobs.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Connections in the pool (per otpgate instance).
+    pub max_connections: u32,
+    /// How long a request waits for a free (or new) pooled connection
+    /// before the store reports itself unavailable.
+    pub acquire_timeout: Duration,
+    /// How long [`PostgresStore::open`] waits for the server at start,
+    /// retrying while the connection is refused (the database may still be
+    /// starting).
+    pub connect_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A [`Store`] on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, email, phone, external_id, role, \
+     password_hash, totp_state, totp_secret, totp_last_step, tokens_valid_after, created_at";
+
+fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
+    let state: i16 = row.try_get("totp_state")?;
+    let secret: Option<Vec<u8>> = row.try_get("totp_secret")?;
+    let totp = match (state, secret) {
+        (1, Some(s)) => TotpState::Pending(s),
+        (2, Some(s)) => TotpState::Enabled(s),
+        _ => TotpState::Off,
+    };
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
+        external_id: row.try_get("external_id")?,
+        role: row.try_get("role")?,
+        password_hash: row.try_get("password_hash")?,
+        totp,
+        totp_last_step: row.try_get("totp_last_step")?,
+        tokens_valid_after: row.try_get("tokens_valid_after")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// `host:port/database as user`, for messages (never the password).
+fn describe(connect: &PgConnectOptions) -> String {
+    let user = connect.get_username();
+    let database = connect.get_database().unwrap_or(user);
+    match connect.get_socket() {
+        Some(socket) => format!("{}/{database} as {user}", socket.display()),
+        None => format!(
+            "{}:{}/{database} as {user}",
+            connect.get_host(),
+            connect.get_port()
+        ),
+    }
+}
+
+/// A message on one line, whatever the driver put in it.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What went wrong while connecting, without the driver's noise (the
+/// server's source line of the error).
+fn connect_error(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+            None => db.message().to_owned(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn unreachable(target: &str, why: &str) -> StoreError {
+    StoreError::Unavailable(one_line(&format!(
+        "cannot connect to PostgreSQL at {target}: {why}"
+    )))
+}
+
+/// Opens one connection at start, retrying while the server refuses
+/// connections or says it is starting, until `timeout`.
+async fn connect_at_start(
+    connect: &PgConnectOptions,
+    target: &str,
+    timeout: Duration,
+) -> Result<PgConnection, StoreError> {
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let err = match tokio::time::timeout_at(deadline, PgConnection::connect_with(connect)).await
+        {
+            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Err(e)) => e,
+            Err(_) => {
+                return Err(unreachable(
+                    target,
+                    &format!("no answer within {} ms", timeout.as_millis()),
+                ));
+            }
+        };
+        let transient = match &err {
+            sqlx::Error::Io(io) => io.kind() == ErrorKind::ConnectionRefused,
+            sqlx::Error::Database(db) => {
+                matches!(db.code().as_deref(), Some("57P03" | "53300"))
+            }
+            _ => false,
+        };
+        if !transient {
+            return Err(unreachable(target, &connect_error(&err)));
+        }
+        if tokio::time::Instant::now() + backoff >= deadline {
+            return Err(unreachable(
+                target,
+                &format!(
+                    "{} (gave up retrying after {} ms)",
+                    connect_error(&err),
+                    started.elapsed().as_millis()
+                ),
+            ));
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://` or
+    /// `postgresql://`) and migrates it. A server that cannot be reached
+    /// within `options.connect_timeout` gives [`StoreError::Unavailable`].
+    pub async fn open(url: &str, options: &PostgresOptions) -> Result<Self, StoreError> {
+        let connect = PgConnectOptions::from_str(url.trim())
+            .map_err(|e| StoreError::Other(one_line(&format!("database URL: {e}"))))?;
+        let target = describe(&connect);
+        // One dedicated connection checks the server answers (with a clear
+        // error if not) and runs the migrations; the migrator holds an
+        // advisory lock, so instances starting together migrate once.
+        let mut conn = connect_at_start(&connect, &target, options.connect_timeout).await?;
+        let migrated = match migrations::migrator(migrations::POSTGRES).await {
+            Ok(migrator) => migrator
+                .run(&mut conn)
+                .await
+                .map_err(|e| StoreError::Other(one_line(&format!("migrations: {e}")))),
+            Err(e) => Err(e),
+        };
+        // Closing is a courtesy to the server; a failure changes nothing.
+        let _ = conn.close().await;
+        migrated?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect);
+        Ok(Self { pool })
+    }
+
+    /// The pool (for tests that inspect the raw database, or close it).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn create_user(&self, u: &NewUser) -> Result<User, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO users (username, display_name, email, phone, external_id, role, \
+             password_hash, tokens_valid_after, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING {USER_COLUMNS}"
+        ));
+        let row = sqlx::query(sql)
+            .bind(&u.username)
+            .bind(&u.display_name)
+            .bind(&u.email)
+            .bind(&u.phone)
+            .bind(&u.external_id)
+            .bind(&u.role)
+            .bind(&u.password_hash)
+            .bind(u.tokens_valid_after)
+            .bind(u.created_at)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map)?;
+        user_from_row(&row).map_err(map)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+        ));
+        let row = sqlx::query(sql)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(user_from_row).transpose().map_err(map)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        // COLLATE "C": byte order, like SQLite's default BINARY collation,
+        // whatever the database's locale.
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username COLLATE \"C\""
+        ));
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(map)?;
+        rows.iter()
+            .map(user_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map)?;
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        sqlx::query("DELETE FROM throttles WHERE kind = 'otp' AND key = $1")
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(deleted == 1)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: i64,
+        hash: &str,
+        valid_after: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET password_hash = $1, \
+             tokens_valid_after = GREATEST(tokens_valid_after + 1, $2) WHERE id = $3",
+        )
+        .bind(hash)
+        .bind(valid_after)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn token_state(
+        &self,
+        username: &str,
+        jti: &str,
+    ) -> Result<Option<TokenState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.tokens_valid_after, u.totp_state, \
+             EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $1) AS revoked \
+             FROM users u WHERE u.username = $2",
+        )
+        .bind(jti)
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        let state: i16 = row.try_get("totp_state").map_err(map)?;
+        Ok(Some(TokenState {
+            user_id: row.try_get("id").map_err(map)?,
+            tokens_valid_after: row.try_get("tokens_valid_after").map_err(map)?,
+            jti_revoked: row.try_get::<bool, _>("revoked").map_err(map)?,
+            two_factor: state == 2,
+        }))
+    }
+
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        user_id: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(user_id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn revoke_all_tokens(&self, user_id: i64, valid_after: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after + 1, $1) WHERE id = $2",
+        )
+        .bind(valid_after)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn set_pending_secret(&self, user_id: i64, sealed: &[u8]) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE users SET totp_state = 1, totp_secret = $1 WHERE id = $2 AND totp_state = 0",
+        )
+        .bind(sealed)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn enable_totp(
+        &self,
+        user_id: i64,
+        step: i64,
+        valid_after: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE users SET totp_state = 2, totp_last_step = $1, \
+             tokens_valid_after = GREATEST(tokens_valid_after + 1, $2) \
+             WHERE id = $3 AND totp_state = 1",
+        )
+        .bind(step)
+        .bind(valid_after)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn accept_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_state = 2 \
+             AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn disable_totp(&self, user_id: i64, valid_after: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map)?;
+        // The UPDATE locks the user row until commit, so a concurrent
+        // replace_recovery_codes (which locks it too) runs wholly before or
+        // wholly after this.
+        let n = sqlx::query(
+            "UPDATE users SET totp_state = 0, totp_secret = NULL, totp_last_step = NULL, \
+             tokens_valid_after = GREATEST(tokens_valid_after + 1, $1) \
+             WHERE id = $2 AND totp_state = 2",
+        )
+        .bind(valid_after)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        if n != 1 {
+            tx.rollback().await.map_err(map)?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(true)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: i64,
+        hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map)?;
+        // FOR UPDATE: 2FA cannot be turned off (and no other replacement
+        // can interleave) until this transaction ends.
+        let state: Option<i16> =
+            sqlx::query_scalar("SELECT totp_state FROM users WHERE id = $1 FOR UPDATE")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map)?;
+        if state != Some(2) {
+            tx.rollback().await.map_err(map)?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        for hash in hashes {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
+        Ok(true)
+    }
+
+    async fn recovery_codes(&self, user_id: i64) -> Result<Vec<RecoveryCodeRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, code_hash FROM recovery_codes WHERE user_id = $1 ORDER BY id")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecoveryCodeRecord {
+                    id: r.try_get("id")?,
+                    hash: r.try_get("code_hash")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map)
+    }
+
+    async fn consume_recovery_code(&self, code_id: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM recovery_codes WHERE id = $1")
+            .bind(code_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn throttle(
+        &self,
+        kind: ThrottleKind,
+        key: &str,
+    ) -> Result<Option<ThrottleState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT failures, locked_until FROM throttles WHERE kind = $1 AND key = $2",
+        )
+        .bind(kind.as_str())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ThrottleState {
+            failures: u32::try_from(row.try_get::<i64, _>("failures").map_err(map)?)
+                .unwrap_or(u32::MAX),
+            locked_until: row.try_get("locked_until").map_err(map)?,
+        }))
+    }
+
+    async fn record_failure(
+        &self,
+        kind: ThrottleKind,
+        key: &str,
+        now: i64,
+        window_secs: Option<i64>,
+    ) -> Result<u32, StoreError> {
+        let window = window_secs.unwrap_or(0);
+        let n: i64 = sqlx::query_scalar(
+            "INSERT INTO throttles (kind, key, failures, window_start, last_failure, locked_until) \
+             VALUES ($1, $2, 1, $3, $3, 0) \
+             ON CONFLICT (kind, key) DO UPDATE SET \
+               failures = CASE WHEN $4 > 0 AND throttles.window_start <= $3 - $4 THEN 1 \
+                               ELSE throttles.failures + 1 END, \
+               window_start = CASE WHEN $4 > 0 AND throttles.window_start <= $3 - $4 THEN $3 \
+                                   ELSE throttles.window_start END, \
+               last_failure = $3 \
+             RETURNING failures",
+        )
+        .bind(kind.as_str())
+        .bind(key)
+        .bind(now)
+        .bind(window)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    async fn extend_lock(
+        &self,
+        kind: ThrottleKind,
+        key: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE throttles SET locked_until = GREATEST(locked_until, $1) \
+             WHERE kind = $2 AND key = $3",
+        )
+        .bind(until)
+        .bind(kind.as_str())
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn clear_throttle(&self, kind: ThrottleKind, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM throttles WHERE kind = $1 AND key = $2")
+            .bind(kind.as_str())
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let a = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        let b = sqlx::query("DELETE FROM throttles WHERE locked_until < $1 AND last_failure < $2")
+            .bind(now)
+            .bind(now - 24 * 3600)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(a + b)
+    }
+}

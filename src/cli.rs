@@ -1,0 +1,121 @@
+//! The command line: `otpgate serve`, and the operator commands that work
+//! on the same store as a running server.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// otpgate: an authentication gateway with TOTP two-factor authentication.
+#[derive(Debug, Parser)]
+#[command(name = "otpgate", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./otpgate.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `otpgate user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (a random password is generated and printed once
+    /// unless --password-stdin is given).
+    Add(UserAdd),
+    /// List users.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user.
+    Show {
+        /// Username.
+        name: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password (revokes every token of the user).
+    Passwd {
+        /// Username.
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete a user and everything of theirs.
+    Del {
+        /// Username.
+        name: String,
+    },
+    /// Turn 2FA off for a user who lost their device (revokes every token).
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        /// Username.
+        name: String,
+    },
+}
+
+/// Arguments of `otpgate user add`.
+#[derive(Debug, Args)]
+pub struct UserAdd {
+    /// Username (kept lower-case).
+    pub name: String,
+    /// E-mail address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Phone number.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Identifier in another system.
+    #[arg(long)]
+    pub external_id: Option<String>,
+    /// Role (default: user).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Display name (default: the username).
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `otpgate token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Revoke every token of a user.
+    #[command(name = "revoke-all")]
+    RevokeAll {
+        /// Username.
+        name: String,
+    },
+}
+
+/// `otpgate config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print the effective settings
+    /// (secrets redacted).
+    Check,
+}

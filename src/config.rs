@@ -1,0 +1,540 @@
+//! Configuration: an optional `otpgate.toml` overlaid by `OTPGATE_*`
+//! environment variables (which win), validated into one [`Config`].
+//!
+//! The raw file is parsed strictly (unknown keys are refused, so a typo is
+//! an error rather than a silently ignored setting). Every option is listed
+//! in `otpgate.example.toml` and the README's table.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use otpgate_core::config::{Argon2Cost, Policy, ThrottlePolicy};
+use otpgate_http::HttpSettings;
+use otpgate_http::client_ip::{IpNet, TrustedProxies};
+use otpgate_store::{SqliteOptions, StoreOptions};
+use serde::Deserialize;
+
+/// The file read when `--config` is not given (if it exists).
+pub const DEFAULT_CONFIG_FILE: &str = "otpgate.toml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    api_prefix: Option<String>,
+    issuer: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    body_limit_bytes: Option<usize>,
+    log_format: Option<String>,
+    #[serde(default)]
+    jwt: RawJwt,
+    #[serde(default)]
+    totp: RawTotp,
+    #[serde(default)]
+    lockout: RawLockout,
+    #[serde(default)]
+    rate_limit: RawRateLimit,
+    #[serde(default)]
+    sqlite: RawSqlite,
+    #[serde(default)]
+    argon2: RawArgon2,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJwt {
+    lifetime_secs: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTotp {
+    skew_steps: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLockout {
+    otp_max_failures: Option<u32>,
+    login_user_max_failures: Option<u32>,
+    login_ip_max_failures: Option<u32>,
+    login_ip_window_secs: Option<i64>,
+    backoff_base_secs: Option<i64>,
+    backoff_cap_secs: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    average: Option<u32>,
+    burst: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSqlite {
+    synchronous: Option<String>,
+    busy_timeout_ms: Option<u64>,
+    max_connections: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArgon2 {
+    memory_kib: Option<u32>,
+    iterations: Option<u32>,
+    parallelism: Option<u32>,
+    threads: Option<usize>,
+    queue: Option<usize>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the server listens.
+    pub listen: SocketAddr,
+    /// Data directory (SQLite file, key files).
+    pub data_dir: PathBuf,
+    /// Store options (URL and tuning).
+    pub store: StoreOptions,
+    /// Rules' figures.
+    pub policy: Policy,
+    /// HTTP settings.
+    pub http: HttpSettings,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// Environment variables read, in the order applied.
+pub const ENV_VARS: &[&str] = &[
+    "OTPGATE_LISTEN",
+    "OTPGATE_DATA_DIR",
+    "OTPGATE_DATABASE_URL",
+    "OTPGATE_API_PREFIX",
+    "OTPGATE_ISSUER",
+    "OTPGATE_TRUSTED_PROXIES",
+    "OTPGATE_BODY_LIMIT_BYTES",
+    "OTPGATE_LOG_FORMAT",
+    "OTPGATE_JWT_LIFETIME_SECS",
+    "OTPGATE_TOTP_SKEW_STEPS",
+    "OTPGATE_LOCKOUT_OTP_MAX_FAILURES",
+    "OTPGATE_LOCKOUT_LOGIN_USER_MAX_FAILURES",
+    "OTPGATE_LOCKOUT_LOGIN_IP_MAX_FAILURES",
+    "OTPGATE_LOCKOUT_LOGIN_IP_WINDOW_SECS",
+    "OTPGATE_LOCKOUT_BACKOFF_BASE_SECS",
+    "OTPGATE_LOCKOUT_BACKOFF_CAP_SECS",
+    "OTPGATE_RATE_LIMIT_AVERAGE",
+    "OTPGATE_RATE_LIMIT_BURST",
+    "OTPGATE_SQLITE_SYNCHRONOUS",
+    "OTPGATE_SQLITE_BUSY_TIMEOUT_MS",
+    "OTPGATE_SQLITE_MAX_CONNECTIONS",
+    "OTPGATE_ARGON2_MEMORY_KIB",
+    "OTPGATE_ARGON2_ITERATIONS",
+    "OTPGATE_ARGON2_PARALLELISM",
+    "OTPGATE_HASHING_THREADS",
+    "OTPGATE_HASHING_QUEUE",
+];
+
+fn parse_env<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{name}={value:?} is not a valid value"))
+}
+
+fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+    for &name in ENV_VARS {
+        let Some(v) = env(name) else { continue };
+        match name {
+            "OTPGATE_LISTEN" => raw.listen = Some(v),
+            "OTPGATE_DATA_DIR" => raw.data_dir = Some(PathBuf::from(v)),
+            "OTPGATE_DATABASE_URL" => raw.database_url = Some(v),
+            "OTPGATE_API_PREFIX" => raw.api_prefix = Some(v),
+            "OTPGATE_ISSUER" => raw.issuer = Some(v),
+            "OTPGATE_TRUSTED_PROXIES" => {
+                raw.trusted_proxies = Some(
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                );
+            }
+            "OTPGATE_BODY_LIMIT_BYTES" => raw.body_limit_bytes = Some(parse_env(name, &v)?),
+            "OTPGATE_LOG_FORMAT" => raw.log_format = Some(v),
+            "OTPGATE_JWT_LIFETIME_SECS" => raw.jwt.lifetime_secs = Some(parse_env(name, &v)?),
+            "OTPGATE_TOTP_SKEW_STEPS" => raw.totp.skew_steps = Some(parse_env(name, &v)?),
+            "OTPGATE_LOCKOUT_OTP_MAX_FAILURES" => {
+                raw.lockout.otp_max_failures = Some(parse_env(name, &v)?)
+            }
+            "OTPGATE_LOCKOUT_LOGIN_USER_MAX_FAILURES" => {
+                raw.lockout.login_user_max_failures = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_LOCKOUT_LOGIN_IP_MAX_FAILURES" => {
+                raw.lockout.login_ip_max_failures = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_LOCKOUT_LOGIN_IP_WINDOW_SECS" => {
+                raw.lockout.login_ip_window_secs = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_LOCKOUT_BACKOFF_BASE_SECS" => {
+                raw.lockout.backoff_base_secs = Some(parse_env(name, &v)?)
+            }
+            "OTPGATE_LOCKOUT_BACKOFF_CAP_SECS" => {
+                raw.lockout.backoff_cap_secs = Some(parse_env(name, &v)?)
+            }
+            "OTPGATE_RATE_LIMIT_AVERAGE" => raw.rate_limit.average = Some(parse_env(name, &v)?),
+            "OTPGATE_RATE_LIMIT_BURST" => raw.rate_limit.burst = Some(parse_env(name, &v)?),
+            "OTPGATE_SQLITE_SYNCHRONOUS" => raw.sqlite.synchronous = Some(v),
+            "OTPGATE_SQLITE_BUSY_TIMEOUT_MS" => {
+                raw.sqlite.busy_timeout_ms = Some(parse_env(name, &v)?)
+            }
+            "OTPGATE_SQLITE_MAX_CONNECTIONS" => {
+                raw.sqlite.max_connections = Some(parse_env(name, &v)?)
+            }
+            "OTPGATE_ARGON2_MEMORY_KIB" => raw.argon2.memory_kib = Some(parse_env(name, &v)?),
+            "OTPGATE_ARGON2_ITERATIONS" => raw.argon2.iterations = Some(parse_env(name, &v)?),
+            "OTPGATE_ARGON2_PARALLELISM" => raw.argon2.parallelism = Some(parse_env(name, &v)?),
+            "OTPGATE_HASHING_THREADS" => raw.argon2.threads = Some(parse_env(name, &v)?),
+            "OTPGATE_HASHING_QUEUE" => raw.argon2.queue = Some(parse_env(name, &v)?),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn positive(name: &str, v: i64) -> Result<i64, String> {
+    if v > 0 {
+        Ok(v)
+    } else {
+        Err(format!("{name} must be greater than 0"))
+    }
+}
+
+impl Config {
+    /// Loads the configuration: `explicit` file (must exist) or
+    /// `./otpgate.toml` if present, then the environment `env`.
+    pub fn load(
+        explicit: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let file = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => env("OTPGATE_CONFIG").map(PathBuf::from).or_else(|| {
+                Path::new(DEFAULT_CONFIG_FILE)
+                    .is_file()
+                    .then(|| PathBuf::from(DEFAULT_CONFIG_FILE))
+            }),
+        };
+        let mut raw = match &file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read config file {}: {e}", p.display()))?;
+                toml::from_str::<Raw>(&text)
+                    .map_err(|e| format!("config file {}: {}", p.display(), e.message()))?
+            }
+            None => Raw::default(),
+        };
+        apply_env(&mut raw, env)?;
+        Self::validate(raw, file)
+    }
+
+    fn validate(raw: Raw, file: Option<PathBuf>) -> Result<Self, String> {
+        let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| format!("listen {listen_text:?} is not an address like 127.0.0.1:8080"))?;
+        let data_dir = raw
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("./otpgate-data"));
+        let database_url = match raw.database_url.filter(|s| !s.trim().is_empty()) {
+            Some(u) => {
+                let ok = ["sqlite:", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|p| u.starts_with(p));
+                if !ok {
+                    return Err(format!(
+                        "database_url must start with sqlite:// or postgres:// (got {})",
+                        redact_url(&u)
+                    ));
+                }
+                u
+            }
+            None => format!("sqlite://{}", data_dir.join("otpgate.db").display()),
+        };
+        let api_prefix = raw.api_prefix.unwrap_or_else(|| "/api".into());
+        if !api_prefix.starts_with('/') || api_prefix.contains(['?', '#', ' ']) {
+            return Err(format!(
+                "api_prefix {api_prefix:?} must be a path starting with /"
+            ));
+        }
+        let issuer = raw.issuer.unwrap_or_else(|| "otpgate".into());
+        if issuer.trim().is_empty() || issuer.contains(':') {
+            return Err("issuer must be non-empty and contain no ':'".into());
+        }
+        let trusted = raw
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|s| IpNet::parse(s).map_err(|e| format!("trusted_proxies: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let body_limit = raw.body_limit_bytes.unwrap_or(32 * 1024);
+        if body_limit < 1024 {
+            return Err("body_limit_bytes must be at least 1024".into());
+        }
+        let log_format = match raw.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(format!("log_format {other:?} must be \"text\" or \"json\"")),
+        };
+
+        let mut policy = Policy {
+            issuer,
+            ..Policy::default()
+        };
+        if let Some(v) = raw.jwt.lifetime_secs {
+            policy.token_lifetime_secs = positive("jwt.lifetime_secs", v)?;
+        }
+        if let Some(v) = raw.totp.skew_steps {
+            if v > 10 {
+                return Err("totp.skew_steps must be at most 10".into());
+            }
+            policy.totp_skew_steps = v;
+        }
+        let l = &raw.lockout;
+        let base = positive(
+            "lockout.backoff_base_secs",
+            l.backoff_base_secs.unwrap_or(30),
+        )?;
+        let cap = positive(
+            "lockout.backoff_cap_secs",
+            l.backoff_cap_secs.unwrap_or(900),
+        )?;
+        if cap < base {
+            return Err(
+                "lockout.backoff_cap_secs must be at least lockout.backoff_base_secs".into(),
+            );
+        }
+        let max_failures = |name: &str, v: Option<u32>, default: u32| -> Result<u32, String> {
+            let v = v.unwrap_or(default);
+            if (1..=100).contains(&v) {
+                Ok(v)
+            } else {
+                Err(format!(
+                    "{name} must be between 1 and 100 (NIST SP 800-63B caps consecutive failures at 100)"
+                ))
+            }
+        };
+        let consecutive = |max| ThrottlePolicy {
+            max_failures: max,
+            window_secs: None,
+            base_secs: base,
+            cap_secs: cap,
+        };
+        policy.otp_lockout = consecutive(max_failures(
+            "lockout.otp_max_failures",
+            l.otp_max_failures,
+            5,
+        )?);
+        policy.login_user = consecutive(max_failures(
+            "lockout.login_user_max_failures",
+            l.login_user_max_failures,
+            5,
+        )?);
+        policy.login_ip = ThrottlePolicy {
+            window_secs: Some(positive(
+                "lockout.login_ip_window_secs",
+                l.login_ip_window_secs.unwrap_or(600),
+            )?),
+            ..consecutive(l.login_ip_max_failures.unwrap_or(20).max(1))
+        };
+        let a = &raw.argon2;
+        policy.argon2 = Argon2Cost {
+            memory_kib: a.memory_kib.unwrap_or(policy.argon2.memory_kib),
+            iterations: a.iterations.unwrap_or(policy.argon2.iterations),
+            parallelism: a.parallelism.unwrap_or(policy.argon2.parallelism),
+        };
+        if policy.argon2.memory_kib < 8 * policy.argon2.parallelism.max(1)
+            || policy.argon2.iterations == 0
+            || policy.argon2.parallelism == 0
+        {
+            return Err("argon2 parameters are out of range (memory_kib >= 8 x parallelism, iterations >= 1)".into());
+        }
+        if let Some(t) = a.threads {
+            if t == 0 {
+                return Err("argon2.threads must be at least 1".into());
+            }
+            policy.hashing_threads = t;
+        }
+        if let Some(q) = a.queue {
+            policy.hashing_queue = q;
+        }
+
+        let synchronous_full = match raw
+            .sqlite
+            .synchronous
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("full") => true,
+            Some("normal") => false,
+            Some(other) => {
+                return Err(format!(
+                    "sqlite.synchronous {other:?} must be \"full\" or \"normal\""
+                ));
+            }
+        };
+        let sqlite = SqliteOptions {
+            synchronous_full,
+            busy_timeout: Duration::from_millis(raw.sqlite.busy_timeout_ms.unwrap_or(5000)),
+            max_connections: raw.sqlite.max_connections.unwrap_or(8).max(1),
+        };
+
+        Ok(Self {
+            listen,
+            store: StoreOptions {
+                url: database_url,
+                sqlite,
+                postgres: otpgate_store::PostgresOptions::default(),
+            },
+            data_dir,
+            policy,
+            http: HttpSettings {
+                api_prefix,
+                body_limit,
+                rate_limit_average: raw.rate_limit.average.unwrap_or(25),
+                rate_limit_burst: raw.rate_limit.burst.unwrap_or(100),
+                trusted_proxies: TrustedProxies(trusted),
+            },
+            log_format,
+            file,
+        })
+    }
+}
+
+/// A database URL with any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                url.to_owned()
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = Config::validate(Raw::default(), None).expect("defaults");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./otpgate-data"));
+        assert_eq!(c.store.url, "sqlite://./otpgate-data/otpgate.db");
+        assert_eq!(c.http.api_prefix, "/api");
+        assert_eq!(c.http.body_limit, 32 * 1024);
+        assert_eq!(
+            (c.http.rate_limit_average, c.http.rate_limit_burst),
+            (25, 100)
+        );
+        assert_eq!(c.policy.token_lifetime_secs, 14 * 24 * 3600);
+        assert_eq!(c.policy.otp_lockout.max_failures, 5);
+        assert_eq!(c.policy.login_ip.max_failures, 20);
+        assert_eq!(c.policy.login_ip.window_secs, Some(600));
+        assert!(c.store.sqlite.synchronous_full);
+    }
+
+    #[test]
+    fn env_wins_over_the_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/var/lib/otpgate\"\n[rate_limit]\naverage = 5\n",
+        )
+        .expect("write");
+        let env = env_of(&[
+            ("OTPGATE_LISTEN", "0.0.0.0:7000"),
+            ("OTPGATE_RATE_LIMIT_BURST", "7"),
+        ]);
+        let c = Config::load(Some(&file), &env).expect("load");
+        assert_eq!(c.listen.to_string(), "0.0.0.0:7000");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/otpgate"));
+        assert_eq!(c.store.url, "sqlite:///var/lib/otpgate/otpgate.db");
+        assert_eq!((c.http.rate_limit_average, c.http.rate_limit_burst), (5, 7));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_clear_errors() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").expect("write");
+        let err = Config::load(Some(&file), &env_of(&[])).expect_err("typo");
+        assert!(err.contains("unknown field `lisen`"), "{err}");
+        let err = Config::load(None, &env_of(&[("OTPGATE_LISTEN", "nope")])).expect_err("listen");
+        assert!(err.contains("listen"), "{err}");
+        let err =
+            Config::load(None, &env_of(&[("OTPGATE_RATE_LIMIT_AVERAGE", "-1")])).expect_err("neg");
+        assert!(err.contains("OTPGATE_RATE_LIMIT_AVERAGE"), "{err}");
+        let err = Config::load(
+            None,
+            &env_of(&[("OTPGATE_DATABASE_URL", "mysql://u:pw@h/db")]),
+        )
+        .expect_err("db");
+        assert!(!err.contains("pw"), "password redacted: {err}");
+        let err = Config::load(
+            None,
+            &env_of(&[("OTPGATE_LOCKOUT_OTP_MAX_FAILURES", "500")]),
+        )
+        .expect_err("nist");
+        assert!(err.contains("100"), "{err}");
+        let missing = dir.path().join("missing.toml");
+        assert!(Config::load(Some(&missing), &env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(
+            redact_url("postgres://u:secret@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+        assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
+        assert_eq!(redact_url("sqlite://./a.db"), "sqlite://./a.db");
+    }
+}

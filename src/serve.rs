@@ -1,0 +1,86 @@
+//! `otpgate serve`: first-start bootstrap, then the HTTP server with its
+//! background housekeeping, until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use otpgate_http::{AppState, router};
+
+use crate::commands::{describe, open_service};
+use crate::config::{Config, redact_url};
+
+/// Runs the server.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let started = Instant::now();
+    let svc = open_service(&config).await?;
+    if let Some(password) = svc.bootstrap_admin().await.map_err(|e| describe(&e))? {
+        println!("Created the first user: admin");
+        println!("Password (shown only this once): {}", password.expose());
+        println!("Change it with: otpgate user passwd admin --password-stdin");
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let state = AppState::new(svc.clone(), config.http.clone());
+    spawn_housekeeping(&state);
+    let app = router(state);
+    tracing::info!(
+        listen = %config.listen,
+        database = %redact_url(&config.store.url),
+        startup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+        "otpgate listening on http://{}",
+        config.listen
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("otpgate stopped");
+    Ok(())
+}
+
+/// Hourly purge of expired revocations and counters; eviction of idle
+/// rate-limit buckets every minute.
+fn spawn_housekeeping(state: &AppState) {
+    let auth = state.auth.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match auth.purge_expired().await {
+                Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
+                Err(e) => tracing::warn!(error = %e, "purge failed"),
+            }
+        }
+    });
+    if let Some(limiter) = state.limiter.clone() {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limiter.evict_idle(Instant::now());
+            }
+        });
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
