@@ -12,7 +12,7 @@ use std::time::Duration;
 use otpgate_core::config::{Argon2Cost, Policy, ThrottlePolicy};
 use otpgate_http::HttpSettings;
 use otpgate_http::client_ip::{IpNet, TrustedProxies};
-use otpgate_store::{SqliteOptions, StoreOptions};
+use otpgate_store::{PostgresOptions, SqliteOptions, StoreOptions};
 use serde::Deserialize;
 
 /// The file read when `--config` is not given (if it exists).
@@ -41,6 +41,16 @@ struct Raw {
     sqlite: RawSqlite,
     #[serde(default)]
     argon2: RawArgon2,
+    #[serde(default)]
+    postgres: RawPostgres,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostgres {
+    max_connections: Option<u32>,
+    acquire_timeout_ms: Option<u64>,
+    connect_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,6 +157,9 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_ARGON2_PARALLELISM",
     "OTPGATE_HASHING_THREADS",
     "OTPGATE_HASHING_QUEUE",
+    "OTPGATE_POSTGRES_MAX_CONNECTIONS",
+    "OTPGATE_POSTGRES_ACQUIRE_TIMEOUT_MS",
+    "OTPGATE_POSTGRES_CONNECT_TIMEOUT_MS",
 ];
 
 fn parse_env<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
@@ -210,6 +223,15 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             "OTPGATE_ARGON2_PARALLELISM" => raw.argon2.parallelism = Some(parse_env(name, &v)?),
             "OTPGATE_HASHING_THREADS" => raw.argon2.threads = Some(parse_env(name, &v)?),
             "OTPGATE_HASHING_QUEUE" => raw.argon2.queue = Some(parse_env(name, &v)?),
+            "OTPGATE_POSTGRES_MAX_CONNECTIONS" => {
+                raw.postgres.max_connections = Some(parse_env(name, &v)?)
+            }
+            "OTPGATE_POSTGRES_ACQUIRE_TIMEOUT_MS" => {
+                raw.postgres.acquire_timeout_ms = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_POSTGRES_CONNECT_TIMEOUT_MS" => {
+                raw.postgres.connect_timeout_ms = Some(parse_env(name, &v)?);
+            }
             _ => {}
         }
     }
@@ -404,12 +426,29 @@ impl Config {
             max_connections: raw.sqlite.max_connections.unwrap_or(8).max(1),
         };
 
+        let pg_default = PostgresOptions::default();
+        let postgres = PostgresOptions {
+            max_connections: raw
+                .postgres
+                .max_connections
+                .unwrap_or(pg_default.max_connections)
+                .max(1),
+            acquire_timeout: raw
+                .postgres
+                .acquire_timeout_ms
+                .map_or(pg_default.acquire_timeout, Duration::from_millis),
+            connect_timeout: raw
+                .postgres
+                .connect_timeout_ms
+                .map_or(pg_default.connect_timeout, Duration::from_millis),
+        };
+
         Ok(Self {
             listen,
             store: StoreOptions {
                 url: database_url,
                 sqlite,
-                postgres: otpgate_store::PostgresOptions::default(),
+                postgres,
             },
             data_dir,
             policy,
@@ -536,5 +575,24 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
         assert_eq!(redact_url("sqlite://./a.db"), "sqlite://./a.db");
+    }
+}
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_config_is_valid_and_lists_every_env_var() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("otpgate.example.toml");
+        let c = Config::load(Some(&path), &|_| None).expect("example config loads");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        let text = std::fs::read_to_string(&path).expect("read");
+        for var in ENV_VARS {
+            assert!(
+                text.contains(var),
+                "{var} is documented in otpgate.example.toml"
+            );
+        }
     }
 }

@@ -79,6 +79,34 @@ fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
     })
 }
 
+/// Creates the database file with mode 0600 if it does not exist yet:
+/// SQLite gives its `-wal` and `-shm` files the mode of the database
+/// file, so none of them is readable by other users.
+fn create_private_file(url: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create {path}: {e}"
+        ))),
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` and migrates it.
     pub async fn open(url: &str, options: &SqliteOptions) -> Result<Self, StoreError> {
@@ -87,6 +115,7 @@ impl SqliteStore {
         } else {
             format!("sqlite://{url}")
         };
+        create_private_file(&url)?;
         let connect = SqliteConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Other(format!("database URL: {e}")))?
             .create_if_missing(true)

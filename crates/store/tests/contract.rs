@@ -728,3 +728,23 @@ fn test_database_urls_keep_server_and_parameters() {
         "postgres://h:5432/x"
     );
 }
+
+#[tokio::test]
+async fn sqlite_files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("otpgate.db");
+    let s = SqliteStore::open(path.to_str().expect("utf8"), &SqliteOptions::default())
+        .await
+        .expect("open");
+    s.create_user(&new_user("alice"))
+        .await
+        .expect("write, so the WAL exists");
+    for name in ["otpgate.db", "otpgate.db-wal", "otpgate.db-shm"] {
+        let p = dir.path().join(name);
+        if p.exists() {
+            let mode = std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name}");
+        }
+    }
+}

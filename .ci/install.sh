@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine that has only the Rust
+# toolchain: Debian packages for the end-to-end tests (an independent TOTP
+# implementation, a QR decoder, a load tool) and a PostgreSQL server that
+# answers on 127.0.0.1:5432 with trust authentication.
+set -euo pipefail
+
+need_apt=()
+command -v oathtool >/dev/null || need_apt+=(oathtool)
+command -v zbarimg >/dev/null || need_apt+=(zbar-tools)
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v pg_isready >/dev/null || need_apt+=(postgresql-client)
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "ci: installing ${need_apt[*]}"
+  apt_install "${need_apt[@]}"
+fi
+
+# PostgreSQL: use the one on 127.0.0.1:5432 if it answers; otherwise install
+# Debian's, start it and let local TCP connections in without a password.
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    echo "ci: installing postgresql"
+    apt_install postgresql
+  fi
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && break
+    sleep 1
+  done
+fi
+pg_isready -h 127.0.0.1 -p 5432
