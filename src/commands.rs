@@ -63,8 +63,10 @@ fn init_logging(format: LogFormat, default_level: &str) {
     let filter = EnvFilter::try_from_env("OTPGATE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new(default_level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
@@ -82,13 +84,16 @@ pub fn describe(e: &AuthError) -> String {
 
 /// Opens the keys and the store of `config` and builds the service.
 pub async fn open_service(config: &Config) -> Result<Arc<AuthService>, String> {
+    // The data directory first (the SQLite file lives in it), then the
+    // store, then the keys: an unreachable database leaves no new key files.
+    otpgate_core::keys::ensure_dir(&config.data_dir).map_err(|e| describe(&e))?;
+    let store = otpgate_store::open(&config.store)
+        .await
+        .map_err(|e| e.to_string())?;
     let (keys, created) = KeyFiles::load_or_create(&config.data_dir).map_err(|e| describe(&e))?;
     for path in created {
         tracing::info!(path = %path.display(), "created key file");
     }
-    let store = otpgate_store::open(&config.store)
-        .await
-        .map_err(|e| e.to_string())?;
     let svc = AuthService::new(store, Arc::new(SystemClock), config.policy.clone(), &keys)
         .map_err(|e| describe(&e))?;
     Ok(Arc::new(svc))
