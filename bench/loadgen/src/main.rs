@@ -1,0 +1,494 @@
+//! Load generator behind `bench/run.sh`.
+//!
+//! `seed` creates users with 2FA on directly through the core and the
+//! store (with the server's key files, so the pre-OTP tokens it mints are
+//! valid for the server); the other subcommands drive a running server
+//! over HTTP/1.1 keep-alive connections and print one JSON line of
+//! figures. It is a benchmark tool, not part of the gateway.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use data_encoding::BASE32_NOPAD;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use otpgate_core::config::{Argon2Cost, Policy};
+use otpgate_core::crypto::password::Argon2idHasher;
+use otpgate_core::crypto::totp::{code_at_step, step_of};
+use otpgate_core::keys::KeyFiles;
+use otpgate_core::model::Principal;
+use otpgate_core::secret::SecretString;
+use otpgate_core::service::Caller;
+use otpgate_core::service::admin::UserSpec;
+use otpgate_core::{AuthService, Clock, SystemClock};
+use otpgate_store::{PostgresOptions, SqliteOptions, StoreOptions};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create N users with 2FA on and one pre-OTP token each; write
+    /// `username TAB base32-secret TAB token` lines.
+    Seed {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        users: usize,
+        #[arg(long, default_value = "bench")]
+        prefix: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// POST verify-otp with correct codes, one seeded user per request.
+    Verify {
+        #[arg(long)]
+        urls: String,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Wrong-OTP flood against one account, with the right code sent every
+    /// 100th request: counts answers and any success.
+    Flood {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// GET a path with a bearer token and report latency percentiles.
+    Get {
+        #[arg(long)]
+        urls: String,
+        #[arg(long)]
+        path: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Time of one argon2id hash at the given cost (milliseconds).
+    Hashtime {
+        #[arg(long, default_value_t = 19456)]
+        memory_kib: u32,
+        #[arg(long, default_value_t = 2)]
+        iterations: u32,
+        #[arg(long, default_value_t = 20)]
+        count: u32,
+    },
+    /// Log in (POST /api/login) and print the token.
+    Login {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        password: String,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    match Cli::parse().cmd {
+        Cmd::Seed {
+            data_dir,
+            db,
+            users,
+            prefix,
+            out,
+        } => seed(data_dir, db, users, prefix, out).await,
+        Cmd::Verify {
+            urls,
+            input,
+            concurrency,
+            seconds,
+        } => verify(urls, input, concurrency, seconds).await,
+        Cmd::Flood {
+            url,
+            input,
+            concurrency,
+            seconds,
+        } => flood(url, input, concurrency, seconds).await,
+        Cmd::Get {
+            urls,
+            path,
+            token,
+            concurrency,
+            seconds,
+        } => get(urls, path, token, concurrency, seconds).await,
+        Cmd::Hashtime {
+            memory_kib,
+            iterations,
+            count,
+        } => hashtime(memory_kib, iterations, count),
+        Cmd::Login {
+            url,
+            user,
+            password,
+        } => {
+            let mut c = Conn::open(&url).await;
+            let body = serde_json::json!({"username": user, "password": password}).to_string();
+            let (status, bytes) = c.send(Method::POST, "/api/login", None, Some(body)).await;
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            println!("{}", v["token"].as_str().unwrap());
+        }
+    }
+}
+
+async fn seed(data_dir: PathBuf, db: String, users: usize, prefix: String, out: PathBuf) {
+    let store = otpgate_store::open(&StoreOptions {
+        url: db,
+        // Seeding only: the server measured afterwards runs with its own settings.
+        sqlite: SqliteOptions {
+            synchronous_full: false,
+            ..SqliteOptions::default()
+        },
+        postgres: PostgresOptions::default(),
+    })
+    .await
+    .expect("open store");
+    let (keys, _) = KeyFiles::load_or_create(&data_dir).expect("keys");
+    let policy = Policy {
+        argon2: Argon2Cost {
+            memory_kib: 8,
+            iterations: 1,
+            parallelism: 1,
+        },
+        ..Policy::default()
+    };
+    let svc =
+        Arc::new(AuthService::new(store, Arc::new(SystemClock), policy, &keys).expect("service"));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (svc, next, prefix) = (svc.clone(), next.clone(), prefix.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lines = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= users {
+                    break;
+                }
+                let name = format!("{prefix}{i}");
+                let pw = SecretString::new("bench-password");
+                let (user, _) = svc
+                    .create_user(UserSpec {
+                        username: name.clone(),
+                        password: Some(pw.clone()),
+                        ..UserSpec::default()
+                    })
+                    .await
+                    .expect("create");
+                let t = svc
+                    .login(&name, &pw, &Caller::default())
+                    .await
+                    .expect("login");
+                let who = svc
+                    .authenticate(&t.token, otpgate_core::service::Access::Verified)
+                    .await
+                    .expect("auth");
+                let e = svc.enrolment(&who).await.expect("enrol");
+                let secret = BASE32_NOPAD.decode(e.key.as_bytes()).expect("b32");
+                // Enable with the step before the current one, so the current
+                // and next steps stay free for the benchmark.
+                let step = step_of(svc.clock().now_secs()) - 1;
+                let u = svc
+                    .store()
+                    .user_by_name(&name)
+                    .await
+                    .expect("read")
+                    .expect("user");
+                svc.store()
+                    .enable_totp(u.id, step, 0)
+                    .await
+                    .expect("enable");
+                let pre = svc
+                    .login(&name, &pw, &Caller::default())
+                    .await
+                    .expect("pre-otp login");
+                let _ = (&user, &who as &Principal);
+                lines.push(format!("{name}\t{}\t{}", e.key, pre.token));
+                let _ = secret;
+            }
+            lines
+        }));
+    }
+    let mut f = std::fs::File::create(&out).expect("out");
+    for t in tasks {
+        for line in t.await.expect("join") {
+            writeln!(f, "{line}").expect("write");
+        }
+    }
+}
+
+/// One HTTP/1.1 keep-alive connection.
+struct Conn {
+    send: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+impl Conn {
+    async fn open(base: &str) -> Self {
+        let host = base
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let stream = tokio::net::TcpStream::connect(&host)
+            .await
+            .expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Self { send, host }
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (u16, Bytes) {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        let req = b
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .expect("request");
+        self.send.ready().await.expect("ready");
+        let resp = self.send.send_request(req).await.expect("send");
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, bytes)
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+async fn verify(urls: String, input: PathBuf, concurrency: usize, seconds: u64) {
+    let text = std::fs::read_to_string(&input).expect("input");
+    let rows: Arc<Vec<(String, Vec<u8>, String)>> = Arc::new(
+        text.lines()
+            .filter_map(|l| {
+                let mut p = l.split('\t');
+                let (u, k, t) = (p.next()?, p.next()?, p.next()?);
+                Some((
+                    u.to_owned(),
+                    BASE32_NOPAD.decode(k.as_bytes()).ok()?,
+                    t.to_owned(),
+                ))
+            })
+            .collect(),
+    );
+    let urls: Vec<String> = urls.split(',').map(str::to_owned).collect();
+    let next = Arc::new(AtomicUsize::new(0));
+    let ok = Arc::new(AtomicU64::new(0));
+    let other = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..concurrency {
+        let (rows, next, ok, other) = (rows.clone(), next.clone(), ok.clone(), other.clone());
+        let url = urls[c % urls.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&url).await;
+            let mut lat = Vec::new();
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((user, secret, token)) = rows.get(i) else {
+                    break;
+                };
+                let code = code_at_step(secret, step_of(SystemClock.now_secs()), 6);
+                let body = serde_json::json!({"username": user, "otp": code}).to_string();
+                let t = Instant::now();
+                let (status, _) = conn
+                    .send(Method::POST, "/api/2fa/verify-otp", Some(token), Some(body))
+                    .await;
+                lat.push(t.elapsed().as_micros() as u64);
+                if status == 200 {
+                    ok.fetch_add(1, Ordering::Relaxed)
+                } else {
+                    other.fetch_add(1, Ordering::Relaxed)
+                };
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.expect("join"));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let ok = ok.load(Ordering::Relaxed);
+    println!(
+        "{}",
+        serde_json::json!({
+            "ok": ok, "other": other.load(Ordering::Relaxed), "seconds": elapsed,
+            "ok_per_sec": ok as f64 / elapsed, "exhausted": next.load(Ordering::Relaxed) >= rows.len(),
+            "p50_ms": percentile(&lat, 0.5), "p99_ms": percentile(&lat, 0.99),
+        })
+    );
+}
+
+async fn flood(url: String, input: PathBuf, concurrency: usize, seconds: u64) {
+    let text = std::fs::read_to_string(&input).expect("input");
+    let first = text.lines().next().expect("one seeded user");
+    let mut p = first.split('\t');
+    let (user, key, token) = (
+        p.next().unwrap().to_owned(),
+        p.next().unwrap().to_owned(),
+        p.next().unwrap().to_owned(),
+    );
+    let secret = Arc::new(BASE32_NOPAD.decode(key.as_bytes()).expect("b32"));
+    let answered = Arc::new(AtomicU64::new(0));
+    let successes = Arc::new(AtomicU64::new(0));
+    let right_attempts = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (url, user, token, secret) = (url.clone(), user.clone(), token.clone(), secret.clone());
+        let (answered, successes, right_attempts) =
+            (answered.clone(), successes.clone(), right_attempts.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&url).await;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let code = if n % 100 == 0 {
+                    right_attempts.fetch_add(1, Ordering::Relaxed);
+                    code_at_step(&secret, step_of(SystemClock.now_secs()), 6)
+                } else {
+                    format!("{:06}", (n * 7919) % 1_000_000)
+                };
+                let body = serde_json::json!({"username": user, "otp": code}).to_string();
+                let (status, _) = conn
+                    .send(
+                        Method::POST,
+                        "/api/2fa/verify-otp",
+                        Some(&token),
+                        Some(body),
+                    )
+                    .await;
+                answered.fetch_add(1, Ordering::Relaxed);
+                if status == 200 {
+                    successes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join");
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "answered": answered.load(Ordering::Relaxed), "per_sec": answered.load(Ordering::Relaxed) as f64 / elapsed,
+            "right_code_attempts": right_attempts.load(Ordering::Relaxed), "successes": successes.load(Ordering::Relaxed),
+        })
+    );
+}
+
+async fn get(urls: String, path: String, token: String, concurrency: usize, seconds: u64) {
+    let urls: Vec<String> = urls.split(',').map(str::to_owned).collect();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..concurrency {
+        let (url, path, token) = (urls[c % urls.len()].clone(), path.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&url).await;
+            let mut lat = Vec::new();
+            let mut bad = 0u64;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let (status, _) = conn.send(Method::GET, &path, Some(&token), None).await;
+                lat.push(t.elapsed().as_micros() as u64);
+                if status != 200 {
+                    bad += 1;
+                }
+            }
+            (lat, bad)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut bad = 0;
+    for t in tasks {
+        let (l, b) = t.await.expect("join");
+        lat.extend(l);
+        bad += b;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    println!(
+        "{}",
+        serde_json::json!({
+            "requests": lat.len(), "per_sec": lat.len() as f64 / elapsed, "non_200": bad,
+            "p50_ms": percentile(&lat, 0.5), "p99_ms": percentile(&lat, 0.99), "max_ms": percentile(&lat, 1.0),
+        })
+    );
+}
+
+fn hashtime(memory_kib: u32, iterations: u32, count: u32) {
+    let h = Argon2idHasher::new(Argon2Cost {
+        memory_kib,
+        iterations,
+        parallelism: 1,
+    })
+    .expect("params");
+    let pw = SecretString::new("bench-password");
+    let _ = h.hash(&pw);
+    let start = Instant::now();
+    for _ in 0..count {
+        let _ = h.hash(&pw);
+    }
+    let ms = start.elapsed().as_secs_f64() * 1000.0 / f64::from(count);
+    println!("{}", serde_json::json!({"ms_per_hash": ms}));
+}
