@@ -164,6 +164,7 @@ async fn main() {
 }
 
 async fn seed(data_dir: PathBuf, db: String, users: usize, prefix: String, out: PathBuf) {
+    let (keys, _) = KeyFiles::load_or_create(&data_dir).expect("keys");
     let store = otpgate_store::open(&StoreOptions {
         url: db,
         // Seeding only: the server measured afterwards runs with its own settings.
@@ -175,7 +176,6 @@ async fn seed(data_dir: PathBuf, db: String, users: usize, prefix: String, out: 
     })
     .await
     .expect("open store");
-    let (keys, _) = KeyFiles::load_or_create(&data_dir).expect("keys");
     let policy = Policy {
         argon2: Argon2Cost {
             memory_kib: 8,

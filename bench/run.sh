@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# bench/run.sh: otpgate's hot paths, measured in one run, printed as one table.
+#
+# Builds release, starts the server on a temporary store, seeds users, drives
+# load on loopback (wrk, and bench/loadgen for what wrk cannot do), and prints
+# figures and ratios taken in this same run. A benchmark, not a test: it never
+# fails on a slow machine. Everything runs on 127.0.0.1 and stops by itself.
+#
+# Usage: bench/run.sh            (SQLite; PostgreSQL rows too when
+#                                 OTPGATE_BENCH_PG_URL or OTPGATE_TEST_PG_URL is set)
+# Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 40000).
+# Needs: wrk (apt-get install wrk), curl; psql for the PostgreSQL rows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECS=${BENCH_SECONDS:-8}
+VERIFY_USERS=${BENCH_VERIFY_USERS:-40000}
+PG_URL=${OTPGATE_BENCH_PG_URL:-${OTPGATE_TEST_PG_URL:-}}
+CORES=$(nproc)
+
+command -v wrk >/dev/null || { echo "bench: wrk is required (apt-get install wrk)"; exit 1; }
+echo "bench: building release binaries" >&2
+cargo build --release -q -p otpgate -p otpgate-loadgen
+BIN=$PWD/target/release/otpgate
+LG=$PWD/target/release/otpgate-loadgen
+
+WORK=$(mktemp -d /tmp/otpgate-bench.XXXXXX)
+PIDS=()
+PG_DBS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for db in "${PG_DBS[@]:-}"; do
+    [ -n "$db" ] && psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])$2)" "$1"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+wrk_rps() { awk '/^Requests\/sec/ {print $2}'; }
+
+ROWS=()
+row() { ROWS+=("$(printf '%-58s %16s %s' "$1" "$2" "${3:-}")"); }
+
+# start_server DIR PORT [ENV=VALUE...]: starts `otpgate serve`, waits for
+# /healthz, sets SERVER_PID and START_MS.
+start_server() {
+  local dir=$1 port=$2; shift 2
+  mkdir -p "$dir"
+  local t0; t0=$(date +%s%N)
+  (cd "$dir" && exec env OTPGATE_LISTEN=127.0.0.1:$port OTPGATE_RATE_LIMIT_AVERAGE=0 OTPGATE_LOG=warn "$@" \
+    "$BIN" serve >"$dir/stdout" 2>"$dir/stderr") &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir/stderr"; exit 1; }
+    sleep 0.005
+  done
+  START_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
+stop_server() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+add_user() { # DIR NAME [ENV...]
+  local dir=$1 name=$2; shift 2
+  (cd "$dir" && echo "bench-password" | env "$@" "$BIN" user add "$name" --password-stdin >/dev/null)
+}
+
+login_lua=$WORK/login.lua
+cat >"$login_lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = '{"username":"benchuser","password":"bench-password"}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+# ---------------------------------------------------------------- SQLite
+echo "bench: SQLite, one instance" >&2
+S=$WORK/sqlite; PORT=$(free_port)
+start_server "$S" "$PORT" OTPGATE_SQLITE_SYNCHRONOUS=full
+PID=$SERVER_PID
+sleep 0.3
+IDLE_KB=$(rss_kb "$PID")
+row "start to healthy (target < 200 ms)" "${START_MS} ms"
+row "idle RSS (target < 30 MB)" "$((IDLE_KB / 1024)) MB"
+add_user "$S" benchuser
+TOKEN=$("$LG" login --url "http://127.0.0.1:$PORT" --user benchuser --password bench-password)
+
+# 1. authenticated GET vs healthz
+H=$(wrk -t2 -c64 -d"${SECS}s" "http://127.0.0.1:$PORT/healthz" | wrk_rps)
+M=$(wrk -t2 -c64 -d"${SECS}s" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/user/me" | wrk_rps)
+row "GET /healthz (wrk -c64)" "$(printf '%.0f req/s' "$H")"
+row "GET /api/user/me, JWT + revocation check" "$(printf '%.0f req/s' "$M")"
+row "  ratio me/healthz (target >= 0.70)" "$(python3 -c "print(f'{$M/$H:.2f}')")"
+
+# 3. logins vs the argon2id bound, and GET latency while logins saturate
+HASH_MS=$(json "$("$LG" hashtime --count 10)" "['ms_per_hash']")
+BOUND=$(python3 -c "print($CORES*1000/$HASH_MS)")
+wrk -t1 -c32 -d"${SECS}s" -s "$login_lua" "http://127.0.0.1:$PORT/api/login" >"$WORK/login.out" &
+WRK_PID=$!
+sleep 1
+GET_UNDER=$("$LG" get --urls "http://127.0.0.1:$PORT" --path /api/user/me --token "$TOKEN" --concurrency 8 --seconds $((SECS - 2)))
+wait "$WRK_PID"
+L=$(wrk_rps <"$WORK/login.out")
+row "argon2id hash (19 MiB, 2 passes), one core" "$(printf '%.1f ms' "$HASH_MS")"
+row "POST /api/login (wrk -c32)" "$(printf '%.0f req/s' "$L")"
+row "  bound = cores / hash time" "$(printf '%.0f req/s' "$BOUND")"
+row "  ratio login/bound (target >= 0.90)" "$(python3 -c "print(f'{$L/$BOUND:.2f}')")"
+row "GET /api/user/me p99 while logins saturate (< 20 ms)" "$(json "$GET_UNDER" "['p99_ms']") ms" "($(json "$GET_UNDER" "['per_sec']" | cut -d. -f1) req/s, non-200: $(json "$GET_UNDER" "['non_200']"))"
+
+# 4. wrong-OTP flood against one account
+"$LG" seed --data-dir "$S/otpgate-data" --db "sqlite://$S/otpgate-data/otpgate.db" --users 1 --prefix flood --out "$WORK/flood.tsv"
+FLOOD=$("$LG" flood --url "http://127.0.0.1:$PORT" --input "$WORK/flood.tsv" --seconds 5)
+row "wrong-OTP flood on one account, answers" "$(printf '%.0f req/s' "$(json "$FLOOD" "['per_sec']")")"
+row "  right code sent during the flood, accepted" "$(json "$FLOOD" "['successes']") of $(json "$FLOOD" "['right_code_attempts']")" "(lockout held if 0)"
+PEAK_KB=$(hwm_kb "$PID")
+stop_server "$PID"
+
+# 2. verify-otp with correct codes, SQLite synchronous=full and =normal
+for SYNC in full normal; do
+  echo "bench: verify-otp, SQLite synchronous=$SYNC (seeding $VERIFY_USERS users)" >&2
+  D=$WORK/verify-$SYNC; mkdir -p "$D"
+  "$LG" seed --data-dir "$D/otpgate-data" --db "sqlite://$D/otpgate-data/otpgate.db" --users "$VERIFY_USERS" --out "$D/users.tsv"
+  PORT=$(free_port)
+  start_server "$D" "$PORT" OTPGATE_SQLITE_SYNCHRONOUS=$SYNC
+  V=$("$LG" verify --urls "http://127.0.0.1:$PORT" --input "$D/users.tsv" --concurrency 64 --seconds "$SECS")
+  row "POST verify-otp, correct codes, SQLite $SYNC (>= 10000/s)" "$(printf '%.0f ok/s' "$(json "$V" "['ok_per_sec']")")" "(p99 $(json "$V" "['p99_ms']") ms, failures $(json "$V" "['other']"), users exhausted: $(json "$V" "['exhausted']"))"
+  stop_server "$SERVER_PID"
+done
+row "peak RSS during the SQLite runs" "$((PEAK_KB / 1024)) MB"
+
+# ------------------------------------------------------------- PostgreSQL
+if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
+  DB=otpgate_bench_$$
+  psql -q "$PG_URL" -c "CREATE DATABASE $DB" >/dev/null
+  PG_DBS+=("$DB")
+  DBURL=$(python3 -c "import sys; u=sys.argv[1]; print(u.rsplit('/',1)[0]+'/'+sys.argv[2])" "$PG_URL" "$DB")
+  P=$WORK/pg; mkdir -p "$P/otpgate-data"
+  echo "bench: PostgreSQL (seeding $VERIFY_USERS users)" >&2
+  "$LG" seed --data-dir "$P/otpgate-data" --db "$DBURL" --users "$VERIFY_USERS" --out "$P/users.tsv"
+  PORT_A=$(free_port); PORT_B=$(free_port)
+  start_server "$P" "$PORT_A" OTPGATE_DATABASE_URL="$DBURL"
+  A=$SERVER_PID
+  add_user "$P" benchuser OTPGATE_DATABASE_URL="$DBURL"
+  PGTOKEN=$("$LG" login --url "http://127.0.0.1:$PORT_A" --user benchuser --password bench-password)
+  M1=$("$LG" get --urls "http://127.0.0.1:$PORT_A" --path /api/user/me --token "$PGTOKEN" --concurrency 64 --seconds "$SECS")
+  V1=$("$LG" verify --urls "http://127.0.0.1:$PORT_A" --input "$P/users.tsv" --concurrency 64 --seconds "$SECS")
+  start_server "$P" "$PORT_B" OTPGATE_DATABASE_URL="$DBURL"
+  B=$SERVER_PID
+  M2=$("$LG" get --urls "http://127.0.0.1:$PORT_A,http://127.0.0.1:$PORT_B" --path /api/user/me --token "$PGTOKEN" --concurrency 64 --seconds "$SECS")
+  # The first verify run used the first part of the file; tokens are single use.
+  USED=$(json "$V1" "['ok'] + 0")
+  tail -n +"$((USED + 1000))" "$P/users.tsv" >"$P/users2.tsv"
+  V2=$("$LG" verify --urls "http://127.0.0.1:$PORT_A,http://127.0.0.1:$PORT_B" --input "$P/users2.tsv" --concurrency 64 --seconds "$SECS")
+  row "PostgreSQL, 1 instance: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M1" "['per_sec']")")"
+  row "PostgreSQL, 2 instances: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M2" "['per_sec']")")"
+  row "PostgreSQL, 1 instance: verify-otp, correct codes" "$(printf '%.0f ok/s' "$(json "$V1" "['ok_per_sec']")")" "(p99 $(json "$V1" "['p99_ms']") ms)"
+  row "PostgreSQL, 2 instances: verify-otp, correct codes" "$(printf '%.0f ok/s' "$(json "$V2" "['ok_per_sec']")")" "(p99 $(json "$V2" "['p99_ms']") ms)"
+  stop_server "$A"; stop_server "$B"
+else
+  row "PostgreSQL rows" "skipped" "(set OTPGATE_BENCH_PG_URL=postgres://...)"
+fi
+
+echo
+echo "otpgate benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(uname -m), $CORES cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+echo "load generators share the cores with the server; ${SECS}s per measurement"
+printf '%s\n' "-------------------------------------------------------------------------------------------------------"
+printf '%s\n' "${ROWS[@]}"
