@@ -401,7 +401,7 @@ async fn flood(url: String, input: PathBuf, concurrency: usize, seconds: u64) {
             let mut n = 0u64;
             while Instant::now() < deadline {
                 n += 1;
-                let code = if n % 100 == 0 {
+                let code = if n.is_multiple_of(100) {
                     right_attempts.fetch_add(1, Ordering::Relaxed);
                     code_at_step(&secret, step_of(SystemClock.now_secs()), 6)
                 } else {

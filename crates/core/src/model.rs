@@ -22,7 +22,7 @@ impl TotpState {
 }
 
 /// A stored user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// Store-assigned id.
     pub id: i64,
@@ -73,17 +73,41 @@ pub struct NewUser {
     pub created_at: i64,
 }
 
-/// What a token check needs from the store, in one read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a token check needs from the store, in one read: the user (so the
+/// request needs no second read) and whether the token's `jti` is revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenState {
-    /// The user's id.
-    pub user_id: i64,
-    /// The user's revocation cut-off (unix seconds).
-    pub tokens_valid_after: i64,
+    /// The token's user, as stored now.
+    pub user: User,
     /// Whether this token's `jti` was revoked (logout).
     pub jti_revoked: bool,
-    /// Whether 2FA is on now.
-    pub two_factor: bool,
+}
+
+/// The proof of a second factor that a successful check records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorProof {
+    /// A TOTP step of an enabled secret (accepted only if later than the
+    /// last accepted step).
+    TotpStep(i64),
+    /// A TOTP step confirming the pending secret: 2FA is enabled, and the
+    /// revocation cut-off moves to at least `cutoff`.
+    Enable {
+        /// The step that confirmed it.
+        step: i64,
+        /// The new cut-off (see `Store::revoke_all_tokens`).
+        cutoff: i64,
+    },
+    /// A recovery code (its store id), consumed.
+    RecoveryCode(i64),
+}
+
+/// A token to revoke in the same write as a second-factor success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokeToken {
+    /// The token's id.
+    pub jti: String,
+    /// Until when to remember it.
+    pub expires_at: i64,
 }
 
 /// A stored recovery code: its id and argon2id hash.
@@ -141,6 +165,9 @@ pub struct Principal {
     pub two_factor: bool,
     /// The token's `otp_verified` claim.
     pub otp_verified: bool,
+    /// The user as read by the token check (same request; decisions that
+    /// must be atomic are still made by the store's conditional writes).
+    pub user: User,
 }
 
 /// A freshly issued token.

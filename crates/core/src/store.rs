@@ -9,7 +9,10 @@
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::model::{NewUser, RecoveryCodeRecord, ThrottleKind, ThrottleState, TokenState, User};
+use crate::model::{
+    NewUser, RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState,
+    TokenState, User,
+};
 
 /// Persistent state of otpgate. Implemented for SQLite and PostgreSQL in
 /// the `otpgate-store` crate; the contract tests there run against both.
@@ -37,7 +40,7 @@ pub trait Store: Send + Sync + 'static {
         valid_after: i64,
     ) -> Result<(), StoreError>;
 
-    /// One read for a token check: the user's cut-off, 2FA state, and
+    /// One read for a token check: the user (by canonical name) and
     /// whether `jti` is revoked. `None` if the user does not exist.
     async fn token_state(
         &self,
@@ -88,6 +91,20 @@ pub trait Store: Send + Sync + 'static {
     async fn recovery_codes(&self, user_id: i64) -> Result<Vec<RecoveryCodeRecord>, StoreError>;
     /// Deletes one code; true only for the one caller that deleted it.
     async fn consume_recovery_code(&self, code_id: i64) -> Result<bool, StoreError>;
+
+    /// Records a second-factor success in ONE transaction: the proof's
+    /// conditional write (accept a later TOTP step, enable the pending
+    /// secret, or consume a recovery code); if it wins, also revokes
+    /// `revoke` and, if `clear_otp_throttle`, forgets the user's OTP
+    /// failure counter. False (nothing written) if the proof lost: a
+    /// replayed step, an already enabled secret, a used code.
+    async fn complete_second_factor(
+        &self,
+        user_id: i64,
+        proof: SecondFactorProof,
+        revoke: Option<&RevokeToken>,
+        clear_otp_throttle: bool,
+    ) -> Result<bool, StoreError>;
 
     /// A failure counter, if any.
     async fn throttle(

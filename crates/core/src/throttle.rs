@@ -6,7 +6,7 @@
 
 use crate::config::ThrottlePolicy;
 use crate::error::AuthError;
-use crate::model::ThrottleKind;
+use crate::model::{ThrottleKind, ThrottleState};
 use crate::store::Store;
 
 /// One failure counter with its rule.
@@ -19,16 +19,24 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    /// Refuses with [`AuthError::Throttled`] while `key` is locked.
-    pub async fn check(&self, store: &dyn Store, key: &str, now: i64) -> Result<(), AuthError> {
-        if let Some(state) = store.throttle(self.kind, key).await?
-            && state.locked_until > now
+    /// Refuses with [`AuthError::Throttled`] while `key` is locked;
+    /// otherwise returns the counter it saw (so a success only writes a
+    /// reset when there is something to reset).
+    pub async fn check(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<ThrottleState>, AuthError> {
+        let state = store.throttle(self.kind, key).await?;
+        if let Some(s) = state
+            && s.locked_until > now
         {
             return Err(AuthError::Throttled {
-                retry_after_secs: state.locked_until - now,
+                retry_after_secs: s.locked_until - now,
             });
         }
-        Ok(())
+        Ok(state)
     }
 
     /// Counts a failure; locks `key` when the count reaches the threshold.

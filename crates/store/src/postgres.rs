@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use otpgate_core::model::{
-    NewUser, RecoveryCodeRecord, ThrottleKind, ThrottleState, TokenState, TotpState, User,
+    NewUser, RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState,
+    TokenState, TotpState, User,
 };
 use otpgate_core::{Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -306,23 +307,21 @@ impl Store for PostgresStore {
         username: &str,
         jti: &str,
     ) -> Result<Option<TokenState>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.id, u.tokens_valid_after, u.totp_state, \
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, \
              EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $1) AS revoked \
-             FROM users u WHERE u.username = $2",
-        )
-        .bind(jti)
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map)?;
+             FROM users WHERE username = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(jti)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map)?;
         let Some(row) = row else { return Ok(None) };
-        let state: i16 = row.try_get("totp_state").map_err(map)?;
         Ok(Some(TokenState {
-            user_id: row.try_get("id").map_err(map)?,
-            tokens_valid_after: row.try_get("tokens_valid_after").map_err(map)?,
+            user: user_from_row(&row).map_err(map)?,
             jti_revoked: row.try_get::<bool, _>("revoked").map_err(map)?,
-            two_factor: state == 2,
         }))
     }
 
@@ -591,5 +590,66 @@ impl Store for PostgresStore {
             .map_err(map)?
             .rows_affected();
         Ok(a + b)
+    }
+
+    async fn complete_second_factor(
+        &self,
+        user_id: i64,
+        proof: SecondFactorProof,
+        revoke: Option<&RevokeToken>,
+        clear_otp_throttle: bool,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map)?;
+        let won = match proof {
+            SecondFactorProof::TotpStep(step) => sqlx::query(
+                "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_state = 2 \
+                 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            )
+            .bind(step)
+            .bind(user_id),
+            SecondFactorProof::Enable { step, cutoff } => sqlx::query(
+                "UPDATE users SET totp_state = 2, totp_last_step = $1, \
+                 tokens_valid_after = GREATEST(tokens_valid_after + 1, $2) \
+                 WHERE id = $3 AND totp_state = 1",
+            )
+            .bind(step)
+            .bind(cutoff)
+            .bind(user_id),
+            SecondFactorProof::RecoveryCode(code_id) => {
+                sqlx::query("DELETE FROM recovery_codes WHERE id = $1 AND user_id = $2")
+                    .bind(code_id)
+                    .bind(user_id)
+            }
+        }
+        .execute(&mut *tx)
+        .await
+        .map_err(map)?
+        .rows_affected()
+            == 1;
+        if !won {
+            tx.rollback().await.map_err(map)?;
+            return Ok(false);
+        }
+        if let Some(r) = revoke {
+            sqlx::query(
+                "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (jti) DO NOTHING",
+            )
+            .bind(&r.jti)
+            .bind(user_id)
+            .bind(r.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        }
+        if clear_otp_throttle {
+            sqlx::query("DELETE FROM throttles WHERE kind = 'otp' AND key = $1")
+                .bind(user_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
+        Ok(true)
     }
 }

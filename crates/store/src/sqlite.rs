@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use otpgate_core::model::{
-    NewUser, RecoveryCodeRecord, ThrottleKind, ThrottleState, TokenState, TotpState, User,
+    NewUser, RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState,
+    TokenState, TotpState, User,
 };
 use otpgate_core::{Store, StoreError};
 use sqlx::Row;
@@ -49,7 +50,10 @@ impl Default for SqliteOptions {
 /// A [`Store`] on one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// The single writer connection (and reads that must see its writes).
     pool: SqlitePool,
+    /// Read-only connections for the hot reads.
+    reader: SqlitePool,
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, email, phone, external_id, role, \
@@ -127,10 +131,12 @@ impl SqliteStore {
             })
             .busy_timeout(options.busy_timeout)
             .foreign_keys(true);
+        // One writer: SQLite has one write lock, and waiting for it in the
+        // pool's fair async queue beats busy-sleeping in the busy handler.
         let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections.max(1))
+            .max_connections(1)
             .acquire_timeout(options.busy_timeout + Duration::from_secs(1))
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot open {url}: {e}")))?;
         migrations::migrator(migrations::SQLITE)
@@ -138,7 +144,14 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
-        Ok(Self { pool })
+        // Readers: WAL lets them run beside the writer.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.busy_timeout + Duration::from_secs(1))
+            .connect_with(connect.read_only(true))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {url}: {e}")))?;
+        Ok(Self { pool, reader })
     }
 
     /// The pool (for tests that inspect the raw database).
@@ -185,7 +198,7 @@ impl Store for SqliteStore {
         ));
         let row = sqlx::query(sql)
             .bind(username)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map)?;
         row.as_ref().map(user_from_row).transpose().map_err(map)
@@ -195,7 +208,10 @@ impl Store for SqliteStore {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users ORDER BY username"
         ));
-        let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(map)?;
+        let rows = sqlx::query(sql)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map)?;
         rows.iter()
             .map(user_from_row)
             .collect::<Result<_, _>>()
@@ -204,7 +220,7 @@ impl Store for SqliteStore {
 
     async fn count_users(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reader)
             .await
             .map_err(map)?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -250,23 +266,21 @@ impl Store for SqliteStore {
         username: &str,
         jti: &str,
     ) -> Result<Option<TokenState>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.id, u.tokens_valid_after, u.totp_state, \
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, \
              EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = ?) AS revoked \
-             FROM users u WHERE u.username = ?",
-        )
-        .bind(jti)
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map)?;
+             FROM users WHERE username = ?"
+        ));
+        let row = sqlx::query(sql)
+            .bind(jti)
+            .bind(username)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map)?;
         let Some(row) = row else { return Ok(None) };
-        let state: i64 = row.try_get("totp_state").map_err(map)?;
         Ok(Some(TokenState {
-            user_id: row.try_get("id").map_err(map)?,
-            tokens_valid_after: row.try_get("tokens_valid_after").map_err(map)?,
+            user: user_from_row(&row).map_err(map)?,
             jti_revoked: row.try_get::<i64, _>("revoked").map_err(map)? != 0,
-            two_factor: state == 2,
         }))
     }
 
@@ -407,7 +421,7 @@ impl Store for SqliteStore {
         let rows =
             sqlx::query("SELECT id, code_hash FROM recovery_codes WHERE user_id = ? ORDER BY id")
                 .bind(user_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await
                 .map_err(map)?;
         rows.iter()
@@ -440,7 +454,7 @@ impl Store for SqliteStore {
             sqlx::query("SELECT failures, locked_until FROM throttles WHERE kind = ? AND key = ?")
                 .bind(kind.as_str())
                 .bind(key)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reader)
                 .await
                 .map_err(map)?;
         let Some(row) = row else { return Ok(None) };
@@ -523,5 +537,66 @@ impl Store for SqliteStore {
             .map_err(map)?
             .rows_affected();
         Ok(a + b)
+    }
+
+    async fn complete_second_factor(
+        &self,
+        user_id: i64,
+        proof: SecondFactorProof,
+        revoke: Option<&RevokeToken>,
+        clear_otp_throttle: bool,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        let won = match proof {
+            SecondFactorProof::TotpStep(step) => sqlx::query(
+                "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_state = 2 \
+                 AND (totp_last_step IS NULL OR totp_last_step < ?)",
+            )
+            .bind(step)
+            .bind(user_id)
+            .bind(step),
+            SecondFactorProof::Enable { step, cutoff } => sqlx::query(
+                "UPDATE users SET totp_state = 2, totp_last_step = ?, \
+                 tokens_valid_after = MAX(tokens_valid_after + 1, ?) WHERE id = ? AND totp_state = 1",
+            )
+            .bind(step)
+            .bind(cutoff)
+            .bind(user_id),
+            SecondFactorProof::RecoveryCode(code_id) => {
+                sqlx::query("DELETE FROM recovery_codes WHERE id = ? AND user_id = ?")
+                    .bind(code_id)
+                    .bind(user_id)
+            }
+        }
+        .execute(&mut *tx)
+        .await
+        .map_err(map)?
+        .rows_affected()
+            == 1;
+        if !won {
+            tx.rollback().await.map_err(map)?;
+            return Ok(false);
+        }
+        if let Some(r) = revoke {
+            sqlx::query(
+                "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (jti) DO NOTHING",
+            )
+            .bind(&r.jti)
+            .bind(user_id)
+            .bind(r.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        }
+        if clear_otp_throttle {
+            sqlx::query("DELETE FROM throttles WHERE kind = 'otp' AND key = ?")
+                .bind(user_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
+        Ok(true)
     }
 }

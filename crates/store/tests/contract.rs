@@ -225,6 +225,8 @@ contract!(
     duplicate_username_is_a_conflict,
     password_change_moves_the_cutoff_forward_only,
     token_state_reports_revocation,
+    second_factor_success_is_one_all_or_nothing_write,
+    second_factor_success_wins_once_under_concurrency,
     totp_lifecycle_pending_enable_accept_disable,
     totp_step_is_accepted_once_under_concurrency,
     enabling_happens_once_under_concurrency,
@@ -305,10 +307,13 @@ async fn token_state_reports_revocation(s: Arc<dyn Store>) {
         .await
         .expect("state")
         .expect("some");
-    assert_eq!(st.user_id, a.id);
+    assert_eq!(
+        st.user, a,
+        "the whole user row, so a request needs no second read"
+    );
     assert!(!st.jti_revoked);
-    assert!(!st.two_factor);
-    assert_eq!(st.tokens_valid_after, 100);
+    assert!(!st.user.totp.is_enabled());
+    assert_eq!(st.user.tokens_valid_after, 100);
     s.revoke_token("j1", a.id, 10_000).await.expect("revoke");
     s.revoke_token("j1", a.id, 10_000)
         .await
@@ -361,7 +366,9 @@ async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn Store>) {
             .await
             .expect("s")
             .expect("u")
-            .two_factor
+            .user
+            .totp
+            .is_enabled()
     );
     assert!(
         !s.set_pending_secret(a.id, b"sealed-3")
@@ -746,5 +753,156 @@ async fn sqlite_files_are_private_to_the_owner() {
             let mode = std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{name}");
         }
+    }
+}
+
+async fn enabled_user(s: &Arc<dyn Store>, name: &str, last_step: i64) -> otpgate_core::model::User {
+    let u = s.create_user(&new_user(name)).await.expect("user");
+    s.set_pending_secret(u.id, b"sealed")
+        .await
+        .expect("pending");
+    assert!(s.enable_totp(u.id, last_step, 0).await.expect("enable"));
+    u
+}
+
+async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
+    use otpgate_core::model::{RevokeToken, SecondFactorProof};
+    let u = enabled_user(&s, "alice", 10).await;
+    let revoke = RevokeToken {
+        jti: "pre-otp".into(),
+        expires_at: 9999,
+    };
+    s.record_failure(ThrottleKind::Otp, &u.id.to_string(), 1, None)
+        .await
+        .expect("fail");
+    // A replayed step loses: nothing is written, not even the revocation.
+    assert!(
+        !s.complete_second_factor(u.id, SecondFactorProof::TotpStep(10), Some(&revoke), true)
+            .await
+            .expect("replay")
+    );
+    assert!(
+        !s.token_state("alice", "pre-otp")
+            .await
+            .expect("s")
+            .expect("u")
+            .jti_revoked
+    );
+    assert!(
+        s.throttle(ThrottleKind::Otp, &u.id.to_string())
+            .await
+            .expect("t")
+            .is_some()
+    );
+    // A later step wins: step recorded, token revoked, counter cleared.
+    assert!(
+        s.complete_second_factor(u.id, SecondFactorProof::TotpStep(11), Some(&revoke), true)
+            .await
+            .expect("win")
+    );
+    assert_eq!(
+        s.user_by_name("alice")
+            .await
+            .expect("r")
+            .expect("u")
+            .totp_last_step,
+        Some(11)
+    );
+    assert!(
+        s.token_state("alice", "pre-otp")
+            .await
+            .expect("s")
+            .expect("u")
+            .jti_revoked
+    );
+    assert!(
+        s.throttle(ThrottleKind::Otp, &u.id.to_string())
+            .await
+            .expect("t")
+            .is_none()
+    );
+    // Enable: only from pending, and it moves the cut-off.
+    let b = s.create_user(&new_user("bob")).await.expect("bob");
+    let enable = SecondFactorProof::Enable {
+        step: 5,
+        cutoff: 500,
+    };
+    assert!(
+        !s.complete_second_factor(b.id, enable, None, false)
+            .await
+            .expect("not pending")
+    );
+    s.set_pending_secret(b.id, b"sealed")
+        .await
+        .expect("pending");
+    assert!(
+        s.complete_second_factor(b.id, enable, None, false)
+            .await
+            .expect("enable")
+    );
+    let bob = s.user_by_name("bob").await.expect("r").expect("u");
+    assert!(bob.totp.is_enabled());
+    assert_eq!((bob.totp_last_step, bob.tokens_valid_after), (Some(5), 500));
+    assert!(
+        !s.complete_second_factor(b.id, enable, None, false)
+            .await
+            .expect("enabled once")
+    );
+    // Recovery codes: only the owner's code, once.
+    assert!(
+        s.replace_recovery_codes(u.id, &["h".into()])
+            .await
+            .expect("codes")
+    );
+    let code = s.recovery_codes(u.id).await.expect("codes")[0].id;
+    assert!(
+        !s.complete_second_factor(b.id, SecondFactorProof::RecoveryCode(code), None, false)
+            .await
+            .expect("not bob's")
+    );
+    assert!(
+        s.complete_second_factor(u.id, SecondFactorProof::RecoveryCode(code), None, false)
+            .await
+            .expect("use")
+    );
+    assert!(
+        !s.complete_second_factor(u.id, SecondFactorProof::RecoveryCode(code), None, false)
+            .await
+            .expect("reuse")
+    );
+}
+
+async fn second_factor_success_wins_once_under_concurrency(s: Arc<dyn Store>) {
+    use otpgate_core::model::{RevokeToken, SecondFactorProof};
+    let u = enabled_user(&s, "alice", 1).await;
+    assert!(
+        s.replace_recovery_codes(u.id, &["h".into()])
+            .await
+            .expect("codes")
+    );
+    let code = s.recovery_codes(u.id).await.expect("codes")[0].id;
+    for proof in [
+        SecondFactorProof::TotpStep(2),
+        SecondFactorProof::RecoveryCode(code),
+    ] {
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let revoke = RevokeToken {
+                    jti: format!("t{i}"),
+                    expires_at: 9999,
+                };
+                s.complete_second_factor(u.id, proof, Some(&revoke), false)
+                    .await
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            if t.await.expect("join").expect("store") {
+                wins += 1;
+            }
+        }
+        assert_eq!(wins, 1, "{proof:?}");
     }
 }

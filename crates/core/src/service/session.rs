@@ -30,17 +30,24 @@ impl AuthService {
         let store = self.store.as_ref();
         let now = self.clock.now_secs();
         let ip_key = caller.ip.map(|ip| ip.to_string());
-        let locked = match self.login_user_throttle().check(store, &name, now).await {
+        let seen = match self.login_user_throttle().check(store, &name, now).await {
             Err(e) => Err(e),
-            Ok(()) => match &ip_key {
-                Some(ip) => self.login_ip_throttle().check(store, ip, now).await,
-                None => Ok(()),
+            Ok(seen) => match &ip_key {
+                Some(ip) => self
+                    .login_ip_throttle()
+                    .check(store, ip, now)
+                    .await
+                    .map(|_| seen),
+                None => Ok(seen),
             },
         };
-        if let Err(e) = locked {
-            record(AuthEvent::LoginThrottled, &name, caller);
-            return Err(e);
-        }
+        let had_failures = match seen {
+            Ok(seen) => seen.is_some(),
+            Err(e) => {
+                record(AuthEvent::LoginThrottled, &name, caller);
+                return Err(e);
+            }
+        };
         let user = store.user_by_name(&name).await?;
         let ok = self
             .password_matches(password, user.as_ref().map(|u| u.password_hash.as_str()))
@@ -58,7 +65,9 @@ impl AuthService {
             }
             return Err(AuthError::InvalidCredentials);
         };
-        self.login_user_throttle().clear(store, &name).await?;
+        if had_failures {
+            self.login_user_throttle().clear(store, &name).await?;
+        }
         record(AuthEvent::LoginOk, &name, caller);
         let two_factor = user.totp.is_enabled();
         Ok(self.issue_token(
@@ -83,7 +92,9 @@ impl AuthService {
             .ok_or(AuthError::Token(TokenProblem::Revoked))?;
         // `uid`: a token of a deleted user never passes for a new user of
         // the same name.
-        if state.jti_revoked || claims.iat < state.tokens_valid_after || claims.uid != state.user_id
+        if state.jti_revoked
+            || claims.iat < state.user.tokens_valid_after
+            || claims.uid != state.user.id
         {
             return Err(AuthError::Token(TokenProblem::Revoked));
         }
@@ -93,11 +104,12 @@ impl AuthService {
         }
         Ok(Principal {
             username: claims.sub,
-            user_id: state.user_id,
+            user_id: state.user.id,
             jti: claims.jti,
             expires_at: claims.exp,
             two_factor: claims.two_factor,
             otp_verified: claims.otp_verified,
+            user: state.user,
         })
     }
 
@@ -110,13 +122,8 @@ impl AuthService {
         Ok(())
     }
 
-    /// The caller's profile.
+    /// The caller's profile (as read by the token check: no second read).
     pub async fn profile(&self, who: &Principal) -> Result<Profile, AuthError> {
-        let user = self
-            .store
-            .user_by_name(&who.username)
-            .await?
-            .ok_or(AuthError::Token(TokenProblem::Revoked))?;
-        Ok(Profile::from(&user))
+        Ok(Profile::from(&who.user))
     }
 }

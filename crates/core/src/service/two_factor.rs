@@ -7,7 +7,7 @@
 use crate::crypto::codes;
 use crate::crypto::totp::{otpauth_url, secret_to_base32};
 use crate::error::{AuthError, TokenProblem};
-use crate::model::{IssuedToken, Principal, TotpState, User};
+use crate::model::{IssuedToken, Principal, RevokeToken, SecondFactorProof, TotpState, User};
 use crate::secret::SecretString;
 use crate::service::audit::{AuthEvent, record};
 use crate::service::{AuthService, Caller};
@@ -51,15 +51,15 @@ impl AuthService {
             .ok_or(AuthError::Token(TokenProblem::Revoked))
     }
 
-    /// Whether the caller's 2FA is on now.
+    /// Whether the caller's 2FA is on now (as read by the token check).
     pub async fn two_factor_status(&self, who: &Principal) -> Result<bool, AuthError> {
-        Ok(self.current_user(who).await?.totp.is_enabled())
+        Ok(who.user.totp.is_enabled())
     }
 
     /// The pending secret to enrol: created the first time, the same one
     /// until 2FA is enabled; once enabled it is never shown again (409).
     pub async fn enrolment(&self, who: &Principal) -> Result<Enrolment, AuthError> {
-        let mut user = self.current_user(who).await?;
+        let mut user = who.user.clone();
         if matches!(user.totp, TotpState::Off) {
             let sealed = self.cipher.seal(user.id, &codes::new_totp_secret())?;
             // A concurrent call may have stored its own secret first; either
@@ -91,83 +91,86 @@ impl AuthService {
         code: &SecretString,
         caller: &Caller,
     ) -> Result<OtpCheck, AuthError> {
+        self.prove_second_factor(user, code, None, caller).await
+    }
+
+    /// [`Self::check_second_factor`], also revoking `revoke` in the same
+    /// store write as the success (verify-otp swaps the presented token).
+    async fn prove_second_factor(
+        &self,
+        user: &User,
+        code: &SecretString,
+        revoke: Option<RevokeToken>,
+        caller: &Caller,
+    ) -> Result<OtpCheck, AuthError> {
         let store = self.store.as_ref();
         let key = user.id.to_string();
         let throttle = self.otp_throttle();
-        if let Err(e) = throttle.check(store, &key, self.clock.now_secs()).await {
-            record(AuthEvent::OtpLocked, &user.username, caller);
-            return Err(e);
-        }
+        let seen = match throttle.check(store, &key, self.clock.now_secs()).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                record(AuthEvent::OtpLocked, &user.username, caller);
+                return Err(e);
+            }
+        };
         let code_text = code.expose().trim();
-        let outcome = match &user.totp {
+        let now = self.clock.now_secs();
+        let candidate = match &user.totp {
             TotpState::Off => return Err(AuthError::SecretNotFound),
             TotpState::Pending(sealed) => {
                 let secret = self.cipher.open(user.id, sealed)?;
-                match self
-                    .totp
-                    .matching_step(&secret, code_text, self.clock.now_secs())
-                {
-                    Some(step) => {
-                        let cutoff = self.cutoff_now();
-                        if self.store.enable_totp(user.id, step, cutoff).await? {
-                            Some(OtpCheck::Accepted {
-                                factor: Factor::Totp,
-                                enabled_now: true,
-                            })
-                        } else {
-                            None
-                        }
-                    }
-                    None => None,
-                }
+                self.totp
+                    .matching_step(&secret, code_text, now)
+                    .map(|step| {
+                        let proof = SecondFactorProof::Enable {
+                            step,
+                            cutoff: self.cutoff_now(),
+                        };
+                        (proof, Factor::Totp, true)
+                    })
             }
             TotpState::Enabled(sealed) => {
                 let secret = self.cipher.open(user.id, sealed)?;
-                match self
-                    .totp
-                    .matching_step(&secret, code_text, self.clock.now_secs())
-                {
-                    Some(step) => {
-                        if self.store.accept_totp_step(user.id, step).await? {
-                            Some(OtpCheck::Accepted {
-                                factor: Factor::Totp,
-                                enabled_now: false,
-                            })
-                        } else {
-                            record(AuthEvent::OtpReplayed, &user.username, caller);
-                            None
-                        }
-                    }
-                    None => {
-                        if self.use_recovery_code(user, code_text).await? {
-                            Some(OtpCheck::Accepted {
-                                factor: Factor::RecoveryCode,
-                                enabled_now: false,
-                            })
-                        } else {
-                            None
-                        }
-                    }
+                match self.totp.matching_step(&secret, code_text, now) {
+                    Some(step) => Some((SecondFactorProof::TotpStep(step), Factor::Totp, false)),
+                    None => self
+                        .matching_recovery_code(user, code_text)
+                        .await?
+                        .map(|id| {
+                            (
+                                SecondFactorProof::RecoveryCode(id),
+                                Factor::RecoveryCode,
+                                false,
+                            )
+                        }),
                 }
             }
         };
-        match outcome {
-            Some(ok) => {
-                throttle.clear(store, &key).await?;
-                let event = match ok {
-                    OtpCheck::Accepted {
-                        factor: Factor::RecoveryCode,
-                        ..
-                    } => AuthEvent::RecoveryCodeUsed,
-                    OtpCheck::Accepted {
-                        enabled_now: true, ..
-                    } => AuthEvent::TwoFactorEnabled,
-                    OtpCheck::Accepted { .. } => AuthEvent::OtpOk,
+        let accepted = match &candidate {
+            Some((proof, _, _)) => {
+                store
+                    .complete_second_factor(user.id, *proof, revoke.as_ref(), seen.is_some())
+                    .await?
+            }
+            None => false,
+        };
+        match candidate {
+            Some((_, factor, enabled_now)) if accepted => {
+                let event = match (factor, enabled_now) {
+                    (Factor::RecoveryCode, _) => AuthEvent::RecoveryCodeUsed,
+                    (Factor::Totp, true) => AuthEvent::TwoFactorEnabled,
+                    (Factor::Totp, false) => AuthEvent::OtpOk,
                 };
                 record(event, &user.username, caller);
-                Ok(ok)
+                Ok(OtpCheck::Accepted {
+                    factor,
+                    enabled_now,
+                })
             }
-            None => {
+            other => {
+                if matches!(other, Some((SecondFactorProof::TotpStep(_), _, _))) {
+                    record(AuthEvent::OtpReplayed, &user.username, caller);
+                }
                 record(AuthEvent::OtpFailed, &user.username, caller);
                 if throttle
                     .fail(store, &key, self.clock.now_secs())
@@ -181,20 +184,23 @@ impl AuthService {
         }
     }
 
-    /// Tries `code` against the user's recovery codes and consumes the one
-    /// it matches, atomically: of concurrent uses, exactly one succeeds.
-    async fn use_recovery_code(&self, user: &User, code: &str) -> Result<bool, AuthError> {
+    /// The id of the unused recovery code `code` matches, if any. Consuming
+    /// it is the store's atomic write: of concurrent uses, one wins.
+    async fn matching_recovery_code(
+        &self,
+        user: &User,
+        code: &str,
+    ) -> Result<Option<i64>, AuthError> {
         if !crate::crypto::totp::is_code_shaped(code) {
-            return Ok(false);
+            return Ok(None);
         }
         let records = self.store.recovery_codes(user.id).await?;
         if records.is_empty() {
-            return Ok(false);
+            return Ok(None);
         }
         let candidate = SecretString::new(code);
         let hashes: Vec<(i64, String)> = records.into_iter().map(|r| (r.id, r.hash)).collect();
-        let matched = self
-            .pool
+        self.pool
             .run(move |h| {
                 // Check every hash, so the time taken does not tell which.
                 let mut found = None;
@@ -205,11 +211,7 @@ impl AuthService {
                 }
                 found
             })
-            .await?;
-        match matched {
-            Some(id) => Ok(self.store.consume_recovery_code(id).await?),
-            None => Ok(false),
-        }
+            .await
     }
 
     /// verify-otp: proves the second factor for the token's user and swaps
@@ -225,15 +227,23 @@ impl AuthService {
         if username::normalize(body_username) != who.username {
             return Err(AuthError::UsernameMismatch);
         }
-        let user = self.current_user(who).await?;
-        self.check_second_factor(&user, code, caller).await?;
-        // The presented token has served its purpose: it is swapped for the
-        // new one. (Enabling also moved the cut-off past every older token.)
-        self.store
-            .revoke_token(&who.jti, who.user_id, who.expires_at)
+        // The presented token has served its purpose: it is revoked in the
+        // same write that records the success.
+        let revoke = RevokeToken {
+            jti: who.jti.clone(),
+            expires_at: who.expires_at,
+        };
+        let check = self
+            .prove_second_factor(&who.user, code, Some(revoke), caller)
             .await?;
-        let user = self.current_user(who).await?;
-        Ok(self.issue_token(user.id, &user.username, user.tokens_valid_after, true, true))
+        let valid_after = match check {
+            // Enabling moved the cut-off past every older token: read it.
+            OtpCheck::Accepted {
+                enabled_now: true, ..
+            } => self.current_user(who).await?.tokens_valid_after,
+            OtpCheck::Accepted { .. } => who.user.tokens_valid_after,
+        };
+        Ok(self.issue_token(who.user_id, &who.username, valid_after, true, true))
     }
 
     /// Re-authentication by password for sensitive changes, under the same
@@ -279,8 +289,8 @@ impl AuthService {
         password: &SecretString,
         caller: &Caller,
     ) -> Result<Vec<SecretString>, AuthError> {
-        let user = self.current_user(who).await?;
-        self.confirm_password(&user, password, caller).await?;
+        let user = &who.user;
+        self.confirm_password(user, password, caller).await?;
         if !user.totp.is_enabled() {
             return Err(AuthError::TwoFactorNotEnabled);
         }
@@ -314,8 +324,8 @@ impl AuthService {
         if body_username.is_some_and(|name| username::normalize(name) != who.username) {
             return Err(AuthError::UsernameMismatch);
         }
-        let user = self.current_user(who).await?;
-        self.confirm_password(&user, password, caller).await?;
+        let user = &who.user;
+        self.confirm_password(user, password, caller).await?;
         if !self.store.disable_totp(user.id, self.cutoff_now()).await? {
             return Err(AuthError::TwoFactorNotEnabled);
         }
