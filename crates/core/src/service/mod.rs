@@ -66,7 +66,8 @@ pub struct AuthService {
     pub(crate) totp: TotpVerifier,
     /// A hash verified when the user does not exist, so a wrong username
     /// costs as much time as a wrong password.
-    dummy_hash: String,
+    /// Computed on first need, so start-up does not pay for a hash.
+    dummy_hash: tokio::sync::OnceCell<String>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -86,7 +87,6 @@ impl AuthService {
         keys: &KeyFiles,
     ) -> Result<Self, AuthError> {
         let hasher = Argon2idHasher::new(policy.argon2)?;
-        let dummy_hash = hasher.hash(&codes::generated_password())?;
         Ok(Self {
             jwt: JwtCodec::new(&keys.jwt, policy.issuer.clone())?,
             cipher: SecretCipher::new(&keys.at_rest)?,
@@ -97,7 +97,7 @@ impl AuthService {
             store,
             clock,
             policy,
-            dummy_hash,
+            dummy_hash: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -181,7 +181,14 @@ impl AuthService {
         password: &SecretString,
         hash: Option<&str>,
     ) -> Result<bool, AuthError> {
-        let phc = hash.unwrap_or(&self.dummy_hash).to_owned();
+        let phc = match hash {
+            Some(h) => h.to_owned(),
+            None => self
+                .dummy_hash
+                .get_or_try_init(|| self.pool.hash(codes::generated_password()))
+                .await?
+                .clone(),
+        };
         let ok = self.pool.verify(password.clone(), phc).await?;
         Ok(ok && hash.is_some())
     }
