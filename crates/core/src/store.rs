@@ -128,8 +128,7 @@ pub trait Store: Send + Sync + 'static {
     /// key id is taken.
     async fn create_application(&self, app: &NewApplication) -> Result<Application, StoreError>;
     /// Finds an application by the public half of its key.
-    async fn application_by_key_id(&self, key_id: &str)
-    -> Result<Option<Application>, StoreError>;
+    async fn application_by_key_id(&self, key_id: &str) -> Result<Option<Application>, StoreError>;
     /// Finds an application by canonical name.
     async fn application_by_name(&self, name: &str) -> Result<Option<Application>, StoreError>;
     /// All applications, by name.
@@ -168,8 +167,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new MFA session.
     async fn create_mfa_session(&self, session: &MfaSession) -> Result<(), StoreError>;
     /// The MFA session with that id hash, if unexpired at `now`.
-    async fn mfa_session(&self, id_hash: &str, now: i64)
-    -> Result<Option<MfaSession>, StoreError>;
+    async fn mfa_session(&self, id_hash: &str, now: i64) -> Result<Option<MfaSession>, StoreError>;
     /// Deletes the session if it is unexpired at `now` and belongs to that
     /// user, application and device: one conditional write, true only for
     /// the one caller that used it.

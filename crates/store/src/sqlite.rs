@@ -543,10 +543,7 @@ impl Store for SqliteStore {
         application_from_row(&row).map_err(map)
     }
 
-    async fn application_by_key_id(
-        &self,
-        key_id: &str,
-    ) -> Result<Option<Application>, StoreError> {
+    async fn application_by_key_id(&self, key_id: &str) -> Result<Option<Application>, StoreError> {
         let row = sqlx::query(
             "SELECT id, name, key_id, secret_hash, created_at FROM applications WHERE key_id = ?",
         )
@@ -711,11 +708,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn mfa_session(
-        &self,
-        id_hash: &str,
-        now: i64,
-    ) -> Result<Option<MfaSession>, StoreError> {
+    async fn mfa_session(&self, id_hash: &str, now: i64) -> Result<Option<MfaSession>, StoreError> {
         let row = sqlx::query(
             "SELECT id_hash, user_id, app_id, device_id, created_at, expires_at \
              FROM mfa_sessions WHERE id_hash = ? AND expires_at > ?",

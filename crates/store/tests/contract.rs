@@ -829,7 +829,10 @@ async fn applications_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
     assert_eq!(names, ["bank", "shop"]);
     assert!(s.delete_application("shop").await.expect("delete"));
     assert!(!s.delete_application("shop").await.expect("again"));
-    assert_eq!(s.application_by_key_id("id-shop").await.expect("gone"), None);
+    assert_eq!(
+        s.application_by_key_id("id-shop").await.expect("gone"),
+        None
+    );
 }
 
 async fn users_are_found_by_contact(s: Arc<dyn Store>) {
@@ -903,7 +906,9 @@ async fn users_are_found_by_contact(s: Arc<dyn Store>) {
 async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn Store>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     assert_eq!(
-        s.claim_oob_attempt(a.id, "app:1", 100, 5).await.expect("none"),
+        s.claim_oob_attempt(a.id, "app:1", 100, 5)
+            .await
+            .expect("none"),
         None
     );
     s.put_oob_code(&oob(a.id, "app:1", "h1", 700))
@@ -941,7 +946,9 @@ async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn Store>) {
     );
     // Other bindings are other codes.
     assert_eq!(
-        s.claim_oob_attempt(a.id, "app:2", 100, 5).await.expect("other"),
+        s.claim_oob_attempt(a.id, "app:2", 100, 5)
+            .await
+            .expect("other"),
         None
     );
     // Expiry.
@@ -1000,7 +1007,9 @@ async fn oob_code_is_consumed_once_under_concurrency(s: Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move { s.consume_oob_code(id, "h").await }));
+        tasks.push(tokio::spawn(
+            async move { s.consume_oob_code(id, "h").await },
+        ));
     }
     let mut wins = 0;
     for t in tasks {
@@ -1080,7 +1089,10 @@ async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn Store>) {
         s.otp_status(a.id, app.id, 450).await.expect("live"),
         Some(rec("5.6.7.8", 500))
     );
-    assert_eq!(s.otp_status(a.id, app.id, 500).await.expect("expired"), None);
+    assert_eq!(
+        s.otp_status(a.id, app.id, 500).await.expect("expired"),
+        None
+    );
     assert!(
         !s.consume_otp_status(a.id, app.id, 500)
             .await
@@ -1154,8 +1166,12 @@ async fn outbox_lists_unexpired_messages_per_user(s: Arc<dyn Store>) {
 async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn Store>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let app = s.create_application(&new_app("shop")).await.expect("app");
-    s.put_oob_code(&oob(a.id, "old", "h", 500)).await.expect("c");
-    s.put_oob_code(&oob(a.id, "new", "h", 900)).await.expect("c");
+    s.put_oob_code(&oob(a.id, "old", "h", 500))
+        .await
+        .expect("c");
+    s.put_oob_code(&oob(a.id, "new", "h", 900))
+        .await
+        .expect("c");
     let mut old = session("old", a.id, app.id, "d");
     old.expires_at = 500;
     s.create_mfa_session(&old).await.expect("s");
@@ -1212,7 +1228,9 @@ async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn S
     assert_eq!(s.mfa_session("sid", 100).await.expect("gone"), None);
     assert_eq!(s.otp_status(a.id, app.id, 100).await.expect("gone"), None);
 
-    s.put_oob_code(&oob(a.id, "app:1", "h", 900)).await.expect("c");
+    s.put_oob_code(&oob(a.id, "app:1", "h", 900))
+        .await
+        .expect("c");
     s.put_outbox_message(&NewOutboxMessage {
         user_id: a.id,
         channel: Channel::Sms,
@@ -1225,7 +1243,10 @@ async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn S
     .expect("o");
     assert!(s.delete_user(a.id).await.expect("delete user"));
     assert!(s.outbox_messages(None, 100).await.expect("gone").is_empty());
-    let again = s.create_user(&new_user("alice")).await.expect("alice again");
+    let again = s
+        .create_user(&new_user("alice"))
+        .await
+        .expect("alice again");
     assert_eq!(
         s.claim_oob_attempt(again.id, "app:1", 100, 5)
             .await

@@ -102,7 +102,13 @@ impl AuthService {
         };
         let now = self.clock.now_secs();
         let Some(status) = self.store.otp_status(user.id, app.id, now).await? else {
-            record_app(AuthEvent::OtpInvalid, &user.username, caller, &app.name, None);
+            record_app(
+                AuthEvent::OtpInvalid,
+                &user.username,
+                caller,
+                &app.name,
+                None,
+            );
             return Err(AuthError::OtpStatusRequired);
         };
         let checked = if user.totp.is_enabled() {

@@ -118,10 +118,9 @@ impl AuthService {
             return Err(AuthError::InvalidCredentials);
         }
         let user = self.user_by_identifier(id).await?;
-        let throttle_key = user.as_ref().map_or_else(
-            || username::normalize(id.value),
-            |u| u.username.clone(),
-        );
+        let throttle_key = user
+            .as_ref()
+            .map_or_else(|| username::normalize(id.value), |u| u.username.clone());
         let user = self
             .password_login(&throttle_key, user, password, caller)
             .await?;
@@ -159,10 +158,7 @@ impl AuthService {
     ) -> Result<(MfaSession, User), AuthError> {
         check_device(device_id)?;
         let hash = digest::sha256_hex(session_id.trim().as_bytes());
-        let session = self
-            .store
-            .mfa_session(&hash, self.clock.now_secs())
-            .await?;
+        let session = self.store.mfa_session(&hash, self.clock.now_secs()).await?;
         let user = self.user_by_identifier(id).await?;
         match (session, user) {
             (Some(s), Some(u))

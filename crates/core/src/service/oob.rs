@@ -179,12 +179,7 @@ impl AuthService {
         let mut accepted = false;
         if is_code_shaped(text)
             && let Some(claim) = store
-                .claim_oob_attempt(
-                    user.id,
-                    &binding.key(),
-                    self.clock.now_secs(),
-                    MAX_ATTEMPTS,
-                )
+                .claim_oob_attempt(user.id, &binding.key(), self.clock.now_secs(), MAX_ATTEMPTS)
                 .await?
         {
             let presented = self.oob_hash(user.id, binding, text);
