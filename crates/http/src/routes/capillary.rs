@@ -25,7 +25,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::AppError;
-use crate::extract::{BodyKind, CallerInfo, api_key, body_kind, decode_body, read_body, string_or_number};
+use crate::extract::{
+    BodyKind, CallerInfo, api_key, body_kind, decode_body, read_body, string_or_number,
+};
 use crate::state::AppState;
 
 /// Where this dialect's routes live.
