@@ -177,13 +177,13 @@ impl AuthService {
         }
         let text = code.expose().trim();
         let mut accepted = false;
-        if is_code_shaped(text)
-            && let Some(claim) = store
-                .claim_oob_attempt(user.id, &binding.key(), self.clock.now_secs(), MAX_ATTEMPTS)
-                .await?
+        // Every try uses one of the code's attempts, a malformed one too.
+        if let Some(claim) = store
+            .claim_oob_attempt(user.id, &binding.key(), self.clock.now_secs(), MAX_ATTEMPTS)
+            .await?
         {
             let presented = self.oob_hash(user.id, binding, text);
-            if ct_eq(presented.as_bytes(), claim.code_hash.as_bytes()) {
+            if is_code_shaped(text) && ct_eq(presented.as_bytes(), claim.code_hash.as_bytes()) {
                 accepted = store.consume_oob_code(claim.id, &claim.code_hash).await?;
             }
         }

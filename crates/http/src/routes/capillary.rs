@@ -240,6 +240,21 @@ pub async fn otp_generate(
     Ok(success(no_auth(), user_json(&user, Some(&b.session_id))))
 }
 
+/// `otp` as a JSON string, or as a number (as the seed sends it): a
+/// number loses its leading zeros, so it is padded back to six digits.
+fn otp_string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Otp {
+        S(String),
+        N(u64),
+    }
+    Ok(match Otp::deserialize(d)? {
+        Otp::S(s) => s,
+        Otp::N(n) => format!("{n:06}"),
+    })
+}
+
 /// `otp/validate` body (`otp` a JSON string or number).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -247,7 +262,7 @@ pub struct OtpValidate {
     #[serde(flatten)]
     who: Who,
     session_id: String,
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "otp_string_or_number")]
     otp: String,
 }
 
@@ -277,4 +292,26 @@ pub async fn otp_validate(
         json!({"token": done.token.token, "key": done.token_id}),
         user_json(&user, None),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn otp_numbers_get_their_leading_zeros_back() {
+        let body = |otp: &str| {
+            format!(
+                r#"{{"identifierType":"MOBILE","identifierValue":"1","deviceId":"d","brand":"b","sessionId":"s","otp":{otp}}}"#
+            )
+        };
+        let v: OtpValidate = serde_json::from_str(&body("999999")).expect("number");
+        assert_eq!(v.otp, "999999");
+        let v: OtpValidate = serde_json::from_str(&body("12345")).expect("short number");
+        assert_eq!(v.otp, "012345");
+        let v: OtpValidate = serde_json::from_str(&body("\"012345\"")).expect("string");
+        assert_eq!(v.otp, "012345");
+        assert!(serde_json::from_str::<OtpValidate>(&body("1.5")).is_err());
+        assert!(serde_json::from_str::<OtpValidate>(&body("-1")).is_err());
+    }
 }

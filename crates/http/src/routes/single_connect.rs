@@ -103,6 +103,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ScForm<T> {
             return Err(AppError::UnsupportedMediaType(ct).into());
         }
         let bytes = read_body(req, state).await?;
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(AppError::BadBody("the form body is not UTF-8".into()).into());
+        }
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
             return Err(AppError::BadBody("send form fields, not JSON".into()).into());
         }
