@@ -16,6 +16,8 @@
 
 mod support;
 
+mod applications;
 mod cli;
+mod notifiers;
 mod restart;
 mod walkthrough;
