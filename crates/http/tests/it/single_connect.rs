@@ -274,6 +274,9 @@ async fn the_application_name_must_be_the_key_s() {
     assert_page(&r, StatusCode::UNAUTHORIZED);
 }
 
+/// What, headers, body, expected status.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, StatusCode);
+
 #[tokio::test]
 async fn bad_input_gets_an_html_page_never_a_500() {
     let app = TestApp::new().await;
@@ -283,7 +286,7 @@ async fn bad_input_gets_an_html_page_never_a_500() {
     let form = ("content-type", "application/x-www-form-urlencoded");
     let k = ("x-api-key", key.as_str());
     let big = format!("username={}&applicationname={APP}", "a".repeat(64 * 1024));
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, StatusCode)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "missing username",
             vec![form, k],
