@@ -196,13 +196,22 @@ impl AuthService {
         Ok(a + b)
     }
 
+    /// Deletes expired out-of-band codes, MFA sessions, status records
+    /// and outbox messages (the server does it every minute: the outbox
+    /// holds codes, which must not outlive them).
+    pub async fn purge_expired_codes(&self) -> Result<u64, AuthError> {
+        Ok(self.store.purge_expired_oob(self.clock.now_secs()).await?)
+    }
+
     /// The outbox's unexpired messages, oldest first; of one user if given
-    /// (an unknown user is [`AuthError::UserNotFound`]).
+    /// (an unknown user is [`AuthError::UserNotFound`]). Expired messages
+    /// are deleted first.
     pub async fn outbox(&self, user: Option<&str>) -> Result<Vec<OutboxMessage>, AuthError> {
         let user_id = match user {
             Some(raw) => Some(self.user_named(raw).await?.id),
             None => None,
         };
+        self.purge_expired_codes().await?;
         Ok(self
             .store
             .outbox_messages(user_id, self.clock.now_secs())

@@ -118,9 +118,14 @@ impl AuthService {
             return Err(AuthError::InvalidCredentials);
         }
         let user = self.user_by_identifier(id).await?;
-        let throttle_key = user
-            .as_ref()
-            .map_or_else(|| username::normalize(id.value), |u| u.username.clone());
+        // Failures count on the user's login counter; for an identifier
+        // that names nobody, on a counter of that identifier (which, for a
+        // username, is the login's own).
+        let throttle_key = match (&user, id.kind) {
+            (Some(u), _) => u.username.clone(),
+            (None, IdentifierKind::Username) => username::normalize(id.value),
+            (None, kind) => format!("{kind:?}:{}", id.value.trim().to_lowercase()),
+        };
         let user = self
             .password_login(&throttle_key, user, password, caller)
             .await?;
