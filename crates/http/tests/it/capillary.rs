@@ -570,3 +570,25 @@ async fn a_failed_delivery_is_an_error_the_caller_sees() {
         .await;
     assert_envelope(&r, StatusCode::OK, "SUCCESS");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_is_used_once_under_concurrency() {
+    let app = seed_app().await;
+    let sid = session(&app, "1234").await;
+    generate(&app, "1234", &sid).await;
+    let code = app.last_code("maria").await;
+    let body = with(
+        who("MOBILE", "18767431754", "1234"),
+        json!({"sessionId": sid, "otp": code}),
+    );
+    let statuses = app
+        .concurrent_posts(
+            20,
+            VALIDATE,
+            &[("content-type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{statuses:?}");
+}

@@ -451,3 +451,27 @@ async fn the_auth_log_line_carries_the_end_user_ip() {
         "never the code: {text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_code_is_accepted_once_under_concurrency() {
+    let app = TestApp::new().await;
+    app.add_contact_user("alice", "pw", Some("alice@example.org"), None, None)
+        .await;
+    let key = app.app_key(APP).await;
+    status(&app, &key, "alice").await;
+    let code = app.last_code("alice").await;
+    let body = format!("username=alice&token={code}&applicationname={APP}");
+    let statuses = app
+        .concurrent_posts(
+            20,
+            VALID,
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("x-api-key", &key),
+            ],
+            body.as_bytes(),
+        )
+        .await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{statuses:?}");
+}

@@ -390,3 +390,27 @@ pub fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard
 pub fn log_text(buf: &Arc<Mutex<Vec<u8>>>) -> String {
     String::from_utf8_lossy(&buf.lock().unwrap()).into_owned()
 }
+
+impl TestApp {
+    /// Sends `n` copies of a JSON or form POST at once (each on its own
+    /// task); returns their statuses.
+    pub async fn concurrent_posts(
+        &self,
+        n: usize,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Vec<StatusCode> {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let mut b = Request::builder().method(Method::POST).uri(path);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            let req = b.body(Body::from(body.to_vec())).unwrap();
+            let router = self.router.clone();
+            set.spawn(async move { router.oneshot(req).await.unwrap().status() });
+        }
+        set.join_all().await
+    }
+}
