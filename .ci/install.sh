@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine that has only the Rust
 # toolchain: Debian packages for the end-to-end tests (an independent TOTP
-# implementation, a QR decoder, a load tool) and a PostgreSQL server that
-# answers on 127.0.0.1:5432 with trust authentication.
+# implementation, a QR decoder, a load tool, openssl for a test CA), a real
+# SMTP server for the e-mail tests (Python's aiosmtpd) and a PostgreSQL
+# server that answers on 127.0.0.1:5432 with trust authentication.
 set -euo pipefail
 
 need_apt=()
@@ -10,6 +11,8 @@ command -v oathtool >/dev/null || need_apt+=(oathtool)
 command -v zbarimg >/dev/null || need_apt+=(zbar-tools)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v pg_isready >/dev/null || need_apt+=(postgresql-client)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 
 apt_updated=0
 apt_install() {
@@ -23,6 +26,17 @@ apt_install() {
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "ci: installing ${need_apt[*]}"
   apt_install "${need_apt[@]}"
+fi
+
+# aiosmtpd for the SMTP end-to-end tests, into whichever python3 is first
+# on PATH: pip (a pyenv or venv Python), else pip past Debian's
+# externally-managed marker, else Debian's package (for /usr/bin/python3).
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  echo "ci: installing aiosmtpd"
+  python3 -m pip install -q aiosmtpd 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages aiosmtpd 2>/dev/null \
+    || apt_install python3-aiosmtpd
+  python3 -c 'import aiosmtpd'
 fi
 
 # PostgreSQL: use the one on 127.0.0.1:5432 if it answers; otherwise install

@@ -33,6 +33,49 @@ pub enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage applications and their API keys.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Messages kept by the outbox notifier (development and tests).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+/// `otpgate app ...`
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register an application; its API key is printed once, alone on the
+    /// last line.
+    Add {
+        /// Application name (kept lower-case; Single Connect's
+        /// `applicationname`, Capillary's `brand`).
+        name: String,
+    },
+    /// List applications.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an application: its key stops working at once.
+    Revoke {
+        /// Application name.
+        name: String,
+    },
+}
+
+/// `otpgate outbox ...`
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List the unexpired messages, oldest first.
+    List {
+        /// Only this user's messages.
+        #[arg(long)]
+        user: Option<String>,
+        /// One JSON object per line: {"user","channel","to","code","created_at"}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `otpgate user ...`

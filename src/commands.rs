@@ -45,6 +45,18 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let svc = open_service(&config).await?;
             user_command(&svc, cmd).await.map_err(|e| describe(&e))
         }
+        Command::App(cmd) => {
+            let svc = open_service(&config).await?;
+            crate::app_commands::app(&svc, cmd)
+                .await
+                .map_err(|e| describe(&e))
+        }
+        Command::Outbox(cmd) => {
+            let svc = open_service(&config).await?;
+            crate::app_commands::outbox(&svc, cmd)
+                .await
+                .map_err(|e| describe(&e))
+        }
         Command::Token(TokenCommand::RevokeAll { name }) => {
             let svc = open_service(&config).await?;
             svc.revoke_all_tokens(&name)
@@ -94,8 +106,10 @@ pub async fn open_service(config: &Config) -> Result<Arc<AuthService>, String> {
     for path in created {
         tracing::info!(path = %path.display(), "created key file");
     }
+    let notifiers = config.notifier.build(&store)?;
     let svc = AuthService::new(store, Arc::new(SystemClock), config.policy.clone(), &keys)
-        .map_err(|e| describe(&e))?;
+        .map_err(|e| describe(&e))?
+        .with_notifiers(notifiers);
     Ok(Arc::new(svc))
 }
 
@@ -266,6 +280,14 @@ fn print_config(c: &Config) {
             "normal"
         }
     );
+    println!(
+        "oob: codes valid 10 min, 5 attempts; at most {} sent per user per {} s",
+        p.oob_send.max_failures,
+        p.oob_send.window_secs.unwrap_or(0)
+    );
+    for line in c.notifier.describe() {
+        println!("{line}");
+    }
     println!(
         "trusted_proxies: {}",
         if c.http.trusted_proxies.0.is_empty() {

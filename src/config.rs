@@ -13,6 +13,8 @@ use otpgate_core::config::{Argon2Cost, Policy, ThrottlePolicy};
 use otpgate_http::HttpSettings;
 use otpgate_http::client_ip::{IpNet, TrustedProxies};
 use otpgate_store::{PostgresOptions, SqliteOptions, StoreOptions};
+
+pub use crate::notifier_config::NotifierConfig;
 use serde::Deserialize;
 
 /// The file read when `--config` is not given (if it exists).
@@ -43,6 +45,50 @@ struct Raw {
     argon2: RawArgon2,
     #[serde(default)]
     postgres: RawPostgres,
+    #[serde(default)]
+    notifier: RawNotifier,
+    #[serde(default)]
+    oob: RawOob,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotifier {
+    email: Option<String>,
+    sms: Option<String>,
+    #[serde(default)]
+    smtp: RawSmtp,
+    #[serde(default)]
+    webhook: RawWebhook,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    from: Option<String>,
+    timeout_secs: Option<u64>,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: Option<String>,
+    timeout_ms: Option<u64>,
+    retries: Option<u32>,
+    bearer_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOob {
+    send_max: Option<u32>,
+    send_window_secs: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +173,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
+    /// How out-of-band codes are delivered, per channel.
+    pub notifier: NotifierConfig,
 }
 
 /// Environment variables read, in the order applied.
@@ -160,6 +208,22 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_POSTGRES_MAX_CONNECTIONS",
     "OTPGATE_POSTGRES_ACQUIRE_TIMEOUT_MS",
     "OTPGATE_POSTGRES_CONNECT_TIMEOUT_MS",
+    "OTPGATE_NOTIFIER_EMAIL",
+    "OTPGATE_NOTIFIER_SMS",
+    "OTPGATE_SMTP_HOST",
+    "OTPGATE_SMTP_PORT",
+    "OTPGATE_SMTP_TLS",
+    "OTPGATE_SMTP_USERNAME",
+    "OTPGATE_SMTP_PASSWORD",
+    "OTPGATE_SMTP_FROM",
+    "OTPGATE_SMTP_TIMEOUT_SECS",
+    "OTPGATE_SMTP_CA_FILE",
+    "OTPGATE_WEBHOOK_URL",
+    "OTPGATE_WEBHOOK_TIMEOUT_MS",
+    "OTPGATE_WEBHOOK_RETRIES",
+    "OTPGATE_WEBHOOK_BEARER_TOKEN",
+    "OTPGATE_OOB_SEND_MAX",
+    "OTPGATE_OOB_SEND_WINDOW_SECS",
 ];
 
 fn parse_env<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
@@ -231,6 +295,28 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             }
             "OTPGATE_POSTGRES_CONNECT_TIMEOUT_MS" => {
                 raw.postgres.connect_timeout_ms = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_NOTIFIER_EMAIL" => raw.notifier.email = Some(v),
+            "OTPGATE_NOTIFIER_SMS" => raw.notifier.sms = Some(v),
+            "OTPGATE_SMTP_HOST" => raw.notifier.smtp.host = Some(v),
+            "OTPGATE_SMTP_PORT" => raw.notifier.smtp.port = Some(parse_env(name, &v)?),
+            "OTPGATE_SMTP_TLS" => raw.notifier.smtp.tls = Some(v),
+            "OTPGATE_SMTP_USERNAME" => raw.notifier.smtp.username = Some(v),
+            "OTPGATE_SMTP_PASSWORD" => raw.notifier.smtp.password = Some(v),
+            "OTPGATE_SMTP_FROM" => raw.notifier.smtp.from = Some(v),
+            "OTPGATE_SMTP_TIMEOUT_SECS" => {
+                raw.notifier.smtp.timeout_secs = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_SMTP_CA_FILE" => raw.notifier.smtp.ca_file = Some(PathBuf::from(v)),
+            "OTPGATE_WEBHOOK_URL" => raw.notifier.webhook.url = Some(v),
+            "OTPGATE_WEBHOOK_TIMEOUT_MS" => {
+                raw.notifier.webhook.timeout_ms = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_WEBHOOK_RETRIES" => raw.notifier.webhook.retries = Some(parse_env(name, &v)?),
+            "OTPGATE_WEBHOOK_BEARER_TOKEN" => raw.notifier.webhook.bearer_token = Some(v),
+            "OTPGATE_OOB_SEND_MAX" => raw.oob.send_max = Some(parse_env(name, &v)?),
+            "OTPGATE_OOB_SEND_WINDOW_SECS" => {
+                raw.oob.send_window_secs = Some(parse_env(name, &v)?);
             }
             _ => {}
         }
@@ -404,6 +490,16 @@ impl Config {
         if let Some(q) = a.queue {
             policy.hashing_queue = q;
         }
+        let send_max = raw.oob.send_max.unwrap_or(5);
+        if !(1..=100).contains(&send_max) {
+            return Err("oob.send_max must be between 1 and 100".into());
+        }
+        let send_window = positive(
+            "oob.send_window_secs",
+            raw.oob.send_window_secs.unwrap_or(600),
+        )?;
+        policy.oob_send = Policy::oob_send_limit(send_max, send_window);
+        let notifier = crate::notifier_config::validate(raw.notifier.into())?;
 
         let synchronous_full = match raw
             .sqlite
@@ -461,7 +557,29 @@ impl Config {
             },
             log_format,
             file,
+            notifier,
         })
+    }
+}
+
+impl From<RawNotifier> for crate::notifier_config::RawSettings {
+    fn from(r: RawNotifier) -> Self {
+        Self {
+            email: r.email,
+            sms: r.sms,
+            smtp_host: r.smtp.host,
+            smtp_port: r.smtp.port,
+            smtp_tls: r.smtp.tls,
+            smtp_username: r.smtp.username,
+            smtp_password: r.smtp.password,
+            smtp_from: r.smtp.from,
+            smtp_timeout_secs: r.smtp.timeout_secs,
+            smtp_ca_file: r.smtp.ca_file,
+            webhook_url: r.webhook.url,
+            webhook_timeout_ms: r.webhook.timeout_ms,
+            webhook_retries: r.webhook.retries,
+            webhook_bearer_token: r.webhook.bearer_token,
+        }
     }
 }
 
@@ -565,6 +683,41 @@ mod tests {
         assert!(err.contains("100"), "{err}");
         let missing = dir.path().join("missing.toml");
         assert!(Config::load(Some(&missing), &env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn notifier_and_oob_settings_come_from_file_and_env() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(
+            &file,
+            "[notifier]\nemail = \"smtp\"\n[notifier.smtp]\nhost = \"127.0.0.1\"\nport = 2525\n\
+             tls = \"none\"\nfrom = \"otpgate <no-reply@example.org>\"\n[oob]\nsend_max = 3\n",
+        )
+        .expect("write");
+        let env = env_of(&[
+            ("OTPGATE_NOTIFIER_SMS", "webhook"),
+            ("OTPGATE_WEBHOOK_URL", "http://127.0.0.1:9/sms"),
+            ("OTPGATE_WEBHOOK_RETRIES", "4"),
+            ("OTPGATE_OOB_SEND_WINDOW_SECS", "60"),
+        ]);
+        let c = Config::load(Some(&file), &env).expect("load");
+        let crate::notifier_config::Transport::Smtp(smtp) = &c.notifier.email else {
+            panic!("smtp expected: {:?}", c.notifier.email);
+        };
+        assert_eq!((smtp.host.as_str(), smtp.port), ("127.0.0.1", 2525));
+        let crate::notifier_config::Transport::Webhook(hook) = &c.notifier.sms else {
+            panic!("webhook expected: {:?}", c.notifier.sms);
+        };
+        assert_eq!(hook.retries, 4);
+        assert_eq!(c.policy.oob_send.max_failures, 3);
+        assert_eq!(c.policy.oob_send.window_secs, Some(60));
+
+        std::fs::write(&file, "[notifier.smtp]\nhots = \"x\"\n").expect("write");
+        let err = Config::load(Some(&file), &env_of(&[])).expect_err("typo");
+        assert!(err.contains("unknown field `hots`"), "{err}");
+        let err = Config::load(None, &env_of(&[("OTPGATE_OOB_SEND_MAX", "0")])).expect_err("0");
+        assert!(err.contains("oob.send_max"), "{err}");
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! wires the store, the core and the HTTP layer together, and runs the
 //! command. Everything it does is described in the README.
 
+mod app_commands;
 mod cli;
 mod commands;
 mod config;
+mod notifier_config;
 mod serve;
 
 use std::process::ExitCode;

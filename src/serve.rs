@@ -42,8 +42,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Hourly purge of expired revocations and counters; eviction of idle
-/// rate-limit buckets every minute.
+/// Hourly purge of expired revocations and counters; every minute, purge
+/// of expired out-of-band codes, sessions and outbox messages, and
+/// eviction of idle rate-limit buckets.
 fn spawn_housekeeping(state: &AppState) {
     let auth = state.auth.clone();
     tokio::spawn(async move {
@@ -53,6 +54,16 @@ fn spawn_housekeeping(state: &AppState) {
             match auth.purge_expired().await {
                 Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
                 Err(e) => tracing::warn!(error = %e, "purge failed"),
+            }
+        }
+    });
+    let auth = state.auth.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = auth.purge_expired_codes().await {
+                tracing::warn!(error = %e, "purge of expired codes failed");
             }
         }
     });

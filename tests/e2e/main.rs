@@ -16,7 +16,9 @@
 
 mod support;
 
+mod applications;
 mod cli;
+mod notifiers;
 mod restart;
 mod several_instances;
 mod walkthrough;

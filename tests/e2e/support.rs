@@ -227,3 +227,218 @@ impl Http {
         (status, resp.bytes().await.unwrap().to_vec())
     }
 }
+
+// --- Applications, dialects and notifiers. ---
+
+/// Whether `python3` can import `module`; prints the skip line (or fails
+/// under OTPGATE_REQUIRE_E2E=1) when it cannot.
+pub fn have_python_module(module: &str, install: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var("OTPGATE_REQUIRE_E2E").as_deref() == Ok("1") {
+            panic!(
+                "python3 module {module} is required (OTPGATE_REQUIRE_E2E=1); install it with: {install}"
+            );
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: python3 module {module} not installed; install it with `{install}` to run this end-to-end test"
+        );
+    }
+    ok
+}
+
+/// Waits until something listens on `port`.
+pub fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A real SMTP server (Python's aiosmtpd) writing what it receives into a
+/// Maildir; killed when dropped.
+pub struct SmtpSink {
+    child: Child,
+    pub port: u16,
+    maildir: PathBuf,
+}
+
+impl SmtpSink {
+    /// Starts aiosmtpd on a free loopback port; `tls` is an optional
+    /// (certificate, key) pair for STARTTLS.
+    pub fn start(dir: &Path, tls: Option<(&Path, &Path)>) -> Self {
+        let port = free_port();
+        let maildir = dir.join("maildir");
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
+        if let Some((cert, key)) = tls {
+            cmd.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+        }
+        cmd.args(["-c", "aiosmtpd.handlers.Mailbox"]).arg(&maildir);
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start aiosmtpd");
+        wait_for_port(port);
+        Self {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// The raw messages received so far.
+    pub fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+
+    /// Waits for the `n`-th message (1-based) and returns it.
+    pub fn wait_for_message(&self, n: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let m = self.messages();
+            if m.len() >= n {
+                return m[n - 1].clone();
+            }
+            assert!(Instant::now() < deadline, "no message {n} arrived");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server (a later send fails).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The six-digit code in a message text (quoted-printable soft breaks
+/// undone first).
+pub fn code_in(text: &str) -> String {
+    let text = text.replace("=\r\n", "").replace("=\n", "");
+    let at = text.find("code is ").expect("the code sentence") + "code is ".len();
+    text[at..at + 6].to_owned()
+}
+
+/// A small SMS gateway: records the JSON bodies posted to `/sms` and
+/// answers `fail_first` requests with `fail_status`, then 200.
+pub struct Gateway {
+    pub url: String,
+    pub bodies: std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+}
+
+impl Gateway {
+    pub async fn start(fail_first: usize, fail_status: u16) -> Self {
+        use axum::http::{HeaderMap, StatusCode};
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        let app = axum::Router::new().route(
+            "/sms",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let seen = seen.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned();
+                    let mut v = seen.lock().unwrap();
+                    v.push((auth, serde_json::from_str(&body).unwrap_or_default()));
+                    if v.len() <= fail_first {
+                        StatusCode::from_u16(fail_status).unwrap()
+                    } else {
+                        StatusCode::OK
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/sms", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, bodies }
+    }
+
+    pub fn received(&self) -> Vec<(String, serde_json::Value)> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+impl Http {
+    /// POSTs form fields with an API key; (status, content type, body).
+    pub async fn post_form(
+        &self,
+        url: &str,
+        key: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String, String) {
+        let resp = self
+            .client
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-api-key", key)
+            .body(serde_urlencoded::to_string(fields).unwrap())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (status, ct, resp.text().await.unwrap())
+    }
+
+    /// POSTs JSON with extra headers.
+    pub async fn post_with(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let mut r = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// The API key printed by `otpgate app add NAME` (alone on the last line).
+pub fn add_app(server: &Server, name: &str) -> String {
+    let out = server.cli(&["app", "add", name], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let last = stdout.lines().last().expect("output").to_owned();
+    assert_eq!(last.trim(), last, "the key is alone on its line");
+    last
+}

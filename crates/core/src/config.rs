@@ -72,6 +72,22 @@ pub struct Policy {
     pub hashing_threads: usize,
     /// Hash requests allowed to wait; beyond it a login is shed with 503.
     pub hashing_queue: usize,
+    /// Out-of-band codes sent per user (default: 5 within 10 minutes, then
+    /// none until the window has passed).
+    pub oob_send: ThrottlePolicy,
+}
+
+impl Policy {
+    /// A send limit of `max` codes per user within `window_secs` (then
+    /// locked for the rest of the window).
+    pub fn oob_send_limit(max: u32, window_secs: i64) -> ThrottlePolicy {
+        ThrottlePolicy {
+            max_failures: max,
+            window_secs: Some(window_secs),
+            base_secs: window_secs,
+            cap_secs: window_secs,
+        }
+    }
 }
 
 impl Default for Policy {
@@ -99,6 +115,7 @@ impl Default for Policy {
             argon2: Argon2Cost::default(),
             hashing_threads: threads,
             hashing_queue: 256,
+            oob_send: Self::oob_send_limit(5, 600),
         }
     }
 }

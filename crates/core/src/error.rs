@@ -86,6 +86,39 @@ pub enum AuthError {
         /// Seconds to wait before retrying.
         retry_after_secs: i64,
     },
+    /// A JWT-only endpoint was called with an API key.
+    #[error("API keys are not supported for this endpoint")]
+    ApiKeyNotAccepted,
+    /// An application endpoint was called without `X-API-Key`.
+    #[error("missing API key")]
+    MissingApiKey,
+    /// The API key is malformed, unknown or revoked.
+    #[error("invalid API key")]
+    InvalidApiKey,
+    /// The application named in the request is not the caller's (or, for
+    /// a call without a key, not a registered application).
+    #[error("application does not match the API key")]
+    ApplicationMismatch,
+    /// The named application does not exist (CLI).
+    #[error("application not found")]
+    ApplicationNotFound,
+    /// The application exists already (CLI).
+    #[error("application already exists")]
+    ApplicationExists,
+    /// The user has no address for the channel an out-of-band code needs.
+    #[error("no e-mail address or phone number to send a code to")]
+    NoDeliveryChannel,
+    /// The notifier could not deliver a code; nothing usable was kept.
+    #[error("the code could not be delivered: {0}")]
+    DeliveryFailed(String),
+    /// An MFA session is unknown, expired, used, or presented from another
+    /// device, application or user.
+    #[error("invalid or expired MFA session")]
+    InvalidSession,
+    /// An application checked a code without asking the OTP status first
+    /// (within its validity).
+    #[error("OTP status was not requested for this user and application")]
+    OtpStatusRequired,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

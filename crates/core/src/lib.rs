@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod notify;
 pub mod secret;
 pub mod service;
 pub mod store;

@@ -128,6 +128,9 @@ pub enum ThrottleKind {
     LoginUser,
     /// Password failures from a client IP (key: the IP).
     LoginIp,
+    /// Out-of-band codes sent to a user (key: user id), counted within a
+    /// window: sending is rate-limited per user.
+    OobSend,
 }
 
 impl ThrottleKind {
@@ -137,6 +140,7 @@ impl ThrottleKind {
             Self::Otp => "otp",
             Self::LoginUser => "login_user",
             Self::LoginIp => "login_ip",
+            Self::OobSend => "oob_send",
         }
     }
 }
@@ -192,6 +196,10 @@ pub struct Profile {
     pub phone: Option<String>,
     /// Whether 2FA is on.
     pub two_factor: bool,
+    /// The user's role (e.g. `user`, `admin`).
+    pub role: String,
+    /// Identifier in another system, or null.
+    pub external_id: Option<String>,
 }
 
 impl From<&User> for Profile {
@@ -202,6 +210,178 @@ impl From<&User> for Profile {
             email: u.email.clone(),
             phone: u.phone.clone(),
             two_factor: u.totp.is_enabled(),
+            role: u.role.clone(),
+            external_id: u.external_id.clone(),
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Applications, out-of-band codes and the application dialects' state.
+// ---------------------------------------------------------------------------
+
+/// A registered application (a caller of the application dialects). Its
+/// API key is `<key_id>.<secret>`; only a SHA-256 of the secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    /// Store-assigned id.
+    pub id: i64,
+    /// Canonical (lower-case) name; Single Connect's `applicationname`
+    /// and Capillary's `brand`.
+    pub name: String,
+    /// The public half of the key, used to find the application.
+    pub key_id: String,
+    /// Lower-case hex SHA-256 of the secret half.
+    pub secret_hash: String,
+    /// Creation time (unix seconds).
+    pub created_at: i64,
+}
+
+/// What is needed to register an application.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    /// Canonical name (already normalised and validated).
+    pub name: String,
+    /// Public key id.
+    pub key_id: String,
+    /// Hex SHA-256 of the secret.
+    pub secret_hash: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A user attribute an application may name a user by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactField {
+    /// The e-mail address (matched case-insensitively).
+    Email,
+    /// The phone number (matched on its digits only: `+`, spaces, dashes,
+    /// dots and parentheses are ignored on both sides).
+    Phone,
+    /// The identifier in another system (matched exactly).
+    ExternalId,
+}
+
+/// How an out-of-band code travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// E-mail to the user's address.
+    Email,
+    /// SMS to the user's phone.
+    Sms,
+}
+
+impl Channel {
+    /// The stable name (`email`, `sms`), as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+
+    /// The channel of a stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email" => Some(Self::Email),
+            "sms" => Some(Self::Sms),
+            _ => None,
+        }
+    }
+}
+
+/// An out-of-band code to store: only its keyed hash.
+#[derive(Debug, Clone)]
+pub struct NewOobCode {
+    /// Whose code.
+    pub user_id: i64,
+    /// What it is for (an application's check, or one MFA session); a new
+    /// code for the same user and binding replaces the old one.
+    pub binding: String,
+    /// Lower-case hex HMAC-SHA256 of the code (see `service::oob`).
+    pub code_hash: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry (unix seconds).
+    pub expires_at: i64,
+}
+
+/// One attempt claimed on a live code: the code to compare against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OobClaim {
+    /// Store id of the code.
+    pub id: i64,
+    /// Its hash.
+    pub code_hash: String,
+    /// Attempts used, this one included.
+    pub attempts: u32,
+}
+
+/// A Capillary-style MFA session: created by a password check, bound to
+/// one user, application and device, used once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaSession {
+    /// Hex SHA-256 of the session id handed to the client.
+    pub id_hash: String,
+    /// Whose session.
+    pub user_id: i64,
+    /// The application (brand) it was created for.
+    pub app_id: i64,
+    /// The device that created it.
+    pub device_id: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry (unix seconds).
+    pub expires_at: i64,
+}
+
+/// A Single Connect-style "OTP status was asked" record: otpvalid needs
+/// one for the same user and application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpStatusRecord {
+    /// The user asked about.
+    pub user_id: i64,
+    /// The asking application.
+    pub app_id: i64,
+    /// The end user's IP as the application reported it (for the log).
+    pub end_user_ip: Option<String>,
+    /// Expiry (unix seconds).
+    pub expires_at: i64,
+}
+
+/// A message kept by the outbox notifier (a spool for development and
+/// tests: it carries the code, as an e-mail would).
+#[derive(Debug, Clone)]
+pub struct NewOutboxMessage {
+    /// The recipient user.
+    pub user_id: i64,
+    /// E-mail or SMS.
+    pub channel: Channel,
+    /// Address or phone number.
+    pub to: String,
+    /// The code, as the message carries it.
+    pub code: crate::secret::SecretString,
+    /// Creation time.
+    pub created_at: i64,
+    /// When the code expires (the message is deleted then).
+    pub expires_at: i64,
+}
+
+/// A stored outbox message.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    /// Store id (ordering).
+    pub id: i64,
+    /// Recipient's username.
+    pub username: String,
+    /// E-mail or SMS.
+    pub channel: Channel,
+    /// Address or phone number.
+    pub to: String,
+    /// The code.
+    pub code: crate::secret::SecretString,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
 }

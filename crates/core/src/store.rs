@@ -10,8 +10,9 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::model::{
-    NewUser, RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState,
-    TokenState, User,
+    Application, ContactField, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser,
+    OobClaim, OtpStatusRecord, OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof,
+    ThrottleKind, ThrottleState, TokenState, User,
 };
 
 /// Persistent state of otpgate. Implemented for SQLite and PostgreSQL in
@@ -134,4 +135,93 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes what has expired (revoked ids past their expiry, stale
     /// counters). Returns the number of rows removed.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+
+    // --- Applications, out-of-band codes, dialect sessions, outbox. ---
+
+    /// Registers an application; [`StoreError::Conflict`] if the name or
+    /// key id is taken.
+    async fn create_application(&self, app: &NewApplication) -> Result<Application, StoreError>;
+    /// Finds an application by the public half of its key.
+    async fn application_by_key_id(&self, key_id: &str) -> Result<Option<Application>, StoreError>;
+    /// Finds an application by canonical name.
+    async fn application_by_name(&self, name: &str) -> Result<Option<Application>, StoreError>;
+    /// All applications, by name.
+    async fn list_applications(&self) -> Result<Vec<Application>, StoreError>;
+    /// Deletes an application (its key stops working at once; its MFA
+    /// sessions and OTP status records go with it). False if absent.
+    async fn delete_application(&self, name: &str) -> Result<bool, StoreError>;
+    /// Users whose `field` matches `value` (see [`ContactField`] for how),
+    /// at most two: the caller needs to know only "one" or "not one".
+    async fn users_by_contact(
+        &self,
+        field: ContactField,
+        value: &str,
+    ) -> Result<Vec<User>, StoreError>;
+
+    /// Stores a code for `(user_id, binding)`, replacing any earlier one
+    /// (with its attempts).
+    async fn put_oob_code(&self, code: &NewOobCode) -> Result<(), StoreError>;
+    /// Atomically uses up one attempt of the live code of
+    /// `(user_id, binding)`: one conditional write that succeeds only while
+    /// the code is unexpired at `now` and fewer than `max_attempts` were
+    /// used. `None`: no code left to try.
+    async fn claim_oob_attempt(
+        &self,
+        user_id: i64,
+        binding: &str,
+        now: i64,
+        max_attempts: u32,
+    ) -> Result<Option<OobClaim>, StoreError>;
+    /// Deletes the code `id` if it still has hash `code_hash` (it was not
+    /// replaced meanwhile); true only for the one caller that deleted it.
+    async fn consume_oob_code(&self, id: i64, code_hash: &str) -> Result<bool, StoreError>;
+    /// Deletes the code of `(user_id, binding)`, if any (a delivery failed).
+    async fn delete_oob_code(&self, user_id: i64, binding: &str) -> Result<(), StoreError>;
+
+    /// Stores a new MFA session.
+    async fn create_mfa_session(&self, session: &MfaSession) -> Result<(), StoreError>;
+    /// The MFA session with that id hash, if unexpired at `now`.
+    async fn mfa_session(&self, id_hash: &str, now: i64) -> Result<Option<MfaSession>, StoreError>;
+    /// Deletes the session if it is unexpired at `now` and belongs to that
+    /// user, application and device: one conditional write, true only for
+    /// the one caller that used it.
+    async fn consume_mfa_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        app_id: i64,
+        device_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Records (or renews) that an application asked for a user's OTP
+    /// status.
+    async fn put_otp_status(&self, record: &OtpStatusRecord) -> Result<(), StoreError>;
+    /// The unexpired status record of that user and application.
+    async fn otp_status(
+        &self,
+        user_id: i64,
+        app_id: i64,
+        now: i64,
+    ) -> Result<Option<OtpStatusRecord>, StoreError>;
+    /// Deletes that record if unexpired; true only for the one caller that
+    /// deleted it.
+    async fn consume_otp_status(
+        &self,
+        user_id: i64,
+        app_id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Keeps a message in the outbox.
+    async fn put_outbox_message(&self, message: &NewOutboxMessage) -> Result<(), StoreError>;
+    /// The unexpired outbox messages, oldest first; of one user if given.
+    async fn outbox_messages(
+        &self,
+        user_id: Option<i64>,
+        now: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// Deletes expired codes, MFA sessions, status records and outbox
+    /// messages. Returns the number of rows removed.
+    async fn purge_expired_oob(&self, now: i64) -> Result<u64, StoreError>;
 }

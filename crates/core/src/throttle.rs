@@ -65,4 +65,24 @@ impl Throttle {
         store.clear_throttle(self.kind, key).await?;
         Ok(())
     }
+
+    /// Counts one use of a rate-limited action (sending a code) and
+    /// refuses it when `key` is locked or this use is past the limit. The
+    /// count is one atomic write, so concurrent uses never all slip under
+    /// the limit; the use that reaches the limit locks the key.
+    pub async fn take(&self, store: &dyn Store, key: &str, now: i64) -> Result<(), AuthError> {
+        self.check(store, key, now).await?;
+        let uses = store
+            .record_failure(self.kind, key, now, self.policy.window_secs)
+            .await?;
+        if let Some(secs) = self.policy.lock_secs(uses) {
+            store.extend_lock(self.kind, key, now + secs).await?;
+            if uses > self.policy.max_failures {
+                return Err(AuthError::Throttled {
+                    retry_after_secs: secs,
+                });
+            }
+        }
+        Ok(())
+    }
 }

@@ -144,6 +144,54 @@ impl AppError {
                         "too many logins in progress; retry shortly",
                     )
                 },
+                AuthError::ApiKeyNotAccepted => parts(
+                    S::FORBIDDEN,
+                    "api_key_not_supported",
+                    "API keys are not supported for this endpoint",
+                ),
+                AuthError::MissingApiKey => parts(
+                    S::UNAUTHORIZED,
+                    "missing_api_key",
+                    "send the application's API key as X-API-Key",
+                ),
+                AuthError::InvalidApiKey => parts(
+                    S::UNAUTHORIZED,
+                    "invalid_api_key",
+                    "the API key is malformed, unknown or revoked",
+                ),
+                AuthError::ApplicationMismatch => parts(
+                    S::FORBIDDEN,
+                    "application_mismatch",
+                    "the application named in the request is not the API key's",
+                ),
+                AuthError::ApplicationNotFound => {
+                    parts(S::NOT_FOUND, "application_not_found", "no such application")
+                }
+                AuthError::ApplicationExists => parts(
+                    S::CONFLICT,
+                    "application_exists",
+                    "the application already exists",
+                ),
+                AuthError::NoDeliveryChannel => parts(
+                    S::CONFLICT,
+                    "no_delivery_channel",
+                    "the user has no e-mail address or phone number to send a code to",
+                ),
+                AuthError::DeliveryFailed(_) => parts(
+                    S::BAD_GATEWAY,
+                    "delivery_failed",
+                    "the code could not be delivered; try again later",
+                ),
+                AuthError::InvalidSession => parts(
+                    S::UNAUTHORIZED,
+                    "invalid_session",
+                    "the MFA session is unknown, expired, already used, or from another device",
+                ),
+                AuthError::OtpStatusRequired => parts(
+                    S::FORBIDDEN,
+                    "otp_status_required",
+                    "ask otpstatus for this user and application first (valid 5 minutes)",
+                ),
                 AuthError::Store(StoreError::Unavailable(_)) => Parts {
                     retry_after: Some(1),
                     ..parts(
@@ -204,13 +252,36 @@ impl IntoResponse for AppError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if p.status == StatusCode::UNAUTHORIZED {
+        if p.status == StatusCode::UNAUTHORIZED && self.is_bearer_problem() {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"otpgate\""),
             );
         }
         resp
+    }
+}
+
+impl AppError {
+    /// Logs the detail of a store failure or internal error (the client
+    /// gets only the stable message); for dialects with their own shape.
+    pub fn log_if_internal(&self) {
+        match self {
+            Self::Auth(AuthError::Store(e)) => tracing::error!(error = %e, "store failure"),
+            Self::Auth(AuthError::Internal(e)) => tracing::error!(error = %e, "internal error"),
+            _ => {}
+        }
+    }
+
+    /// Whether a 401 is about the bearer token or the login (answered with
+    /// `WWW-Authenticate: Bearer`), rather than an API key or MFA session.
+    fn is_bearer_problem(&self) -> bool {
+        !matches!(
+            self,
+            Self::Auth(
+                AuthError::MissingApiKey | AuthError::InvalidApiKey | AuthError::InvalidSession
+            )
+        )
     }
 }
 

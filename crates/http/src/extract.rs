@@ -148,7 +148,27 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     Ok(token.trim())
 }
 
-async fn principal(parts: &Parts, state: &AppState, access: Access) -> Result<Principal, AppError> {
+/// The header applications send their key in.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// The `X-API-Key` of a request, if any (a value that is not text counts
+/// as present, so it is refused rather than ignored).
+pub fn api_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(API_KEY_HEADER)
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+}
+
+/// The token check of every JWT-only route: a request that carries an API
+/// key is refused with 403 (API.md §4) before its token is looked at.
+pub async fn principal(
+    parts: &Parts,
+    state: &AppState,
+    access: Access,
+) -> Result<Principal, AppError> {
+    if parts.headers.contains_key(API_KEY_HEADER) {
+        return Err(AuthError::ApiKeyNotAccepted.into());
+    }
     let token = bearer_token(&parts.headers)?;
     Ok(state.auth.authenticate(token, access).await?)
 }

@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::client_ip::client_ip_of;
 use crate::error::AppError;
+use crate::routes::error_response;
 use crate::state::AppState;
 
 /// Paths that monitoring calls; never rate limited.
@@ -33,7 +34,7 @@ pub async fn limit_declared_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return AppError::PayloadTooLarge(limit).into_response();
+        return error_response(&state, req.uri().path(), AppError::PayloadTooLarge(limit));
     }
     next.run(req).await
 }
@@ -49,10 +50,13 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
         if let Some(ip) = ip
             && let Err(wait) = limiter.check(ip, Instant::now())
         {
-            return AppError::RateLimited {
-                retry_after_secs: wait,
-            }
-            .into_response();
+            return error_response(
+                &state,
+                req.uri().path(),
+                AppError::RateLimited {
+                    retry_after_secs: wait,
+                },
+            );
         }
         return next.run(req).await;
     }
@@ -96,12 +100,13 @@ pub async fn access_log(req: Request, next: Next) -> Response {
     resp
 }
 
-/// JSON 404 for unknown routes.
-pub async fn not_found() -> AppError {
-    AppError::NotFound
+/// 404 for unknown routes (JSON, or the shape of the dialect whose
+/// prefix the path has).
+pub async fn not_found(State(state): State<AppState>, uri: Uri) -> Response {
+    error_response(&state, uri.path(), AppError::NotFound)
 }
 
-/// JSON 405 for a known route with another method.
-pub async fn method_not_allowed() -> AppError {
-    AppError::MethodNotAllowed
+/// 405 for a known route with another method (in the route's shape).
+pub async fn method_not_allowed(State(state): State<AppState>, uri: Uri) -> Response {
+    error_response(&state, uri.path(), AppError::MethodNotAllowed)
 }

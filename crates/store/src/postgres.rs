@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use otpgate_core::model::{
-    NewUser, RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState,
-    TokenState, TotpState, User,
+    Application, Channel, ContactField, MfaSession, NewApplication, NewOobCode, NewOutboxMessage,
+    NewUser, OobClaim, OtpStatusRecord, OutboxMessage, RecoveryCodeRecord, RevokeToken,
+    SecondFactorProof, ThrottleKind, ThrottleState, TokenState, TotpState, User,
 };
+use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
@@ -652,4 +654,371 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(map)?;
         Ok(true)
     }
+    async fn create_application(&self, a: &NewApplication) -> Result<Application, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO applications (name, key_id, secret_hash, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id, name, key_id, secret_hash, created_at",
+        )
+        .bind(&a.name)
+        .bind(&a.key_id)
+        .bind(&a.secret_hash)
+        .bind(a.created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map)?;
+        application_from_row(&row).map_err(map)
+    }
+
+    async fn application_by_key_id(&self, key_id: &str) -> Result<Option<Application>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, key_id, secret_hash, created_at FROM applications WHERE key_id = $1",
+        )
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        row.as_ref()
+            .map(application_from_row)
+            .transpose()
+            .map_err(map)
+    }
+
+    async fn application_by_name(&self, name: &str) -> Result<Option<Application>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, key_id, secret_hash, created_at FROM applications WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        row.as_ref()
+            .map(application_from_row)
+            .transpose()
+            .map_err(map)
+    }
+
+    async fn list_applications(&self) -> Result<Vec<Application>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, key_id, secret_hash, created_at FROM applications ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map)?;
+        rows.iter()
+            .map(application_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn delete_application(&self, name: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM applications WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn users_by_contact(
+        &self,
+        field: ContactField,
+        value: &str,
+    ) -> Result<Vec<User>, StoreError> {
+        let (condition, value) = match field {
+            ContactField::Email => ("lower(email) = lower($1)", value.trim().to_owned()),
+            ContactField::Phone => {
+                let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+                if digits.is_empty() {
+                    return Ok(Vec::new());
+                }
+                (PHONE_DIGITS_MATCH, digits)
+            }
+            ContactField::ExternalId => ("external_id = $1", value.trim().to_owned()),
+        };
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE {condition} ORDER BY id LIMIT 2"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(value)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map)?;
+        rows.iter()
+            .map(user_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn put_oob_code(&self, c: &NewOobCode) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oob_codes (user_id, binding, code_hash, attempts, created_at, expires_at) \
+             VALUES ($1, $2, $3, 0, $4, $5) \
+             ON CONFLICT (user_id, binding) DO UPDATE SET code_hash = excluded.code_hash, \
+               attempts = 0, created_at = excluded.created_at, expires_at = excluded.expires_at",
+        )
+        .bind(c.user_id)
+        .bind(&c.binding)
+        .bind(&c.code_hash)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn claim_oob_attempt(
+        &self,
+        user_id: i64,
+        binding: &str,
+        now: i64,
+        max_attempts: u32,
+    ) -> Result<Option<OobClaim>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE oob_codes SET attempts = attempts + 1 \
+             WHERE user_id = $1 AND binding = $2 AND expires_at > $3 AND attempts < $4 \
+             RETURNING id, code_hash, attempts",
+        )
+        .bind(user_id)
+        .bind(binding)
+        .bind(now)
+        .bind(i64::from(max_attempts))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(OobClaim {
+            id: row.try_get("id").map_err(map)?,
+            code_hash: row.try_get("code_hash").map_err(map)?,
+            attempts: u32::try_from(row.try_get::<i64, _>("attempts").map_err(map)?)
+                .unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn consume_oob_code(&self, id: i64, code_hash: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM oob_codes WHERE id = $1 AND code_hash = $2")
+            .bind(id)
+            .bind(code_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn delete_oob_code(&self, user_id: i64, binding: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM oob_codes WHERE user_id = $1 AND binding = $2")
+            .bind(user_id)
+            .bind(binding)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn create_mfa_session(&self, m: &MfaSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO mfa_sessions (id_hash, user_id, app_id, device_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&m.id_hash)
+        .bind(m.user_id)
+        .bind(m.app_id)
+        .bind(&m.device_id)
+        .bind(m.created_at)
+        .bind(m.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn mfa_session(&self, id_hash: &str, now: i64) -> Result<Option<MfaSession>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id_hash, user_id, app_id, device_id, created_at, expires_at \
+             FROM mfa_sessions WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(MfaSession {
+            id_hash: r.try_get("id_hash").map_err(map)?,
+            user_id: r.try_get("user_id").map_err(map)?,
+            app_id: r.try_get("app_id").map_err(map)?,
+            device_id: r.try_get("device_id").map_err(map)?,
+            created_at: r.try_get("created_at").map_err(map)?,
+            expires_at: r.try_get("expires_at").map_err(map)?,
+        }))
+    }
+
+    async fn consume_mfa_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        app_id: i64,
+        device_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "DELETE FROM mfa_sessions WHERE id_hash = $1 AND user_id = $2 AND app_id = $3 \
+             AND device_id = $4 AND expires_at > $5",
+        )
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(app_id)
+        .bind(device_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn put_otp_status(&self, r: &OtpStatusRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO otp_status (user_id, app_id, end_user_ip, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, app_id) DO UPDATE SET end_user_ip = excluded.end_user_ip, \
+               expires_at = excluded.expires_at",
+        )
+        .bind(r.user_id)
+        .bind(r.app_id)
+        .bind(&r.end_user_ip)
+        .bind(r.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn otp_status(
+        &self,
+        user_id: i64,
+        app_id: i64,
+        now: i64,
+    ) -> Result<Option<OtpStatusRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, app_id, end_user_ip, expires_at FROM otp_status \
+             WHERE user_id = $1 AND app_id = $2 AND expires_at > $3",
+        )
+        .bind(user_id)
+        .bind(app_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(OtpStatusRecord {
+            user_id: r.try_get("user_id").map_err(map)?,
+            app_id: r.try_get("app_id").map_err(map)?,
+            end_user_ip: r.try_get("end_user_ip").map_err(map)?,
+            expires_at: r.try_get("expires_at").map_err(map)?,
+        }))
+    }
+
+    async fn consume_otp_status(
+        &self,
+        user_id: i64,
+        app_id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "DELETE FROM otp_status WHERE user_id = $1 AND app_id = $2 AND expires_at > $3",
+        )
+        .bind(user_id)
+        .bind(app_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn put_outbox_message(&self, m: &NewOutboxMessage) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbox (user_id, channel, recipient, code, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(m.user_id)
+        .bind(m.channel.as_str())
+        .bind(&m.to)
+        .bind(m.code.expose())
+        .bind(m.created_at)
+        .bind(m.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn outbox_messages(
+        &self,
+        user_id: Option<i64>,
+        now: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.id, u.username, o.channel, o.recipient, o.code, o.created_at, o.expires_at \
+             FROM outbox o JOIN users u ON u.id = o.user_id \
+             WHERE o.expires_at > $1 AND ($2::BIGINT IS NULL OR o.user_id = $2) ORDER BY o.id",
+        )
+        .bind(now)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map)?;
+        rows.iter()
+            .map(outbox_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn purge_expired_oob(&self, now: i64) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for sql in [
+            "DELETE FROM oob_codes WHERE expires_at <= $1",
+            "DELETE FROM mfa_sessions WHERE expires_at <= $1",
+            "DELETE FROM otp_status WHERE expires_at <= $1",
+            "DELETE FROM outbox WHERE expires_at <= $1",
+        ] {
+            removed += sqlx::query(sql)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(map)?
+                .rows_affected();
+        }
+        Ok(removed)
+    }
+}
+
+/// Matches `phone` on its digits only (the bound value is digits only).
+const PHONE_DIGITS_MATCH: &str = "replace(replace(replace(replace(replace(replace(\
+     phone, '+', ''), ' ', ''), '-', ''), '.', ''), '(', ''), ')', '') = $1";
+
+fn application_from_row(row: &PgRow) -> Result<Application, sqlx::Error> {
+    Ok(Application {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        key_id: row.try_get("key_id")?,
+        secret_hash: row.try_get("secret_hash")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn outbox_from_row(row: &PgRow) -> Result<OutboxMessage, sqlx::Error> {
+    let channel: String = row.try_get("channel")?;
+    Ok(OutboxMessage {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        channel: Channel::parse(&channel).unwrap_or(Channel::Email),
+        to: row.try_get("recipient")?,
+        code: SecretString::new(row.try_get::<String, _>("code")?),
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
 }

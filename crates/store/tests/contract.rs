@@ -22,7 +22,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use otpgate_core::model::{NewUser, ThrottleKind, TotpState};
+use otpgate_core::model::{
+    Channel, ContactField, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser,
+    OtpStatusRecord, ThrottleKind, TotpState,
+};
+use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
 use otpgate_store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, StoreOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
@@ -237,6 +241,16 @@ contract!(
     throttle_counts_every_concurrent_failure,
     purge_removes_only_expired_rows,
     state_survives_reopening,
+    applications_are_created_found_listed_and_deleted,
+    users_are_found_by_contact,
+    oob_code_attempts_are_bounded_replaced_and_expire,
+    oob_attempts_are_bounded_under_concurrency,
+    oob_code_is_consumed_once_under_concurrency,
+    mfa_session_is_used_once_from_its_device_under_concurrency,
+    otp_status_is_renewed_expires_and_is_consumed_once,
+    outbox_lists_unexpired_messages_per_user,
+    purge_expired_oob_removes_only_expired_rows,
+    deleting_a_user_or_application_removes_what_is_bound_to_it,
 );
 
 async fn users_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
@@ -905,4 +919,495 @@ async fn second_factor_success_wins_once_under_concurrency(s: Arc<dyn Store>) {
         }
         assert_eq!(wins, 1, "{proof:?}");
     }
+}
+// --- Applications, out-of-band codes, dialect sessions, outbox. ---
+
+fn new_app(name: &str) -> NewApplication {
+    NewApplication {
+        name: name.into(),
+        key_id: format!("id-{name}"),
+        secret_hash: format!("hash-{name}"),
+        created_at: 50,
+    }
+}
+
+fn oob(user_id: i64, binding: &str, hash: &str, expires_at: i64) -> NewOobCode {
+    NewOobCode {
+        user_id,
+        binding: binding.into(),
+        code_hash: hash.into(),
+        created_at: 100,
+        expires_at,
+    }
+}
+
+fn session(id_hash: &str, user_id: i64, app_id: i64, device: &str) -> MfaSession {
+    MfaSession {
+        id_hash: id_hash.into(),
+        user_id,
+        app_id,
+        device_id: device.into(),
+        created_at: 100,
+        expires_at: 1000,
+    }
+}
+
+async fn applications_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
+    let shop = s.create_application(&new_app("shop")).await.expect("shop");
+    assert_eq!(shop.name, "shop");
+    assert_eq!(shop.key_id, "id-shop");
+    assert_eq!(shop.secret_hash, "hash-shop");
+    assert_eq!(shop.created_at, 50);
+    s.create_application(&new_app("bank")).await.expect("bank");
+    let dup = s.create_application(&new_app("shop")).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let mut other_name_same_key = new_app("other");
+    other_name_same_key.key_id = "id-shop".into();
+    assert!(matches!(
+        s.create_application(&other_name_same_key).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.application_by_key_id("id-shop").await.expect("by key"),
+        Some(shop.clone())
+    );
+    assert_eq!(
+        s.application_by_name("shop").await.expect("by name"),
+        Some(shop.clone())
+    );
+    assert_eq!(s.application_by_key_id("nope").await.expect("none"), None);
+    let names: Vec<String> = s
+        .list_applications()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["bank", "shop"]);
+    assert!(s.delete_application("shop").await.expect("delete"));
+    assert!(!s.delete_application("shop").await.expect("again"));
+    assert_eq!(
+        s.application_by_key_id("id-shop").await.expect("gone"),
+        None
+    );
+}
+
+async fn users_are_found_by_contact(s: Arc<dyn Store>) {
+    let mut a = new_user("alice");
+    a.email = Some("Alice@Example.org".into());
+    a.phone = Some("+1 (876) 743-1754".into());
+    a.external_id = Some("EXT-1".into());
+    let a = s.create_user(&a).await.expect("alice");
+    let mut b = new_user("bob");
+    b.email = Some("shared@example.org".into());
+    b.phone = Some("+39.333.1234567".into());
+    s.create_user(&b).await.expect("bob");
+    let mut c = new_user("carol");
+    c.email = Some("SHARED@example.org".into());
+    s.create_user(&c).await.expect("carol");
+
+    let ids = |v: Vec<otpgate_core::model::User>| v.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s
+            .users_by_contact(ContactField::Email, "alice@example.ORG")
+            .await
+            .expect("email")),
+        [a.id],
+        "e-mail is matched case-insensitively"
+    );
+    assert_eq!(
+        ids(s
+            .users_by_contact(ContactField::Phone, "18767431754")
+            .await
+            .expect("phone")),
+        [a.id],
+        "phone is matched on its digits"
+    );
+    assert_eq!(
+        s.users_by_contact(ContactField::Phone, "+39 333 1234567")
+            .await
+            .expect("phone")
+            .len(),
+        1
+    );
+    assert!(
+        s.users_by_contact(ContactField::Phone, "+-")
+            .await
+            .expect("no digits")
+            .is_empty()
+    );
+    assert_eq!(
+        ids(s
+            .users_by_contact(ContactField::ExternalId, "EXT-1")
+            .await
+            .expect("ext")),
+        [a.id]
+    );
+    assert!(
+        s.users_by_contact(ContactField::ExternalId, "ext-1")
+            .await
+            .expect("ext")
+            .is_empty(),
+        "external ids are exact"
+    );
+    assert_eq!(
+        s.users_by_contact(ContactField::Email, "shared@example.org")
+            .await
+            .expect("shared")
+            .len(),
+        2,
+        "an ambiguous value finds both, so the caller can refuse it"
+    );
+}
+
+async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    assert_eq!(
+        s.claim_oob_attempt(a.id, "app:1", 100, 5)
+            .await
+            .expect("none"),
+        None
+    );
+    s.put_oob_code(&oob(a.id, "app:1", "h1", 700))
+        .await
+        .expect("put");
+    for n in 1..=5 {
+        let claim = s
+            .claim_oob_attempt(a.id, "app:1", 100, 5)
+            .await
+            .expect("claim")
+            .expect("live");
+        assert_eq!(claim.code_hash, "h1");
+        assert_eq!(claim.attempts, n);
+    }
+    assert_eq!(
+        s.claim_oob_attempt(a.id, "app:1", 100, 5)
+            .await
+            .expect("used up"),
+        None,
+        "a sixth attempt is refused"
+    );
+    // A new code replaces the old one, with fresh attempts.
+    s.put_oob_code(&oob(a.id, "app:1", "h2", 700))
+        .await
+        .expect("replace");
+    let claim = s
+        .claim_oob_attempt(a.id, "app:1", 100, 5)
+        .await
+        .expect("claim")
+        .expect("live");
+    assert_eq!((claim.code_hash.as_str(), claim.attempts), ("h2", 1));
+    assert!(
+        !s.consume_oob_code(claim.id, "h1").await.expect("stale"),
+        "a replaced code's hash does not consume the new one"
+    );
+    // Other bindings are other codes.
+    assert_eq!(
+        s.claim_oob_attempt(a.id, "app:2", 100, 5)
+            .await
+            .expect("other"),
+        None
+    );
+    // Expiry.
+    assert_eq!(
+        s.claim_oob_attempt(a.id, "app:1", 700, 5)
+            .await
+            .expect("expired"),
+        None
+    );
+    assert!(s.consume_oob_code(claim.id, "h2").await.expect("consume"));
+    assert!(!s.consume_oob_code(claim.id, "h2").await.expect("twice"));
+    s.put_oob_code(&oob(a.id, "app:1", "h3", 700))
+        .await
+        .expect("put");
+    s.delete_oob_code(a.id, "app:1").await.expect("delete");
+    assert_eq!(
+        s.claim_oob_attempt(a.id, "app:1", 100, 5)
+            .await
+            .expect("deleted"),
+        None
+    );
+}
+
+async fn oob_attempts_are_bounded_under_concurrency(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.put_oob_code(&oob(a.id, "session:x", "h", 700))
+        .await
+        .expect("put");
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.claim_oob_attempt(a.id, "session:x", 100, 5).await
+        }));
+    }
+    let mut claims = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("store").is_some() {
+            claims += 1;
+        }
+    }
+    assert_eq!(claims, 5, "never more than 5 attempts, however concurrent");
+}
+
+async fn oob_code_is_consumed_once_under_concurrency(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.put_oob_code(&oob(a.id, "app:1", "h", 700))
+        .await
+        .expect("put");
+    let id = s
+        .claim_oob_attempt(a.id, "app:1", 100, 5)
+        .await
+        .expect("claim")
+        .expect("live")
+        .id;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(
+            async move { s.consume_oob_code(id, "h").await },
+        ));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("store") {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn mfa_session_is_used_once_from_its_device_under_concurrency(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let b = s.create_user(&new_user("bob")).await.expect("bob");
+    let app = s.create_application(&new_app("shop")).await.expect("app");
+    let other = s.create_application(&new_app("bank")).await.expect("app");
+    s.create_mfa_session(&session("sid", a.id, app.id, "dev-1"))
+        .await
+        .expect("create");
+    assert!(matches!(
+        s.create_mfa_session(&session("sid", a.id, app.id, "dev-1"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let found = s
+        .mfa_session("sid", 999)
+        .await
+        .expect("read")
+        .expect("live");
+    assert_eq!(found, session("sid", a.id, app.id, "dev-1"));
+    assert_eq!(s.mfa_session("sid", 1000).await.expect("expired"), None);
+    assert_eq!(s.mfa_session("other", 100).await.expect("unknown"), None);
+    for (user, app_id, device, now) in [
+        (a.id, app.id, "dev-2", 100),
+        (b.id, app.id, "dev-1", 100),
+        (a.id, other.id, "dev-1", 100),
+        (a.id, app.id, "dev-1", 1000),
+    ] {
+        assert!(
+            !s.consume_mfa_session("sid", user, app_id, device, now)
+                .await
+                .expect("refused"),
+            "{user} {app_id} {device} {now}"
+        );
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        let (user, app_id) = (a.id, app.id);
+        tasks.push(tokio::spawn(async move {
+            s.consume_mfa_session("sid", user, app_id, "dev-1", 100)
+                .await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("store") {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(s.mfa_session("sid", 100).await.expect("used"), None);
+}
+
+async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let app = s.create_application(&new_app("shop")).await.expect("app");
+    assert_eq!(s.otp_status(a.id, app.id, 100).await.expect("none"), None);
+    let rec = |ip: &str, exp| OtpStatusRecord {
+        user_id: a.id,
+        app_id: app.id,
+        end_user_ip: Some(ip.into()),
+        expires_at: exp,
+    };
+    s.put_otp_status(&rec("1.2.3.4", 400)).await.expect("put");
+    s.put_otp_status(&rec("5.6.7.8", 500)).await.expect("renew");
+    assert_eq!(
+        s.otp_status(a.id, app.id, 450).await.expect("live"),
+        Some(rec("5.6.7.8", 500))
+    );
+    assert_eq!(
+        s.otp_status(a.id, app.id, 500).await.expect("expired"),
+        None
+    );
+    assert!(
+        !s.consume_otp_status(a.id, app.id, 500)
+            .await
+            .expect("expired")
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        let (user, app_id) = (a.id, app.id);
+        tasks.push(tokio::spawn(async move {
+            s.consume_otp_status(user, app_id, 100).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("store") {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(s.otp_status(a.id, app.id, 100).await.expect("used"), None);
+}
+
+async fn outbox_lists_unexpired_messages_per_user(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let b = s.create_user(&new_user("bob")).await.expect("bob");
+    let msg = |user_id, channel, to: &str, code: &str, exp| NewOutboxMessage {
+        user_id,
+        channel,
+        to: to.into(),
+        code: SecretString::new(code),
+        created_at: 100,
+        expires_at: exp,
+    };
+    for m in [
+        msg(a.id, Channel::Email, "alice@example.org", "111111", 700),
+        msg(b.id, Channel::Sms, "+391", "222222", 700),
+        msg(a.id, Channel::Sms, "+392", "333333", 800),
+    ] {
+        s.put_outbox_message(&m).await.expect("put");
+    }
+    let all = s.outbox_messages(None, 100).await.expect("all");
+    let view: Vec<(&str, Channel, &str, &str)> = all
+        .iter()
+        .map(|m| {
+            (
+                m.username.as_str(),
+                m.channel,
+                m.to.as_str(),
+                m.code.expose(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        view,
+        [
+            ("alice", Channel::Email, "alice@example.org", "111111"),
+            ("bob", Channel::Sms, "+391", "222222"),
+            ("alice", Channel::Sms, "+392", "333333"),
+        ]
+    );
+    assert_eq!(all[0].created_at, 100);
+    assert_eq!(all[0].expires_at, 700);
+    let alice = s.outbox_messages(Some(a.id), 100).await.expect("alice");
+    assert_eq!(alice.len(), 2);
+    let later = s.outbox_messages(None, 700).await.expect("later");
+    assert_eq!(later.len(), 1, "expired messages are not listed");
+    assert_eq!(later[0].code.expose(), "333333");
+}
+
+async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let app = s.create_application(&new_app("shop")).await.expect("app");
+    s.put_oob_code(&oob(a.id, "old", "h", 500))
+        .await
+        .expect("c");
+    s.put_oob_code(&oob(a.id, "new", "h", 900))
+        .await
+        .expect("c");
+    let mut old = session("old", a.id, app.id, "d");
+    old.expires_at = 500;
+    s.create_mfa_session(&old).await.expect("s");
+    s.create_mfa_session(&session("new", a.id, app.id, "d"))
+        .await
+        .expect("s");
+    s.put_otp_status(&OtpStatusRecord {
+        user_id: a.id,
+        app_id: app.id,
+        end_user_ip: None,
+        expires_at: 500,
+    })
+    .await
+    .expect("st");
+    for exp in [500, 900] {
+        s.put_outbox_message(&NewOutboxMessage {
+            user_id: a.id,
+            channel: Channel::Email,
+            to: "a@x".into(),
+            code: SecretString::new("123456"),
+            created_at: 100,
+            expires_at: exp,
+        })
+        .await
+        .expect("o");
+    }
+    assert_eq!(s.purge_expired_oob(500).await.expect("purge"), 4);
+    assert!(
+        s.claim_oob_attempt(a.id, "new", 600, 5)
+            .await
+            .expect("kept")
+            .is_some()
+    );
+    assert!(s.mfa_session("new", 600).await.expect("kept").is_some());
+    assert_eq!(s.outbox_messages(None, 600).await.expect("kept").len(), 1);
+    assert_eq!(s.purge_expired_oob(500).await.expect("again"), 0);
+}
+
+async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let app = s.create_application(&new_app("shop")).await.expect("app");
+    s.create_mfa_session(&session("sid", a.id, app.id, "d"))
+        .await
+        .expect("s");
+    s.put_otp_status(&OtpStatusRecord {
+        user_id: a.id,
+        app_id: app.id,
+        end_user_ip: None,
+        expires_at: 900,
+    })
+    .await
+    .expect("st");
+    assert!(s.delete_application("shop").await.expect("delete app"));
+    assert_eq!(s.mfa_session("sid", 100).await.expect("gone"), None);
+    assert_eq!(s.otp_status(a.id, app.id, 100).await.expect("gone"), None);
+
+    s.put_oob_code(&oob(a.id, "app:1", "h", 900))
+        .await
+        .expect("c");
+    s.put_outbox_message(&NewOutboxMessage {
+        user_id: a.id,
+        channel: Channel::Sms,
+        to: "+1".into(),
+        code: SecretString::new("123456"),
+        created_at: 100,
+        expires_at: 900,
+    })
+    .await
+    .expect("o");
+    assert!(s.delete_user(a.id).await.expect("delete user"));
+    assert!(s.outbox_messages(None, 100).await.expect("gone").is_empty());
+    let again = s
+        .create_user(&new_user("alice"))
+        .await
+        .expect("alice again");
+    assert_eq!(
+        s.claim_oob_attempt(again.id, "app:1", 100, 5)
+            .await
+            .expect("none"),
+        None
+    );
 }

@@ -67,6 +67,37 @@ pub fn generated_password() -> SecretString {
     SecretString::new(s)
 }
 
+/// A new API key's two halves: the public id (16 hex digits, how the key
+/// is found) and the secret (256 random bits, base64url).
+pub fn api_key_parts() -> (String, SecretString) {
+    (
+        HEXLOWER.encode(&random_bytes(8)),
+        SecretString::new(BASE64URL_NOPAD.encode(&random_bytes(32))),
+    )
+}
+
+/// A new MFA session id, shaped like the ones Capillary clients know:
+/// `P-` and 122 random bits in the layout of a version-4 UUID.
+pub fn mfa_session_id() -> SecretString {
+    let mut b = random_bytes(16);
+    if let Some(x) = b.get_mut(6) {
+        *x = (*x & 0x0f) | 0x40;
+    }
+    if let Some(x) = b.get_mut(8) {
+        *x = (*x & 0x3f) | 0x80;
+    }
+    let h = HEXLOWER.encode(&b);
+    let part = |r: std::ops::Range<usize>| h.get(r).unwrap_or("");
+    SecretString::new(format!(
+        "P-{}-{}-{}-{}-{}",
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +130,23 @@ mod tests {
         let b = token_id();
         assert_ne!(a, b);
         assert_eq!(a.len(), 22);
+    }
+
+    #[test]
+    fn api_keys_and_session_ids_are_random_and_well_formed() {
+        let (id, secret) = api_key_parts();
+        assert_eq!(id.len(), 16);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(secret.expose().len(), 43);
+        assert!(!secret.expose().contains('.'));
+        assert_ne!(api_key_parts().0, id);
+        let s = mfa_session_id();
+        let s = s.expose();
+        assert_eq!(s.len(), 38, "{s}");
+        assert!(s.starts_with("P-"));
+        assert_eq!(s.matches('-').count(), 5);
+        assert_eq!(&s[16..17], "4", "version nibble: {s}");
+        assert_ne!(mfa_session_id().expose(), s);
     }
 
     #[test]

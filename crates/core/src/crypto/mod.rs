@@ -2,6 +2,7 @@
 
 pub mod cipher;
 pub mod codes;
+pub mod digest;
 pub mod jwt;
 pub mod password;
 pub mod qr;

@@ -3,7 +3,7 @@
 
 use crate::crypto::codes;
 use crate::error::{AuthError, StoreError};
-use crate::model::{NewUser, User};
+use crate::model::{NewUser, OutboxMessage, User};
 use crate::secret::SecretString;
 use crate::service::audit::{AuthEvent, record};
 use crate::service::{AuthService, Caller};
@@ -187,8 +187,34 @@ impl AuthService {
         }
     }
 
-    /// Deletes expired revocations and stale counters.
+    /// Deletes expired revocations and stale counters, and expired
+    /// out-of-band codes, MFA sessions, status records and outbox messages.
     pub async fn purge_expired(&self) -> Result<u64, AuthError> {
-        Ok(self.store.purge_expired(self.clock.now_secs()).await?)
+        let now = self.clock.now_secs();
+        let a = self.store.purge_expired(now).await?;
+        let b = self.store.purge_expired_oob(now).await?;
+        Ok(a + b)
+    }
+
+    /// Deletes expired out-of-band codes, MFA sessions, status records
+    /// and outbox messages (the server does it every minute: the outbox
+    /// holds codes, which must not outlive them).
+    pub async fn purge_expired_codes(&self) -> Result<u64, AuthError> {
+        Ok(self.store.purge_expired_oob(self.clock.now_secs()).await?)
+    }
+
+    /// The outbox's unexpired messages, oldest first; of one user if given
+    /// (an unknown user is [`AuthError::UserNotFound`]). Expired messages
+    /// are deleted first.
+    pub async fn outbox(&self, user: Option<&str>) -> Result<Vec<OutboxMessage>, AuthError> {
+        let user_id = match user {
+            Some(raw) => Some(self.user_named(raw).await?.id),
+            None => None,
+        };
+        self.purge_expired_codes().await?;
+        Ok(self
+            .store
+            .outbox_messages(user_id, self.clock.now_secs())
+            .await?)
     }
 }

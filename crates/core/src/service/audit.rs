@@ -42,6 +42,31 @@ pub enum AuthEvent {
     PasswordCheckFailed,
     /// A token was refused.
     TokenRefused,
+    /// An out-of-band code was sent.
+    OobSent,
+    /// An out-of-band code could not be delivered.
+    OobDeliveryFailed,
+    /// Sending a code was refused by the per-user send limit.
+    OobSendThrottled,
+    /// An out-of-band code was accepted.
+    OobOk,
+    /// An application asked whether OTP is active for a user.
+    OtpStatus,
+    /// An application's code check succeeded.
+    OtpValid,
+    /// An application's code check failed.
+    OtpInvalid,
+    /// An MFA session was created (password accepted).
+    MfaSessionCreated,
+    /// An MFA session was refused (unknown, expired, used, other device).
+    MfaSessionRefused,
+    /// A call with a missing, malformed, unknown or revoked API key, or
+    /// naming another application than the key's.
+    ApiKeyRefused,
+    /// An application was registered.
+    ApplicationCreated,
+    /// An application was revoked.
+    ApplicationRevoked,
 }
 
 impl AuthEvent {
@@ -64,6 +89,18 @@ impl AuthEvent {
             Self::AllTokensRevoked => "all_tokens_revoked",
             Self::PasswordCheckFailed => "password_check_failed",
             Self::TokenRefused => "token_refused",
+            Self::OobSent => "oob_sent",
+            Self::OobDeliveryFailed => "oob_delivery_failed",
+            Self::OobSendThrottled => "oob_send_throttled",
+            Self::OobOk => "oob_ok",
+            Self::OtpStatus => "otp_status",
+            Self::OtpValid => "otp_valid",
+            Self::OtpInvalid => "otp_invalid",
+            Self::MfaSessionCreated => "mfa_session_created",
+            Self::MfaSessionRefused => "mfa_session_refused",
+            Self::ApiKeyRefused => "api_key_refused",
+            Self::ApplicationCreated => "application_created",
+            Self::ApplicationRevoked => "application_revoked",
         }
     }
 
@@ -78,28 +115,73 @@ impl AuthEvent {
                 | Self::Lockout
                 | Self::PasswordCheckFailed
                 | Self::TokenRefused
+                | Self::OobDeliveryFailed
+                | Self::OobSendThrottled
+                | Self::OtpInvalid
+                | Self::MfaSessionRefused
+                | Self::ApiKeyRefused
         )
     }
 }
 
-/// Writes the line for `event` of `user` from `caller`.
-pub fn record(event: AuthEvent, user: &str, caller: &Caller) {
-    let ip = caller.ip_text();
-    // The username is user input: keep the line one line and unambiguous.
-    let user: String = user
-        .chars()
+/// User input made safe for the line: one line, unambiguous, bounded.
+fn field(text: &str) -> String {
+    text.chars()
         .map(|c| {
-            if c.is_whitespace() || c.is_control() || c == '"' {
+            if c.is_whitespace() || c.is_control() || c == '"' || c == '=' {
                 '_'
             } else {
                 c
             }
         })
         .take(64)
-        .collect();
+        .collect()
+}
+
+/// Writes the line for `event` of `user` from `caller`.
+pub fn record(event: AuthEvent, user: &str, caller: &Caller) {
+    write(event, user, caller, "");
+}
+
+/// Writes the line for `event` of `user` from `caller` on behalf of the
+/// application `app`, with the end user's IP as the application reported
+/// it: `otpgate auth event=otp_status user=alice ip=10.0.0.5 app=shop
+/// enduserip=203.0.113.9` (`-` when not reported).
+pub fn record_app(
+    event: AuthEvent,
+    user: &str,
+    caller: &Caller,
+    app: &str,
+    end_user_ip: Option<&str>,
+) {
+    let extra = format!(
+        " app={} enduserip={}",
+        field(app),
+        end_user_ip
+            .filter(|s| !s.trim().is_empty())
+            .map_or_else(|| "-".to_owned(), |s| field(s.trim()))
+    );
+    write(event, user, caller, &extra);
+}
+
+fn write(event: AuthEvent, user: &str, caller: &Caller, extra: &str) {
+    let ip = caller.ip_text();
+    let user = field(user);
     if event.is_failure() {
-        tracing::warn!(target: "otpgate::auth", "otpgate auth event={} user={} ip={}", event.as_str(), user, ip);
+        tracing::warn!(target: "otpgate::auth", "otpgate auth event={} user={} ip={}{}", event.as_str(), user, ip, extra);
     } else {
-        tracing::info!(target: "otpgate::auth", "otpgate auth event={} user={} ip={}", event.as_str(), user, ip);
+        tracing::info!(target: "otpgate::auth", "otpgate auth event={} user={} ip={}{}", event.as_str(), user, ip, extra);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_stay_on_one_line_and_cannot_forge_keys() {
+        assert_eq!(field("alice bob\nip=1.2.3.4"), "alice_bob_ip_1.2.3.4");
+        assert_eq!(field("a\"b"), "a_b");
+        assert_eq!(field(&"x".repeat(100)).len(), 64);
     }
 }

@@ -7,7 +7,12 @@
 //! revocation cut-offs ([`admin`] and the above).
 
 pub mod admin;
+pub mod app_otp;
+pub mod applications;
 pub mod audit;
+pub mod enrol;
+pub mod mfa_session;
+pub mod oob;
 pub mod session;
 pub mod two_factor;
 
@@ -24,7 +29,8 @@ use crate::crypto::totp::TotpVerifier;
 use crate::error::AuthError;
 use crate::keys::KeyFiles;
 use crate::model::{IssuedToken, ThrottleKind};
-use crate::secret::SecretString;
+use crate::notify::Notifiers;
+use crate::secret::{SecretBytes, SecretString};
 use crate::store::Store;
 use crate::throttle::Throttle;
 
@@ -68,6 +74,10 @@ pub struct AuthService {
     /// costs as much time as a wrong password.
     /// Computed on first need, so start-up does not pay for a hash.
     dummy_hash: tokio::sync::OnceCell<String>,
+    /// Key of the out-of-band codes' HMAC (derived from the at-rest key).
+    pub(crate) oob_key: SecretBytes,
+    /// Where out-of-band codes are delivered (default: the outbox).
+    pub(crate) notifiers: Notifiers,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -87,7 +97,10 @@ impl AuthService {
         keys: &KeyFiles,
     ) -> Result<Self, AuthError> {
         let hasher = Argon2idHasher::new(policy.argon2)?;
+        let notifiers = Notifiers::outbox(store.clone());
         Ok(Self {
+            oob_key: crate::crypto::digest::derive_key(&keys.at_rest, "otpgate oob code v1"),
+            notifiers,
             jwt: JwtCodec::new(&keys.jwt, policy.issuer.clone())?,
             cipher: SecretCipher::new(&keys.at_rest)?,
             pool: HashingPool::new(hasher, policy.hashing_threads, policy.hashing_queue),
@@ -99,6 +112,17 @@ impl AuthService {
             policy,
             dummy_hash: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// The same service delivering out-of-band codes through `notifiers`.
+    pub fn with_notifiers(mut self, notifiers: Notifiers) -> Self {
+        self.notifiers = notifiers;
+        self
+    }
+
+    /// The notifiers in use.
+    pub fn notifiers(&self) -> &Notifiers {
+        &self.notifiers
     }
 
     /// The store (for readiness checks and the CLI).
@@ -155,8 +179,30 @@ impl AuthService {
         two_factor: bool,
         otp_verified: bool,
     ) -> IssuedToken {
+        self.issue_token_for(
+            user_id,
+            username,
+            valid_after,
+            two_factor,
+            otp_verified,
+            self.policy.token_lifetime_secs,
+        )
+        .0
+    }
+
+    /// [`Self::issue_token`] with a lifetime of `lifetime_secs`; also
+    /// returns the token's id (`jti`).
+    pub(crate) fn issue_token_for(
+        &self,
+        user_id: i64,
+        username: &str,
+        valid_after: i64,
+        two_factor: bool,
+        otp_verified: bool,
+        lifetime_secs: i64,
+    ) -> (IssuedToken, String) {
         let iat = self.clock.now_secs().max(valid_after);
-        let exp = iat + self.policy.token_lifetime_secs;
+        let exp = iat + lifetime_secs;
         let claims = Claims {
             sub: username.to_owned(),
             id: username.to_owned(),
@@ -168,10 +214,11 @@ impl AuthService {
             two_factor,
             otp_verified,
         };
-        IssuedToken {
+        let token = IssuedToken {
             token: self.jwt.sign(&claims),
             expires_at: exp,
-        }
+        };
+        (token, claims.jti)
     }
 
     /// Verifies `password` against `hash` on the hashing pool; with no

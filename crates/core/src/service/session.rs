@@ -1,7 +1,7 @@
 //! Password login, the token check with its 2FA gate, logout, profile.
 
 use crate::error::{AuthError, TokenProblem};
-use crate::model::{IssuedToken, Principal, Profile};
+use crate::model::{IssuedToken, Principal, Profile, User};
 use crate::secret::SecretString;
 use crate::service::audit::{AuthEvent, record};
 use crate::service::{Access, AuthService, Caller};
@@ -27,10 +27,36 @@ impl AuthService {
         if name.chars().count() > username::MAX_LEN || password.expose().len() > 1024 {
             return Err(AuthError::InvalidCredentials);
         }
+        let user = self.store.user_by_name(&name).await?;
+        let user = self.password_login(&name, user, password, caller).await?;
+        let two_factor = user.totp.is_enabled();
+        Ok(self.issue_token(
+            user.id,
+            &user.username,
+            user.tokens_valid_after,
+            two_factor,
+            false,
+        ))
+    }
+
+    /// The password check of every login (native, and the application
+    /// dialects that take a password): refused while `throttle_key` (the
+    /// canonical username, or what the caller typed when it names nobody)
+    /// or the client IP is locked; a wrong password or an unknown user (the
+    /// same hash work) counts a failure on both; a success clears the
+    /// username's counter.
+    pub(crate) async fn password_login(
+        &self,
+        throttle_key: &str,
+        user: Option<User>,
+        password: &SecretString,
+        caller: &Caller,
+    ) -> Result<User, AuthError> {
+        let name = throttle_key;
         let store = self.store.as_ref();
         let now = self.clock.now_secs();
         let ip_key = caller.ip.map(|ip| ip.to_string());
-        let seen = match self.login_user_throttle().check(store, &name, now).await {
+        let seen = match self.login_user_throttle().check(store, name, now).await {
             Err(e) => Err(e),
             Ok(seen) => match &ip_key {
                 Some(ip) => self
@@ -44,39 +70,31 @@ impl AuthService {
         let had_failures = match seen {
             Ok(seen) => seen.is_some(),
             Err(e) => {
-                record(AuthEvent::LoginThrottled, &name, caller);
+                record(AuthEvent::LoginThrottled, name, caller);
                 return Err(e);
             }
         };
-        let user = store.user_by_name(&name).await?;
         let ok = self
             .password_matches(password, user.as_ref().map(|u| u.password_hash.as_str()))
             .await?;
         let Some(user) = user.filter(|_| ok) else {
-            record(AuthEvent::LoginFailed, &name, caller);
+            record(AuthEvent::LoginFailed, name, caller);
             let now = self.clock.now_secs();
-            let user_lock = self.login_user_throttle().fail(store, &name, now).await?;
+            let user_lock = self.login_user_throttle().fail(store, name, now).await?;
             let ip_lock = match &ip_key {
                 Some(ip) => self.login_ip_throttle().fail(store, ip, now).await?,
                 None => None,
             };
             if user_lock.is_some() || ip_lock.is_some() {
-                record(AuthEvent::Lockout, &name, caller);
+                record(AuthEvent::Lockout, name, caller);
             }
             return Err(AuthError::InvalidCredentials);
         };
         if had_failures {
-            self.login_user_throttle().clear(store, &name).await?;
+            self.login_user_throttle().clear(store, name).await?;
         }
-        record(AuthEvent::LoginOk, &name, caller);
-        let two_factor = user.totp.is_enabled();
-        Ok(self.issue_token(
-            user.id,
-            &user.username,
-            user.tokens_valid_after,
-            two_factor,
-            false,
-        ))
+        record(AuthEvent::LoginOk, name, caller);
+        Ok(user)
     }
 
     /// The one token check used by every route, dialect and the Socket.IO

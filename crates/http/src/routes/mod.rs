@@ -1,16 +1,21 @@
 //! The router: every dialect's routes under their prefixes, plus the
 //! operational endpoints, wrapped in the shared layers.
 
+pub mod capillary;
+pub mod mudbase;
 pub mod native;
 pub mod ops;
+pub mod single_connect;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::error::AppError;
 use crate::layers;
 use crate::state::AppState;
 
@@ -38,6 +43,27 @@ pub fn router(state: AppState) -> Router {
         .route(&at("/2fa/verify-otp"), post(native::verify_otp))
         .route(&at("/2fa/recovery-codes"), post(native::recovery_codes))
         .route(&at("/2fa/disable"), post(native::disable))
+        .route(&at(mudbase::PATH), post(mudbase::verify))
+        .route(
+            &format!("{}/otpstatus", single_connect::PREFIX),
+            post(single_connect::otp_status),
+        )
+        .route(
+            &format!("{}/otpvalid", single_connect::PREFIX),
+            post(single_connect::otp_valid),
+        )
+        .route(
+            &format!("{}mfa/token/generate", capillary::PREFIX),
+            post(capillary::token_generate),
+        )
+        .route(
+            &format!("{}mfa/otp/generate", capillary::PREFIX),
+            post(capillary::otp_generate),
+        )
+        .route(
+            &format!("{}mfa/otp/validate", capillary::PREFIX),
+            post(capillary::otp_validate),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .fallback(layers::not_found)
@@ -51,6 +77,23 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(layers::security_headers))
         .layer(from_fn(layers::access_log))
         .with_state(state)
+}
+
+/// An error answered in the shape of the dialect that owns `path` (for
+/// the layers and fallbacks, which run outside the dialects' handlers):
+/// Single Connect's HTML page, Capillary's envelope, Mudbase's JSON, or
+/// the native envelope.
+pub fn error_response(state: &AppState, path: &str, err: AppError) -> Response {
+    let prefix = state.settings.api_prefix.trim_end_matches('/');
+    if path.starts_with(single_connect::PREFIX) {
+        single_connect::ScError(err).into_response()
+    } else if path.starts_with(capillary::PREFIX) {
+        capillary::CapError::from(err).into_response()
+    } else if path.strip_prefix(prefix) == Some(mudbase::PATH) {
+        mudbase::MudbaseError(err).into_response()
+    } else {
+        err.into_response()
+    }
 }
 
 #[cfg(test)]

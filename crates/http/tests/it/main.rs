@@ -11,12 +11,16 @@
 
 mod support;
 
+mod applications;
 mod bad_input;
+mod capillary;
 mod gate;
 mod lockout;
 mod login;
+mod mudbase;
 mod ops;
 mod recovery;
 mod revocation;
+mod single_connect;
 mod tokens;
 mod two_factor;

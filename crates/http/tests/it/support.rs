@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -13,6 +13,8 @@ use http_body_util::BodyExt;
 use otpgate_core::config::{Argon2Cost, Policy};
 use otpgate_core::crypto::totp::{code_at_step, step_of};
 use otpgate_core::keys::KeyFiles;
+use otpgate_core::model::OutboxMessage;
+use otpgate_core::notify::{Notifier, Notifiers, NotifyError, OobMessage};
 use otpgate_core::secret::SecretString;
 use otpgate_core::service::admin::UserSpec;
 use otpgate_core::{AuthService, Clock, ManualClock};
@@ -82,14 +84,28 @@ impl TestApp {
         clock: Arc<ManualClock>,
         settings: HttpSettings,
     ) -> Self {
+        Self::open_with(dir, clock, settings, None).await
+    }
+
+    async fn open_with(
+        dir: Arc<tempfile::TempDir>,
+        clock: Arc<ManualClock>,
+        settings: HttpSettings,
+        notifiers: Option<NotifierFactory>,
+    ) -> Self {
         let db: PathBuf = dir.path().join("otpgate.db");
-        let store = SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
-            .await
-            .unwrap();
-        let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
-        let svc = Arc::new(
-            AuthService::new(Arc::new(store), clock.clone(), cheap_policy(), &keys).unwrap(),
+        let store: Arc<dyn otpgate_core::Store> = Arc::new(
+            SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
+                .await
+                .unwrap(),
         );
+        let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
+        let mut svc =
+            AuthService::new(store.clone(), clock.clone(), cheap_policy(), &keys).unwrap();
+        if let Some(make) = notifiers {
+            svc = svc.with_notifiers(make(store));
+        }
+        let svc = Arc::new(svc);
         let router = router(AppState::new(svc.clone(), settings.clone()))
             .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
         Self {
@@ -227,4 +243,174 @@ pub fn assert_error(r: &Resp, status: StatusCode, message: &str) {
     );
     assert_eq!(r.body["message"], message, "{:?}", r.body);
     assert!(r.body["error"].is_string(), "{:?}", r.body);
+}
+
+// --- Applications, dialects and out-of-band codes. ---
+
+/// Builds the notifiers of a test app from its store.
+pub type NotifierFactory = Box<dyn FnOnce(Arc<dyn otpgate_core::Store>) -> Notifiers + Send>;
+
+/// A notifier that always fails (a gateway that is down).
+pub struct FailingNotifier;
+
+#[async_trait::async_trait]
+impl Notifier for FailingNotifier {
+    fn kind(&self) -> &'static str {
+        "failing"
+    }
+
+    async fn send(&self, _: &OobMessage) -> Result<(), NotifyError> {
+        Err(NotifyError("gateway down".into()))
+    }
+}
+
+impl TestApp {
+    /// An app whose notifiers `make` builds.
+    pub async fn with_notifiers(make: NotifierFactory) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let clock = Arc::new(ManualClock::at_secs(T0));
+        Self::open_with(dir, clock, test_settings(), Some(make)).await
+    }
+
+    /// An app whose notifiers all fail.
+    pub async fn with_failing_notifier() -> Self {
+        Self::with_notifiers(Box::new(|_| {
+            let n: Arc<dyn Notifier> = Arc::new(FailingNotifier);
+            Notifiers {
+                email: n.clone(),
+                sms: n,
+            }
+        }))
+        .await
+    }
+
+    /// Registers an application; returns its API key.
+    pub async fn app_key(&self, name: &str) -> String {
+        let (_, key) = self.svc.create_application(name).await.unwrap();
+        key.expose().to_owned()
+    }
+
+    /// A user with the given contact details (no 2FA).
+    pub async fn add_contact_user(
+        &self,
+        name: &str,
+        password: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+        external_id: Option<&str>,
+    ) {
+        self.svc
+            .create_user(UserSpec {
+                username: name.into(),
+                password: Some(SecretString::new(password)),
+                email: email.map(str::to_owned),
+                phone: phone.map(str::to_owned),
+                external_id: external_id.map(str::to_owned),
+                ..UserSpec::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    /// POSTs a raw body with these headers.
+    pub async fn post_raw(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        let mut b = Request::builder().method(Method::POST).uri(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        self.send(b.body(Body::from(body.to_vec())).unwrap()).await
+    }
+
+    /// POSTs form fields (as curl --data-urlencode does) with an API key.
+    pub async fn post_form(&self, path: &str, key: Option<&str>, fields: &[(&str, &str)]) -> Resp {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+        if let Some(k) = key {
+            headers.push(("x-api-key", k));
+        }
+        self.post_raw(path, &headers, body.as_bytes()).await
+    }
+
+    /// POSTs JSON with an optional API key.
+    pub async fn post_json(&self, path: &str, key: Option<&str>, body: &Value) -> Resp {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(k) = key {
+            headers.push(("x-api-key", k));
+        }
+        self.post_raw(path, &headers, body.to_string().as_bytes())
+            .await
+    }
+
+    /// The outbox messages of `user` (oldest first).
+    pub async fn outbox(&self, user: &str) -> Vec<OutboxMessage> {
+        self.svc.outbox(Some(user)).await.unwrap()
+    }
+
+    /// The code of the newest outbox message of `user`.
+    pub async fn last_code(&self, user: &str) -> String {
+        self.outbox(user)
+            .await
+            .last()
+            .map(|m| m.code.expose().to_owned())
+            .expect("a message in the outbox")
+    }
+}
+
+/// A code other than `code` (same shape).
+pub fn other_code(code: &str) -> String {
+    let n: u32 = code.parse().unwrap();
+    format!("{:06}", (n + 1) % 1_000_000)
+}
+
+/// Log lines written while the returned guard lives (this thread only;
+/// tokio tests run on one thread).
+pub fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
+    #[derive(Clone)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let sink = Sink(buf.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    (buf, tracing::subscriber::set_default(subscriber))
+}
+
+/// The captured log text.
+pub fn log_text(buf: &Arc<Mutex<Vec<u8>>>) -> String {
+    String::from_utf8_lossy(&buf.lock().unwrap()).into_owned()
+}
+
+impl TestApp {
+    /// Sends `n` copies of a JSON or form POST at once (each on its own
+    /// task); returns their statuses.
+    pub async fn concurrent_posts(
+        &self,
+        n: usize,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Vec<StatusCode> {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let mut b = Request::builder().method(Method::POST).uri(path);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            let req = b.body(Body::from(body.to_vec())).unwrap();
+            let router = self.router.clone();
+            set.spawn(async move { router.oneshot(req).await.unwrap().status() });
+        }
+        set.join_all().await
+    }
 }
