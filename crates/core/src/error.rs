@@ -86,6 +86,12 @@ pub enum AuthError {
         /// Seconds to wait before retrying.
         retry_after_secs: i64,
     },
+    /// The legacy challenge login is past its sunset (or turned off).
+    #[error("the legacy login method is no longer available")]
+    LegacyDisabled,
+    /// A user with 2FA on tried the legacy login, which has no OTP step.
+    #[error("users with 2FA must log in with the JWT method")]
+    TwoFactorRequiresJwt,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -17,18 +17,32 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 pub(crate) type Embedded = (i64, &'static str, &'static str);
 
 /// The SQLite migrations, oldest first.
-pub(crate) const SQLITE: &[Embedded] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+pub(crate) const SQLITE: &[Embedded] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "legacy",
+        include_str!("../migrations/sqlite/0002_legacy.sql"),
+    ),
+];
 
 /// The PostgreSQL migrations, oldest first (same versions as SQLite).
-pub(crate) const POSTGRES: &[Embedded] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+pub(crate) const POSTGRES: &[Embedded] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "legacy",
+        include_str!("../migrations/postgres/0002_legacy.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct EmbeddedSource(&'static [Embedded]);

@@ -8,6 +8,8 @@
 
 pub mod admin;
 pub mod audit;
+pub mod legacy;
+pub mod live;
 pub mod session;
 pub mod two_factor;
 
@@ -67,6 +69,9 @@ pub struct AuthService {
     /// A hash verified when the user does not exist, so a wrong username
     /// costs as much time as a wrong password.
     dummy_hash: String,
+    /// Bumped whenever this process revokes something, so live sockets
+    /// are checked at once instead of at the next poll.
+    revocations: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -98,7 +103,21 @@ impl AuthService {
             clock,
             policy,
             dummy_hash,
+            revocations: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// A receiver that changes whenever this process revoked a token or
+    /// moved a user's cut-off (logout, 2FA change, password change, ...).
+    /// Revocations by other processes are only seen by polling
+    /// [`AuthService::still_valid`].
+    pub fn revocation_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revocations.subscribe()
+    }
+
+    /// Tells the live-session watchers of this process to look now.
+    pub(crate) fn signal_revocation(&self) {
+        self.revocations.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The store (for readiness checks and the CLI).

@@ -1,7 +1,7 @@
 //! Password login, the token check with its 2FA gate, logout, profile.
 
 use crate::error::{AuthError, TokenProblem};
-use crate::model::{IssuedToken, Principal, Profile};
+use crate::model::{IssuedToken, Principal, Profile, User};
 use crate::secret::SecretString;
 use crate::service::audit::{AuthEvent, record};
 use crate::service::{Access, AuthService, Caller};
@@ -20,6 +20,25 @@ impl AuthService {
         password: &SecretString,
         caller: &Caller,
     ) -> Result<IssuedToken, AuthError> {
+        let user = self.password_login(raw_username, password, caller).await?;
+        let two_factor = user.totp.is_enabled();
+        Ok(self.issue_token(
+            user.id,
+            &user.username,
+            user.tokens_valid_after,
+            two_factor,
+            false,
+        ))
+    }
+
+    /// The password check of every login method (native and legacy), under
+    /// the per-username and per-IP throttles: the user, or why not.
+    pub(crate) async fn password_login(
+        &self,
+        raw_username: &str,
+        password: &SecretString,
+        caller: &Caller,
+    ) -> Result<User, AuthError> {
         let name = username::normalize(raw_username);
         if name.is_empty() || password.is_empty() {
             return Err(AuthError::invalid("username and password are required"));
@@ -60,14 +79,7 @@ impl AuthService {
         };
         self.login_user_throttle().clear(store, &name).await?;
         record(AuthEvent::LoginOk, &name, caller);
-        let two_factor = user.totp.is_enabled();
-        Ok(self.issue_token(
-            user.id,
-            &user.username,
-            user.tokens_valid_after,
-            two_factor,
-            false,
-        ))
+        Ok(user)
     }
 
     /// The one token check used by every route, dialect and the Socket.IO
@@ -96,6 +108,7 @@ impl AuthService {
             user_id: state.user_id,
             jti: claims.jti,
             expires_at: claims.exp,
+            issued_at: claims.iat,
             two_factor: claims.two_factor,
             otp_verified: claims.otp_verified,
         })
@@ -106,6 +119,7 @@ impl AuthService {
         self.store
             .revoke_token(&who.jti, who.user_id, who.expires_at)
             .await?;
+        self.signal_revocation();
         record(AuthEvent::TokenRevoked, &who.username, caller);
         Ok(())
     }

@@ -110,6 +110,7 @@ impl AuthService {
                     Some(step) => {
                         let cutoff = self.cutoff_now();
                         if self.store.enable_totp(user.id, step, cutoff).await? {
+                            self.signal_revocation();
                             Some(OtpCheck::Accepted {
                                 factor: Factor::Totp,
                                 enabled_now: true,
@@ -232,6 +233,7 @@ impl AuthService {
         self.store
             .revoke_token(&who.jti, who.user_id, who.expires_at)
             .await?;
+        self.signal_revocation();
         let user = self.current_user(who).await?;
         Ok(self.issue_token(user.id, &user.username, user.tokens_valid_after, true, true))
     }
@@ -319,6 +321,7 @@ impl AuthService {
         if !self.store.disable_totp(user.id, self.cutoff_now()).await? {
             return Err(AuthError::TwoFactorNotEnabled);
         }
+        self.signal_revocation();
         record(AuthEvent::TwoFactorDisabled, &user.username, caller);
         record(AuthEvent::AllTokensRevoked, &user.username, caller);
         Ok(())
