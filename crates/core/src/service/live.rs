@@ -125,7 +125,12 @@ impl AuthService {
         let users: HashMap<i64, UserLiveState> =
             state.users.into_iter().map(|u| (u.user_id, u)).collect();
         let revoked: HashSet<String> = state.revoked_jtis.into_iter().collect();
-        let live_grants: HashSet<String> = state.live_grants.into_iter().collect();
+        // Past the sunset, legacy sessions end like their HTTP requests do.
+        let live_grants: HashSet<String> = if self.policy.legacy.is_active(now) {
+            state.live_grants.into_iter().collect()
+        } else {
+            HashSet::new()
+        };
         Ok(sessions
             .iter()
             .map(|s| verdict(s, users.get(&s.user_id), &revoked, &live_grants, now))
