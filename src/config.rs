@@ -305,9 +305,7 @@ fn parse_header_list(text: &str) -> Result<BTreeMap<String, String>, String> {
         .map(|pair| {
             pair.split_once('=')
                 .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .ok_or_else(|| {
-                    format!("OTPGATE_UPSTREAM_HEADERS: {pair:?} is not Name=value")
-                })
+                .ok_or_else(|| format!("OTPGATE_UPSTREAM_HEADERS: {pair:?} is not Name=value"))
         })
         .collect()
 }
@@ -319,11 +317,12 @@ fn parse_date(name: &str, text: &str) -> Result<i64, String> {
     if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(t.unix_timestamp());
     }
-    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
-        .map(|d| d.midnight().assume_utc().unix_timestamp())
-        .map_err(|_| {
-            format!("{name} {text:?} must be a date like 2026-06-01 or an RFC 3339 time")
-        })
+    time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map(|d| d.midnight().assume_utc().unix_timestamp())
+    .map_err(|_| format!("{name} {text:?} must be a date like 2026-06-01 or an RFC 3339 time"))
 }
 
 fn upstream_settings(raw: RawUpstream) -> Result<Option<UpstreamSettings>, String> {
@@ -348,7 +347,14 @@ fn upstream_settings(raw: RawUpstream) -> Result<Option<UpstreamSettings>, Strin
     if timeout_ms == 0 {
         return Err("upstream.timeout_ms must be greater than 0".into());
     }
-    let reserved = ["authorization", "host", "connection", "upgrade", "transfer-encoding", USER_HEADER];
+    let reserved = [
+        "authorization",
+        "host",
+        "connection",
+        "upgrade",
+        "transfer-encoding",
+        USER_HEADER,
+    ];
     let mut headers = Vec::new();
     for (name, value) in raw.headers.unwrap_or_default() {
         let n = HeaderName::from_bytes(name.as_bytes())
@@ -356,8 +362,9 @@ fn upstream_settings(raw: RawUpstream) -> Result<Option<UpstreamSettings>, Strin
         if reserved.contains(&n.as_str()) {
             return Err(format!("upstream.headers: {name:?} cannot be set"));
         }
-        let v = HeaderValue::from_str(&value)
-            .map_err(|_| format!("upstream.headers: the value of {name:?} is not a header value"))?;
+        let v = HeaderValue::from_str(&value).map_err(|_| {
+            format!("upstream.headers: the value of {name:?} is not a header value")
+        })?;
         headers.push((n, v));
     }
     Ok(Some(UpstreamSettings {
@@ -751,12 +758,18 @@ mod tests {
         let c = Config::validate(Raw::default(), None).expect("defaults");
         assert!(c.http.upstream.is_none());
         assert_eq!(c.policy.legacy, LegacyPolicy::default());
-        assert!(!c.policy.legacy.is_active(1_795_305_600), "off by default on 2026-11-22");
+        assert!(
+            !c.policy.legacy.is_active(1_795_305_600),
+            "off by default on 2026-11-22"
+        );
         assert_eq!(c.http.ws.login_timeout, Duration::from_secs(10));
         let env = env_of(&[
             ("OTPGATE_UPSTREAM_URL", "http://127.0.0.1:9000/app"),
             ("OTPGATE_UPSTREAM_TIMEOUT_MS", "1500"),
-            ("OTPGATE_UPSTREAM_HEADERS", "X-Gateway=otpgate, X-Tenant = acme"),
+            (
+                "OTPGATE_UPSTREAM_HEADERS",
+                "X-Gateway=otpgate, X-Tenant = acme",
+            ),
             ("OTPGATE_LEGACY_ENABLED", "true"),
             ("OTPGATE_LEGACY_SUNSET", "2027-01-01"),
             ("OTPGATE_WS_LOGIN_TIMEOUT_MS", "2000"),

@@ -113,9 +113,12 @@ impl Upstream {
 
     fn target(&self, uri: &Uri) -> Result<Uri, AppError> {
         let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
-        format!("{}://{}{}{}", self.scheme, self.authority, self.base_path, pq)
-            .parse()
-            .map_err(|_| AppError::BadBody("the request path cannot be forwarded".into()))
+        format!(
+            "{}://{}{}{}",
+            self.scheme, self.authority, self.base_path, pq
+        )
+        .parse()
+        .map_err(|_| AppError::BadBody("the request path cannot be forwarded".into()))
     }
 
     /// Forwards a request of the authenticated `username` and streams the
@@ -164,7 +167,9 @@ impl Upstream {
                 tracing::warn!(target: "otpgate::proxy", "upstream did not answer in time");
                 AppError::GatewayTimeout.into_response()
             }
-            Ok(Err(e)) if is_body_limit(&e) => AppError::PayloadTooLarge(body_limit).into_response(),
+            Ok(Err(e)) if is_body_limit(&e) => {
+                AppError::PayloadTooLarge(body_limit).into_response()
+            }
             Ok(Err(e)) => {
                 tracing::warn!(target: "otpgate::proxy", error = %e, "upstream unreachable");
                 AppError::BadGateway.into_response()
@@ -205,7 +210,10 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));

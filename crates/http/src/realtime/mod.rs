@@ -14,6 +14,7 @@
 
 pub mod registry;
 
+use std::convert::Infallible;
 use std::sync::{Arc, Weak};
 
 use otpgate_core::AuthService;
@@ -23,6 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 
 use crate::state::WsSettings;
@@ -129,8 +131,29 @@ fn endpoint(rt: &Arc<Realtime>, kind: Kind, path: String, max_payload: usize) ->
         .ws_max_frame_size(max_payload)
         .build_layer();
     let weak = Arc::downgrade(rt);
-    io.ns("/", async move |s: SocketRef| on_connect(weak.clone(), kind, s));
+    // The event handlers are registered in a connect *middleware*: it runs
+    // before the server acknowledges the namespace connection, so a client
+    // that emits `login` the moment it is connected is never missed (the
+    // connect handler proper runs after the acknowledgement).
+    let register = async move |s: SocketRef| -> Result<(), Infallible> {
+        on_connect(weak.clone(), kind, s);
+        Ok(())
+    };
+    io.ns("/", (async |_: SocketRef| {}).with(register));
     layer
+}
+
+/// socketioxide acknowledges the namespace connection a moment before it
+/// marks the socket connected, and refuses to emit until then; a client
+/// fast enough to emit `login` in that window would lose its answer. Wait
+/// (at most 200 ms) for the mark.
+async fn wait_until_connected(s: &SocketRef) {
+    for _ in 0..200 {
+        if s.connected() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
 }
 
 fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
@@ -144,11 +167,18 @@ fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
     let on_login = weak.clone();
     s.on(
         "login",
-        async move |s: SocketRef, TryData(payload): TryData<LoginPayload>| {
+        async move |s: SocketRef, TryData(payload): TryData<serde_json::Value>| {
             let Some(rt) = on_login.upgrade() else { return };
+            wait_until_connected(&s).await;
+            // Parsed here rather than by the extractor, so that every
+            // malformed payload (not an object, missing or mistyped
+            // fields, none at all) gets its `401`.
+            let payload = payload
+                .ok()
+                .and_then(|v| serde_json::from_value::<LoginPayload>(v).ok());
             let session = match payload {
-                Ok(p) => rt.check(kind, &p).await,
-                Err(_) => None,
+                Some(p) => rt.check(kind, &p).await,
+                None => None,
             };
             match session {
                 Some(session) => {

@@ -82,11 +82,16 @@ impl Registry {
 
     /// Removes and returns the pending sockets whose time is up, and
     /// returns a snapshot of the logged-in ones.
-    fn take_overdue_and_snapshot(&self, now_ms: i64) -> (Vec<SocketRef>, Vec<Sid>, Vec<LiveSession>) {
+    fn take_overdue_and_snapshot(
+        &self,
+        now_ms: i64,
+    ) -> (Vec<SocketRef>, Vec<Sid>, Vec<LiveSession>) {
         let mut map = self.lock();
         let overdue: Vec<Sid> = map
             .iter()
-            .filter(|(_, e)| matches!(e.phase, Phase::Pending { deadline_ms } if deadline_ms <= now_ms))
+            .filter(
+                |(_, e)| matches!(e.phase, Phase::Pending { deadline_ms } if deadline_ms <= now_ms),
+            )
             .map(|(sid, _)| *sid)
             .collect();
         let overdue = overdue
@@ -113,7 +118,9 @@ impl Registry {
             if v.two_factor_changed.is_none() && v.ended.is_none() {
                 continue;
             }
-            let Some(entry) = map.get_mut(sid) else { continue };
+            let Some(entry) = map.get_mut(sid) else {
+                continue;
+            };
             if let (Some(on), Phase::Live(s)) = (v.two_factor_changed, &mut entry.phase) {
                 s.two_factor = on;
             }

@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+mod sio;
 mod support;
 
 mod bad_input;
@@ -20,3 +21,4 @@ mod recovery;
 mod revocation;
 mod tokens;
 mod two_factor;
+mod ws;

@@ -31,6 +31,7 @@ pub struct TestApp {
     pub svc: Arc<AuthService>,
     pub dir: Arc<tempfile::TempDir>,
     pub settings: HttpSettings,
+    pub policy: Policy,
 }
 
 pub struct Resp {
@@ -67,20 +68,31 @@ impl TestApp {
     }
 
     pub async fn with(settings: HttpSettings) -> Self {
+        Self::with_policy(settings, cheap_policy()).await
+    }
+
+    pub async fn with_policy(settings: HttpSettings, policy: Policy) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let clock = Arc::new(ManualClock::at_secs(T0));
-        Self::open(dir, clock, settings).await
+        Self::open(dir, clock, settings, policy).await
     }
 
     /// A new app on the same data directory and clock (a restart).
     pub async fn restart(&self) -> Self {
-        Self::open(self.dir.clone(), self.clock.clone(), self.settings.clone()).await
+        Self::open(
+            self.dir.clone(),
+            self.clock.clone(),
+            self.settings.clone(),
+            self.policy.clone(),
+        )
+        .await
     }
 
     async fn open(
         dir: Arc<tempfile::TempDir>,
         clock: Arc<ManualClock>,
         settings: HttpSettings,
+        policy: Policy,
     ) -> Self {
         let db: PathBuf = dir.path().join("otpgate.db");
         let store = SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
@@ -88,7 +100,7 @@ impl TestApp {
             .unwrap();
         let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
         let svc = Arc::new(
-            AuthService::new(Arc::new(store), clock.clone(), cheap_policy(), &keys).unwrap(),
+            AuthService::new(Arc::new(store), clock.clone(), policy.clone(), &keys).unwrap(),
         );
         let router = router(AppState::new(svc.clone(), settings.clone()))
             .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
@@ -98,7 +110,38 @@ impl TestApp {
             svc,
             dir,
             settings,
+            policy,
         }
+    }
+
+    /// Serves the router on a loopback port (for Socket.IO clients).
+    pub async fn serve(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = self.router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app.into_make_service()).await;
+        });
+        addr
+    }
+
+    /// The service of another process sharing this store (the CLI, or a
+    /// second instance): its revocations do not signal this app's sockets.
+    pub async fn other_process(&self) -> Arc<AuthService> {
+        let db: PathBuf = self.dir.path().join("otpgate.db");
+        let store = SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
+            .await
+            .unwrap();
+        let (keys, _) = KeyFiles::load_or_create(self.dir.path()).unwrap();
+        Arc::new(
+            AuthService::new(
+                Arc::new(store),
+                self.clock.clone(),
+                self.policy.clone(),
+                &keys,
+            )
+            .unwrap(),
+        )
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {
