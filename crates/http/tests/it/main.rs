@@ -17,6 +17,7 @@ mod gate;
 mod lockout;
 mod login;
 mod ops;
+mod proxy;
 mod recovery;
 mod revocation;
 mod tokens;
