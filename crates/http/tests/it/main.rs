@@ -14,6 +14,7 @@ mod support;
 
 mod bad_input;
 mod gate;
+mod legacy;
 mod lockout;
 mod login;
 mod ops;
