@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine that has only the Rust
 # toolchain: Debian packages for the end-to-end tests (an independent TOTP
-# implementation, a QR decoder, a load tool) and a PostgreSQL server that
+# implementation, a QR decoder, a load tool, node with the npm Socket.IO
+# client) and a PostgreSQL server that
 # answers on 127.0.0.1:5432 with trust authentication.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ command -v oathtool >/dev/null || need_apt+=(oathtool)
 command -v zbarimg >/dev/null || need_apt+=(zbar-tools)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v pg_isready >/dev/null || need_apt+=(postgresql-client)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 
 apt_updated=0
 apt_install() {
@@ -23,6 +26,13 @@ apt_install() {
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "ci: installing ${need_apt[*]}"
   apt_install "${need_apt[@]}"
+fi
+
+# The real Socket.IO client the end-to-end tests and bench/ws.sh drive
+# (npm socket.io-client, pinned by tests/clients/package-lock.json).
+if [ ! -f tests/clients/node_modules/socket.io-client/package.json ]; then
+  echo "ci: npm ci in tests/clients"
+  (cd tests/clients && npm ci --no-audit --no-fund >/dev/null)
 fi
 
 # PostgreSQL: use the one on 127.0.0.1:5432 if it answers; otherwise install

@@ -18,4 +18,5 @@ mod support;
 
 mod cli;
 mod restart;
+mod socketio;
 mod walkthrough;
