@@ -349,3 +349,51 @@ async fn legacy_socket_io_accepts_the_legacy_token_and_is_revoked_with_it() {
         Ev::Event(ref n, _) if n == "session_revoked"
     ));
 }
+
+#[tokio::test]
+async fn bad_input_on_legacy_routes_gets_json_4xx() {
+    let app = before_sunset().await;
+    app.add_user("alice", "pw").await;
+    let send = |ct: Option<&'static str>, body: Vec<u8>| {
+        let mut b = Request::post("/webrest/authentication/login");
+        if let Some(ct) = ct {
+            b = b.header("content-type", ct);
+        }
+        b.body(Body::from(body)).unwrap()
+    };
+    let cases = [
+        (
+            send(None, b"{\"username\":".to_vec()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (send(None, b"[1,2]".to_vec()), StatusCode::BAD_REQUEST),
+        (
+            send(Some("text/plain"), b"x".to_vec()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            send(None, vec![b'a'; 64 * 1024]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ];
+    for (req, status) in cases {
+        let r = app.send(req).await;
+        assert_eq!(r.status, status, "{:?}", r.body);
+        assert_eq!(r.body["code"], status.as_u16());
+        assert!(r.headers.contains_key("sunset"));
+    }
+    // Odd credentials never panic.
+    for bad in ["::", ":", "ü:ü", &format!("alice:{}", "a".repeat(5000))] {
+        let r = webrest(&app, Method::GET, "/webrest/user/me", bad).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad}");
+    }
+    let r = app
+        .send(
+            Request::get("/webrest/user/me")
+                .header("authorization", &b"alice:\xff"[..])
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
