@@ -20,6 +20,7 @@ port=$(free_port)
 start_otpgate "$port"
 add_user bench bench-pw
 add_user probe probe-pw
+add_user probe2 probe2-pw
 TOKEN=$(token "$port" bench bench-pw)
 rss0=$(rss_mib "$OTPGATE_PID")
 
@@ -37,25 +38,26 @@ rss1=$(rss_mib "$OTPGATE_PID")
 t0=$(cpu_ticks "$OTPGATE_PID"); sleep 5; t1=$(cpu_ticks "$OTPGATE_PID")
 idle_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (b-a)/hz/5*100}')
 
+echo go >&4
+wait "$NODE_PID" || true
+summary=$(grep '"samples"' "$TMP/node.out" || cat "$TMP/node.out")
+
 # Revocation by another process (the CLI): only polling can see it.
 cli_lat=()
 for _ in $(seq 1 "$CLI_SAMPLES"); do
-  tok=$(token "$port" probe probe-pw)
+  tok=$(token "$port" probe2 probe2-pw)
   timeout 20 node tests/clients/sio.js "http://127.0.0.1:$port" /api/ws/ websocket \
-    "{\"accessKeyId\":\"probe\",\"token\":\"$tok\"}" 15000 >"$TMP/cli.out" &
+    "{\"accessKeyId\":\"probe2\",\"token\":\"$tok\"}" 15000 >"$TMP/cli.out" &
   cpid=$!
   wait_for "$TMP/cli.out" authe_ok 15
   start=$(date +%s%N)
-  OTPGATE_DATA_DIR="$TMP/data" "$BIN" token revoke-all probe >/dev/null
+  OTPGATE_DATA_DIR="$TMP/data" "$BIN" token revoke-all probe2 >/dev/null
   wait_for "$TMP/cli.out" session_revoked 15
   end=$(date +%s%N)
   cli_lat+=("$(( (end - start) / 1000000 ))")
   wait "$cpid" 2>/dev/null || true
 done
 
-echo go >&4
-wait "$NODE_PID" || true
-summary=$(grep '"samples"' "$TMP/node.out" || cat "$TMP/node.out")
 rss2=$(rss_mib "$OTPGATE_PID")
 cli_sorted=$(printf '%s\n' "${cli_lat[@]}" | sort -n | tr '\n' ' ')
 

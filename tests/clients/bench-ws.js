@@ -29,7 +29,7 @@ function open(user, tok) {
 }
 
 async function login(user, pw) {
-  const r = await fetch(url + "/api/login", { method: "POST", body: JSON.stringify({ username: user, password: pw }) });
+  const r = await fetch(url + "/api/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: user, password: pw }) });
   return (await r.json()).token;
 }
 
