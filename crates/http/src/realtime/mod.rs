@@ -129,6 +129,9 @@ fn endpoint(rt: &Arc<Realtime>, kind: Kind, path: String, max_payload: usize) ->
         .max_payload(u64::try_from(max_payload).unwrap_or(u64::MAX))
         .ws_max_message_size(max_payload)
         .ws_max_frame_size(max_payload)
+        // Clients send little (a login, pongs): a small read buffer per
+        // websocket keeps ten thousand idle sockets cheap.
+        .ws_read_buffer_size(1024)
         .build_layer();
     let weak = Arc::downgrade(rt);
     // The event handlers are registered in a connect *middleware*: it runs
