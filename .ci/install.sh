@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine that has only the Rust
 # toolchain: Debian packages for the end-to-end tests (an independent TOTP
-# implementation, a QR decoder, a load tool, openssl for a test CA), a real
-# SMTP server for the e-mail tests (Python's aiosmtpd) and a PostgreSQL
-# server that answers on 127.0.0.1:5432 with trust authentication.
+# implementation, a QR decoder, a load tool, openssl for a test CA, node
+# with the npm Socket.IO client), a real SMTP server for the e-mail tests
+# (Python's aiosmtpd) and a PostgreSQL server that answers on
+# 127.0.0.1:5432 with trust authentication.
 set -euo pipefail
 
 need_apt=()
@@ -13,6 +14,8 @@ command -v wrk >/dev/null || need_apt+=(wrk)
 command -v pg_isready >/dev/null || need_apt+=(postgresql-client)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 
 apt_updated=0
 apt_install() {
@@ -37,6 +40,13 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
     || python3 -m pip install -q --break-system-packages aiosmtpd 2>/dev/null \
     || apt_install python3-aiosmtpd
   python3 -c 'import aiosmtpd'
+fi
+
+# The real Socket.IO client the end-to-end tests and bench/ws.sh drive
+# (npm socket.io-client, pinned by tests/clients/package-lock.json).
+if [ ! -f tests/clients/node_modules/socket.io-client/package.json ]; then
+  echo "ci: npm ci in tests/clients"
+  (cd tests/clients && npm ci --no-audit --no-fund >/dev/null)
 fi
 
 # PostgreSQL: use the one on 127.0.0.1:5432 if it answers; otherwise install

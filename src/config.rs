@@ -5,13 +5,16 @@
 //! an error rather than a silently ignored setting). Every option is listed
 //! in `otpgate.example.toml` and the README's table.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use otpgate_core::config::{Argon2Cost, Policy, ThrottlePolicy};
-use otpgate_http::HttpSettings;
+use otpgate_core::config::{Argon2Cost, LegacyPolicy, Policy, ThrottlePolicy};
 use otpgate_http::client_ip::{IpNet, TrustedProxies};
+use otpgate_http::proxy::{USER_HEADER, UpstreamSettings};
+use otpgate_http::state::DEFAULT_LEGACY_DOCS_URL;
+use otpgate_http::{HttpSettings, WsSettings};
 use otpgate_store::{PostgresOptions, SqliteOptions, StoreOptions};
 
 pub use crate::notifier_config::NotifierConfig;
@@ -49,6 +52,12 @@ struct Raw {
     notifier: RawNotifier,
     #[serde(default)]
     oob: RawOob,
+    #[serde(default)]
+    upstream: RawUpstream,
+    #[serde(default)]
+    legacy: RawLegacy,
+    #[serde(default)]
+    ws: RawWs,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,9 +95,33 @@ struct RawWebhook {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawUpstream {
+    url: Option<String>,
+    timeout_ms: Option<u64>,
+    headers: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawOob {
     send_max: Option<u32>,
     send_window_secs: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLegacy {
+    enabled: Option<bool>,
+    sunset: Option<String>,
+    deprecated_since: Option<String>,
+    docs_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWs {
+    login_timeout_ms: Option<u64>,
+    poll_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,6 +257,15 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_WEBHOOK_BEARER_TOKEN",
     "OTPGATE_OOB_SEND_MAX",
     "OTPGATE_OOB_SEND_WINDOW_SECS",
+    "OTPGATE_UPSTREAM_URL",
+    "OTPGATE_UPSTREAM_TIMEOUT_MS",
+    "OTPGATE_UPSTREAM_HEADERS",
+    "OTPGATE_LEGACY_ENABLED",
+    "OTPGATE_LEGACY_SUNSET",
+    "OTPGATE_LEGACY_DEPRECATED_SINCE",
+    "OTPGATE_LEGACY_DOCS_URL",
+    "OTPGATE_WS_LOGIN_TIMEOUT_MS",
+    "OTPGATE_WS_POLL_INTERVAL_MS",
 ];
 
 fn parse_env<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
@@ -318,10 +360,104 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             "OTPGATE_OOB_SEND_WINDOW_SECS" => {
                 raw.oob.send_window_secs = Some(parse_env(name, &v)?);
             }
+            "OTPGATE_UPSTREAM_URL" => raw.upstream.url = Some(v),
+            "OTPGATE_UPSTREAM_TIMEOUT_MS" => raw.upstream.timeout_ms = Some(parse_env(name, &v)?),
+            "OTPGATE_UPSTREAM_HEADERS" => raw.upstream.headers = Some(parse_header_list(&v)?),
+            "OTPGATE_LEGACY_ENABLED" => raw.legacy.enabled = Some(parse_bool(name, &v)?),
+            "OTPGATE_LEGACY_SUNSET" => raw.legacy.sunset = Some(v),
+            "OTPGATE_LEGACY_DEPRECATED_SINCE" => raw.legacy.deprecated_since = Some(v),
+            "OTPGATE_LEGACY_DOCS_URL" => raw.legacy.docs_url = Some(v),
+            "OTPGATE_WS_LOGIN_TIMEOUT_MS" => raw.ws.login_timeout_ms = Some(parse_env(name, &v)?),
+            "OTPGATE_WS_POLL_INTERVAL_MS" => raw.ws.poll_interval_ms = Some(parse_env(name, &v)?),
             _ => {}
         }
     }
     Ok(())
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("{name}={value:?} must be true or false")),
+    }
+}
+
+/// `Name=value,Other=value` (the env form of `[upstream.headers]`).
+fn parse_header_list(text: &str) -> Result<BTreeMap<String, String>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| format!("OTPGATE_UPSTREAM_HEADERS: {pair:?} is not Name=value"))
+        })
+        .collect()
+}
+
+/// A date `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time, as unix seconds.
+fn parse_date(name: &str, text: &str) -> Result<i64, String> {
+    use time::format_description::well_known::Rfc3339;
+    let text = text.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map(|d| d.midnight().assume_utc().unix_timestamp())
+    .map_err(|_| format!("{name} {text:?} must be a date like 2026-06-01 or an RFC 3339 time"))
+}
+
+fn upstream_settings(raw: RawUpstream) -> Result<Option<UpstreamSettings>, String> {
+    use otpgate_http::proxy::{HeaderName, HeaderValue, Uri};
+    let Some(url) = raw.url.filter(|u| !u.trim().is_empty()) else {
+        if raw.headers.is_some() || raw.timeout_ms.is_some() {
+            return Err("upstream.timeout_ms and upstream.headers need upstream.url".into());
+        }
+        return Ok(None);
+    };
+    let uri: Uri = url
+        .trim()
+        .parse()
+        .map_err(|_| format!("upstream.url {url:?} is not a URL"))?;
+    if uri.scheme_str() != Some("http") || uri.authority().is_none() || uri.query().is_some() {
+        return Err(format!(
+            "upstream.url {url:?} must be http://HOST:PORT[/PATH] (plain HTTP, no query; \
+             put TLS between otpgate and the application on a private network or a sidecar)"
+        ));
+    }
+    let timeout_ms = raw.timeout_ms.unwrap_or(30_000);
+    if timeout_ms == 0 {
+        return Err("upstream.timeout_ms must be greater than 0".into());
+    }
+    let reserved = [
+        "authorization",
+        "host",
+        "connection",
+        "upgrade",
+        "transfer-encoding",
+        USER_HEADER,
+    ];
+    let mut headers = Vec::new();
+    for (name, value) in raw.headers.unwrap_or_default() {
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("upstream.headers: {name:?} is not a header name"))?;
+        if reserved.contains(&n.as_str()) {
+            return Err(format!("upstream.headers: {name:?} cannot be set"));
+        }
+        let v = HeaderValue::from_str(&value).map_err(|_| {
+            format!("upstream.headers: the value of {name:?} is not a header value")
+        })?;
+        headers.push((n, v));
+    }
+    Ok(Some(UpstreamSettings {
+        url: uri,
+        timeout: Duration::from_millis(timeout_ms),
+        headers,
+    }))
 }
 
 fn positive(name: &str, v: i64) -> Result<i64, String> {
@@ -539,6 +675,53 @@ impl Config {
                 .map_or(pg_default.connect_timeout, Duration::from_millis),
         };
 
+        let mut legacy = LegacyPolicy {
+            enabled: raw.legacy.enabled,
+            ..LegacyPolicy::default()
+        };
+        if let Some(t) = &raw.legacy.sunset {
+            legacy.sunset = parse_date("legacy.sunset", t)?;
+        }
+        if let Some(t) = &raw.legacy.deprecated_since {
+            legacy.deprecated_since = parse_date("legacy.deprecated_since", t)?;
+        }
+        if legacy.deprecated_since > legacy.sunset {
+            return Err("legacy.deprecated_since must not be after legacy.sunset".into());
+        }
+        policy.legacy = legacy;
+        let legacy_docs_url = raw
+            .legacy
+            .docs_url
+            .unwrap_or_else(|| DEFAULT_LEGACY_DOCS_URL.to_owned());
+        if legacy_docs_url.is_empty()
+            || legacy_docs_url.contains(['<', '>', ' ', '"'])
+            || legacy_docs_url.chars().any(char::is_control)
+        {
+            return Err(format!(
+                "legacy.docs_url {legacy_docs_url:?} must be a URL (no spaces, quotes or angle brackets)"
+            ));
+        }
+        let ws_default = WsSettings::default();
+        let ws = WsSettings {
+            login_timeout: raw
+                .ws
+                .login_timeout_ms
+                .map_or(ws_default.login_timeout, Duration::from_millis),
+            poll_interval: raw
+                .ws
+                .poll_interval_ms
+                .map_or(ws_default.poll_interval, Duration::from_millis),
+        };
+        if ws.login_timeout.is_zero() {
+            return Err("ws.login_timeout_ms must be greater than 0".into());
+        }
+        if !(Duration::from_millis(10)..=Duration::from_secs(1)).contains(&ws.poll_interval) {
+            return Err(
+                "ws.poll_interval_ms must be between 10 and 1000 (revoked sockets are closed within about one interval)".into(),
+            );
+        }
+        let upstream = upstream_settings(raw.upstream)?;
+
         Ok(Self {
             listen,
             store: StoreOptions {
@@ -554,6 +737,9 @@ impl Config {
                 rate_limit_average: raw.rate_limit.average.unwrap_or(25),
                 rate_limit_burst: raw.rate_limit.burst.unwrap_or(100),
                 trusted_proxies: TrustedProxies(trusted),
+                ws,
+                upstream,
+                legacy_docs_url,
             },
             log_format,
             file,
@@ -718,6 +904,57 @@ mod tests {
         assert!(err.contains("unknown field `hots`"), "{err}");
         let err = Config::load(None, &env_of(&[("OTPGATE_OOB_SEND_MAX", "0")])).expect_err("0");
         assert!(err.contains("oob.send_max"), "{err}");
+    }
+
+    #[test]
+    fn upstream_legacy_and_ws_settings() {
+        let c = Config::validate(Raw::default(), None).expect("defaults");
+        assert!(c.http.upstream.is_none());
+        assert_eq!(c.policy.legacy, LegacyPolicy::default());
+        assert!(
+            !c.policy.legacy.is_active(1_795_305_600),
+            "off by default on 2026-11-22"
+        );
+        assert_eq!(c.http.ws.login_timeout, Duration::from_secs(10));
+        let env = env_of(&[
+            ("OTPGATE_UPSTREAM_URL", "http://127.0.0.1:9000/app"),
+            ("OTPGATE_UPSTREAM_TIMEOUT_MS", "1500"),
+            (
+                "OTPGATE_UPSTREAM_HEADERS",
+                "X-Gateway=otpgate, X-Tenant = acme",
+            ),
+            ("OTPGATE_LEGACY_ENABLED", "true"),
+            ("OTPGATE_LEGACY_SUNSET", "2027-01-01"),
+            ("OTPGATE_WS_LOGIN_TIMEOUT_MS", "2000"),
+        ]);
+        let c = Config::load(None, &env).expect("load");
+        let up = c.http.upstream.expect("upstream");
+        assert_eq!(up.url.to_string(), "http://127.0.0.1:9000/app");
+        assert_eq!(up.timeout, Duration::from_millis(1500));
+        assert_eq!(up.headers.len(), 2);
+        assert_eq!(c.policy.legacy.enabled, Some(true));
+        assert_eq!(c.policy.legacy.sunset, 1_798_761_600);
+        assert_eq!(c.http.ws.login_timeout, Duration::from_secs(2));
+        for (k, v, needle) in [
+            ("OTPGATE_UPSTREAM_URL", "https://app:443", "upstream.url"),
+            ("OTPGATE_UPSTREAM_URL", "ftp://x", "upstream.url"),
+            ("OTPGATE_LEGACY_ENABLED", "maybe", "OTPGATE_LEGACY_ENABLED"),
+            ("OTPGATE_LEGACY_SUNSET", "June 2026", "legacy.sunset"),
+            ("OTPGATE_WS_POLL_INTERVAL_MS", "5000", "ws.poll_interval_ms"),
+            ("OTPGATE_UPSTREAM_TIMEOUT_MS", "100", "need upstream.url"),
+        ] {
+            let err = Config::load(None, &env_of(&[(k, v)])).expect_err(k);
+            assert!(err.contains(needle), "{k}={v}: {err}");
+        }
+        let err = Config::load(
+            None,
+            &env_of(&[
+                ("OTPGATE_UPSTREAM_URL", "http://app:1"),
+                ("OTPGATE_UPSTREAM_HEADERS", "Authorization=x"),
+            ]),
+        )
+        .expect_err("reserved");
+        assert!(err.contains("cannot be set"), "{err}");
     }
 
     #[test]

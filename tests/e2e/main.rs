@@ -21,4 +21,5 @@ mod cli;
 mod notifiers;
 mod restart;
 mod several_instances;
+mod socketio;
 mod walkthrough;

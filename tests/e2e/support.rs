@@ -442,3 +442,94 @@ pub fn add_app(server: &Server, name: &str) -> String {
     assert_eq!(last.trim(), last, "the key is alone on its line");
     last
 }
+
+/// The directory of the node clients (`tests/clients`).
+pub fn clients_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+/// Whether the npm Socket.IO client can run: `node` and
+/// `tests/clients/node_modules` (`npm ci` there). Prints the skip line,
+/// or fails under OTPGATE_REQUIRE_E2E=1, when it cannot.
+pub fn have_node_client() -> bool {
+    if !have_tool("node", "apt-get install nodejs npm") {
+        return false;
+    }
+    let installed = clients_dir()
+        .join("node_modules/socket.io-client/package.json")
+        .is_file();
+    if !installed {
+        let how = "(cd tests/clients && npm ci)";
+        if std::env::var("OTPGATE_REQUIRE_E2E").as_deref() == Ok("1") {
+            panic!("socket.io-client is required (OTPGATE_REQUIRE_E2E=1); install it with: {how}");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: socket.io-client not installed; run `{how}` to run this end-to-end test"
+        );
+    }
+    installed
+}
+
+/// A running `node tests/clients/sio.js` (the npm socket.io-client) and
+/// the JSON lines it prints.
+pub struct NodeSocket {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+impl NodeSocket {
+    /// Connects to `path` on `server` over `transport` and, unless
+    /// `login` is `None`, emits `login` with it once connected.
+    pub fn start(
+        server: &Server,
+        path: &str,
+        transport: &str,
+        login: Option<serde_json::Value>,
+        max_ms: u64,
+    ) -> Self {
+        let login = login.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        let mut child = Command::new("node")
+            .arg(clients_dir().join("sio.js"))
+            .args([&server.base, path, transport, &login, &max_ms.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start node");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line)
+                    && tx.send(v).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Self { child, lines: rx }
+    }
+
+    /// The next thing the client reports (`{"t","event",...}`), within
+    /// `within`.
+    pub fn next(&self, within: Duration) -> Option<serde_json::Value> {
+        self.lines.recv_timeout(within).ok()
+    }
+
+    /// The next report, which must be `event`.
+    pub fn expect(&self, event: &str, within: Duration) -> serde_json::Value {
+        let v = self
+            .next(within)
+            .unwrap_or_else(|| panic!("no {event:?} within {within:?}"));
+        assert_eq!(v["event"], event, "{v}");
+        v
+    }
+}
+
+impl Drop for NodeSocket {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

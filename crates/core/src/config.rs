@@ -51,6 +51,44 @@ impl Default for Argon2Cost {
     }
 }
 
+/// When the deprecated legacy challenge login (API.md §2) runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegacyPolicy {
+    /// `Some(true)`: on whatever the date; `Some(false)`: off; `None` (the
+    /// default): on until `sunset`, off from then on.
+    pub enabled: Option<bool>,
+    /// The sunset (unix seconds; default 2026-06-01T00:00:00Z).
+    pub sunset: i64,
+    /// The announced deprecation date (unix seconds; default
+    /// 2025-06-01T00:00:00Z), sent in the `Deprecation` header.
+    pub deprecated_since: i64,
+    /// How long a challenge (nonce) waits for its first use (60 s).
+    pub nonce_ttl_secs: i64,
+}
+
+/// 2026-06-01T00:00:00Z, the sunset the CTI documentation announced.
+pub const DEFAULT_LEGACY_SUNSET: i64 = 1_780_272_000;
+/// 2025-06-01T00:00:00Z.
+pub const DEFAULT_LEGACY_DEPRECATED_SINCE: i64 = 1_748_736_000;
+
+impl Default for LegacyPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            sunset: DEFAULT_LEGACY_SUNSET,
+            deprecated_since: DEFAULT_LEGACY_DEPRECATED_SINCE,
+            nonce_ttl_secs: 60,
+        }
+    }
+}
+
+impl LegacyPolicy {
+    /// Whether the legacy method answers at `now` (unix seconds).
+    pub fn is_active(&self, now: i64) -> bool {
+        self.enabled.unwrap_or(now < self.sunset)
+    }
+}
+
 /// Everything the core's rules are parameterised by.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -75,6 +113,8 @@ pub struct Policy {
     /// Out-of-band codes sent per user (default: 5 within 10 minutes, then
     /// none until the window has passed).
     pub oob_send: ThrottlePolicy,
+    /// The legacy challenge login's sunset.
+    pub legacy: LegacyPolicy,
 }
 
 impl Policy {
@@ -116,6 +156,7 @@ impl Default for Policy {
             hashing_threads: threads,
             hashing_queue: 256,
             oob_send: Self::oob_send_limit(5, 600),
+            legacy: LegacyPolicy::default(),
         }
     }
 }
@@ -133,5 +174,16 @@ mod tests {
         assert_eq!(p.lock_secs(7), Some(120));
         assert_eq!(p.lock_secs(10), Some(900));
         assert_eq!(p.lock_secs(1000), Some(900));
+    }
+
+    #[test]
+    fn legacy_runs_until_the_sunset_unless_told_otherwise() {
+        let mut l = LegacyPolicy::default();
+        assert!(l.is_active(DEFAULT_LEGACY_SUNSET - 1));
+        assert!(!l.is_active(DEFAULT_LEGACY_SUNSET));
+        l.enabled = Some(true);
+        assert!(l.is_active(DEFAULT_LEGACY_SUNSET + 1));
+        l.enabled = Some(false);
+        assert!(!l.is_active(DEFAULT_LEGACY_SUNSET - 1));
     }
 }

@@ -119,6 +119,12 @@ pub enum AuthError {
     /// (within its validity).
     #[error("OTP status was not requested for this user and application")]
     OtpStatusRequired,
+    /// The legacy challenge login is past its sunset (or turned off).
+    #[error("the legacy login method is no longer available")]
+    LegacyDisabled,
+    /// A user with 2FA on tried the legacy login, which has no OTP step.
+    #[error("users with 2FA must log in with the JWT method")]
+    TwoFactorRequiresJwt,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

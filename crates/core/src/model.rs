@@ -165,6 +165,9 @@ pub struct Principal {
     pub jti: String,
     /// This token's expiry (unix seconds).
     pub expires_at: i64,
+    /// When this token (or legacy grant) was issued (unix seconds); the
+    /// user's revocation cut-off is compared with it.
+    pub issued_at: i64,
     /// The token's `2fa` claim.
     pub two_factor: bool,
     /// The token's `otp_verified` claim.
@@ -384,4 +387,56 @@ pub struct OutboxMessage {
     pub created_at: i64,
     /// Expiry.
     pub expires_at: i64,
+}
+
+/// A legacy challenge handed out by the legacy login: the SHA-256 of the
+/// token the client will compute, bound to the user and the nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyNonce {
+    /// Hex SHA-256 of the expected token (never the token itself).
+    pub token_hash: String,
+    /// The nonce sent in `WWW-Authenticate: Digest <nonce>`.
+    pub nonce: String,
+    /// Whose password computed the token.
+    pub user_id: i64,
+    /// When it was issued (at least the user's cut-off at that moment).
+    pub issued_at: i64,
+    /// First use must come before this (unix seconds).
+    pub expires_at: i64,
+}
+
+/// A legacy credential in use: the redeemed form of a [`LegacyNonce`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyGrant {
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+    /// Its user.
+    pub user_id: i64,
+    /// Issue time: the nonce's; compared with the user's cut-off.
+    pub issued_at: i64,
+    /// Refused from this unix second on.
+    pub expires_at: i64,
+}
+
+/// One user's state as the live-session watcher needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserLiveState {
+    /// The user's id.
+    pub user_id: i64,
+    /// The user's revocation cut-off.
+    pub tokens_valid_after: i64,
+    /// Whether 2FA is on now.
+    pub two_factor: bool,
+}
+
+/// The answer of [`crate::store::Store::live_state`]: one batched read for
+/// every logged-in socket of an instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveState {
+    /// The users asked about that still exist.
+    pub users: Vec<UserLiveState>,
+    /// The token ids asked about that are revoked.
+    pub revoked_jtis: Vec<String>,
+    /// The legacy grants asked about that still exist and are unexpired.
+    pub live_grants: Vec<String>,
 }

@@ -10,9 +10,10 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::model::{
-    Application, ContactField, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser,
-    OobClaim, OtpStatusRecord, OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof,
-    ThrottleKind, ThrottleState, TokenState, User,
+    Application, ContactField, LegacyGrant, LegacyNonce, LiveState, MfaSession, NewApplication,
+    NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpStatusRecord, OutboxMessage,
+    RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState, TokenState,
+    User,
 };
 
 /// Persistent state of otpgate. Implemented for SQLite and PostgreSQL in
@@ -224,4 +225,36 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes expired codes, MFA sessions, status records and outbox
     /// messages. Returns the number of rows removed.
     async fn purge_expired_oob(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// Stores a legacy challenge (legacy login). Its `token_hash` is the
+    /// key: it binds user, password and nonce.
+    async fn create_legacy_nonce(&self, nonce: &LegacyNonce) -> Result<(), StoreError>;
+    /// Consumes the unexpired (at `now`) challenge whose token hash is
+    /// `token_hash` and turns it into a grant valid until
+    /// `grant_expires_at`, atomically: of concurrent callers exactly one
+    /// gets the grant. `None` if there is no such challenge (never issued,
+    /// expired, or already used).
+    async fn redeem_legacy_nonce(
+        &self,
+        token_hash: &str,
+        now: i64,
+        grant_expires_at: i64,
+    ) -> Result<Option<LegacyGrant>, StoreError>;
+    /// The legacy grant with that token hash, expired or not.
+    async fn legacy_grant(&self, token_hash: &str) -> Result<Option<LegacyGrant>, StoreError>;
+    /// Deletes a legacy grant (legacy logout); true if it existed.
+    async fn delete_legacy_grant(&self, token_hash: &str) -> Result<bool, StoreError>;
+    /// Deletes expired legacy challenges and grants; returns the rows removed.
+    async fn purge_expired_legacy(&self, now: i64) -> Result<u64, StoreError>;
+    /// One batched read for the live-session watcher: the state of these
+    /// users, which of these token ids are revoked, and which of these
+    /// legacy grants still exist unexpired at `now`. Unknown ids are
+    /// simply absent from the answer.
+    async fn live_state(
+        &self,
+        user_ids: &[i64],
+        jtis: &[String],
+        grant_hashes: &[String],
+        now: i64,
+    ) -> Result<LiveState, StoreError>;
 }

@@ -31,6 +31,10 @@ pub enum AppError {
         /// Seconds until a request is accepted again.
         retry_after_secs: u64,
     },
+    /// The upstream application could not be reached (reverse proxy).
+    BadGateway,
+    /// The upstream application did not answer in time (reverse proxy).
+    GatewayTimeout,
 }
 
 impl From<AuthError> for AppError {
@@ -192,6 +196,16 @@ impl AppError {
                     "otp_status_required",
                     "ask otpstatus for this user and application first (valid 5 minutes)",
                 ),
+                AuthError::LegacyDisabled => parts(
+                    S::GONE,
+                    "legacy_login_disabled",
+                    "the legacy login method has reached its sunset; use POST /api/login and Bearer tokens",
+                ),
+                AuthError::TwoFactorRequiresJwt => parts(
+                    S::FORBIDDEN,
+                    "2fa_requires_jwt_login",
+                    "this user has 2FA on: log in with POST /api/login and verify an OTP",
+                ),
                 AuthError::Store(StoreError::Unavailable(_)) => Parts {
                     retry_after: Some(1),
                     ..parts(
@@ -229,6 +243,16 @@ impl AppError {
                     "request rate limit exceeded",
                 )
             },
+            Self::BadGateway => parts(
+                S::BAD_GATEWAY,
+                "upstream_unavailable",
+                "the application behind otpgate could not be reached",
+            ),
+            Self::GatewayTimeout => parts(
+                S::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                "the application behind otpgate did not answer in time",
+            ),
         }
     }
 }

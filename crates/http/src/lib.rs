@@ -4,14 +4,19 @@
 //! the result; every error goes through [`error::AppError`] into the JSON
 //! envelope of API.md. Cross-cutting concerns (body limit, per-IP rate
 //! limit, security headers, JSON 404/405) are layers in [`layers`].
+//! Socket.IO clients are in [`realtime`], the reverse proxy to the
+//! protected application in [`proxy`], the legacy login in
+//! [`routes::legacy`].
 
 pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod proxy;
 pub mod rate_limit;
+pub mod realtime;
 pub mod routes;
 pub mod state;
 
 pub use routes::router;
-pub use state::{AppState, HttpSettings};
+pub use state::{AppState, HttpSettings, WsSettings};

@@ -1,11 +1,38 @@
 //! What every handler can reach: the core service and the HTTP settings.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use otpgate_core::AuthService;
 
 use crate::client_ip::TrustedProxies;
+use crate::proxy::{Upstream, UpstreamSettings};
 use crate::rate_limit::RateLimiter;
+use crate::realtime::Realtime;
+
+/// Settings of the Socket.IO endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsSettings {
+    /// A socket that has not logged in within this is disconnected
+    /// (default 10 s; measured with the core's clock).
+    pub login_timeout: Duration,
+    /// How often logged-in sockets are checked against the store for
+    /// revocations made by other processes (default 300 ms).
+    pub poll_interval: Duration,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        Self {
+            login_timeout: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(300),
+        }
+    }
+}
+
+/// Where the `Link: <...>; rel="deprecation"` of legacy answers points
+/// by default: the migration guide otpgate serves itself.
+pub const DEFAULT_LEGACY_DOCS_URL: &str = "/docs/legacy-migration";
 
 /// Settings of the HTTP layer, validated by the binary.
 #[derive(Debug, Clone)]
@@ -20,6 +47,12 @@ pub struct HttpSettings {
     pub rate_limit_burst: u32,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// The Socket.IO endpoints.
+    pub ws: WsSettings,
+    /// The application otpgate fronts, if any (reverse proxy).
+    pub upstream: Option<UpstreamSettings>,
+    /// Target of the `Link` header on legacy answers (migration docs).
+    pub legacy_docs_url: String,
 }
 
 impl Default for HttpSettings {
@@ -30,6 +63,9 @@ impl Default for HttpSettings {
             rate_limit_average: 25,
             rate_limit_burst: 100,
             trusted_proxies: TrustedProxies::default(),
+            ws: WsSettings::default(),
+            upstream: None,
+            legacy_docs_url: DEFAULT_LEGACY_DOCS_URL.to_owned(),
         }
     }
 }
@@ -43,6 +79,11 @@ pub struct AppState {
     pub settings: Arc<HttpSettings>,
     /// The global per-IP limiter, if enabled.
     pub limiter: Option<Arc<RateLimiter>>,
+    /// The reverse proxy's client, if an upstream is configured.
+    pub upstream: Option<Arc<Upstream>>,
+    /// The Socket.IO endpoints, once [`crate::router`] has started them
+    /// (holding this keeps their watcher running).
+    pub realtime: Option<Arc<Realtime>>,
 }
 
 impl AppState {
@@ -54,10 +95,16 @@ impl AppState {
                 settings.rate_limit_burst,
             ))
         });
+        let upstream = settings
+            .upstream
+            .as_ref()
+            .map(|u| Arc::new(Upstream::new(u)));
         Self {
             auth,
             settings: Arc::new(settings),
             limiter,
+            upstream,
+            realtime: None,
         }
     }
 }

@@ -24,6 +24,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         include_str!("../migrations/sqlite/0001_init.sql"),
     ),
     (
+        2,
+        "legacy",
+        include_str!("../migrations/sqlite/0002_legacy.sql"),
+    ),
+    (
         3,
         "applications",
         include_str!("../migrations/sqlite/0003_applications.sql"),
@@ -36,6 +41,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         1,
         "init",
         include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "legacy",
+        include_str!("../migrations/postgres/0002_legacy.sql"),
     ),
     (
         3,

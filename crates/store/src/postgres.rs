@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use otpgate_core::model::{
-    Application, Channel, ContactField, MfaSession, NewApplication, NewOobCode, NewOutboxMessage,
-    NewUser, OobClaim, OtpStatusRecord, OutboxMessage, RecoveryCodeRecord, RevokeToken,
-    SecondFactorProof, ThrottleKind, ThrottleState, TokenState, TotpState, User,
+    Application, Channel, ContactField, LegacyGrant, LegacyNonce, LiveState, MfaSession,
+    NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpStatusRecord,
+    OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState,
+    TokenState, TotpState, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -993,6 +994,144 @@ impl Store for PostgresStore {
                 .rows_affected();
         }
         Ok(removed)
+    }
+
+    async fn create_legacy_nonce(&self, n: &LegacyNonce) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO legacy_nonces (token_hash, nonce, user_id, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&n.token_hash)
+        .bind(&n.nonce)
+        .bind(n.user_id)
+        .bind(n.issued_at)
+        .bind(n.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn redeem_legacy_nonce(
+        &self,
+        token_hash: &str,
+        now: i64,
+        grant_expires_at: i64,
+    ) -> Result<Option<LegacyGrant>, StoreError> {
+        // One statement: the DELETE is the single use (PostgreSQL re-checks
+        // its WHERE after waiting for a concurrent deleter, so one wins),
+        // and the grant is written from what it returned.
+        let row = sqlx::query(
+            "WITH used AS ( \
+               DELETE FROM legacy_nonces WHERE token_hash = $1 AND expires_at > $2 \
+               RETURNING token_hash, user_id, issued_at) \
+             INSERT INTO legacy_grants (token_hash, user_id, issued_at, expires_at) \
+             SELECT token_hash, user_id, issued_at, $3 FROM used \
+             RETURNING user_id, issued_at",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .bind(grant_expires_at)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(LegacyGrant {
+            token_hash: token_hash.to_owned(),
+            user_id: row.try_get("user_id").map_err(map)?,
+            issued_at: row.try_get("issued_at").map_err(map)?,
+            expires_at: grant_expires_at,
+        }))
+    }
+
+    async fn legacy_grant(&self, token_hash: &str) -> Result<Option<LegacyGrant>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, issued_at, expires_at FROM legacy_grants WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(LegacyGrant {
+            token_hash: token_hash.to_owned(),
+            user_id: row.try_get("user_id").map_err(map)?,
+            issued_at: row.try_get("issued_at").map_err(map)?,
+            expires_at: row.try_get("expires_at").map_err(map)?,
+        }))
+    }
+
+    async fn delete_legacy_grant(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM legacy_grants WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn purge_expired_legacy(&self, now: i64) -> Result<u64, StoreError> {
+        let a = sqlx::query("DELETE FROM legacy_nonces WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        let b = sqlx::query("DELETE FROM legacy_grants WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(a + b)
+    }
+
+    async fn live_state(
+        &self,
+        user_ids: &[i64],
+        jtis: &[String],
+        grant_hashes: &[String],
+        now: i64,
+    ) -> Result<LiveState, StoreError> {
+        // Each list is one array parameter (= ANY($1)): three statements
+        // whatever the number of sockets.
+        let mut out = LiveState::default();
+        if !user_ids.is_empty() {
+            let rows = sqlx::query(
+                "SELECT id, tokens_valid_after, totp_state FROM users WHERE id = ANY($1)",
+            )
+            .bind(user_ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map)?;
+            for r in &rows {
+                out.users.push(UserLiveState {
+                    user_id: r.try_get("id").map_err(map)?,
+                    tokens_valid_after: r.try_get("tokens_valid_after").map_err(map)?,
+                    two_factor: r.try_get::<i16, _>("totp_state").map_err(map)? == 2,
+                });
+            }
+        }
+        if !jtis.is_empty() {
+            out.revoked_jtis =
+                sqlx::query_scalar("SELECT jti FROM revoked_tokens WHERE jti = ANY($1)")
+                    .bind(jtis)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map)?;
+        }
+        if !grant_hashes.is_empty() {
+            out.live_grants = sqlx::query_scalar(
+                "SELECT token_hash FROM legacy_grants WHERE token_hash = ANY($1) AND expires_at > $2",
+            )
+            .bind(grant_hashes)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map)?;
+        }
+        Ok(out)
     }
 }
 

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use otpgate_core::model::{
-    Application, Channel, ContactField, MfaSession, NewApplication, NewOobCode, NewOutboxMessage,
-    NewUser, OobClaim, OtpStatusRecord, OutboxMessage, RecoveryCodeRecord, RevokeToken,
-    SecondFactorProof, ThrottleKind, ThrottleState, TokenState, TotpState, User,
+    Application, Channel, ContactField, LegacyGrant, LegacyNonce, LiveState, MfaSession,
+    NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpStatusRecord,
+    OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState,
+    TokenState, TotpState, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -83,6 +84,12 @@ fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
         tokens_valid_after: row.try_get("tokens_valid_after")?,
         created_at: row.try_get("created_at")?,
     })
+}
+
+/// A list serialised as a JSON array for `json_each(?)` (an empty array
+/// in the impossible case that a list of numbers or strings fails).
+fn json_array(encoded: Result<String, serde_json::Error>) -> String {
+    encoded.unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// Creates the database file with mode 0600 if it does not exist yet:
@@ -941,6 +948,157 @@ impl Store for SqliteStore {
                 .rows_affected();
         }
         Ok(removed)
+    }
+
+    async fn create_legacy_nonce(&self, n: &LegacyNonce) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO legacy_nonces (token_hash, nonce, user_id, issued_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&n.token_hash)
+        .bind(&n.nonce)
+        .bind(n.user_id)
+        .bind(n.issued_at)
+        .bind(n.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn redeem_legacy_nonce(
+        &self,
+        token_hash: &str,
+        now: i64,
+        grant_expires_at: i64,
+    ) -> Result<Option<LegacyGrant>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        // The DELETE is the single use: only one caller gets the row back.
+        let row = sqlx::query(
+            "DELETE FROM legacy_nonces WHERE token_hash = ? AND expires_at > ? \
+             RETURNING user_id, issued_at",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map)?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(map)?;
+            return Ok(None);
+        };
+        let grant = LegacyGrant {
+            token_hash: token_hash.to_owned(),
+            user_id: row.try_get("user_id").map_err(map)?,
+            issued_at: row.try_get("issued_at").map_err(map)?,
+            expires_at: grant_expires_at,
+        };
+        sqlx::query(
+            "INSERT INTO legacy_grants (token_hash, user_id, issued_at, expires_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(&grant.token_hash)
+        .bind(grant.user_id)
+        .bind(grant.issued_at)
+        .bind(grant.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(Some(grant))
+    }
+
+    async fn legacy_grant(&self, token_hash: &str) -> Result<Option<LegacyGrant>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, issued_at, expires_at FROM legacy_grants WHERE token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(LegacyGrant {
+            token_hash: token_hash.to_owned(),
+            user_id: row.try_get("user_id").map_err(map)?,
+            issued_at: row.try_get("issued_at").map_err(map)?,
+            expires_at: row.try_get("expires_at").map_err(map)?,
+        }))
+    }
+
+    async fn delete_legacy_grant(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM legacy_grants WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn purge_expired_legacy(&self, now: i64) -> Result<u64, StoreError> {
+        let a = sqlx::query("DELETE FROM legacy_nonces WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        let b = sqlx::query("DELETE FROM legacy_grants WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(a + b)
+    }
+
+    async fn live_state(
+        &self,
+        user_ids: &[i64],
+        jtis: &[String],
+        grant_hashes: &[String],
+        now: i64,
+    ) -> Result<LiveState, StoreError> {
+        // Each list goes in as one JSON array parameter (json_each), so
+        // ten thousand sockets are still three statements.
+        let mut out = LiveState::default();
+        if !user_ids.is_empty() {
+            let rows = sqlx::query(
+                "SELECT id, tokens_valid_after, totp_state FROM users \
+                 WHERE id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(json_array(serde_json::to_string(user_ids)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map)?;
+            for r in &rows {
+                out.users.push(UserLiveState {
+                    user_id: r.try_get("id").map_err(map)?,
+                    tokens_valid_after: r.try_get("tokens_valid_after").map_err(map)?,
+                    two_factor: r.try_get::<i64, _>("totp_state").map_err(map)? == 2,
+                });
+            }
+        }
+        if !jtis.is_empty() {
+            out.revoked_jtis = sqlx::query_scalar(
+                "SELECT jti FROM revoked_tokens WHERE jti IN (SELECT value FROM json_each(?))",
+            )
+            .bind(json_array(serde_json::to_string(jtis)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map)?;
+        }
+        if !grant_hashes.is_empty() {
+            out.live_grants = sqlx::query_scalar(
+                "SELECT token_hash FROM legacy_grants \
+                 WHERE token_hash IN (SELECT value FROM json_each(?)) AND expires_at > ?",
+            )
+            .bind(json_array(serde_json::to_string(grant_hashes)))
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map)?;
+        }
+        Ok(out)
     }
 }
 

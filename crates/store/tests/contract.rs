@@ -23,8 +23,8 @@ use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use otpgate_core::model::{
-    Channel, ContactField, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser,
-    OtpStatusRecord, ThrottleKind, TotpState,
+    Channel, ContactField, LegacyNonce, MfaSession, NewApplication, NewOobCode, NewOutboxMessage,
+    NewUser, OtpStatusRecord, ThrottleKind, TotpState, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -241,6 +241,9 @@ contract!(
     throttle_counts_every_concurrent_failure,
     purge_removes_only_expired_rows,
     state_survives_reopening,
+    legacy_nonce_is_redeemed_once_under_concurrency,
+    legacy_nonce_expires_and_grants_end,
+    live_state_reports_users_revocations_and_grants,
     applications_are_created_found_listed_and_deleted,
     users_are_found_by_contact,
     oob_code_attempts_are_bounded_replaced_and_expire,
@@ -1410,4 +1413,166 @@ async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn S
             .expect("none"),
         None
     );
+}
+
+fn nonce(hash: &str, user_id: i64, issued_at: i64, expires_at: i64) -> LegacyNonce {
+    LegacyNonce {
+        token_hash: hash.into(),
+        nonce: format!("nonce-of-{hash}"),
+        user_id,
+        issued_at,
+        expires_at,
+    }
+}
+
+async fn legacy_nonce_is_redeemed_once_under_concurrency(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.create_legacy_nonce(&nonce("h1", a.id, 150, 160))
+        .await
+        .expect("nonce");
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.redeem_legacy_nonce("h1", 155, 5000).await
+        }));
+    }
+    let mut grants = Vec::new();
+    for t in tasks {
+        if let Some(g) = t.await.expect("join").expect("store") {
+            grants.push(g);
+        }
+    }
+    assert_eq!(grants.len(), 1, "exactly one caller redeems a nonce");
+    let g = &grants[0];
+    assert_eq!((g.user_id, g.issued_at, g.expires_at), (a.id, 150, 5000));
+    assert_eq!(
+        s.legacy_grant("h1").await.expect("read").as_ref(),
+        Some(g),
+        "the grant is stored"
+    );
+    assert!(
+        s.redeem_legacy_nonce("h1", 156, 5000)
+            .await
+            .expect("again")
+            .is_none(),
+        "a used nonce never redeems again"
+    );
+    assert!(s.legacy_grant("nope").await.expect("read").is_none());
+}
+
+async fn legacy_nonce_expires_and_grants_end(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    s.create_legacy_nonce(&nonce("old", a.id, 100, 160))
+        .await
+        .expect("nonce");
+    assert!(
+        s.redeem_legacy_nonce("old", 160, 5000)
+            .await
+            .expect("late")
+            .is_none(),
+        "not at or after its expiry"
+    );
+    s.create_legacy_nonce(&nonce("fresh", a.id, 200, 260))
+        .await
+        .expect("nonce");
+    s.create_legacy_nonce(&nonce("kept", a.id, 200, 900))
+        .await
+        .expect("nonce");
+    s.redeem_legacy_nonce("fresh", 201, 300)
+        .await
+        .expect("redeem")
+        .expect("grant");
+    s.redeem_legacy_nonce("kept", 201, 800)
+        .await
+        .expect("redeem")
+        .expect("grant");
+    assert!(s.delete_legacy_grant("kept").await.expect("delete"));
+    assert!(!s.delete_legacy_grant("kept").await.expect("delete again"));
+    assert!(s.legacy_grant("kept").await.expect("read").is_none());
+    // At 300: the "old" nonce (160) and the "fresh" grant (300) are expired.
+    assert_eq!(s.purge_expired_legacy(300).await.expect("purge"), 2);
+    assert!(s.legacy_grant("fresh").await.expect("read").is_none());
+    // Deleting the user deletes their legacy rows.
+    s.create_legacy_nonce(&nonce("n2", a.id, 400, 460))
+        .await
+        .expect("nonce");
+    s.create_legacy_nonce(&nonce("n3", a.id, 400, 460))
+        .await
+        .expect("nonce");
+    s.redeem_legacy_nonce("n3", 401, 9000)
+        .await
+        .expect("redeem")
+        .expect("grant");
+    assert!(s.delete_user(a.id).await.expect("delete user"));
+    assert!(s.legacy_grant("n3").await.expect("read").is_none());
+    assert!(
+        s.redeem_legacy_nonce("n2", 401, 9000)
+            .await
+            .expect("redeem")
+            .is_none()
+    );
+}
+
+async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let b = s.create_user(&new_user("bob")).await.expect("bob");
+    s.set_pending_secret(b.id, b"x").await.expect("pending");
+    s.enable_totp(b.id, 1, 0).await.expect("enable");
+    s.revoke_token("gone", a.id, 10_000).await.expect("revoke");
+    s.create_legacy_nonce(&nonce("g1", a.id, 100, 200))
+        .await
+        .expect("nonce");
+    s.redeem_legacy_nonce("g1", 150, 1000)
+        .await
+        .expect("redeem")
+        .expect("grant");
+    s.create_legacy_nonce(&nonce("g2", a.id, 100, 200))
+        .await
+        .expect("nonce");
+    s.redeem_legacy_nonce("g2", 150, 400)
+        .await
+        .expect("redeem")
+        .expect("grant");
+    let b_cutoff = s
+        .user_by_name("bob")
+        .await
+        .expect("find")
+        .expect("bob")
+        .tokens_valid_after;
+    let empty = s.live_state(&[], &[], &[], 500).await.expect("empty");
+    assert!(
+        empty.users.is_empty() && empty.revoked_jtis.is_empty() && empty.live_grants.is_empty()
+    );
+    // Many ids in one call (a busy instance asks about thousands).
+    let mut jtis: Vec<String> = (0..3000).map(|i| format!("jti-{i}")).collect();
+    jtis.push("gone".into());
+    let st = s
+        .live_state(
+            &[a.id, b.id, 999_999],
+            &jtis,
+            &["g1".into(), "g2".into(), "g3".into()],
+            500,
+        )
+        .await
+        .expect("live state");
+    let mut users = st.users.clone();
+    users.sort_by_key(|u| u.user_id);
+    assert_eq!(
+        users,
+        vec![
+            UserLiveState {
+                user_id: a.id,
+                tokens_valid_after: 100,
+                two_factor: false
+            },
+            UserLiveState {
+                user_id: b.id,
+                tokens_valid_after: b_cutoff,
+                two_factor: true
+            },
+        ]
+    );
+    assert_eq!(st.revoked_jtis, vec!["gone".to_owned()]);
+    assert_eq!(st.live_grants, vec!["g1".to_owned()], "g2 expired at 400");
 }

@@ -4,6 +4,7 @@ pub mod cipher;
 pub mod codes;
 pub mod digest;
 pub mod jwt;
+pub mod legacy;
 pub mod password;
 pub mod qr;
 pub mod totp;

@@ -122,6 +122,7 @@ impl AuthService {
         self.store
             .set_password(user.id, &hash, self.cutoff_now())
             .await?;
+        self.signal_revocation();
         record(
             AuthEvent::AllTokensRevoked,
             &user.username,
@@ -134,6 +135,7 @@ impl AuthService {
     pub async fn delete_user(&self, raw: &str) -> Result<(), AuthError> {
         let user = self.user_named(raw).await?;
         if self.store.delete_user(user.id).await? {
+            self.signal_revocation();
             Ok(())
         } else {
             Err(AuthError::UserNotFound)
@@ -145,6 +147,7 @@ impl AuthService {
     pub async fn reset_two_factor(&self, raw: &str) -> Result<bool, AuthError> {
         let user = self.user_named(raw).await?;
         let was_on = self.store.disable_totp(user.id, self.cutoff_now()).await?;
+        self.signal_revocation();
         record(
             AuthEvent::TwoFactorDisabled,
             &user.username,
@@ -159,6 +162,7 @@ impl AuthService {
         self.store
             .revoke_all_tokens(user.id, self.cutoff_now())
             .await?;
+        self.signal_revocation();
         record(
             AuthEvent::AllTokensRevoked,
             &user.username,
@@ -191,9 +195,10 @@ impl AuthService {
     /// out-of-band codes, MFA sessions, status records and outbox messages.
     pub async fn purge_expired(&self) -> Result<u64, AuthError> {
         let now = self.clock.now_secs();
-        let a = self.store.purge_expired(now).await?;
-        let b = self.store.purge_expired_oob(now).await?;
-        Ok(a + b)
+        let core = self.store.purge_expired(now).await?;
+        let oob = self.store.purge_expired_oob(now).await?;
+        let legacy = self.store.purge_expired_legacy(now).await?;
+        Ok(core + oob + legacy)
     }
 
     /// Deletes expired out-of-band codes, MFA sessions, status records

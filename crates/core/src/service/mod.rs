@@ -11,6 +11,8 @@ pub mod app_otp;
 pub mod applications;
 pub mod audit;
 pub mod enrol;
+pub mod legacy;
+pub mod live;
 pub mod mfa_session;
 pub mod oob;
 pub mod session;
@@ -78,6 +80,9 @@ pub struct AuthService {
     pub(crate) oob_key: SecretBytes,
     /// Where out-of-band codes are delivered (default: the outbox).
     pub(crate) notifiers: Notifiers,
+    /// Bumped whenever this process revokes something, so live sockets
+    /// are checked at once instead of at the next poll.
+    revocations: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -111,6 +116,7 @@ impl AuthService {
             clock,
             policy,
             dummy_hash: tokio::sync::OnceCell::new(),
+            revocations: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -123,6 +129,19 @@ impl AuthService {
     /// The notifiers in use.
     pub fn notifiers(&self) -> &Notifiers {
         &self.notifiers
+    }
+
+    /// A receiver that changes whenever this process revoked a token or
+    /// moved a user's cut-off (logout, 2FA change, password change, ...).
+    /// Revocations by other processes are only seen by polling
+    /// [`AuthService::still_valid`].
+    pub fn revocation_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revocations.subscribe()
+    }
+
+    /// Tells the live-session watchers of this process to look now.
+    pub(crate) fn signal_revocation(&self) {
+        self.revocations.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The store (for readiness checks and the CLI).

@@ -20,15 +20,9 @@ impl AuthService {
         password: &SecretString,
         caller: &Caller,
     ) -> Result<IssuedToken, AuthError> {
-        let name = username::normalize(raw_username);
-        if name.is_empty() || password.is_empty() {
-            return Err(AuthError::invalid("username and password are required"));
-        }
-        if name.chars().count() > username::MAX_LEN || password.expose().len() > 1024 {
-            return Err(AuthError::InvalidCredentials);
-        }
-        let user = self.store.user_by_name(&name).await?;
-        let user = self.password_login(&name, user, password, caller).await?;
+        let user = self
+            .password_login_by_name(raw_username, password, caller)
+            .await?;
         let two_factor = user.totp.is_enabled();
         Ok(self.issue_token(
             user.id,
@@ -37,6 +31,26 @@ impl AuthService {
             two_factor,
             false,
         ))
+    }
+
+    /// The password check of the login methods that name the user (native
+    /// and legacy): normalises the name, finds the user, and checks the
+    /// password under the throttles ([`Self::password_login`]).
+    pub(crate) async fn password_login_by_name(
+        &self,
+        raw_username: &str,
+        password: &SecretString,
+        caller: &Caller,
+    ) -> Result<User, AuthError> {
+        let name = username::normalize(raw_username);
+        if name.is_empty() || password.is_empty() {
+            return Err(AuthError::invalid("username and password are required"));
+        }
+        if name.chars().count() > username::MAX_LEN || password.expose().len() > 1024 {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let user = self.store.user_by_name(&name).await?;
+        self.password_login(&name, user, password, caller).await
     }
 
     /// The password check of every login (native, and the application
@@ -125,6 +139,7 @@ impl AuthService {
             user_id: state.user.id,
             jti: claims.jti,
             expires_at: claims.exp,
+            issued_at: claims.iat,
             two_factor: claims.two_factor,
             otp_verified: claims.otp_verified,
             user: state.user,
@@ -136,6 +151,7 @@ impl AuthService {
         self.store
             .revoke_token(&who.jti, who.user_id, who.expires_at)
             .await?;
+        self.signal_revocation();
         record(AuthEvent::TokenRevoked, &who.username, caller);
         Ok(())
     }

@@ -162,6 +162,10 @@ impl AuthService {
                     (Factor::Totp, false) => AuthEvent::OtpOk,
                 };
                 record(event, &user.username, caller);
+                if enabled_now {
+                    // Enabling revoked every older token: live sockets re-check.
+                    self.signal_revocation();
+                }
                 Ok(OtpCheck::Accepted {
                     factor,
                     enabled_now,
@@ -236,6 +240,9 @@ impl AuthService {
         let check = self
             .prove_second_factor(&who.user, code, Some(revoke), caller)
             .await?;
+        // Sockets of this process re-check now (the presented token was
+        // revoked; enabling also revoked every older token).
+        self.signal_revocation();
         let valid_after = match check {
             // Enabling moved the cut-off past every older token: read it.
             OtpCheck::Accepted {
@@ -329,6 +336,7 @@ impl AuthService {
         if !self.store.disable_totp(user.id, self.cutoff_now()).await? {
             return Err(AuthError::TwoFactorNotEnabled);
         }
+        self.signal_revocation();
         record(AuthEvent::TwoFactorDisabled, &user.username, caller);
         record(AuthEvent::AllTokensRevoked, &user.username, caller);
         Ok(())

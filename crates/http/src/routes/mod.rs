@@ -2,21 +2,25 @@
 //! operational endpoints, wrapped in the shared layers.
 
 pub mod capillary;
+pub mod legacy;
 pub mod mudbase;
 pub mod native;
 pub mod ops;
 pub mod single_connect;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::client_ip::client_ip_of;
 use crate::error::AppError;
+use crate::extract::Verified;
 use crate::layers;
+use crate::realtime::Realtime;
 use crate::state::AppState;
 
 /// RFC 3339 (UTC) text of a unix time, as `expire` fields carry it.
@@ -27,11 +31,24 @@ pub fn rfc3339(unix_secs: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP application: the native API, the legacy routes, the
+/// operational endpoints, both Socket.IO endpoints and, for everything
+/// else under the API prefix, the reverse proxy (when configured).
+///
+/// Starts the Socket.IO watcher task, so it must be called inside a Tokio
+/// runtime; the watcher stops when the router is dropped.
+pub fn router(mut state: AppState) -> Router {
     let p = state.settings.api_prefix.trim_end_matches('/').to_owned();
     let at = |path: &str| format!("{p}{path}");
     let limit = state.settings.body_limit;
+    let (realtime, sockets) = Realtime::start(
+        state.auth.clone(),
+        state.settings.ws,
+        &p,
+        state.settings.body_limit,
+    );
+    state.realtime = Some(realtime);
+    let w = legacy::WEBREST;
     Router::new()
         .route(&at("/login"), post(native::login))
         .route(&at("/logout"), post(native::logout))
@@ -64,10 +81,17 @@ pub fn router(state: AppState) -> Router {
             &format!("{}mfa/otp/validate", capillary::PREFIX),
             post(capillary::otp_validate),
         )
+        .route(&format!("{w}/authentication/login"), post(legacy::login))
+        .route(&format!("{w}/authentication/logout"), post(legacy::logout))
+        .route(&format!("{w}/user/me"), get(legacy::me))
+        .route("/docs/legacy-migration", get(legacy::migration_docs))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .fallback(layers::not_found)
+        .fallback(fallback)
         .method_not_allowed_fallback(layers::method_not_allowed)
+        .layer(sockets.legacy)
+        .layer(sockets.native)
+        .layer(from_fn_with_state(state.clone(), legacy::gate))
         .layer(from_fn_with_state(state.clone(), layers::rate_limit))
         .layer(from_fn_with_state(
             state.clone(),
@@ -94,6 +118,32 @@ pub fn error_response(state: &AppState, path: &str, err: AppError) -> Response {
     } else {
         err.into_response()
     }
+}
+
+/// Unknown routes: under the API prefix (with a verified token) or under
+/// `/webrest` (with a legacy credential) they go to the upstream
+/// application when one is configured; everything else is a JSON 404.
+async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    let prefix = state.settings.api_prefix.trim_end_matches('/');
+    let path = req.uri().path();
+    if legacy::is_legacy_path(path) {
+        return legacy::forward(&state, req).await;
+    }
+    let under_api = path
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.starts_with('/'));
+    let Some(up) = state.upstream.clone().filter(|_| under_api) else {
+        // In the shape of the dialect that owns the path.
+        return error_response(&state, path, AppError::NotFound);
+    };
+    let (mut parts, body) = req.into_parts();
+    let who = match Verified::from_request_parts(&mut parts, &state).await {
+        Ok(Verified(who)) => who,
+        Err(e) => return e.into_response(),
+    };
+    let ip = client_ip_of(&parts, &state);
+    up.forward(parts, body, &who.username, ip, state.settings.body_limit)
+        .await
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use otpgate_core::model::Profile;
 use otpgate_core::secret::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,8 +19,8 @@ use crate::state::AppState;
 /// `POST /login` body.
 #[derive(Debug, Deserialize)]
 pub struct LoginBody {
-    username: String,
-    password: String,
+    pub(crate) username: String,
+    pub(crate) password: String,
 }
 
 /// `POST /login`: a token, pre-OTP when the user has 2FA on.
@@ -53,12 +54,17 @@ pub async fn logout(
 /// legacy `/user/me` returned it, at the top level too.
 pub async fn me(State(s): State<AppState>, Verified(who): Verified) -> AppResult<Json<Value>> {
     let profile = s.auth.profile(&who).await?;
-    let data = serde_json::to_value(&profile).unwrap_or(Value::Null);
+    Ok(Json(profile_body(&profile)))
+}
+
+/// The `/user/me` answer for a profile (shared with the legacy route).
+pub fn profile_body(profile: &Profile) -> Value {
+    let data = serde_json::to_value(profile).unwrap_or(Value::Null);
     let mut body = json!({"code": 200, "message": "user profile", "data": data.clone()});
     if let (Some(obj), Value::Object(fields)) = (body.as_object_mut(), data) {
         obj.extend(fields);
     }
-    Ok(Json(body))
+    body
 }
 
 /// `GET /2fa/status`: `{"status": bool}` (pre-OTP tokens allowed).

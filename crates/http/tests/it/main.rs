@@ -9,18 +9,22 @@
     clippy::panic
 )]
 
+mod sio;
 mod support;
 
 mod applications;
 mod bad_input;
 mod capillary;
 mod gate;
+mod legacy;
 mod lockout;
 mod login;
 mod mudbase;
 mod ops;
+mod proxy;
 mod recovery;
 mod revocation;
 mod single_connect;
 mod tokens;
 mod two_factor;
+mod ws;

@@ -33,6 +33,7 @@ pub struct TestApp {
     pub svc: Arc<AuthService>,
     pub dir: Arc<tempfile::TempDir>,
     pub settings: HttpSettings,
+    pub policy: Policy,
 }
 
 pub struct Resp {
@@ -69,28 +70,32 @@ impl TestApp {
     }
 
     pub async fn with(settings: HttpSettings) -> Self {
+        Self::with_policy(settings, cheap_policy()).await
+    }
+
+    pub async fn with_policy(settings: HttpSettings, policy: Policy) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let clock = Arc::new(ManualClock::at_secs(T0));
-        Self::open(dir, clock, settings).await
+        Self::open(dir, clock, settings, policy, None).await
     }
 
     /// A new app on the same data directory and clock (a restart).
     pub async fn restart(&self) -> Self {
-        Self::open(self.dir.clone(), self.clock.clone(), self.settings.clone()).await
+        Self::open(
+            self.dir.clone(),
+            self.clock.clone(),
+            self.settings.clone(),
+            self.policy.clone(),
+            None,
+        )
+        .await
     }
 
     async fn open(
         dir: Arc<tempfile::TempDir>,
         clock: Arc<ManualClock>,
         settings: HttpSettings,
-    ) -> Self {
-        Self::open_with(dir, clock, settings, None).await
-    }
-
-    async fn open_with(
-        dir: Arc<tempfile::TempDir>,
-        clock: Arc<ManualClock>,
-        settings: HttpSettings,
+        policy: Policy,
         notifiers: Option<NotifierFactory>,
     ) -> Self {
         let db: PathBuf = dir.path().join("otpgate.db");
@@ -101,7 +106,7 @@ impl TestApp {
         );
         let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
         let mut svc =
-            AuthService::new(store.clone(), clock.clone(), cheap_policy(), &keys).unwrap();
+            AuthService::new(store.clone(), clock.clone(), policy.clone(), &keys).unwrap();
         if let Some(make) = notifiers {
             svc = svc.with_notifiers(make(store));
         }
@@ -114,7 +119,38 @@ impl TestApp {
             svc,
             dir,
             settings,
+            policy,
         }
+    }
+
+    /// Serves the router on a loopback port (for Socket.IO clients).
+    pub async fn serve(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = self.router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app.into_make_service()).await;
+        });
+        addr
+    }
+
+    /// The service of another process sharing this store (the CLI, or a
+    /// second instance): its revocations do not signal this app's sockets.
+    pub async fn other_process(&self) -> Arc<AuthService> {
+        let db: PathBuf = self.dir.path().join("otpgate.db");
+        let store = SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
+            .await
+            .unwrap();
+        let (keys, _) = KeyFiles::load_or_create(self.dir.path()).unwrap();
+        Arc::new(
+            AuthService::new(
+                Arc::new(store),
+                self.clock.clone(),
+                self.policy.clone(),
+                &keys,
+            )
+            .unwrap(),
+        )
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {
@@ -269,7 +305,7 @@ impl TestApp {
     pub async fn with_notifiers(make: NotifierFactory) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let clock = Arc::new(ManualClock::at_secs(T0));
-        Self::open_with(dir, clock, test_settings(), Some(make)).await
+        Self::open(dir, clock, test_settings(), cheap_policy(), Some(make)).await
     }
 
     /// An app whose notifiers all fail.

@@ -1,0 +1,235 @@
+//! Live sessions (logged-in Socket.IO clients): is each one still valid?
+//!
+//! A socket authenticated once, at its `login` event, with
+//! [`AuthService::authenticate`] (or the legacy check). Afterwards its
+//! token may be revoked by this process or by another one sharing the
+//! store (the CLI, another instance), so the transport asks
+//! [`AuthService::still_valid`] for all of its sockets at once, in one
+//! batched store read, and acts on the verdicts. The rules are the same as
+//! the token check's: expiry, the `jti` (or legacy grant), the user's
+//! cut-off, the user's existence.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::AuthError;
+use crate::model::{Principal, UserLiveState};
+use crate::service::AuthService;
+
+/// What a live socket logged in with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveCredential {
+    /// A JWT, by its `jti`.
+    Jwt(String),
+    /// A legacy grant, by its token hash.
+    Legacy(String),
+}
+
+/// A logged-in socket's session, as the watcher keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    /// The user's id.
+    pub user_id: i64,
+    /// The credential it logged in with.
+    pub credential: LiveCredential,
+    /// When that credential was issued.
+    pub issued_at: i64,
+    /// When it expires.
+    pub expires_at: i64,
+    /// The user's 2FA state as last told to the client.
+    pub two_factor: bool,
+}
+
+impl LiveSession {
+    /// The session of a socket that logged in with a JWT as `who`, whose
+    /// user's 2FA is `two_factor` now.
+    pub fn jwt(who: &Principal, two_factor: bool) -> Self {
+        Self {
+            user_id: who.user_id,
+            credential: LiveCredential::Jwt(who.jti.clone()),
+            issued_at: who.issued_at,
+            expires_at: who.expires_at,
+            two_factor,
+        }
+    }
+
+    /// The session of a socket that logged in with a legacy credential.
+    pub fn legacy(who: &Principal) -> Self {
+        Self {
+            user_id: who.user_id,
+            credential: LiveCredential::Legacy(who.jti.clone()),
+            issued_at: who.issued_at,
+            expires_at: who.expires_at,
+            two_factor: false,
+        }
+    }
+}
+
+/// Why a live session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// That token (or legacy grant) was logged out.
+    Logout,
+    /// Every token of the user was revoked (password change, 2FA change,
+    /// revoke-all) or the user was deleted.
+    Revoked,
+    /// The token expired.
+    Expired,
+}
+
+impl EndReason {
+    /// A stable name for clients and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// The verdict on one live session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LiveVerdict {
+    /// The user's 2FA state, when it differs from the session's.
+    pub two_factor_changed: Option<bool>,
+    /// Set when the session must end.
+    pub ended: Option<EndReason>,
+}
+
+impl AuthService {
+    /// Checks many live sessions with one batched store read; the verdicts
+    /// come in the order of `sessions`.
+    pub async fn still_valid(
+        &self,
+        sessions: &[LiveSession],
+    ) -> Result<Vec<LiveVerdict>, AuthError> {
+        if sessions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut user_ids: Vec<i64> = sessions.iter().map(|s| s.user_id).collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        let mut jtis = Vec::new();
+        let mut grants = Vec::new();
+        for s in sessions {
+            match &s.credential {
+                LiveCredential::Jwt(j) => jtis.push(j.clone()),
+                LiveCredential::Legacy(h) => grants.push(h.clone()),
+            }
+        }
+        let now = self.clock.now_secs();
+        let state = self
+            .store
+            .live_state(&user_ids, &jtis, &grants, now)
+            .await?;
+        let users: HashMap<i64, UserLiveState> =
+            state.users.into_iter().map(|u| (u.user_id, u)).collect();
+        let revoked: HashSet<String> = state.revoked_jtis.into_iter().collect();
+        // Past the sunset, legacy sessions end like their HTTP requests do.
+        let live_grants: HashSet<String> = if self.policy.legacy.is_active(now) {
+            state.live_grants.into_iter().collect()
+        } else {
+            HashSet::new()
+        };
+        Ok(sessions
+            .iter()
+            .map(|s| verdict(s, users.get(&s.user_id), &revoked, &live_grants, now))
+            .collect())
+    }
+}
+
+fn verdict(
+    s: &LiveSession,
+    user: Option<&UserLiveState>,
+    revoked: &HashSet<String>,
+    live_grants: &HashSet<String>,
+    now: i64,
+) -> LiveVerdict {
+    let Some(user) = user else {
+        return LiveVerdict {
+            two_factor_changed: None,
+            ended: Some(EndReason::Revoked),
+        };
+    };
+    let two_factor_changed = (user.two_factor != s.two_factor).then_some(user.two_factor);
+    let ended = if s.expires_at <= now {
+        Some(EndReason::Expired)
+    } else if s.issued_at < user.tokens_valid_after {
+        Some(EndReason::Revoked)
+    } else {
+        match &s.credential {
+            LiveCredential::Jwt(j) if revoked.contains(j) => Some(EndReason::Logout),
+            LiveCredential::Legacy(h) if !live_grants.contains(h) => Some(EndReason::Logout),
+            // A legacy session of a user who turned 2FA on since.
+            LiveCredential::Legacy(_) if user.two_factor => Some(EndReason::Revoked),
+            _ => None,
+        }
+    };
+    LiveVerdict {
+        two_factor_changed,
+        ended,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(cred: LiveCredential) -> LiveSession {
+        LiveSession {
+            user_id: 1,
+            credential: cred,
+            issued_at: 100,
+            expires_at: 1000,
+            two_factor: false,
+        }
+    }
+
+    fn user(tva: i64, two_factor: bool) -> UserLiveState {
+        UserLiveState {
+            user_id: 1,
+            tokens_valid_after: tva,
+            two_factor,
+        }
+    }
+
+    #[test]
+    fn verdicts_follow_the_token_rules() {
+        let none = HashSet::new();
+        let jwt = session(LiveCredential::Jwt("j".into()));
+        assert_eq!(
+            verdict(&jwt, Some(&user(100, false)), &none, &none, 500),
+            LiveVerdict::default()
+        );
+        assert_eq!(
+            verdict(&jwt, Some(&user(101, false)), &none, &none, 500).ended,
+            Some(EndReason::Revoked)
+        );
+        assert_eq!(
+            verdict(&jwt, None, &none, &none, 500).ended,
+            Some(EndReason::Revoked)
+        );
+        assert_eq!(
+            verdict(&jwt, Some(&user(100, false)), &none, &none, 1000).ended,
+            Some(EndReason::Expired)
+        );
+        let revoked: HashSet<String> = ["j".to_owned()].into();
+        assert_eq!(
+            verdict(&jwt, Some(&user(100, false)), &revoked, &none, 500).ended,
+            Some(EndReason::Logout)
+        );
+        let v = verdict(&jwt, Some(&user(100, true)), &none, &none, 500);
+        assert_eq!(v.two_factor_changed, Some(true));
+        assert_eq!(v.ended, None);
+        let legacy = session(LiveCredential::Legacy("h".into()));
+        assert_eq!(
+            verdict(&legacy, Some(&user(100, false)), &none, &none, 500).ended,
+            Some(EndReason::Logout)
+        );
+        let live: HashSet<String> = ["h".to_owned()].into();
+        assert_eq!(
+            verdict(&legacy, Some(&user(100, false)), &none, &live, 500).ended,
+            None
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The reverse proxy to the application otpgate stands in front of.
+//!
+//! With `upstream.url` configured, every authenticated request otpgate
+//! does not answer itself is forwarded there: method, path, query, body
+//! (streamed, within the body limit) and response (streamed). The
+//! client's credentials never reach the application: `Authorization` is
+//! removed and `X-Otpgate-User: <username>` (plus the configured extra
+//! headers) is set instead, after any copy of those headers sent by the
+//! client has been removed. Unreachable upstream: 502; no response headers
+//! within the timeout: 504; both as JSON.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Request};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{LengthLimitError, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::error::AppError;
+
+pub use axum::http::Uri;
+pub use axum::http::header::{HeaderName, HeaderValue};
+
+/// The header that tells the application who the caller is.
+pub const USER_HEADER: &str = "x-otpgate-user";
+
+/// What the operator configured for the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSettings {
+    /// `http://host:port[/base]`; requests keep their path, appended to
+    /// the base path.
+    pub url: Uri,
+    /// Wait at most this long for the response headers (default 30 s).
+    pub timeout: Duration,
+    /// Extra headers added to every forwarded request.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The proxy's client for one upstream.
+#[derive(Debug)]
+pub struct Upstream {
+    client: Client<HttpConnector, Body>,
+    scheme: String,
+    authority: String,
+    base_path: String,
+    timeout: Duration,
+    extra: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection,
+/// never forwarded.
+const HOP_BY_HOP: &[HeaderName] = &[
+    header::CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Headers named in `Connection` are hop-by-hop too.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for h in HOP_BY_HOP.iter().chain(named.iter()) {
+        headers.remove(h);
+    }
+    headers.remove("keep-alive");
+}
+
+/// Whether a client error was caused by the request body going over the
+/// limit (the body is streamed, so this shows only while sending).
+fn is_body_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.is::<LengthLimitError>() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+impl Upstream {
+    /// A client for `settings` (HTTP/1.1 with keep-alive).
+    pub fn new(settings: &UpstreamSettings) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(settings.timeout));
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let url = &settings.url;
+        Self {
+            client,
+            scheme: url.scheme_str().unwrap_or("http").to_owned(),
+            authority: url.authority().map(|a| a.to_string()).unwrap_or_default(),
+            base_path: url.path().trim_end_matches('/').to_owned(),
+            timeout: settings.timeout,
+            extra: settings.headers.clone(),
+        }
+    }
+
+    fn target(&self, uri: &Uri) -> Result<Uri, AppError> {
+        let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        format!(
+            "{}://{}{}{}",
+            self.scheme, self.authority, self.base_path, pq
+        )
+        .parse()
+        .map_err(|_| AppError::BadBody("the request path cannot be forwarded".into()))
+    }
+
+    /// Forwards a request of the authenticated `username` and streams the
+    /// answer back. `body_limit` caps the streamed request body.
+    pub async fn forward(
+        &self,
+        mut parts: Parts,
+        body: Body,
+        username: &str,
+        client_ip: Option<IpAddr>,
+        body_limit: usize,
+    ) -> Response {
+        let uri = match self.target(&parts.uri) {
+            Ok(u) => u,
+            Err(e) => return e.into_response(),
+        };
+        let Ok(user) = HeaderValue::from_str(username) else {
+            return AppError::BadGateway.into_response();
+        };
+        let h = &mut parts.headers;
+        strip_hop_by_hop(h);
+        h.remove(header::AUTHORIZATION);
+        h.remove(header::HOST);
+        h.remove(USER_HEADER);
+        for (name, _) in &self.extra {
+            h.remove(name);
+        }
+        h.insert(HeaderName::from_static(USER_HEADER), user);
+        for (name, value) in &self.extra {
+            h.insert(name.clone(), value.clone());
+        }
+        if let Some(ip) = client_ip {
+            let forwarded = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+                Some(prev) => format!("{prev}, {ip}"),
+                None => ip.to_string(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&forwarded) {
+                h.insert("x-forwarded-for", v);
+            }
+        }
+        parts.uri = uri;
+        parts.version = axum::http::Version::HTTP_11;
+        let req = Request::from_parts(parts, Body::new(Limited::new(body, body_limit)));
+        match tokio::time::timeout(self.timeout, self.client.request(req)).await {
+            Err(_) => {
+                tracing::warn!(target: "otpgate::proxy", "upstream did not answer in time");
+                AppError::GatewayTimeout.into_response()
+            }
+            Ok(Err(e)) if is_body_limit(&e) => {
+                AppError::PayloadTooLarge(body_limit).into_response()
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "otpgate::proxy", error = %e, "upstream unreachable");
+                AppError::BadGateway.into_response()
+            }
+            Ok(Ok(resp)) => {
+                let (mut parts, incoming) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, Body::new(incoming))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(url: &str) -> Upstream {
+        Upstream::new(&UpstreamSettings {
+            url: url.parse().expect("uri"),
+            timeout: Duration::from_secs(1),
+            headers: Vec::new(),
+        })
+    }
+
+    #[tokio::test]
+    async fn targets_keep_path_and_query_under_the_base() {
+        let u = upstream("http://127.0.0.1:9000/app/");
+        let t = u
+            .target(&"/api/x/y?a=1&b=%20".parse().expect("uri"))
+            .expect("target");
+        assert_eq!(t.to_string(), "http://127.0.0.1:9000/app/api/x/y?a=1&b=%20");
+        let u = upstream("http://127.0.0.1:9000");
+        let t = u.target(&"/api/x".parse().expect("uri")).expect("target");
+        assert_eq!(t.to_string(), "http://127.0.0.1:9000/api/x");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+}

@@ -1,0 +1,207 @@
+//! Socket.IO (protocol 5, Engine.IO 4) for real-time clients: the native
+//! endpoint at `<api_prefix>/ws/` and the legacy one at `/socket.io/`.
+//!
+//! A client connects, then emits `login` with `{accessKeyId, token,
+//! uaType}`. The token goes through the same core check as an HTTP request
+//! ([`otpgate_core::AuthService::authenticate`] with the 2FA gate, or the
+//! legacy credential check), plus `accessKeyId` must name the token's
+//! user. Success: event `authe_ok`; anything else: event `401`, then
+//! disconnect. Sockets that do not log in within the login timeout are
+//! disconnected. Logged-in sockets are watched ([`registry`]): when their
+//! token is revoked (by this process or any other sharing the store) they
+//! get `session_revoked` and are disconnected; when the user's 2FA turns
+//! on or off they get `2fa_status`.
+
+pub mod registry;
+
+use std::convert::Infallible;
+use std::sync::{Arc, Weak};
+
+use otpgate_core::AuthService;
+use otpgate_core::service::Access;
+use otpgate_core::service::live::LiveSession;
+use serde::Deserialize;
+use serde_json::json;
+use socketioxide::SocketIo;
+use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+
+use crate::state::WsSettings;
+use registry::Registry;
+
+/// Which endpoint a socket came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `<api_prefix>/ws/`: JWTs.
+    Native,
+    /// `/socket.io/`: legacy `user:token` credentials.
+    Legacy,
+}
+
+/// The `login` event's payload.
+#[derive(Debug, Deserialize)]
+struct LoginPayload {
+    #[serde(rename = "accessKeyId")]
+    access_key_id: String,
+    token: String,
+    /// `desktop`, `mobile`, ...: accepted, not used.
+    #[serde(default, rename = "uaType")]
+    _ua_type: Option<serde_json::Value>,
+}
+
+/// The Socket.IO side of the server: the service, the settings and the
+/// registry of connected sockets.
+#[derive(Debug)]
+pub struct Realtime {
+    auth: Arc<AuthService>,
+    settings: WsSettings,
+    registry: Registry,
+}
+
+/// The two Socket.IO layers to put in front of the router.
+pub struct Layers {
+    /// `<api_prefix>/ws`.
+    pub native: SocketIoLayer,
+    /// `/socket.io`.
+    pub legacy: SocketIoLayer,
+}
+
+impl Realtime {
+    /// Builds the endpoints and starts the watcher. The returned `Arc` must
+    /// be kept as long as the endpoints serve (the router's state holds
+    /// it); handlers and the watcher only hold weak references, so
+    /// dropping it stops the watcher.
+    pub fn start(
+        auth: Arc<AuthService>,
+        settings: WsSettings,
+        api_prefix: &str,
+        max_payload: usize,
+    ) -> (Arc<Self>, Layers) {
+        let rt = Arc::new(Self {
+            auth,
+            settings,
+            registry: Registry::default(),
+        });
+        let native = endpoint(
+            &rt,
+            Kind::Native,
+            format!("{}/ws", api_prefix.trim_end_matches('/')),
+            max_payload,
+        );
+        let legacy = endpoint(&rt, Kind::Legacy, "/socket.io".to_owned(), max_payload);
+        registry::spawn_watcher(&rt);
+        (rt, Layers { native, legacy })
+    }
+
+    /// Number of connected sockets (logged in or not).
+    pub fn connected(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// The session a login payload proves, if it does.
+    async fn check(&self, kind: Kind, p: &LoginPayload) -> Option<LiveSession> {
+        let name = otpgate_core::username::normalize(&p.access_key_id);
+        let (who, session) = match kind {
+            Kind::Native => {
+                let who = self
+                    .auth
+                    .authenticate(&p.token, Access::Verified)
+                    .await
+                    .ok()?;
+                let s = LiveSession::jwt(&who, who.two_factor);
+                (who, s)
+            }
+            Kind::Legacy => {
+                let credential = format!("{}:{}", p.access_key_id.trim(), p.token.trim());
+                let who = self.auth.legacy_authenticate(&credential).await.ok()?;
+                let s = LiveSession::legacy(&who);
+                (who, s)
+            }
+        };
+        (who.username == name).then_some(session)
+    }
+}
+
+fn endpoint(rt: &Arc<Realtime>, kind: Kind, path: String, max_payload: usize) -> SocketIoLayer {
+    let (layer, io) = SocketIo::builder()
+        .req_path(path)
+        .max_payload(u64::try_from(max_payload).unwrap_or(u64::MAX))
+        .ws_max_message_size(max_payload)
+        .ws_max_frame_size(max_payload)
+        // Clients send little (a login, pongs): a small read buffer per
+        // websocket keeps ten thousand idle sockets cheap.
+        .ws_read_buffer_size(1024)
+        .build_layer();
+    let weak = Arc::downgrade(rt);
+    // The event handlers are registered in a connect *middleware*: it runs
+    // before the server acknowledges the namespace connection, so a client
+    // that emits `login` the moment it is connected is never missed (the
+    // connect handler proper runs after the acknowledgement).
+    let register = async move |s: SocketRef| -> Result<(), Infallible> {
+        on_connect(weak.clone(), kind, s);
+        Ok(())
+    };
+    io.ns("/", (async |_: SocketRef| {}).with(register));
+    layer
+}
+
+/// socketioxide acknowledges the namespace connection a moment before it
+/// marks the socket connected, and refuses to emit until then; a client
+/// fast enough to emit `login` in that window would lose its answer. Wait
+/// (at most 200 ms) for the mark.
+async fn wait_until_connected(s: &SocketRef) {
+    for _ in 0..200 {
+        if s.connected() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
+    let Some(rt) = weak.upgrade() else {
+        let _ = s.disconnect();
+        return;
+    };
+    let timeout_ms = i64::try_from(rt.settings.login_timeout.as_millis()).unwrap_or(i64::MAX);
+    let deadline = rt.auth.clock().now_ms().saturating_add(timeout_ms);
+    rt.registry.add_pending(s.clone(), deadline);
+    let on_login = weak.clone();
+    s.on(
+        "login",
+        async move |s: SocketRef, TryData(payload): TryData<serde_json::Value>| {
+            let Some(rt) = on_login.upgrade() else { return };
+            wait_until_connected(&s).await;
+            // Parsed here rather than by the extractor, so that every
+            // malformed payload (not an object, missing or mistyped
+            // fields, none at all) gets its `401`.
+            let payload = payload
+                .ok()
+                .and_then(|v| serde_json::from_value::<LoginPayload>(v).ok());
+            let session = match payload {
+                Some(p) => rt.check(kind, &p).await,
+                None => None,
+            };
+            match session {
+                Some(session) => {
+                    if rt.registry.set_live(&s, session) {
+                        let _ = s.emit("authe_ok", &json!({"message": "authorized successfully"}));
+                    }
+                }
+                None => {
+                    tracing::debug!(target: "otpgate::ws", sid = %s.id, "socket login refused");
+                    rt.registry.remove(&s);
+                    let _ = s.emit("401", &json!({"message": "unauthorized access"}));
+                    let _ = s.disconnect();
+                }
+            }
+        },
+    );
+    let on_disconnect = weak;
+    s.on_disconnect(async move |s: SocketRef| {
+        if let Some(rt) = on_disconnect.upgrade() {
+            rt.registry.remove(&s);
+        }
+    });
+}

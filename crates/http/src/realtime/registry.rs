@@ -1,0 +1,192 @@
+//! The connected sockets of this instance and the watcher that ends them.
+//!
+//! Cheap per socket: one map entry (the socket handle and a small
+//! [`LiveSession`]); no task or timer per socket. One watcher task per
+//! instance wakes every poll interval (or at once when this process
+//! revoked something), disconnects sockets whose login time is up, and
+//! checks every logged-in socket with one batched core call
+//! ([`otpgate_core::AuthService::still_valid`]), which sees revocations
+//! made by any process sharing the store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use otpgate_core::service::live::{LiveSession, LiveVerdict};
+use serde_json::json;
+use socketioxide::extract::SocketRef;
+use socketioxide::socket::Sid;
+
+use crate::realtime::Realtime;
+
+#[derive(Debug)]
+enum Phase {
+    /// Connected, not logged in; disconnected at this clock time (ms).
+    Pending { deadline_ms: i64 },
+    /// Logged in.
+    Live(LiveSession),
+}
+
+#[derive(Debug)]
+struct Entry {
+    socket: SocketRef,
+    phase: Phase,
+}
+
+/// The sockets of one instance, by id.
+#[derive(Debug, Default)]
+pub struct Registry {
+    sockets: Mutex<HashMap<Sid, Entry>>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Sid, Entry>> {
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new socket that must log in before `deadline_ms`.
+    pub fn add_pending(&self, socket: SocketRef, deadline_ms: i64) {
+        self.lock().insert(
+            socket.id,
+            Entry {
+                socket,
+                phase: Phase::Pending { deadline_ms },
+            },
+        );
+    }
+
+    /// Marks a socket logged in; false if it is gone already.
+    pub fn set_live(&self, socket: &SocketRef, session: LiveSession) -> bool {
+        match self.lock().get_mut(&socket.id) {
+            Some(e) => {
+                e.phase = Phase::Live(session);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets a socket.
+    pub fn remove(&self, socket: &SocketRef) {
+        self.lock().remove(&socket.id);
+    }
+
+    /// Sockets held.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no socket is held.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// Removes and returns the pending sockets whose time is up, and
+    /// returns a snapshot of the logged-in ones.
+    fn take_overdue_and_snapshot(
+        &self,
+        now_ms: i64,
+    ) -> (Vec<SocketRef>, Vec<Sid>, Vec<LiveSession>) {
+        let mut map = self.lock();
+        let overdue: Vec<Sid> = map
+            .iter()
+            .filter(
+                |(_, e)| matches!(e.phase, Phase::Pending { deadline_ms } if deadline_ms <= now_ms),
+            )
+            .map(|(sid, _)| *sid)
+            .collect();
+        let overdue = overdue
+            .iter()
+            .filter_map(|sid| map.remove(sid).map(|e| e.socket))
+            .collect();
+        let mut sids = Vec::new();
+        let mut sessions = Vec::new();
+        for (sid, e) in map.iter() {
+            if let Phase::Live(s) = &e.phase {
+                sids.push(*sid);
+                sessions.push(s.clone());
+            }
+        }
+        (overdue, sids, sessions)
+    }
+
+    /// Applies verdicts: records 2FA changes, removes ended sockets, and
+    /// returns what to tell whom (sent outside the lock).
+    fn apply(&self, sids: &[Sid], verdicts: &[LiveVerdict]) -> Vec<(SocketRef, LiveVerdict)> {
+        let mut map = self.lock();
+        let mut out = Vec::new();
+        for (sid, v) in sids.iter().zip(verdicts) {
+            if v.two_factor_changed.is_none() && v.ended.is_none() {
+                continue;
+            }
+            let Some(entry) = map.get_mut(sid) else {
+                continue;
+            };
+            if let (Some(on), Phase::Live(s)) = (v.two_factor_changed, &mut entry.phase) {
+                s.two_factor = on;
+            }
+            let socket = entry.socket.clone();
+            if v.ended.is_some() {
+                map.remove(sid);
+            }
+            out.push((socket, *v));
+        }
+        out
+    }
+}
+
+impl Realtime {
+    /// One pass of the watcher.
+    pub async fn sweep(&self) {
+        let now_ms = self.auth.clock().now_ms();
+        let (overdue, sids, sessions) = self.registry.take_overdue_and_snapshot(now_ms);
+        for s in overdue {
+            tracing::debug!(target: "otpgate::ws", sid = %s.id, "no login in time");
+            let _ = s.disconnect();
+        }
+        if sessions.is_empty() {
+            return;
+        }
+        let verdicts = match self.auth.still_valid(&sessions).await {
+            Ok(v) => v,
+            Err(e) => {
+                // Never end sessions because the store hiccuped; retry
+                // at the next tick.
+                tracing::warn!(target: "otpgate::ws", error = %e, "live-session check failed");
+                return;
+            }
+        };
+        for (socket, v) in self.registry.apply(&sids, &verdicts) {
+            if let Some(on) = v.two_factor_changed {
+                let _ = socket.emit("2fa_status", &json!({"status": on}));
+            }
+            if let Some(reason) = v.ended {
+                let _ = socket.emit(
+                    "session_revoked",
+                    &json!({"message": "session revoked", "reason": reason.as_str()}),
+                );
+                let _ = socket.disconnect();
+            }
+        }
+    }
+}
+
+/// Starts the watcher of `rt`: it runs until `rt` is dropped.
+pub fn spawn_watcher(rt: &Arc<Realtime>) {
+    let weak = Arc::downgrade(rt);
+    let mut signal = rt.auth.revocation_signal();
+    let poll = rt.settings.poll_interval;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(poll) => {}
+                changed = signal.changed() => {
+                    if changed.is_err() {
+                        tokio::time::sleep(poll).await;
+                    }
+                }
+            }
+            let Some(rt) = weak.upgrade() else { break };
+            rt.sweep().await;
+        }
+    });
+}
