@@ -1,8 +1,10 @@
 //! The router: every dialect's routes under their prefixes, plus the
-//! operational endpoints, wrapped in the shared layers.
+//! operational endpoints and the self-service page, wrapped in the shared
+//! layers.
 
 pub mod native;
 pub mod ops;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -28,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     let at = |path: &str| format!("{p}{path}");
     let limit = state.settings.body_limit;
     Router::new()
+        .merge(ui::routes())
         .route(&at("/login"), post(native::login))
         .route(&at("/logout"), post(native::logout))
         .route(&at("/user/me"), get(native::me))

@@ -20,3 +20,4 @@ mod recovery;
 mod revocation;
 mod tokens;
 mod two_factor;
+mod ui;
