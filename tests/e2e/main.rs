@@ -18,6 +18,7 @@
 mod support;
 
 mod cli;
+mod deploy;
 mod restart;
 mod several_instances;
 mod ui;

@@ -55,7 +55,10 @@ fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
         [
             (CONTENT_TYPE, content_type),
             (CONTENT_SECURITY_POLICY, CSP),
-            (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+            (
+                HeaderName::from_static("cross-origin-opener-policy"),
+                "same-origin",
+            ),
         ],
         body,
     )
@@ -74,7 +77,10 @@ async fn to_slash() -> Response {
 
 /// `GET /ui/`: the page, with the configured API prefix filled in.
 async fn index(State(state): State<AppState>) -> Response {
-    asset("text/html; charset=utf-8", render_index(&state.settings.api_prefix))
+    asset(
+        "text/html; charset=utf-8",
+        render_index(&state.settings.api_prefix),
+    )
 }
 
 async fn app_js() -> Response {
@@ -92,10 +98,7 @@ async fn favicon() -> Response {
 /// The page's HTML for `api_prefix` (without its trailing `/`, as the
 /// router mounts the API).
 pub fn render_index(api_prefix: &str) -> String {
-    INDEX_HTML.replace(
-        PREFIX_SLOT,
-        &escape_attr(api_prefix.trim_end_matches('/')),
-    )
+    INDEX_HTML.replace(PREFIX_SLOT, &escape_attr(api_prefix.trim_end_matches('/')))
 }
 
 /// `text` made safe inside a double-quoted HTML attribute.

@@ -115,7 +115,13 @@ async fn the_page_has_no_inline_code_and_every_input_has_a_label() {
         html.matches("<script src=").count(),
         "every script is a file"
     );
-    for inline in ["<style", " style=", " onclick=", " onsubmit=", "javascript:"] {
+    for inline in [
+        "<style",
+        " style=",
+        " onclick=",
+        " onsubmit=",
+        "javascript:",
+    ] {
         assert!(!html.contains(inline), "inline code: {inline}");
     }
     // Accessible: every input has a <label for>, actions are <button>s,
@@ -125,7 +131,11 @@ async fn the_page_has_no_inline_code_and_every_input_has_a_label() {
         .skip(1)
         .map(|rest| rest.split('"').next().unwrap())
         .collect();
-    assert_eq!(inputs.len(), html.matches("<input").count(), "inputs have ids");
+    assert_eq!(
+        inputs.len(),
+        html.matches("<input").count(),
+        "inputs have ids"
+    );
     assert!(inputs.len() >= 6, "{inputs:?}");
     for id in inputs {
         assert!(
@@ -133,7 +143,10 @@ async fn the_page_has_no_inline_code_and_every_input_has_a_label() {
             "input {id} has a label"
         );
     }
-    assert!(!html.contains("type=\"submit\" value"), "buttons, not inputs");
+    assert!(
+        !html.contains("type=\"submit\" value"),
+        "buttons, not inputs"
+    );
     assert!(html.contains(r#"role="alert" aria-live="assertive""#));
     assert!(html.contains(r#"role="status" aria-live="polite""#));
 }
@@ -142,7 +155,12 @@ async fn the_page_has_no_inline_code_and_every_input_has_a_label() {
 async fn the_script_keeps_the_token_in_memory_and_sends_no_cookies() {
     let app = TestApp::new().await;
     let js = text(&fetch(&app, "/ui/app.js").await);
-    for stored in ["localStorage", "sessionStorage", "document.cookie", "indexedDB"] {
+    for stored in [
+        "localStorage",
+        "sessionStorage",
+        "document.cookie",
+        "indexedDB",
+    ] {
         assert!(!js.contains(stored), "app.js uses {stored}");
     }
     assert!(js.contains(r#"credentials: "omit""#));
