@@ -2,28 +2,46 @@
 # Installs what the tests need on a fresh machine that has only the Rust
 # toolchain: Debian packages for the end-to-end tests (an independent TOTP
 # implementation, a QR decoder, a load tool, openssl for a test CA, node
-# with the npm Socket.IO client), a real SMTP server for the e-mail tests
+# with the npm Socket.IO client, Debian's Chromium with the npm
+# playwright-core that drives it), a real SMTP server for the e-mail tests
 # (Python's aiosmtpd) and a PostgreSQL server that answers on
 # 127.0.0.1:5432 with trust authentication.
 set -euo pipefail
 
 need_apt=()
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v oathtool >/dev/null || need_apt+=(oathtool)
 command -v zbarimg >/dev/null || need_apt+=(zbar-tools)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v pg_isready >/dev/null || need_apt+=(postgresql-client)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
-command -v node >/dev/null || need_apt+=(nodejs)
-command -v npm >/dev/null || need_apt+=(npm)
+
+# Other jobs on the machine may hold apt's or dpkg's lock: wait for it
+# (Lock::Timeout), and retry a few times if apt still gives up.
+apt_retry() {
+  local attempt
+  for attempt in 1 2 3 4 5 6; do
+    if apt-get -o DPkg::Lock::Timeout=120 "$@"; then
+      return 0
+    fi
+    echo "ci: apt-get $1 failed (attempt $attempt), retrying"
+    sleep 10
+  done
+  apt-get -o DPkg::Lock::Timeout=120 "$@"
+}
 
 apt_updated=0
 apt_install() {
   if [ "$apt_updated" = 0 ]; then
-    apt-get update -qq
+    apt_retry update -qq
     apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt_retry install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 if [ "${#need_apt[@]}" -gt 0 ]; then
@@ -47,6 +65,14 @@ fi
 if [ ! -f tests/clients/node_modules/socket.io-client/package.json ]; then
   echo "ci: npm ci in tests/clients"
   (cd tests/clients && npm ci --no-audit --no-fund >/dev/null)
+fi
+
+# The browser test's driver (npm playwright-core, pinned by
+# tests/browser/package-lock.json; it drives /usr/bin/chromium and never
+# downloads a browser of its own).
+if [ ! -f tests/browser/node_modules/playwright-core/package.json ]; then
+  echo "ci: npm ci in tests/browser"
+  (cd tests/browser && npm ci --no-audit --no-fund >/dev/null)
 fi
 
 # PostgreSQL: use the one on 127.0.0.1:5432 if it answers; otherwise install

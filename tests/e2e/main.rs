@@ -1,9 +1,10 @@
 //! End-to-end tests: the real `otpgate` binary, started as the README
 //! says, driven over HTTP and through its CLI, with codes computed by a
 //! TOTP implementation that is not ours (`oathtool`) and QR images decoded
-//! by `zbarimg`.
+//! by `zbarimg`; the self-service page in Debian's Chromium driven by npm
+//! playwright-core.
 //!
-//! These tools come from Debian (`.ci/run` installs them). Where one is
+//! These tools come from Debian and npm (`.ci/run` installs them). Where one is
 //! missing, its test prints `SKIPPED` with the install command and passes,
 //! unless `OTPGATE_REQUIRE_E2E=1` (set by CI), which makes it fail.
 
@@ -18,8 +19,10 @@ mod support;
 
 mod applications;
 mod cli;
+mod deploy;
 mod notifiers;
 mod restart;
 mod several_instances;
 mod socketio;
+mod ui;
 mod walkthrough;

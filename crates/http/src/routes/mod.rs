@@ -1,5 +1,6 @@
 //! The router: every dialect's routes under their prefixes, plus the
-//! operational endpoints, wrapped in the shared layers.
+//! operational endpoints and the self-service page, wrapped in the shared
+//! layers.
 
 pub mod capillary;
 pub mod legacy;
@@ -7,6 +8,7 @@ pub mod mudbase;
 pub mod native;
 pub mod ops;
 pub mod single_connect;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
@@ -50,6 +52,7 @@ pub fn router(mut state: AppState) -> Router {
     state.realtime = Some(realtime);
     let w = legacy::WEBREST;
     Router::new()
+        .merge(ui::routes())
         .route(&at("/login"), post(native::login))
         .route(&at("/logout"), post(native::logout))
         .route(&at("/user/me"), get(native::me))

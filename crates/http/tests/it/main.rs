@@ -27,4 +27,5 @@ mod revocation;
 mod single_connect;
 mod tokens;
 mod two_factor;
+mod ui;
 mod ws;
