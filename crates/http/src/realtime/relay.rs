@@ -23,8 +23,9 @@
 //! Acknowledgements and binary attachments are not relayed.
 //!
 //! The client gets `upstream_connected` (`{}`) each time the relayed login
-//! has been sent, and `upstream_disconnected` (`{"reason": ...}`) when the
-//! upstream cannot be reached or drops; otpgate then retries with
+//! has been sent, and `upstream_disconnected` (`{"reason": ...}`, once per
+//! outage) when the upstream cannot be reached or drops; otpgate then
+//! retries with
 //! exponential back-off (0.5 s doubling up to 30 s) for as long as the
 //! client stays logged in. When the client socket ends (disconnect, logout,
 //! revocation), the registry drops the socket's [`Handle`]; its task sees
@@ -215,21 +216,28 @@ async fn run(
     mut rx: mpsc::Receiver<Outgoing>,
 ) {
     let mut delay = settings.retry_min;
+    // Whether the client has been told about the current outage.
+    let mut reported = false;
     loop {
         match session(&settings, &socket, &user, ua_type.as_deref(), &mut rx).await {
             End::ClientGone => return,
             End::Upstream { reason, was_up } => {
-                tracing::info!(target: "otpgate::ws", sid = %socket.id, reason, "upstream socket.io connection lost");
-                if socket
-                    .emit("upstream_disconnected", &json!({ "reason": reason }))
-                    .is_err()
-                    && !socket.connected()
-                {
-                    return;
-                }
-                // Only consecutive failures back off.
+                // Only consecutive failures back off, and only the first
+                // of them is reported.
                 if was_up {
                     delay = settings.retry_min;
+                    reported = false;
+                }
+                if !reported {
+                    tracing::info!(target: "otpgate::ws", sid = %socket.id, reason, "upstream socket.io connection lost");
+                    reported = true;
+                    if socket
+                        .emit("upstream_disconnected", &json!({ "reason": reason }))
+                        .is_err()
+                        && !socket.connected()
+                    {
+                        return;
+                    }
                 }
             }
         }
