@@ -1011,11 +1011,31 @@ mod tests {
             ("OTPGATE_LEGACY_SUNSET", "June 2026", "legacy.sunset"),
             ("OTPGATE_WS_POLL_INTERVAL_MS", "5000", "ws.poll_interval_ms"),
             ("OTPGATE_UPSTREAM_TIMEOUT_MS", "100", "need upstream.url"),
-            ("OTPGATE_UPSTREAM_WS_URL", "http://cti:8183/socket.io/", "upstream.ws_url"),
-            ("OTPGATE_UPSTREAM_WS_URL", "wss://cti:8183/socket.io/", "upstream.ws_url"),
-            ("OTPGATE_UPSTREAM_WS_URL", "ws://cti:8183/", "upstream.ws_url"),
-            ("OTPGATE_UPSTREAM_WS_URL", "ws://cti:8183/x/?EIO=4", "upstream.ws_url"),
-            ("OTPGATE_UPSTREAM_WS_URL", "ws://u:p@cti/socket.io/", "upstream.ws_url"),
+            (
+                "OTPGATE_UPSTREAM_WS_URL",
+                "http://cti:8183/socket.io/",
+                "upstream.ws_url",
+            ),
+            (
+                "OTPGATE_UPSTREAM_WS_URL",
+                "wss://cti:8183/socket.io/",
+                "upstream.ws_url",
+            ),
+            (
+                "OTPGATE_UPSTREAM_WS_URL",
+                "ws://cti:8183/",
+                "upstream.ws_url",
+            ),
+            (
+                "OTPGATE_UPSTREAM_WS_URL",
+                "ws://cti:8183/x/?EIO=4",
+                "upstream.ws_url",
+            ),
+            (
+                "OTPGATE_UPSTREAM_WS_URL",
+                "ws://u:p@cti/socket.io/",
+                "upstream.ws_url",
+            ),
             ("OTPGATE_UPSTREAM_WS_URL", "cti:8183", "upstream.ws_url"),
         ] {
             let err = Config::load(None, &env_of(&[(k, v)])).expect_err(k);

@@ -228,8 +228,7 @@ fn have_node_server() -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upstream_socket_io_events_are_relayed_to_the_npm_client_and_logout_closes_the_upstream()
-{
+async fn upstream_socket_io_events_are_relayed_to_the_npm_client_and_logout_closes_the_upstream() {
     if !have_node_client() || !have_node_server() {
         return;
     }
@@ -237,7 +236,10 @@ async fn upstream_socket_io_events_are_relayed_to_the_npm_client_and_logout_clos
     let dir = tempfile::tempdir().unwrap();
     let ws_url = format!("ws://127.0.0.1:{}/socket.io/", up.port);
     let server = Server::start(dir.path(), &[("OTPGATE_UPSTREAM_WS_URL", ws_url.as_str())]);
-    let out = server.cli(&["user", "add", "dave", "--password-stdin"], Some("pw-dave\n"));
+    let out = server.cli(
+        &["user", "add", "dave", "--password-stdin"],
+        Some("pw-dave\n"),
+    );
     assert!(out.status.success());
     let http = Http::new();
     let t = token(&http, &server, "dave", "pw-dave").await;
@@ -253,8 +255,14 @@ async fn upstream_socket_io_events_are_relayed_to_the_npm_client_and_logout_clos
     assert_eq!(v["cookie"], false, "{v}");
     assert_eq!(v["transport"], "websocket", "{v}");
     let v = up.expect("login");
-    assert_eq!(v["data"], json!({"accessKeyId": "dave", "uaType": "desktop"}));
-    assert!(!v.to_string().contains(&t), "the JWT never reaches the upstream");
+    assert_eq!(
+        v["data"],
+        json!({"accessKeyId": "dave", "uaType": "desktop"})
+    );
+    assert!(
+        !v.to_string().contains(&t),
+        "the JWT never reaches the upstream"
+    );
     c.expect("upstream_connected", SOON);
     // The upstream's event reaches the client (its `authe_ok` does not:
     // the client had otpgate's).

@@ -61,6 +61,8 @@ use crate::proxy::USER_HEADER;
 pub const QUEUE: usize = 32;
 /// Largest message accepted from the upstream (bytes).
 pub const MAX_MESSAGE: usize = 1024 * 1024;
+/// Longest wait for the upstream to take a frame.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Event names otpgate emits itself (and Socket.IO's reserved ones): never
 /// relayed from the upstream.
@@ -282,8 +284,7 @@ async fn session(
     if let Some(ua) = ua_type {
         login.insert("uaType".into(), Value::String(ua.to_owned()));
     }
-    if ws
-        .send(Message::text(encode_event("login", &[Value::Object(login)])))
+    if send(&mut ws, encode_event("login", &[Value::Object(login)]))
         .await
         .is_err()
     {
@@ -371,6 +372,16 @@ async fn next_text(ws: &mut Ws) -> Option<String> {
     }
 }
 
+/// Sends a text frame, giving up after [`SEND_TIMEOUT`] (an upstream that
+/// stops reading must not hold the task forever).
+async fn send(ws: &mut Ws, text: String) -> Result<(), End> {
+    match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(text))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(up("closed")),
+        Err(_) => Err(up("timeout")),
+    }
+}
+
 /// Pumps events both ways until one side ends.
 async fn relay(
     ws: &mut Ws,
@@ -378,15 +389,17 @@ async fn relay(
     rx: &mut mpsc::Receiver<Outgoing>,
     keepalive: Duration,
 ) -> End {
+    // The upstream must send something (at least its pings) this often.
+    let mut deadline = tokio::time::Instant::now() + keepalive;
     loop {
         tokio::select! {
             m = rx.recv() => {
                 let Some(m) = m else { return End::ClientGone };
-                if ws.send(Message::text(encode_event(&m.event, &m.args))).await.is_err() {
-                    return up("closed");
+                if let Err(end) = send(ws, encode_event(&m.event, &m.args)).await {
+                    return end;
                 }
             }
-            msg = tokio::time::timeout(keepalive, ws.next()) => {
+            msg = tokio::time::timeout_at(deadline, ws.next()) => {
                 let msg = match msg {
                     Err(_) => return up("timeout"),
                     Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => {
@@ -395,10 +408,11 @@ async fn relay(
                     Ok(Some(Ok(Message::Text(t)))) => t,
                     Ok(Some(Ok(_))) => continue,
                 };
+                deadline = tokio::time::Instant::now() + keepalive;
                 match packet(msg.as_str()) {
                     Packet::Ping => {
-                        if ws.send(Message::text("3")).await.is_err() {
-                            return up("closed");
+                        if let Err(end) = send(ws, "3".to_owned()).await {
+                            return end;
                         }
                     }
                     Packet::Close => return up("closed"),
@@ -510,10 +524,7 @@ mod tests {
             packet(r#"42["queue",{"n":1},2]"#),
             Packet::Event("queue".into(), vec![json!({"n": 1}), json!(2)])
         );
-        assert_eq!(
-            packet(r#"42/,["e"]"#),
-            Packet::Event("e".into(), vec![])
-        );
+        assert_eq!(packet(r#"42/,["e"]"#), Packet::Event("e".into(), vec![]));
         assert_eq!(
             packet(r#"4212["e","x"]"#),
             Packet::Event("e".into(), vec![json!("x")])
@@ -522,6 +533,25 @@ mod tests {
         assert_eq!(packet(r#"42[1,2]"#), Packet::Other);
         assert_eq!(packet(r#"42not json"#), Packet::Other);
         assert_eq!(packet(r#"43[1]"#), Packet::Other);
+    }
+
+    #[test]
+    fn at_most_queue_client_events_wait_for_the_upstream() {
+        let (tx, mut rx) = mpsc::channel(QUEUE);
+        let h = Handle { tx };
+        for i in 0..QUEUE {
+            assert!(h.forward(format!("e{i}"), vec![json!(i)]));
+        }
+        assert!(!h.forward("one too many".into(), vec![]), "bounded");
+        assert_eq!(rx.try_recv().map(|m| m.event).ok().as_deref(), Some("e0"));
+        assert!(h.forward("room again".into(), vec![]));
+        drop(h);
+        let mut left = 0;
+        while rx.try_recv().is_ok() {
+            left += 1;
+        }
+        assert_eq!(left, QUEUE);
+        assert!(rx.is_closed(), "dropping the handle closes the channel");
     }
 
     #[test]

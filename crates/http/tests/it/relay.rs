@@ -156,7 +156,10 @@ async fn upstream_events_reach_the_logged_in_client_and_revocation_closes_the_up
             json!({"accessKeyId": "alice", "uaType": "desktop"})
         )
     );
-    assert_eq!(sio.expect(SOON).await, event("upstream_connected", json!({})));
+    assert_eq!(
+        sio.expect(SOON).await,
+        event("upstream_connected", json!({}))
+    );
     // The upstream's `authe_ok` is swallowed; its own event arrives.
     assert_eq!(
         sio.expect(SOON).await,
@@ -193,10 +196,19 @@ async fn a_dropped_upstream_is_reported_and_retried_and_a_client_disconnect_clos
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(sio.login("bob", &token).await, authe_ok());
-    assert!(matches!(seen(&mut seen_by_upstream).await, Seen::Connected { .. }));
+    assert!(matches!(
+        seen(&mut seen_by_upstream).await,
+        Seen::Connected { .. }
+    ));
     assert!(matches!(seen(&mut seen_by_upstream).await, Seen::Event(ref n, _) if n == "login"));
-    assert_eq!(sio.expect(SOON).await, event("upstream_connected", json!({})));
-    assert_eq!(sio.expect(SOON).await, event("welcome", json!({"user": "bob"})));
+    assert_eq!(
+        sio.expect(SOON).await,
+        event("upstream_connected", json!({}))
+    );
+    assert_eq!(
+        sio.expect(SOON).await,
+        event("welcome", json!({"user": "bob"}))
+    );
 
     // The upstream drops the connection: the client is told, stays
     // logged in, and otpgate connects and logs in again.
@@ -210,10 +222,19 @@ async fn a_dropped_upstream_is_reported_and_retried_and_a_client_disconnect_clos
         sio.expect(SOON).await,
         event("upstream_disconnected", json!({"reason": "disconnected"}))
     );
-    assert!(matches!(seen(&mut seen_by_upstream).await, Seen::Connected { .. }));
+    assert!(matches!(
+        seen(&mut seen_by_upstream).await,
+        Seen::Connected { .. }
+    ));
     assert!(matches!(seen(&mut seen_by_upstream).await, Seen::Event(ref n, _) if n == "login"));
-    assert_eq!(sio.expect(SOON).await, event("upstream_connected", json!({})));
-    assert_eq!(sio.expect(SOON).await, event("welcome", json!({"user": "bob"})));
+    assert_eq!(
+        sio.expect(SOON).await,
+        event("upstream_connected", json!({}))
+    );
+    assert_eq!(
+        sio.expect(SOON).await,
+        event("welcome", json!({"user": "bob"}))
+    );
 
     // The client goes away: the upstream connection closes.
     drop(sio);
@@ -243,8 +264,14 @@ async fn an_unreachable_upstream_is_reported_to_the_client_which_stays_logged_in
     // Once the upstream is there, the relay connects.
     let (up, mut seen_by_upstream) = upstream_on(port).await;
     assert_eq!(up, port);
-    assert!(matches!(seen(&mut seen_by_upstream).await, Seen::Connected { .. }));
-    assert_eq!(sio.expect(SOON).await, event("upstream_connected", json!({})));
+    assert!(matches!(
+        seen(&mut seen_by_upstream).await,
+        Seen::Connected { .. }
+    ));
+    assert_eq!(
+        sio.expect(SOON).await,
+        event("upstream_connected", json!({}))
+    );
     assert_eq!(
         sio.expect(SOON).await,
         event("welcome", json!({"user": "carol"}))
