@@ -7,7 +7,7 @@
 //   prints one JSON line per thing that happens:
 //   {"event":"listening","port":N}
 //   {"event":"connection","user":<X-Otpgate-User>,"authorization":bool,"cookie":bool,"transport":"websocket"}
-//   {"event":"login","data":{...}}           (then emits `welcome` {"user": accessKeyId})
+//   {"event":"login","data":{...}}           (then emits `welcome` {"user": accessKeyId}, "second argument")
 //   {"event":NAME,"data":...}                (any other event; echoed back as `echo` {event, data})
 //   {"event":"disconnect","reason":...}
 "use strict";
@@ -29,7 +29,7 @@ io.on("connection", (socket) => {
   socket.on("login", (data) => {
     say({ event: "login", data });
     socket.emit("authe_ok", { message: "authorized successfully" });
-    socket.emit("welcome", { user: data && data.accessKeyId });
+    socket.emit("welcome", { user: data && data.accessKeyId }, "second argument");
   });
   socket.onAny((event, data) => {
     if (event === "login") return;

@@ -267,7 +267,11 @@ async fn upstream_socket_io_events_are_relayed_to_the_npm_client_and_logout_clos
     // The upstream's event reaches the client (its `authe_ok` does not:
     // the client had otpgate's).
     let v = c.expect("welcome", SOON);
-    assert_eq!(v["data"], json!({"user": "dave"}));
+    assert_eq!(
+        v["args"],
+        json!([{"user": "dave"}, "second argument"]),
+        "all the arguments"
+    );
 
     // A client event reaches the upstream, whose answer comes back.
     c.emit("queue_join", &json!({"queue": "support"}));

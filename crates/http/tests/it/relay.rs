@@ -73,6 +73,10 @@ async fn upstream_on(at: SocketAddr) -> (SocketAddr, mpsc::UnboundedReceiver<See
             let _ = s.emit("welcome", &(json!({"user": v["accessKeyId"]}), "second"));
         });
         let t = tx.clone();
+        s.on("pair", async move |Data((a, b)): Data<(Value, Value)>| {
+            let _ = t.send(Seen::Event("pair".into(), json!([a, b])));
+        });
+        let t = tx.clone();
         s.on_fallback(
             async move |s: SocketRef, Event(e): Event, TryData(v): TryData<Value>| {
                 let v = v.unwrap_or(Value::Null);
@@ -175,6 +179,13 @@ async fn upstream_events_reach_the_logged_in_client_and_revocation_closes_the_up
     assert_eq!(
         sio.expect(SOON).await,
         event("echo", json!({"event": "hangup", "data": {"call": 7}}))
+    );
+
+    // Every argument is relayed.
+    sio.send(r#"42["pair",{"a":1},[2]]"#).await;
+    assert_eq!(
+        seen(&mut seen_by_upstream).await,
+        Seen::Event("pair".into(), json!([{"a": 1}, [2]]))
     );
 
     // Revocation (logout): the client is kicked and the upstream
