@@ -25,9 +25,9 @@
 //! The client gets `upstream_connected` (`{}`) each time the relayed login
 //! has been sent, and `upstream_disconnected` (`{"reason": ...}`, once per
 //! outage) when the upstream cannot be reached or drops; otpgate then
-//! retries with
-//! exponential back-off (0.5 s doubling up to 30 s) for as long as the
-//! client stays logged in. When the client socket ends (disconnect, logout,
+//! retries with exponential back-off (0.5 s doubling up to 30 s, reset
+//! once a connection has lasted [`STABLE`]) for as long as the client
+//! stays logged in. When the client socket ends (disconnect, logout,
 //! revocation), the registry drops the socket's [`Handle`]; its task sees
 //! the channel close, sends `41` and a websocket close to the upstream and
 //! ends.
@@ -61,6 +61,8 @@ use crate::proxy::USER_HEADER;
 pub const QUEUE: usize = 32;
 /// Largest message accepted from the upstream (bytes).
 pub const MAX_MESSAGE: usize = 1024 * 1024;
+/// An upstream connection that lasts this long resets the retry delay.
+const STABLE: Duration = Duration::from_secs(10);
 /// Longest wait for the upstream to take a frame.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -188,8 +190,13 @@ enum End {
     /// The client socket is gone: stop for good.
     ClientGone,
     /// The upstream failed or left; `was_up` if the login had been
-    /// relayed.
-    Upstream { reason: &'static str, was_up: bool },
+    /// relayed (the client was told `upstream_connected`), `stable` if the
+    /// connection then lasted at least [`STABLE`].
+    Upstream {
+        reason: &'static str,
+        was_up: bool,
+        stable: bool,
+    },
 }
 
 /// Runs `fut` while draining (and dropping) client events: they cannot be
@@ -223,11 +230,18 @@ async fn run(
     loop {
         match session(&settings, &socket, &user, ua_type.as_deref(), &mut rx).await {
             End::ClientGone => return,
-            End::Upstream { reason, was_up } => {
-                // Only consecutive failures back off, and only the first
-                // of them is reported.
-                if was_up {
+            End::Upstream {
+                reason,
+                was_up,
+                stable,
+            } => {
+                // Failures back off until a connection lasts (an upstream
+                // that refuses the relayed login or drops it at once is
+                // not hammered); each outage is reported once.
+                if stable {
                     delay = settings.retry_min;
+                }
+                if was_up {
                     reported = false;
                 }
                 if !reported {
@@ -254,6 +268,7 @@ fn down(reason: &'static str) -> End {
     End::Upstream {
         reason,
         was_up: false,
+        stable: false,
     }
 }
 
@@ -261,6 +276,7 @@ fn up(reason: &'static str) -> End {
     End::Upstream {
         reason,
         was_up: true,
+        stable: false,
     }
 }
 
@@ -291,7 +307,15 @@ async fn session(
         return down("closed");
     }
     let _ = socket.emit("upstream_connected", &json!({}));
+    let since = tokio::time::Instant::now();
     let end = relay(&mut ws, socket, rx, keepalive).await;
+    if let End::Upstream { reason, .. } = end {
+        return End::Upstream {
+            reason,
+            was_up: true,
+            stable: since.elapsed() >= STABLE,
+        };
+    }
     if matches!(end, End::ClientGone) {
         // Leave the namespace, then close the websocket; don't wait long.
         let bye = async {
