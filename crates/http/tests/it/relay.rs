@@ -69,6 +69,10 @@ async fn upstream_on(at: SocketAddr) -> (SocketAddr, mpsc::UnboundedReceiver<See
         s.on("login", async move |s: SocketRef, Data(v): Data<Value>| {
             until_connected(&s).await;
             let _ = t.send(Seen::Event("login".into(), v.clone()));
+            if v["accessKeyId"] == "mallory" {
+                let _ = s.emit("401", &json!({"message": "unauthorized access"}));
+                return;
+            }
             let _ = s.emit("authe_ok", &json!({"message": "authorized successfully"}));
             let _ = s.emit("welcome", &(json!({"user": v["accessKeyId"]}), "second"));
         });
@@ -287,4 +291,52 @@ async fn an_unreachable_upstream_is_reported_to_the_client_which_stays_logged_in
         sio.expect(SOON).await,
         event("welcome", json!({"user": "carol"}))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_refuses_the_relayed_login_is_reported_and_retried_with_back_off() {
+    let (up, mut seen_by_upstream) = upstream().await;
+    let app = app_relaying_to(up).await;
+    app.add_user("mallory", "pw").await;
+    let token = app.login("mallory", "pw").await;
+    let addr = app.serve().await;
+    let mut sio = Sio::connect(addr, "/api/ws/").await;
+    assert_eq!(sio.login("mallory", &token).await, authe_ok());
+    assert_eq!(
+        sio.expect(SOON).await,
+        event("upstream_connected", json!({}))
+    );
+    // The upstream's `401` is not relayed as such: otpgate's answer stands,
+    // the client learns the relay is down and stays logged in.
+    assert_eq!(
+        sio.expect(SOON).await,
+        event("upstream_disconnected", json!({"reason": "refused"}))
+    );
+    assert_eq!(
+        seen(&mut seen_by_upstream).await,
+        Seen::Connected {
+            user: Some("mallory".into()),
+            credentials: false
+        }
+    );
+    // Retried, with growing delays (100, 200, 400, 400 ms here): a few
+    // logins in a second and a half, not hundreds.
+    let started = tokio::time::Instant::now();
+    let mut logins = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        match tokio::time::timeout(Duration::from_millis(100), seen_by_upstream.recv()).await {
+            Ok(Some(Seen::Event(n, _))) if n == "login" => logins += 1,
+            _ => {}
+        }
+    }
+    assert!((2..=8).contains(&logins), "{logins} relayed logins");
+    // Meanwhile the client only heard about the relay going up and down,
+    // and is still connected.
+    while let Some(ev) = sio.next(Duration::from_millis(300)).await {
+        assert!(
+            ev == event("upstream_connected", json!({}))
+                || ev == event("upstream_disconnected", json!({"reason": "refused"})),
+            "{ev:?}"
+        );
+    }
 }
