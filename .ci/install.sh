@@ -61,8 +61,10 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
 fi
 
 # The real Socket.IO client the end-to-end tests and bench/ws.sh drive
-# (npm socket.io-client, pinned by tests/clients/package-lock.json).
-if [ ! -f tests/clients/node_modules/socket.io-client/package.json ]; then
+# (npm socket.io-client, and the socket.io server the relay test uses as
+# the upstream; pinned by tests/clients/package-lock.json).
+if [ ! -f tests/clients/node_modules/socket.io-client/package.json ] \
+  || [ ! -f tests/clients/node_modules/socket.io/package.json ]; then
   echo "ci: npm ci in tests/clients"
   (cd tests/clients && npm ci --no-audit --no-fund >/dev/null)
 fi

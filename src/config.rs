@@ -13,6 +13,7 @@ use std::time::Duration;
 use otpgate_core::config::{Argon2Cost, LegacyPolicy, Policy, ThrottlePolicy};
 use otpgate_http::client_ip::{IpNet, TrustedProxies};
 use otpgate_http::proxy::{USER_HEADER, UpstreamSettings};
+use otpgate_http::realtime::relay::RelaySettings;
 use otpgate_http::state::DEFAULT_LEGACY_DOCS_URL;
 use otpgate_http::{HttpSettings, WsSettings};
 use otpgate_store::{PostgresOptions, SqliteOptions, StoreOptions};
@@ -97,6 +98,7 @@ struct RawWebhook {
 #[serde(deny_unknown_fields)]
 struct RawUpstream {
     url: Option<String>,
+    ws_url: Option<String>,
     timeout_ms: Option<u64>,
     headers: Option<BTreeMap<String, String>>,
 }
@@ -258,6 +260,7 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_OOB_SEND_MAX",
     "OTPGATE_OOB_SEND_WINDOW_SECS",
     "OTPGATE_UPSTREAM_URL",
+    "OTPGATE_UPSTREAM_WS_URL",
     "OTPGATE_UPSTREAM_TIMEOUT_MS",
     "OTPGATE_UPSTREAM_HEADERS",
     "OTPGATE_LEGACY_ENABLED",
@@ -361,6 +364,7 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
                 raw.oob.send_window_secs = Some(parse_env(name, &v)?);
             }
             "OTPGATE_UPSTREAM_URL" => raw.upstream.url = Some(v),
+            "OTPGATE_UPSTREAM_WS_URL" => raw.upstream.ws_url = Some(v),
             "OTPGATE_UPSTREAM_TIMEOUT_MS" => raw.upstream.timeout_ms = Some(parse_env(name, &v)?),
             "OTPGATE_UPSTREAM_HEADERS" => raw.upstream.headers = Some(parse_header_list(&v)?),
             "OTPGATE_LEGACY_ENABLED" => raw.legacy.enabled = Some(parse_bool(name, &v)?),
@@ -411,23 +415,21 @@ fn parse_date(name: &str, text: &str) -> Result<i64, String> {
     .map_err(|_| format!("{name} {text:?} must be a date like 2026-06-01 or an RFC 3339 time"))
 }
 
-fn upstream_settings(raw: RawUpstream) -> Result<Option<UpstreamSettings>, String> {
+/// The reverse proxy's and the Socket.IO relay's settings.
+fn upstream_settings(
+    raw: RawUpstream,
+) -> Result<(Option<UpstreamSettings>, Option<RelaySettings>), String> {
     use otpgate_http::proxy::{HeaderName, HeaderValue, Uri};
-    let Some(url) = raw.url.filter(|u| !u.trim().is_empty()) else {
+    let url = raw.url.filter(|u| !u.trim().is_empty());
+    let ws_url = raw.ws_url.filter(|u| !u.trim().is_empty());
+    if url.is_none() && ws_url.is_none() {
         if raw.headers.is_some() || raw.timeout_ms.is_some() {
-            return Err("upstream.timeout_ms and upstream.headers need upstream.url".into());
+            return Err(
+                "upstream.timeout_ms and upstream.headers need upstream.url or upstream.ws_url"
+                    .into(),
+            );
         }
-        return Ok(None);
-    };
-    let uri: Uri = url
-        .trim()
-        .parse()
-        .map_err(|_| format!("upstream.url {url:?} is not a URL"))?;
-    if uri.scheme_str() != Some("http") || uri.authority().is_none() || uri.query().is_some() {
-        return Err(format!(
-            "upstream.url {url:?} must be http://HOST:PORT[/PATH] (plain HTTP, no query; \
-             put TLS between otpgate and the application on a private network or a sidecar)"
-        ));
+        return Ok((None, None));
     }
     let timeout_ms = raw.timeout_ms.unwrap_or(30_000);
     if timeout_ms == 0 {
@@ -445,7 +447,7 @@ fn upstream_settings(raw: RawUpstream) -> Result<Option<UpstreamSettings>, Strin
     for (name, value) in raw.headers.unwrap_or_default() {
         let n = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("upstream.headers: {name:?} is not a header name"))?;
-        if reserved.contains(&n.as_str()) {
+        if reserved.contains(&n.as_str()) || n.as_str().starts_with("sec-websocket-") {
             return Err(format!("upstream.headers: {name:?} cannot be set"));
         }
         let v = HeaderValue::from_str(&value).map_err(|_| {
@@ -453,11 +455,64 @@ fn upstream_settings(raw: RawUpstream) -> Result<Option<UpstreamSettings>, Strin
         })?;
         headers.push((n, v));
     }
-    Ok(Some(UpstreamSettings {
-        url: uri,
-        timeout: Duration::from_millis(timeout_ms),
-        headers,
-    }))
+    let proxy = match url {
+        None => None,
+        Some(url) => {
+            let uri: Uri = url
+                .trim()
+                .parse()
+                .map_err(|_| format!("upstream.url {url:?} is not a URL"))?;
+            if uri.scheme_str() != Some("http")
+                || uri.authority().is_none()
+                || uri.query().is_some()
+            {
+                return Err(format!(
+                    "upstream.url {url:?} must be http://HOST:PORT[/PATH] (plain HTTP, no query; \
+                     put TLS between otpgate and the application on a private network or a sidecar)"
+                ));
+            }
+            Some(UpstreamSettings {
+                url: uri,
+                timeout: Duration::from_millis(timeout_ms),
+                headers: headers.clone(),
+            })
+        }
+    };
+    let relay = match ws_url {
+        None => None,
+        Some(ws_url) => {
+            let mut relay = RelaySettings::new(ws_socket_io_url(&ws_url)?);
+            relay.headers = headers;
+            relay.connect_timeout = Duration::from_millis(timeout_ms).min(relay.connect_timeout);
+            Some(relay)
+        }
+    };
+    Ok((proxy, relay))
+}
+
+/// Validates `upstream.ws_url` (`ws://HOST:PORT/PATH/`, the Engine.IO
+/// path of an Engine.IO v4 / Socket.IO v5 server) and returns it with its
+/// trailing slash.
+fn ws_socket_io_url(text: &str) -> Result<String, String> {
+    use otpgate_http::proxy::Uri;
+    let bad = || {
+        format!(
+            "upstream.ws_url {text:?} must be ws://HOST:PORT/PATH/ (the Socket.IO path, e.g. \
+             ws://127.0.0.1:8183/socket.io/; plain websocket, no query)"
+        )
+    };
+    let uri: Uri = text.trim().parse().map_err(|_| bad())?;
+    let authority = uri.authority().ok_or_else(bad)?;
+    if uri.scheme_str() != Some("ws")
+        || uri.query().is_some()
+        || authority.host().is_empty()
+        || authority.as_str().contains('@')
+        || uri.path().len() < 2
+    {
+        return Err(bad());
+    }
+    let path = uri.path().trim_end_matches('/');
+    Ok(format!("ws://{authority}{path}/"))
 }
 
 fn positive(name: &str, v: i64) -> Result<i64, String> {
@@ -720,7 +775,7 @@ impl Config {
                 "ws.poll_interval_ms must be between 10 and 1000 (revoked sockets are closed within about one interval)".into(),
             );
         }
-        let upstream = upstream_settings(raw.upstream)?;
+        let (upstream, upstream_ws) = upstream_settings(raw.upstream)?;
 
         Ok(Self {
             listen,
@@ -739,6 +794,7 @@ impl Config {
                 trusted_proxies: TrustedProxies(trusted),
                 ws,
                 upstream,
+                upstream_ws,
                 legacy_docs_url,
             },
             log_format,
@@ -935,6 +991,19 @@ mod tests {
         assert_eq!(c.policy.legacy.enabled, Some(true));
         assert_eq!(c.policy.legacy.sunset, 1_798_761_600);
         assert_eq!(c.http.ws.login_timeout, Duration::from_secs(2));
+        assert!(c.http.upstream_ws.is_none());
+        let c = Config::load(
+            None,
+            &env_of(&[
+                ("OTPGATE_UPSTREAM_WS_URL", "ws://127.0.0.1:8183/socket.io"),
+                ("OTPGATE_UPSTREAM_HEADERS", "X-Gateway=otpgate"),
+            ]),
+        )
+        .expect("ws_url alone");
+        assert!(c.http.upstream.is_none());
+        let relay = c.http.upstream_ws.expect("relay");
+        assert_eq!(relay.url, "ws://127.0.0.1:8183/socket.io/");
+        assert_eq!(relay.headers.len(), 1);
         for (k, v, needle) in [
             ("OTPGATE_UPSTREAM_URL", "https://app:443", "upstream.url"),
             ("OTPGATE_UPSTREAM_URL", "ftp://x", "upstream.url"),
@@ -942,6 +1011,32 @@ mod tests {
             ("OTPGATE_LEGACY_SUNSET", "June 2026", "legacy.sunset"),
             ("OTPGATE_WS_POLL_INTERVAL_MS", "5000", "ws.poll_interval_ms"),
             ("OTPGATE_UPSTREAM_TIMEOUT_MS", "100", "need upstream.url"),
+            (
+                "OTPGATE_UPSTREAM_WS_URL",
+                "http://cti:8183/socket.io/",
+                "upstream.ws_url",
+            ),
+            (
+                "OTPGATE_UPSTREAM_WS_URL",
+                "wss://cti:8183/socket.io/",
+                "upstream.ws_url",
+            ),
+            (
+                "OTPGATE_UPSTREAM_WS_URL",
+                "ws://cti:8183/",
+                "upstream.ws_url",
+            ),
+            (
+                "OTPGATE_UPSTREAM_WS_URL",
+                "ws://cti:8183/x/?EIO=4",
+                "upstream.ws_url",
+            ),
+            (
+                "OTPGATE_UPSTREAM_WS_URL",
+                "ws://u:p@cti/socket.io/",
+                "upstream.ws_url",
+            ),
+            ("OTPGATE_UPSTREAM_WS_URL", "cti:8183", "upstream.ws_url"),
         ] {
             let err = Config::load(None, &env_of(&[(k, v)])).expect_err(k);
             assert!(err.contains(needle), "{k}={v}: {err}");

@@ -11,6 +11,7 @@
 // Prints one JSON line per thing that happens, with the milliseconds since
 // start: {"t":12,"event":"connect"}, {"t":30,"event":"authe_ok","data":{...}},
 // {"t":31,"event":"disconnect","reason":"io server disconnect"}, ...
+// (events with more than one argument also carry "args": [all of them]).
 // Exits when the server disconnects it (no reconnection) or at MAX_MS.
 // Reads stdin: a line "emit NAME JSON" emits that event.
 "use strict";
@@ -30,7 +31,7 @@ socket.on("connect_error", (e) => {
   say({ event: "connect_error", message: String(e && e.message) });
   process.exit(0);
 });
-socket.onAny((event, data) => say({ event, data }));
+socket.onAny((event, ...args) => say({ event, data: args[0], ...(args.length > 1 ? { args } : {}) }));
 socket.on("disconnect", (reason) => {
   say({ event: "disconnect", reason });
   process.exit(0);

@@ -3,14 +3,17 @@
 //! binary. Login ok (websocket and polling), bad token, another user's
 //! token, pre-OTP token, expired token, logout kicks the live socket,
 //! `otpgate token revoke-all` from the CLI process kicks it too, and a
-//! socket that never logs in is disconnected.
+//! socket that never logs in is disconnected. With `upstream.ws_url`
+//! pointing at a node Socket.IO server (the npm package `socket.io`), its
+//! events reach the logged-in client, the client's events reach it, and
+//! logout closes otpgate's connection to it.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::support::{
-    Http, NodeSocket, Server, have_node_client, have_tool, now_secs, oathtool_code,
+    Http, NodeSocket, Server, clients_dir, have_node_client, have_tool, now_secs, oathtool_code,
 };
 
 const SOON: Duration = Duration::from_secs(5);
@@ -148,4 +151,145 @@ async fn the_npm_socket_io_client_is_refused_with_an_expired_token() {
     let t = token(&http, &server, "carol", "pw").await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     refused(&server, login("carol", &t));
+}
+
+/// `node tests/clients/upstream-sio.js`: a Socket.IO server (the npm
+/// package `socket.io`) that reports what it sees as JSON lines.
+struct UpstreamSio {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<Value>,
+    port: u16,
+}
+
+impl UpstreamSio {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("node")
+            .arg(clients_dir().join("upstream-sio.js"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start node");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(v) = serde_json::from_str(&line)
+                    && tx.send(v).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let mut up = Self {
+            child,
+            lines: rx,
+            port: 0,
+        };
+        let v = up.expect("listening");
+        up.port = u16::try_from(v["port"].as_u64().unwrap()).unwrap();
+        up
+    }
+
+    fn expect(&self, event: &str) -> Value {
+        let v = self
+            .lines
+            .recv_timeout(SOON)
+            .unwrap_or_else(|_| panic!("the upstream saw no {event:?} in time"));
+        assert_eq!(v["event"], event, "{v}");
+        v
+    }
+}
+
+impl Drop for UpstreamSio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether the npm Socket.IO server is installed next to the client.
+fn have_node_server() -> bool {
+    let installed = clients_dir()
+        .join("node_modules/socket.io/package.json")
+        .is_file();
+    if !installed {
+        let how = "(cd tests/clients && npm ci)";
+        assert!(
+            std::env::var("OTPGATE_REQUIRE_E2E").as_deref() != Ok("1"),
+            "socket.io is required (OTPGATE_REQUIRE_E2E=1); install it with: {how}"
+        );
+        eprintln!("SKIPPED: socket.io not installed; run `{how}` to run this end-to-end test");
+    }
+    installed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_socket_io_events_are_relayed_to_the_npm_client_and_logout_closes_the_upstream() {
+    if !have_node_client() || !have_node_server() {
+        return;
+    }
+    let up = UpstreamSio::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ws_url = format!("ws://127.0.0.1:{}/socket.io/", up.port);
+    let server = Server::start(dir.path(), &[("OTPGATE_UPSTREAM_WS_URL", ws_url.as_str())]);
+    let out = server.cli(
+        &["user", "add", "dave", "--password-stdin"],
+        Some("pw-dave\n"),
+    );
+    assert!(out.status.success());
+    let http = Http::new();
+    let t = token(&http, &server, "dave", "pw-dave").await;
+
+    let mut c = NodeSocket::start(&server, "/api/ws/", "websocket", login("dave", &t), 15000);
+    c.expect("connect", SOON);
+    c.expect("authe_ok", SOON);
+    // What the upstream receives: the user in X-Otpgate-User, no
+    // credentials, and a login without any token.
+    let v = up.expect("connection");
+    assert_eq!(v["user"], "dave", "{v}");
+    assert_eq!(v["authorization"], false, "{v}");
+    assert_eq!(v["cookie"], false, "{v}");
+    assert_eq!(v["transport"], "websocket", "{v}");
+    let v = up.expect("login");
+    assert_eq!(
+        v["data"],
+        json!({"accessKeyId": "dave", "uaType": "desktop"})
+    );
+    assert!(
+        !v.to_string().contains(&t),
+        "the JWT never reaches the upstream"
+    );
+    c.expect("upstream_connected", SOON);
+    // The upstream's event reaches the client (its `authe_ok` does not:
+    // the client had otpgate's).
+    let v = c.expect("welcome", SOON);
+    assert_eq!(
+        v["args"],
+        json!([{"user": "dave"}, "second argument"]),
+        "all the arguments"
+    );
+
+    // A client event reaches the upstream, whose answer comes back.
+    c.emit("queue_join", &json!({"queue": "support"}));
+    let v = up.expect("queue_join");
+    assert_eq!(v["data"], json!({"queue": "support"}));
+    let v = c.expect("echo", SOON);
+    assert_eq!(
+        v["data"],
+        json!({"event": "queue_join", "data": {"queue": "support"}})
+    );
+
+    // Logout: the client is kicked and the upstream connection closes.
+    let (s, _) = http
+        .post(&server.url("/api/logout"), Some(&t), json!({}))
+        .await;
+    assert_eq!(s, 200);
+    c.expect("session_revoked", SOON);
+    c.expect("disconnect", SOON);
+    let v = up.expect("disconnect");
+    assert_eq!(v["reason"], "client namespace disconnect", "{v}");
 }

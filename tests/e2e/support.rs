@@ -511,6 +511,13 @@ impl NodeSocket {
         Self { child, lines: rx }
     }
 
+    /// Makes the client emit `event` with `data` (a line on its stdin).
+    pub fn emit(&mut self, event: &str, data: &serde_json::Value) {
+        let stdin = self.child.stdin.as_mut().expect("client stdin");
+        writeln!(stdin, "emit {event} {data}").expect("write to the client");
+        stdin.flush().expect("flush");
+    }
+
     /// The next thing the client reports (`{"t","event",...}`), within
     /// `within`.
     pub fn next(&self, within: Duration) -> Option<serde_json::Value> {

@@ -9,6 +9,7 @@ use crate::client_ip::TrustedProxies;
 use crate::proxy::{Upstream, UpstreamSettings};
 use crate::rate_limit::RateLimiter;
 use crate::realtime::Realtime;
+use crate::realtime::relay::RelaySettings;
 
 /// Settings of the Socket.IO endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,9 @@ pub struct HttpSettings {
     pub ws: WsSettings,
     /// The application otpgate fronts, if any (reverse proxy).
     pub upstream: Option<UpstreamSettings>,
+    /// The upstream Socket.IO server whose events are relayed to logged-in
+    /// sockets, if any.
+    pub upstream_ws: Option<RelaySettings>,
     /// Target of the `Link` header on legacy answers (migration docs).
     pub legacy_docs_url: String,
 }
@@ -65,6 +69,7 @@ impl Default for HttpSettings {
             trusted_proxies: TrustedProxies::default(),
             ws: WsSettings::default(),
             upstream: None,
+            upstream_ws: None,
             legacy_docs_url: DEFAULT_LEGACY_DOCS_URL.to_owned(),
         }
     }

@@ -10,9 +10,12 @@
 //! disconnected. Logged-in sockets are watched ([`registry`]): when their
 //! token is revoked (by this process or any other sharing the store) they
 //! get `session_revoked` and are disconnected; when the user's 2FA turns
-//! on or off they get `2fa_status`.
+//! on or off they get `2fa_status`. With `upstream.ws_url`, each
+//! logged-in socket also gets a connection to the upstream Socket.IO
+//! server whose events are relayed both ways ([`relay`]).
 
 pub mod registry;
+pub mod relay;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Weak};
@@ -23,12 +26,13 @@ use otpgate_core::service::live::LiveSession;
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::SocketIo;
-use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::extract::{Event, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 
 use crate::state::WsSettings;
 use registry::Registry;
+use relay::{Args, RelaySettings};
 
 /// Which endpoint a socket came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +49,10 @@ struct LoginPayload {
     #[serde(rename = "accessKeyId")]
     access_key_id: String,
     token: String,
-    /// `desktop`, `mobile`, ...: accepted, not used.
+    /// `desktop`, `mobile`, ...: passed on to the upstream Socket.IO
+    /// server (when it is a short string).
     #[serde(default, rename = "uaType")]
-    _ua_type: Option<serde_json::Value>,
+    ua_type: Option<serde_json::Value>,
 }
 
 /// The Socket.IO side of the server: the service, the settings and the
@@ -57,6 +62,7 @@ pub struct Realtime {
     auth: Arc<AuthService>,
     settings: WsSettings,
     registry: Registry,
+    relay: Option<Arc<RelaySettings>>,
 }
 
 /// The two Socket.IO layers to put in front of the router.
@@ -75,6 +81,7 @@ impl Realtime {
     pub fn start(
         auth: Arc<AuthService>,
         settings: WsSettings,
+        relay: Option<RelaySettings>,
         api_prefix: &str,
         max_payload: usize,
     ) -> (Arc<Self>, Layers) {
@@ -82,6 +89,7 @@ impl Realtime {
             auth,
             settings,
             registry: Registry::default(),
+            relay: relay.map(Arc::new),
         });
         let native = endpoint(
             &rt,
@@ -180,13 +188,25 @@ fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
                 .ok()
                 .and_then(|v| serde_json::from_value::<LoginPayload>(v).ok());
             let session = match payload {
-                Some(p) => rt.check(kind, &p).await,
+                Some(p) => rt.check(kind, &p).await.map(|session| (session, p)),
                 None => None,
             };
             match session {
-                Some(session) => {
+                Some((session, p)) => {
                     if rt.registry.set_live(&s, session) {
                         let _ = s.emit("authe_ok", &json!({"message": "authorized successfully"}));
+                        if let Some(settings) = &rt.relay {
+                            let user = otpgate_core::username::normalize(&p.access_key_id);
+                            let ua = p
+                                .ua_type
+                                .as_ref()
+                                .and_then(serde_json::Value::as_str)
+                                .filter(|u| u.len() <= 64)
+                                .map(str::to_owned);
+                            let handle =
+                                relay::Handle::spawn(settings.clone(), s.clone(), user, ua);
+                            rt.registry.attach_relay(&s, handle);
+                        }
                     }
                 }
                 None => {
@@ -195,6 +215,18 @@ fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
                     let _ = s.emit("401", &json!({"message": "unauthorized access"}));
                     let _ = s.disconnect();
                 }
+            }
+        },
+    );
+    // Any other event of a logged-in socket goes to the upstream relay
+    // (dropped when there is none).
+    let on_other = weak.clone();
+    s.on_fallback(
+        async move |s: SocketRef, Event(event): Event, TryData(args): TryData<Args>| {
+            let Some(rt) = on_other.upgrade() else { return };
+            let Ok(Args(args)) = args else { return };
+            if rt.relay.is_some() && !rt.registry.forward(&s, event, args) {
+                tracing::debug!(target: "otpgate::ws", sid = %s.id, "client event not relayed");
             }
         },
     );

@@ -17,6 +17,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 
 use crate::realtime::Realtime;
+use crate::realtime::relay::Handle;
 
 #[derive(Debug)]
 enum Phase {
@@ -30,6 +31,10 @@ enum Phase {
 struct Entry {
     socket: SocketRef,
     phase: Phase,
+    /// The relay to the upstream Socket.IO server, if configured and
+    /// logged in; dropped (closing the upstream connection) with the
+    /// entry.
+    relay: Option<Handle>,
 }
 
 /// The sockets of one instance, by id.
@@ -50,6 +55,7 @@ impl Registry {
             Entry {
                 socket,
                 phase: Phase::Pending { deadline_ms },
+                relay: None,
             },
         );
     }
@@ -63,6 +69,28 @@ impl Registry {
             }
             None => false,
         }
+    }
+
+    /// Attaches the upstream relay of a logged-in socket (replacing any
+    /// previous one); false if the socket is gone already (the relay is
+    /// then dropped, which ends it).
+    pub fn attach_relay(&self, socket: &SocketRef, relay: Handle) -> bool {
+        match self.lock().get_mut(&socket.id) {
+            Some(e) if matches!(e.phase, Phase::Live(_)) => {
+                e.relay = Some(relay);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Queues a client event for the socket's upstream relay; false if the
+    /// socket has none (not logged in, no upstream) or its queue is full.
+    pub fn forward(&self, socket: &SocketRef, event: String, args: Vec<serde_json::Value>) -> bool {
+        self.lock()
+            .get(&socket.id)
+            .and_then(|e| e.relay.as_ref())
+            .is_some_and(|r| r.forward(event, args))
     }
 
     /// Forgets a socket.

@@ -46,6 +46,7 @@ pub fn router(mut state: AppState) -> Router {
     let (realtime, sockets) = Realtime::start(
         state.auth.clone(),
         state.settings.ws,
+        state.settings.upstream_ws.clone(),
         &p,
         state.settings.body_limit,
     );

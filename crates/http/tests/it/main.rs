@@ -23,6 +23,7 @@ mod mudbase;
 mod ops;
 mod proxy;
 mod recovery;
+mod relay;
 mod revocation;
 mod single_connect;
 mod tokens;
