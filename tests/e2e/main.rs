@@ -21,6 +21,7 @@ mod applications;
 mod cli;
 mod deploy;
 mod notifiers;
+mod races;
 mod restart;
 mod secrets_at_rest;
 mod several_instances;

@@ -81,7 +81,7 @@ impl Seen {
     }
 }
 
-fn legacy_token(user: &str, password: &str, nonce: &str) -> String {
+pub(crate) fn legacy_token(user: &str, password: &str, nonce: &str) -> String {
     let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(password.as_bytes()).unwrap();
     mac.update(format!("{user}:{password}:{nonce}").as_bytes());
     data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
