@@ -19,6 +19,7 @@ mod support;
 
 mod applications;
 mod cli;
+mod crash;
 mod deploy;
 mod notifiers;
 mod races;
