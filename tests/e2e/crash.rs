@@ -84,6 +84,8 @@ struct Journal {
     /// (user, code) answered 200, and (user, key, step) answered 200.
     codes_accepted: HashSet<(String, String)>,
     steps_accepted: HashSet<(String, Vec<u8>, i64)>,
+    /// (user, key, step) sent by the load, whatever the answer.
+    steps_tried: HashSet<(String, Vec<u8>, i64)>,
     violations: Vec<String>,
 }
 
@@ -93,6 +95,7 @@ struct Figures {
     cut: AtomicU64,
     acked_changes: AtomicU64,
     checks: AtomicU64,
+    inconclusive: AtomicU64,
 }
 
 struct Shared {
@@ -181,12 +184,14 @@ async fn ensure_verified(sh: &Shared, user: &str) {
         let key = sh.journal.lock().await.users[user].key.clone();
         let Some(key) = key else { return };
         let step = now_secs() / 30;
-        if sh
+        // Each step is tried once, whatever the answer (a cut request may
+        // have spent it; retrying would only pile up failures).
+        if !sh
             .journal
             .lock()
             .await
-            .steps_accepted
-            .contains(&(user.to_owned(), key.clone(), step))
+            .steps_tried
+            .insert((user.to_owned(), key.clone(), step))
         {
             return;
         }
@@ -277,6 +282,17 @@ async fn cycle(sh: &Shared, user: &str, rng: &mut Rng) {
             let raw = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
             sh.journal.lock().await.users.get_mut(user).unwrap().key = Some(raw.clone());
             let step = now_secs() / 30;
+            if !sh
+                .journal
+                .lock()
+                .await
+                .steps_tried
+                .insert((user.to_owned(), raw.clone(), step))
+            {
+                // This step was tried already for this secret: wait.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return;
+            }
             let body = json!({"username": user, "otp": totp(&raw, step)});
             match sh
                 .call("POST", "/api/2fa/verify-otp", Some(&t), Some(body))
@@ -360,7 +376,7 @@ async fn cycle(sh: &Shared, user: &str, rng: &mut Rng) {
                     // TOTP at the current step, once per step.
                     let step = now_secs() / 30;
                     let id = (user.to_owned(), key.clone(), step);
-                    if sh.journal.lock().await.steps_accepted.contains(&id) {
+                    if !sh.journal.lock().await.steps_tried.insert(id.clone()) {
                         return;
                     }
                     let Some(pre) = sh.login(user).await else {
@@ -449,6 +465,16 @@ async fn cycle(sh: &Shared, user: &str, rng: &mut Rng) {
     }
 }
 
+/// A probe answered 429 (the user's OTP lockout, reached by earlier
+/// probes) was not evaluated: it proves nothing either way.
+async fn inconclusive_or_violation(sh: &Shared, status: u16, v: String) {
+    if status == 429 {
+        sh.figures.inconclusive.fetch_add(1, Ordering::Relaxed);
+    } else {
+        sh.violation(v).await;
+    }
+}
+
 /// After a restart, with every client paused: the clients' records hold.
 async fn check(sh: &Shared, user: &str) {
     let (revoked, expected, last_code, last_step, key) = {
@@ -528,7 +554,7 @@ async fn check(sh: &Shared, user: &str) {
             .await
             && s != 400
         {
-            sh.violation(format!("{user}: a spent recovery code answered {s}"))
+            inconclusive_or_violation(sh, s, format!("{user}: a spent recovery code answered {s}"))
                 .await;
         }
     }
@@ -542,7 +568,7 @@ async fn check(sh: &Shared, user: &str) {
             .await
             && s != 400
         {
-            sh.violation(format!("{user}: a spent TOTP step answered {s}"))
+            inconclusive_or_violation(sh, s, format!("{user}: a spent TOTP step answered {s}"))
                 .await;
         }
     }
@@ -620,7 +646,7 @@ async fn campaign(start: impl Fn() -> Server, kills: usize) -> String {
     let j = sh.journal.lock().await;
     let f = &sh.figures;
     let summary = format!(
-        "crash: seed={seed} kills={kills} in {:.1}s; requests={} cut-by-kill={} changes-answered-200={} recovery-codes-accepted={} totp-steps-accepted={} checks-after-restart={} violations={}",
+        "crash: seed={seed} kills={kills} in {:.1}s; requests={} cut-by-kill={} changes-answered-200={} recovery-codes-accepted={} totp-steps-accepted={} checks-after-restart={} (of which 429, inconclusive: {}) violations={}",
         began.elapsed().as_secs_f64(),
         f.requests.load(Ordering::Relaxed),
         f.cut.load(Ordering::Relaxed),
@@ -628,6 +654,7 @@ async fn campaign(start: impl Fn() -> Server, kills: usize) -> String {
         j.codes_accepted.len(),
         j.steps_accepted.len(),
         f.checks.load(Ordering::Relaxed),
+        f.inconclusive.load(Ordering::Relaxed),
         j.violations.len()
     );
     let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{summary}\n").as_bytes());
