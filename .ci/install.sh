@@ -49,6 +49,13 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   apt_install "${need_apt[@]}"
 fi
 
+# cargo-fuzz for fuzz/run.sh (libFuzzer; works on stable through
+# RUSTC_BOOTSTRAP, see fuzz/run.sh).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "ci: installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
+fi
+
 # aiosmtpd for the SMTP end-to-end tests, into whichever python3 is first
 # on PATH: pip (a pyenv or venv Python), else pip past Debian's
 # externally-managed marker, else Debian's package (for /usr/bin/python3).

@@ -19,9 +19,12 @@ mod support;
 
 mod applications;
 mod cli;
+mod crash;
 mod deploy;
 mod notifiers;
+mod races;
 mod restart;
+mod secrets_at_rest;
 mod several_instances;
 mod socketio;
 mod ui;

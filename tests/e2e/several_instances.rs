@@ -19,13 +19,13 @@ use tokio::task::JoinHandle;
 use crate::support::{Http, Server, cli_in, have_tool, now_secs, oathtool_code, text};
 
 /// A fresh database on the test server, dropped when the value is dropped.
-struct TestDb {
+pub(crate) struct TestDb {
     admin_url: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
-fn pg_url() -> Option<String> {
+pub(crate) fn pg_url() -> Option<String> {
     match std::env::var("OTPGATE_TEST_PG_URL") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
@@ -56,7 +56,7 @@ fn with_db(url: &str, db: &str, hostport: Option<&str>) -> String {
 }
 
 impl TestDb {
-    async fn create(admin_url: &str) -> Self {
+    pub(crate) async fn create(admin_url: &str) -> Self {
         let name = format!(
             "otpgate_e2e_{}",
             now_secs() as u64 * 1000 + u64::from(std::process::id() % 1000)
@@ -77,7 +77,7 @@ impl TestDb {
         }
     }
 
-    async fn drop_now(self) {
+    pub(crate) async fn drop_now(self) {
         if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -96,7 +96,7 @@ fn rand_suffix() -> String {
     data_encoding::HEXLOWER.encode(&buf)
 }
 
-fn env_for(url: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn env_for(url: &str) -> Vec<(&'static str, String)> {
     vec![
         ("OTPGATE_DATABASE_URL", url.to_owned()),
         ("OTPGATE_RATE_LIMIT_AVERAGE", "0".to_owned()),
@@ -105,7 +105,7 @@ fn env_for(url: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn start(dir: &std::path::Path, env: &[(&'static str, String)]) -> Server {
+pub(crate) fn start(dir: &std::path::Path, env: &[(&'static str, String)]) -> Server {
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Server::start(dir, &pairs)
 }

@@ -14,6 +14,7 @@ mod support;
 
 mod applications;
 mod bad_input;
+mod brute_force;
 mod capillary;
 mod gate;
 mod legacy;

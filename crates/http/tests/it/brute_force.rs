@@ -1,0 +1,301 @@
+//! Brute force, measured (issue 8 item 5): an attacker who holds the
+//! password of one account guesses its second factor through every route
+//! and dialect at once — native `verify-otp`, Mudbase
+//! `/api/users/2fa/verify`, Single Connect `otpvalid` and Capillary
+//! `otp/validate` — as fast as the server lets it (every second, or when Retry-After
+//! says the lock ends), for one hour of the
+//! manual clock. The guesses the server actually evaluates (audit events
+//! `otp_failed`; everything else is answered 429 without looking at the
+//! code) are counted across all routes together.
+//!
+//! With the default policy (5 consecutive failures per user, then a lock
+//! of 30 s doubling per further failure up to 15 min, one counter shared by
+//! every route) that is 5 + 7 = 12 guesses in the first hour (the lock ends
+//! at 30, 90, 210, 450, 930, 1830 and 2730 s), then 4 per hour — far under
+//! NIST SP 800-63B's ceiling of 100 consecutive failures. docs/security.md
+//! carries the computation.
+
+use axum::http::StatusCode;
+use otpgate_core::clock::Clock;
+use serde_json::{Value, json};
+
+use std::sync::{Arc, Mutex};
+
+use crate::support::{Resp, TestApp, capture_logs};
+
+const SC_STATUS: &str = "/twofactorauth-ui/rest/tfa/otpstatus";
+const SC_VALID: &str = "/twofactorauth-ui/rest/tfa/otpvalid";
+const CAP_TOKEN: &str = "/auth/v1/mfa/token/generate";
+const CAP_OTP: &str = "/auth/v1/mfa/otp/generate";
+const CAP_VALIDATE: &str = "/auth/v1/mfa/otp/validate";
+const APP: &str = "shop";
+const HOUR: i64 = 3600;
+
+/// The guesses the default lockout lets through in the first hour, from
+/// the policy alone: failures 1-5 at once, then one each time a lock ends.
+fn allowed_in_first_hour(policy: &otpgate_core::config::ThrottlePolicy) -> u32 {
+    let mut t = 0;
+    let mut failures = 0;
+    while t < HOUR && failures < 10_000 {
+        failures += 1;
+        if let Some(lock) = policy.lock_secs(failures) {
+            t += lock;
+        }
+    }
+    failures
+}
+
+struct Attacker<'a> {
+    app: &'a TestApp,
+    user: &'static str,
+    key: String,
+    token: String,
+    sid: Option<String>,
+    sc_at: i64,
+    cap_at: i64,
+    counter: u32,
+}
+
+fn who(user: &str) -> Value {
+    json!({"identifierType": "USERNAME", "identifierValue": user, "deviceId": "d1", "brand": APP})
+}
+
+fn with(mut base: Value, extra: Value) -> Value {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        b.extend(e);
+    }
+    base
+}
+
+impl Attacker<'_> {
+    fn now(&self) -> i64 {
+        self.app.clock.now_secs()
+    }
+
+    /// A six-digit guess that is certainly wrong: none of the live TOTP
+    /// codes nor any code in the outbox.
+    async fn guess(&mut self, secret: &[u8]) -> String {
+        let outbox: Vec<String> = self
+            .app
+            .outbox(self.user)
+            .await
+            .iter()
+            .map(|m| m.code.expose().to_owned())
+            .collect();
+        loop {
+            self.counter += 1;
+            let g = format!("{:06}", self.counter % 1_000_000);
+            let live = (-1..=1).any(|o| self.app.code(secret, o * 30) == g);
+            if !live && !outbox.contains(&g) {
+                return g;
+            }
+        }
+    }
+
+    /// One guess through route `route`; keeps the route's preconditions
+    /// (a recent otpstatus, a live Capillary session) as a real client would.
+    async fn try_route(&mut self, route: usize, secret: &[u8]) -> Resp {
+        let g = self.guess(secret).await;
+        let now = self.now();
+        match route {
+            0 => self.app.verify(&self.token, self.user, &g).await,
+            1 => {
+                self.app
+                    .post(
+                        "/api/users/2fa/verify",
+                        Some(&self.token),
+                        json!({"token": g}),
+                    )
+                    .await
+            }
+            2 => {
+                if now - self.sc_at >= 240 {
+                    let r = self
+                        .app
+                        .post_form(
+                            SC_STATUS,
+                            Some(&self.key),
+                            &[
+                                ("username", self.user),
+                                ("enduserip", "10.0.0.9"),
+                                ("applicationname", APP),
+                            ],
+                        )
+                        .await;
+                    if r.status == StatusCode::OK {
+                        self.sc_at = now;
+                    }
+                }
+                self.app
+                    .post_form(
+                        SC_VALID,
+                        Some(&self.key),
+                        &[
+                            ("username", self.user),
+                            ("token", &g),
+                            ("applicationname", APP),
+                        ],
+                    )
+                    .await
+            }
+            _ => {
+                if self.sid.is_none() || now - self.cap_at >= 600 {
+                    let r = self
+                        .app
+                        .post_json(
+                            CAP_TOKEN,
+                            None,
+                            &with(who(self.user), json!({"password": "pw"})),
+                        )
+                        .await;
+                    if let Some(sid) = r.body["user"]["sessionId"].as_str() {
+                        let sid = sid.to_owned();
+                        let r = self
+                            .app
+                            .post_json(
+                                CAP_OTP,
+                                None,
+                                &with(who(self.user), json!({"sessionId": sid})),
+                            )
+                            .await;
+                        if r.status == StatusCode::OK {
+                            self.sid = Some(sid);
+                            self.cap_at = now;
+                        }
+                    }
+                }
+                let sid = self.sid.clone().unwrap_or_default();
+                self.app
+                    .post_json(
+                        CAP_VALIDATE,
+                        None,
+                        &with(who(self.user), json!({"sessionId": sid, "otp": g})),
+                    )
+                    .await
+            }
+        }
+    }
+}
+
+/// The `otp_failed` audit events logged since the last call.
+fn drain(logs: &Arc<Mutex<Vec<u8>>>) -> usize {
+    let mut buf = logs.lock().unwrap();
+    let n = String::from_utf8_lossy(&buf)
+        .matches("event=otp_failed")
+        .count();
+    buf.clear();
+    n
+}
+
+/// One simulated hour of guessing `user` on every route, every second;
+/// returns (guesses evaluated, guesses evaluated per route).
+async fn one_hour(
+    app: &TestApp,
+    user: &'static str,
+    secret: &[u8],
+    token: String,
+) -> (usize, [usize; 4]) {
+    let key = app.app_key(APP).await;
+    let mut a = Attacker {
+        app,
+        user,
+        key,
+        token,
+        sid: None,
+        sc_at: i64::MIN / 2,
+        cap_at: i64::MIN / 2,
+        counter: 0,
+    };
+    let (logs, _guard) = capture_logs();
+    let mut per_route = [0usize; 4];
+    let mut next = 0;
+    let start = a.now();
+    while a.now() < start + HOUR {
+        let mut wait = i64::MAX;
+        for i in 0..4 {
+            let route = (next + i) % 4;
+            drain(&logs);
+            let r = a.try_route(route, secret).await;
+            assert_ne!(
+                r.status,
+                StatusCode::OK,
+                "a wrong guess passed: {:?}",
+                r.body
+            );
+            assert!(r.status.as_u16() < 500, "{:?}", r.body);
+            let evaluated = drain(&logs);
+            if evaluated > 0 {
+                assert_eq!(evaluated, 1);
+                assert_ne!(r.status, StatusCode::TOO_MANY_REQUESTS);
+                per_route[route] += 1;
+                next = route + 1;
+                wait = 1;
+            } else if r.status == StatusCode::TOO_MANY_REQUESTS {
+                // Not evaluated: the lock's Retry-After says when to come
+                // back (nothing is gained by asking every second before).
+                let retry = r
+                    .headers
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(1);
+                wait = wait.min(retry.max(1));
+            }
+        }
+        app.clock.advance_secs(if wait == i64::MAX {
+            1
+        } else {
+            wait.clamp(1, HOUR)
+        });
+    }
+    let total = per_route.iter().sum();
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!(
+            "brute force: {user}: {total} guesses evaluated in one hour (native, mudbase, single connect, capillary: {per_route:?})\n"
+        )
+        .as_bytes(),
+    );
+    (total, per_route)
+}
+
+#[tokio::test]
+async fn otp_guesses_per_hour_on_one_account_by_every_route_stay_under_nist_ceiling() {
+    let app = TestApp::new().await;
+    let allowed = allowed_in_first_hour(&app.policy.otp_lockout);
+    assert_eq!(
+        allowed, 12,
+        "the default policy's figure (docs/security.md)"
+    );
+
+    // A user enrolling (pending secret): every route evaluates codes,
+    // Mudbase included (it confirms a pending secret).
+    app.add_contact_user("pat", "pw", Some("pat@example.org"), None, None)
+        .await;
+    let token = app.login("pat", "pw").await;
+    let secret = app.pending_secret(&token).await;
+    let (total, per_route) = one_hour(&app, "pat", &secret, token).await;
+    assert_eq!(
+        total, allowed as usize,
+        "evaluated guesses in one hour across all routes: {per_route:?}"
+    );
+    assert!(total < 100, "NIST SP 800-63B §5.2.2");
+    for (route, n) in per_route.iter().enumerate() {
+        assert!(*n >= 2, "route {route} evaluated guesses: {per_route:?}");
+    }
+}
+
+#[tokio::test]
+async fn otp_guesses_per_hour_on_an_account_with_2fa_on() {
+    let app = TestApp::new().await;
+    let (_, secret) = app.user_with_2fa("vic", "pw").await;
+    let pre = app.login("vic", "pw").await;
+    let (total, per_route) = one_hour(&app, "vic", &secret, pre).await;
+    // Mudbase confirms only a pending secret (and wants a verified token):
+    // it evaluates nothing here; the three other routes share the count.
+    assert_eq!(per_route[1], 0, "{per_route:?}");
+    assert_eq!(total, 12, "{per_route:?}");
+    for route in [0, 2, 3] {
+        assert!(per_route[route] >= 2, "route {route}: {per_route:?}");
+    }
+}
