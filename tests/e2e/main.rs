@@ -22,6 +22,7 @@ mod cli;
 mod deploy;
 mod notifiers;
 mod restart;
+mod schemathesis;
 mod several_instances;
 mod socketio;
 mod ui;
