@@ -296,7 +296,13 @@ fn comma_list(v: &str) -> Vec<String> {
 /// Applies the NethCTI middleware's variables (see [`NETHVOICE_ENV_VARS`]).
 fn apply_nethvoice_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
     const P: &str = "NETHVOICE_MIDDLEWARE_";
-    let get = |name: &str| env(&format!("{P}{name}")).filter(|v| !v.trim().is_empty());
+    let get = |name: &str| {
+        NETHVOICE_ENV_VARS
+            .iter()
+            .find(|v| v.strip_prefix(P) == Some(name))
+            .and_then(|v| env(v))
+            .filter(|v| !v.trim().is_empty())
+    };
     if let Some(v) = get("LISTEN_ADDRESS") {
         raw.listen = Some(v.trim().to_owned());
     }
@@ -311,9 +317,10 @@ fn apply_nethvoice_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> R
         // is only checked to be a list of key fragments.
         let keys = comma_list(&v);
         if keys.is_empty()
-            || keys
-                .iter()
-                .any(|k| !k.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)))
+            || keys.iter().any(|k| {
+                !k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            })
         {
             return Err(format!(
                 "{P}SENSITIVE_LIST={v:?} must be a comma-separated list of key names"
@@ -1057,7 +1064,10 @@ mod tests {
             ("NETHVOICE_MIDDLEWARE_LISTEN_ADDRESS", "127.0.0.1:9191"),
             ("NETHVOICE_MIDDLEWARE_ISSUER_2FA", "NethVoice"),
             ("NETHVOICE_MIDDLEWARE_SECRETS_DIR", "/var/lib/whale/secrets"),
-            ("NETHVOICE_MIDDLEWARE_SENSITIVE_LIST", "password,secret,token"),
+            (
+                "NETHVOICE_MIDDLEWARE_SENSITIVE_LIST",
+                "password,secret,token",
+            ),
             ("NETHVOICE_MIDDLEWARE_TRUSTED_PROXY", "10.0.0.1"),
             ("NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_AVERAGE", "7"),
             ("NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_BURST", "9"),
@@ -1070,15 +1080,11 @@ mod tests {
         assert_eq!(c.policy.issuer, "NethVoice");
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/whale/secrets"));
         assert_eq!(
-            c.store.url,
-            "sqlite:///var/lib/whale/secrets/otpgate.db",
+            c.store.url, "sqlite:///var/lib/whale/secrets/otpgate.db",
             "the data directory moves the default store"
         );
         assert!(c.http.trusted_proxies.0.len() == 1);
-        assert_eq!(
-            (c.http.rate_limit_average, c.http.rate_limit_burst),
-            (7, 9)
-        );
+        assert_eq!((c.http.rate_limit_average, c.http.rate_limit_burst), (7, 9));
         let up = c.http.upstream.expect("upstream from V1_*");
         assert_eq!(up.url.to_string(), "http://127.0.0.1:8179/webrest");
         // The protocol defaults to http; a path is optional.

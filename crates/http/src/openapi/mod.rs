@@ -18,17 +18,17 @@ use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use utoipa::OpenApi as _;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
+use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem, PathsBuilder,
     Ref, RefOr, Required, ResponseBuilder, Schema,
 };
-use utoipa::OpenApi as _;
 
 use crate::error::AppError;
 use crate::routes::{capillary, legacy, mudbase, single_connect};
@@ -39,13 +39,16 @@ use crate::state::AppState;
 /// `data:` SVG icons of its CSS, and fetches of the spec on the same
 /// origin. No inline script (its initializer is a file), never framed.
 pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
-style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
 connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The Socket.IO endpoints (served by the Socket.IO layers, not by routes
 /// of the table): the native one under the API prefix, the legacy one.
 pub fn socket_io_paths(prefix: &str) -> [String; 2] {
-    [format!("{prefix}/ws/"), format!("{}/", legacy::LEGACY_SOCKET_IO)]
+    [
+        format!("{prefix}/ws/"),
+        format!("{}/", legacy::LEGACY_SOCKET_IO),
+    ]
 }
 
 #[derive(utoipa::OpenApi)]
@@ -234,14 +237,20 @@ fn build_op(op: Op) -> utoipa::openapi::path::Operation {
     let body = match op.body {
         BodyIn::None => None,
         BodyIn::Json(schema, form) => {
-            let mut rb = RequestBodyBuilder::new().required(Some(Required::True)).content(
-                "application/json",
-                ContentBuilder::new().schema(Some(schema_ref(schema))).build(),
-            );
+            let mut rb = RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(schema_ref(schema)))
+                        .build(),
+                );
             if form {
                 rb = rb.content(
                     "application/x-www-form-urlencoded",
-                    ContentBuilder::new().schema(Some(schema_ref(schema))).build(),
+                    ContentBuilder::new()
+                        .schema(Some(schema_ref(schema)))
+                        .build(),
                 );
             }
             Some(rb.build())
@@ -251,7 +260,9 @@ fn build_op(op: Op) -> utoipa::openapi::path::Operation {
                 .required(Some(Required::True))
                 .content(
                     "application/x-www-form-urlencoded",
-                    ContentBuilder::new().schema(Some(schema_ref(schema))).build(),
+                    ContentBuilder::new()
+                        .schema(Some(schema_ref(schema)))
+                        .build(),
                 )
                 .build(),
         ),
@@ -485,7 +496,10 @@ fn dialect_ops() -> Vec<Op> {
         "text/plain",
         inline(json!({"type": "string", "enum": ["true", "false"]})),
     )];
-    status.extend(errors(Errors::Html, &["400", "401", "403", "413", "415", "429"]));
+    status.extend(errors(
+        Errors::Html,
+        &["400", "401", "403", "413", "415", "429"],
+    ));
     let mut valid = vec![Answer {
         status: "200",
         description: "The code is valid (empty body)",
@@ -566,7 +580,10 @@ fn legacy_ops() -> Vec<Op> {
     let mut logout = vec![json_ok("Logged out", "MessageResponse")];
     logout.extend(errors(Errors::Envelope, &["401", "410", "429"]));
     let mut me = vec![json_ok("The profile", "ProfileResponse")];
-    me.extend(errors(Errors::Envelope, &["401", "403", "404", "410", "429"]));
+    me.extend(errors(
+        Errors::Envelope,
+        &["401", "403", "404", "410", "429"],
+    ));
     vec![
         op(
             Post,
@@ -819,7 +836,10 @@ pub fn document(prefix: &str) -> OpenApi {
     let tags = [
         ("native", "The native API (NethCTI-middleware style)"),
         ("mudbase", "Mudbase-style verify"),
-        ("single-connect", "Single Connect-style application OTP (forms, text answers)"),
+        (
+            "single-connect",
+            "Single Connect-style application OTP (forms, text answers)",
+        ),
         ("capillary", "Capillary-style MFA (JSON envelope)"),
         ("legacy", "Deprecated challenge login under /webrest"),
         ("socket.io", "Socket.IO v4 endpoints"),

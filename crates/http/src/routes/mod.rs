@@ -12,9 +12,9 @@ pub mod ui;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::http::Method;
 use axum::routing::{MethodRouter, get, post};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -55,8 +55,7 @@ pub fn router(mut state: AppState) -> Router {
     for (_, path, handler) in table(&p) {
         app = app.route(&path, handler);
     }
-    app
-        .fallback(fallback)
+    app.fallback(fallback)
         .method_not_allowed_fallback(layers::method_not_allowed)
         .layer(sockets.legacy)
         .layer(sockets.native)
@@ -92,18 +91,54 @@ pub fn table(p: &str) -> Vec<(Method, String, MethodRouter<AppState>)> {
         (g.clone(), at("/2fa/qr-code.png"), get(native::qr_code_png)),
         (g.clone(), at("/2fa/qr-code.svg"), get(native::qr_code_svg)),
         (po.clone(), at("/2fa/verify-otp"), post(native::verify_otp)),
-        (po.clone(), at("/2fa/recovery-codes"), post(native::recovery_codes)),
+        (
+            po.clone(),
+            at("/2fa/recovery-codes"),
+            post(native::recovery_codes),
+        ),
         (po.clone(), at("/2fa/disable"), post(native::disable)),
         (po.clone(), at(mudbase::PATH), post(mudbase::verify)),
-        (po.clone(), format!("{sc}/otpstatus"), post(single_connect::otp_status)),
-        (po.clone(), format!("{sc}/otpvalid"), post(single_connect::otp_valid)),
-        (po.clone(), format!("{cap}mfa/token/generate"), post(capillary::token_generate)),
-        (po.clone(), format!("{cap}mfa/otp/generate"), post(capillary::otp_generate)),
-        (po.clone(), format!("{cap}mfa/otp/validate"), post(capillary::otp_validate)),
-        (po.clone(), format!("{w}/authentication/login"), post(legacy::login)),
-        (po.clone(), format!("{w}/authentication/logout"), post(legacy::logout)),
+        (
+            po.clone(),
+            format!("{sc}/otpstatus"),
+            post(single_connect::otp_status),
+        ),
+        (
+            po.clone(),
+            format!("{sc}/otpvalid"),
+            post(single_connect::otp_valid),
+        ),
+        (
+            po.clone(),
+            format!("{cap}mfa/token/generate"),
+            post(capillary::token_generate),
+        ),
+        (
+            po.clone(),
+            format!("{cap}mfa/otp/generate"),
+            post(capillary::otp_generate),
+        ),
+        (
+            po.clone(),
+            format!("{cap}mfa/otp/validate"),
+            post(capillary::otp_validate),
+        ),
+        (
+            po.clone(),
+            format!("{w}/authentication/login"),
+            post(legacy::login),
+        ),
+        (
+            po.clone(),
+            format!("{w}/authentication/logout"),
+            post(legacy::logout),
+        ),
         (g.clone(), format!("{w}/user/me"), get(legacy::me)),
-        (g.clone(), "/docs/legacy-migration".into(), get(legacy::migration_docs)),
+        (
+            g.clone(),
+            "/docs/legacy-migration".into(),
+            get(legacy::migration_docs),
+        ),
         (g.clone(), "/healthz".into(), get(ops::healthz)),
         (g.clone(), "/readyz".into(), get(ops::readyz)),
         (g.clone(), at("/openapi.json"), get(openapi::openapi_json)),
