@@ -35,6 +35,7 @@ prefix="${OTPGATE_API_PREFIX:-/api}"
 prefix="${prefix%/}"
 report_dir="${ST_REPORT_DIR:-$root/target/schemathesis}"
 mkdir -p "$report_dir"
+report_dir="$(cd "$report_dir" && pwd)"
 
 cleanup() { :; }
 trap 'cleanup' EXIT
@@ -70,6 +71,8 @@ campaign() {
   local label="$1"
   shift
   (
+    # schemathesis keeps a cache in ./.schemathesis: keep it with the reports.
+    cd "$report_dir"
     status=0
     schemathesis run "$url$prefix/openapi.json" \
       --checks not_a_server_error,response_schema_conformance,status_code_conformance \
