@@ -958,3 +958,124 @@ fn docs_file(state: &AppState, file: &str) -> Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::expect_used,
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
+
+    use serde::de::DeserializeOwned;
+    use serde_json::{Map, Value, json};
+
+    use super::document;
+    use crate::routes::{capillary, mudbase, native, single_connect};
+
+    /// Whether `body` decodes into the handler's own type `T`.
+    fn decodes<T: DeserializeOwned>(body: &Value) -> bool {
+        serde_json::from_value::<T>(body.clone()).is_ok()
+    }
+
+    /// The documented request schema `name` and the handler's type agree:
+    /// a body with every documented field decodes, one without a
+    /// documented required field does not, one without an optional field
+    /// does.
+    fn agrees(name: &str, full: Value, decode: fn(&Value) -> bool) {
+        let spec = serde_json::to_value(document("/api")).unwrap();
+        let schema = &spec["components"]["schemas"][name];
+        let documented: Vec<String> = schema["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} has properties"))
+            .keys()
+            .cloned()
+            .collect();
+        let full = full.as_object().unwrap().clone();
+        let mut sample_keys: Vec<String> = full.keys().cloned().collect();
+        sample_keys.sort();
+        let mut doc_sorted = documented.clone();
+        doc_sorted.sort();
+        assert_eq!(
+            doc_sorted, sample_keys,
+            "{name}: the sample covers the schema"
+        );
+        assert!(decode(&Value::Object(full.clone())), "{name}: full body");
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for field in &documented {
+            let mut without: Map<String, Value> = full.clone();
+            without.remove(field);
+            let ok = decode(&Value::Object(without));
+            if required.contains(&field.as_str()) {
+                assert!(!ok, "{name}: {field} is documented as required");
+            } else {
+                assert!(ok, "{name}: {field} is documented as optional");
+            }
+        }
+    }
+
+    #[test]
+    fn documented_request_bodies_match_the_handlers_types() {
+        let cap = json!({"identifierType": "USERNAME", "identifierValue": "alice",
+                         "deviceId": "d", "brand": "shop"});
+        let with = |extra: Value| {
+            let mut m = cap.as_object().unwrap().clone();
+            m.extend(extra.as_object().unwrap().clone());
+            Value::Object(m)
+        };
+        agrees(
+            "LoginBody",
+            json!({"username": "a", "password": "p"}),
+            decodes::<native::LoginBody>,
+        );
+        agrees(
+            "VerifyOtpBody",
+            json!({"username": "a", "otp": 123456}),
+            decodes::<native::VerifyBody>,
+        );
+        agrees(
+            "PasswordBody",
+            json!({"password": "p"}),
+            decodes::<native::PasswordBody>,
+        );
+        agrees(
+            "DisableBody",
+            json!({"username": "a", "password": "p"}),
+            decodes::<native::DisableBody>,
+        );
+        agrees(
+            "MudbaseVerifyBody",
+            json!({"token": "123456"}),
+            decodes::<mudbase::VerifyBody>,
+        );
+        agrees(
+            "ScStatusForm",
+            json!({"username": "a", "enduserip": "1.2.3.4", "applicationname": "shop"}),
+            decodes::<single_connect::StatusForm>,
+        );
+        agrees(
+            "ScValidForm",
+            json!({"username": "a", "token": "123456", "applicationname": "shop"}),
+            decodes::<single_connect::ValidForm>,
+        );
+        agrees(
+            "CapTokenGenerate",
+            with(json!({"password": "p"})),
+            decodes::<capillary::TokenGenerate>,
+        );
+        agrees(
+            "CapOtpGenerate",
+            with(json!({"sessionId": "s"})),
+            decodes::<capillary::OtpGenerate>,
+        );
+        agrees(
+            "CapOtpValidate",
+            with(json!({"sessionId": "s", "otp": "123456"})),
+            decodes::<capillary::OtpValidate>,
+        );
+    }
+}
