@@ -4,7 +4,8 @@
 # implementation, a QR decoder, a load tool, openssl for a test CA, node
 # with the npm Socket.IO client, Debian's Chromium with the npm
 # playwright-core that drives it), a real SMTP server for the e-mail tests
-# (Python's aiosmtpd) and a PostgreSQL server that answers on
+# (Python's aiosmtpd), schemathesis for the generated bad-input campaign
+# and a PostgreSQL server that answers on
 # 127.0.0.1:5432 with trust authentication.
 set -euo pipefail
 
@@ -65,6 +66,16 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
     || python3 -m pip install -q --break-system-packages aiosmtpd 2>/dev/null \
     || apt_install python3-aiosmtpd
   python3 -c 'import aiosmtpd'
+fi
+
+# schemathesis (PyPI) for the generated bad-input campaign against the
+# server's OpenAPI document (tests/schemathesis/run.sh), the same way.
+if ! command -v schemathesis >/dev/null; then
+  echo "ci: installing schemathesis"
+  python3 -m pip install -q schemathesis 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages schemathesis
+  command -v schemathesis >/dev/null || hash -r
+  schemathesis --version >/dev/null
 fi
 
 # The real Socket.IO client the end-to-end tests and bench/ws.sh drive

@@ -271,6 +271,99 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_WS_POLL_INTERVAL_MS",
 ];
 
+/// The NethCTI middleware's variables that mean the same thing as one of
+/// ours (drop-in configuration), read before the `OTPGATE_*` ones, which
+/// win when both are set. See README "Drop-in configuration".
+pub const NETHVOICE_ENV_VARS: &[&str] = &[
+    "NETHVOICE_MIDDLEWARE_LISTEN_ADDRESS",
+    "NETHVOICE_MIDDLEWARE_ISSUER_2FA",
+    "NETHVOICE_MIDDLEWARE_SECRETS_DIR",
+    "NETHVOICE_MIDDLEWARE_SENSITIVE_LIST",
+    "NETHVOICE_MIDDLEWARE_TRUSTED_PROXY",
+    "NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_AVERAGE",
+    "NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_BURST",
+    "NETHVOICE_MIDDLEWARE_V1_PROTOCOL",
+    "NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT",
+    "NETHVOICE_MIDDLEWARE_V1_API_PATH",
+];
+
+/// `a,b , c` as a list without empty entries.
+fn comma_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Applies the NethCTI middleware's variables (see [`NETHVOICE_ENV_VARS`]).
+fn apply_nethvoice_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+    const P: &str = "NETHVOICE_MIDDLEWARE_";
+    let get = |name: &str| {
+        NETHVOICE_ENV_VARS
+            .iter()
+            .find(|v| v.strip_prefix(P) == Some(name))
+            .and_then(|v| env(v))
+            .filter(|v| !v.trim().is_empty())
+    };
+    if let Some(v) = get("LISTEN_ADDRESS") {
+        raw.listen = Some(v.trim().to_owned());
+    }
+    if let Some(v) = get("ISSUER_2FA") {
+        raw.issuer = Some(v);
+    }
+    if let Some(v) = get("SECRETS_DIR") {
+        raw.data_dir = Some(PathBuf::from(v));
+    }
+    if let Some(v) = get("SENSITIVE_LIST") {
+        // otpgate never logs bodies, so there is nothing to mask: the list
+        // is only checked to be a list of key fragments.
+        let keys = comma_list(&v);
+        if keys.is_empty()
+            || keys.iter().any(|k| {
+                !k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            })
+        {
+            return Err(format!(
+                "{P}SENSITIVE_LIST={v:?} must be a comma-separated list of key names"
+            ));
+        }
+    }
+    if let Some(v) = get("TRUSTED_PROXY") {
+        raw.trusted_proxies = Some(comma_list(&v));
+    }
+    if let Some(v) = get("GLOBAL_RATE_LIMIT_AVERAGE") {
+        raw.rate_limit.average = Some(parse_env(&format!("{P}GLOBAL_RATE_LIMIT_AVERAGE"), &v)?);
+    }
+    if let Some(v) = get("GLOBAL_RATE_LIMIT_BURST") {
+        raw.rate_limit.burst = Some(parse_env(&format!("{P}GLOBAL_RATE_LIMIT_BURST"), &v)?);
+    }
+    if let Some(endpoint) = get("V1_API_ENDPOINT") {
+        let protocol = get("V1_PROTOCOL").unwrap_or_else(|| "http".into());
+        let protocol = protocol.trim().to_ascii_lowercase();
+        if !matches!(protocol.as_str(), "http" | "https") {
+            return Err(format!("{P}V1_PROTOCOL={protocol:?} must be http or https"));
+        }
+        let path = get("V1_API_PATH").unwrap_or_default();
+        let path = path.trim().trim_end_matches('/');
+        let sep = if path.is_empty() || path.starts_with('/') {
+            ""
+        } else {
+            "/"
+        };
+        raw.upstream.url = Some(format!(
+            "{protocol}://{}{sep}{path}",
+            endpoint.trim().trim_end_matches('/')
+        ));
+    } else if get("V1_PROTOCOL").is_some() || get("V1_API_PATH").is_some() {
+        return Err(format!(
+            "{P}V1_PROTOCOL and {P}V1_API_PATH need {P}V1_API_ENDPOINT"
+        ));
+    }
+    Ok(())
+}
+
 fn parse_env<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
     value
         .trim()
@@ -279,6 +372,7 @@ fn parse_env<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String>
 }
 
 fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+    apply_nethvoice_env(raw, env)?;
     for &name in ENV_VARS {
         let Some(v) = env(name) else { continue };
         match name {
@@ -860,6 +954,13 @@ mod tests {
         move |k: &str| map.get(k).cloned()
     }
 
+    /// An empty config file (so a stray ./otpgate.toml is not read).
+    fn empty_file() -> PathBuf {
+        let path = std::env::temp_dir().join(format!("otpgate-empty-{}.toml", std::process::id()));
+        std::fs::write(&path, "").expect("write empty config");
+        path
+    }
+
     #[test]
     fn defaults_are_the_documented_ones() {
         let c = Config::validate(Raw::default(), None).expect("defaults");
@@ -1053,6 +1154,117 @@ mod tests {
     }
 
     #[test]
+    fn nethvoice_middleware_variables_are_read() {
+        let env = env_of(&[
+            ("NETHVOICE_MIDDLEWARE_LISTEN_ADDRESS", "127.0.0.1:9191"),
+            ("NETHVOICE_MIDDLEWARE_ISSUER_2FA", "NethVoice"),
+            ("NETHVOICE_MIDDLEWARE_SECRETS_DIR", "/var/lib/whale/secrets"),
+            (
+                "NETHVOICE_MIDDLEWARE_SENSITIVE_LIST",
+                "password,secret,token",
+            ),
+            ("NETHVOICE_MIDDLEWARE_TRUSTED_PROXY", "10.0.0.1"),
+            ("NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_AVERAGE", "7"),
+            ("NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_BURST", "9"),
+            ("NETHVOICE_MIDDLEWARE_V1_PROTOCOL", "http"),
+            ("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "127.0.0.1:8179"),
+            ("NETHVOICE_MIDDLEWARE_V1_API_PATH", "/webrest/"),
+        ]);
+        let c = Config::load(Some(&empty_file()), &env).expect("drop-in env");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9191");
+        assert_eq!(c.policy.issuer, "NethVoice");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/whale/secrets"));
+        assert_eq!(
+            c.store.url, "sqlite:///var/lib/whale/secrets/otpgate.db",
+            "the data directory moves the default store"
+        );
+        assert!(c.http.trusted_proxies.0.len() == 1);
+        assert_eq!((c.http.rate_limit_average, c.http.rate_limit_burst), (7, 9));
+        let up = c.http.upstream.expect("upstream from V1_*");
+        assert_eq!(up.url.to_string(), "http://127.0.0.1:8179/webrest");
+        // The protocol defaults to http; a path is optional.
+        let env = env_of(&[("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "legacy:8080")]);
+        let c = Config::load(Some(&empty_file()), &env).expect("endpoint only");
+        let up = c.http.upstream.expect("upstream");
+        assert_eq!(up.url.to_string(), "http://legacy:8080/");
+    }
+
+    #[test]
+    fn otpgate_variables_win_over_nethvoice_ones() {
+        let env = env_of(&[
+            ("NETHVOICE_MIDDLEWARE_LISTEN_ADDRESS", "127.0.0.1:9191"),
+            ("OTPGATE_LISTEN", "127.0.0.1:9292"),
+            ("NETHVOICE_MIDDLEWARE_ISSUER_2FA", "NethVoice"),
+            ("OTPGATE_ISSUER", "Ours"),
+            ("NETHVOICE_MIDDLEWARE_SECRETS_DIR", "/a"),
+            ("OTPGATE_DATA_DIR", "/b"),
+            ("NETHVOICE_MIDDLEWARE_TRUSTED_PROXY", "10.0.0.1"),
+            ("OTPGATE_TRUSTED_PROXIES", "10.0.0.2,10.0.0.3"),
+            ("NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_AVERAGE", "7"),
+            ("OTPGATE_RATE_LIMIT_AVERAGE", "0"),
+            ("NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_BURST", "9"),
+            ("OTPGATE_RATE_LIMIT_BURST", "11"),
+            ("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "legacy:8080"),
+            ("OTPGATE_UPSTREAM_URL", "http://app:9000"),
+        ]);
+        let c = Config::load(Some(&empty_file()), &env).expect("both");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9292");
+        assert_eq!(c.policy.issuer, "Ours");
+        assert_eq!(c.data_dir, PathBuf::from("/b"));
+        assert_eq!(c.http.trusted_proxies.0.len(), 2);
+        assert_eq!(
+            (c.http.rate_limit_average, c.http.rate_limit_burst),
+            (0, 11)
+        );
+        let up = c.http.upstream.expect("upstream");
+        assert_eq!(up.url.to_string(), "http://app:9000/");
+    }
+
+    #[test]
+    fn nethvoice_middleware_variables_are_validated() {
+        for (pairs, needle) in [
+            (
+                vec![("NETHVOICE_MIDDLEWARE_SENSITIVE_LIST", "pass word,<x>")],
+                "SENSITIVE_LIST",
+            ),
+            (
+                vec![("NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_AVERAGE", "many")],
+                "GLOBAL_RATE_LIMIT_AVERAGE",
+            ),
+            (
+                vec![("NETHVOICE_MIDDLEWARE_LISTEN_ADDRESS", "nowhere")],
+                "listen",
+            ),
+            (
+                vec![
+                    ("NETHVOICE_MIDDLEWARE_V1_PROTOCOL", "gopher"),
+                    ("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "x:1"),
+                ],
+                "V1_PROTOCOL",
+            ),
+            (
+                vec![("NETHVOICE_MIDDLEWARE_V1_API_PATH", "/webrest")],
+                "V1_API_ENDPOINT",
+            ),
+            (
+                vec![("NETHVOICE_MIDDLEWARE_TRUSTED_PROXY", "not-an-ip")],
+                "trusted_proxies",
+            ),
+        ] {
+            let err = Config::load(Some(&empty_file()), &env_of(&pairs))
+                .expect_err("invalid drop-in value");
+            assert!(err.contains(needle), "{pairs:?}: {err}");
+        }
+        // A valid sensitive list alone changes nothing else.
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[("NETHVOICE_MIDDLEWARE_SENSITIVE_LIST", "password,secret")]),
+        )
+        .expect("valid list");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
     fn redacts_passwords_in_urls() {
         assert_eq!(
             redact_url("postgres://u:secret@db:5432/x"),
@@ -1077,6 +1289,23 @@ mod example_file {
             assert!(
                 text.contains(var),
                 "{var} is documented in otpgate.example.toml"
+            );
+        }
+    }
+
+    #[test]
+    fn the_readme_drop_in_table_lists_every_nethvoice_variable() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let text = std::fs::read_to_string(&path).expect("read README");
+        let section = text
+            .split("### Drop-in configuration")
+            .nth(1)
+            .expect("README has a Drop-in configuration section");
+        for var in NETHVOICE_ENV_VARS {
+            let short = var.trim_start_matches("NETHVOICE_MIDDLEWARE");
+            assert!(
+                section.contains(var) || section.contains(&format!("`{short}`")),
+                "{var} is in README's drop-in table"
             );
         }
     }

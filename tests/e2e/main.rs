@@ -24,6 +24,7 @@ mod deploy;
 mod notifiers;
 mod races;
 mod restart;
+mod schemathesis;
 mod secrets_at_rest;
 mod several_instances;
 mod socketio;

@@ -2,7 +2,9 @@
 //! with the CLI, and `tests/browser/ui.spec.js` (npm playwright-core
 //! driving Debian's Chromium) doing the whole enrolment as a user would,
 //! with TOTP codes it computes itself. Screenshots of every step land in
-//! `<cargo target dir>/ui-screenshots/` (CI keeps them as artifacts).
+//! `<cargo target dir>/ui-screenshots/` (CI keeps them as artifacts). The
+//! API reference page (`/api/docs/`, `tests/browser/docs.spec.js`) is
+//! checked there too, offline.
 //!
 //! Needs `node`, `tests/browser/node_modules` (`npm ci` there) and
 //! `/usr/bin/chromium` (`apt-get install chromium`); skips without them
@@ -172,4 +174,37 @@ fn the_page_follows_a_configured_api_prefix() {
     let shots = screenshots_dir("api-prefix");
     let summary = run_in_browser(&[("OTPGATE_API_PREFIX", "/auth/v1")], "/auth/v1", &shots);
     assert_eq!(summary["codes"].as_array().unwrap().len(), 5);
+}
+
+/// The API reference page (Swagger UI, embedded) renders every operation
+/// of the document in Chromium with every request to another origin
+/// aborted (offline) and no console error: its CSP allows what it needs.
+#[test]
+fn the_api_reference_page_works_offline_in_chromium() {
+    if !have_browser() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let shots = screenshots_dir("api-docs");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(browser_dir().join("docs.spec.js"))
+        .arg(&server.base)
+        .arg(&shots)
+        .current_dir(browser_dir())
+        .output()
+        .expect("run node");
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the API reference page failed in the browser:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert_eq!(summary["foreign"], serde_json::json!([]), "{summary}");
+    // 33 operations of the document (logout included) at least.
+    assert!(summary["operations"].as_u64().unwrap() >= 30, "{summary}");
+    assert!(shots.join("docs.png").is_file());
 }

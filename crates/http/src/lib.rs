@@ -6,12 +6,14 @@
 //! limit, security headers, JSON 404/405) are layers in [`layers`].
 //! Socket.IO clients are in [`realtime`], the reverse proxy to the
 //! protected application in [`proxy`], the legacy login in
-//! [`routes::legacy`].
+//! [`routes::legacy`]. The OpenAPI document and the embedded Swagger UI
+//! are in [`openapi`].
 
 pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod openapi;
 pub mod proxy;
 pub mod rate_limit;
 pub mod realtime;

@@ -89,6 +89,8 @@ pub struct AppState {
     /// The Socket.IO endpoints, once [`crate::router`] has started them
     /// (holding this keeps their watcher running).
     pub realtime: Option<Arc<Realtime>>,
+    /// The OpenAPI document and the Swagger UI configuration.
+    pub docs: crate::openapi::Docs,
 }
 
 impl AppState {
@@ -104,12 +106,14 @@ impl AppState {
             .upstream
             .as_ref()
             .map(|u| Arc::new(Upstream::new(u)));
+        let prefix = settings.api_prefix.clone();
         Self {
             auth,
             settings: Arc::new(settings),
             limiter,
             upstream,
             realtime: None,
+            docs: crate::openapi::Docs::new(&prefix),
         }
     }
 }

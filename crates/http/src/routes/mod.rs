@@ -12,9 +12,10 @@ pub mod ui;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -22,6 +23,7 @@ use crate::client_ip::client_ip_of;
 use crate::error::AppError;
 use crate::extract::Verified;
 use crate::layers;
+use crate::openapi;
 use crate::realtime::Realtime;
 use crate::state::AppState;
 
@@ -41,7 +43,6 @@ pub fn rfc3339(unix_secs: i64) -> String {
 /// runtime; the watcher stops when the router is dropped.
 pub fn router(mut state: AppState) -> Router {
     let p = state.settings.api_prefix.trim_end_matches('/').to_owned();
-    let at = |path: &str| format!("{p}{path}");
     let limit = state.settings.body_limit;
     let (realtime, sockets) = Realtime::start(
         state.auth.clone(),
@@ -51,47 +52,11 @@ pub fn router(mut state: AppState) -> Router {
         state.settings.body_limit,
     );
     state.realtime = Some(realtime);
-    let w = legacy::WEBREST;
-    Router::new()
-        .merge(ui::routes())
-        .route(&at("/login"), post(native::login))
-        .route(&at("/logout"), post(native::logout))
-        .route(&at("/user/me"), get(native::me))
-        .route(&at("/2fa/status"), get(native::status))
-        .route(&at("/2fa/qr-code"), get(native::qr_code))
-        .route(&at("/2fa/qr-code.png"), get(native::qr_code_png))
-        .route(&at("/2fa/qr-code.svg"), get(native::qr_code_svg))
-        .route(&at("/2fa/verify-otp"), post(native::verify_otp))
-        .route(&at("/2fa/recovery-codes"), post(native::recovery_codes))
-        .route(&at("/2fa/disable"), post(native::disable))
-        .route(&at(mudbase::PATH), post(mudbase::verify))
-        .route(
-            &format!("{}/otpstatus", single_connect::PREFIX),
-            post(single_connect::otp_status),
-        )
-        .route(
-            &format!("{}/otpvalid", single_connect::PREFIX),
-            post(single_connect::otp_valid),
-        )
-        .route(
-            &format!("{}mfa/token/generate", capillary::PREFIX),
-            post(capillary::token_generate),
-        )
-        .route(
-            &format!("{}mfa/otp/generate", capillary::PREFIX),
-            post(capillary::otp_generate),
-        )
-        .route(
-            &format!("{}mfa/otp/validate", capillary::PREFIX),
-            post(capillary::otp_validate),
-        )
-        .route(&format!("{w}/authentication/login"), post(legacy::login))
-        .route(&format!("{w}/authentication/logout"), post(legacy::logout))
-        .route(&format!("{w}/user/me"), get(legacy::me))
-        .route("/docs/legacy-migration", get(legacy::migration_docs))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .fallback(fallback)
+    let mut app = Router::new();
+    for (_, path, handler) in table(&p) {
+        app = app.route(&path, handler);
+    }
+    app.fallback(fallback)
         .method_not_allowed_fallback(layers::method_not_allowed)
         .layer(sockets.legacy)
         .layer(sockets.native)
@@ -105,6 +70,88 @@ pub fn router(mut state: AppState) -> Router {
         .layer(from_fn(layers::security_headers))
         .layer(from_fn(layers::access_log))
         .with_state(state)
+}
+
+/// Every route of the router: method, path (axum syntax) and handler,
+/// for the API prefix `p` (without its trailing `/`). The router is built
+/// from this table and the OpenAPI test compares it with the document.
+/// (The Socket.IO endpoints are layers, listed by
+/// [`crate::openapi::socket_io_paths`].)
+pub fn table(p: &str) -> Vec<(Method, String, MethodRouter<AppState>)> {
+    let at = |path: &str| format!("{p}{path}");
+    let w = legacy::WEBREST;
+    let sc = single_connect::PREFIX;
+    let cap = capillary::PREFIX;
+    let (g, po) = (Method::GET, Method::POST);
+    vec![
+        (po.clone(), at("/login"), post(native::login)),
+        (po.clone(), at("/logout"), post(native::logout)),
+        (g.clone(), at("/user/me"), get(native::me)),
+        (g.clone(), at("/2fa/status"), get(native::status)),
+        (g.clone(), at("/2fa/qr-code"), get(native::qr_code)),
+        (g.clone(), at("/2fa/qr-code.png"), get(native::qr_code_png)),
+        (g.clone(), at("/2fa/qr-code.svg"), get(native::qr_code_svg)),
+        (po.clone(), at("/2fa/verify-otp"), post(native::verify_otp)),
+        (
+            po.clone(),
+            at("/2fa/recovery-codes"),
+            post(native::recovery_codes),
+        ),
+        (po.clone(), at("/2fa/disable"), post(native::disable)),
+        (po.clone(), at(mudbase::PATH), post(mudbase::verify)),
+        (
+            po.clone(),
+            format!("{sc}/otpstatus"),
+            post(single_connect::otp_status),
+        ),
+        (
+            po.clone(),
+            format!("{sc}/otpvalid"),
+            post(single_connect::otp_valid),
+        ),
+        (
+            po.clone(),
+            format!("{cap}mfa/token/generate"),
+            post(capillary::token_generate),
+        ),
+        (
+            po.clone(),
+            format!("{cap}mfa/otp/generate"),
+            post(capillary::otp_generate),
+        ),
+        (
+            po.clone(),
+            format!("{cap}mfa/otp/validate"),
+            post(capillary::otp_validate),
+        ),
+        (
+            po.clone(),
+            format!("{w}/authentication/login"),
+            post(legacy::login),
+        ),
+        (
+            po.clone(),
+            format!("{w}/authentication/logout"),
+            post(legacy::logout),
+        ),
+        (g.clone(), format!("{w}/user/me"), get(legacy::me)),
+        (
+            g.clone(),
+            "/docs/legacy-migration".into(),
+            get(legacy::migration_docs),
+        ),
+        (g.clone(), "/healthz".into(), get(ops::healthz)),
+        (g.clone(), "/readyz".into(), get(ops::readyz)),
+        (g.clone(), at("/openapi.json"), get(openapi::openapi_json)),
+        (g.clone(), at("/docs"), get(openapi::docs_redirect)),
+        (g.clone(), at("/docs/"), get(openapi::docs_index)),
+        (g.clone(), at("/docs/{*file}"), get(openapi::docs_asset)),
+        (g.clone(), ui::BARE.into(), get(ui::to_slash)),
+        (g.clone(), ui::PATH.into(), get(ui::index)),
+        (g.clone(), "/ui/app.js".into(), get(ui::app_js)),
+        (g.clone(), "/ui/style.css".into(), get(ui::style_css)),
+        (g, "/ui/favicon.png".into(), get(ui::favicon)),
+    ]
 }
 
 /// An error answered in the shape of the dialect that owns `path` (for

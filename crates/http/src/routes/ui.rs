@@ -13,12 +13,10 @@
 //! `data-api-prefix` attribute of the HTML. Other paths under `/ui/` fall
 //! through to the router's JSON 404.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 use crate::state::AppState;
 
@@ -40,15 +38,8 @@ const FAVICON_PNG: &[u8] = include_bytes!("../../assets/ui/favicon.png");
 /// The placeholder in `index.html` that becomes the API prefix.
 const PREFIX_SLOT: &str = "{{API_PREFIX}}";
 
-/// The page's routes, merged into the main router.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/ui", get(to_slash))
-        .route(PATH, get(index))
-        .route("/ui/app.js", get(app_js))
-        .route("/ui/style.css", get(style_css))
-        .route("/ui/favicon.png", get(favicon))
-}
+/// The bare path, redirected to [`PATH`].
+pub const BARE: &str = "/ui";
 
 fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
     (
@@ -67,7 +58,7 @@ fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
 
 /// `GET /ui`: to `/ui/`, so the page's relative links resolve (a relative
 /// Location, which also holds behind a proxy that adds a path prefix).
-async fn to_slash() -> Response {
+pub async fn to_slash() -> Response {
     (
         StatusCode::PERMANENT_REDIRECT,
         [(LOCATION, "ui/"), (CONTENT_SECURITY_POLICY, CSP)],
@@ -76,22 +67,22 @@ async fn to_slash() -> Response {
 }
 
 /// `GET /ui/`: the page, with the configured API prefix filled in.
-async fn index(State(state): State<AppState>) -> Response {
+pub async fn index(State(state): State<AppState>) -> Response {
     asset(
         "text/html; charset=utf-8",
         render_index(&state.settings.api_prefix),
     )
 }
 
-async fn app_js() -> Response {
+pub async fn app_js() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
-async fn style_css() -> Response {
+pub async fn style_css() -> Response {
     asset("text/css; charset=utf-8", STYLE_CSS)
 }
 
-async fn favicon() -> Response {
+pub async fn favicon() -> Response {
     asset("image/png", FAVICON_PNG)
 }
 

@@ -21,6 +21,7 @@ mod legacy;
 mod lockout;
 mod login;
 mod mudbase;
+mod openapi;
 mod ops;
 mod proxy;
 mod recovery;
