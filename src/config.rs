@@ -58,6 +58,14 @@ struct Raw {
     legacy: RawLegacy,
     #[serde(default)]
     ws: RawWs,
+    #[serde(default)]
+    audit: RawAudit,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -266,6 +274,7 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_LEGACY_DOCS_URL",
     "OTPGATE_WS_LOGIN_TIMEOUT_MS",
     "OTPGATE_WS_POLL_INTERVAL_MS",
+    "OTPGATE_AUDIT_RETENTION_DAYS",
 ];
 
 fn parse_env<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
@@ -369,6 +378,9 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             "OTPGATE_LEGACY_DOCS_URL" => raw.legacy.docs_url = Some(v),
             "OTPGATE_WS_LOGIN_TIMEOUT_MS" => raw.ws.login_timeout_ms = Some(parse_env(name, &v)?),
             "OTPGATE_WS_POLL_INTERVAL_MS" => raw.ws.poll_interval_ms = Some(parse_env(name, &v)?),
+            "OTPGATE_AUDIT_RETENTION_DAYS" => {
+                raw.audit.retention_days = Some(parse_env(name, &v)?);
+            }
             _ => {}
         }
     }
@@ -689,6 +701,12 @@ impl Config {
             return Err("legacy.deprecated_since must not be after legacy.sunset".into());
         }
         policy.legacy = legacy;
+        if let Some(days) = raw.audit.retention_days {
+            if days > 36_500 {
+                return Err("audit.retention_days must be at most 36500 (0 keeps records forever)".into());
+            }
+            policy.audit_retention_days = days;
+        }
         let legacy_docs_url = raw
             .legacy
             .docs_url

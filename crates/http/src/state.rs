@@ -6,6 +6,7 @@ use std::time::Duration;
 use otpgate_core::AuthService;
 
 use crate::client_ip::TrustedProxies;
+use crate::metrics::HttpMetrics;
 use crate::proxy::{Upstream, UpstreamSettings};
 use crate::rate_limit::RateLimiter;
 use crate::realtime::Realtime;
@@ -84,6 +85,8 @@ pub struct AppState {
     /// The Socket.IO endpoints, once [`crate::router`] has started them
     /// (holding this keeps their watcher running).
     pub realtime: Option<Arc<Realtime>>,
+    /// Request counters and latencies (`/metrics`).
+    pub metrics: Arc<HttpMetrics>,
 }
 
 impl AppState {
@@ -105,6 +108,7 @@ impl AppState {
             limiter,
             upstream,
             realtime: None,
+            metrics: Arc::new(HttpMetrics::default()),
         }
     }
 }

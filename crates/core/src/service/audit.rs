@@ -88,11 +88,13 @@ pub enum AuthEvent {
     ApplicationCreated,
     /// An application was revoked.
     ApplicationRevoked,
+    /// A Socket.IO login was accepted (a refused one is `token_refused`).
+    SocketLogin,
 }
 
 impl AuthEvent {
     /// Every event, in declaration order (`ALL[e as usize] == e`).
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 29] = [
         Self::LoginOk,
         Self::LoginFailed,
         Self::LoginThrottled,
@@ -121,6 +123,7 @@ impl AuthEvent {
         Self::ApiKeyRefused,
         Self::ApplicationCreated,
         Self::ApplicationRevoked,
+        Self::SocketLogin,
     ];
 
     /// The stable name written to the log.
@@ -154,6 +157,7 @@ impl AuthEvent {
             Self::ApiKeyRefused => "api_key_refused",
             Self::ApplicationCreated => "application_created",
             Self::ApplicationRevoked => "application_revoked",
+            Self::SocketLogin => "socket_login",
         }
     }
 

@@ -15,6 +15,7 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use otpgate_core::service::Dialect;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -46,6 +47,7 @@ pub fn router(mut state: AppState) -> Router {
     let (realtime, sockets) = Realtime::start(
         state.auth.clone(),
         state.settings.ws,
+        state.settings.trusted_proxies.clone(),
         &p,
         state.settings.body_limit,
     );
@@ -90,6 +92,7 @@ pub fn router(mut state: AppState) -> Router {
         .route("/docs/legacy-migration", get(legacy::migration_docs))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(crate::metrics::handler))
         .fallback(fallback)
         .method_not_allowed_fallback(layers::method_not_allowed)
         .layer(sockets.legacy)
@@ -103,6 +106,7 @@ pub fn router(mut state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(from_fn(layers::security_headers))
         .layer(from_fn(layers::access_log))
+        .layer(from_fn_with_state(state.clone(), layers::metrics))
         .with_state(state)
 }
 
@@ -120,6 +124,23 @@ pub fn error_response(state: &AppState, path: &str, err: AppError) -> Response {
         mudbase::MudbaseError(err).into_response()
     } else {
         err.into_response()
+    }
+}
+
+/// The dialect that owns `path` (an audit record's `dialect`), by the
+/// same prefixes as [`error_response`].
+pub fn dialect_of(state: &AppState, path: &str) -> Dialect {
+    let prefix = state.settings.api_prefix.trim_end_matches('/');
+    if path.starts_with(single_connect::PREFIX) {
+        Dialect::SingleConnect
+    } else if path.starts_with(capillary::PREFIX) {
+        Dialect::Capillary
+    } else if path.strip_prefix(prefix) == Some(mudbase::PATH) {
+        Dialect::Mudbase
+    } else if legacy::is_legacy_path(path) {
+        Dialect::Legacy
+    } else {
+        Dialect::Native
     }
 }
 
