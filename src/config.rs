@@ -703,7 +703,9 @@ impl Config {
         policy.legacy = legacy;
         if let Some(days) = raw.audit.retention_days {
             if days > 36_500 {
-                return Err("audit.retention_days must be at most 36500 (0 keeps records forever)".into());
+                return Err(
+                    "audit.retention_days must be at most 36500 (0 keeps records forever)".into(),
+                );
             }
             policy.audit_retention_days = days;
         }

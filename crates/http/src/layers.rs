@@ -129,10 +129,11 @@ fn is_socketio(state: &AppState, path: &str) -> bool {
         path.strip_prefix(base)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
-    under("/socket.io") || path.strip_prefix(prefix).is_some_and(|rest| {
-        rest.strip_prefix("/ws")
-            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
-    })
+    under("/socket.io")
+        || path.strip_prefix(prefix).is_some_and(|rest| {
+            rest.strip_prefix("/ws")
+                .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+        })
 }
 
 /// 404 for unknown routes (JSON, or the shape of the dialect whose

@@ -287,10 +287,7 @@ fn render_auth(state: &AppState, out: &mut String) {
             c.event(e)
         );
     }
-    let (pending, live) = state
-        .realtime
-        .as_ref()
-        .map_or((0, 0), |rt| rt.sessions());
+    let (pending, live) = state.realtime.as_ref().map_or((0, 0), |rt| rt.sessions());
     header(
         out,
         "otpgate_websocket_sessions",

@@ -19,8 +19,8 @@ use std::sync::{Arc, Weak};
 
 use otpgate_core::AuthService;
 use otpgate_core::service::audit::AuthEvent;
-use otpgate_core::service::{Access, Caller, Dialect};
 use otpgate_core::service::live::LiveSession;
+use otpgate_core::service::{Access, Caller, Dialect};
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::SocketIo;

@@ -13,12 +13,14 @@ mod sio;
 mod support;
 
 mod applications;
+mod audit;
 mod bad_input;
 mod capillary;
 mod gate;
 mod legacy;
 mod lockout;
 mod login;
+mod metrics;
 mod mudbase;
 mod ops;
 mod proxy;
