@@ -20,6 +20,7 @@ mod support;
 mod applications;
 mod cli;
 mod deploy;
+mod logs;
 mod notifiers;
 mod restart;
 mod several_instances;
