@@ -174,17 +174,17 @@ fn assert_valid_exposition(text: &str) {
             .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
             .unwrap_or(name);
         assert!(typed.contains(family) && helped.contains(family), "{line}");
-        if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() {
-                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
-            }
+        if let Some(labels) = series.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
         }
         if name.ends_with("_bucket") {
             let key = series.split(",le=").next().unwrap().to_owned();
-            if let Some((k, prev)) = &last_bucket {
-                if *k == key {
-                    assert!(v >= *prev, "buckets not cumulative: {line}");
-                }
+            if let Some((k, prev)) = &last_bucket
+                && *k == key
+            {
+                assert!(v >= *prev, "buckets not cumulative: {line}");
             }
             last_bucket = Some((key, v));
         }
