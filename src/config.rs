@@ -841,6 +841,28 @@ mod tests {
         assert_eq!(c.policy.login_ip.max_failures, 20);
         assert_eq!(c.policy.login_ip.window_secs, Some(600));
         assert!(c.store.sqlite.synchronous_full);
+        assert_eq!(c.policy.audit_retention_days, 90);
+    }
+
+    #[test]
+    fn audit_retention_is_read_from_file_and_env_and_bounded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(&file, "[audit]\nretention_days = 30\n").expect("write");
+        let c = Config::load(Some(&file), &env_of(&[])).expect("file");
+        assert_eq!(c.policy.audit_retention_days, 30);
+        let c = Config::load(
+            Some(&file),
+            &env_of(&[("OTPGATE_AUDIT_RETENTION_DAYS", "0")]),
+        )
+        .expect("env");
+        assert_eq!(c.policy.audit_retention_days, 0);
+        let e = Config::load(
+            Some(&file),
+            &env_of(&[("OTPGATE_AUDIT_RETENTION_DAYS", "99999")]),
+        )
+        .expect_err("too long");
+        assert!(e.contains("audit.retention_days"), "{e}");
     }
 
     #[test]
