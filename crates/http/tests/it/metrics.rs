@@ -196,3 +196,59 @@ fn assert_valid_exposition(text: &str) {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_sessions_are_a_gauge_and_socket_logins_are_audited() {
+    use crate::sio::{Sio, authe_ok, unauthorized};
+    use std::time::Duration;
+    let app = TestApp::new().await;
+    app.add_user("alice", "pw").await;
+    let token = app.login("alice", "pw").await;
+    let addr = app.serve().await;
+    let gauge = async |state: &str| {
+        value(
+            &scrape(&app).await,
+            &format!("otpgate_websocket_sessions{{state=\"{state}\"}}"),
+        )
+        .unwrap()
+    };
+    let mut sio = Sio::connect(addr, "/api/ws/").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while gauge("pending").await != 1.0 {
+        assert!(std::time::Instant::now() < deadline, "never pending");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sio.login("alice", &token).await, authe_ok());
+    assert_eq!((gauge("pending").await, gauge("live").await), (0.0, 1.0));
+    let mut bad = Sio::connect(addr, "/api/ws/").await;
+    assert_eq!(bad.login("alice", "not-a-token").await, unauthorized());
+    let m = scrape(&app).await;
+    // The handshakes (websocket upgrades), under one label for both sockets.
+    assert_eq!(
+        value(
+            &m,
+            r#"otpgate_http_requests_total{route="socketio",status="101"}"#
+        ),
+        Some(2.0),
+        "{m}"
+    );
+    app.svc.audit().flush().await.unwrap();
+    let records = app
+        .svc
+        .audit_records(Some("alice"), None, 100)
+        .await
+        .unwrap();
+    let socket: Vec<(&str, &str)> = records
+        .iter()
+        .filter(|r| r.dialect == "socketio")
+        .map(|r| (r.event.as_str(), r.ip.as_deref().unwrap_or("-")))
+        .collect();
+    assert_eq!(
+        socket,
+        [
+            ("socket_login", "127.0.0.1"),
+            ("token_refused", "127.0.0.1")
+        ]
+    );
+    drop(sio);
+}
