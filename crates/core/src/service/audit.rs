@@ -376,8 +376,9 @@ impl AuditLog {
     /// Records `event` of `user` from `caller` on behalf of the
     /// application `app`, with the end user's IP as the application
     /// reported it: `otpgate auth event=otp_status user=alice ip=10.0.0.5
-    /// dialect=single_connect app=shop enduserip=203.0.113.9` (`-` when
-    /// not reported).
+    /// app=shop enduserip=203.0.113.9 dialect=single_connect` (`-` when
+    /// not reported). The dialect comes last, so the fields before it keep
+    /// the positions they had before it was added.
     pub fn record_app(
         &self,
         event: AuthEvent,
@@ -401,9 +402,9 @@ impl AuditLog {
         let user = field(user);
         let dialect = caller.dialect.as_str();
         if event.is_failure() {
-            tracing::warn!(target: "otpgate::auth", "otpgate auth event={} user={} ip={} dialect={}{}", event.as_str(), user, ip, dialect, extra);
+            tracing::warn!(target: "otpgate::auth", "otpgate auth event={} user={} ip={}{} dialect={}", event.as_str(), user, ip, extra, dialect);
         } else {
-            tracing::info!(target: "otpgate::auth", "otpgate auth event={} user={} ip={} dialect={}{}", event.as_str(), user, ip, dialect, extra);
+            tracing::info!(target: "otpgate::auth", "otpgate auth event={} user={} ip={}{} dialect={}", event.as_str(), user, ip, extra, dialect);
         }
         self.counters.add_event(event);
         let record = AuditRecord {
