@@ -56,9 +56,10 @@ struct LoginPayload {
 /// registry of connected sockets.
 #[derive(Debug)]
 pub struct Realtime {
+    /// Peers whose `X-Forwarded-For` is believed (client IP of a socket).
+    trusted: TrustedProxies,
     auth: Arc<AuthService>,
     settings: WsSettings,
-    trusted: TrustedProxies,
     registry: Registry,
 }
 
@@ -78,14 +79,14 @@ impl Realtime {
     pub fn start(
         auth: Arc<AuthService>,
         settings: WsSettings,
-        trusted: TrustedProxies,
         api_prefix: &str,
         max_payload: usize,
+        trusted: TrustedProxies,
     ) -> (Arc<Self>, Layers) {
         let rt = Arc::new(Self {
+            trusted,
             auth,
             settings,
-            trusted,
             registry: Registry::default(),
         });
         let native = endpoint(

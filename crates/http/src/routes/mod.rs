@@ -47,9 +47,9 @@ pub fn router(mut state: AppState) -> Router {
     let (realtime, sockets) = Realtime::start(
         state.auth.clone(),
         state.settings.ws,
-        state.settings.trusted_proxies.clone(),
         &p,
         state.settings.body_limit,
+        state.settings.trusted_proxies.clone(),
     );
     state.realtime = Some(realtime);
     let w = legacy::WEBREST;
