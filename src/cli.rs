@@ -39,6 +39,27 @@ pub enum Command {
     /// Messages kept by the outbox notifier (development and tests).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// List audit records (authentication events), oldest first.
+    Audit(AuditArgs),
+}
+
+/// Arguments of `otpgate audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this user's records.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only records at or after TIME: RFC 3339 (2026-11-21T10:00:00Z) or
+    /// a duration back from now: 90s, 30m, 1h, 7d, 2w.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// At most this many records (the newest ones).
+    #[arg(long, default_value_t = 1000)]
+    pub limit: u32,
+    /// One JSON object per line:
+    /// {"time","event","user","ip","user_agent","dialect","app"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `otpgate app ...`

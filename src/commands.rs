@@ -43,13 +43,19 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::User(cmd) => {
             let svc = open_service(&config).await?;
-            user_command(&svc, cmd).await.map_err(|e| describe(&e))
+            let result = user_command(&svc, cmd).await.map_err(|e| describe(&e));
+            flush_audit(&svc, result).await
         }
         Command::App(cmd) => {
             let svc = open_service(&config).await?;
-            crate::app_commands::app(&svc, cmd)
+            let result = crate::app_commands::app(&svc, cmd)
                 .await
-                .map_err(|e| describe(&e))
+                .map_err(|e| describe(&e));
+            flush_audit(&svc, result).await
+        }
+        Command::Audit(args) => {
+            let svc = open_service(&config).await?;
+            crate::audit_command::audit(&svc, args).await
         }
         Command::Outbox(cmd) => {
             let svc = open_service(&config).await?;
@@ -59,16 +65,25 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Token(TokenCommand::RevokeAll { name }) => {
             let svc = open_service(&config).await?;
-            svc.revoke_all_tokens(&name)
-                .await
-                .map_err(|e| describe(&e))?;
-            println!(
-                "revoked every token of {}",
-                otpgate_core::username::normalize(&name)
-            );
-            Ok(())
+            let result = svc.revoke_all_tokens(&name).await.map_err(|e| describe(&e));
+            if result.is_ok() {
+                println!(
+                    "revoked every token of {}",
+                    otpgate_core::username::normalize(&name)
+                );
+            }
+            flush_audit(&svc, result).await
         }
     }
+}
+
+/// Writes the audit records a command queued (the CLI has no background
+/// writer) before it returns `result`.
+async fn flush_audit(svc: &AuthService, result: Result<(), String>) -> Result<(), String> {
+    if let Err(e) = svc.audit().flush().await {
+        tracing::warn!(error = %e, "cannot write the audit records of this command");
+    }
+    result
 }
 
 fn init_logging(format: LogFormat, default_level: &str) {
@@ -294,6 +309,13 @@ fn print_config(c: &Config) {
             "(none)".to_owned()
         } else {
             format!("{:?}", c.http.trusted_proxies.0)
+        }
+    );
+    println!(
+        "audit.retention_days: {}",
+        match p.audit_retention_days {
+            0 => "0 (kept forever)".to_owned(),
+            d => d.to_string(),
         }
     );
     println!("configuration is valid");

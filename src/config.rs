@@ -59,6 +59,14 @@ struct Raw {
     legacy: RawLegacy,
     #[serde(default)]
     ws: RawWs,
+    #[serde(default)]
+    audit: RawAudit,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -269,6 +277,7 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_LEGACY_DOCS_URL",
     "OTPGATE_WS_LOGIN_TIMEOUT_MS",
     "OTPGATE_WS_POLL_INTERVAL_MS",
+    "OTPGATE_AUDIT_RETENTION_DAYS",
 ];
 
 /// The NethCTI middleware's variables that mean the same thing as one of
@@ -467,6 +476,9 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             "OTPGATE_LEGACY_DOCS_URL" => raw.legacy.docs_url = Some(v),
             "OTPGATE_WS_LOGIN_TIMEOUT_MS" => raw.ws.login_timeout_ms = Some(parse_env(name, &v)?),
             "OTPGATE_WS_POLL_INTERVAL_MS" => raw.ws.poll_interval_ms = Some(parse_env(name, &v)?),
+            "OTPGATE_AUDIT_RETENTION_DAYS" => {
+                raw.audit.retention_days = Some(parse_env(name, &v)?);
+            }
             _ => {}
         }
     }
@@ -838,6 +850,14 @@ impl Config {
             return Err("legacy.deprecated_since must not be after legacy.sunset".into());
         }
         policy.legacy = legacy;
+        if let Some(days) = raw.audit.retention_days {
+            if days > 36_500 {
+                return Err(
+                    "audit.retention_days must be at most 36500 (0 keeps records forever)".into(),
+                );
+            }
+            policy.audit_retention_days = days;
+        }
         let legacy_docs_url = raw
             .legacy
             .docs_url
@@ -978,6 +998,28 @@ mod tests {
         assert_eq!(c.policy.login_ip.max_failures, 20);
         assert_eq!(c.policy.login_ip.window_secs, Some(600));
         assert!(c.store.sqlite.synchronous_full);
+        assert_eq!(c.policy.audit_retention_days, 90);
+    }
+
+    #[test]
+    fn audit_retention_is_read_from_file_and_env_and_bounded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(&file, "[audit]\nretention_days = 30\n").expect("write");
+        let c = Config::load(Some(&file), &env_of(&[])).expect("file");
+        assert_eq!(c.policy.audit_retention_days, 30);
+        let c = Config::load(
+            Some(&file),
+            &env_of(&[("OTPGATE_AUDIT_RETENTION_DAYS", "0")]),
+        )
+        .expect("env");
+        assert_eq!(c.policy.audit_retention_days, 0);
+        let e = Config::load(
+            Some(&file),
+            &env_of(&[("OTPGATE_AUDIT_RETENTION_DAYS", "99999")]),
+        )
+        .expect_err("too long");
+        assert!(e.contains("audit.retention_days"), "{e}");
     }
 
     #[test]

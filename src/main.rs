@@ -3,6 +3,7 @@
 //! command. Everything it does is described in the README.
 
 mod app_commands;
+mod audit_command;
 mod cli;
 mod commands;
 mod config;

@@ -1,5 +1,6 @@
 //! `otpgate serve`: first-start bootstrap, then the HTTP server with its
-//! background housekeeping, until SIGINT or SIGTERM.
+//! background housekeeping and audit writer, until SIGINT or SIGTERM
+//! (then the audit queue is flushed before exit).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -23,6 +24,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let state = AppState::new(svc.clone(), config.http.clone());
     spawn_housekeeping(&state);
+    let (stop_audit, audit_stopped) = tokio::sync::watch::channel(false);
+    let audit_writer = tokio::spawn(svc.audit().clone().run_writer(audit_stopped));
     let app = router(state);
     tracing::info!(
         listen = %config.listen,
@@ -38,11 +41,17 @@ pub async fn serve(config: Config) -> Result<(), String> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(|e| format!("server error: {e}"))?;
+    // The last records: the writer flushes once more and ends.
+    let _ = stop_audit.send(true);
+    if audit_writer.await.is_err() {
+        tracing::warn!("the audit writer ended abnormally");
+    }
     tracing::info!("otpgate stopped");
     Ok(())
 }
 
-/// Hourly purge of expired revocations and counters; every minute, purge
+/// Hourly purge of expired revocations and counters and of audit records
+/// past their retention; every minute, purge
 /// of expired out-of-band codes, sessions and outbox messages, and
 /// eviction of idle rate-limit buckets.
 fn spawn_housekeeping(state: &AppState) {

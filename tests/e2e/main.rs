@@ -21,6 +21,7 @@ mod applications;
 mod cli;
 mod crash;
 mod deploy;
+mod logs;
 mod notifiers;
 mod races;
 mod restart;

@@ -70,12 +70,24 @@ pub struct Server {
     pub base: String,
     pub stdout_lines: Vec<String>,
     env: Vec<(String, String)>,
+    /// Every stderr line so far, when started with [`Server::start_capturing`].
+    stderr: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 impl Server {
     /// Starts `otpgate serve` in `dir` (as `cargo run --release -- serve`
     /// would, with the default data directory `./otpgate-data`).
     pub fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Self {
+        Self::start_with(dir, extra_env, false)
+    }
+
+    /// [`Server::start`], keeping the server's stderr (its logs) for
+    /// [`Server::stderr_lines`] instead of passing it through.
+    pub fn start_capturing(dir: &Path, extra_env: &[(&str, &str)]) -> Self {
+        Self::start_with(dir, extra_env, true)
+    }
+
+    fn start_with(dir: &Path, extra_env: &[(&str, &str)], capture: bool) -> Self {
         let port = free_port();
         let mut env: Vec<(String, String)> = vec![
             ("OTPGATE_LISTEN".into(), format!("127.0.0.1:{port}")),
@@ -91,9 +103,23 @@ impl Server {
             .current_dir(dir)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("start otpgate");
+        let stderr = child.stderr.take().map(|pipe| {
+            let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            lines
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -122,7 +148,33 @@ impl Server {
             base,
             stdout_lines,
             env,
+            stderr,
         }
+    }
+
+    /// The stderr lines captured so far ([`Server::start_capturing`]).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr
+            .as_ref()
+            .map(|l| l.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Stops the server with SIGTERM (graceful shutdown) and waits for it;
+    /// then waits a moment for the captured stderr to be read to its end.
+    pub fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -115,6 +115,9 @@ pub struct Policy {
     pub oob_send: ThrottlePolicy,
     /// The legacy challenge login's sunset.
     pub legacy: LegacyPolicy,
+    /// Audit records older than this many days are deleted by the hourly
+    /// housekeeping (default 90; 0 keeps them forever).
+    pub audit_retention_days: u32,
 }
 
 impl Policy {
@@ -157,6 +160,7 @@ impl Default for Policy {
             hashing_queue: 256,
             oob_send: Self::oob_send_limit(5, 600),
             legacy: LegacyPolicy::default(),
+            audit_retention_days: 90,
         }
     }
 }

@@ -10,10 +10,10 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::model::{
-    Application, ContactField, LegacyGrant, LegacyNonce, LiveState, MfaSession, NewApplication,
-    NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpStatusRecord, OutboxMessage,
-    RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState, TokenState,
-    User,
+    Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
+    MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpStatusRecord,
+    OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState,
+    TokenState, User,
 };
 
 /// Persistent state of otpgate. Implemented for SQLite and PostgreSQL in
@@ -257,4 +257,11 @@ pub trait Store: Send + Sync + 'static {
         grant_hashes: &[String],
         now: i64,
     ) -> Result<LiveState, StoreError>;
+
+    /// Appends audit records (one batch, one transaction).
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+    /// The newest `query.limit` records matching `query`, oldest first.
+    async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Deletes audit records older than `before_ms`; returns the rows removed.
+    async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
 }

@@ -110,6 +110,11 @@ pub struct ClientIp(pub Option<IpAddr>);
 
 /// The client IP from the parts of a request.
 pub fn client_ip_of(parts: &Parts, state: &AppState) -> Option<IpAddr> {
+    client_ip_behind(parts, &state.settings.trusted_proxies)
+}
+
+/// The client IP from the parts of a request, believing `trusted` proxies.
+pub fn client_ip_behind(parts: &Parts, trusted: &TrustedProxies) -> Option<IpAddr> {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -120,12 +125,7 @@ pub fn client_ip_of(parts: &Parts, state: &AppState) -> Option<IpAddr> {
                 .get::<MockConnectInfo<SocketAddr>>()
                 .map(|m| m.0.ip())
         })?;
-    Some(
-        state
-            .settings
-            .trusted_proxies
-            .client_ip(peer, &parts.headers),
-    )
+    Some(trusted.client_ip(peer, &parts.headers))
 }
 
 impl FromRequestParts<AppState> for ClientIp {

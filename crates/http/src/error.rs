@@ -276,6 +276,7 @@ impl IntoResponse for AppError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        self.mark(&mut resp);
         if p.status == StatusCode::UNAUTHORIZED && self.is_bearer_problem() {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -287,6 +288,19 @@ impl IntoResponse for AppError {
 }
 
 impl AppError {
+    /// Whether a store failure caused this error.
+    pub fn is_store_failure(&self) -> bool {
+        matches!(self, Self::Auth(AuthError::Store(_)))
+    }
+
+    /// Marks `resp` as produced by a store failure (counted by `/metrics`)
+    /// when it was.
+    pub fn mark(&self, resp: &mut Response) {
+        if self.is_store_failure() {
+            resp.extensions_mut().insert(crate::metrics::StoreFailure);
+        }
+    }
+
     /// Logs the detail of a store failure or internal error (the client
     /// gets only the stable message); for dialects with their own shape.
     pub fn log_if_internal(&self) {

@@ -205,7 +205,8 @@ impl FromRequestParts<AppState> for AllowPendingOtp {
     }
 }
 
-/// The core's view of who is calling (client IP).
+/// The core's view of who is calling: client IP, `User-Agent` (bounded)
+/// and the dialect that owns the path.
 #[derive(Debug, Clone)]
 pub struct CallerInfo(pub Caller);
 
@@ -216,8 +217,18 @@ impl FromRequestParts<AppState> for CallerInfo {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(Caller {
+        let caller = Caller {
             ip: client_ip_of(parts, state),
+            user_agent: None,
+            dialect: crate::routes::dialect_of(state, parts.uri.path()),
+        };
+        let ua = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        Ok(Self(match ua {
+            Some(ua) => caller.with_user_agent(&ua),
+            None => caller,
         }))
     }
 }

@@ -1,9 +1,9 @@
 //! Cross-cutting layers: declared-body limit, per-IP rate limit, security
-//! headers, access log, and the JSON 404/405 fallbacks.
+//! headers, access log, request metrics, and the JSON 404/405 fallbacks.
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH};
 use axum::http::{HeaderValue, Uri, header};
 use axum::middleware::Next;
@@ -11,6 +11,7 @@ use axum::response::Response;
 
 use crate::client_ip::client_ip_of;
 use crate::error::AppError;
+use crate::metrics::StoreFailure;
 use crate::routes::error_response;
 use crate::state::AppState;
 
@@ -98,6 +99,41 @@ pub async fn access_log(req: Request, next: Next) -> Response {
         "request"
     );
     resp
+}
+
+/// Counts every request under its route template (never the raw path):
+/// the matched route, `socketio` for the Socket.IO endpoints, `fallback`
+/// for everything else (404s, the reverse proxy, legacy forwarding).
+pub async fn metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let socketio = matched.is_none() && is_socketio(&state, req.uri().path());
+    let resp = next.run(req).await;
+    let route = match &matched {
+        Some(m) => m.as_str(),
+        None if socketio => "socketio",
+        None => "fallback",
+    };
+    state.metrics.observe(
+        route,
+        resp.status().as_u16(),
+        start.elapsed(),
+        resp.extensions().get::<StoreFailure>().is_some(),
+    );
+    resp
+}
+
+fn is_socketio(state: &AppState, path: &str) -> bool {
+    let prefix = state.settings.api_prefix.trim_end_matches('/');
+    let under = |base: &str| {
+        path.strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    under("/socket.io")
+        || path.strip_prefix(prefix).is_some_and(|rest| {
+            rest.strip_prefix("/ws")
+                .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+        })
 }
 
 /// 404 for unknown routes (JSON, or the shape of the dialect whose

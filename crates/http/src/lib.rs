@@ -3,7 +3,8 @@
 //! Handlers extract, call one [`otpgate_core::AuthService`] method, and map
 //! the result; every error goes through [`error::AppError`] into the JSON
 //! envelope of API.md. Cross-cutting concerns (body limit, per-IP rate
-//! limit, security headers, JSON 404/405) are layers in [`layers`].
+//! limit, security headers, JSON 404/405, request metrics) are layers in
+//! [`layers`]; `/metrics` is rendered by [`metrics`].
 //! Socket.IO clients are in [`realtime`], the reverse proxy to the
 //! protected application in [`proxy`], the legacy login in
 //! [`routes::legacy`]. The OpenAPI document and the embedded Swagger UI
@@ -13,6 +14,7 @@ pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod metrics;
 pub mod openapi;
 pub mod proxy;
 pub mod rate_limit;

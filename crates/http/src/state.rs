@@ -6,6 +6,7 @@ use std::time::Duration;
 use otpgate_core::AuthService;
 
 use crate::client_ip::TrustedProxies;
+use crate::metrics::HttpMetrics;
 use crate::proxy::{Upstream, UpstreamSettings};
 use crate::rate_limit::RateLimiter;
 use crate::realtime::Realtime;
@@ -91,6 +92,8 @@ pub struct AppState {
     pub realtime: Option<Arc<Realtime>>,
     /// The OpenAPI document and the Swagger UI configuration.
     pub docs: crate::openapi::Docs,
+    /// Request counters and latencies (`/metrics`).
+    pub metrics: Arc<HttpMetrics>,
 }
 
 impl AppState {
@@ -114,6 +117,7 @@ impl AppState {
             upstream,
             realtime: None,
             docs: crate::openapi::Docs::new(&prefix),
+            metrics: Arc::new(HttpMetrics::default()),
         }
     }
 }

@@ -33,6 +33,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "applications",
         include_str!("../migrations/sqlite/0003_applications.sql"),
     ),
+    (
+        4,
+        "audit",
+        include_str!("../migrations/sqlite/0004_audit.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first (same versions as SQLite).
@@ -51,6 +56,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         3,
         "applications",
         include_str!("../migrations/postgres/0003_applications.sql"),
+    ),
+    (
+        4,
+        "audit",
+        include_str!("../migrations/postgres/0004_audit.sql"),
     ),
 ];
 

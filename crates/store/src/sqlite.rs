@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use otpgate_core::model::{
-    Application, Channel, ContactField, LegacyGrant, LegacyNonce, LiveState, MfaSession,
-    NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpStatusRecord,
-    OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState,
-    TokenState, TotpState, User, UserLiveState,
+    Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
+    LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
+    OtpStatusRecord, OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof,
+    ThrottleKind, ThrottleState, TokenState, TotpState, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -1100,6 +1100,60 @@ impl Store for SqliteStore {
         }
         Ok(out)
     }
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        for r in records {
+            sqlx::query(
+                "INSERT INTO audit_log (at_ms, event, username, ip, user_agent, dialect, app) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(r.at_ms)
+            .bind(&r.event)
+            .bind(&r.username)
+            .bind(r.ip.as_deref())
+            .bind(r.user_agent.as_deref())
+            .bind(&r.dialect)
+            .bind(r.app.as_deref())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)
+    }
+
+    async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        // The newest `limit` matching rows, returned oldest first.
+        let rows = sqlx::query(
+            "SELECT at_ms, event, username, ip, user_agent, dialect, app FROM ( \
+               SELECT id, at_ms, event, username, ip, user_agent, dialect, app FROM audit_log \
+               WHERE (? IS NULL OR username = ?) AND at_ms >= ? \
+               ORDER BY at_ms DESC, id DESC LIMIT ? \
+             ) AS newest ORDER BY at_ms, id",
+        )
+        .bind(query.username.as_deref())
+        .bind(query.username.as_deref())
+        .bind(query.since_ms.unwrap_or(i64::MIN))
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map)?;
+        rows.iter()
+            .map(audit_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM audit_log WHERE at_ms < ?")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected())
+    }
 }
 
 /// Matches `phone` on its digits only (the bound value is digits only).
@@ -1113,6 +1167,18 @@ fn application_from_row(row: &SqliteRow) -> Result<Application, sqlx::Error> {
         key_id: row.try_get("key_id")?,
         secret_hash: row.try_get("secret_hash")?,
         created_at: row.try_get("created_at")?,
+    })
+}
+
+fn audit_from_row(row: &SqliteRow) -> Result<AuditRecord, sqlx::Error> {
+    Ok(AuditRecord {
+        at_ms: row.try_get("at_ms")?,
+        event: row.try_get("event")?,
+        username: row.try_get("username")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        dialect: row.try_get("dialect")?,
+        app: row.try_get("app")?,
     })
 }
 

@@ -23,8 +23,8 @@ use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use otpgate_core::model::{
-    Channel, ContactField, LegacyNonce, MfaSession, NewApplication, NewOobCode, NewOutboxMessage,
-    NewUser, OtpStatusRecord, ThrottleKind, TotpState, UserLiveState,
+    AuditQuery, AuditRecord, Channel, ContactField, LegacyNonce, MfaSession, NewApplication,
+    NewOobCode, NewOutboxMessage, NewUser, OtpStatusRecord, ThrottleKind, TotpState, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -254,6 +254,8 @@ contract!(
     outbox_lists_unexpired_messages_per_user,
     purge_expired_oob_removes_only_expired_rows,
     deleting_a_user_or_application_removes_what_is_bound_to_it,
+    audit_records_are_appended_filtered_limited_and_purged,
+    audit_records_survive_their_user_and_keep_odd_text,
 );
 
 async fn users_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
@@ -1575,4 +1577,124 @@ async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn Store>) {
     );
     assert_eq!(st.revoked_jtis, vec!["gone".to_owned()]);
     assert_eq!(st.live_grants, vec!["g1".to_owned()], "g2 expired at 400");
+}
+
+fn audit(at_ms: i64, event: &str, user: &str) -> AuditRecord {
+    AuditRecord {
+        at_ms,
+        event: event.into(),
+        username: user.into(),
+        ip: Some("203.0.113.9".into()),
+        user_agent: Some("curl/8.0".into()),
+        dialect: "native".into(),
+        app: None,
+    }
+}
+
+async fn audit_records_are_appended_filtered_limited_and_purged(s: Arc<dyn Store>) {
+    s.append_audit(&[]).await.expect("empty batch");
+    let batch: Vec<AuditRecord> = (0..10)
+        .map(|i| {
+            audit(
+                1_000 + i,
+                if i % 2 == 0 {
+                    "login_ok"
+                } else {
+                    "login_failed"
+                },
+                if i < 6 { "alice" } else { "bob" },
+            )
+        })
+        .collect();
+    s.append_audit(&batch).await.expect("append");
+    let all = s
+        .audit_records(&AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("all");
+    assert_eq!(all, batch, "every field round-trips, oldest first");
+    let alice = s
+        .audit_records(&AuditQuery {
+            username: Some("alice".into()),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("alice");
+    assert_eq!(alice.len(), 6);
+    assert!(alice.iter().all(|r| r.username == "alice"));
+    let since = s
+        .audit_records(&AuditQuery {
+            since_ms: Some(1_007),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("since");
+    assert_eq!(
+        since.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+        [1_007, 1_008, 1_009]
+    );
+    // The limit keeps the newest, still oldest first.
+    let newest = s
+        .audit_records(&AuditQuery {
+            limit: 2,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("newest");
+    assert_eq!(
+        newest.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+        [1_008, 1_009]
+    );
+    let both = s
+        .audit_records(&AuditQuery {
+            username: Some("alice".into()),
+            since_ms: Some(1_004),
+            limit: 100,
+        })
+        .await
+        .expect("both");
+    assert_eq!(
+        both.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+        [1_004, 1_005]
+    );
+    // Purge removes what is strictly older than the bound, and only that.
+    assert_eq!(s.purge_audit(1_005).await.expect("purge"), 5);
+    assert_eq!(s.purge_audit(1_005).await.expect("again"), 0);
+    let left = s
+        .audit_records(&AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("left");
+    assert_eq!(left.first().map(|r| r.at_ms), Some(1_005));
+    assert_eq!(left.len(), 5);
+}
+
+async fn audit_records_survive_their_user_and_keep_odd_text(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let odd = AuditRecord {
+        ip: None,
+        user_agent: Some("Mozilla/5.0 (X11; \u{00e9}t\u{00e9}) 'quoted' \"x\"".into()),
+        dialect: "single_connect".into(),
+        app: Some("shop".into()),
+        ..audit(5, "otp_valid", "alice")
+    };
+    s.append_audit(std::slice::from_ref(&odd))
+        .await
+        .expect("append");
+    assert!(s.delete_user(a.id).await.expect("delete"));
+    let got = s
+        .audit_records(&AuditQuery {
+            username: Some("alice".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("read");
+    assert_eq!(got, [odd]);
 }

@@ -3,9 +3,9 @@
 
 use crate::crypto::codes;
 use crate::error::{AuthError, StoreError};
-use crate::model::{NewUser, OutboxMessage, User};
+use crate::model::{AuditQuery, AuditRecord, NewUser, OutboxMessage, User};
 use crate::secret::SecretString;
-use crate::service::audit::{AuthEvent, record};
+use crate::service::audit::AuthEvent;
 use crate::service::{AuthService, Caller};
 use crate::username;
 
@@ -123,11 +123,8 @@ impl AuthService {
             .set_password(user.id, &hash, self.cutoff_now())
             .await?;
         self.signal_revocation();
-        record(
-            AuthEvent::AllTokensRevoked,
-            &user.username,
-            &Caller::default(),
-        );
+        self.audit
+            .record(AuthEvent::AllTokensRevoked, &user.username, &Caller::cli());
         Ok(generated)
     }
 
@@ -148,11 +145,8 @@ impl AuthService {
         let user = self.user_named(raw).await?;
         let was_on = self.store.disable_totp(user.id, self.cutoff_now()).await?;
         self.signal_revocation();
-        record(
-            AuthEvent::TwoFactorDisabled,
-            &user.username,
-            &Caller::default(),
-        );
+        self.audit
+            .record(AuthEvent::TwoFactorDisabled, &user.username, &Caller::cli());
         Ok(was_on)
     }
 
@@ -163,11 +157,8 @@ impl AuthService {
             .revoke_all_tokens(user.id, self.cutoff_now())
             .await?;
         self.signal_revocation();
-        record(
-            AuthEvent::AllTokensRevoked,
-            &user.username,
-            &Caller::default(),
-        );
+        self.audit
+            .record(AuthEvent::AllTokensRevoked, &user.username, &Caller::cli());
         Ok(())
     }
 
@@ -191,14 +182,24 @@ impl AuthService {
         }
     }
 
-    /// Deletes expired revocations and stale counters, and expired
-    /// out-of-band codes, MFA sessions, status records and outbox messages.
+    /// Deletes expired revocations and stale counters, expired
+    /// out-of-band codes, MFA sessions, status records and outbox messages,
+    /// and audit records older than the retention.
     pub async fn purge_expired(&self) -> Result<u64, AuthError> {
         let now = self.clock.now_secs();
         let core = self.store.purge_expired(now).await?;
         let oob = self.store.purge_expired_oob(now).await?;
         let legacy = self.store.purge_expired_legacy(now).await?;
-        Ok(core + oob + legacy)
+        let audit = match self.policy.audit_retention_days {
+            0 => 0,
+            days => {
+                let keep_ms = i64::from(days).saturating_mul(86_400_000);
+                self.store
+                    .purge_audit(self.clock.now_ms().saturating_sub(keep_ms))
+                    .await?
+            }
+        };
+        Ok(core + oob + legacy + audit)
     }
 
     /// Deletes expired out-of-band codes, MFA sessions, status records
@@ -221,5 +222,23 @@ impl AuthService {
             .store
             .outbox_messages(user_id, self.clock.now_secs())
             .await?)
+    }
+
+    /// Audit records, oldest first: the newest `limit` at or after
+    /// `since_ms`, of one user if given (the name is normalised; a user
+    /// since deleted still has records). Queued records are written first.
+    pub async fn audit_records(
+        &self,
+        user: Option<&str>,
+        since_ms: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, AuthError> {
+        self.audit.flush().await?;
+        let query = AuditQuery {
+            username: user.map(crate::username::normalize),
+            since_ms,
+            limit,
+        };
+        Ok(self.store.audit_records(&query).await?)
     }
 }

@@ -11,7 +11,7 @@
 use crate::error::AuthError;
 use crate::model::{Application, OtpStatusRecord, User};
 use crate::secret::SecretString;
-use crate::service::audit::{AuthEvent, record_app};
+use crate::service::audit::AuthEvent;
 use crate::service::oob::{OobBinding, delivery_address};
 use crate::service::{AuthService, Caller};
 use crate::username;
@@ -47,7 +47,7 @@ impl AuthService {
             .filter(|s| !s.is_empty())
             .map(|s| s.chars().take(MAX_END_USER_IP_LEN).collect());
         let log = |user: &str| {
-            record_app(
+            self.audit.record_app(
                 AuthEvent::OtpStatus,
                 user,
                 caller,
@@ -97,12 +97,13 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         let Some(user) = self.app_user(raw_username).await? else {
             let name = username::normalize(raw_username);
-            record_app(AuthEvent::OtpInvalid, &name, caller, &app.name, None);
+            self.audit
+                .record_app(AuthEvent::OtpInvalid, &name, caller, &app.name, None);
             return Err(AuthError::OtpStatusRequired);
         };
         let now = self.clock.now_secs();
         let Some(status) = self.store.otp_status(user.id, app.id, now).await? else {
-            record_app(
+            self.audit.record_app(
                 AuthEvent::OtpInvalid,
                 &user.username,
                 caller,
@@ -138,7 +139,7 @@ impl AuthService {
         } else {
             AuthEvent::OtpInvalid
         };
-        record_app(
+        self.audit.record_app(
             event,
             &user.username,
             caller,

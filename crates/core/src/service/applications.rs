@@ -10,7 +10,7 @@ use crate::crypto::{codes, digest};
 use crate::error::{AuthError, StoreError};
 use crate::model::{Application, NewApplication};
 use crate::secret::{SecretString, ct_eq};
-use crate::service::audit::{AuthEvent, record_app};
+use crate::service::audit::AuthEvent;
 use crate::service::{AuthService, Caller};
 
 /// Longest application name, in characters.
@@ -68,10 +68,10 @@ impl AuthService {
             Err(StoreError::Conflict(_)) => return Err(AuthError::ApplicationExists),
             Err(e) => return Err(e.into()),
         };
-        record_app(
+        self.audit.record_app(
             AuthEvent::ApplicationCreated,
             "-",
-            &Caller::default(),
+            &Caller::cli(),
             &app.name,
             None,
         );
@@ -90,10 +90,10 @@ impl AuthService {
         if !self.store.delete_application(&name).await? {
             return Err(AuthError::ApplicationNotFound);
         }
-        record_app(
+        self.audit.record_app(
             AuthEvent::ApplicationRevoked,
             "-",
-            &Caller::default(),
+            &Caller::cli(),
             &name,
             None,
         );
@@ -113,7 +113,8 @@ impl AuthService {
             return Err(AuthError::MissingApiKey);
         };
         let refuse = || {
-            record_app(AuthEvent::ApiKeyRefused, "-", caller, "-", None);
+            self.audit
+                .record_app(AuthEvent::ApiKeyRefused, "-", caller, "-", None);
             AuthError::InvalidApiKey
         };
         let Some((key_id, secret)) = key.split_once('.').filter(|_| key.len() <= MAX_KEY_LEN)
@@ -153,7 +154,8 @@ impl AuthService {
             Some(app) if ct_eq(app.name.as_bytes(), named.as_bytes()) => Ok(app),
             other => {
                 let app_name = other.as_ref().map_or("-", |a| a.name.as_str());
-                record_app(AuthEvent::ApiKeyRefused, "-", caller, app_name, None);
+                self.audit
+                    .record_app(AuthEvent::ApiKeyRefused, "-", caller, app_name, None);
                 Err(AuthError::ApplicationMismatch)
             }
         }

@@ -13,7 +13,7 @@ use crate::crypto::legacy::{is_token_shaped, legacy_token, token_hash};
 use crate::error::{AuthError, TokenProblem};
 use crate::model::{LegacyGrant, LegacyNonce, Principal};
 use crate::secret::SecretString;
-use crate::service::audit::{AuthEvent, record};
+use crate::service::audit::AuthEvent;
 use crate::service::{AuthService, Caller};
 use crate::username;
 
@@ -135,7 +135,8 @@ impl AuthService {
     pub async fn legacy_logout(&self, who: &Principal, caller: &Caller) -> Result<(), AuthError> {
         self.store.delete_legacy_grant(&who.jti).await?;
         self.signal_revocation();
-        record(AuthEvent::TokenRevoked, &who.username, caller);
+        self.audit
+            .record(AuthEvent::TokenRevoked, &who.username, caller);
         Ok(())
     }
 }

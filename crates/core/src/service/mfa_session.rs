@@ -13,7 +13,7 @@ use crate::crypto::{codes, digest};
 use crate::error::AuthError;
 use crate::model::{Application, Channel, ContactField, IssuedToken, MfaSession, User};
 use crate::secret::{SecretString, ct_eq};
-use crate::service::audit::{AuthEvent, record_app};
+use crate::service::audit::AuthEvent;
 use crate::service::oob::{Delivery, OobBinding};
 use crate::service::{AuthService, Caller};
 use crate::username;
@@ -141,7 +141,7 @@ impl AuthService {
                 expires_at: now + SESSION_TTL_SECS,
             })
             .await?;
-        record_app(
+        self.audit.record_app(
             AuthEvent::MfaSessionCreated,
             &user.username,
             caller,
@@ -175,7 +175,8 @@ impl AuthService {
             }
             (_, user) => {
                 let name = user.map_or_else(|| "-".to_owned(), |u| u.username);
-                record_app(AuthEvent::MfaSessionRefused, &name, caller, &app.name, None);
+                self.audit
+                    .record_app(AuthEvent::MfaSessionRefused, &name, caller, &app.name, None);
                 Err(AuthError::InvalidSession)
             }
         }
@@ -229,7 +230,7 @@ impl AuthService {
             )
             .await?;
         if !used {
-            record_app(
+            self.audit.record_app(
                 AuthEvent::MfaSessionRefused,
                 &user.username,
                 caller,

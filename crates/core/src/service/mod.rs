@@ -36,17 +36,88 @@ use crate::secret::{SecretBytes, SecretString};
 use crate::store::Store;
 use crate::throttle::Throttle;
 
+/// The way a caller reached the gateway (an audit record's `dialect`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dialect {
+    /// The native JSON API.
+    #[default]
+    Native,
+    /// The legacy challenge login (`/webrest`).
+    Legacy,
+    /// The Mudbase application dialect.
+    Mudbase,
+    /// The Single Connect application dialect.
+    SingleConnect,
+    /// The Capillary application dialect.
+    Capillary,
+    /// The Socket.IO endpoints.
+    SocketIo,
+    /// The operator's command line.
+    Cli,
+}
+
+impl Dialect {
+    /// The stable name (log lines, audit records).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Legacy => "legacy",
+            Self::Mudbase => "mudbase",
+            Self::SingleConnect => "single_connect",
+            Self::Capillary => "capillary",
+            Self::SocketIo => "socketio",
+            Self::Cli => "cli",
+        }
+    }
+}
+
 /// Who is calling, as far as the transport knows.
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
     /// The client's IP (after trusted-proxy handling), if known.
     pub ip: Option<IpAddr>,
+    /// The client's `User-Agent`, at most [`audit::USER_AGENT_MAX`]
+    /// characters, control characters replaced (see
+    /// [`Caller::with_user_agent`]).
+    pub user_agent: Option<String>,
+    /// The dialect the call came through.
+    pub dialect: Dialect,
 }
 
 impl Caller {
     /// A caller at `ip`.
     pub fn at(ip: IpAddr) -> Self {
-        Self { ip: Some(ip) }
+        Self {
+            ip: Some(ip),
+            ..Self::default()
+        }
+    }
+
+    /// The operator's command line.
+    pub fn cli() -> Self {
+        Self {
+            dialect: Dialect::Cli,
+            ..Self::default()
+        }
+    }
+
+    /// The same caller, through `dialect`.
+    pub fn via(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// The same caller with that `User-Agent` (bounded, one line; empty
+    /// means none).
+    pub fn with_user_agent(mut self, user_agent: &str) -> Self {
+        let ua: String = user_agent
+            .trim()
+            .chars()
+            .take(audit::USER_AGENT_MAX)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        self.user_agent = (!ua.is_empty()).then_some(ua);
+        self
     }
 
     fn ip_text(&self) -> String {
@@ -83,6 +154,8 @@ pub struct AuthService {
     /// Bumped whenever this process revokes something, so live sockets
     /// are checked at once instead of at the next poll.
     revocations: tokio::sync::watch::Sender<u64>,
+    /// The audit trail (log line, counters, store records).
+    pub(crate) audit: Arc<audit::AuditLog>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -112,6 +185,7 @@ impl AuthService {
             totp: TotpVerifier {
                 skew_steps: policy.totp_skew_steps,
             },
+            audit: Arc::new(audit::AuditLog::new(store.clone(), clock.clone())),
             store,
             clock,
             policy,
@@ -147,6 +221,11 @@ impl AuthService {
     /// The store (for readiness checks and the CLI).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The audit trail: its counters, its writer and its flush.
+    pub fn audit(&self) -> &Arc<audit::AuditLog> {
+        &self.audit
     }
 
     /// The clock.

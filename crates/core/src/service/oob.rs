@@ -14,7 +14,7 @@ use crate::error::AuthError;
 use crate::model::{Channel, NewOobCode, ThrottleKind, User};
 use crate::notify::OobMessage;
 use crate::secret::{SecretString, ct_eq};
-use crate::service::audit::{AuthEvent, record};
+use crate::service::audit::{AuthEvent, CheckFactor, CheckResult};
 use crate::service::{AuthService, Caller};
 use crate::throttle::Throttle;
 
@@ -113,7 +113,8 @@ impl AuthService {
             .take(store, &user.id.to_string(), now)
             .await
         {
-            record(AuthEvent::OobSendThrottled, &user.username, caller);
+            self.audit
+                .record(AuthEvent::OobSendThrottled, &user.username, caller);
             return Err(e);
         }
         let code = codes::six_digits();
@@ -140,7 +141,8 @@ impl AuthService {
         };
         if let Err(e) = notifier.send(&message).await {
             store.delete_oob_code(user.id, &binding.key()).await?;
-            record(AuthEvent::OobDeliveryFailed, &user.username, caller);
+            self.audit
+                .record(AuthEvent::OobDeliveryFailed, &user.username, caller);
             tracing::warn!(
                 notifier = notifier.kind(),
                 channel = channel.as_str(),
@@ -149,7 +151,8 @@ impl AuthService {
             );
             return Err(AuthError::DeliveryFailed(e.0));
         }
-        record(AuthEvent::OobSent, &user.username, caller);
+        self.audit
+            .record(AuthEvent::OobSent, &user.username, caller);
         Ok(Delivery {
             channel,
             to,
@@ -172,7 +175,10 @@ impl AuthService {
         let key = user.id.to_string();
         let throttle = self.otp_throttle();
         if let Err(e) = throttle.check(store, &key, self.clock.now_secs()).await {
-            record(AuthEvent::OtpLocked, &user.username, caller);
+            self.audit
+                .record(AuthEvent::OtpLocked, &user.username, caller);
+            self.audit
+                .count_check(CheckFactor::Oob, CheckResult::Locked);
             return Err(e);
         }
         let text = code.expose().trim();
@@ -189,16 +195,21 @@ impl AuthService {
         }
         if accepted {
             throttle.clear(store, &key).await?;
-            record(AuthEvent::OobOk, &user.username, caller);
+            self.audit.record(AuthEvent::OobOk, &user.username, caller);
+            self.audit.count_check(CheckFactor::Oob, CheckResult::Ok);
             return Ok(());
         }
-        record(AuthEvent::OtpFailed, &user.username, caller);
+        self.audit
+            .record(AuthEvent::OtpFailed, &user.username, caller);
+        self.audit
+            .count_check(CheckFactor::Oob, CheckResult::Failed);
         if throttle
             .fail(store, &key, self.clock.now_secs())
             .await?
             .is_some()
         {
-            record(AuthEvent::Lockout, &user.username, caller);
+            self.audit
+                .record(AuthEvent::Lockout, &user.username, caller);
         }
         Err(AuthError::InvalidOtp)
     }

@@ -3,7 +3,7 @@
 use crate::error::{AuthError, TokenProblem};
 use crate::model::{IssuedToken, Principal, Profile, User};
 use crate::secret::SecretString;
-use crate::service::audit::{AuthEvent, record};
+use crate::service::audit::AuthEvent;
 use crate::service::{Access, AuthService, Caller};
 use crate::username;
 
@@ -84,7 +84,7 @@ impl AuthService {
         let had_failures = match seen {
             Ok(seen) => seen.is_some(),
             Err(e) => {
-                record(AuthEvent::LoginThrottled, name, caller);
+                self.audit.record(AuthEvent::LoginThrottled, name, caller);
                 return Err(e);
             }
         };
@@ -92,7 +92,7 @@ impl AuthService {
             .password_matches(password, user.as_ref().map(|u| u.password_hash.as_str()))
             .await?;
         let Some(user) = user.filter(|_| ok) else {
-            record(AuthEvent::LoginFailed, name, caller);
+            self.audit.record(AuthEvent::LoginFailed, name, caller);
             let now = self.clock.now_secs();
             let user_lock = self.login_user_throttle().fail(store, name, now).await?;
             let ip_lock = match &ip_key {
@@ -100,14 +100,14 @@ impl AuthService {
                 None => None,
             };
             if user_lock.is_some() || ip_lock.is_some() {
-                record(AuthEvent::Lockout, name, caller);
+                self.audit.record(AuthEvent::Lockout, name, caller);
             }
             return Err(AuthError::InvalidCredentials);
         };
         if had_failures {
             self.login_user_throttle().clear(store, name).await?;
         }
-        record(AuthEvent::LoginOk, name, caller);
+        self.audit.record(AuthEvent::LoginOk, name, caller);
         Ok(user)
     }
 
@@ -152,7 +152,8 @@ impl AuthService {
             .revoke_token(&who.jti, who.user_id, who.expires_at)
             .await?;
         self.signal_revocation();
-        record(AuthEvent::TokenRevoked, &who.username, caller);
+        self.audit
+            .record(AuthEvent::TokenRevoked, &who.username, caller);
         Ok(())
     }
 

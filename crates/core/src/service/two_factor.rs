@@ -9,7 +9,7 @@ use crate::crypto::totp::{otpauth_url, secret_to_base32};
 use crate::error::{AuthError, TokenProblem};
 use crate::model::{IssuedToken, Principal, RevokeToken, SecondFactorProof, TotpState, User};
 use crate::secret::SecretString;
-use crate::service::audit::{AuthEvent, record};
+use crate::service::audit::{AuthEvent, CheckFactor, CheckResult};
 use crate::service::{AuthService, Caller};
 use crate::username;
 
@@ -109,7 +109,10 @@ impl AuthService {
         let seen = match throttle.check(store, &key, self.clock.now_secs()).await {
             Ok(seen) => seen,
             Err(e) => {
-                record(AuthEvent::OtpLocked, &user.username, caller);
+                self.audit
+                    .record(AuthEvent::OtpLocked, &user.username, caller);
+                self.audit
+                    .count_check(CheckFactor::Totp, CheckResult::Locked);
                 return Err(e);
             }
         };
@@ -161,7 +164,12 @@ impl AuthService {
                     (Factor::Totp, true) => AuthEvent::TwoFactorEnabled,
                     (Factor::Totp, false) => AuthEvent::OtpOk,
                 };
-                record(event, &user.username, caller);
+                self.audit.record(event, &user.username, caller);
+                let counted = match factor {
+                    Factor::RecoveryCode => CheckFactor::RecoveryCode,
+                    Factor::Totp => CheckFactor::Totp,
+                };
+                self.audit.count_check(counted, CheckResult::Ok);
                 if enabled_now {
                     // Enabling revoked every older token: live sockets re-check.
                     self.signal_revocation();
@@ -173,15 +181,23 @@ impl AuthService {
             }
             other => {
                 if matches!(other, Some((SecondFactorProof::TotpStep(_), _, _))) {
-                    record(AuthEvent::OtpReplayed, &user.username, caller);
+                    self.audit
+                        .record(AuthEvent::OtpReplayed, &user.username, caller);
+                    self.audit
+                        .count_check(CheckFactor::Totp, CheckResult::Replayed);
+                } else {
+                    self.audit
+                        .count_check(CheckFactor::Totp, CheckResult::Failed);
                 }
-                record(AuthEvent::OtpFailed, &user.username, caller);
+                self.audit
+                    .record(AuthEvent::OtpFailed, &user.username, caller);
                 if throttle
                     .fail(store, &key, self.clock.now_secs())
                     .await?
                     .is_some()
                 {
-                    record(AuthEvent::Lockout, &user.username, caller);
+                    self.audit
+                        .record(AuthEvent::Lockout, &user.username, caller);
                 }
                 Err(AuthError::InvalidOtp)
             }
@@ -276,13 +292,15 @@ impl AuthService {
             throttle.clear(store, &user.username).await?;
             Ok(())
         } else {
-            record(AuthEvent::PasswordCheckFailed, &user.username, caller);
+            self.audit
+                .record(AuthEvent::PasswordCheckFailed, &user.username, caller);
             if throttle
                 .fail(store, &user.username, self.clock.now_secs())
                 .await?
                 .is_some()
             {
-                record(AuthEvent::Lockout, &user.username, caller);
+                self.audit
+                    .record(AuthEvent::Lockout, &user.username, caller);
             }
             Err(AuthError::InvalidPassword)
         }
@@ -315,7 +333,8 @@ impl AuthService {
         if !self.store.replace_recovery_codes(user.id, &hashes).await? {
             return Err(AuthError::TwoFactorNotEnabled);
         }
-        record(AuthEvent::RecoveryCodesRegenerated, &user.username, caller);
+        self.audit
+            .record(AuthEvent::RecoveryCodesRegenerated, &user.username, caller);
         Ok(codes)
     }
 
@@ -337,8 +356,10 @@ impl AuthService {
             return Err(AuthError::TwoFactorNotEnabled);
         }
         self.signal_revocation();
-        record(AuthEvent::TwoFactorDisabled, &user.username, caller);
-        record(AuthEvent::AllTokensRevoked, &user.username, caller);
+        self.audit
+            .record(AuthEvent::TwoFactorDisabled, &user.username, caller);
+        self.audit
+            .record(AuthEvent::AllTokensRevoked, &user.username, caller);
         Ok(())
     }
 }

@@ -659,6 +659,15 @@ fn ops_ops(p: &str) -> Vec<Op> {
         op(Get, "/readyz".into(), "ops", "Readiness", ready),
         op(
             Get,
+            "/metrics".into(),
+            "ops",
+            "Prometheus metrics (text exposition format 0.0.4; not rate limited)",
+            vec![text(
+                "Requests by route and status, latency histograms, logins and OTP checks by factor and result, lockouts, revocations, live WebSocket sessions, store errors",
+            )],
+        ),
+        op(
+            Get,
             format!("{p}/openapi.json"),
             "ops",
             "This document",

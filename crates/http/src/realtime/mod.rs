@@ -21,8 +21,9 @@ use std::convert::Infallible;
 use std::sync::{Arc, Weak};
 
 use otpgate_core::AuthService;
-use otpgate_core::service::Access;
+use otpgate_core::service::audit::AuthEvent;
 use otpgate_core::service::live::LiveSession;
+use otpgate_core::service::{Access, Caller, Dialect};
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::SocketIo;
@@ -30,6 +31,7 @@ use socketioxide::extract::{Event, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 
+use crate::client_ip::{TrustedProxies, client_ip_behind};
 use crate::state::WsSettings;
 use registry::Registry;
 use relay::{Args, RelaySettings};
@@ -59,6 +61,8 @@ struct LoginPayload {
 /// registry of connected sockets.
 #[derive(Debug)]
 pub struct Realtime {
+    /// Peers whose `X-Forwarded-For` is believed (client IP of a socket).
+    trusted: TrustedProxies,
     auth: Arc<AuthService>,
     settings: WsSettings,
     registry: Registry,
@@ -84,8 +88,10 @@ impl Realtime {
         relay: Option<RelaySettings>,
         api_prefix: &str,
         max_payload: usize,
+        trusted: TrustedProxies,
     ) -> (Arc<Self>, Layers) {
         let rt = Arc::new(Self {
+            trusted,
             auth,
             settings,
             registry: Registry::default(),
@@ -105,6 +111,25 @@ impl Realtime {
     /// Number of connected sockets (logged in or not).
     pub fn connected(&self) -> usize {
         self.registry.len()
+    }
+
+    /// Connected sockets: (waiting for their login, logged in).
+    pub fn sessions(&self) -> (usize, usize) {
+        self.registry.counts()
+    }
+
+    /// The core's view of the client behind a socket (its handshake).
+    fn caller(&self, s: &SocketRef) -> Caller {
+        let parts = s.req_parts();
+        let caller = Caller {
+            ip: client_ip_behind(parts, &self.trusted),
+            user_agent: None,
+            dialect: Dialect::SocketIo,
+        };
+        match parts.headers.get(axum::http::header::USER_AGENT) {
+            Some(ua) => caller.with_user_agent(&String::from_utf8_lossy(ua.as_bytes())),
+            None => caller,
+        }
     }
 
     /// The session a login payload proves, if it does.
@@ -187,10 +212,20 @@ fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
             let payload = payload
                 .ok()
                 .and_then(|v| serde_json::from_value::<LoginPayload>(v).ok());
+            let user = payload
+                .as_ref()
+                .map(|p| otpgate_core::username::normalize(&p.access_key_id))
+                .unwrap_or_else(|| "-".to_owned());
             let session = match payload {
                 Some(p) => rt.check(kind, &p).await.map(|session| (session, p)),
                 None => None,
             };
+            let event = if session.is_some() {
+                AuthEvent::SocketLogin
+            } else {
+                AuthEvent::TokenRefused
+            };
+            rt.auth.audit().record(event, &user, &rt.caller(&s));
             match session {
                 Some((session, p)) => {
                     if rt.registry.set_live(&s, session) {

@@ -103,6 +103,16 @@ impl Registry {
         self.lock().len()
     }
 
+    /// Sockets held: (waiting for their login, logged in).
+    pub fn counts(&self) -> (usize, usize) {
+        let map = self.lock();
+        let live = map
+            .values()
+            .filter(|e| matches!(e.phase, Phase::Live(_)))
+            .count();
+        (map.len().saturating_sub(live), live)
+    }
+
     /// Whether no socket is held.
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()

@@ -39,6 +39,7 @@ pub struct CapError {
     status: StatusCode,
     message: String,
     retry_after: Option<u64>,
+    store_failure: bool,
 }
 
 impl<E: Into<AppError>> From<E> for CapError {
@@ -50,6 +51,7 @@ impl<E: Into<AppError>> From<E> for CapError {
             status: p.status,
             message: p.message.to_ascii_uppercase(),
             retry_after: p.retry_after,
+            store_failure: e.is_store_failure(),
         }
     }
 }
@@ -60,6 +62,7 @@ impl CapError {
             status: StatusCode::BAD_REQUEST,
             message: "INVALID_IDENTIFIER_TYPE".into(),
             retry_after: None,
+            store_failure: false,
         }
     }
 }
@@ -81,6 +84,9 @@ impl IntoResponse for CapError {
     fn into_response(self) -> Response {
         let body = envelope(self.status, &self.message, Value::Null, Value::Null);
         let mut resp = (self.status, Json(body)).into_response();
+        if self.store_failure {
+            resp.extensions_mut().insert(crate::metrics::StoreFailure);
+        }
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));

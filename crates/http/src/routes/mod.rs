@@ -16,6 +16,7 @@ use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use otpgate_core::service::Dialect;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -50,6 +51,7 @@ pub fn router(mut state: AppState) -> Router {
         state.settings.upstream_ws.clone(),
         &p,
         state.settings.body_limit,
+        state.settings.trusted_proxies.clone(),
     );
     state.realtime = Some(realtime);
     let mut app = Router::new();
@@ -69,6 +71,7 @@ pub fn router(mut state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(from_fn(layers::security_headers))
         .layer(from_fn(layers::access_log))
+        .layer(from_fn_with_state(state.clone(), layers::metrics))
         .with_state(state)
 }
 
@@ -142,6 +145,7 @@ pub fn table(p: &str) -> Vec<(Method, String, MethodRouter<AppState>)> {
         ),
         (g.clone(), "/healthz".into(), get(ops::healthz)),
         (g.clone(), "/readyz".into(), get(ops::readyz)),
+        (g.clone(), "/metrics".into(), get(crate::metrics::handler)),
         (g.clone(), at("/openapi.json"), get(openapi::openapi_json)),
         (g.clone(), at("/docs"), get(openapi::docs_redirect)),
         (g.clone(), at("/docs/"), get(openapi::docs_index)),
@@ -168,6 +172,23 @@ pub fn error_response(state: &AppState, path: &str, err: AppError) -> Response {
         mudbase::MudbaseError(err).into_response()
     } else {
         err.into_response()
+    }
+}
+
+/// The dialect that owns `path` (an audit record's `dialect`), by the
+/// same prefixes as [`error_response`].
+pub fn dialect_of(state: &AppState, path: &str) -> Dialect {
+    let prefix = state.settings.api_prefix.trim_end_matches('/');
+    if path.starts_with(single_connect::PREFIX) {
+        Dialect::SingleConnect
+    } else if path.starts_with(capillary::PREFIX) {
+        Dialect::Capillary
+    } else if path.strip_prefix(prefix) == Some(mudbase::PATH) {
+        Dialect::Mudbase
+    } else if legacy::is_legacy_path(path) {
+        Dialect::Legacy
+    } else {
+        Dialect::Native
     }
 }
 

@@ -54,6 +54,7 @@ impl IntoResponse for MudbaseError {
             "error": p.message,
         });
         let mut resp = (p.status, Json(body)).into_response();
+        self.0.mark(&mut resp);
         if let Some(secs) = p.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -74,6 +74,7 @@ impl IntoResponse for ScError {
             html_page(status, p.message),
         )
             .into_response();
+        self.0.mark(&mut resp);
         if let Some(secs) = p.retry_after {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));

@@ -13,6 +13,7 @@ mod sio;
 mod support;
 
 mod applications;
+mod audit;
 mod bad_input;
 mod brute_force;
 mod capillary;
@@ -20,6 +21,7 @@ mod gate;
 mod legacy;
 mod lockout;
 mod login;
+mod metrics;
 mod mudbase;
 mod openapi;
 mod ops;

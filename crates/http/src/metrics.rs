@@ -1,0 +1,370 @@
+//! `GET /metrics`: the gateway's counters in the Prometheus text format
+//! (version 0.0.4).
+//!
+//! A small hand-written registry rather than the `metrics` facade: every
+//! series is a plain atomic, the request path costs one read lock, one
+//! hash lookup by the matched route template (never the raw path, so the
+//! label set is bounded by the router) and a few relaxed increments, with
+//! no allocation except the first time a route is seen. Each router has
+//! its own registry (in [`crate::AppState`]), so tests that build several
+//! routers in one process do not share counters.
+//!
+//! The authentication counters (logins, second-factor checks, lockouts,
+//! revocations, every audit event) are kept by the core's
+//! [`otpgate_core::service::audit::AuthCounters`] and only read here.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use otpgate_core::service::audit::{AuthEvent, CheckFactor, CheckResult};
+
+use crate::state::AppState;
+
+/// Upper bounds of the latency buckets, in seconds.
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+/// The same bounds in microseconds (compared on the hot path).
+const BUCKET_MICROS: [u64; 12] = [
+    1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+    5_000_000,
+];
+/// Status codes 100..=599 get a counter each.
+const STATUS_MIN: u16 = 100;
+const STATUS_SLOTS: usize = 500;
+
+/// A marker a response carries when a store failure produced it (set by
+/// the error types, counted by the metrics layer).
+#[derive(Debug, Clone, Copy)]
+pub struct StoreFailure;
+
+/// The series of one route.
+struct RouteStats {
+    statuses: [AtomicU64; STATUS_SLOTS],
+    /// Not cumulative: `buckets[i]` counts latencies in
+    /// `(bound[i-1], bound[i]]`; the last slot is above every bound.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl RouteStats {
+    fn new() -> Self {
+        Self {
+            statuses: std::array::from_fn(|_| AtomicU64::new(0)),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_micros: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, status: u16, elapsed: Duration) {
+        let slot = usize::from(status.saturating_sub(STATUS_MIN));
+        if let Some(c) = self.statuses.get(slot) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let bucket = BUCKET_MICROS
+            .iter()
+            .position(|&b| micros <= b)
+            .unwrap_or(BUCKET_MICROS.len());
+        if let Some(c) = self.buckets.get(bucket) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The HTTP-side registry: requests by route and status, latencies, and
+/// store failures seen in responses.
+#[derive(Default)]
+pub struct HttpMetrics {
+    routes: RwLock<HashMap<String, RouteStats>>,
+    store_errors: AtomicU64,
+}
+
+impl std::fmt::Debug for HttpMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpMetrics").finish_non_exhaustive()
+    }
+}
+
+impl HttpMetrics {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, RouteStats>> {
+        self.routes.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts one answered request of `route` (a route template).
+    pub fn observe(&self, route: &str, status: u16, elapsed: Duration, store_failure: bool) {
+        if store_failure {
+            self.store_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(stats) = self.read().get(route) {
+            stats.observe(status, elapsed);
+            return;
+        }
+        let mut map = self.routes.write().unwrap_or_else(|p| p.into_inner());
+        map.entry(route.to_owned())
+            .or_insert_with(RouteStats::new)
+            .observe(status, elapsed);
+    }
+
+    /// Responses produced by a store failure so far.
+    pub fn store_errors(&self) -> u64 {
+        self.store_errors.load(Ordering::Relaxed)
+    }
+}
+
+/// Escapes a label value (backslash, double quote, newline).
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// The whole exposition.
+pub fn render(state: &AppState) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    render_http(&state.metrics, &mut out);
+    render_auth(state, &mut out);
+    out
+}
+
+fn render_http(m: &HttpMetrics, out: &mut String) {
+    let routes = m.read();
+    let mut names: Vec<&String> = routes.keys().collect();
+    names.sort();
+    header(
+        out,
+        "otpgate_http_requests_total",
+        "counter",
+        "HTTP requests answered, by route template and status.",
+    );
+    for name in &names {
+        let Some(stats) = routes.get(*name) else {
+            continue;
+        };
+        let route = escape(name);
+        for (slot, c) in stats.statuses.iter().enumerate() {
+            let n = c.load(Ordering::Relaxed);
+            if n > 0 {
+                let status = usize::from(STATUS_MIN) + slot;
+                let _ = writeln!(
+                    out,
+                    "otpgate_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+    }
+    header(
+        out,
+        "otpgate_http_request_duration_seconds",
+        "histogram",
+        "Time to answer an HTTP request, by route template.",
+    );
+    for name in &names {
+        let Some(stats) = routes.get(*name) else {
+            continue;
+        };
+        let route = escape(name);
+        let mut cumulative = 0u64;
+        for (bound, c) in LATENCY_BUCKETS.iter().zip(stats.buckets.iter()) {
+            cumulative += c.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "otpgate_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let total = stats.count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "otpgate_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {total}"
+        );
+        let sum = stats.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "otpgate_http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
+        );
+        let _ = writeln!(
+            out,
+            "otpgate_http_request_duration_seconds_count{{route=\"{route}\"}} {total}"
+        );
+    }
+}
+
+fn render_auth(state: &AppState, out: &mut String) {
+    let audit = state.auth.audit();
+    let c = audit.counters();
+    header(
+        out,
+        "otpgate_logins_total",
+        "counter",
+        "Password checks (every dialect), by factor and result.",
+    );
+    for r in [CheckResult::Ok, CheckResult::Failed, CheckResult::Locked] {
+        let _ = writeln!(
+            out,
+            "otpgate_logins_total{{factor=\"password\",result=\"{}\"}} {}",
+            r.as_str(),
+            c.logins(r)
+        );
+    }
+    header(
+        out,
+        "otpgate_otp_checks_total",
+        "counter",
+        "Second-factor checks, by factor and result.",
+    );
+    for f in CheckFactor::ALL {
+        for r in CheckResult::ALL {
+            let _ = writeln!(
+                out,
+                "otpgate_otp_checks_total{{factor=\"{}\",result=\"{}\"}} {}",
+                f.as_str(),
+                r.as_str(),
+                c.otp_checks(f, r)
+            );
+        }
+    }
+    header(
+        out,
+        "otpgate_lockouts_total",
+        "counter",
+        "Locks set on a user or client IP after repeated failures.",
+    );
+    let _ = writeln!(
+        out,
+        "otpgate_lockouts_total {}",
+        c.event(AuthEvent::Lockout)
+    );
+    header(
+        out,
+        "otpgate_revocations_total",
+        "counter",
+        "Revocations: one token (logout) or all of a user's tokens.",
+    );
+    let _ = writeln!(
+        out,
+        "otpgate_revocations_total{{kind=\"token\"}} {}",
+        c.event(AuthEvent::TokenRevoked)
+    );
+    let _ = writeln!(
+        out,
+        "otpgate_revocations_total{{kind=\"all_tokens\"}} {}",
+        c.event(AuthEvent::AllTokensRevoked)
+    );
+    header(
+        out,
+        "otpgate_auth_events_total",
+        "counter",
+        "Every audited authentication event, by event name.",
+    );
+    for e in AuthEvent::ALL {
+        let _ = writeln!(
+            out,
+            "otpgate_auth_events_total{{event=\"{}\"}} {}",
+            e.as_str(),
+            c.event(e)
+        );
+    }
+    let (pending, live) = state.realtime.as_ref().map_or((0, 0), |rt| rt.sessions());
+    header(
+        out,
+        "otpgate_websocket_sessions",
+        "gauge",
+        "Connected Socket.IO sockets of this instance, by state.",
+    );
+    let _ = writeln!(
+        out,
+        "otpgate_websocket_sessions{{state=\"pending\"}} {pending}"
+    );
+    let _ = writeln!(out, "otpgate_websocket_sessions{{state=\"live\"}} {live}");
+    header(
+        out,
+        "otpgate_store_errors_total",
+        "counter",
+        "Store failures: in answered requests, and failed audit writes.",
+    );
+    let _ = writeln!(
+        out,
+        "otpgate_store_errors_total{{source=\"request\"}} {}",
+        state.metrics.store_errors()
+    );
+    let _ = writeln!(
+        out,
+        "otpgate_store_errors_total{{source=\"audit\"}} {}",
+        c.audit_store_errors()
+    );
+    header(
+        out,
+        "otpgate_audit_dropped_total",
+        "counter",
+        "Audit records dropped because the writer's queue was full.",
+    );
+    let _ = writeln!(out, "otpgate_audit_dropped_total {}", c.audit_dropped());
+}
+
+/// `GET /metrics`.
+pub async fn handler(State(state): State<AppState>) -> Response {
+    let mut resp = render(&state).into_response();
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_agree() {
+        for (s, m) in LATENCY_BUCKETS.iter().zip(BUCKET_MICROS.iter()) {
+            assert_eq!((s * 1e6).round() as u64, *m);
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn a_route_counts_statuses_and_cumulative_buckets() {
+        let m = HttpMetrics::default();
+        m.observe("/x", 200, Duration::from_micros(500), false);
+        m.observe("/x", 200, Duration::from_millis(20), false);
+        m.observe("/x", 503, Duration::from_secs(9), true);
+        let mut out = String::new();
+        render_http(&m, &mut out);
+        assert!(out.contains("otpgate_http_requests_total{route=\"/x\",status=\"200\"} 2\n"));
+        assert!(out.contains("otpgate_http_requests_total{route=\"/x\",status=\"503\"} 1\n"));
+        assert!(out.contains("_bucket{route=\"/x\",le=\"0.001\"} 1\n"));
+        assert!(out.contains("_bucket{route=\"/x\",le=\"0.025\"} 2\n"));
+        assert!(out.contains("_bucket{route=\"/x\",le=\"5\"} 2\n"));
+        assert!(out.contains("_bucket{route=\"/x\",le=\"+Inf\"} 3\n"));
+        assert!(out.contains("_count{route=\"/x\"} 3\n"));
+        assert_eq!(m.store_errors(), 1);
+    }
+}
