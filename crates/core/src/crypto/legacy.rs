@@ -40,9 +40,37 @@ pub fn is_token_shaped(s: &str) -> bool {
     s.len() == TOKEN_HEX_LEN && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// Splits a legacy `Authorization: user:token` value into the raw username
+/// and a well-formed token; `None` when it is not of that shape.
+pub fn split_authorization(value: &str) -> Option<(&str, &str)> {
+    let (raw_name, token) = value.trim().split_once(':')?;
+    let token = token.trim();
+    is_token_shaped(token).then_some((raw_name, token))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorization_values_split_only_when_well_formed() {
+        let token = "a".repeat(40);
+        assert_eq!(
+            split_authorization(&format!("alice:{token}")),
+            Some(("alice", token.as_str()))
+        );
+        assert_eq!(
+            split_authorization(&format!(" alice: {token} ")),
+            Some(("alice", token.as_str()))
+        );
+        assert_eq!(split_authorization("alice"), None);
+        assert_eq!(
+            split_authorization(&format!("alice:{}", "z".repeat(40))),
+            None
+        );
+        assert_eq!(split_authorization("alice:abc"), None);
+        assert_eq!(split_authorization(&format!("Bearer {token}")), None);
+    }
 
     #[test]
     fn matches_rfc2202_hmac_sha1_vector_shape() {

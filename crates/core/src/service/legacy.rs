@@ -9,7 +9,7 @@
 //! as long as a JWT would and is revoked with the user's other tokens.
 
 use crate::crypto::codes;
-use crate::crypto::legacy::{is_token_shaped, legacy_token, token_hash};
+use crate::crypto::legacy::{legacy_token, split_authorization, token_hash};
 use crate::error::{AuthError, TokenProblem};
 use crate::model::{LegacyGrant, LegacyNonce, Principal};
 use crate::secret::SecretString;
@@ -74,13 +74,8 @@ impl AuthService {
         if credential.is_empty() {
             return Err(AuthError::Token(TokenProblem::Missing));
         }
-        let (raw_name, token) = credential
-            .split_once(':')
-            .ok_or(AuthError::Token(TokenProblem::Invalid))?;
-        let token = token.trim();
-        if !is_token_shaped(token) {
-            return Err(AuthError::Token(TokenProblem::Invalid));
-        }
+        let (raw_name, token) =
+            split_authorization(credential).ok_or(AuthError::Token(TokenProblem::Invalid))?;
         let name = username::normalize(raw_name);
         let user = self
             .store

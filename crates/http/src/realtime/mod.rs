@@ -45,9 +45,10 @@ pub enum Kind {
     Legacy,
 }
 
-/// The `login` event's payload.
+/// The `login` event's payload (public so that the fuzz targets can feed
+/// it attacker input).
 #[derive(Debug, Deserialize)]
-struct LoginPayload {
+pub struct LoginPayload {
     #[serde(rename = "accessKeyId")]
     access_key_id: String,
     token: String,
