@@ -272,10 +272,7 @@ impl IntoResponse for AppError {
             "error": p.detail,
         });
         let mut resp = (p.status, Json(body)).into_response();
-        if let Some(secs) = p.retry_after {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
+        set_retry_after(&mut resp, p.retry_after);
         self.mark(&mut resp);
         if p.status == StatusCode::UNAUTHORIZED && self.is_bearer_problem() {
             resp.headers_mut().insert(
@@ -325,3 +322,12 @@ impl AppError {
 
 /// Result of a handler.
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Adds `Retry-After: <secs>` when there is a wait to announce (every
+/// error shape, the native envelope and the dialects', uses this).
+pub fn set_retry_after(resp: &mut Response, secs: Option<u64>) {
+    if let Some(secs) = secs {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+}

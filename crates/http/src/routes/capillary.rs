@@ -12,9 +12,9 @@
 
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use otpgate_core::model::{Application, User};
 use otpgate_core::secret::SecretString;
@@ -87,10 +87,7 @@ impl IntoResponse for CapError {
         if self.store_failure {
             resp.extensions_mut().insert(crate::metrics::StoreFailure);
         }
-        if let Some(secs) = self.retry_after {
-            resp.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(secs));
-        }
+        crate::error::set_retry_after(&mut resp, self.retry_after);
         resp
     }
 }

@@ -11,8 +11,8 @@
 
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use otpgate_core::AuthError;
 use otpgate_core::model::Principal;
@@ -55,10 +55,7 @@ impl IntoResponse for MudbaseError {
         });
         let mut resp = (p.status, Json(body)).into_response();
         self.0.mark(&mut resp);
-        if let Some(secs) = p.retry_after {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
+        crate::error::set_retry_after(&mut resp, p.retry_after);
         resp
     }
 }

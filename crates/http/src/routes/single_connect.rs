@@ -11,9 +11,9 @@
 //! errors, e.g. 401 without a valid key, 415 for a body that is not a form).
 
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use otpgate_core::AuthError;
 use otpgate_core::model::Application;
@@ -75,10 +75,7 @@ impl IntoResponse for ScError {
         )
             .into_response();
         self.0.mark(&mut resp);
-        if let Some(secs) = p.retry_after {
-            resp.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(secs));
-        }
+        crate::error::set_retry_after(&mut resp, p.retry_after);
         resp
     }
 }
