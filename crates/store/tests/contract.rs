@@ -227,6 +227,7 @@ macro_rules! contract {
 contract!(
     users_are_created_found_listed_and_deleted,
     duplicate_username_is_a_conflict,
+    concurrent_writes_fail_alone_and_all_land,
     password_change_moves_the_cutoff_forward_only,
     token_state_reports_revocation,
     second_factor_success_is_one_all_or_nothing_write,
@@ -290,6 +291,48 @@ async fn duplicate_username_is_a_conflict(s: Arc<dyn Store>) {
     s.create_user(&new_user("alice")).await.expect("alice");
     let err = s.create_user(&new_user("alice")).await.expect_err("dup");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+/// Many writes at once (which SQLite commits together in one group),
+/// some of which fail: each failure is reported to its own caller only,
+/// and every write answered OK is there afterwards.
+async fn concurrent_writes_fail_alone_and_all_land(s: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..120 {
+        let s = s.clone();
+        // Every fourth name is taken twice.
+        let name = if i % 4 == 3 {
+            format!("user{}", i - 1)
+        } else {
+            format!("user{i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            (name.clone(), s.create_user(&new_user(&name)).await)
+        }));
+    }
+    let mut created = std::collections::BTreeSet::new();
+    let mut conflicts = 0;
+    for t in tasks {
+        let (name, result) = t.await.expect("task");
+        match result {
+            Ok(u) => {
+                assert_eq!(u.username, name);
+                assert!(created.insert(name), "one create per name succeeds");
+            }
+            Err(StoreError::Conflict(_)) => conflicts += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(conflicts, 30);
+    assert_eq!(created.len(), 90);
+    let listed: std::collections::BTreeSet<String> = s
+        .list_users()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(listed, created);
 }
 
 async fn password_change_moves_the_cutoff_forward_only(s: Arc<dyn Store>) {
@@ -646,7 +689,7 @@ async fn sqlite_state_survives_closing_and_reopening_the_file() {
             .expect("pending");
         s.enable_totp(a.id, 42, 0).await.expect("enable");
         s.revoke_token("j", a.id, 9999).await.expect("revoke");
-        s.pool().close().await;
+        s.close();
     }
     let s = SqliteStore::open(&url, &SqliteOptions::default())
         .await

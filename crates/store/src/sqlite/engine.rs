@@ -1,0 +1,455 @@
+//! How the SQLite backend talks to its file: reads run inline on pooled
+//! read-only connections, writes run on one writer thread that commits
+//! them in groups.
+//!
+//! Why not an async driver: a point read here costs a few microseconds,
+//! less than handing it to another thread and back. So reads run on the
+//! caller's thread with cached prepared statements (WAL lets them run
+//! beside the writer and never wait for it).
+//!
+//! SQLite has one write lock, so there is one writer connection, owned by
+//! one thread. Each write is a job; the thread takes every job waiting,
+//! runs each inside its own savepoint (a failing job is rolled back alone)
+//! within one `BEGIN IMMEDIATE` transaction, commits once, and only then
+//! answers each caller: nothing is reported written before it is
+//! committed (and, with `synchronous=FULL`, on disk), while one commit,
+//! and one fsync, serves every write that arrived meanwhile.
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use otpgate_core::StoreError;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+/// Most jobs committed by one transaction.
+const MAX_GROUP: usize = 512;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
+
+/// Connection settings shared by the writer and the readers.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub path: PathBuf,
+    pub synchronous_full: bool,
+    pub busy_timeout: Duration,
+    /// Idle read connections kept open.
+    pub max_idle_readers: usize,
+}
+
+/// The answer to one job, sent once the group's commit is known.
+type Reply = Box<dyn FnOnce(Option<StoreError>) + Send>;
+
+/// A queued write.
+trait WriteJob: Send {
+    /// Runs on the writer connection; says whether its changes are to be
+    /// kept, and how to answer its caller once the commit is known.
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Reply);
+    /// Answers the caller without running (the group could not start).
+    fn fail(self: Box<Self>, err: StoreError);
+}
+
+/// A write and the channel to its caller.
+struct Typed<T, F> {
+    f: F,
+    tx: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> WriteJob for Typed<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Reply) {
+        let Typed { f, tx } = *self;
+        let result = f(conn).map_err(|e| classify(&e));
+        let keep = result.is_ok();
+        let reply: Reply = Box::new(move |failed_commit| {
+            let _ = tx.send(match failed_commit {
+                None => result,
+                Some(e) => Err(e),
+            });
+        });
+        (keep, reply)
+    }
+
+    fn fail(self: Box<Self>, err: StoreError) {
+        let _ = self.tx.send(Err(err));
+    }
+}
+
+type Job = Box<dyn WriteJob>;
+
+/// The open database: a writer thread and a pool of readers.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    settings: Settings,
+    readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Option<Sender<Job>>>,
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the SQLite writer has stopped".into())
+}
+
+impl Engine {
+    /// Opens the writer (starting its thread) and one reader.
+    pub(crate) fn open(settings: Settings) -> Result<Self, StoreError> {
+        let writer = open_connection(&settings, false).map_err(|e| unavailable(&settings, &e))?;
+        let reader = open_connection(&settings, true).map_err(|e| unavailable(&settings, &e))?;
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("otpgate-sqlite-writer".into())
+            .spawn(move || write_loop(&writer, &rx))
+            .map_err(|e| StoreError::Other(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self {
+            settings,
+            readers: Mutex::new(vec![reader]),
+            writer: Mutex::new(Some(tx)),
+        })
+    }
+
+    /// Runs `f` on a read connection, on this thread.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let idle = self.readers.lock().map(|mut v| v.pop()).unwrap_or(None);
+        let conn = match idle {
+            Some(c) => c,
+            None => open_connection(&self.settings, true).map_err(|e| classify(&e))?,
+        };
+        let result = f(&conn).map_err(|e| classify(&e));
+        if let Ok(mut idle) = self.readers.lock()
+            && idle.len() < self.settings.max_idle_readers
+        {
+            idle.push(conn);
+        }
+        result
+    }
+
+    /// Queues `f` for the writer and waits until its group is committed.
+    /// An error from `f` rolls back its changes only.
+    pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
+        let job: Job = Box::new(Typed { f, tx });
+        let sent = match self.writer.lock() {
+            Ok(guard) => guard.as_ref().is_some_and(|w| w.send(job).is_ok()),
+            Err(_) => false,
+        };
+        if !sent {
+            return Err(stopped());
+        }
+        rx.await.map_err(|_| {
+            StoreError::Unavailable("the SQLite write did not complete".into())
+        })?
+    }
+
+    /// Stops the writer once the queued jobs are done and closes the
+    /// readers (the store is unusable afterwards).
+    pub(crate) fn close(&self) {
+        if let Ok(mut w) = self.writer.lock() {
+            w.take();
+        }
+        if let Ok(mut r) = self.readers.lock() {
+            r.clear();
+        }
+    }
+}
+
+fn unavailable(settings: &Settings, e: &rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("cannot open {}: {e}", settings.path.display()))
+}
+
+/// Opens a connection with the house settings: WAL, the configured
+/// `synchronous`, a busy timeout, foreign keys.
+fn open_connection(settings: &Settings, read_only: bool) -> rusqlite::Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(&settings.path, flags)?;
+    conn.busy_timeout(settings.busy_timeout)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if settings.synchronous_full {
+            "FULL"
+        } else {
+            "NORMAL"
+        },
+    )?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// The writer thread: group, run, commit, answer; until every sender is
+/// gone.
+fn write_loop(conn: &Connection, jobs: &Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(conn, group);
+    }
+}
+
+fn run_group(conn: &Connection, group: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let err = classify(&e);
+        for job in group {
+            job.fail(clone_error(&err));
+        }
+        return;
+    }
+    let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
+    let mut aborted: Option<StoreError> = None;
+    for job in group {
+        if let Some(err) = &aborted {
+            job.fail(clone_error(err));
+            continue;
+        }
+        if let Err(e) = savepoint(conn, "SAVEPOINT job") {
+            aborted = Some(classify(&e));
+            job.fail(classify(&e));
+            continue;
+        }
+        // A panicking job drops its channel: its caller gets an error.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| job.run(conn))) {
+            Ok((keep, reply)) => {
+                replies.push(reply);
+                let closed = if keep {
+                    savepoint(conn, "RELEASE job")
+                } else {
+                    rollback_savepoint(conn)
+                };
+                if let Err(e) = closed {
+                    aborted = Some(classify(&e));
+                }
+            }
+            Err(_) => {
+                tracing::error!("a SQLite write job panicked; its changes are rolled back");
+                if let Err(e) = rollback_savepoint(conn) {
+                    aborted = Some(classify(&e));
+                }
+            }
+        }
+        // SQLite may end a transaction by itself (an I/O error, a full
+        // disk): then nothing of this group was kept.
+        if aborted.is_none() && conn.is_autocommit() {
+            aborted = Some(StoreError::Unavailable(
+                "SQLite rolled the transaction back".into(),
+            ));
+        }
+    }
+    let failure = match aborted {
+        Some(err) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Some(err)
+        }
+        None => conn.execute_batch("COMMIT").err().map(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            classify(&e)
+        }),
+    };
+    for reply in replies {
+        reply(failure.as_ref().map(clone_error));
+    }
+}
+
+fn rollback_savepoint(conn: &Connection) -> rusqlite::Result<()> {
+    savepoint(conn, "ROLLBACK TO job")?;
+    savepoint(conn, "RELEASE job")
+}
+
+fn savepoint(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+fn clone_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+        StoreError::Other(m) => StoreError::Other(m.clone()),
+    }
+}
+
+/// Classifies a SQLite error: busy, locked, I/O or a full disk are
+/// worth retrying and not the client's fault; a uniqueness violation is a
+/// conflict; anything else is a plain error.
+pub(crate) fn classify(e: &rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, _) = e {
+        match f.code {
+            ErrorCode::ConstraintViolation
+                if matches!(
+                    f.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+            {
+                return StoreError::Conflict(e.to_string());
+            }
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::CannotOpen
+            | ErrorCode::ReadOnly => return StoreError::Unavailable(e.to_string()),
+            _ => {}
+        }
+    }
+    StoreError::Other(e.to_string())
+}
+
+/// Whether `path` names an in-memory database (not supported: the writer
+/// and the readers must share one file).
+pub(crate) fn is_memory(path: &Path) -> bool {
+    let s = path.to_string_lossy();
+    s.is_empty() || s == ":memory:" || s.contains("mode=memory")
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn engine(dir: &tempfile::TempDir) -> Arc<Engine> {
+        let engine = Engine::open(Settings {
+            path: dir.path().join("t.db"),
+            synchronous_full: true,
+            busy_timeout: Duration::from_secs(5),
+            max_idle_readers: 2,
+        })
+        .expect("open");
+        Arc::new(engine)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_failing_write_is_rolled_back_alone_within_its_group() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let e = engine(&dir);
+        e.write(|c| c.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
+            .await
+            .expect("table");
+        // Hold the writer so that the next writes queue up and run as one
+        // group.
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let blocker = tokio::spawn({
+            let e = e.clone();
+            async move {
+                e.write(move |_| {
+                    let _ = started_tx.send(());
+                    std::thread::sleep(Duration::from_millis(200));
+                    Ok(())
+                })
+                .await
+            }
+        });
+        started_rx.await.expect("writer busy");
+        let mut writes = Vec::new();
+        for x in 1..=30_i64 {
+            let e = e.clone();
+            writes.push(tokio::spawn(async move {
+                e.write(move |c| {
+                    c.execute("INSERT INTO t (x) VALUES (?)", [x])?;
+                    if x % 3 == 0 {
+                        // Changes made before the failure must go too.
+                        c.execute("INSERT INTO t (x) VALUES (?)", [x + 1000])?;
+                        return Err(rusqlite::Error::InvalidQuery);
+                    }
+                    Ok(x)
+                })
+                .await
+            }));
+        }
+        blocker.await.expect("join").expect("blocker");
+        for (i, w) in writes.into_iter().enumerate() {
+            let x = i64::try_from(i).expect("small") + 1;
+            let r = w.await.expect("join");
+            if x % 3 == 0 {
+                assert!(matches!(r, Err(StoreError::Other(_))), "{x}: {r:?}");
+            } else {
+                assert_eq!(r.expect("ok"), x);
+            }
+        }
+        let kept: Vec<i64> = e
+            .read(|c| {
+                c.prepare("SELECT x FROM t ORDER BY x")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+            .expect("read");
+        let expected: Vec<i64> = (1..=30).filter(|x| x % 3 != 0).collect();
+        assert_eq!(kept, expected);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_its_caller_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let e = engine(&dir);
+        e.write(|c| c.execute_batch("CREATE TABLE t (x INTEGER)"))
+            .await
+            .expect("table");
+        let r: Result<(), StoreError> = e
+            .write(|c| {
+                c.execute("INSERT INTO t (x) VALUES (1)", [])?;
+                panic!("a bug in a write job");
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
+        e.write(|c| c.execute("INSERT INTO t (x) VALUES (2)", []))
+            .await
+            .expect("the writer still runs");
+        let xs: Vec<i64> = e
+            .read(|c| c.prepare("SELECT x FROM t")?.query_map([], |r| r.get(0))?.collect())
+            .expect("read");
+        assert_eq!(xs, [2]);
+    }
+
+    #[tokio::test]
+    async fn after_close_writes_fail_as_unavailable() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let e = engine(&dir);
+        e.close();
+        let r = e.write(|c| c.execute_batch("SELECT 1")).await;
+        assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
+    }
+
+    #[test]
+    fn uniqueness_is_a_conflict_and_busy_is_unavailable() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let c = Connection::open(dir.path().join("c.db")).expect("open");
+        c.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT UNIQUE)")
+            .expect("table");
+        c.execute("INSERT INTO t VALUES (1, 'a')", []).expect("row");
+        let dup = c.execute("INSERT INTO t VALUES (2, 'a')", []).expect_err("dup");
+        assert!(matches!(classify(&dup), StoreError::Conflict(_)));
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(classify(&busy), StoreError::Unavailable(_)));
+        assert!(matches!(
+            classify(&rusqlite::Error::InvalidQuery),
+            StoreError::Other(_)
+        ));
+    }
+}
