@@ -8,13 +8,13 @@
 #
 # Usage: bench/run.sh            (SQLite; PostgreSQL rows too when
 #                                 OTPGATE_BENCH_PG_URL or OTPGATE_TEST_PG_URL is set)
-# Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 40000).
+# Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 100000: users seeded per SQLite run, enough for verify-otp and otpvalid at 10,000/s).
 # Needs: wrk (apt-get install wrk), curl; psql for the PostgreSQL rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECS=${BENCH_SECONDS:-8}
-VERIFY_USERS=${BENCH_VERIFY_USERS:-40000}
+VERIFY_USERS=${BENCH_VERIFY_USERS:-100000}
 PG_URL=${OTPGATE_BENCH_PG_URL:-${OTPGATE_TEST_PG_URL:-}}
 CORES=$(nproc)
 
@@ -124,11 +124,18 @@ stop_server "$PID"
 for SYNC in full normal; do
   echo "bench: verify-otp, SQLite synchronous=$SYNC (seeding $VERIFY_USERS users)" >&2
   D=$WORK/verify-$SYNC; mkdir -p "$D"
-  "$LG" seed --data-dir "$D/otpgate-data" --db "sqlite://$D/otpgate-data/otpgate.db" --users "$VERIFY_USERS" --out "$D/users.tsv"
+  "$LG" seed --data-dir "$D/otpgate-data" --db "sqlite://$D/otpgate-data/otpgate.db" --users "$VERIFY_USERS" --out "$D/users.tsv" \
+    --app bench-sc --app-key-out "$D/app.key"
   PORT=$(free_port)
   start_server "$D" "$PORT" OTPGATE_SQLITE_SYNCHRONOUS=$SYNC
   V=$("$LG" verify --urls "http://127.0.0.1:$PORT" --input "$D/users.tsv" --concurrency 64 --seconds "$SECS")
   row "POST verify-otp, correct codes, SQLite $SYNC (>= 10000/s)" "$(printf '%.0f ok/s' "$(json "$V" "['ok_per_sec']")")" "(p99 $(json "$V" "['p99_ms']") ms, failures $(json "$V" "['other']"), users exhausted: $(json "$V" "['exhausted']"))"
+  # Single Connect otpvalid on the users verify-otp did not reach (each
+  # seeded user also has a fresh otpstatus record for the application).
+  USED=$(json "$V" "['ok'] + $(json "$V" "['other']") + 1000")
+  tail -n +"$USED" "$D/users.tsv" >"$D/users-sc.tsv"
+  SC=$("$LG" otpvalid --urls "http://127.0.0.1:$PORT" --input "$D/users-sc.tsv" --key-file "$D/app.key" --app bench-sc --concurrency 64 --seconds "$SECS")
+  row "POST Single Connect otpvalid, correct codes, SQLite $SYNC" "$(printf '%.0f ok/s' "$(json "$SC" "['ok_per_sec']")")" "(p99 $(json "$SC" "['p99_ms']") ms, failures $(json "$SC" "['other']"), users exhausted: $(json "$SC" "['exhausted']"))"
   stop_server "$SERVER_PID"
 done
 row "peak RSS during the SQLite runs" "$((PEAK_KB / 1024)) MB"

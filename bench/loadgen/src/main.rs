@@ -29,7 +29,7 @@ use otpgate_core::config::{Argon2Cost, Policy};
 use otpgate_core::crypto::password::Argon2idHasher;
 use otpgate_core::crypto::totp::{code_at_step, step_of};
 use otpgate_core::keys::KeyFiles;
-use otpgate_core::model::Principal;
+use otpgate_core::model::{OtpStatusRecord, Principal};
 use otpgate_core::secret::SecretString;
 use otpgate_core::service::Caller;
 use otpgate_core::service::admin::UserSpec;
@@ -57,6 +57,13 @@ enum Cmd {
         prefix: String,
         #[arg(long)]
         out: PathBuf,
+        /// Also register this application (Single Connect dialect) and
+        /// record, for every user, that it asked for the user's OTP status.
+        #[arg(long)]
+        app: Option<String>,
+        /// Where to write the application's API key.
+        #[arg(long)]
+        app_key_out: Option<PathBuf>,
     },
     /// POST verify-otp with correct codes, one seeded user per request.
     Verify {
@@ -64,6 +71,23 @@ enum Cmd {
         urls: String,
         #[arg(long)]
         input: PathBuf,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// POST the Single Connect `otpvalid` with correct codes, one seeded
+    /// user per request (users seeded with `--app`).
+    Otpvalid {
+        #[arg(long)]
+        urls: String,
+        #[arg(long)]
+        input: PathBuf,
+        /// The application's API key (`seed --app-key-out`).
+        #[arg(long)]
+        key_file: PathBuf,
+        #[arg(long)]
+        app: String,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
         #[arg(long, default_value_t = 10)]
@@ -123,13 +147,30 @@ async fn main() {
             users,
             prefix,
             out,
-        } => seed(data_dir, db, users, prefix, out).await,
+            app,
+            app_key_out,
+        } => seed(data_dir, db, users, prefix, out, app, app_key_out).await,
         Cmd::Verify {
             urls,
             input,
             concurrency,
             seconds,
-        } => verify(urls, input, concurrency, seconds).await,
+        } => correct_codes(urls, input, concurrency, seconds, Target::VerifyOtp).await,
+        Cmd::Otpvalid {
+            urls,
+            input,
+            key_file,
+            app,
+            concurrency,
+            seconds,
+        } => {
+            let key = std::fs::read_to_string(key_file).expect("key file");
+            let target = Target::OtpValid {
+                key: key.trim().to_owned(),
+                app,
+            };
+            correct_codes(urls, input, concurrency, seconds, target).await;
+        }
         Cmd::Flood {
             url,
             input,
@@ -163,7 +204,15 @@ async fn main() {
     }
 }
 
-async fn seed(data_dir: PathBuf, db: String, users: usize, prefix: String, out: PathBuf) {
+async fn seed(
+    data_dir: PathBuf,
+    db: String,
+    users: usize,
+    prefix: String,
+    out: PathBuf,
+    app: Option<String>,
+    app_key_out: Option<PathBuf>,
+) {
     let (keys, _) = KeyFiles::load_or_create(&data_dir).expect("keys");
     let store = otpgate_store::open(&StoreOptions {
         url: db,
@@ -186,6 +235,15 @@ async fn seed(data_dir: PathBuf, db: String, users: usize, prefix: String, out: 
     };
     let svc =
         Arc::new(AuthService::new(store, Arc::new(SystemClock), policy, &keys).expect("service"));
+    let app_id = match (app, app_key_out) {
+        (Some(name), Some(key_out)) => {
+            let (app, key) = svc.create_application(&name).await.expect("application");
+            std::fs::write(key_out, key.expose()).expect("key file");
+            Some(app.id)
+        }
+        (None, None) => None,
+        _ => panic!("--app and --app-key-out go together"),
+    };
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -230,6 +288,18 @@ async fn seed(data_dir: PathBuf, db: String, users: usize, prefix: String, out: 
                     .enable_totp(u.id, step, 0)
                     .await
                     .expect("enable");
+                if let Some(app_id) = app_id {
+                    // What `otpstatus` records (valid for its 5 minutes).
+                    svc.store()
+                        .put_otp_status(&OtpStatusRecord {
+                            user_id: u.id,
+                            app_id,
+                            end_user_ip: Some("192.0.2.1".into()),
+                            expires_at: svc.clock().now_secs() + 300,
+                        })
+                        .await
+                        .expect("otp status");
+                }
                 let pre = svc
                     .login(&name, &pw, &Caller::default())
                     .await
@@ -294,6 +364,29 @@ impl Conn {
         let req = b
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .expect("request");
+        self.round_trip(req).await
+    }
+
+    /// Sends a request with these headers (besides `host`) and body.
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> (u16, Bytes) {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host);
+        for (name, value) in headers {
+            b = b.header(*name, *value);
+        }
+        let req = b.body(Full::new(Bytes::from(body))).expect("request");
+        self.round_trip(req).await
+    }
+
+    async fn round_trip(&mut self, req: Request<Full<Bytes>>) -> (u16, Bytes) {
         self.send.ready().await.expect("ready");
         let resp = self.send.send_request(req).await.expect("send");
         let status = resp.status().as_u16();
@@ -310,7 +403,24 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
-async fn verify(urls: String, input: PathBuf, concurrency: usize, seconds: u64) {
+/// The endpoint a run of correct codes drives.
+#[derive(Clone)]
+enum Target {
+    /// `POST /api/2fa/verify-otp` with the user's pre-OTP token.
+    VerifyOtp,
+    /// Single Connect `otpvalid`, form-encoded, with the application's key.
+    OtpValid { key: String, app: String },
+}
+
+/// Correct codes, one seeded user per request, on `concurrency`
+/// keep-alive connections; prints the figures as one JSON line.
+async fn correct_codes(
+    urls: String,
+    input: PathBuf,
+    concurrency: usize,
+    seconds: u64,
+    target: Target,
+) {
     let text = std::fs::read_to_string(&input).expect("input");
     let rows: Arc<Vec<(String, Vec<u8>, String)>> = Arc::new(
         text.lines()
@@ -335,6 +445,7 @@ async fn verify(urls: String, input: PathBuf, concurrency: usize, seconds: u64) 
     for c in 0..concurrency {
         let (rows, next, ok, other) = (rows.clone(), next.clone(), ok.clone(), other.clone());
         let url = urls[c % urls.len()].clone();
+        let target = target.clone();
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(&url).await;
             let mut lat = Vec::new();
@@ -344,11 +455,27 @@ async fn verify(urls: String, input: PathBuf, concurrency: usize, seconds: u64) 
                     break;
                 };
                 let code = code_at_step(secret, step_of(SystemClock.now_secs()), 6);
-                let body = serde_json::json!({"username": user, "otp": code}).to_string();
                 let t = Instant::now();
-                let (status, _) = conn
-                    .send(Method::POST, "/api/2fa/verify-otp", Some(token), Some(body))
-                    .await;
+                let (status, _) = match &target {
+                    Target::VerifyOtp => {
+                        let body = serde_json::json!({"username": user, "otp": code}).to_string();
+                        conn.send(Method::POST, "/api/2fa/verify-otp", Some(token), Some(body))
+                            .await
+                    }
+                    Target::OtpValid { key, app } => {
+                        let body = format!("username={user}&token={code}&applicationname={app}");
+                        conn.request(
+                            Method::POST,
+                            "/twofactorauth-ui/rest/tfa/otpvalid",
+                            &[
+                                ("x-api-key", key.as_str()),
+                                ("content-type", "application/x-www-form-urlencoded"),
+                            ],
+                            body,
+                        )
+                        .await
+                    }
+                };
                 lat.push(t.elapsed().as_micros() as u64);
                 if status == 200 {
                     ok.fetch_add(1, Ordering::Relaxed)

@@ -19,6 +19,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use otpgate_core::StoreError;
@@ -26,6 +27,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 /// Most jobs committed by one transaction.
 const MAX_GROUP: usize = 512;
+/// How much of the database file is memory-mapped.
+const MMAP_BYTES: i64 = 256 * 1024 * 1024;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;
 
@@ -87,7 +90,9 @@ type Job = Box<dyn WriteJob>;
 pub(crate) struct Engine {
     settings: Settings,
     readers: Mutex<Vec<Connection>>,
-    writer: Mutex<Option<Sender<Job>>>,
+    /// `None` asks the writer thread to stop.
+    writer: Sender<Option<Job>>,
+    closed: AtomicBool,
 }
 
 fn stopped() -> StoreError {
@@ -99,7 +104,7 @@ impl Engine {
     pub(crate) fn open(settings: Settings) -> Result<Self, StoreError> {
         let writer = open_connection(&settings, false).map_err(|e| unavailable(&settings, &e))?;
         let reader = open_connection(&settings, true).map_err(|e| unavailable(&settings, &e))?;
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let (tx, rx) = std::sync::mpsc::channel::<Option<Job>>();
         std::thread::Builder::new()
             .name("otpgate-sqlite-writer".into())
             .spawn(move || write_loop(&writer, &rx))
@@ -107,7 +112,8 @@ impl Engine {
         Ok(Self {
             settings,
             readers: Mutex::new(vec![reader]),
-            writer: Mutex::new(Some(tx)),
+            writer: tx,
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -138,11 +144,7 @@ impl Engine {
     ) -> Result<T, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(Typed { f, tx });
-        let sent = match self.writer.lock() {
-            Ok(guard) => guard.as_ref().is_some_and(|w| w.send(job).is_ok()),
-            Err(_) => false,
-        };
-        if !sent {
+        if self.closed.load(Ordering::Acquire) || self.writer.send(Some(job)).is_err() {
             return Err(stopped());
         }
         rx.await.map_err(|_| {
@@ -153,9 +155,8 @@ impl Engine {
     /// Stops the writer once the queued jobs are done and closes the
     /// readers (the store is unusable afterwards).
     pub(crate) fn close(&self) {
-        if let Ok(mut w) = self.writer.lock() {
-            w.take();
-        }
+        self.closed.store(true, Ordering::Release);
+        let _ = self.writer.send(None);
         if let Ok(mut r) = self.readers.lock() {
             r.clear();
         }
@@ -192,21 +193,32 @@ fn open_connection(settings: &Settings, read_only: bool) -> rusqlite::Result<Con
         },
     )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Database pages are read through a memory map instead of a read()
+    // call each (the WAL is still read with read()).
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(conn)
 }
 
-/// The writer thread: group, run, commit, answer; until every sender is
-/// gone.
-fn write_loop(conn: &Connection, jobs: &Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
+/// The writer thread: group, run, commit, answer; until asked to stop or
+/// every sender is gone.
+fn write_loop(conn: &Connection, jobs: &Receiver<Option<Job>>) {
+    while let Ok(Some(first)) = jobs.recv() {
         let mut group = vec![first];
+        let mut stop = false;
         while group.len() < MAX_GROUP {
             match jobs.try_recv() {
-                Ok(job) => group.push(job),
+                Ok(Some(job)) => group.push(job),
+                Ok(None) => {
+                    stop = true;
+                    break;
+                }
                 Err(_) => break,
             }
         }
         run_group(conn, group);
+        if stop {
+            break;
+        }
     }
 }
 
