@@ -8,13 +8,16 @@
 #
 # Usage: bench/run.sh            (SQLite; PostgreSQL rows too when
 #                                 OTPGATE_BENCH_PG_URL or OTPGATE_TEST_PG_URL is set)
-# Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 100000: users seeded per SQLite run, enough for verify-otp and otpvalid at 10,000/s).
+# Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 100000: users seeded per SQLite run, enough for verify-otp and otpvalid at 10,000/s),
+#   BENCH_PG_VERIFY_USERS (default 40000), BENCH_WS=0 (skip the Socket.IO rows),
+#   BENCH_WS_CLIENTS (default 10000).
 # Needs: wrk (apt-get install wrk), curl; psql for the PostgreSQL rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECS=${BENCH_SECONDS:-8}
 VERIFY_USERS=${BENCH_VERIFY_USERS:-100000}
+PG_VERIFY_USERS=${BENCH_PG_VERIFY_USERS:-40000}
 PG_URL=${OTPGATE_BENCH_PG_URL:-${OTPGATE_TEST_PG_URL:-}}
 CORES=$(nproc)
 
@@ -147,8 +150,8 @@ if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
   PG_DBS+=("$DB")
   DBURL=$(python3 -c "import sys; u=sys.argv[1]; print(u.rsplit('/',1)[0]+'/'+sys.argv[2])" "$PG_URL" "$DB")
   P=$WORK/pg; mkdir -p "$P/otpgate-data"
-  echo "bench: PostgreSQL (seeding $VERIFY_USERS users)" >&2
-  "$LG" seed --data-dir "$P/otpgate-data" --db "$DBURL" --users "$VERIFY_USERS" --out "$P/users.tsv"
+  echo "bench: PostgreSQL (seeding $PG_VERIFY_USERS users)" >&2
+  "$LG" seed --data-dir "$P/otpgate-data" --db "$DBURL" --users "$PG_VERIFY_USERS" --out "$P/users.tsv"
   PORT_A=$(free_port); PORT_B=$(free_port)
   start_server "$P" "$PORT_A" OTPGATE_DATABASE_URL="$DBURL"
   A=$SERVER_PID
@@ -170,6 +173,19 @@ if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
   stop_server "$A"; stop_server "$B"
 else
   row "PostgreSQL rows" "skipped" "(set OTPGATE_BENCH_PG_URL=postgres://...)"
+fi
+
+# 6. Socket.IO: clients held, their RSS, logout-to-disconnect latency
+if [ "${BENCH_WS:-1}" != 0 ] && [ -f tests/clients/node_modules/socket.io-client/package.json ]; then
+  echo "bench: Socket.IO (bench/ws.sh, ${BENCH_WS_CLIENTS:-10000} clients)" >&2
+  if BENCH_ROWS_OUT="$WORK/ws.rows" N="${BENCH_WS_CLIENTS:-10000}" bench/ws.sh >"$WORK/ws.out" 2>&1; then
+    while IFS=$'\t' read -r label value note; do row "$label" "$value" "$note"; done <"$WORK/ws.rows"
+  else
+    cat "$WORK/ws.out" >&2
+    row "Socket.IO rows" "failed" "(bench/ws.sh output above)"
+  fi
+else
+  row "Socket.IO rows" "skipped" "(BENCH_WS=0, or no npm client: cd tests/clients && npm ci)"
 fi
 
 echo

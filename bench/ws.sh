@@ -67,3 +67,16 @@ echo "RSS before / holding N:      ${rss0} MiB / ${rss1} MiB  (after the latency
 echo "server CPU while holding:    ${idle_cpu}% of one core (the 300 ms revocation poll over all sessions)"
 echo "logout -> session_revoked:   $summary"
 echo "CLI revoke-all -> revoked:   ${cli_sorted}ms (${CLI_SAMPLES} runs; includes the CLI's own start)"
+
+# For bench/run.sh: the same figures as rows of its table.
+if [ -n "${BENCH_ROWS_OUT:-}" ]; then
+  j() { python3 -c "import json,sys; print(json.loads(sys.argv[1])$2)" "$1"; }
+  {
+    printf 'Socket.IO clients logged in and held (target 10000)\t%s\t(%s s to open)\n' \
+      "$(j "$held" "['held']")" "$(j "$held" "['seconds_to_open']")"
+    printf '  RSS holding them (target < 300 MB)\t%s MB\t(%s MB before; %s%% of a core while idle)\n' \
+      "$rss1" "$rss0" "$idle_cpu"
+    printf 'logout -> Socket.IO disconnect p99 (target < 100 ms)\t%s ms\t(p50 %s ms, %s samples, other sockets still connected: %s)\n' \
+      "$(j "$summary" "['p99_ms']")" "$(j "$summary" "['p50_ms']")" "$(j "$summary" "['samples']")" "$(j "$summary" "['held_still_connected']")"
+  } >"$BENCH_ROWS_OUT"
+fi
