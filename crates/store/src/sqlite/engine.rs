@@ -17,9 +17,9 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 use otpgate_core::StoreError;
@@ -147,9 +147,8 @@ impl Engine {
         if self.closed.load(Ordering::Acquire) || self.writer.send(Some(job)).is_err() {
             return Err(stopped());
         }
-        rx.await.map_err(|_| {
-            StoreError::Unavailable("the SQLite write did not complete".into())
-        })?
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the SQLite write did not complete".into()))?
     }
 
     /// Stops the writer once the queued jobs are done and closes the
@@ -431,7 +430,11 @@ mod tests {
             .await
             .expect("the writer still runs");
         let xs: Vec<i64> = e
-            .read(|c| c.prepare("SELECT x FROM t")?.query_map([], |r| r.get(0))?.collect())
+            .read(|c| {
+                c.prepare("SELECT x FROM t")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
             .expect("read");
         assert_eq!(xs, [2]);
     }
@@ -452,7 +455,9 @@ mod tests {
         c.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT UNIQUE)")
             .expect("table");
         c.execute("INSERT INTO t VALUES (1, 'a')", []).expect("row");
-        let dup = c.execute("INSERT INTO t VALUES (2, 'a')", []).expect_err("dup");
+        let dup = c
+            .execute("INSERT INTO t VALUES (2, 'a')", [])
+            .expect_err("dup");
         assert!(matches!(classify(&dup), StoreError::Conflict(_)));
         let busy = rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),

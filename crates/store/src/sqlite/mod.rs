@@ -400,9 +400,13 @@ impl Store for SqliteStore {
     async fn revoke_all_tokens(&self, user_id: i64, valid_after: i64) -> Result<(), StoreError> {
         self.engine
             .write(move |c| {
-                c.prepare_cached(concat!("UPDATE users SET ", move_cutoff!(), " WHERE id = ?"))?
-                    .execute([valid_after, user_id])
-                    .map(drop)
+                c.prepare_cached(concat!(
+                    "UPDATE users SET ",
+                    move_cutoff!(),
+                    " WHERE id = ?"
+                ))?
+                .execute([valid_after, user_id])
+                .map(drop)
             })
             .await
     }
@@ -495,14 +499,16 @@ impl Store for SqliteStore {
 
     async fn recovery_codes(&self, user_id: i64) -> Result<Vec<RecoveryCodeRecord>, StoreError> {
         self.engine.read(|c| {
-            c.prepare_cached("SELECT id, code_hash FROM recovery_codes WHERE user_id = ? ORDER BY id")?
-                .query_map([user_id], |r| {
-                    Ok(RecoveryCodeRecord {
-                        id: r.get(0)?,
-                        hash: r.get(1)?,
-                    })
-                })?
-                .collect()
+            c.prepare_cached(
+                "SELECT id, code_hash FROM recovery_codes WHERE user_id = ? ORDER BY id",
+            )?
+            .query_map([user_id], |r| {
+                Ok(RecoveryCodeRecord {
+                    id: r.get(0)?,
+                    hash: r.get(1)?,
+                })
+            })?
+            .collect()
         })
     }
 
@@ -800,9 +806,11 @@ impl Store for SqliteStore {
         let code_hash = code_hash.to_owned();
         self.engine
             .write(move |c| {
-                Ok(c.prepare_cached("DELETE FROM oob_codes WHERE id = ? AND code_hash = ?")?
-                    .execute(params![id, code_hash])?
-                    == 1)
+                Ok(
+                    c.prepare_cached("DELETE FROM oob_codes WHERE id = ? AND code_hash = ?")?
+                        .execute(params![id, code_hash])?
+                        == 1,
+                )
             })
             .await
     }
@@ -1076,9 +1084,11 @@ impl Store for SqliteStore {
         let token_hash = token_hash.to_owned();
         self.engine
             .write(move |c| {
-                Ok(c.prepare_cached("DELETE FROM legacy_grants WHERE token_hash = ?")?
-                    .execute([token_hash])?
-                    == 1)
+                Ok(
+                    c.prepare_cached("DELETE FROM legacy_grants WHERE token_hash = ?")?
+                        .execute([token_hash])?
+                        == 1,
+                )
             })
             .await
     }
