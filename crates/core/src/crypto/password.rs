@@ -1,38 +1,33 @@
-//! Argon2id hashing, run on a fixed set of dedicated threads.
+//! Argon2id password hashing: [`Argon2idHasher`], and [`HashingPool`],
+//! which runs it off the async runtime.
 //!
-//! A hash costs tens of milliseconds of CPU and 19 MiB of memory by design.
-//! Running it on the async worker threads would let a login storm stall
-//! every other request, so [`HashingPool`] runs at most `threads` hashes at
-//! once and sheds callers with [`AuthError::Busy`] once `max_waiting` are
-//! already waiting, instead of queueing without limit.
-//!
-//! The hashes run on `threads` named threads started with the pool, not on
-//! Tokio's blocking pool: every thread that ever hashed keeps a malloc arena
-//! holding its 19 MiB, so a blocking pool that grows under load (up to 512
-//! threads) made the peak RSS grow with it. Each pool thread also keeps one
-//! argon2 memory block for all its hashes, allocated on its first hash, so
-//! a hash neither allocates nor page-faults 19 MiB afresh. The PHC strings
-//! are the argon2 crate's own (`$argon2id$v=19$m=...`), byte for byte.
+//! The hasher drives the argon2 crate's computation itself rather than its
+//! `PasswordHasher`, so that the pool's threads can reuse their memory
+//! blocks ([`memory`]); the PHC strings are the crate's own
+//! (`$argon2id$v=19$m=...`), byte for byte, and every string the crate
+//! accepts is verified the same way.
 
-use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, mpsc};
+mod memory;
+mod pool;
+
+use std::sync::Arc;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::{Semaphore, oneshot};
+use argon2::{Algorithm, Argon2, Params, Version};
 
+pub use self::pool::HashingPool;
 use crate::config::Argon2Cost;
 use crate::error::AuthError;
 use crate::secret::SecretString;
+use memory::BlockCache;
 
 /// A fixed-cost argon2id hasher.
 #[derive(Clone)]
 pub struct Argon2idHasher {
     argon: Argon2<'static>,
-    /// The memory a pool thread reuses across hashes; `None` elsewhere (a
+    /// The memory blocks the pool's threads reuse; `None` elsewhere (a
     /// hash then allocates its memory and frees it when done).
-    memory: Option<Arc<Mutex<Vec<Block>>>>,
+    memory: Option<Arc<BlockCache>>,
 }
 
 impl std::fmt::Debug for Argon2idHasher {
@@ -56,12 +51,24 @@ impl Argon2idHasher {
         })
     }
 
-    /// The same hasher, reusing one memory block across its hashes (for a
-    /// pool thread: the block lives as long as the thread).
+    /// The same hasher, reusing memory blocks across its hashes (for the
+    /// pool's threads, which share it).
     fn with_reused_memory(&self) -> Self {
         Self {
             argon: self.argon.clone(),
-            memory: Some(Arc::new(Mutex::new(Vec::new()))),
+            memory: Some(Arc::new(BlockCache::new(self.argon.params().block_count()))),
+        }
+    }
+
+    /// Memory blocks kept for the next hashes.
+    fn kept_blocks(&self) -> usize {
+        self.memory.as_deref().map_or(0, BlockCache::kept)
+    }
+
+    /// Frees the memory blocks no hash is using.
+    fn release_blocks(&self) {
+        if let Some(m) = &self.memory {
+            m.release();
         }
     }
 
@@ -118,10 +125,10 @@ impl Argon2idHasher {
         Some(Output::new(out).ok()? == expected)
     }
 
-    /// Runs `argon` in this hasher's reused memory when it has some (and
-    /// the hash needs no more blocks than this hasher's own cost, so a
-    /// stored hash of a higher cost cannot make a thread keep more), else
-    /// in memory allocated for this hash.
+    /// Runs `argon` in a reused memory block when this hasher has some and
+    /// the hash needs no more than a block holds (a stored hash of a higher
+    /// cost cannot make the pool keep more), else in memory allocated for
+    /// this hash.
     fn compute(
         &self,
         argon: &Argon2<'_>,
@@ -129,156 +136,20 @@ impl Argon2idHasher {
         salt: &[u8],
         out: &mut [u8],
     ) -> argon2::Result<()> {
-        let needed = argon.params().block_count();
-        if needed <= self.argon.params().block_count()
-            && let Some(mut blocks) = self.memory.as_deref().and_then(try_lock)
-        {
-            if blocks.len() < needed {
-                blocks.resize(needed, Block::new());
+        match &self.memory {
+            Some(memory) if argon.params().block_count() <= memory.block_len() => {
+                let mut block = memory.take();
+                let r = argon.hash_password_into_with_memory(pwd, salt, out, block.as_mut_slice());
+                memory.put(block);
+                r
             }
-            return argon.hash_password_into_with_memory(pwd, salt, out, blocks.as_mut_slice());
+            _ => argon.hash_password_into(pwd, salt, out),
         }
-        argon.hash_password_into(pwd, salt, out)
-    }
-}
-
-/// The lock if it is free (a poisoned lock is fine: every hash overwrites
-/// the blocks before reading them).
-fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
-    match m.try_lock() {
-        Ok(g) => Some(g),
-        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
-        Err(TryLockError::WouldBlock) => None,
-    }
-}
-
-/// A job for a pool thread.
-type Job = Box<dyn FnOnce(&Argon2idHasher) + Send>;
-
-/// Runs hashing jobs with bounded concurrency and a bounded queue.
-///
-/// The threads end once every clone of the pool is dropped (a job already
-/// running finishes first).
-#[derive(Debug, Clone)]
-pub struct HashingPool {
-    permits: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
-    max_waiting: usize,
-    hasher: Argon2idHasher,
-    jobs: mpsc::Sender<Job>,
-}
-
-/// Decrements the waiting count when dropped.
-struct WaitingGuard(Arc<AtomicUsize>);
-
-impl Drop for WaitingGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl HashingPool {
-    /// A pool running `threads` hashes at once with up to `max_waiting` queued.
-    pub fn new(hasher: Argon2idHasher, threads: usize, max_waiting: usize) -> Self {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        let mut started = 0;
-        for n in 0..threads.max(1) {
-            let queue = queue.clone();
-            let own = hasher.with_reused_memory();
-            match std::thread::Builder::new()
-                .name(format!("otpgate-hash-{n}"))
-                .spawn(move || work(&queue, &own))
-            {
-                Ok(_) => started += 1,
-                Err(e) => tracing::warn!(error = %e, "cannot start a hashing thread"),
-            }
-        }
-        // At most one job per thread is handed over at a time, so a job
-        // sent always finds a thread.
-        let permits = Arc::new(Semaphore::new(started));
-        if started == 0 {
-            // `run` then fails at once instead of waiting for ever.
-            permits.close();
-        }
-        Self {
-            permits,
-            waiting: Arc::new(AtomicUsize::new(0)),
-            max_waiting,
-            hasher,
-            jobs,
-        }
-    }
-
-    /// The hasher, for synchronous use (CLI, tests).
-    pub fn hasher(&self) -> &Argon2idHasher {
-        &self.hasher
-    }
-
-    /// Runs `job` with the hasher on a pool thread once one is free.
-    pub async fn run<R, F>(&self, job: F) -> Result<R, AuthError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Argon2idHasher) -> R + Send + 'static,
-    {
-        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
-        let guard = WaitingGuard(self.waiting.clone());
-        if queued >= self.max_waiting {
-            return Err(AuthError::Busy {
-                retry_after_secs: 1,
-            });
-        }
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| AuthError::Internal("hashing pool closed".into()))?;
-        drop(guard);
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |h| {
-            let r = job(h);
-            // The slot is free before the caller hears back.
-            drop(permit);
-            let _ = reply.send(r);
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| AuthError::Internal("hashing pool closed".into()))?;
-        answer
-            .await
-            .map_err(|_| AuthError::Internal("hashing job failed".into()))
-    }
-
-    /// Hashes `secret` on the pool.
-    pub async fn hash(&self, secret: SecretString) -> Result<String, AuthError> {
-        self.run(move |h| h.hash(&secret)).await?
-    }
-
-    /// Verifies `secret` against `phc` on the pool.
-    pub async fn verify(&self, secret: SecretString, phc: String) -> Result<bool, AuthError> {
-        self.run(move |h| h.verify(&secret, &phc)).await
-    }
-}
-
-/// A pool thread: takes jobs until every sender is gone. A job that
-/// panics drops its reply (the caller gets an error) and its permit; the
-/// thread goes on.
-fn work(queue: &Mutex<mpsc::Receiver<Job>>, hasher: &Argon2idHasher) {
-    loop {
-        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok(job) = next else {
-            return;
-        };
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(hasher)));
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::time::Duration;
-
     use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
     use super::*;
@@ -351,73 +222,7 @@ mod tests {
             assert!(reusing.verify(&pw, &other), "{other}");
             assert!(!reusing.verify(&SecretString::new("wrong"), &other));
         }
-        let kept = reusing
-            .memory
-            .as_deref()
-            .map(|m| try_lock(m).map(|b| b.len()));
-        assert_eq!(kept, Some(Some(1024)), "one block per KiB of the own cost");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn pool_hashes_on_its_own_named_threads() {
-        let pool = HashingPool::new(cheap(), 2, 8);
-        let name = pool
-            .run(|_| std::thread::current().name().map(str::to_owned))
-            .await
-            .expect("run");
-        assert!(name.is_some_and(|n| n.starts_with("otpgate-hash-")));
-        let pw = SecretString::new("pw");
-        let phc = pool.hash(pw.clone()).await.expect("hash");
-        assert!(pool.verify(pw, phc).await.expect("verify"));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_panicking_job_fails_alone() {
-        let pool = HashingPool::new(cheap(), 1, 8);
-        #[allow(clippy::panic)]
-        let failed = pool.run(|_| -> bool { panic!("job") }).await;
-        assert!(matches!(failed, Err(AuthError::Internal(_))));
-        assert!(matches!(pool.run(|_| true).await, Ok(true)));
-    }
-
-    thread_local! {
-        /// Dropped when the thread that set it ends.
-        static UNTIL_EXIT: RefCell<Option<mpsc::Sender<()>>> = const { RefCell::new(None) };
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn threads_end_with_the_pool() {
-        let pool = HashingPool::new(cheap(), 1, 8);
-        let (alive, ended) = mpsc::channel::<()>();
-        pool.run(move |_| UNTIL_EXIT.with(|k| *k.borrow_mut() = Some(alive)))
-            .await
-            .expect("run");
-        drop(pool);
-        let r = tokio::task::spawn_blocking(move || ended.recv_timeout(Duration::from_secs(10)))
-            .await
-            .expect("join");
-        assert_eq!(r, Err(mpsc::RecvTimeoutError::Disconnected));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn pool_sheds_when_the_queue_is_full() {
-        let pool = HashingPool::new(cheap(), 1, 1);
-        let (tx, rx) = mpsc::channel::<()>();
-        let busy = pool.clone();
-        let first = tokio::spawn(async move { busy.run(move |_| rx.recv().is_ok()).await });
-        // Wait until the first job holds the only permit.
-        while pool.permits.available_permits() > 0 {
-            tokio::task::yield_now().await;
-        }
-        let queued = pool.clone();
-        let second = tokio::spawn(async move { queued.run(|_| true).await });
-        while pool.waiting.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
-        let third = pool.run(|_| true).await;
-        assert!(matches!(third, Err(AuthError::Busy { .. })));
-        tx.send(()).expect("release");
-        assert!(matches!(first.await, Ok(Ok(true))));
-        assert!(matches!(second.await, Ok(Ok(true))));
+        assert_eq!(reusing.kept_blocks(), 1, "one block, reused");
+        assert_eq!(cheap().kept_blocks(), 0, "a plain hasher keeps nothing");
     }
 }
