@@ -1,7 +1,9 @@
 //! Criterion micro-benchmarks of the core's per-request crypto: TOTP
 //! verification, JWT issue and verify, a recovery-code check (argon2id at
-//! the default cost: this is meant to be slow) and an API-key check.
-//! Run with `cargo bench -p otpgate-core`.
+//! the default cost: this is meant to be slow; alone and on the hashing
+//! pool) and an API-key check.
+//! Run with `cargo bench -p otpgate-core --bench core` (add
+//! `-- --warm-up-time 1 --measurement-time 3` for a quick run).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -11,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use otpgate_core::config::Argon2Cost;
 use otpgate_core::crypto::digest::sha256_hex;
 use otpgate_core::crypto::jwt::{Claims, JwtCodec};
-use otpgate_core::crypto::password::Argon2idHasher;
+use otpgate_core::crypto::password::{Argon2idHasher, HashingPool};
 use otpgate_core::crypto::totp::{TotpVerifier, code_at_step, step_of};
 use otpgate_core::secret::{SecretBytes, SecretString, ct_eq};
 
@@ -60,6 +62,15 @@ fn recovery_code(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("check_one_hash_default_cost", |b| {
         b.iter(|| hasher.verify(black_box(&guess), black_box(&phc)))
+    });
+    // As the gateway runs it: on the hashing pool, whose threads reuse
+    // their memory blocks.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let pool = HashingPool::new(hasher.clone(), 1, 8);
+    g.bench_function("check_one_hash_default_cost_on_the_pool", |b| {
+        b.iter(|| rt.block_on(pool.verify(guess.clone(), phc.clone())))
     });
     g.finish();
 }

@@ -2,12 +2,13 @@
 //! (version 0.0.4).
 //!
 //! A small hand-written registry rather than the `metrics` facade: every
-//! series is a plain atomic, the request path costs one read lock, one
-//! hash lookup by the matched route template (never the raw path, so the
-//! label set is bounded by the router) and a few relaxed increments, with
-//! no allocation except the first time a route is seen. Each router has
-//! its own registry (in [`crate::AppState`]), so tests that build several
-//! routers in one process do not share counters.
+//! series is a plain atomic. Routes are labelled by template (never the
+//! raw path, so the label set is bounded by the router), and the router
+//! resolves each template's [`RouteStats`] once, when it is built: a
+//! request then costs a few relaxed increments, with no lock, lookup or
+//! allocation. Each router has its own registry (in [`crate::AppState`]),
+//! so tests that build several routers in one process do not share
+//! counters.
 //!
 //! The authentication counters (logins, second-factor checks, lockouts,
 //! revocations, every audit event) are kept by the core's
@@ -16,7 +17,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -45,8 +46,8 @@ const STATUS_SLOTS: usize = 500;
 #[derive(Debug, Clone, Copy)]
 pub struct StoreFailure;
 
-/// The series of one route.
-struct RouteStats {
+/// The series of one route (see [`HttpMetrics::route`]).
+pub struct RouteStats {
     statuses: [AtomicU64; STATUS_SLOTS],
     /// Not cumulative: `buckets[i]` counts latencies in
     /// `(bound[i-1], bound[i]]`; the last slot is above every bound.
@@ -65,12 +66,12 @@ impl RouteStats {
         }
     }
 
-    fn observe(&self, status: u16, elapsed: Duration) {
+    /// Counts one answer with `status`, given after `micros`.
+    pub fn observe(&self, status: u16, micros: u64) {
         let slot = usize::from(status.saturating_sub(STATUS_MIN));
         if let Some(c) = self.statuses.get(slot) {
             c.fetch_add(1, Ordering::Relaxed);
         }
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         let bucket = BUCKET_MICROS
             .iter()
             .position(|&b| micros <= b)
@@ -83,11 +84,17 @@ impl RouteStats {
     }
 }
 
+impl std::fmt::Debug for RouteStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteStats").finish_non_exhaustive()
+    }
+}
+
 /// The HTTP-side registry: requests by route and status, latencies, and
 /// store failures seen in responses.
 #[derive(Default)]
 pub struct HttpMetrics {
-    routes: RwLock<HashMap<String, RouteStats>>,
+    routes: RwLock<HashMap<String, Arc<RouteStats>>>,
     store_errors: AtomicU64,
 }
 
@@ -98,23 +105,36 @@ impl std::fmt::Debug for HttpMetrics {
 }
 
 impl HttpMetrics {
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, RouteStats>> {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Arc<RouteStats>>> {
         self.routes.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counts one answered request of `route` (a route template).
-    pub fn observe(&self, route: &str, status: u16, elapsed: Duration, store_failure: bool) {
-        if store_failure {
-            self.store_errors.fetch_add(1, Ordering::Relaxed);
-        }
+    /// The series of `route` (a route template), created on first call.
+    /// The router asks once per route when it is built and keeps the
+    /// handle; a route shows in `/metrics` once it has answered.
+    pub fn route(&self, route: &str) -> Arc<RouteStats> {
         if let Some(stats) = self.read().get(route) {
-            stats.observe(status, elapsed);
-            return;
+            return stats.clone();
         }
         let mut map = self.routes.write().unwrap_or_else(|p| p.into_inner());
         map.entry(route.to_owned())
-            .or_insert_with(RouteStats::new)
-            .observe(status, elapsed);
+            .or_insert_with(|| Arc::new(RouteStats::new()))
+            .clone()
+    }
+
+    /// Counts one answered request of `route` (a route template), looking
+    /// its series up (the router's layers use [`Self::route`] instead).
+    pub fn observe(&self, route: &str, status: u16, elapsed: Duration, store_failure: bool) {
+        if store_failure {
+            self.store_failure();
+        }
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.route(route).observe(status, micros);
+    }
+
+    /// Counts one response produced by a store failure.
+    pub fn store_failure(&self) {
+        self.store_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Responses produced by a store failure so far.
@@ -152,7 +172,11 @@ pub fn render(state: &AppState) -> String {
 
 fn render_http(m: &HttpMetrics, out: &mut String) {
     let routes = m.read();
-    let mut names: Vec<&String> = routes.keys().collect();
+    let mut names: Vec<&String> = routes
+        .iter()
+        .filter(|(_, stats)| stats.count.load(Ordering::Relaxed) > 0)
+        .map(|(name, _)| name)
+        .collect();
     names.sort();
     header(
         out,
@@ -366,5 +390,23 @@ mod tests {
         assert!(out.contains("_bucket{route=\"/x\",le=\"+Inf\"} 3\n"));
         assert!(out.contains("_count{route=\"/x\"} 3\n"));
         assert_eq!(m.store_errors(), 1);
+    }
+
+    #[test]
+    fn a_route_resolved_ahead_shows_once_it_has_answered() {
+        let m = HttpMetrics::default();
+        let stats = m.route("/y");
+        assert!(Arc::ptr_eq(&stats, &m.route("/y")));
+        let mut out = String::new();
+        render_http(&m, &mut out);
+        assert!(!out.contains("/y"), "no series before the first answer");
+        stats.observe(204, 3_000);
+        m.observe("/y", 204, Duration::from_micros(100), false);
+        let mut out = String::new();
+        render_http(&m, &mut out);
+        assert!(out.contains("otpgate_http_requests_total{route=\"/y\",status=\"204\"} 2\n"));
+        assert!(out.contains("_bucket{route=\"/y\",le=\"0.001\"} 1\n"));
+        assert!(out.contains("_bucket{route=\"/y\",le=\"0.005\"} 2\n"));
+        assert_eq!(m.store_errors(), 0);
     }
 }

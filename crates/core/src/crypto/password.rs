@@ -1,26 +1,33 @@
-//! Argon2id hashing, run on a bounded pool off the async runtime.
+//! Argon2id password hashing: [`Argon2idHasher`], and [`HashingPool`],
+//! which runs it off the async runtime.
 //!
-//! A hash costs tens of milliseconds of CPU by design. Running it on the
-//! async worker threads would let a login storm stall every other request,
-//! so [`HashingPool`] runs at most `threads` hashes at once on blocking
-//! threads and sheds callers with [`AuthError::Busy`] once `queue` are
-//! already waiting, instead of queueing without limit.
+//! The hasher drives the argon2 crate's computation itself rather than its
+//! `PasswordHasher`, so that the pool's threads can reuse their memory
+//! blocks ([`memory`]); the PHC strings are the crate's own
+//! (`$argon2id$v=19$m=...`), byte for byte, and every string the crate
+//! accepts is verified the same way.
+
+mod memory;
+mod pool;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 
+pub use self::pool::HashingPool;
 use crate::config::Argon2Cost;
 use crate::error::AuthError;
 use crate::secret::SecretString;
+use memory::BlockCache;
 
 /// A fixed-cost argon2id hasher.
 #[derive(Clone)]
 pub struct Argon2idHasher {
     argon: Argon2<'static>,
+    /// The memory blocks the pool's threads reuse; `None` elsewhere (a
+    /// hash then allocates its memory and frees it when done).
+    memory: Option<Arc<BlockCache>>,
 }
 
 impl std::fmt::Debug for Argon2idHasher {
@@ -29,119 +36,141 @@ impl std::fmt::Debug for Argon2idHasher {
     }
 }
 
+/// The algorithm and version of every hash this module makes.
+const ALGORITHM: Algorithm = Algorithm::Argon2id;
+const VERSION: Version = Version::V0x13;
+
 impl Argon2idHasher {
     /// A hasher with that cost.
     pub fn new(cost: Argon2Cost) -> Result<Self, AuthError> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
         Ok(Self {
-            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            argon: Argon2::new(ALGORITHM, VERSION, params),
+            memory: None,
         })
+    }
+
+    /// The same hasher, reusing memory blocks across its hashes (for the
+    /// pool's threads, which share it).
+    fn with_reused_memory(&self) -> Self {
+        Self {
+            argon: self.argon.clone(),
+            memory: Some(Arc::new(BlockCache::new(self.argon.params().block_count()))),
+        }
+    }
+
+    /// Memory blocks kept for the next hashes.
+    fn kept_blocks(&self) -> usize {
+        self.memory.as_deref().map_or(0, BlockCache::kept)
+    }
+
+    /// Frees the memory blocks no hash is using.
+    fn release_blocks(&self) {
+        if let Some(m) = &self.memory {
+            m.release();
+        }
     }
 
     /// The PHC string of `secret` with a fresh random salt.
     pub fn hash(&self, secret: &SecretString) -> Result<String, AuthError> {
-        self.argon
-            .hash_password(secret.expose().as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| AuthError::Internal(format!("argon2 hash: {e}")))
+        let salt = argon2::password_hash::try_generate_salt()
+            .map_err(|e| AuthError::Internal(format!("argon2 salt: {e}")))?;
+        self.hash_with_salt(secret, &salt)
     }
 
-    /// Whether `secret` matches the PHC string `phc` (parameters are taken
-    /// from the string). A malformed string never matches.
+    /// The PHC string of `secret` with `salt`: the same string as the
+    /// argon2 crate's `PasswordHasher::hash_password_with_salt`.
+    fn hash_with_salt(&self, secret: &SecretString, salt: &[u8]) -> Result<String, AuthError> {
+        let failed = |e: &dyn std::fmt::Display| AuthError::Internal(format!("argon2 hash: {e}"));
+        let params = self.argon.params();
+        let mut buffer = [0u8; Output::MAX_LENGTH];
+        let out = buffer
+            .get_mut(..params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN))
+            .ok_or_else(|| failed(&"output length"))?;
+        self.compute(&self.argon, secret.expose().as_bytes(), salt, out)
+            .map_err(|e| failed(&e))?;
+        let phc = PasswordHash {
+            algorithm: ALGORITHM.ident(),
+            version: Some(VERSION.into()),
+            params: ParamsString::try_from(params).map_err(|e| failed(&e))?,
+            salt: Some(Salt::new(salt).map_err(|e| failed(&e))?),
+            hash: Some(Output::new(out).map_err(|e| failed(&e))?),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// Whether `secret` matches the PHC string `phc` (algorithm, version
+    /// and parameters are taken from the string, as the argon2 crate's
+    /// `PasswordVerifier` does). A malformed string never matches.
     pub fn verify(&self, secret: &SecretString, phc: &str) -> bool {
-        self.argon
-            .verify_password(secret.expose().as_bytes(), phc)
-            .is_ok()
+        self.matches(secret, phc).unwrap_or(false)
     }
-}
 
-/// Runs hashing jobs with bounded concurrency and a bounded queue.
-#[derive(Debug, Clone)]
-pub struct HashingPool {
-    permits: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
-    max_waiting: usize,
-    hasher: Argon2idHasher,
-}
-
-/// Decrements the waiting count when dropped.
-struct WaitingGuard(Arc<AtomicUsize>);
-
-impl Drop for WaitingGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+    fn matches(&self, secret: &SecretString, phc: &str) -> Option<bool> {
+        let phc = PasswordHash::new(phc).ok()?;
+        let algorithm = Algorithm::try_from(phc.algorithm.as_str()).ok()?;
+        let version = match phc.version {
+            Some(v) => Version::try_from(v).ok()?,
+            None => Version::default(),
+        };
+        let params = Params::try_from(&phc).ok()?;
+        let (salt, expected) = (phc.salt?, phc.hash?);
+        let argon = Argon2::new(algorithm, version, params);
+        let mut buffer = [0u8; Output::MAX_LENGTH];
+        let out = buffer.get_mut(..expected.len())?;
+        self.compute(&argon, secret.expose().as_bytes(), &salt, out)
+            .ok()?;
+        // `Output`'s equality is constant-time.
+        Some(Output::new(out).ok()? == expected)
     }
-}
 
-impl HashingPool {
-    /// A pool running `threads` hashes at once with up to `max_waiting` queued.
-    pub fn new(hasher: Argon2idHasher, threads: usize, max_waiting: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(threads.max(1))),
-            waiting: Arc::new(AtomicUsize::new(0)),
-            max_waiting,
-            hasher,
+    /// Runs `argon` in a reused memory block when this hasher has some and
+    /// the hash needs no more than a block holds (a stored hash of a higher
+    /// cost cannot make the pool keep more), else in memory allocated for
+    /// this hash.
+    fn compute(
+        &self,
+        argon: &Argon2<'_>,
+        pwd: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> argon2::Result<()> {
+        match &self.memory {
+            Some(memory) if argon.params().block_count() <= memory.block_len() => {
+                let mut block = memory.take();
+                let r = argon.hash_password_into_with_memory(pwd, salt, out, block.as_mut_slice());
+                memory.put(block);
+                r
+            }
+            _ => argon.hash_password_into(pwd, salt, out),
         }
-    }
-
-    /// The hasher, for synchronous use (CLI, tests).
-    pub fn hasher(&self) -> &Argon2idHasher {
-        &self.hasher
-    }
-
-    /// Runs `job` with the hasher on a blocking thread once a slot is free.
-    pub async fn run<R, F>(&self, job: F) -> Result<R, AuthError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Argon2idHasher) -> R + Send + 'static,
-    {
-        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
-        let guard = WaitingGuard(self.waiting.clone());
-        if queued >= self.max_waiting {
-            return Err(AuthError::Busy {
-                retry_after_secs: 1,
-            });
-        }
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| AuthError::Internal("hashing pool closed".into()))?;
-        drop(guard);
-        let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || {
-            let r = job(&hasher);
-            drop(permit);
-            r
-        })
-        .await
-        .map_err(|e| AuthError::Internal(format!("hashing task failed: {e}")))
-    }
-
-    /// Hashes `secret` on the pool.
-    pub async fn hash(&self, secret: SecretString) -> Result<String, AuthError> {
-        self.run(move |h| h.hash(&secret)).await?
-    }
-
-    /// Verifies `secret` against `phc` on the pool.
-    pub async fn verify(&self, secret: SecretString, phc: String) -> Result<bool, AuthError> {
-        self.run(move |h| h.verify(&secret, &phc)).await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
     use super::*;
 
-    fn cheap() -> Argon2idHasher {
-        Argon2idHasher::new(Argon2Cost {
+    fn cost() -> Argon2Cost {
+        Argon2Cost {
             memory_kib: 1024,
             iterations: 1,
             parallelism: 1,
-        })
-        .expect("params")
+        }
+    }
+
+    fn cheap() -> Argon2idHasher {
+        Argon2idHasher::new(cost()).expect("params")
+    }
+
+    /// The argon2 crate's own hasher with the same cost.
+    fn plain(cost: Argon2Cost) -> Argon2<'static> {
+        let params =
+            Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).expect("params");
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
     #[test]
@@ -150,32 +179,50 @@ mod tests {
         let pw = SecretString::new("correct horse");
         let a = h.hash(&pw).expect("hash");
         let b = h.hash(&pw).expect("hash");
-        assert!(a.starts_with("$argon2id$"));
+        assert!(a.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{a}");
         assert_ne!(a, b, "salted");
         assert!(h.verify(&pw, &a));
         assert!(!h.verify(&SecretString::new("wrong"), &a));
         assert!(!h.verify(&pw, "not a phc string"));
+        assert!(!h.verify(&pw, "$argon2id$v=19$m=1024,t=1,p=1"));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn pool_sheds_when_the_queue_is_full() {
-        let pool = HashingPool::new(cheap(), 1, 1);
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let busy = pool.clone();
-        let first = tokio::spawn(async move { busy.run(move |_| rx.recv().is_ok()).await });
-        // Wait until the first job holds the only permit.
-        while pool.permits.available_permits() > 0 {
-            tokio::task::yield_now().await;
+    #[test]
+    fn reused_memory_gives_the_argon2_crates_strings_and_accepts_its_hashes() {
+        let pw = SecretString::new("correct horse");
+        let reusing = cheap().with_reused_memory();
+        let salt = *b"0123456789abcdef";
+        let reference = plain(cost())
+            .hash_password_with_salt(b"correct horse", &salt)
+            .expect("hash")
+            .to_string();
+        // Twice: the second hash runs in memory the first one filled.
+        for _ in 0..2 {
+            assert_eq!(reusing.hash_with_salt(&pw, &salt).expect("hash"), reference);
+            let ours = reusing.hash(&pw).expect("hash");
+            plain(cost())
+                .verify_password(b"correct horse", ours.as_str())
+                .expect("the argon2 crate accepts our hash");
+            assert!(reusing.verify(&pw, &reference));
+            assert!(!reusing.verify(&SecretString::new("wrong"), &reference));
         }
-        let queued = pool.clone();
-        let second = tokio::spawn(async move { queued.run(|_| true).await });
-        while pool.waiting.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
+        // Hashes of other costs: fewer blocks (in the reused memory) and
+        // more blocks (in memory of their own), and the other variants.
+        for (m, t, alg) in [
+            (64, 3, Algorithm::Argon2id),
+            (4096, 1, Algorithm::Argon2id),
+            (256, 2, Algorithm::Argon2i),
+            (256, 2, Algorithm::Argon2d),
+        ] {
+            let params = Params::new(m, t, 1, None).expect("params");
+            let other = Argon2::new(alg, Version::V0x13, params)
+                .hash_password(b"correct horse")
+                .expect("hash")
+                .to_string();
+            assert!(reusing.verify(&pw, &other), "{other}");
+            assert!(!reusing.verify(&SecretString::new("wrong"), &other));
         }
-        let third = pool.run(|_| true).await;
-        assert!(matches!(third, Err(AuthError::Busy { .. })));
-        tx.send(()).expect("release");
-        assert!(matches!(first.await, Ok(Ok(true))));
-        assert!(matches!(second.await, Ok(Ok(true))));
+        assert_eq!(reusing.kept_blocks(), 1, "one block, reused");
+        assert_eq!(cheap().kept_blocks(), 0, "a plain hasher keeps nothing");
     }
 }

@@ -4,9 +4,10 @@
 //! authenticates `/webrest/...` requests. The rules (sunset, 2FA refusal,
 //! single-use nonce, revocation) are the core's; this file translates.
 //!
-//! [`gate`] wraps every legacy path (`/webrest`, `/socket.io`): past the
-//! sunset it answers 410; before, it adds the `Deprecation` (RFC 9745),
-//! `Sunset` (RFC 8594) and `Link: <docs>; rel="deprecation"` headers.
+//! The gate on every legacy path (`/webrest`, `/socket.io`): past the
+//! sunset it answers 410 ([`gate_refusal`]); before, it adds the
+//! `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and
+//! `Link: <docs>; rel="deprecation"` headers ([`gate_answer`]).
 
 use axum::Json;
 use axum::body::Body;
@@ -14,7 +15,6 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use otpgate_core::AuthError;
 use otpgate_core::error::TokenProblem;
@@ -69,32 +69,31 @@ fn deprecation_headers(state: &AppState, resp: &mut Response) {
     }
 }
 
-/// The middleware around every legacy path: 410 after the sunset, the
-/// deprecation headers before it.
-pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !is_legacy_path(req.uri().path()) {
-        return next.run(req).await;
-    }
-    let mut resp = if state.auth.legacy_active() {
-        let mut resp = next.run(req).await;
-        // A legacy client reads any WWW-Authenticate on a 401 as a
-        // challenge ("Digest <nonce>"); never hand it our Bearer one.
-        if resp
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("Bearer"))
-        {
-            resp.headers_mut().remove(WWW_AUTHENTICATE);
-        }
-        resp
-    } else {
-        let mut resp = AppError::Auth(AuthError::LegacyDisabled).into_response();
-        resp.headers_mut().remove(WWW_AUTHENTICATE);
-        resp
-    };
-    deprecation_headers(&state, &mut resp);
+/// The gate's answer to a request on a legacy path after the sunset:
+/// 410, with the deprecation headers. (The shared layers,
+/// [`crate::layers`], run the gate on every path [`is_legacy_path`]
+/// accepts: this after the sunset, [`gate_answer`] before it.)
+pub fn gate_refusal(state: &AppState) -> Response {
+    let mut resp = AppError::Auth(AuthError::LegacyDisabled).into_response();
+    resp.headers_mut().remove(WWW_AUTHENTICATE);
+    deprecation_headers(state, &mut resp);
     resp
+}
+
+/// The gate on a legacy answer before the sunset: the deprecation
+/// headers, and no Bearer challenge.
+pub fn gate_answer(state: &AppState, resp: &mut Response) {
+    // A legacy client reads any WWW-Authenticate on a 401 as a
+    // challenge ("Digest <nonce>"); never hand it our Bearer one.
+    if resp
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer"))
+    {
+        resp.headers_mut().remove(WWW_AUTHENTICATE);
+    }
+    deprecation_headers(state, resp);
 }
 
 /// A caller authenticated with a legacy `Authorization: user:token`.

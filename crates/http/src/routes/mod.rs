@@ -13,12 +13,12 @@ pub mod ui;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::Method;
-use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, any, get, post};
 use otpgate_core::service::Dialect;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tower::ServiceBuilder;
 
 use crate::client_ip::client_ip_of;
 use crate::error::AppError;
@@ -54,25 +54,27 @@ pub fn router(mut state: AppState) -> Router {
         state.settings.trusted_proxies.clone(),
     );
     state.realtime = Some(realtime);
+    // Each route gets the shared layers with its own metrics series, and
+    // its 405 inside them (as `Router::layer` would have wrapped it). The
+    // Socket.IO endpoints never match a route, so they wrap the fallback
+    // only, built once as one service (one engine per endpoint).
     let mut app = Router::new();
     for (_, path, handler) in table(&p) {
-        app = app.route(&path, handler);
+        let shared = ServiceBuilder::new()
+            .layer(layers::Shared::route(&state, &path))
+            .layer(DefaultBodyLimit::max(limit));
+        app = app.route(
+            &path,
+            handler.fallback(layers::method_not_allowed).layer(shared),
+        );
     }
-    app.fallback(fallback)
-        .method_not_allowed_fallback(layers::method_not_allowed)
-        .layer(sockets.legacy)
-        .layer(sockets.native)
-        .layer(from_fn_with_state(state.clone(), legacy::gate))
-        .layer(from_fn_with_state(state.clone(), layers::rate_limit))
-        .layer(from_fn_with_state(
-            state.clone(),
-            layers::limit_declared_body,
-        ))
+    let fallback = ServiceBuilder::new()
+        .layer(layers::Shared::fallback(&state))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(from_fn(layers::security_headers))
-        .layer(from_fn(layers::access_log))
-        .layer(from_fn_with_state(state.clone(), layers::metrics))
-        .with_state(state)
+        .layer(sockets.native)
+        .layer(sockets.legacy)
+        .service(any(fallback).with_state(state.clone()));
+    app.fallback_service(fallback).with_state(state)
 }
 
 /// Every route of the router: method, path (axum syntax) and handler,

@@ -252,3 +252,47 @@ async fn websocket_sessions_are_a_gauge_and_socket_logins_are_audited() {
     );
     drop(sio);
 }
+
+/// Whoever answers (the route, its 405, the declared-body limit, the
+/// fallback), the answer carries the security headers and is counted under
+/// the route's template: the shared layers wrap each route, its 405 and
+/// the fallback.
+#[tokio::test]
+async fn every_answer_has_the_security_headers_and_its_routes_template() {
+    let app = TestApp::new().await;
+    let big = vec![b' '; 40 * 1024];
+    let len = big.len().to_string();
+    let answers = [
+        app.call(Method::GET, "/healthz", None, None).await,
+        app.call(Method::GET, "/api/login", None, None).await,
+        app.post_raw("/api/login", &[("content-length", len.as_str())], &big)
+            .await,
+        app.call(Method::GET, "/api/docs/no-such-asset.js", None, None)
+            .await,
+        app.call(Method::GET, "/nowhere", None, None).await,
+    ];
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(statuses, [200, 405, 413, 404, 404]);
+    for r in &answers {
+        assert_eq!(r.headers["x-frame-options"], "DENY");
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers["referrer-policy"], "no-referrer");
+        assert!(r.headers.contains_key("cache-control"));
+    }
+    let m = scrape(&app).await;
+    for (route, status) in [
+        ("/healthz", 200),
+        ("/api/login", 405),
+        ("/api/login", 413),
+        ("/api/docs/{*file}", 404),
+        ("fallback", 404),
+    ] {
+        let series =
+            format!("otpgate_http_requests_total{{route=\"{route}\",status=\"{status}\"}}");
+        assert_eq!(value(&m, &series), Some(1.0), "{series} in\n{m}");
+    }
+    assert!(
+        !m.contains("no-such-asset"),
+        "a raw path leaked into a label"
+    );
+}

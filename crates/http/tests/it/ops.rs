@@ -10,6 +10,8 @@ async fn health_and_readiness() {
     let h = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(h.status, StatusCode::OK);
     assert_eq!(h.body["status"], "ok");
+    assert_eq!(h.bytes, br#"{"status":"ok"}"#);
+    assert_eq!(h.headers["content-type"], "application/json");
     let r = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "ready");
