@@ -798,6 +798,25 @@ fn test_database_urls_keep_server_and_parameters() {
     );
 }
 
+/// A server and CLI commands started at once on a fresh file: every one
+/// of them opens it (the migrations run once, not once per process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_fresh_file_opened_by_several_at_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("otpgate.db");
+    let url = path.to_str().expect("utf8").to_owned();
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { SqliteStore::open(&url, &SqliteOptions::default()).await })
+        })
+        .collect();
+    for open in opens {
+        let s = open.await.expect("join").expect("open");
+        s.count_users().await.expect("schema in place");
+    }
+}
+
 #[tokio::test]
 async fn sqlite_files_are_private_to_the_owner() {
     use std::os::unix::fs::PermissionsExt;

@@ -28,8 +28,7 @@ use otpgate_core::model::{
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use sqlx::ConnectOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 use crate::migrations;
 use engine::{Engine, Settings};
@@ -179,26 +178,42 @@ fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
 }
 
 /// Brings the schema up to date with sqlx's migrator on one short-lived
-/// connection.
+/// connection, holding an exclusive `flock` on the database file meanwhile:
+/// sqlx takes no lock of its own on SQLite, so a server and a CLI command
+/// started at once on a fresh file would otherwise both run migration 1.
+/// (`flock` locks are separate from the POSIX locks SQLite itself uses.)
 async fn migrate(path: &std::path::Path, busy_timeout: Duration) -> Result<(), StoreError> {
+    let lock = std::fs::File::open(path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+        .await
+        .map_err(|e| StoreError::Other(format!("migration lock: {e}")))?
+        .map_err(|e| StoreError::Unavailable(format!("cannot lock {}: {e}", path.display())))?;
+    let migrated = run_migrations(path, busy_timeout).await;
+    drop(lock);
+    migrated
+}
+
+async fn run_migrations(path: &std::path::Path, busy_timeout: Duration) -> Result<(), StoreError> {
     let url = format!("sqlite://{}", path.display());
-    let mut conn = SqliteConnectOptions::from_str(&url)
+    let options = SqliteConnectOptions::from_str(&url)
         .map_err(|e| StoreError::Other(format!("database URL: {e}")))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .busy_timeout(busy_timeout)
-        .foreign_keys(true)
-        .connect()
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
         .await
         .map_err(|e| StoreError::Unavailable(format!("cannot open {url}: {e}")))?;
-    migrations::migrator(migrations::SQLITE)
+    let migrated = migrations::migrator(migrations::SQLITE)
         .await?
-        .run(&mut conn)
+        .run(&pool)
         .await
-        .map_err(|e| StoreError::Other(format!("migrations: {e}")))?;
-    sqlx::Connection::close(conn)
-        .await
-        .map_err(|e| StoreError::Other(format!("closing the migration connection: {e}")))
+        .map_err(|e| StoreError::Other(format!("migrations: {e}")));
+    pool.close().await;
+    migrated
 }
 
 impl SqliteStore {
