@@ -27,7 +27,7 @@ use time::macros::format_description;
 use crate::client_ip::client_ip_of;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Body as JsonBody, CallerInfo};
-use crate::routes::native::{LoginBody, profile_body};
+use crate::routes::native::{LoginBody, ProfileBody};
 use crate::state::AppState;
 
 /// Where the legacy REST API lives.
@@ -154,9 +154,12 @@ pub async fn logout(
 }
 
 /// `GET /webrest/user/me`: the same profile as `/api/user/me`.
-pub async fn me(State(s): State<AppState>, LegacyUser(who): LegacyUser) -> AppResult<Json<Value>> {
+pub async fn me(
+    State(s): State<AppState>,
+    LegacyUser(who): LegacyUser,
+) -> AppResult<Json<ProfileBody>> {
     let profile = s.auth.profile(&who).await?;
-    Ok(Json(profile_body(&profile)))
+    Ok(Json(ProfileBody(profile)))
 }
 
 /// Any other `/webrest/...`: forwarded to the upstream application for a

@@ -8,7 +8,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use otpgate_core::model::Profile;
 use otpgate_core::secret::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::AppResult;
@@ -52,19 +52,39 @@ pub async fn logout(
 
 /// `GET /user/me`: the profile, in the envelope's `data` and, as the
 /// legacy `/user/me` returned it, at the top level too.
-pub async fn me(State(s): State<AppState>, Verified(who): Verified) -> AppResult<Json<Value>> {
+pub async fn me(
+    State(s): State<AppState>,
+    Verified(who): Verified,
+) -> AppResult<Json<ProfileBody>> {
     let profile = s.auth.profile(&who).await?;
-    Ok(Json(profile_body(&profile)))
+    Ok(Json(ProfileBody(profile)))
 }
 
-/// The `/user/me` answer for a profile (shared with the legacy route).
-pub fn profile_body(profile: &Profile) -> Value {
-    let data = serde_json::to_value(profile).unwrap_or(Value::Null);
-    let mut body = json!({"code": 200, "message": "user profile", "data": data.clone()});
-    if let (Some(obj), Value::Object(fields)) = (body.as_object_mut(), data) {
-        obj.extend(fields);
+/// The `/user/me` answer for a profile (shared with the legacy route):
+/// `{"code": 200, "message": "user profile", "data": {..}, ..}` with the
+/// profile's fields at the top level too. Serialised straight from the
+/// profile, with no intermediate JSON tree.
+#[derive(Debug)]
+pub struct ProfileBody(pub Profile);
+
+impl Serialize for ProfileBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Envelope<'a> {
+            code: u16,
+            message: &'static str,
+            data: &'a Profile,
+            #[serde(flatten)]
+            fields: &'a Profile,
+        }
+        Envelope {
+            code: 200,
+            message: "user profile",
+            data: &self.0,
+            fields: &self.0,
+        }
+        .serialize(serializer)
     }
-    body
 }
 
 /// `GET /2fa/status`: `{"status": bool}` (pre-OTP tokens allowed).
