@@ -16,6 +16,10 @@ use crate::model::{
     TokenState, User,
 };
 
+/// What [`Store::change_stamp`] returns: opaque, compared for equality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeStamp(pub u128);
+
 /// Persistent state of otpgate. Implemented for SQLite and PostgreSQL in
 /// the `otpgate-store` crate; the contract tests there run against both.
 #[async_trait]
@@ -41,6 +45,15 @@ pub trait Store: Send + Sync + 'static {
         password_hash: &str,
         valid_after: i64,
     ) -> Result<(), StoreError>;
+
+    /// A value that changes whenever anything is committed to the store,
+    /// by this process or any other, read without a query; `None` when the
+    /// store cannot tell cheaply (then nothing read from it is reused).
+    /// Two equal stamps mean nothing was committed between the two calls,
+    /// so an answer read after the first is still the store's answer.
+    fn change_stamp(&self) -> Option<ChangeStamp> {
+        None
+    }
 
     /// One read for a token check: the user (by canonical name) and
     /// whether `jti` is revoked. `None` if the user does not exist.

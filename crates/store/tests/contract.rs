@@ -817,6 +817,59 @@ async fn sqlite_fresh_file_opened_by_several_at_once() {
     }
 }
 
+/// SQLite's change stamp: unchanged by reads, changed by every commit of
+/// this store and of another process (the CLI) on the same file, so token
+/// checks remembered under a stamp are never served after a revocation.
+#[tokio::test]
+async fn sqlite_change_stamp_moves_with_every_commit_of_any_process() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = dir
+        .path()
+        .join("otpgate.db")
+        .to_str()
+        .expect("utf8")
+        .to_owned();
+    let server = SqliteStore::open(&url, &SqliteOptions::default())
+        .await
+        .expect("open");
+    let cli = SqliteStore::open(&url, &SqliteOptions::default())
+        .await
+        .expect("open");
+    let alice = server.create_user(&new_user("alice")).await.expect("user");
+    let mut seen = vec![server.change_stamp().expect("SQLite has stamps")];
+    for _ in 0..3 {
+        server.token_state("alice", "j1").await.expect("read");
+        assert_eq!(server.change_stamp().as_ref(), seen.last(), "reads");
+    }
+    cli.revoke_token("j1", alice.id, i64::MAX)
+        .await
+        .expect("revoke");
+    seen.push(server.change_stamp().expect("stamp"));
+    cli.revoke_all_tokens(alice.id, 5_000)
+        .await
+        .expect("cut-off");
+    seen.push(server.change_stamp().expect("stamp"));
+    server
+        .revoke_token("j2", alice.id, i64::MAX)
+        .await
+        .expect("revoke");
+    seen.push(server.change_stamp().expect("stamp"));
+    assert!(cli.delete_user(alice.id).await.expect("delete"));
+    seen.push(server.change_stamp().expect("stamp"));
+    assert_eq!(
+        cli.change_stamp(),
+        seen.last().copied(),
+        "one file, one stamp"
+    );
+    for (i, stamp) in seen.iter().enumerate() {
+        assert_eq!(
+            seen.iter().filter(|s| *s == stamp).count(),
+            1,
+            "commit {i} moved the stamp"
+        );
+    }
+}
+
 #[tokio::test]
 async fn sqlite_files_are_private_to_the_owner() {
     use std::os::unix::fs::PermissionsExt;

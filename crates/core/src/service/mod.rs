@@ -16,6 +16,7 @@ pub mod live;
 pub mod mfa_session;
 pub mod oob;
 pub mod session;
+mod token_checks;
 pub mod two_factor;
 
 use std::net::IpAddr;
@@ -156,6 +157,8 @@ pub struct AuthService {
     revocations: tokio::sync::watch::Sender<u64>,
     /// The audit trail (log line, counters, store records).
     pub(crate) audit: Arc<audit::AuditLog>,
+    /// Token checks remembered while the store reports no commit.
+    token_checks: token_checks::TokenChecks,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -191,6 +194,7 @@ impl AuthService {
             policy,
             dummy_hash: tokio::sync::OnceCell::new(),
             revocations: tokio::sync::watch::Sender::new(0),
+            token_checks: token_checks::TokenChecks::default(),
         })
     }
 

@@ -114,8 +114,37 @@ impl AuthService {
     /// The one token check used by every route, dialect and the Socket.IO
     /// login: signature and algorithm, expiry, issuer, revocation (by `jti`
     /// and by the user's cut-off), and the 2FA gate for `access`.
+    ///
+    /// A token that passed is remembered while the store reports no
+    /// commit since ([`token_checks`](super::token_checks)); expiry and the
+    /// gate are checked on every call.
     pub async fn authenticate(&self, token: &str, access: Access) -> Result<Principal, AuthError> {
         let now = self.clock.now_secs();
+        // Read before the check, so a commit during it is never missed.
+        let stamp = self.store.change_stamp();
+        let remembered = stamp
+            .and_then(|s| self.token_checks.get(s, token))
+            .filter(|p| p.expires_at > now);
+        let principal = match remembered {
+            Some(p) => p,
+            None => {
+                let p = self.check_token(token, now).await?;
+                if let Some(s) = stamp {
+                    self.token_checks.put(s, token, &p);
+                }
+                p
+            }
+        };
+        let verified = !principal.two_factor || principal.otp_verified;
+        if access == Access::Verified && !verified {
+            return Err(AuthError::OtpVerificationRequired);
+        }
+        Ok(principal)
+    }
+
+    /// The signature, expiry and revocation checks of [`Self::authenticate`]
+    /// (everything but the 2FA gate), against the store.
+    async fn check_token(&self, token: &str, now: i64) -> Result<Principal, AuthError> {
         let claims = self.jwt.verify(token, now).map_err(AuthError::Token)?;
         let state = self
             .store
@@ -129,10 +158,6 @@ impl AuthService {
             || claims.uid != state.user.id
         {
             return Err(AuthError::Token(TokenProblem::Revoked));
-        }
-        let verified = !claims.two_factor || claims.otp_verified;
-        if access == Access::Verified && !verified {
-            return Err(AuthError::OtpVerificationRequired);
         }
         Ok(Principal {
             username: claims.sub,

@@ -103,3 +103,72 @@ async fn state_survives_a_restart() {
         r.body
     );
 }
+
+/// A token checked again and again (answered from memory while nothing is
+/// committed) is refused on the very next request after another process
+/// (the CLI) revokes it: revoke-all, a password change, a deletion.
+#[tokio::test]
+async fn revocations_by_another_process_apply_to_the_next_request() {
+    let app = TestApp::new().await;
+    let cli = app.other_process().await;
+    for name in ["alice", "bob", "carol"] {
+        app.add_user(name, "pw").await;
+    }
+    let tokens: Vec<String> = {
+        let mut t = Vec::new();
+        for name in ["alice", "bob", "carol"] {
+            t.push(app.login(name, "pw").await);
+        }
+        t
+    };
+    for t in &tokens {
+        for _ in 0..3 {
+            assert_eq!(app.get("/api/user/me", t).await.status, StatusCode::OK);
+        }
+    }
+    cli.revoke_all_tokens("alice").await.unwrap();
+    assert_error(
+        &app.get("/api/user/me", &tokens[0]).await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    );
+    assert_eq!(
+        app.get("/api/user/me", &tokens[1]).await.status,
+        StatusCode::OK
+    );
+    cli.set_password("bob", Some(SecretString::new("new")))
+        .await
+        .unwrap();
+    assert_error(
+        &app.get("/api/user/me", &tokens[1]).await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    );
+    assert_eq!(
+        app.get("/api/user/me", &tokens[2]).await.status,
+        StatusCode::OK
+    );
+    cli.delete_user("carol").await.unwrap();
+    assert_error(
+        &app.get("/api/user/me", &tokens[2]).await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    );
+}
+
+/// The same token, remembered, still expires on time.
+#[tokio::test]
+async fn a_remembered_token_still_expires() {
+    let app = TestApp::new().await;
+    app.add_user("alice", "pw").await;
+    let t = app.login("alice", "pw").await;
+    assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
+    assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
+    let exp = crate::support::claims(&t)["exp"].as_i64().unwrap();
+    app.clock.set_secs(exp);
+    assert_error(
+        &app.get("/api/user/me", &t).await,
+        StatusCode::UNAUTHORIZED,
+        "token_expired",
+    );
+}

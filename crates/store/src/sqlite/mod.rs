@@ -12,6 +12,7 @@
 //! (the same embedded migrations, the same `_sqlx_migrations` record).
 
 mod engine;
+mod wal_index;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -26,12 +27,14 @@ use otpgate_core::model::{
     ThrottleKind, ThrottleState, TokenState, TotpState, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
+use otpgate_core::store::ChangeStamp;
 use otpgate_core::{Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 use crate::migrations;
 use engine::{Engine, Settings};
+use wal_index::WalIndex;
 
 /// SQLite tuning knobs.
 #[derive(Debug, Clone)]
@@ -59,6 +62,8 @@ impl Default for SqliteOptions {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     engine: Arc<Engine>,
+    /// Where [`Store::change_stamp`] is read.
+    wal_index: Arc<WalIndex>,
 }
 
 /// The columns of a user row, in the order [`user_from_row`] reads them.
@@ -223,13 +228,16 @@ impl SqliteStore {
         create_private_file(&path)?;
         migrate(&path, options.busy_timeout).await?;
         let engine = Engine::open(Settings {
-            path,
+            path: path.clone(),
             synchronous_full: options.synchronous_full,
             busy_timeout: options.busy_timeout,
             max_idle_readers: usize::try_from(options.max_connections.max(1)).unwrap_or(8),
         })?;
+        // A first read creates the wal-index (`-shm`) the stamps come from.
+        engine.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))?;
         Ok(Self {
             engine: Arc::new(engine),
+            wal_index: Arc::new(WalIndex::open(&path)),
         })
     }
 
@@ -372,6 +380,10 @@ impl Store for SqliteStore {
                 .map(drop)
             })
             .await
+    }
+
+    fn change_stamp(&self) -> Option<ChangeStamp> {
+        self.wal_index.stamp()
     }
 
     async fn token_state(

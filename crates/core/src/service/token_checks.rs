@@ -1,0 +1,132 @@
+//! Token checks remembered while the store reports no commit since.
+//!
+//! Every authenticated request runs [`AuthService::authenticate`]: the
+//! signature check, then one store read for revocation and the user. A
+//! client calls with the same token again and again, and the answer can
+//! only change when something is committed (a logout, a cut-off, a
+//! deletion, from this process or another one). Stores that can tell that
+//! cheaply ([`Store::change_stamp`], SQLite) let the check be answered
+//! from memory: an answer is kept with the stamp read *before* it was
+//! computed, and served only while the stamp still reads the same. A
+//! commit during the computation therefore leaves it stamped as older than
+//! it is, so it is never served. The expiry and the 2FA gate are still
+//! checked on every use, by the caller.
+//!
+//! The key is the whole token as presented, so only the exact string that
+//! passed the signature check is answered. At most [`MAX_ENTRIES`] are
+//! kept; all of them are dropped as soon as the stamp moves.
+//!
+//! [`AuthService::authenticate`]: crate::AuthService::authenticate
+//! [`Store::change_stamp`]: crate::Store::change_stamp
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::model::Principal;
+use crate::store::ChangeStamp;
+
+/// Most tokens remembered; the map is emptied when full.
+pub(crate) const MAX_ENTRIES: usize = 4096;
+
+/// Principals by token, all valid under one stamp.
+#[derive(Debug, Default)]
+pub(crate) struct TokenChecks {
+    inner: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    stamp: Option<ChangeStamp>,
+    by_token: HashMap<Box<str>, Principal>,
+}
+
+impl TokenChecks {
+    /// The principal remembered for `token`, if nothing was committed
+    /// since it was computed (`stamp` is the store's stamp now).
+    pub(crate) fn get(&self, stamp: ChangeStamp, token: &str) -> Option<Principal> {
+        let entries = self.inner.lock().ok()?;
+        if entries.stamp != Some(stamp) {
+            return None;
+        }
+        entries.by_token.get(token).cloned()
+    }
+
+    /// Remembers `principal` for `token`, computed after `stamp` was read.
+    pub(crate) fn put(&self, stamp: ChangeStamp, token: &str, principal: &Principal) {
+        let Ok(mut entries) = self.inner.lock() else {
+            return;
+        };
+        if entries.stamp != Some(stamp) || entries.by_token.len() >= MAX_ENTRIES {
+            entries.by_token.clear();
+            entries.stamp = Some(stamp);
+        }
+        entries.by_token.insert(token.into(), principal.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{TotpState, User};
+
+    fn principal(name: &str) -> Principal {
+        Principal {
+            username: name.into(),
+            user_id: 1,
+            jti: "j".into(),
+            expires_at: 100,
+            issued_at: 0,
+            two_factor: false,
+            otp_verified: false,
+            user: User {
+                id: 1,
+                username: name.into(),
+                display_name: String::new(),
+                email: None,
+                phone: None,
+                external_id: None,
+                role: "user".into(),
+                password_hash: String::new(),
+                totp: TotpState::Off,
+                totp_last_step: None,
+                tokens_valid_after: 0,
+                created_at: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn an_answer_is_served_only_under_its_stamp_and_for_its_token() {
+        let checks = TokenChecks::default();
+        checks.put(ChangeStamp(1), "t-alice", &principal("alice"));
+        assert_eq!(
+            checks.get(ChangeStamp(1), "t-alice"),
+            Some(principal("alice"))
+        );
+        assert_eq!(checks.get(ChangeStamp(2), "t-alice"), None, "a commit");
+        assert_eq!(checks.get(ChangeStamp(1), "t-alice2"), None);
+        assert_eq!(checks.get(ChangeStamp(1), "t-alic"), None);
+    }
+
+    #[test]
+    fn an_answer_computed_before_a_commit_is_never_served_after_it() {
+        let checks = TokenChecks::default();
+        checks.put(ChangeStamp(2), "t-alice", &principal("alice"));
+        // A slow check that read its stamp before the commit puts late.
+        checks.put(ChangeStamp(1), "t-bob", &principal("bob"));
+        assert_eq!(checks.get(ChangeStamp(2), "t-alice"), None);
+        assert_eq!(checks.get(ChangeStamp(2), "t-bob"), None);
+    }
+
+    #[test]
+    fn the_map_never_holds_more_than_its_bound() {
+        let checks = TokenChecks::default();
+        for i in 0..=MAX_ENTRIES {
+            checks.put(ChangeStamp(1), &format!("t{i}"), &principal("alice"));
+        }
+        let held = checks.inner.lock().map(|e| e.by_token.len()).unwrap_or(0);
+        assert!(held <= MAX_ENTRIES);
+        let last = format!("t{MAX_ENTRIES}");
+        assert!(checks.get(ChangeStamp(1), &last).is_some());
+    }
+}
