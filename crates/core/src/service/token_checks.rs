@@ -20,7 +20,7 @@
 //! [`Store::change_stamp`]: crate::Store::change_stamp
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use crate::model::Principal;
 use crate::store::ChangeStamp;
@@ -31,7 +31,8 @@ pub(crate) const MAX_ENTRIES: usize = 4096;
 /// Principals by token, all valid under one stamp.
 #[derive(Debug, Default)]
 pub(crate) struct TokenChecks {
-    inner: Mutex<Entries>,
+    /// Readers share it (every request); a writer only after a miss.
+    inner: RwLock<Entries>,
 }
 
 #[derive(Debug, Default)]
@@ -44,7 +45,7 @@ impl TokenChecks {
     /// The principal remembered for `token`, if nothing was committed
     /// since it was computed (`stamp` is the store's stamp now).
     pub(crate) fn get(&self, stamp: ChangeStamp, token: &str) -> Option<Principal> {
-        let entries = self.inner.lock().ok()?;
+        let entries = self.inner.read().ok()?;
         if entries.stamp != Some(stamp) {
             return None;
         }
@@ -53,7 +54,7 @@ impl TokenChecks {
 
     /// Remembers `principal` for `token`, computed after `stamp` was read.
     pub(crate) fn put(&self, stamp: ChangeStamp, token: &str, principal: &Principal) {
-        let Ok(mut entries) = self.inner.lock() else {
+        let Ok(mut entries) = self.inner.write() else {
             return;
         };
         if entries.stamp != Some(stamp) || entries.by_token.len() >= MAX_ENTRIES {
@@ -124,7 +125,7 @@ mod tests {
         for i in 0..=MAX_ENTRIES {
             checks.put(ChangeStamp(1), &format!("t{i}"), &principal("alice"));
         }
-        let held = checks.inner.lock().map(|e| e.by_token.len()).unwrap_or(0);
+        let held = checks.inner.read().map(|e| e.by_token.len()).unwrap_or(0);
         assert!(held <= MAX_ENTRIES);
         let last = format!("t{MAX_ENTRIES}");
         assert!(checks.get(ChangeStamp(1), &last).is_some());
