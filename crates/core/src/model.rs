@@ -110,6 +110,35 @@ pub struct RevokeToken {
     pub expires_at: i64,
 }
 
+/// An application's OTP status to use up in the same write as a
+/// second-factor success (the Single Connect `otpvalid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtpStatusUse {
+    /// The application that asked for the status.
+    pub app_id: i64,
+    /// Now (unix seconds): the status must not have expired.
+    pub now: i64,
+}
+
+/// How a second-factor write ended ([`crate::Store::complete_second_factor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorWrite {
+    /// The proof won; everything asked for was written.
+    Recorded,
+    /// The proof lost (a replayed step, an already enabled secret, a used
+    /// code): nothing was written.
+    ProofLost,
+    /// The OTP status to use up was gone or expired: nothing was written.
+    StatusGone,
+}
+
+impl SecondFactorWrite {
+    /// Whether the success was recorded.
+    pub fn recorded(self) -> bool {
+        self == Self::Recorded
+    }
+}
+
 /// A stored recovery code: its id and argon2id hash.
 #[derive(Debug, Clone)]
 pub struct RecoveryCodeRecord {

@@ -12,8 +12,8 @@ use crate::error::StoreError;
 use crate::model::{
     Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
     MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpStatusRecord,
-    OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof, ThrottleKind, ThrottleState,
-    TokenState, User,
+    OtpStatusUse, OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof,
+    SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, User,
 };
 
 /// What [`Store::change_stamp`] returns: opaque, compared for equality.
@@ -110,16 +110,20 @@ pub trait Store: Send + Sync + 'static {
     /// Records a second-factor success in ONE transaction: the proof's
     /// conditional write (accept a later TOTP step, enable the pending
     /// secret, or consume a recovery code); if it wins, also revokes
-    /// `revoke` and, if `clear_otp_throttle`, forgets the user's OTP
-    /// failure counter. False (nothing written) if the proof lost: a
-    /// replayed step, an already enabled secret, a used code.
+    /// `revoke`, uses up `otp_status` (the application's unexpired status
+    /// for this user, which must exist) and, if `clear_otp_throttle`,
+    /// forgets the user's OTP failure counter. Nothing is written unless
+    /// all of it is: [`SecondFactorWrite::ProofLost`] for a replayed step,
+    /// an already enabled secret or a used code,
+    /// [`SecondFactorWrite::StatusGone`] for a missing status.
     async fn complete_second_factor(
         &self,
         user_id: i64,
         proof: SecondFactorProof,
         revoke: Option<&RevokeToken>,
+        otp_status: Option<OtpStatusUse>,
         clear_otp_throttle: bool,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<SecondFactorWrite, StoreError>;
 
     /// A failure counter, if any.
     async fn throttle(

@@ -16,8 +16,9 @@ use async_trait::async_trait;
 use otpgate_core::model::{
     Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
-    OtpStatusRecord, OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof,
-    ThrottleKind, ThrottleState, TokenState, TotpState, User, UserLiveState,
+    OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, RevokeToken,
+    SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, TotpState, User,
+    UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -27,6 +28,9 @@ use sqlx::{Connection, Row};
 use crate::error::map;
 use crate::migrations;
 
+/// Uses up an application's unexpired OTP status for a user.
+const CONSUME_OTP_STATUS: &str =
+    "DELETE FROM otp_status WHERE user_id = $1 AND app_id = $2 AND expires_at > $3";
 /// PostgreSQL tuning knobs.
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
@@ -600,9 +604,27 @@ impl Store for PostgresStore {
         user_id: i64,
         proof: SecondFactorProof,
         revoke: Option<&RevokeToken>,
+        otp_status: Option<OtpStatusUse>,
         clear_otp_throttle: bool,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<SecondFactorWrite, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map)?;
+        if let Some(s) = otp_status {
+            // Deleting takes the row lock: a concurrent use waits, then finds
+            // nothing. Rolled back below if the proof loses.
+            let used = sqlx::query(CONSUME_OTP_STATUS)
+                .bind(user_id)
+                .bind(s.app_id)
+                .bind(s.now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?
+                .rows_affected()
+                == 1;
+            if !used {
+                tx.rollback().await.map_err(map)?;
+                return Ok(SecondFactorWrite::StatusGone);
+            }
+        }
         let won = match proof {
             SecondFactorProof::TotpStep(step) => sqlx::query(
                 "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_state = 2 \
@@ -631,7 +653,7 @@ impl Store for PostgresStore {
             == 1;
         if !won {
             tx.rollback().await.map_err(map)?;
-            return Ok(false);
+            return Ok(SecondFactorWrite::ProofLost);
         }
         if let Some(r) = revoke {
             sqlx::query(
@@ -653,7 +675,7 @@ impl Store for PostgresStore {
                 .map_err(map)?;
         }
         tx.commit().await.map_err(map)?;
-        Ok(true)
+        Ok(SecondFactorWrite::Recorded)
     }
     async fn create_application(&self, a: &NewApplication) -> Result<Application, StoreError> {
         let row = sqlx::query(
@@ -927,16 +949,14 @@ impl Store for PostgresStore {
         app_id: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "DELETE FROM otp_status WHERE user_id = $1 AND app_id = $2 AND expires_at > $3",
-        )
-        .bind(user_id)
-        .bind(app_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(map)?
-        .rows_affected();
+        let n = sqlx::query(CONSUME_OTP_STATUS)
+            .bind(user_id)
+            .bind(app_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
         Ok(n == 1)
     }
 

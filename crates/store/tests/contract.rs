@@ -232,6 +232,7 @@ contract!(
     token_state_reports_revocation,
     second_factor_success_is_one_all_or_nothing_write,
     second_factor_success_wins_once_under_concurrency,
+    second_factor_success_uses_up_the_otp_status_or_writes_nothing,
     totp_lifecycle_pending_enable_accept_disable,
     totp_step_is_accepted_once_under_concurrency,
     enabling_happens_once_under_concurrency,
@@ -911,9 +912,16 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
         .expect("fail");
     // A replayed step loses: nothing is written, not even the revocation.
     assert!(
-        !s.complete_second_factor(u.id, SecondFactorProof::TotpStep(10), Some(&revoke), true)
-            .await
-            .expect("replay")
+        !s.complete_second_factor(
+            u.id,
+            SecondFactorProof::TotpStep(10),
+            Some(&revoke),
+            None,
+            true
+        )
+        .await
+        .expect("replay")
+        .recorded()
     );
     assert!(
         !s.token_state("alice", "pre-otp")
@@ -930,9 +938,16 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
     );
     // A later step wins: step recorded, token revoked, counter cleared.
     assert!(
-        s.complete_second_factor(u.id, SecondFactorProof::TotpStep(11), Some(&revoke), true)
-            .await
-            .expect("win")
+        s.complete_second_factor(
+            u.id,
+            SecondFactorProof::TotpStep(11),
+            Some(&revoke),
+            None,
+            true
+        )
+        .await
+        .expect("win")
+        .recorded()
     );
     assert_eq!(
         s.user_by_name("alice")
@@ -962,25 +977,28 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
         cutoff: 500,
     };
     assert!(
-        !s.complete_second_factor(b.id, enable, None, false)
+        !s.complete_second_factor(b.id, enable, None, None, false)
             .await
             .expect("not pending")
+            .recorded()
     );
     s.set_pending_secret(b.id, b"sealed")
         .await
         .expect("pending");
     assert!(
-        s.complete_second_factor(b.id, enable, None, false)
+        s.complete_second_factor(b.id, enable, None, None, false)
             .await
             .expect("enable")
+            .recorded()
     );
     let bob = s.user_by_name("bob").await.expect("r").expect("u");
     assert!(bob.totp.is_enabled());
     assert_eq!((bob.totp_last_step, bob.tokens_valid_after), (Some(5), 500));
     assert!(
-        !s.complete_second_factor(b.id, enable, None, false)
+        !s.complete_second_factor(b.id, enable, None, None, false)
             .await
             .expect("enabled once")
+            .recorded()
     );
     // Recovery codes: only the owner's code, once.
     assert!(
@@ -990,19 +1008,40 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
     );
     let code = s.recovery_codes(u.id).await.expect("codes")[0].id;
     assert!(
-        !s.complete_second_factor(b.id, SecondFactorProof::RecoveryCode(code), None, false)
-            .await
-            .expect("not bob's")
+        !s.complete_second_factor(
+            b.id,
+            SecondFactorProof::RecoveryCode(code),
+            None,
+            None,
+            false
+        )
+        .await
+        .expect("not bob's")
+        .recorded()
     );
     assert!(
-        s.complete_second_factor(u.id, SecondFactorProof::RecoveryCode(code), None, false)
-            .await
-            .expect("use")
+        s.complete_second_factor(
+            u.id,
+            SecondFactorProof::RecoveryCode(code),
+            None,
+            None,
+            false
+        )
+        .await
+        .expect("use")
+        .recorded()
     );
     assert!(
-        !s.complete_second_factor(u.id, SecondFactorProof::RecoveryCode(code), None, false)
-            .await
-            .expect("reuse")
+        !s.complete_second_factor(
+            u.id,
+            SecondFactorProof::RecoveryCode(code),
+            None,
+            None,
+            false
+        )
+        .await
+        .expect("reuse")
+        .recorded()
     );
 }
 
@@ -1027,13 +1066,13 @@ async fn second_factor_success_wins_once_under_concurrency(s: Arc<dyn Store>) {
                     jti: format!("t{i}"),
                     expires_at: 9999,
                 };
-                s.complete_second_factor(u.id, proof, Some(&revoke), false)
+                s.complete_second_factor(u.id, proof, Some(&revoke), None, false)
                     .await
             }));
         }
         let mut wins = 0;
         for t in tasks {
-            if t.await.expect("join").expect("store") {
+            if t.await.expect("join").expect("store").recorded() {
                 wins += 1;
             }
         }
@@ -1348,6 +1387,80 @@ async fn mfa_session_is_used_once_from_its_device_under_concurrency(s: Arc<dyn S
     }
     assert_eq!(wins, 1);
     assert_eq!(s.mfa_session("sid", 100).await.expect("used"), None);
+}
+
+/// The Single Connect check: the success and the use of the application's
+/// OTP status are one write; without a live status nothing is written.
+async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<dyn Store>) {
+    use otpgate_core::model::{OtpStatusUse, SecondFactorProof, SecondFactorWrite};
+    let u = enabled_user(&s, "alice", 10).await;
+    let app = s.create_application(&new_app("shop")).await.expect("app");
+    let status = |now| {
+        Some(OtpStatusUse {
+            app_id: app.id,
+            now,
+        })
+    };
+    let step = SecondFactorProof::TotpStep;
+    let last_step = |s: Arc<dyn Store>| async move {
+        s.user_by_name("alice")
+            .await
+            .expect("read")
+            .expect("alice")
+            .totp_last_step
+    };
+    // No status asked: nothing written, the step stays unused.
+    assert_eq!(
+        s.complete_second_factor(u.id, step(11), None, status(100), false)
+            .await
+            .expect("write"),
+        SecondFactorWrite::StatusGone
+    );
+    assert_eq!(last_step(s.clone()).await, Some(10));
+    s.put_otp_status(&OtpStatusRecord {
+        user_id: u.id,
+        app_id: app.id,
+        end_user_ip: None,
+        expires_at: 400,
+    })
+    .await
+    .expect("status");
+    // Expired by then: the same.
+    assert_eq!(
+        s.complete_second_factor(u.id, step(11), None, status(400), false)
+            .await
+            .expect("write"),
+        SecondFactorWrite::StatusGone
+    );
+    // A replayed step loses and leaves the status in place.
+    assert_eq!(
+        s.complete_second_factor(u.id, step(10), None, status(100), false)
+            .await
+            .expect("write"),
+        SecondFactorWrite::ProofLost
+    );
+    assert!(
+        s.otp_status(u.id, app.id, 100)
+            .await
+            .expect("read")
+            .is_some()
+    );
+    // A good step wins and uses the status up, once.
+    assert_eq!(
+        s.complete_second_factor(u.id, step(11), None, status(100), false)
+            .await
+            .expect("write"),
+        SecondFactorWrite::Recorded
+    );
+    assert_eq!(last_step(s.clone()).await, Some(11));
+    assert_eq!(s.otp_status(u.id, app.id, 100).await.expect("read"), None);
+    assert_eq!(
+        s.complete_second_factor(u.id, step(12), None, status(100), false)
+            .await
+            .expect("write"),
+        SecondFactorWrite::StatusGone
+    );
+    assert_eq!(last_step(s.clone()).await, Some(11));
 }
 
 async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn Store>) {

@@ -4,12 +4,13 @@
 //! Asking records a status (5 minutes) that the check needs, for the same
 //! user and application, and that a successful check uses up. A user with
 //! TOTP on proves a TOTP or recovery code through
-//! [`AuthService::check_second_factor`]; a user without TOTP but with an
+//! [`AuthService::check_second_factor`] (whose success write also uses up
+//! the status); a user without TOTP but with an
 //! e-mail address or phone is sent an out-of-band code when the status is
 //! asked, and proves that. Both run under the one OTP lockout.
 
 use crate::error::AuthError;
-use crate::model::{Application, OtpStatusRecord, User};
+use crate::model::{Application, OtpStatusRecord, OtpStatusUse, User};
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
 use crate::service::oob::{OobBinding, delivery_address};
@@ -112,27 +113,33 @@ impl AuthService {
             );
             return Err(AuthError::OtpStatusRequired);
         };
-        let checked = if user.totp.is_enabled() {
-            self.check_second_factor(&user, code, caller)
+        let outcome = if user.totp.is_enabled() {
+            // The status is used up in the same write as the success.
+            let status = OtpStatusUse {
+                app_id: app.id,
+                now: self.clock.now_secs(),
+            };
+            self.prove_second_factor(&user, code, None, Some(status), caller)
                 .await
                 .map(|_| ())
         } else {
-            self.check_oob_code(&user, &OobBinding::Application(app.id), code, caller)
+            match self
+                .check_oob_code(&user, &OobBinding::Application(app.id), code, caller)
                 .await
-        };
-        let outcome = match checked {
-            Ok(()) => {
-                if self
-                    .store
-                    .consume_otp_status(user.id, app.id, self.clock.now_secs())
-                    .await?
-                {
-                    Ok(())
-                } else {
-                    Err(AuthError::OtpStatusRequired)
+            {
+                Ok(()) => {
+                    if self
+                        .store
+                        .consume_otp_status(user.id, app.id, self.clock.now_secs())
+                        .await?
+                    {
+                        Ok(())
+                    } else {
+                        Err(AuthError::OtpStatusRequired)
+                    }
                 }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
         };
         let event = if outcome.is_ok() {
             AuthEvent::OtpValid

@@ -7,7 +7,10 @@
 use crate::crypto::codes;
 use crate::crypto::totp::{otpauth_url, secret_to_base32};
 use crate::error::{AuthError, TokenProblem};
-use crate::model::{IssuedToken, Principal, RevokeToken, SecondFactorProof, TotpState, User};
+use crate::model::{
+    IssuedToken, OtpStatusUse, Principal, RevokeToken, SecondFactorProof, SecondFactorWrite,
+    TotpState, User,
+};
 use crate::secret::SecretString;
 use crate::service::audit::{AuthEvent, CheckFactor, CheckResult};
 use crate::service::{AuthService, Caller};
@@ -91,16 +94,21 @@ impl AuthService {
         code: &SecretString,
         caller: &Caller,
     ) -> Result<OtpCheck, AuthError> {
-        self.prove_second_factor(user, code, None, caller).await
+        self.prove_second_factor(user, code, None, None, caller)
+            .await
     }
 
-    /// [`Self::check_second_factor`], also revoking `revoke` in the same
-    /// store write as the success (verify-otp swaps the presented token).
-    async fn prove_second_factor(
+    /// [`Self::check_second_factor`], also revoking `revoke` (verify-otp
+    /// swaps the presented token) and using up `otp_status` (the Single
+    /// Connect check) in the same store write as the success. A status
+    /// gone by then fails with [`AuthError::OtpStatusRequired`], nothing
+    /// written.
+    pub(crate) async fn prove_second_factor(
         &self,
         user: &User,
         code: &SecretString,
         revoke: Option<RevokeToken>,
+        otp_status: Option<OtpStatusUse>,
         caller: &Caller,
     ) -> Result<OtpCheck, AuthError> {
         let store = self.store.as_ref();
@@ -149,14 +157,24 @@ impl AuthService {
                 }
             }
         };
-        let accepted = match &candidate {
+        let written = match &candidate {
             Some((proof, _, _)) => {
                 store
-                    .complete_second_factor(user.id, *proof, revoke.as_ref(), seen.is_some())
+                    .complete_second_factor(
+                        user.id,
+                        *proof,
+                        revoke.as_ref(),
+                        otp_status,
+                        seen.is_some(),
+                    )
                     .await?
             }
-            None => false,
+            None => SecondFactorWrite::ProofLost,
         };
+        if written == SecondFactorWrite::StatusGone {
+            return Err(AuthError::OtpStatusRequired);
+        }
+        let accepted = written.recorded();
         match candidate {
             Some((_, factor, enabled_now)) if accepted => {
                 let event = match (factor, enabled_now) {
@@ -254,7 +272,7 @@ impl AuthService {
             expires_at: who.expires_at,
         };
         let check = self
-            .prove_second_factor(&who.user, code, Some(revoke), caller)
+            .prove_second_factor(&who.user, code, Some(revoke), None, caller)
             .await?;
         // Sockets of this process re-check now (the presented token was
         // revoked; enabling also revoked every older token).

@@ -23,8 +23,9 @@ use async_trait::async_trait;
 use otpgate_core::model::{
     Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
-    OtpStatusRecord, OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof,
-    ThrottleKind, ThrottleState, TokenState, TotpState, User, UserLiveState,
+    OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, RevokeToken,
+    SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, TotpState, User,
+    UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::store::ChangeStamp;
@@ -278,6 +279,8 @@ const ENABLE_PENDING: &str = concat!(
 const REVOKE_JTI: &str = "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES (?, ?, ?) \
      ON CONFLICT (jti) DO NOTHING";
 const CLEAR_OTP_THROTTLE: &str = "DELETE FROM throttles WHERE kind = 'otp' AND key = ?";
+const CONSUME_OTP_STATUS: &str =
+    "DELETE FROM otp_status WHERE user_id = ? AND app_id = ? AND expires_at > ?";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -554,11 +557,25 @@ impl Store for SqliteStore {
         user_id: i64,
         proof: SecondFactorProof,
         revoke: Option<&RevokeToken>,
+        otp_status: Option<OtpStatusUse>,
         clear_otp_throttle: bool,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<SecondFactorWrite, StoreError> {
         let revoke = revoke.cloned();
         self.engine
             .write(move |c| {
+                // The writer holds the write lock: what this job reads stays
+                // true until it commits.
+                if let Some(s) = otp_status {
+                    let present = c
+                        .prepare_cached(
+                            "SELECT EXISTS (SELECT 1 FROM otp_status \
+                             WHERE user_id = ? AND app_id = ? AND expires_at > ?)",
+                        )?
+                        .query_row([user_id, s.app_id, s.now], |r| r.get::<_, bool>(0))?;
+                    if !present {
+                        return Ok(SecondFactorWrite::StatusGone);
+                    }
+                }
                 let won = match proof {
                     SecondFactorProof::TotpStep(step) => {
                         c.prepare_cached(ACCEPT_STEP)?.execute([step, user_id])?
@@ -571,17 +588,21 @@ impl Store for SqliteStore {
                         .execute([code_id, user_id])?,
                 } == 1;
                 if !won {
-                    return Ok(false);
+                    return Ok(SecondFactorWrite::ProofLost);
                 }
                 if let Some(r) = &revoke {
                     c.prepare_cached(REVOKE_JTI)?
                         .execute(params![r.jti, user_id, r.expires_at])?;
                 }
+                if let Some(s) = otp_status {
+                    c.prepare_cached(CONSUME_OTP_STATUS)?
+                        .execute([user_id, s.app_id, s.now])?;
+                }
                 if clear_otp_throttle {
                     c.prepare_cached(CLEAR_OTP_THROTTLE)?
                         .execute([user_id.to_string()])?;
                 }
-                Ok(true)
+                Ok(SecondFactorWrite::Recorded)
             })
             .await
     }
@@ -963,10 +984,8 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         self.engine
             .write(move |c| {
-                Ok(c.prepare_cached(
-                    "DELETE FROM otp_status WHERE user_id = ? AND app_id = ? AND expires_at > ?",
-                )?
-                .execute([user_id, app_id, now])?
+                Ok(c.prepare_cached(CONSUME_OTP_STATUS)?
+                    .execute([user_id, app_id, now])?
                     == 1)
             })
             .await
