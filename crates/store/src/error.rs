@@ -1,4 +1,5 @@
-//! Mapping of database errors onto the core's [`StoreError`].
+//! Mapping of PostgreSQL (sqlx) errors onto the core's [`StoreError`].
+//! (The SQLite engine classifies its own errors, in `sqlite::engine`.)
 
 use otpgate_core::StoreError;
 
@@ -13,14 +14,12 @@ pub(crate) fn map(e: sqlx::Error) -> StoreError {
             if db.is_unique_violation() {
                 return StoreError::Conflict(db.message().to_owned());
             }
-            // SQLite busy/locked; PostgreSQL connection and shutdown classes,
-            // deadlock, serialization failure, too many connections: all of
-            // them worth retrying, none of them the client's fault.
+            // Connection and shutdown classes, deadlock, serialization
+            // failure, too many connections: all of them worth retrying,
+            // none of them the client's fault.
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-            if matches!(
-                code.as_str(),
-                "5" | "6" | "517" | "261" | "262" | "40001" | "40P01" | "53300"
-            ) || code.starts_with("08")
+            if matches!(code.as_str(), "40001" | "40P01" | "53300")
+                || code.starts_with("08")
                 || code.starts_with("57P")
             {
                 StoreError::Unavailable(e.to_string())
