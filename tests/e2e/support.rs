@@ -68,7 +68,8 @@ pub struct Server {
     pub child: Child,
     pub dir: PathBuf,
     pub base: String,
-    pub stdout_lines: Vec<String>,
+    /// Every stdout line so far (read by a thread: see [`Server::stdout_line`]).
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     env: Vec<(String, String)>,
     /// Every stderr line so far, when started with [`Server::start_capturing`].
     stderr: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
@@ -120,13 +121,12 @@ impl Server {
             });
             lines
         });
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout_pipe = child.stdout.take().unwrap();
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = stdout.clone();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+            for line in BufReader::new(stdout_pipe).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
             }
         });
         let base = format!("http://127.0.0.1:{port}");
@@ -141,14 +141,33 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let stdout_lines: Vec<String> = rx.try_iter().collect();
         Self {
             child,
             dir: dir.to_path_buf(),
             base,
-            stdout_lines,
+            stdout,
             env,
             stderr,
+        }
+    }
+
+    /// The first stdout line starting with `prefix`, waiting up to `wait`
+    /// for it. The server prints before it listens, but the thread reading
+    /// the pipe may not have got to the line when the port opens.
+    pub fn stdout_line(&self, prefix: &str, wait: Duration) -> Option<String> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let found = self
+                .stdout
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.starts_with(prefix))
+                .cloned();
+            if found.is_some() || Instant::now() >= deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

@@ -2,6 +2,8 @@
 //! with the CLI, log in, enrol from the QR code, log in through the 2FA
 //! step with codes from oathtool, use a recovery code, disable 2FA.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::{Http, Server, have_tool, now_secs, oathtool_code, text};
@@ -15,9 +17,7 @@ async fn the_readme_walkthrough_with_oathtool_and_zbarimg() {
     let server = Server::start(dir.path(), &[]);
     // First start: an admin with a random password, printed once.
     let admin_line = server
-        .stdout_lines
-        .iter()
-        .find(|l| l.starts_with("Password"))
+        .stdout_line("Password", Duration::from_secs(10))
         .expect("admin password printed");
     let admin_pw = admin_line.rsplit(' ').next().unwrap().to_owned();
     let http = Http::new();
