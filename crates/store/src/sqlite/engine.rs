@@ -27,13 +27,12 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 /// Most jobs committed by one transaction.
 const MAX_GROUP: usize = 512;
-/// How much of the database file is memory-mapped.
-const MMAP_BYTES: i64 = 256 * 1024 * 1024;
 /// With `synchronous=NORMAL` a commit costs no fsync, so without a pause
 /// groups stay at 2-4 jobs and every commit rewrites the same WAL pages:
 /// while writes arrive concurrently (the last group had more than one
-/// job), the writer keeps a group open this long after its first job.
-/// A lone write is never held. (With `FULL`, the previous group's fsync
+/// job), the writer sleeps this long after a group's first job, then takes
+/// every job waiting (sleeping, not waiting on the queue: one wake-up per
+/// group instead of one per job). A lone write is never held. (With `FULL`, the previous group's fsync
 /// is that pause.) Measured in docs/performance.md: 1 ms took normal-mode
 /// verify-otp from 9.0k to 11.8k/s on 2 cores.
 const NORMAL_COMMIT_DELAY: Duration = Duration::from_micros(1000);
@@ -208,9 +207,11 @@ fn open_connection(settings: &Settings, read_only: bool) -> rusqlite::Result<Con
         },
     )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Database pages are read through a memory map instead of a read()
-    // call each (the WAL is still read with read()).
-    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    // No memory map of the database file (`mmap_size` stays 0): a read
+    // transaction that finds a new commit in the WAL drops the connection's
+    // map, so under writes every read paid a munmap (a TLB shootdown on
+    // every core), a new mmap and page faults; pread of the few pages a
+    // point read touches costs less (docs/performance.md).
     Ok(conn)
 }
 
@@ -236,26 +237,23 @@ fn group_deadline(last_group: usize, delay: Duration) -> Option<Instant> {
     (last_group > 1 && !delay.is_zero()).then(|| Instant::now() + delay)
 }
 
-/// `first` and the jobs that join it: those already queued, and with a
-/// deadline those arriving before it, up to [`MAX_GROUP`]. Also says
-/// whether a stop request was met.
+/// `first` and the jobs that join it: with a deadline, the writer first
+/// sleeps until it; then every job waiting, up to [`MAX_GROUP`]. Also
+/// says whether a stop request was met.
 fn collect_group(
     jobs: &Receiver<Option<Job>>,
     first: Job,
     deadline: Option<Instant>,
 ) -> (Vec<Job>, bool) {
+    if let Some(at) = deadline {
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+    }
     let mut group = vec![first];
     while group.len() < MAX_GROUP {
-        let next = match deadline {
-            None => jobs.try_recv().ok(),
-            Some(at) => jobs
-                .recv_timeout(at.saturating_duration_since(Instant::now()))
-                .ok(),
-        };
-        match next {
-            Some(Some(job)) => group.push(job),
-            Some(None) => return (group, true),
-            None => break,
+        match jobs.try_recv() {
+            Ok(Some(job)) => group.push(job),
+            Ok(None) => return (group, true),
+            Err(_) => break,
         }
     }
     (group, false)
@@ -443,8 +441,11 @@ mod tests {
         tx.send(Some(noop())).expect("send");
         tx.send(None).expect("send");
         tx.send(Some(noop())).expect("send");
-        let (group, stop) =
-            collect_group(&rx, noop(), Some(Instant::now() + Duration::from_secs(60)));
+        let (group, stop) = collect_group(
+            &rx,
+            noop(),
+            Some(Instant::now() + Duration::from_millis(50)),
+        );
         assert_eq!((group.len(), stop), (2, true));
     }
 
