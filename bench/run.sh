@@ -8,7 +8,7 @@
 #
 # Usage: bench/run.sh            (SQLite; PostgreSQL rows too when
 #                                 OTPGATE_BENCH_PG_URL or OTPGATE_TEST_PG_URL is set)
-# Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 100000: users seeded per SQLite run, enough for verify-otp and otpvalid at 10,000/s),
+# Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 32000 x BENCH_SECONDS: users seeded per SQLite run, enough for verify-otp and otpvalid at 16,000/s each),
 #   BENCH_PG_VERIFY_USERS (default 40000), BENCH_WS=0 (skip the Socket.IO rows),
 #   BENCH_WS_CLIENTS (default 10000).
 # Needs: wrk (apt-get install wrk), curl; psql for the PostgreSQL rows.
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECS=${BENCH_SECONDS:-8}
-VERIFY_USERS=${BENCH_VERIFY_USERS:-100000}
+VERIFY_USERS=${BENCH_VERIFY_USERS:-$((SECS * 32000))}
 PG_VERIFY_USERS=${BENCH_PG_VERIFY_USERS:-40000}
 PG_URL=${OTPGATE_BENCH_PG_URL:-${OTPGATE_TEST_PG_URL:-}}
 CORES=$(nproc)
