@@ -274,9 +274,14 @@ impl AuthService {
         let check = self
             .prove_second_factor(&who.user, code, Some(revoke), None, caller)
             .await?;
-        // Sockets of this process re-check now (the presented token was
-        // revoked; enabling also revoked every older token).
-        self.signal_revocation();
+        // A socket can only have logged in with a token that passes the
+        // 2FA gate: if the presented one did, sockets of this process
+        // re-check now. A pre-OTP token (the usual case) holds no socket,
+        // and enabling 2FA has signalled already; so a login's second step
+        // costs no sweep of every live socket.
+        if !who.two_factor || who.otp_verified {
+            self.signal_revocation();
+        }
         let valid_after = match check {
             // Enabling moved the cut-off past every older token: read it.
             OtpCheck::Accepted {

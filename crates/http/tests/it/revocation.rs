@@ -172,3 +172,32 @@ async fn a_remembered_token_still_expires() {
         "token_expired",
     );
 }
+
+/// Live sockets are re-checked when verify-otp revokes a token that a
+/// socket could hold (one that passes the 2FA gate), and not for the
+/// pre-OTP token of a login's second step, which no socket can hold.
+#[tokio::test]
+async fn verify_otp_wakes_socket_checks_only_for_tokens_a_socket_could_hold() {
+    let app = TestApp::new().await;
+    let (verified, secret) = app.user_with_2fa("alice", "pw-alice-1").await;
+    let mut signal = app.svc.revocation_signal();
+    signal.mark_unchanged();
+
+    let pending = app.login("alice", "pw-alice-1").await;
+    let r = app.verify(&pending, "alice", &app.code(&secret, 0)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(
+        !signal.has_changed().expect("open"),
+        "pre-OTP token: no sweep"
+    );
+
+    app.clock.advance_secs(30);
+    let r = app.verify(&verified, "alice", &app.code(&secret, 0)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(signal.has_changed().expect("open"), "verified token: sweep");
+    assert_error(
+        &app.get("/api/user/me", &verified).await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    );
+}
