@@ -69,10 +69,25 @@ pub struct Server {
     pub dir: PathBuf,
     pub base: String,
     /// Every stdout line so far (read by a thread: see [`Server::stdout_line`]).
-    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stdout: Lines,
     env: Vec<(String, String)>,
     /// Every stderr line so far, when started with [`Server::start_capturing`].
-    stderr: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
+    stderr: Option<Lines>,
+}
+
+/// The lines of a child's output, as read so far.
+type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Reads `pipe` line by line on its own thread into the returned list.
+fn collect_lines(pipe: impl std::io::Read + Send + 'static) -> Lines {
+    let lines = Lines::default();
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
 }
 
 impl Server {
@@ -111,24 +126,8 @@ impl Server {
             })
             .spawn()
             .expect("start otpgate");
-        let stderr = child.stderr.take().map(|pipe| {
-            let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-            let sink = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    sink.lock().unwrap().push(line);
-                }
-            });
-            lines
-        });
-        let stdout_pipe = child.stdout.take().unwrap();
-        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = stdout.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout_pipe).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let stderr = child.stderr.take().map(collect_lines);
+        let stdout = collect_lines(child.stdout.take().unwrap());
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

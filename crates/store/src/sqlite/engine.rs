@@ -32,9 +32,10 @@ const MAX_GROUP: usize = 512;
 /// while writes arrive concurrently (the last group had more than one
 /// job), the writer sleeps this long after a group's first job, then takes
 /// every job waiting (sleeping, not waiting on the queue: one wake-up per
-/// group instead of one per job). A lone write is never held. (With `FULL`, the previous group's fsync
-/// is that pause.) Measured in docs/performance.md: 1 ms took normal-mode
-/// verify-otp from 9.0k to 11.8k/s on 2 cores.
+/// group instead of one per job). A lone write is never held. (With
+/// `FULL`, the previous group's fsync is that pause.) Measured in
+/// docs/performance.md: 1 ms took normal-mode verify-otp from 9.0k to
+/// 11.8k/s on 2 cores.
 const NORMAL_COMMIT_DELAY: Duration = Duration::from_micros(1000);
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;
@@ -112,17 +113,14 @@ impl Engine {
         let writer = open_connection(&settings, false).map_err(|e| unavailable(&settings, &e))?;
         let reader = open_connection(&settings, true).map_err(|e| unavailable(&settings, &e))?;
         let (tx, rx) = std::sync::mpsc::channel::<Option<Job>>();
-        let synchronous_full = settings.synchronous_full;
+        let delay = if settings.synchronous_full {
+            Duration::ZERO
+        } else {
+            NORMAL_COMMIT_DELAY
+        };
         std::thread::Builder::new()
             .name("otpgate-sqlite-writer".into())
-            .spawn(move || {
-                let delay = if synchronous_full {
-                    Duration::ZERO
-                } else {
-                    NORMAL_COMMIT_DELAY
-                };
-                write_loop(&writer, &rx, delay);
-            })
+            .spawn(move || write_loop(&writer, &rx, delay))
             .map_err(|e| StoreError::Other(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Self {
             settings,
