@@ -301,12 +301,21 @@ mod tests {
     async fn pool_sheds_when_the_queue_is_full() {
         let pool = HashingPool::new(cheap(), 1, 1);
         let (tx, rx) = mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
         let busy = pool.clone();
-        let first = tokio::spawn(async move { busy.run(move |_| rx.recv().is_ok()).await });
-        // Wait until the first job holds the only permit.
-        while pool.permits.available_permits() > 0 {
-            tokio::task::yield_now().await;
-        }
+        let first = tokio::spawn(async move {
+            busy.run(move |_| {
+                let _ = started_tx.send(());
+                rx.recv().is_ok()
+            })
+            .await
+        });
+        // Wait until the first job runs on the only thread: then it holds
+        // the only permit and no longer counts as waiting (seeing the
+        // permit taken is not enough: its caller may still count as
+        // waiting, and then the third call below would wait for ever).
+        started.await.expect("first job started");
+        assert_eq!(pool.permits.available_permits(), 0);
         let queued = pool.clone();
         let second = tokio::spawn(async move { queued.run(|_| true).await });
         while pool.waiting.load(Ordering::SeqCst) == 0 {
