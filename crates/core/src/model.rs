@@ -130,6 +130,49 @@ pub enum SecondFactorWrite {
     ProofLost,
     /// The OTP status to use up was gone or expired: nothing was written.
     StatusGone,
+    /// The attempt was not reserved ([`OtpCounter::Unreserved`]) and the
+    /// user's OTP counter is locked until this unix second: nothing was
+    /// written.
+    Locked {
+        /// The lock's end.
+        until: i64,
+    },
+}
+
+/// How a second-factor success write treats the user's OTP failure
+/// counter ([`crate::Store::complete_second_factor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpCounter {
+    /// The attempt reserved its place on the counter beforehand: a success
+    /// forgets the counter.
+    Reserved,
+    /// The attempt was not reserved (a code that matched the TOTP, checked
+    /// without a store access): the write is refused with
+    /// [`SecondFactorWrite::Locked`] while the counter is locked at `now`,
+    /// so the outcome stays hidden from a locked caller; a success forgets
+    /// the counter.
+    Unreserved {
+        /// The current unix second.
+        now: i64,
+    },
+}
+
+/// What reserving an attempt found ([`crate::Store::reserve_attempt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt is counted and may be evaluated.
+    Admitted {
+        /// The count including this attempt.
+        count: u32,
+        /// Whether this reservation set (or extended) the lock: if the
+        /// attempt then fails, it is the one that locked the key.
+        locks: bool,
+    },
+    /// The key is locked until this unix second: nothing was written.
+    Locked {
+        /// The lock's end.
+        until: i64,
+    },
 }
 
 impl SecondFactorWrite {

@@ -1,5 +1,6 @@
 //! Password login, the token check with its 2FA gate, logout, profile.
 
+use crate::address::AddressKey;
 use crate::error::{AuthError, TokenProblem};
 use crate::model::{IssuedToken, Principal, Profile, User};
 use crate::secret::SecretString;
@@ -54,11 +55,14 @@ impl AuthService {
     }
 
     /// The password check of every login (native, and the application
-    /// dialects that take a password): refused while `throttle_key` (the
-    /// canonical username, or what the caller typed when it names nobody)
-    /// or the client IP is locked; a wrong password or an unknown user (the
-    /// same hash work) counts a failure on both; a success clears the
-    /// username's counter.
+    /// dialects that take a password): each attempt first reserves its
+    /// place on the client address's counter (an IPv6 client by its /64)
+    /// and on `throttle_key`'s (the canonical username, or what the
+    /// caller typed when it names nobody), each one atomic store write
+    /// that refuses a locked key; only then is the password hashed. A
+    /// wrong password or an unknown user (the same hash work) is so
+    /// counted already; a success clears the username's counter and gives
+    /// the address's attempt back.
     pub(crate) async fn password_login(
         &self,
         throttle_key: &str,
@@ -69,46 +73,60 @@ impl AuthService {
         let name = throttle_key;
         let store = self.store.as_ref();
         let now = self.clock.now_secs();
-        let ip_key = caller.ip.map(|ip| ip.to_string());
-        let seen = match self.login_user_throttle().check(store, name, now).await {
-            Err(e) => Err(e),
-            Ok(seen) => match &ip_key {
-                Some(ip) => self
-                    .login_ip_throttle()
-                    .check(store, ip, now)
-                    .await
-                    .map(|_| seen),
-                None => Ok(seen),
-            },
-        };
-        let had_failures = match seen {
-            Ok(seen) => seen.is_some(),
+        let ip_key = caller.ip.map(|ip| AddressKey::of(ip).to_string());
+        let (user_throttle, ip_throttle) = (self.login_user_throttle(), self.login_ip_throttle());
+        let mut ip_reserved = None;
+        if let Some(ip) = &ip_key {
+            match ip_throttle.reserve(store, ip, now).await {
+                Ok(r) => ip_reserved = Some(r),
+                Err(e) => return Err(self.login_refused(e, name, caller)),
+            }
+        }
+        let user_reserved = match user_throttle.reserve(store, name, now).await {
+            Ok(r) => r,
             Err(e) => {
-                self.audit.record(AuthEvent::LoginThrottled, name, caller);
+                // The address's attempt was never evaluated: given back.
+                if let Some(ip) = &ip_key {
+                    ip_throttle.give_back(store, ip).await?;
+                }
+                return Err(self.login_refused(e, name, caller));
+            }
+        };
+        let ok = match self
+            .password_matches(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await
+        {
+            Ok(ok) => ok,
+            Err(e) => {
+                // Never evaluated (the hashing pool shed it): not counted.
+                user_throttle.give_back(store, name).await?;
+                if let Some(ip) = &ip_key {
+                    ip_throttle.give_back(store, ip).await?;
+                }
                 return Err(e);
             }
         };
-        let ok = self
-            .password_matches(password, user.as_ref().map(|u| u.password_hash.as_str()))
-            .await?;
         let Some(user) = user.filter(|_| ok) else {
             self.audit.record(AuthEvent::LoginFailed, name, caller);
-            let now = self.clock.now_secs();
-            let user_lock = self.login_user_throttle().fail(store, name, now).await?;
-            let ip_lock = match &ip_key {
-                Some(ip) => self.login_ip_throttle().fail(store, ip, now).await?,
-                None => None,
-            };
-            if user_lock.is_some() || ip_lock.is_some() {
+            if user_reserved.locks || ip_reserved.is_some_and(|r| r.locks) {
                 self.audit.record(AuthEvent::Lockout, name, caller);
             }
             return Err(AuthError::InvalidCredentials);
         };
-        if had_failures {
-            self.login_user_throttle().clear(store, name).await?;
+        user_throttle.release(store, name).await?;
+        if let Some(ip) = &ip_key {
+            ip_throttle.release(store, ip).await?;
         }
         self.audit.record(AuthEvent::LoginOk, name, caller);
         Ok(user)
+    }
+
+    /// Audits a login refused by a lock and returns the refusal.
+    fn login_refused(&self, e: AuthError, name: &str, caller: &Caller) -> AuthError {
+        if matches!(e, AuthError::Throttled { .. }) {
+            self.audit.record(AuthEvent::LoginThrottled, name, caller);
+        }
+        e
     }
 
     /// The one token check used by every route, dialect and the Socket.IO
