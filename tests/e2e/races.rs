@@ -414,10 +414,10 @@ fn lockout_env() -> Vec<(&'static str, String)> {
 async fn user_with_2fa(server: &Server, base: &str, user: &str) -> (String, String) {
     let out = server.cli(
         &["user", "add", user, "--password-stdin"],
-        Some(&format!("pw-{user}\n")),
+        Some(&format!("pw-{user}-secret\n")),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let t = login(base, user, &format!("pw-{user}")).await;
+    let t = login(base, user, &format!("pw-{user}-secret")).await;
     let resp = reqwest::Client::new()
         .get(format!("{base}/api/2fa/qr-code"))
         .bearer_auth(&t)
@@ -460,7 +460,7 @@ async fn lockout_races(server: &Server, bases: &[String]) {
                 b0,
                 "/api/2fa/recovery-codes",
                 Some(&verified),
-                json!({"password": format!("pw-{user}")}),
+                json!({"password": format!("pw-{user}-secret")}),
             )
             .await;
             assert_eq!(s, 200, "{rc}");
@@ -476,7 +476,7 @@ async fn lockout_races(server: &Server, bases: &[String]) {
             .map(|n: u32| n.to_string())
             .find(|g| !avoid.contains(g))
             .unwrap();
-        let pre = login(b0, user, &format!("pw-{user}")).await;
+        let pre = login(b0, user, &format!("pw-{user}-secret")).await;
         let r = fire(
             bases,
             Req::Json {
@@ -507,7 +507,7 @@ async fn lockout_races(server: &Server, bases: &[String]) {
 
     let out = server.cli(
         &["user", "add", "pat", "--password-stdin"],
-        Some("pw-pat\n"),
+        Some("pw-pat-secret\n"),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let r = fire(
@@ -525,7 +525,7 @@ async fn lockout_races(server: &Server, bases: &[String]) {
             base,
             "/api/login",
             None,
-            json!({"username": "pat", "password": "pw-pat"}),
+            json!({"username": "pat", "password": "pw-pat-secret"}),
         )
         .await;
         assert_eq!(s, 429);

@@ -104,54 +104,47 @@ impl Attacker<'_> {
     /// otpstatus, a live Capillary session.
     async fn prepare(&mut self, route: usize) {
         let now = self.now();
-        match route {
-            2 => {
-                if now - self.sc_at >= 240 {
-                    let r = self
-                        .app
-                        .post_form(
-                            SC_STATUS,
-                            Some(&self.key),
-                            &[
-                                ("username", self.user),
-                                ("enduserip", "10.0.0.9"),
-                                ("applicationname", APP),
-                            ],
-                        )
-                        .await;
-                    if r.status == StatusCode::OK {
-                        self.sc_at = now;
-                    }
+        if route == 2 && now - self.sc_at >= 240 {
+            let r = self
+                .app
+                .post_form(
+                    SC_STATUS,
+                    Some(&self.key),
+                    &[
+                        ("username", self.user),
+                        ("enduserip", "10.0.0.9"),
+                        ("applicationname", APP),
+                    ],
+                )
+                .await;
+            if r.status == StatusCode::OK {
+                self.sc_at = now;
+            }
+        }
+        if route == 3 && (self.sid.is_none() || now - self.cap_at >= 600) {
+            let r = self
+                .app
+                .post_json(
+                    CAP_TOKEN,
+                    None,
+                    &with(who(self.user), json!({"password": "pw"})),
+                )
+                .await;
+            if let Some(sid) = r.body["user"]["sessionId"].as_str() {
+                let sid = sid.to_owned();
+                let r = self
+                    .app
+                    .post_json(
+                        CAP_OTP,
+                        None,
+                        &with(who(self.user), json!({"sessionId": sid})),
+                    )
+                    .await;
+                if r.status == StatusCode::OK {
+                    self.sid = Some(sid);
+                    self.cap_at = now;
                 }
             }
-            3 => {
-                if self.sid.is_none() || now - self.cap_at >= 600 {
-                    let r = self
-                        .app
-                        .post_json(
-                            CAP_TOKEN,
-                            None,
-                            &with(who(self.user), json!({"password": "pw"})),
-                        )
-                        .await;
-                    if let Some(sid) = r.body["user"]["sessionId"].as_str() {
-                        let sid = sid.to_owned();
-                        let r = self
-                            .app
-                            .post_json(
-                                CAP_OTP,
-                                None,
-                                &with(who(self.user), json!({"sessionId": sid})),
-                            )
-                            .await;
-                        if r.status == StatusCode::OK {
-                            self.sid = Some(sid);
-                            self.cap_at = now;
-                        }
-                    }
-                }
-            }
-            _ => {}
         }
     }
 

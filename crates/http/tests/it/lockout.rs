@@ -185,6 +185,10 @@ async fn wrong_passwords_on_disable_count_towards_the_lock() {
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
 }
 
+/// The password of the concurrency tests' users (long enough for any
+/// password policy).
+const PW: &str = "pw-secret-9";
+
 /// Statuses of `n` concurrent JSON POSTs, counted: (400s, 401s, 429s,
 /// others).
 async fn race(
@@ -240,7 +244,7 @@ async fn recovery_codes(app: &TestApp, token: &str) -> Vec<String> {
         .post(
             "/api/2fa/recovery-codes",
             Some(token),
-            json!({"password": "pw"}),
+            json!({"password": PW}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -261,13 +265,13 @@ async fn recovery_codes(app: &TestApp, token: &str) -> Vec<String> {
 async fn fifty_concurrent_wrong_otps_are_five_evaluations_then_429() {
     for with_recovery in [false, true] {
         let app = TestApp::new().await;
-        let (verified, secret) = app.user_with_2fa("alice", "pw").await;
+        let (verified, secret) = app.user_with_2fa("alice", PW).await;
         let codes = if with_recovery {
             recovery_codes(&app, &verified).await
         } else {
             Vec::new()
         };
-        let pre = app.login("alice", "pw").await;
+        let pre = app.login("alice", PW).await;
         let guess = wrong_code(&app, &secret, &codes);
         let (bad, _, locked, others) = race(
             &app,
@@ -303,9 +307,9 @@ async fn fifty_concurrent_wrong_otps_are_five_evaluations_then_429() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_recovery_code_guesses_are_bounded_by_the_lock() {
     let app = TestApp::new().await;
-    let (verified, secret) = app.user_with_2fa("alice", "pw").await;
+    let (verified, secret) = app.user_with_2fa("alice", PW).await;
     let codes = recovery_codes(&app, &verified).await;
-    let pre = app.login("alice", "pw").await;
+    let pre = app.login("alice", PW).await;
     // Codes that could be recovery codes: shaped like them, none of them.
     let mut set = tokio::task::JoinSet::new();
     for i in 0..50u32 {
@@ -347,7 +351,7 @@ async fn concurrent_recovery_code_guesses_are_bounded_by_the_lock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_wrong_passwords_are_five_evaluations_then_429() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
+    app.add_user("alice", PW).await;
     let (_, unauthorized, locked, others) = race(
         &app,
         50,
@@ -361,12 +365,12 @@ async fn fifty_concurrent_wrong_passwords_are_five_evaluations_then_429() {
         .post(
             "/api/login",
             None,
-            json!({"username": "alice", "password": "pw"}),
+            json!({"username": "alice", "password": PW}),
         )
         .await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     app.clock.advance_secs(30);
-    app.login("alice", "pw").await;
+    app.login("alice", PW).await;
 }
 
 /// The password re-checks (2fa/disable, recovery-codes) share the
@@ -375,13 +379,11 @@ async fn fifty_concurrent_wrong_passwords_are_five_evaluations_then_429() {
 async fn concurrent_wrong_passwords_on_sensitive_changes_are_bounded() {
     for path in ["/api/2fa/disable", "/api/2fa/recovery-codes"] {
         let app = TestApp::new().await;
-        let (token, _) = app.user_with_2fa("alice", "pw").await;
+        let (token, _) = app.user_with_2fa("alice", PW).await;
         let (_, unauthorized, locked, others) =
             race(&app, 50, path, Some(&token), json!({"password": "guess"})).await;
         assert_eq!((unauthorized, locked, others), (5, 45, vec![]), "{path}");
-        let r = app
-            .post(path, Some(&token), json!({"password": "pw"}))
-            .await;
+        let r = app.post(path, Some(&token), json!({"password": PW})).await;
         assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     }
 }
@@ -392,7 +394,7 @@ async fn concurrent_wrong_passwords_on_sensitive_changes_are_bounded() {
 #[tokio::test]
 async fn an_ipv6_64_counts_as_one_address() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
+    app.add_user("alice", PW).await;
     for i in 0..30u32 {
         let ip = format!("2001:db8:5:7:{:x}::{:x}", i * 977 + 1, i + 1);
         let expected = if i < 20 {
@@ -408,17 +410,17 @@ async fn an_ipv6_64_counts_as_one_address() {
         );
     }
     assert_eq!(
-        login_from(&app, "2001:db8:5:7:ffff::1", "alice", "pw").await,
+        login_from(&app, "2001:db8:5:7:ffff::1", "alice", PW).await,
         StatusCode::TOO_MANY_REQUESTS,
         "the right password from the same /64"
     );
     assert_eq!(
-        login_from(&app, "2001:db8:5:8::1", "alice", "pw").await,
+        login_from(&app, "2001:db8:5:8::1", "alice", PW).await,
         StatusCode::OK,
         "another /64"
     );
     assert_eq!(
-        login_from(&app, "203.0.113.9", "alice", "pw").await,
+        login_from(&app, "203.0.113.9", "alice", PW).await,
         StatusCode::OK
     );
 }
@@ -428,7 +430,7 @@ async fn an_ipv6_64_counts_as_one_address() {
 #[tokio::test]
 async fn successful_logins_do_not_use_up_the_address() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
+    app.add_user("alice", PW).await;
     for i in 0..19 {
         assert_eq!(
             login_from(&app, "203.0.113.5", &format!("user{i}"), "x").await,
@@ -437,7 +439,7 @@ async fn successful_logins_do_not_use_up_the_address() {
     }
     for _ in 0..30 {
         assert_eq!(
-            login_from(&app, "203.0.113.5", "alice", "pw").await,
+            login_from(&app, "203.0.113.5", "alice", PW).await,
             StatusCode::OK
         );
     }
@@ -447,7 +449,7 @@ async fn successful_logins_do_not_use_up_the_address() {
         "the 20th failure"
     );
     assert_eq!(
-        login_from(&app, "203.0.113.5", "alice", "pw").await,
+        login_from(&app, "203.0.113.5", "alice", PW).await,
         StatusCode::TOO_MANY_REQUESTS
     );
 }
