@@ -3,8 +3,9 @@
 //! All security state lives behind it so that several instances sharing a
 //! database enforce the same rules. Operations that must never succeed
 //! twice ("accept this TOTP step", "use this recovery code", "enable this
-//! pending secret") are single conditional writes: an implementation must
-//! make them atomic, never read-then-write.
+//! pending secret") and the lockout's "reserve this attempt unless locked"
+//! are single conditional writes: an implementation must make them atomic,
+//! never read-then-write across calls.
 
 use async_trait::async_trait;
 
