@@ -554,7 +554,7 @@ fn dialect_ops() -> Vec<Op> {
         op(
             format!("{cap}mfa/otp/validate"),
             "capillary",
-            "Capillary: check the code and get a 15-minute token",
+            "Capillary: check the code and get a 15-minute token for the brand only (aud)",
             Auth::ApiKey,
             BodyIn::Json("CapOtpValidate", false),
             cap_answers(),
