@@ -50,6 +50,14 @@ pub enum AuthError {
     /// A pre-OTP token on a route that needs a verified one.
     #[error("OTP verification required")]
     OtpVerificationRequired,
+    /// A token minted for an application (`aud`) on a route or transport
+    /// that accepts only a person's token.
+    #[error("the token belongs to an application")]
+    TokenAudienceMismatch,
+    /// A username that is refused by the rules of [`crate::username`]
+    /// (control, format or white-space characters, confusable scripts).
+    #[error("invalid username: {0}")]
+    InvalidUsername(String),
     /// The body's username is not the token's subject.
     #[error("username does not match the token")]
     UsernameMismatch,

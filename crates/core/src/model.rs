@@ -244,6 +244,9 @@ pub struct Principal {
     pub two_factor: bool,
     /// The token's `otp_verified` claim.
     pub otp_verified: bool,
+    /// The token's `aud` claim: `None` for a person's token, else the
+    /// application (or integration) it was minted for.
+    pub audience: Option<String>,
     /// The user as read by the token check (same request; decisions that
     /// must be atomic are still made by the store's conditional writes).
     pub user: User,

@@ -40,6 +40,12 @@ pub struct Claims {
     pub two_factor: bool,
     /// Whether the second factor was proven for this token.
     pub otp_verified: bool,
+    /// Who may use the token: absent for a person's login token; the
+    /// application's name for a token an application dialect minted
+    /// (API.md §6b). Routes and transports accept only the audiences the
+    /// core's token check allows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -184,6 +190,7 @@ mod tests {
             jti: "j1".into(),
             two_factor: true,
             otp_verified: false,
+            aud: None,
         }
     }
 

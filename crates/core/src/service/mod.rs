@@ -14,6 +14,7 @@ pub mod enrol;
 pub mod legacy;
 pub mod live;
 pub mod mfa_session;
+mod names;
 pub mod oob;
 pub mod session;
 mod token_checks;
@@ -133,6 +134,21 @@ pub enum Access {
     Verified,
     /// Also a pre-OTP token (only status, verify-otp and logout use this).
     AllowPendingOtp,
+}
+
+impl Access {
+    /// Whether a token with audience `aud` may be used here. Every route
+    /// and transport otpgate serves (the native API, Mudbase, the reverse
+    /// proxy, Socket.IO) is a person's: it accepts only a token without
+    /// `aud`. A token an application dialect minted (Capillary's
+    /// `otp/validate`, `aud` = the brand) proves a second factor to that
+    /// application only, so an e-mail or SMS code never becomes a session
+    /// that could, say, turn a TOTP user's 2FA off (API.md §6b).
+    pub fn accepts_audience(self, aud: Option<&str>) -> bool {
+        match self {
+            Self::Verified | Self::AllowPendingOtp => aud.is_none(),
+        }
+    }
 }
 
 /// The gateway's use cases over a store, a clock and the keys.
@@ -285,24 +301,27 @@ impl AuthService {
             user_id,
             username,
             valid_after,
-            two_factor,
-            otp_verified,
+            (two_factor, otp_verified),
             self.policy.token_lifetime_secs,
+            None,
         )
         .0
     }
 
-    /// [`Self::issue_token`] with a lifetime of `lifetime_secs`; also
-    /// returns the token's id (`jti`).
+    /// [`Self::issue_token`] with a lifetime of `lifetime_secs` and an
+    /// audience (`None`: a person's token; `Some(app)`: a token for that
+    /// application only); `stage` is (`2fa`, `otp_verified`). Also returns
+    /// the token's id (`jti`).
     pub(crate) fn issue_token_for(
         &self,
         user_id: i64,
         username: &str,
         valid_after: i64,
-        two_factor: bool,
-        otp_verified: bool,
+        stage: (bool, bool),
         lifetime_secs: i64,
+        audience: Option<&str>,
     ) -> (IssuedToken, String) {
+        let (two_factor, otp_verified) = stage;
         let iat = self.clock.now_secs().max(valid_after);
         let exp = iat + lifetime_secs;
         let claims = Claims {
@@ -315,6 +334,7 @@ impl AuthService {
             jti: codes::token_id(),
             two_factor,
             otp_verified,
+            aud: audience.map(str::to_owned),
         };
         let token = IssuedToken {
             token: self.jwt.sign(&claims),

@@ -43,14 +43,13 @@ impl AuthService {
         password: &SecretString,
         caller: &Caller,
     ) -> Result<User, AuthError> {
-        let name = username::normalize(raw_username);
-        if name.is_empty() || password.is_empty() {
+        if username::normalize(raw_username).is_empty() || password.is_empty() {
             return Err(AuthError::invalid("username and password are required"));
         }
-        if name.chars().count() > username::MAX_LEN || password.expose().len() > 1024 {
+        if password.expose().len() > 1024 {
             return Err(AuthError::InvalidCredentials);
         }
-        let user = self.store.user_by_name(&name).await?;
+        let (name, user) = self.find_user(raw_username).await?;
         self.password_login(&name, user, password, caller).await
     }
 
@@ -131,7 +130,9 @@ impl AuthService {
 
     /// The one token check used by every route, dialect and the Socket.IO
     /// login: signature and algorithm, expiry, issuer, revocation (by `jti`
-    /// and by the user's cut-off), and the 2FA gate for `access`.
+    /// and by the user's cut-off), the token's audience (an application's
+    /// token is refused: [`Access::accepts_audience`]) and the 2FA gate for
+    /// `access`.
     ///
     /// A token that passed is remembered while the store reports no
     /// commit since ([`token_checks`](super::token_checks)); expiry and the
@@ -153,6 +154,9 @@ impl AuthService {
                 p
             }
         };
+        if !access.accepts_audience(principal.audience.as_deref()) {
+            return Err(AuthError::TokenAudienceMismatch);
+        }
         let verified = !principal.two_factor || principal.otp_verified;
         if access == Access::Verified && !verified {
             return Err(AuthError::OtpVerificationRequired);
@@ -185,6 +189,7 @@ impl AuthService {
             issued_at: claims.iat,
             two_factor: claims.two_factor,
             otp_verified: claims.otp_verified,
+            audience: claims.aud,
             user: state.user,
         })
     }

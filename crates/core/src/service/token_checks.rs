@@ -79,6 +79,7 @@ mod tests {
             issued_at: 0,
             two_factor: false,
             otp_verified: false,
+            audience: None,
             user: User {
                 id: 1,
                 username: name.into(),

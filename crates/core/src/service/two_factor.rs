@@ -342,7 +342,7 @@ impl AuthService {
         code: &SecretString,
         caller: &Caller,
     ) -> Result<IssuedToken, AuthError> {
-        if username::normalize(body_username) != who.username {
+        if !username::names(body_username, &who.username)? {
             return Err(AuthError::UsernameMismatch);
         }
         // The presented token has served its purpose: it is revoked in the
@@ -455,7 +455,9 @@ impl AuthService {
         password: &SecretString,
         caller: &Caller,
     ) -> Result<(), AuthError> {
-        if body_username.is_some_and(|name| username::normalize(name) != who.username) {
+        if let Some(name) = body_username
+            && !username::names(name, &who.username)?
+        {
             return Err(AuthError::UsernameMismatch);
         }
         let user = &who.user;

@@ -66,6 +66,7 @@ async fn a_token_signed_with_another_key_is_refused() {
         jti: "forged".into(),
         two_factor: false,
         otp_verified: true,
+        aud: None,
     });
     assert_error(
         &app.get("/api/user/me", &forged).await,
