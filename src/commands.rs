@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, ConfigCommand, TokenCommand, UserCommand};
 use crate::config::{Config, LogFormat, redact_url};
+use crate::store_check;
 
 /// Runs a parsed command line; `Err` is the one-line message for stderr.
 pub async fn run(cli: Cli) -> Result<(), String> {
@@ -28,9 +29,14 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve => crate::serve::serve(config).await,
         Command::Migrate => {
+            // Like the server's first start: the data directory, the
+            // database and the key files, so that the other commands
+            // (which never create a store) can run before the first start.
+            otpgate_core::keys::ensure_dir(&config.data_dir).map_err(|e| describe(&e))?;
             otpgate_store::migrate(&config.store)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| store_open_error(&config, &e))?;
+            KeyFiles::load_or_create(&config.data_dir).map_err(|e| describe(&e))?;
             println!(
                 "database schema is up to date ({})",
                 redact_url(&config.store.url)
@@ -42,29 +48,39 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::User(cmd) => {
-            let svc = open_service(&config).await?;
+            let svc = open_existing(&config).await?;
+            if let UserCommand::List { json } = &cmd {
+                // Which store this is: on stderr with --json, so that
+                // stdout stays one JSON object per line.
+                let line = format!("store: {}", store_check::describe(&config));
+                if *json {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+            }
             let result = user_command(&svc, cmd).await.map_err(|e| describe(&e));
             flush_audit(&svc, result).await
         }
         Command::App(cmd) => {
-            let svc = open_service(&config).await?;
+            let svc = open_existing(&config).await?;
             let result = crate::app_commands::app(&svc, cmd)
                 .await
                 .map_err(|e| describe(&e));
             flush_audit(&svc, result).await
         }
         Command::Audit(args) => {
-            let svc = open_service(&config).await?;
+            let svc = open_existing(&config).await?;
             crate::audit_command::audit(&svc, args).await
         }
         Command::Outbox(cmd) => {
-            let svc = open_service(&config).await?;
+            let svc = open_existing(&config).await?;
             crate::app_commands::outbox(&svc, cmd)
                 .await
                 .map_err(|e| describe(&e))
         }
         Command::Token(TokenCommand::RevokeAll { name }) => {
-            let svc = open_service(&config).await?;
+            let svc = open_existing(&config).await?;
             let result = svc.revoke_all_tokens(&name).await.map_err(|e| describe(&e));
             if result.is_ok() {
                 println!(
@@ -109,14 +125,28 @@ pub fn describe(e: &AuthError) -> String {
     }
 }
 
-/// Opens the keys and the store of `config` and builds the service.
+/// Opens the store of `config` for an operator command: refused, with
+/// the path, when it does not exist (see `store_check`).
+async fn open_existing(config: &Config) -> Result<Arc<AuthService>, String> {
+    store_check::require_existing(config)?;
+    open_service(config).await
+}
+
+/// The message for a store that would not open: for SQLite, the path and
+/// the likely cause when one is found.
+fn store_open_error(config: &Config, e: &otpgate_core::StoreError) -> String {
+    store_check::explain_sqlite_failure(&config.store.url).unwrap_or_else(|| e.to_string())
+}
+
+/// Opens the keys and the store of `config` (creating them if missing:
+/// only `serve` calls this directly) and builds the service.
 pub async fn open_service(config: &Config) -> Result<Arc<AuthService>, String> {
     // The data directory first (the SQLite file lives in it), then the
     // store, then the keys: an unreachable database leaves no new key files.
     otpgate_core::keys::ensure_dir(&config.data_dir).map_err(|e| describe(&e))?;
     let store = otpgate_store::open(&config.store)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| store_open_error(config, &e))?;
     let (keys, created) = KeyFiles::load_or_create(&config.data_dir).map_err(|e| describe(&e))?;
     for path in created {
         tracing::info!(path = %path.display(), "created key file");
@@ -260,6 +290,12 @@ fn print_config(c: &Config) {
     );
     println!("listen: {}", c.listen);
     println!("data_dir: {}", c.data_dir.display());
+    let exists = if store_check::require_existing(c).is_ok() {
+        "exists"
+    } else {
+        "not created yet: `otpgate serve` or `otpgate migrate` creates it"
+    };
+    println!("store: {} ({exists})", store_check::describe(c));
     println!("database_url: {}", redact_url(&c.store.url));
     println!("api_prefix: {}", c.http.api_prefix);
     println!("issuer: {}", p.issuer);

@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod notifier_config;
 mod serve;
+mod store_check;
 
 use std::process::ExitCode;
 

@@ -1,6 +1,8 @@
 //! The CLI on the same store as a running server: users, passwords, 2FA
 //! reset, mass revocation, exit codes and one-line errors.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::{Http, Server, cli_in, text};
@@ -113,6 +115,9 @@ async fn user_and_token_commands_work_while_the_server_runs() {
 fn errors_exit_1_with_one_line_on_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let env: Vec<(String, String)> = Vec::new();
+    // A store to work on (the commands below never create one).
+    let out = cli_in(dir.path(), &env, &["migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     for args in [
         vec!["user", "show", "nobody"],
         vec!["user", "del", "nobody"],
@@ -169,4 +174,101 @@ fn config_check_prints_the_effective_settings() {
     assert!(stdout.contains("rate_limit: 50 req/s"));
     assert!(stdout.contains("postgres://otp:***@db.example:5432/otpgate"));
     assert!(!stdout.contains("hunter2"));
+}
+
+#[test]
+fn commands_other_than_serve_and_migrate_never_create_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(String, String)> = Vec::new();
+    for args in [
+        vec!["user", "list"],
+        vec!["user", "add", "alice", "--password-stdin"],
+        vec!["app", "list"],
+        vec!["audit"],
+        vec!["token", "revoke-all", "alice"],
+    ] {
+        let out = cli_in(dir.path(), &env, &args, Some("Correct-Horse-7\n"));
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        let expected = format!(
+            "no otpgate store at {}; run from the server's directory or set OTPGATE_DATA_DIR / --config",
+            dir.path().join("otpgate-data").display()
+        );
+        assert!(err.contains(&expected), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{args:?} created nothing"
+        );
+    }
+    // `config check` says so, and creates nothing either.
+    let out = cli_in(dir.path(), &env, &["config", "check"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("(not created yet"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    // `migrate` creates it; then the same commands work on it and say which
+    // store they used.
+    let out = cli_in(dir.path(), &env, &["migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli_in(dir.path(), &env, &["user", "list"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let db = dir.path().join("otpgate-data/otpgate.db");
+    assert!(
+        text(&out.stdout).starts_with(&format!("store: {} (SQLite", db.display())),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = cli_in(dir.path(), &env, &["user", "list", "--json"], None);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).is_empty(), "stdout stays JSON lines");
+    assert!(text(&out.stderr).contains(&format!("store: {}", db.display())));
+    let out = cli_in(dir.path(), &env, &["config", "check"], None);
+    assert!(
+        text(&out.stdout).contains(&format!("store: {} (SQLite", db.display())),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("(exists)"));
+}
+
+#[test]
+fn a_busy_port_creates_no_first_user_and_the_next_start_prints_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let env = vec![("OTPGATE_LISTEN".to_owned(), format!("127.0.0.1:{port}"))];
+    let out = cli_in(dir.path(), &env, &["serve"], None);
+    assert_eq!(out.status.code(), Some(1), "a busy port fails the start");
+    assert!(
+        text(&out.stderr).contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stdout).contains("Password"),
+        "no password printed for a server that did not start: {}",
+        text(&out.stdout)
+    );
+    let list = cli_in(dir.path(), &[], &["user", "list", "--json"], None);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    assert_eq!(text(&list.stdout), "", "no admin was created");
+    drop(busy);
+
+    let server = Server::start(dir.path(), &[]);
+    let line = server
+        .stdout_line("Password (shown only this once): ", Duration::from_secs(5))
+        .expect("the next start creates admin and prints its password");
+    let pw = line.rsplit(' ').next().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (s, _) = rt.block_on(Http::new().post(
+        &server.url("/api/login"),
+        None,
+        json!({"username": "admin", "password": pw}),
+    ));
+    assert_eq!(s, 200, "the printed password is admin's");
 }
