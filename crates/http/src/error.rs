@@ -35,6 +35,12 @@ pub enum AppError {
     BadGateway,
     /// The upstream application did not answer in time (reverse proxy).
     GatewayTimeout,
+    /// A pre-OTP token on a route that needs a verified one; holds the
+    /// configured API prefix, so the hint names the real verify path.
+    OtpVerificationRequired {
+        /// `api_prefix` without its trailing `/`.
+        prefix: String,
+    },
 }
 
 impl From<AuthError> for AppError {
@@ -243,6 +249,11 @@ impl AppError {
                     "request rate limit exceeded",
                 )
             },
+            Self::OtpVerificationRequired { prefix } => parts(
+                S::FORBIDDEN,
+                "otp_verification_required",
+                format!("verify an OTP with POST {prefix}/2fa/verify-otp first"),
+            ),
             Self::BadGateway => parts(
                 S::BAD_GATEWAY,
                 "upstream_unavailable",
