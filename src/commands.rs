@@ -5,9 +5,9 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use otpgate_core::keys::KeyFiles;
-use otpgate_core::model::{TotpState, User};
+use otpgate_core::model::{ProfileChange, TotpState, User};
 use otpgate_core::secret::SecretString;
-use otpgate_core::service::admin::UserSpec;
+use otpgate_core::service::admin::{TwoFactorReset, UserSpec};
 use otpgate_core::{AuthError, AuthService, SystemClock};
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
@@ -250,6 +250,21 @@ async fn user_command(svc: &AuthService, cmd: UserCommand) -> Result<(), AuthErr
                 }
             }
         }
+        UserCommand::Set(a) => {
+            let field = |value: Option<String>, clear: bool| {
+                if clear { Some(None) } else { value.map(Some) }
+            };
+            let change = ProfileChange {
+                display_name: a.display_name,
+                email: field(a.email, a.clear_email),
+                phone: field(a.phone, a.clear_phone),
+                external_id: field(a.external_id, a.clear_external_id),
+                role: a.role,
+            };
+            let u = svc.update_user(&a.name, change).await?;
+            println!("updated user {}", u.username);
+            println!("{}", user_json(&u));
+        }
         UserCommand::Passwd {
             name,
             password_stdin,
@@ -269,13 +284,15 @@ async fn user_command(svc: &AuthService, cmd: UserCommand) -> Result<(), AuthErr
             svc.delete_user(&name).await?;
             println!("deleted user {}", otpgate_core::username::normalize(&name));
         }
-        UserCommand::Reset2fa { name } => {
-            if svc.reset_two_factor(&name).await? {
+        UserCommand::Reset2fa { name } => match svc.reset_two_factor(&name).await? {
+            TwoFactorReset::Disabled => {
                 println!("2FA turned off; every token of the user is revoked");
-            } else {
-                println!("2FA was not on; nothing changed");
             }
-        }
+            TwoFactorReset::PendingCleared => {
+                println!("2FA was not on; the pending enrolment was cleared");
+            }
+            TwoFactorReset::Unchanged => println!("2FA was not on; nothing changed"),
+        },
     }
     Ok(())
 }
@@ -353,6 +370,10 @@ fn print_config(c: &Config) {
             0 => "0 (kept forever)".to_owned(),
             d => d.to_string(),
         }
+    );
+    println!(
+        "password.min_length: {} (and not a commonly used password)",
+        p.password_min_length
     );
     println!("configuration is valid");
 }

@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::model::{
     Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
     MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpStatusRecord,
-    OtpStatusUse, OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof,
+    OtpStatusUse, OutboxMessage, ProfileChange, RecoveryCodeRecord, RevokeToken, SecondFactorProof,
     SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, User,
 };
 
@@ -45,6 +45,14 @@ pub trait Store: Send + Sync + 'static {
         password_hash: &str,
         valid_after: i64,
     ) -> Result<(), StoreError>;
+
+    /// Applies `change` to the user's profile fields in one write (fields
+    /// it leaves out keep their value). False if the user does not exist.
+    async fn update_profile(
+        &self,
+        user_id: i64,
+        change: &ProfileChange,
+    ) -> Result<bool, StoreError>;
 
     /// A value that changes whenever anything is committed to the store,
     /// by this process or any other, read without a query; `None` when the
@@ -79,6 +87,9 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a pending secret if the user has neither a pending nor an
     /// enabled one. True if this call stored it.
     async fn set_pending_secret(&self, user_id: i64, sealed: &[u8]) -> Result<bool, StoreError>;
+    /// Forgets a pending (not yet confirmed) secret. True if there was
+    /// one; an enabled secret is left alone (see [`Store::disable_totp`]).
+    async fn clear_pending_secret(&self, user_id: i64) -> Result<bool, StoreError>;
     /// Atomically turns the pending secret into the enabled one, records
     /// `step` as the last accepted step and moves the cut-off (see
     /// [`Store::revoke_all_tokens`]). False if there was no pending secret.
