@@ -20,14 +20,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let svc = open_service(&config).await?;
     let cannot_listen = |e: std::io::Error| format!("cannot listen on {}: {e}", config.listen);
     let socket = bind(config.listen).map_err(cannot_listen)?;
-    if let Some(password) = svc.bootstrap_admin().await.map_err(|e| describe(&e))? {
-        if let Err(e) = print_first_password(password.expose()) {
-            // Nobody saw the password: no such user may stay behind.
-            let _ = svc.delete_user("admin").await;
-            return Err(format!(
-                "cannot print the first user's password ({e}); it was not created"
-            ));
-        }
+    if let Some(password) = svc.bootstrap_admin().await.map_err(|e| describe(&e))?
+        && let Err(e) = print_first_password(password.expose())
+    {
+        // Nobody saw the password: no such user may stay behind.
+        let _ = svc.delete_user("admin").await;
+        return Err(format!(
+            "cannot print the first user's password ({e}); it was not created"
+        ));
     }
     let listener = socket.listen(1024).map_err(cannot_listen)?;
     let state = AppState::new(svc.clone(), config.http.clone());

@@ -172,7 +172,7 @@ impl AuthService {
             }
         };
         let optional = |field: &str, v: Option<Option<String>>| match v {
-            Some(Some(s)) => required(field, Some(s)).map(|s| Some(s)),
+            Some(Some(s)) => required(field, Some(s)).map(Some),
             other => Ok(other),
         };
         let change = ProfileChange {
