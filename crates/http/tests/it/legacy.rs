@@ -199,7 +199,7 @@ async fn legacy_credentials_are_revoked_with_the_users_tokens_and_expire() {
     // A nonce handed out before a password change is dead too.
     let pending = nonce_for(&app, "alice", "pw-secret-9").await;
     app.svc
-        .set_password("alice", Some(SecretString::new("new")))
+        .set_password("alice", Some(SecretString::new("new-secret-9")))
         .await
         .unwrap();
     let r = webrest(
@@ -211,8 +211,8 @@ async fn legacy_credentials_are_revoked_with_the_users_tokens_and_expire() {
     .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
     // A grant lives as long as a JWT (14 days), then expires.
-    let nonce = nonce_for(&app, "alice", "new").await;
-    let cred = format!("alice:{}", client_token("alice", "new", &nonce));
+    let nonce = nonce_for(&app, "alice", "new-secret-9").await;
+    let cred = format!("alice:{}", client_token("alice", "new-secret-9", &nonce));
     assert_eq!(
         webrest(&app, Method::GET, "/webrest/user/me", &cred)
             .await

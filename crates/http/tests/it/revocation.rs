@@ -33,7 +33,7 @@ async fn a_password_change_revokes_every_token_but_not_later_ones() {
     app.add_user("alice", "pw-secret-9").await;
     let a = app.login("alice", "pw-secret-9").await;
     app.svc
-        .set_password("alice", Some(SecretString::new("new-pw")))
+        .set_password("alice", Some(SecretString::new("new-pw-secret-9")))
         .await
         .unwrap();
     assert_error(
@@ -42,7 +42,7 @@ async fn a_password_change_revokes_every_token_but_not_later_ones() {
         "token_revoked",
     );
     // A login in the same second as the change works.
-    let b = app.login("alice", "new-pw").await;
+    let b = app.login("alice", "new-pw-secret-9").await;
     assert_eq!(app.get("/api/user/me", &b).await.status, StatusCode::OK);
     let old = app
         .post(
@@ -136,7 +136,7 @@ async fn revocations_by_another_process_apply_to_the_next_request() {
         app.get("/api/user/me", &tokens[1]).await.status,
         StatusCode::OK
     );
-    cli.set_password("bob", Some(SecretString::new("new")))
+    cli.set_password("bob", Some(SecretString::new("new-secret-9")))
         .await
         .unwrap();
     assert_error(

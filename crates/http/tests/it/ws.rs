@@ -194,7 +194,7 @@ async fn revocations_by_another_process_close_sockets_within_a_second() {
         started.elapsed()
     );
     let started = Instant::now();
-    cli.set_password("bob", Some(SecretString::new("new")))
+    cli.set_password("bob", Some(SecretString::new("new-secret-9")))
         .await
         .unwrap();
     assert!(matches!(bob.expect(SOON).await, Ev::Event(ref n, _) if n == "session_revoked"));
