@@ -179,7 +179,7 @@ async fn all_races(server: &Server, bases: &[String]) {
         let mut args = vec!["user", "add", user];
         args.extend(extra);
         args.push("--password-stdin");
-        let out = server.cli(&args, Some(&format!("pw-{user}\n")));
+        let out = server.cli(&args, Some(&format!("pw-{user}-secret\n")));
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
 

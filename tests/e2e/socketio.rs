@@ -50,13 +50,13 @@ async fn the_npm_socket_io_client_logs_in_and_is_refused_and_kicked_as_documente
     }
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[("OTPGATE_WS_LOGIN_TIMEOUT_MS", "1500")]);
-    for (name, pw) in [("alice", "pw-alice\n"), ("bob", "pw-bob\n")] {
+    for (name, pw) in [("alice", "pw-alice-secret\n"), ("bob", "pw-bob-secret\n")] {
         let out = server.cli(&["user", "add", name, "--password-stdin"], Some(pw));
         assert!(out.status.success());
     }
     let http = Http::new();
-    let alice = token(&http, &server, "alice", "pw-alice").await;
-    let bob = token(&http, &server, "bob", "pw-bob").await;
+    let alice = token(&http, &server, "alice", "pw-alice-secret").await;
+    let bob = token(&http, &server, "bob", "pw-bob-secret").await;
 
     // Login ok, over websocket and over polling (then upgraded).
     for transport in ["websocket", "polling", "any"] {
@@ -81,7 +81,7 @@ async fn the_npm_socket_io_client_logs_in_and_is_refused_and_kicked_as_documente
         )
         .await;
     assert_eq!(s, 200, "{v}");
-    let pre = token(&http, &server, "bob", "pw-bob").await;
+    let pre = token(&http, &server, "bob", "pw-bob-secret").await;
     refused(&server, login("bob", &pre));
 
     // No login: disconnected after the (here shortened) login timeout.
@@ -122,7 +122,7 @@ async fn the_npm_socket_io_client_logs_in_and_is_refused_and_kicked_as_documente
 
     // The CLI is another process: its revoke-all reaches the socket
     // through the store, within a second.
-    let again = token(&http, &server, "alice", "pw-alice").await;
+    let again = token(&http, &server, "alice", "pw-alice-secret").await;
     let c = NodeSocket::start(&server, "/api/ws/", "polling", login("alice", &again), 8000);
     c.expect("connect", SOON);
     c.expect("authe_ok", SOON);
