@@ -36,7 +36,7 @@ fn skipped_checks_are_listed_with_what_to_install() {
     let _ = writeln!(
         err,
         "\nSKIPPED CHECKS: {} test(s) above passed WITHOUT running their checks \
-         (a tool is missing; `.ci/run` installs everything and fails instead of skipping):",
+         (a tool or PostgreSQL is missing; `.ci/run` installs everything and fails instead of skipping):",
         lines.len()
     );
     for line in lines.keys() {

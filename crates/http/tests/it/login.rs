@@ -67,7 +67,9 @@ async fn login_accepts_a_form_body_and_json_without_content_type() {
     let bare = Request::builder()
         .method(Method::POST)
         .uri("/api/login")
-        .body(Body::from(r#"{"username":"alice","password":"p w&=1-long"}"#))
+        .body(Body::from(
+            r#"{"username":"alice","password":"p w&=1-long"}"#,
+        ))
         .unwrap();
     assert_eq!(app.send(bare).await.status, StatusCode::OK);
 }
