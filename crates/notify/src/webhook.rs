@@ -9,9 +9,9 @@
 //! a short growing pause; any other answer fails at once. The last failure
 //! is returned to the caller.
 //!
-//! The HTTP client is hyper's, with rustls on `ring` and the Mozilla root
-//! certificates (`webpki-roots`, as the SMTP notifier): no redirect is
-//! followed, and the timeout covers connecting and the answer's head.
+//! The HTTP client is hyper's, with rustls on `ring` and the system's
+//! trusted certificates (else the Mozilla roots): no redirect is followed,
+//! and the timeout covers connecting and the answer's head.
 
 use std::time::Duration;
 
@@ -77,11 +77,15 @@ impl WebhookNotifier {
             .url
             .parse()
             .map_err(|e| format!("notifier.webhook.url: {e}"))?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
+        // The system's trusted certificates (a gateway behind a private CA
+        // installed there keeps working), else the Mozilla roots.
+        let https = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+            Ok(b) => b,
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
+        }
+        .https_or_http()
+        .enable_http1()
+        .build();
         let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
         Ok(Self { client, settings })
     }
