@@ -119,6 +119,9 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a user's e-mail, phone, display name, role or external id
+    /// (the options given; the others keep their value).
+    Set(UserSet),
     /// Set a new password (revokes every token of the user).
     Passwd {
         /// Username.
@@ -163,6 +166,37 @@ pub struct UserAdd {
     /// Read the password from the first line of standard input.
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+/// Arguments of `otpgate user set`.
+#[derive(Debug, Args)]
+pub struct UserSet {
+    /// Username.
+    pub name: String,
+    /// New e-mail address.
+    #[arg(long, conflicts_with = "clear_email")]
+    pub email: Option<String>,
+    /// Remove the e-mail address.
+    #[arg(long)]
+    pub clear_email: bool,
+    /// New phone number.
+    #[arg(long, conflicts_with = "clear_phone")]
+    pub phone: Option<String>,
+    /// Remove the phone number.
+    #[arg(long)]
+    pub clear_phone: bool,
+    /// New identifier in another system.
+    #[arg(long, conflicts_with = "clear_external_id")]
+    pub external_id: Option<String>,
+    /// Remove the identifier in another system.
+    #[arg(long)]
+    pub clear_external_id: bool,
+    /// New display name.
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// New role.
+    #[arg(long)]
+    pub role: Option<String>,
 }
 
 /// `otpgate token ...`

@@ -5,9 +5,9 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use otpgate_core::keys::KeyFiles;
-use otpgate_core::model::{TotpState, User};
+use otpgate_core::model::{ProfileChange, TotpState, User};
 use otpgate_core::secret::SecretString;
-use otpgate_core::service::admin::UserSpec;
+use otpgate_core::service::admin::{TwoFactorReset, UserSpec};
 use otpgate_core::{AuthError, AuthService, SystemClock};
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
@@ -17,6 +17,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use crate::cli::{Cli, Command, ConfigCommand, TokenCommand, UserCommand};
 use crate::config::{Config, LogFormat, redact_url};
 use crate::log_caps;
+use crate::store_check;
 
 /// Runs a parsed command line; `Err` is the one-line message for stderr.
 pub async fn run(cli: Cli) -> Result<(), String> {
@@ -31,9 +32,14 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve => crate::serve::serve(config).await,
         Command::Migrate => {
+            // Like the server's first start: the data directory, the
+            // database and the key files, so that the other commands
+            // (which never create a store) can run before the first start.
+            otpgate_core::keys::ensure_dir(&config.data_dir).map_err(|e| describe(&e))?;
             otpgate_store::migrate(&config.store)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| store_open_error(&config, &e))?;
+            KeyFiles::load_or_create(&config.data_dir).map_err(|e| describe(&e))?;
             println!(
                 "database schema is up to date ({})",
                 redact_url(&config.store.url)
@@ -45,29 +51,39 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::User(cmd) => {
-            let svc = open_service(&config).await?;
+            let svc = open_existing(&config).await?;
+            if let UserCommand::List { json } = &cmd {
+                // Which store this is: on stderr with --json, so that
+                // stdout stays one JSON object per line.
+                let line = format!("store: {}", store_check::describe(&config));
+                if *json {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+            }
             let result = user_command(&svc, cmd).await.map_err(|e| describe(&e));
             flush_audit(&svc, result).await
         }
         Command::App(cmd) => {
-            let svc = open_service(&config).await?;
+            let svc = open_existing(&config).await?;
             let result = crate::app_commands::app(&svc, cmd)
                 .await
                 .map_err(|e| describe(&e));
             flush_audit(&svc, result).await
         }
         Command::Audit(args) => {
-            let svc = open_service(&config).await?;
+            let svc = open_existing(&config).await?;
             crate::audit_command::audit(&svc, args).await
         }
         Command::Outbox(cmd) => {
-            let svc = open_service(&config).await?;
+            let svc = open_existing(&config).await?;
             crate::app_commands::outbox(&svc, cmd)
                 .await
                 .map_err(|e| describe(&e))
         }
         Command::Token(TokenCommand::RevokeAll { name }) => {
-            let svc = open_service(&config).await?;
+            let svc = open_existing(&config).await?;
             let result = svc.revoke_all_tokens(&name).await.map_err(|e| describe(&e));
             if result.is_ok() {
                 println!(
@@ -114,14 +130,28 @@ pub fn describe(e: &AuthError) -> String {
     }
 }
 
-/// Opens the keys and the store of `config` and builds the service.
+/// Opens the store of `config` for an operator command: refused, with
+/// the path, when it does not exist (see `store_check`).
+async fn open_existing(config: &Config) -> Result<Arc<AuthService>, String> {
+    store_check::require_existing(config)?;
+    open_service(config).await
+}
+
+/// The message for a store that would not open: for SQLite, the path and
+/// the likely cause when one is found.
+fn store_open_error(config: &Config, e: &otpgate_core::StoreError) -> String {
+    store_check::explain_sqlite_failure(&config.store.url).unwrap_or_else(|| e.to_string())
+}
+
+/// Opens the keys and the store of `config` (creating them if missing:
+/// only `serve` calls this directly) and builds the service.
 pub async fn open_service(config: &Config) -> Result<Arc<AuthService>, String> {
     // The data directory first (the SQLite file lives in it), then the
     // store, then the keys: an unreachable database leaves no new key files.
     otpgate_core::keys::ensure_dir(&config.data_dir).map_err(|e| describe(&e))?;
     let store = otpgate_store::open(&config.store)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| store_open_error(config, &e))?;
     let (keys, created) = KeyFiles::load_or_create(&config.data_dir).map_err(|e| describe(&e))?;
     for path in created {
         tracing::info!(path = %path.display(), "created key file");
@@ -225,6 +255,21 @@ async fn user_command(svc: &AuthService, cmd: UserCommand) -> Result<(), AuthErr
                 }
             }
         }
+        UserCommand::Set(a) => {
+            let field = |value: Option<String>, clear: bool| {
+                if clear { Some(None) } else { value.map(Some) }
+            };
+            let change = ProfileChange {
+                display_name: a.display_name,
+                email: field(a.email, a.clear_email),
+                phone: field(a.phone, a.clear_phone),
+                external_id: field(a.external_id, a.clear_external_id),
+                role: a.role,
+            };
+            let u = svc.update_user(&a.name, change).await?;
+            println!("updated user {}", u.username);
+            println!("{}", user_json(&u));
+        }
         UserCommand::Passwd {
             name,
             password_stdin,
@@ -244,13 +289,15 @@ async fn user_command(svc: &AuthService, cmd: UserCommand) -> Result<(), AuthErr
             svc.delete_user(&name).await?;
             println!("deleted user {}", otpgate_core::username::normalize(&name));
         }
-        UserCommand::Reset2fa { name } => {
-            if svc.reset_two_factor(&name).await? {
+        UserCommand::Reset2fa { name } => match svc.reset_two_factor(&name).await? {
+            TwoFactorReset::Disabled => {
                 println!("2FA turned off; every token of the user is revoked");
-            } else {
-                println!("2FA was not on; nothing changed");
             }
-        }
+            TwoFactorReset::PendingCleared => {
+                println!("2FA was not on; the pending enrolment was cleared");
+            }
+            TwoFactorReset::Unchanged => println!("2FA was not on; nothing changed"),
+        },
     }
     Ok(())
 }
@@ -265,6 +312,12 @@ fn print_config(c: &Config) {
     );
     println!("listen: {}", c.listen);
     println!("data_dir: {}", c.data_dir.display());
+    let exists = if store_check::require_existing(c).is_ok() {
+        "exists"
+    } else {
+        "not created yet: `otpgate serve` or `otpgate migrate` creates it"
+    };
+    println!("store: {} ({exists})", store_check::describe(c));
     println!("database_url: {}", redact_url(&c.store.url));
     println!("api_prefix: {}", c.http.api_prefix);
     println!("issuer: {}", p.issuer);
@@ -322,6 +375,10 @@ fn print_config(c: &Config) {
             0 => "0 (kept forever)".to_owned(),
             d => d.to_string(),
         }
+    );
+    println!(
+        "password.min_length: {} (and not a commonly used password)",
+        p.password_min_length
     );
     println!("configuration is valid");
 }

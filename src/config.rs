@@ -61,6 +61,14 @@ struct Raw {
     ws: RawWs,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    password: RawPassword,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPassword {
+    min_length: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -278,6 +286,7 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_WS_LOGIN_TIMEOUT_MS",
     "OTPGATE_WS_POLL_INTERVAL_MS",
     "OTPGATE_AUDIT_RETENTION_DAYS",
+    "OTPGATE_PASSWORD_MIN_LENGTH",
 ];
 
 /// The NethCTI middleware's variables that mean the same thing as one of
@@ -479,6 +488,9 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             "OTPGATE_AUDIT_RETENTION_DAYS" => {
                 raw.audit.retention_days = Some(parse_env(name, &v)?);
             }
+            "OTPGATE_PASSWORD_MIN_LENGTH" => {
+                raw.password.min_length = Some(parse_env(name, &v)?);
+            }
             _ => {}
         }
     }
@@ -621,6 +633,44 @@ fn ws_socket_io_url(text: &str) -> Result<String, String> {
     Ok(format!("ws://{authority}{path}/"))
 }
 
+/// A TOML error as one line: the file, line and column, the key being
+/// read (table and key name of that line) and what was wrong.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end_matches('\n').replace('\n', " ");
+    let Some(at) = e.span().map(|s| s.start.min(text.len())) else {
+        return format!("config file {}: {message}", path.display());
+    };
+    let before = text.get(..at).unwrap_or("");
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |l| l.chars().count()) + 1;
+    let line = text
+        .get(line_start..)
+        .and_then(|l| l.lines().next())
+        .unwrap_or("");
+    // The table this line is in: the last `[header]` above it.
+    let table = before
+        .lines()
+        .rev()
+        .skip(1)
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix('[').and_then(|l| l.strip_suffix(']')))
+        .map(|t| t.trim_matches(['[', ']']).trim().to_owned());
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    let key = match (table, key) {
+        (Some(t), Some(k)) => format!(", key `{t}.{k}`"),
+        (None, Some(k)) => format!(", key `{k}`"),
+        _ => String::new(),
+    };
+    format!(
+        "config file {}: line {line_no}, column {column}{key}: {message}",
+        path.display()
+    )
+}
+
 fn positive(name: &str, v: i64) -> Result<i64, String> {
     if v > 0 {
         Ok(v)
@@ -648,8 +698,7 @@ impl Config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| format!("cannot read config file {}: {e}", p.display()))?;
-                toml::from_str::<Raw>(&text)
-                    .map_err(|e| format!("config file {}: {}", p.display(), e.message()))?
+                toml::from_str::<Raw>(&text).map_err(|e| toml_error(p, &text, &e))?
             }
             None => Raw::default(),
         };
@@ -858,6 +907,15 @@ impl Config {
             }
             policy.audit_retention_days = days;
         }
+        if let Some(n) = raw.password.min_length {
+            if !(1..=128).contains(&n) {
+                return Err(
+                    "password.min_length must be between 1 and 128 (NIST SP 800-63B asks for at least 8)"
+                        .into(),
+                );
+            }
+            policy.password_min_length = n;
+        }
         let legacy_docs_url = raw
             .legacy
             .docs_url
@@ -999,6 +1057,25 @@ mod tests {
         assert_eq!(c.policy.login_ip.window_secs, Some(600));
         assert!(c.store.sqlite.synchronous_full);
         assert_eq!(c.policy.audit_retention_days, 90);
+        assert_eq!(c.policy.password_min_length, 8);
+    }
+
+    #[test]
+    fn password_min_length_is_read_from_file_and_env_and_bounded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(&file, "[password]\nmin_length = 12\n").expect("write");
+        let c = Config::load(Some(&file), &env_of(&[])).expect("file");
+        assert_eq!(c.policy.password_min_length, 12);
+        let c = Config::load(
+            Some(&file),
+            &env_of(&[("OTPGATE_PASSWORD_MIN_LENGTH", "10")]),
+        )
+        .expect("env");
+        assert_eq!(c.policy.password_min_length, 10);
+        let e =
+            Config::load(None, &env_of(&[("OTPGATE_PASSWORD_MIN_LENGTH", "0")])).expect_err("zero");
+        assert!(e.contains("password.min_length"), "{e}");
     }
 
     #[test]
@@ -1068,6 +1145,26 @@ mod tests {
         assert!(err.contains("100"), "{err}");
         let missing = dir.path().join("missing.toml");
         assert!(Config::load(Some(&missing), &env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn toml_errors_name_the_line_column_and_key() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(
+            &file,
+            "# otpgate\nlisten = \"127.0.0.1:8080\"\n\n[rate_limit]\naverage = 2.5.1\n",
+        )
+        .expect("write");
+        let err = Config::load(Some(&file), &env_of(&[])).expect_err("bad float");
+        assert!(err.contains("line 5, column 14"), "{err}");
+        assert!(err.contains("key `rate_limit.average`"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+        std::fs::write(&file, "[rate_limit]\nburst = \"many\"\n").expect("write");
+        let err = Config::load(Some(&file), &env_of(&[])).expect_err("bad type");
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("key `rate_limit.burst`"), "{err}");
+        assert!(err.contains("u32"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod config;
 mod log_caps;
 mod notifier_config;
 mod serve;
+mod store_check;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,40 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use crate::cli::Cli;
+
+/// clap's error as one line: its first paragraph (which holds the names
+/// of missing arguments on their own lines) joined, and the help of the
+/// subcommand it is about (`otpgate user add --help`), taken from its
+/// usage line.
+fn usage_error_line(text: &str) -> String {
+    let first: Vec<&str> = text
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = if first.is_empty() {
+        "error: invalid arguments".to_owned()
+    } else {
+        first.join(" ")
+    };
+    let command: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .map(|usage| {
+            usage
+                .split_whitespace()
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect()
+        })
+        .unwrap_or_default();
+    let command = if command.is_empty() {
+        "otpgate".to_owned()
+    } else {
+        command.join(" ")
+    };
+    format!("{message} (see `{command} --help`)")
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -30,12 +65,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         Err(e) => {
-            let text = e.to_string();
-            let line = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments");
-            eprintln!("{line} (see otpgate --help)");
+            eprintln!("{}", usage_error_line(&e.to_string()));
             return ExitCode::FAILURE;
         }
     };
@@ -55,5 +85,27 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message of parsing `args`, as `main` prints it.
+    fn printed(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(args).expect_err("a usage error");
+        usage_error_line(&e.to_string())
+    }
+
+    #[test]
+    fn usage_errors_name_the_missing_argument_and_the_subcommand_help() {
+        let line = printed(&["otpgate", "user", "add"]);
+        assert!(line.contains("<NAME>"), "{line}");
+        assert!(line.ends_with("(see `otpgate user add --help`)"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+        let line = printed(&["otpgate", "serve", "--bogus"]);
+        assert!(line.contains("'--bogus'"), "{line}");
+        assert!(line.ends_with("(see `otpgate serve --help`)"), "{line}");
     }
 }

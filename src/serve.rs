@@ -1,6 +1,10 @@
 //! `otpgate serve`: first-start bootstrap, then the HTTP server with its
 //! background housekeeping and audit writer, until SIGINT or SIGTERM
 //! (then the audit queue is flushed before exit).
+//!
+//! The port is bound before the first user is made, and connections are
+//! taken only after its password is printed: a busy port creates no user,
+//! and no `admin` exists whose password was not shown.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -14,14 +18,18 @@ use crate::config::{Config, redact_url};
 pub async fn serve(config: Config) -> Result<(), String> {
     let started = Instant::now();
     let svc = open_service(&config).await?;
-    if let Some(password) = svc.bootstrap_admin().await.map_err(|e| describe(&e))? {
-        println!("Created the first user: admin");
-        println!("Password (shown only this once): {}", password.expose());
-        println!("Change it with: otpgate user passwd admin --password-stdin");
+    let cannot_listen = |e: std::io::Error| format!("cannot listen on {}: {e}", config.listen);
+    let socket = bind(config.listen).map_err(cannot_listen)?;
+    if let Some(password) = svc.bootstrap_admin().await.map_err(|e| describe(&e))?
+        && let Err(e) = print_first_password(password.expose())
+    {
+        // Nobody saw the password: no such user may stay behind.
+        let _ = svc.delete_user("admin").await;
+        return Err(format!(
+            "cannot print the first user's password ({e}); it was not created"
+        ));
     }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listener = socket.listen(1024).map_err(cannot_listen)?;
     let state = AppState::new(svc.clone(), config.http.clone());
     spawn_housekeeping(&state);
     let (stop_audit, audit_stopped) = tokio::sync::watch::channel(false);
@@ -48,6 +56,35 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     tracing::info!("otpgate stopped");
     Ok(())
+}
+
+/// A socket bound to `addr` (so a busy port fails here) that does not
+/// take connections yet.
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restart can reuse a port whose old
+    // connections are in TIME_WAIT (a port with a listener stays busy).
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
+}
+
+/// Prints the first user's password, flushed: an error means it may not
+/// have reached anyone.
+fn print_first_password(password: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Created the first user: admin")?;
+    writeln!(out, "Password (shown only this once): {password}")?;
+    writeln!(
+        out,
+        "Change it with: otpgate user passwd admin --password-stdin"
+    )?;
+    out.flush()
 }
 
 /// Hourly purge of expired revocations and counters and of audit records

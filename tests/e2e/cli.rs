@@ -1,6 +1,8 @@
 //! The CLI on the same store as a running server: users, passwords, 2FA
 //! reset, mass revocation, exit codes and one-line errors.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::{Http, Server, cli_in, text};
@@ -113,6 +115,9 @@ async fn user_and_token_commands_work_while_the_server_runs() {
 fn errors_exit_1_with_one_line_on_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let env: Vec<(String, String)> = Vec::new();
+    // A store to work on (the commands below never create one).
+    let out = cli_in(dir.path(), &env, &["migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     for args in [
         vec!["user", "show", "nobody"],
         vec!["user", "del", "nobody"],
@@ -120,7 +125,7 @@ fn errors_exit_1_with_one_line_on_stderr() {
         vec!["serve", "--bogus"],
         vec!["user", "add", "bad name", "--password-stdin"],
     ] {
-        let out = cli_in(dir.path(), &env, &args, Some("pw\n"));
+        let out = cli_in(dir.path(), &env, &args, Some("pw-secret-9\n"));
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = text(&out.stderr);
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err:?}");
@@ -129,14 +134,14 @@ fn errors_exit_1_with_one_line_on_stderr() {
         dir.path(),
         &env,
         &["user", "add", "carol", "--password-stdin"],
-        Some("pw\n"),
+        Some("pw-secret-9\n"),
     );
     assert!(dup.status.success());
     let dup = cli_in(
         dir.path(),
         &env,
         &["user", "add", "CAROL", "--password-stdin"],
-        Some("pw\n"),
+        Some("pw-secret-9\n"),
     );
     assert_eq!(dup.status.code(), Some(1));
     assert!(text(&dup.stderr).contains("already exists"));
@@ -168,6 +173,12 @@ fn user_add_refuses_every_look_alike_of_an_existing_victim() {
             Some("Victim-Passw0rd\n"),
         )
     };
+    // Only serve and migrate create a store.
+    assert!(
+        cli_in(dir.path(), &env, &["migrate"], None)
+            .status
+            .success()
+    );
     assert!(add("victim").status.success());
     for (name, why) in [
         (
@@ -209,4 +220,349 @@ fn config_check_prints_the_effective_settings() {
     assert!(stdout.contains("rate_limit: 50 req/s"));
     assert!(stdout.contains("postgres://otp:***@db.example:5432/otpgate"));
     assert!(!stdout.contains("hunter2"));
+}
+
+#[test]
+fn commands_other_than_serve_and_migrate_never_create_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(String, String)> = Vec::new();
+    for args in [
+        vec!["user", "list"],
+        vec!["user", "add", "alice", "--password-stdin"],
+        vec!["app", "list"],
+        vec!["audit"],
+        vec!["token", "revoke-all", "alice"],
+    ] {
+        let out = cli_in(dir.path(), &env, &args, Some("Correct-Horse-7\n"));
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        let expected = format!(
+            "no otpgate store at {}; run from the server's directory or set OTPGATE_DATA_DIR / --config",
+            dir.path().join("otpgate-data").display()
+        );
+        assert!(err.contains(&expected), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{args:?} created nothing"
+        );
+    }
+    // `config check` says so, and creates nothing either.
+    let out = cli_in(dir.path(), &env, &["config", "check"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("(not created yet"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    // `migrate` creates it; then the same commands work on it and say which
+    // store they used.
+    let out = cli_in(dir.path(), &env, &["migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli_in(dir.path(), &env, &["user", "list"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let db = dir.path().join("otpgate-data/otpgate.db");
+    assert!(
+        text(&out.stdout).starts_with(&format!("store: {} (SQLite", db.display())),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = cli_in(dir.path(), &env, &["user", "list", "--json"], None);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).is_empty(), "stdout stays JSON lines");
+    assert!(text(&out.stderr).contains(&format!("store: {}", db.display())));
+    let out = cli_in(dir.path(), &env, &["config", "check"], None);
+    assert!(
+        text(&out.stdout).contains(&format!("store: {} (SQLite", db.display())),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("(exists)"));
+}
+
+#[test]
+fn a_busy_port_creates_no_first_user_and_the_next_start_prints_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let env = vec![("OTPGATE_LISTEN".to_owned(), format!("127.0.0.1:{port}"))];
+    let out = cli_in(dir.path(), &env, &["serve"], None);
+    assert_eq!(out.status.code(), Some(1), "a busy port fails the start");
+    assert!(
+        text(&out.stderr).contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stdout).contains("Password"),
+        "no password printed for a server that did not start: {}",
+        text(&out.stdout)
+    );
+    let list = cli_in(dir.path(), &[], &["user", "list", "--json"], None);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    assert_eq!(text(&list.stdout), "", "no admin was created");
+    drop(busy);
+
+    let server = Server::start(dir.path(), &[]);
+    let line = server
+        .stdout_line("Password (shown only this once): ", Duration::from_secs(5))
+        .expect("the next start creates admin and prints its password");
+    let pw = line.rsplit(' ').next().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (s, _) = rt.block_on(Http::new().post(
+        &server.url("/api/login"),
+        None,
+        json!({"username": "admin", "password": pw}),
+    ));
+    assert_eq!(s, 200, "the printed password is admin's");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_2fa_clears_a_pending_enrolment_and_records_only_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = Http::new();
+    let out = server.cli(
+        &["user", "add", "dora", "--password-stdin"],
+        Some("Dora-Passw0rd\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, body) = http
+        .post(
+            &server.url("/api/login"),
+            None,
+            json!({"username": "dora", "password": "Dora-Passw0rd"}),
+        )
+        .await;
+    let token = body["token"].as_str().unwrap().to_owned();
+
+    // Nothing to reset: nothing changes, nothing is recorded.
+    let out = server.cli(&["user", "reset-2fa", "dora"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("nothing changed"));
+
+    // A pending enrolment is forgotten: the next enrolment gets a new key.
+    let (s, first) = http.get(&server.url("/api/2fa/qr-code"), &token).await;
+    assert_eq!(s, 200, "{first}");
+    let out = server.cli(&["user", "reset-2fa", "dora"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("the pending enrolment was cleared"),
+        "{}",
+        text(&out.stdout)
+    );
+    let (s, second) = http.get(&server.url("/api/2fa/qr-code"), &token).await;
+    assert_eq!(s, 200, "the token still works: 2FA was never on");
+    assert_ne!(first["data"]["key"], second["data"]["key"]);
+
+    let audit = server.cli(&["audit", "--user", "dora", "--json"], None);
+    assert!(audit.status.success(), "{}", text(&audit.stderr));
+    let events: Vec<String> = text(&audit.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].to_string())
+        .collect();
+    assert!(
+        !events.iter().any(|e| e.contains("2fa_disabled")),
+        "no 2fa_disabled for a user whose 2FA was never on: {events:?}"
+    );
+}
+
+#[test]
+fn user_set_changes_only_the_fields_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(String, String)> = Vec::new();
+    assert!(
+        cli_in(dir.path(), &env, &["migrate"], None)
+            .status
+            .success()
+    );
+    let out = cli_in(
+        dir.path(),
+        &env,
+        &[
+            "user",
+            "add",
+            "alice",
+            "--email",
+            "a@example.org",
+            "--phone",
+            "+3912",
+            "--password-stdin",
+        ],
+        Some("Alice-Passw0rd\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli_in(
+        dir.path(),
+        &env,
+        &[
+            "user",
+            "set",
+            "ALICE",
+            "--phone",
+            "+39 555 0100",
+            "--display-name",
+            "Alice A.",
+            "--role",
+            "operator",
+            "--external-id",
+            "crm-7",
+            "--clear-email",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let show = cli_in(dir.path(), &env, &["user", "show", "alice", "--json"], None);
+    let u: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(u["phone"], "+39 555 0100");
+    assert_eq!(u["display_name"], "Alice A.");
+    assert_eq!(u["role"], "operator");
+    assert_eq!(u["external_id"], "crm-7");
+    assert_eq!(u["email"], serde_json::Value::Null);
+    let out = cli_in(
+        dir.path(),
+        &env,
+        &["user", "set", "alice", "--email", "new@example.org"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let show = cli_in(dir.path(), &env, &["user", "show", "alice", "--json"], None);
+    let u: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(u["email"], "new@example.org");
+    assert_eq!(u["phone"], "+39 555 0100", "left alone");
+    for (args, needle) in [
+        (vec!["user", "set", "alice"], "nothing to change"),
+        (
+            vec!["user", "set", "alice", "--role", " "],
+            "role must not be empty",
+        ),
+        (
+            vec!["user", "set", "nobody", "--role", "x"],
+            "user not found",
+        ),
+        (
+            vec!["user", "set", "alice", "--email", "x@y", "--clear-email"],
+            "cannot be used with",
+        ),
+    ] {
+        let out = cli_in(dir.path(), &env, &args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn weak_passwords_are_refused_by_user_add_and_passwd() {
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(String, String)> = Vec::new();
+    assert!(
+        cli_in(dir.path(), &env, &["migrate"], None)
+            .status
+            .success()
+    );
+    for (pw, needle) in [
+        ("a\n", "at least 8 characters"),
+        ("Passw0rd\n", "too common"),
+        ("iloveyou\n", "too common"),
+    ] {
+        let out = cli_in(
+            dir.path(),
+            &env,
+            &["user", "add", "erin", "--password-stdin"],
+            Some(pw),
+        );
+        assert_eq!(out.status.code(), Some(1), "{pw:?}");
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{pw:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = cli_in(
+        dir.path(),
+        &env,
+        &["user", "add", "erin", "--password-stdin"],
+        Some("Erin-Passw0rd\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli_in(
+        dir.path(),
+        &env,
+        &["user", "passwd", "erin", "--password-stdin"],
+        Some("1234567\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("at least 8 characters"));
+    // The length is a setting.
+    let longer = vec![("OTPGATE_PASSWORD_MIN_LENGTH".to_owned(), "16".to_owned())];
+    let out = cli_in(
+        dir.path(),
+        &longer,
+        &["user", "passwd", "erin", "--password-stdin"],
+        Some("Erin-Passw0rd-2\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("at least 16 characters"));
+    // A generated password is random and always accepted.
+    let out = cli_in(dir.path(), &longer, &["user", "passwd", "erin"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_database_this_user_cannot_write_is_named_with_the_likely_cause() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(String, String)> = Vec::new();
+    assert!(
+        cli_in(dir.path(), &env, &["migrate"], None)
+            .status
+            .success()
+    );
+    let data = dir.path().join("otpgate-data");
+    let db = data.join("otpgate.db");
+    let chmod = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // Readable by everyone, writable by nobody but the owner (and not
+    // even by the owner for the database file).
+    chmod(dir.path(), 0o755);
+    chmod(&data, 0o755);
+    for f in ["jwt.key", "secret.key"] {
+        chmod(&data.join(f), 0o644);
+    }
+    chmod(&db, 0o444);
+    let uid = text(
+        &std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    // root writes whatever the mode: run as nobody then, as an operator
+    // who forgot `sudo -u otpgate` would.
+    let out = if uid.trim() == "0" {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(crate::support::BIN)
+            .args(["user", "list"])
+            .current_dir(dir.path())
+            .output()
+            .expect("setpriv (util-linux)")
+    } else {
+        cli_in(dir.path(), &env, &["user", "list"], None)
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot open the database {}", db.display())),
+        "{err}"
+    );
+    assert!(err.contains("read-only for this user"), "{err}");
+    assert!(!err.contains("code: 14"), "{err}");
 }

@@ -215,14 +215,24 @@ async fn json_debug_logs_of_a_full_scenario_hold_no_secret() {
             "a secret is in the audit: {s}"
         );
     }
-    // Text form, and the CLI's own events (dialect cli).
+    // Text form, and the CLI's own events (dialect cli). A reset-2fa of a
+    // user whose 2FA is already off changes nothing and records nothing.
     let out = server.cli(&["user", "reset-2fa", "alice"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = server.cli(&["token", "revoke-all", "alice"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = server.cli(&["audit", "--since", "2020-01-01T00:00:00Z"], None);
-    let last = text(&out.stdout).lines().last().unwrap().to_owned();
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    let last = lines.last().unwrap();
     assert!(
-        last.contains(" 2fa_disabled user=alice ip=- dialect=cli"),
+        last.contains(" all_tokens_revoked user=alice ip=- dialect=cli"),
         "{last}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("2fa_disabled user=alice ip=- dialect=cli")),
+        "{lines:?}"
     );
     let out = server.cli(&["audit", "--since", "yesterday"], None);
     assert!(!out.status.success());

@@ -24,6 +24,7 @@ mod deploy;
 mod logs;
 mod notifiers;
 mod races;
+mod readme;
 mod restart;
 mod schemathesis;
 mod secrets_at_rest;

@@ -19,7 +19,7 @@ fn add_user(server: &Server, args: &[&str]) {
     let mut all = vec!["user", "add"];
     all.extend_from_slice(args);
     all.push("--password-stdin");
-    let out = server.cli(&all, Some("S3cret\n"));
+    let out = server.cli(&all, Some("S3cret-pw-9\n"));
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
@@ -102,7 +102,7 @@ async fn email_through_smtp_and_sms_through_the_webhook() {
         .post(
             &server.url("/auth/v1/mfa/token/generate"),
             None,
-            who(json!({"password": "S3cret"})),
+            who(json!({"password": "S3cret-pw-9"})),
         )
         .await;
     assert_eq!(s, 200, "{r}");
@@ -176,7 +176,7 @@ async fn a_gateway_that_refuses_is_an_error_the_caller_sees() {
         .post(
             &server.url("/auth/v1/mfa/token/generate"),
             None,
-            who(json!({"password": "S3cret"})),
+            who(json!({"password": "S3cret-pw-9"})),
         )
         .await;
     let sid = r["user"]["sessionId"].as_str().unwrap().to_owned();

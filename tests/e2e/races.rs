@@ -184,12 +184,12 @@ async fn all_races(server: &Server, bases: &[String]) {
         let mut args = vec!["user", "add", user];
         args.extend(extra);
         args.push("--password-stdin");
-        let out = server.cli(&args, Some(&format!("pw-{user}\n")));
+        let out = server.cli(&args, Some(&format!("pw-{user}-secret\n")));
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
 
     // 1. A TOTP step: enrol at the current step, then race the next one.
-    let t = login(b0, "tina", "pw-tina").await;
+    let t = login(b0, "tina", "pw-tina-secret").await;
     let (s, qr) = {
         let resp = reqwest::Client::new()
             .get(format!("{b0}/api/2fa/qr-code"))
@@ -211,7 +211,7 @@ async fn all_races(server: &Server, bases: &[String]) {
     .await;
     assert_eq!(s, 200, "{v}");
     let verified = v["data"]["token"].as_str().unwrap().to_owned();
-    let pre = login(b0, "tina", "pw-tina").await;
+    let pre = login(b0, "tina", "pw-tina-secret").await;
     let next = oathtool_code(&key, now + 30);
     let r = fire(
         bases,
@@ -229,12 +229,12 @@ async fn all_races(server: &Server, bases: &[String]) {
         b0,
         "/api/2fa/recovery-codes",
         Some(&verified),
-        json!({"password": "pw-tina"}),
+        json!({"password": "pw-tina-secret"}),
     )
     .await;
     assert_eq!(s, 200, "{rc}");
     let code = rc["codes"][0].as_str().unwrap().to_owned();
-    let pre = login(b0, "tina", "pw-tina").await;
+    let pre = login(b0, "tina", "pw-tina-secret").await;
     let r = fire(
         bases,
         Req::Json {
@@ -291,7 +291,7 @@ async fn all_races(server: &Server, bases: &[String]) {
         b0,
         "/auth/v1/mfa/token/generate",
         None,
-        who(json!({"password": "pw-olga"})),
+        who(json!({"password": "pw-olga-secret"})),
     )
     .await;
     assert_eq!(s, 200, "{g}");
@@ -332,7 +332,7 @@ async fn all_races(server: &Server, bases: &[String]) {
     // request); after that session's logout it is never redeemed again.
     let resp = reqwest::Client::new()
         .post(format!("{b0}/webrest/authentication/login"))
-        .json(&json!({"username": "lee", "password": "pw-lee"}))
+        .json(&json!({"username": "lee", "password": "pw-lee-secret"}))
         .send()
         .await
         .unwrap();
@@ -343,7 +343,7 @@ async fn all_races(server: &Server, bases: &[String]) {
         .strip_prefix("Digest ")
         .unwrap()
         .to_owned();
-    let token = crate::secrets_at_rest::legacy_token("lee", "pw-lee", &nonce);
+    let token = crate::secrets_at_rest::legacy_token("lee", "pw-lee-secret", &nonce);
     let use_it = Req::Get {
         path: "/webrest/user/me".into(),
         authorization: format!("lee:{token}"),

@@ -18,13 +18,13 @@ async fn state_answered_200_survives_sigkill_and_restart() {
     let http = Http::new();
     server.cli(
         &["user", "add", "dave", "--password-stdin"],
-        Some("pw-dave\n"),
+        Some("pw-dave-secret\n"),
     );
     let (_, body) = http
         .post(
             &server.url("/api/login"),
             None,
-            json!({"username": "dave", "password": "pw-dave"}),
+            json!({"username": "dave", "password": "pw-dave-secret"}),
         )
         .await;
     let token = body["token"].as_str().unwrap().to_owned();
@@ -44,7 +44,7 @@ async fn state_answered_200_survives_sigkill_and_restart() {
         .post(
             &server.url("/api/login"),
             None,
-            json!({"username": "dave", "password": "pw-dave"}),
+            json!({"username": "dave", "password": "pw-dave-secret"}),
         )
         .await;
     let logged_out = body["token"].as_str().unwrap().to_owned();
@@ -69,7 +69,7 @@ async fn state_answered_200_survives_sigkill_and_restart() {
         .post(
             &server.url("/api/login"),
             None,
-            json!({"username": "dave", "password": "pw-dave"}),
+            json!({"username": "dave", "password": "pw-dave-secret"}),
         )
         .await;
     let pre = body["token"].as_str().unwrap().to_owned();

@@ -6,7 +6,6 @@
 //! Needs `OTPGATE_TEST_PG_URL` (e.g. postgres://postgres@127.0.0.1:5432/postgres);
 //! without it these tests print SKIPPED, unless OTPGATE_REQUIRE_PG=1.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,9 +31,8 @@ pub(crate) fn pg_url() -> Option<String> {
             if std::env::var("OTPGATE_REQUIRE_PG").as_deref() == Ok("1") {
                 panic!("OTPGATE_REQUIRE_PG=1 but OTPGATE_TEST_PG_URL is not set");
             }
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED (PostgreSQL): set OTPGATE_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres to run the several-instances tests"
+            crate::support::skipped(
+                "PostgreSQL: set OTPGATE_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres",
             );
             None
         }
@@ -152,12 +150,12 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
     let http = Http::new();
     let out = a.cli(
         &["user", "add", "erin", "--password-stdin"],
-        Some("pw-erin\n"),
+        Some("pw-erin-secret\n"),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     // A token issued by A is accepted by B; enrol on A, confirm on B.
-    let t = login(&http, &a, "erin", "pw-erin").await;
+    let t = login(&http, &a, "erin", "pw-erin-secret").await;
     let (_, qr) = http.get(&b.url("/api/2fa/qr-code"), &t).await;
     let key = qr["data"]["key"].as_str().unwrap().to_owned();
     let (_, qr_a) = http.get(&a.url("/api/2fa/qr-code"), &t).await;
@@ -172,8 +170,8 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
     let verified = v["data"]["token"].as_str().unwrap().to_owned();
 
     // A TOTP step accepted on A is refused on B.
-    let pre_a = login(&http, &a, "erin", "pw-erin").await;
-    let pre_b = login(&http, &b, "erin", "pw-erin").await;
+    let pre_a = login(&http, &a, "erin", "pw-erin-secret").await;
+    let pre_b = login(&http, &b, "erin", "pw-erin-secret").await;
     let next = oathtool_code(&key, t0 + 30);
     assert_eq!(verify(&http, &a, &pre_a, "erin", &next).await.0, 200);
     assert_eq!(
@@ -187,13 +185,13 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
         .post(
             &a.url("/api/2fa/recovery-codes"),
             Some(&verified),
-            json!({"password": "pw-erin"}),
+            json!({"password": "pw-erin-secret"}),
         )
         .await;
     assert_eq!(s, 200);
     let code = rc["codes"][0].as_str().unwrap().to_owned();
-    let p1 = login(&http, &a, "erin", "pw-erin").await;
-    let p2 = login(&http, &b, "erin", "pw-erin").await;
+    let p1 = login(&http, &a, "erin", "pw-erin-secret").await;
+    let p2 = login(&http, &b, "erin", "pw-erin-secret").await;
     let (r1, r2) = tokio::join!(
         verify(&http, &a, &p1, "erin", &code),
         verify(&http, &b, &p2, "erin", &code)
@@ -217,10 +215,10 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
     // the failures above do not count).
     let out = a.cli(
         &["user", "add", "gail", "--password-stdin"],
-        Some("pw-gail\n"),
+        Some("pw-gail-secret\n"),
     );
     assert!(out.status.success());
-    let g = login(&http, &b, "gail", "pw-gail").await;
+    let g = login(&http, &b, "gail", "pw-gail-secret").await;
     let (_, qr) = http.get(&b.url("/api/2fa/qr-code"), &g).await;
     let gkey = qr["data"]["key"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -229,8 +227,8 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
             .0,
         200
     );
-    let pa = login(&http, &a, "gail", "pw-gail").await;
-    let pb = login(&http, &b, "gail", "pw-gail").await;
+    let pa = login(&http, &a, "gail", "pw-gail-secret").await;
+    let pb = login(&http, &b, "gail", "pw-gail-secret").await;
     for i in 0..5 {
         let (s, p) = if i % 2 == 0 { (&a, &pa) } else { (&b, &pb) };
         assert_eq!(
@@ -246,7 +244,7 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
     // 2FA disable on A revokes on B; revoke-all from the CLI reaches both.
     let out = a.cli(&["user", "reset-2fa", "erin"], None);
     assert!(out.status.success());
-    let fresh = login(&http, &b, "erin", "pw-erin").await;
+    let fresh = login(&http, &b, "erin", "pw-erin-secret").await;
     assert_eq!(http.get(&a.url("/api/user/me"), &fresh).await.0, 200);
     a.cli(&["token", "revoke-all", "erin"], None);
     assert_eq!(http.get(&a.url("/api/user/me"), &fresh).await.0, 401);

@@ -50,13 +50,13 @@ async fn the_npm_socket_io_client_logs_in_and_is_refused_and_kicked_as_documente
     }
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[("OTPGATE_WS_LOGIN_TIMEOUT_MS", "1500")]);
-    for (name, pw) in [("alice", "pw-alice\n"), ("bob", "pw-bob\n")] {
+    for (name, pw) in [("alice", "pw-alice-secret\n"), ("bob", "pw-bob-secret\n")] {
         let out = server.cli(&["user", "add", name, "--password-stdin"], Some(pw));
         assert!(out.status.success());
     }
     let http = Http::new();
-    let alice = token(&http, &server, "alice", "pw-alice").await;
-    let bob = token(&http, &server, "bob", "pw-bob").await;
+    let alice = token(&http, &server, "alice", "pw-alice-secret").await;
+    let bob = token(&http, &server, "bob", "pw-bob-secret").await;
 
     // Login ok, over websocket and over polling (then upgraded).
     for transport in ["websocket", "polling", "any"] {
@@ -81,7 +81,7 @@ async fn the_npm_socket_io_client_logs_in_and_is_refused_and_kicked_as_documente
         )
         .await;
     assert_eq!(s, 200, "{v}");
-    let pre = token(&http, &server, "bob", "pw-bob").await;
+    let pre = token(&http, &server, "bob", "pw-bob-secret").await;
     refused(&server, login("bob", &pre));
 
     // No login: disconnected after the (here shortened) login timeout.
@@ -122,7 +122,7 @@ async fn the_npm_socket_io_client_logs_in_and_is_refused_and_kicked_as_documente
 
     // The CLI is another process: its revoke-all reaches the socket
     // through the store, within a second.
-    let again = token(&http, &server, "alice", "pw-alice").await;
+    let again = token(&http, &server, "alice", "pw-alice-secret").await;
     let c = NodeSocket::start(&server, "/api/ws/", "polling", login("alice", &again), 8000);
     c.expect("connect", SOON);
     c.expect("authe_ok", SOON);
@@ -145,10 +145,13 @@ async fn the_npm_socket_io_client_is_refused_with_an_expired_token() {
     }
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[("OTPGATE_JWT_LIFETIME_SECS", "1")]);
-    let out = server.cli(&["user", "add", "carol", "--password-stdin"], Some("pw\n"));
+    let out = server.cli(
+        &["user", "add", "carol", "--password-stdin"],
+        Some("pw-secret-9\n"),
+    );
     assert!(out.status.success());
     let http = Http::new();
-    let t = token(&http, &server, "carol", "pw").await;
+    let t = token(&http, &server, "carol", "pw-secret-9").await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     refused(&server, login("carol", &t));
 }
@@ -222,7 +225,7 @@ fn have_node_server() -> bool {
             std::env::var("OTPGATE_REQUIRE_E2E").as_deref() != Ok("1"),
             "socket.io is required (OTPGATE_REQUIRE_E2E=1); install it with: {how}"
         );
-        eprintln!("SKIPPED: socket.io not installed; run `{how}` to run this end-to-end test");
+        crate::support::skipped(&format!("socket.io not installed; run `{how}`"));
     }
     installed
 }
@@ -238,11 +241,11 @@ async fn upstream_socket_io_events_are_relayed_to_the_npm_client_and_logout_clos
     let server = Server::start(dir.path(), &[("OTPGATE_UPSTREAM_WS_URL", ws_url.as_str())]);
     let out = server.cli(
         &["user", "add", "dave", "--password-stdin"],
-        Some("pw-dave\n"),
+        Some("pw-dave-secret\n"),
     );
     assert!(out.status.success());
     let http = Http::new();
-    let t = token(&http, &server, "dave", "pw-dave").await;
+    let t = token(&http, &server, "dave", "pw-dave-secret").await;
 
     let mut c = NodeSocket::start(&server, "/api/ws/", "websocket", login("dave", &t), 15000);
     c.expect("connect", SOON);

@@ -21,13 +21,36 @@ pub fn have_tool(tool: &str, install: &str) -> bool {
         if std::env::var("OTPGATE_REQUIRE_E2E").as_deref() == Ok("1") {
             panic!("{tool} is required (OTPGATE_REQUIRE_E2E=1); install it with: {install}");
         }
-        // Straight to the stderr handle: the test harness captures eprintln!.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {tool} not installed; install it with `{install}` to run this end-to-end test"
-        );
+        skipped(&format!(
+            "{tool} not installed; install it with `{install}`"
+        ));
     }
     ok
+}
+
+/// Where skipped checks are listed for the summary at the end of
+/// `cargo test` (`crates/store/tests/skipped_checks.rs`, the last test
+/// target to run, prints and empties it). docs/testing.md.
+pub fn skipped_checks_file() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped-checks.txt")
+}
+
+/// Says that the running test skips a check (`why`, with what to
+/// install): a SKIPPED line now, on the real stderr (the harness captures
+/// eprintln!), and a line in [`skipped_checks_file`] for the summary.
+pub fn skipped(why: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("an end-to-end test")
+        .to_owned();
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(skipped_checks_file())
+    {
+        let _ = writeln!(f, "e2e {test}: {why}");
+    }
 }
 
 pub fn now_secs() -> i64 {
@@ -315,10 +338,9 @@ pub fn have_python_module(module: &str, install: &str) -> bool {
                 "python3 module {module} is required (OTPGATE_REQUIRE_E2E=1); install it with: {install}"
             );
         }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: python3 module {module} not installed; install it with `{install}` to run this end-to-end test"
-        );
+        skipped(&format!(
+            "python3 module {module} not installed; install it with `{install}`"
+        ));
     }
     ok
 }
@@ -533,10 +555,7 @@ pub fn have_node_client() -> bool {
         if std::env::var("OTPGATE_REQUIRE_E2E").as_deref() == Ok("1") {
             panic!("socket.io-client is required (OTPGATE_REQUIRE_E2E=1); install it with: {how}");
         }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: socket.io-client not installed; run `{how}` to run this end-to-end test"
-        );
+        skipped(&format!("socket.io-client not installed; run `{how}`"));
     }
     installed
 }

@@ -10,7 +10,6 @@
 //! `/usr/bin/chromium` (`apt-get install chromium`); skips without them
 //! unless OTPGATE_REQUIRE_E2E=1.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -50,10 +49,7 @@ fn have_browser() -> bool {
         if std::env::var("OTPGATE_REQUIRE_E2E").as_deref() == Ok("1") {
             panic!("playwright-core is required (OTPGATE_REQUIRE_E2E=1); install it with: {how}");
         }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: playwright-core not installed; run `{how}` to run this end-to-end test"
-        );
+        crate::support::skipped(&format!("playwright-core not installed; run `{how}`"));
     }
     installed
 }

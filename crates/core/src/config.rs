@@ -118,6 +118,9 @@ pub struct Policy {
     /// Audit records older than this many days are deleted by the hourly
     /// housekeeping (default 90; 0 keeps them forever).
     pub audit_retention_days: u32,
+    /// Shortest password an operator may set, in characters (default 8;
+    /// see `password_policy`).
+    pub password_min_length: usize,
 }
 
 impl Policy {
@@ -161,6 +164,7 @@ impl Default for Policy {
             oob_send: Self::oob_send_limit(5, 600),
             legacy: LegacyPolicy::default(),
             audit_retention_days: 90,
+            password_min_length: crate::password_policy::DEFAULT_MIN_LENGTH,
         }
     }
 }

@@ -73,6 +73,29 @@ pub struct NewUser {
     pub created_at: i64,
 }
 
+/// Changes to a user's profile (`otpgate user set`). `None` leaves a
+/// field as it is; for the optional fields, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChange {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New e-mail address, or cleared.
+    pub email: Option<Option<String>>,
+    /// New phone number, or cleared.
+    pub phone: Option<Option<String>>,
+    /// New external identifier, or cleared.
+    pub external_id: Option<Option<String>>,
+    /// New role.
+    pub role: Option<String>,
+}
+
+impl ProfileChange {
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// What a token check needs from the store, in one read: the user (so the
 /// request needs no second read) and whether the token's `jti` is revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]

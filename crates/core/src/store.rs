@@ -14,8 +14,9 @@ use crate::error::StoreError;
 use crate::model::{
     Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
     MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpCounter,
-    OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, Reservation, RevokeToken,
-    SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, User,
+    OtpStatusRecord, OtpStatusUse, OutboxMessage, ProfileChange, RecoveryCodeRecord, Reservation,
+    RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState,
+    User,
 };
 
 /// What [`Store::change_stamp`] returns: opaque, compared for equality.
@@ -47,6 +48,14 @@ pub trait Store: Send + Sync + 'static {
         password_hash: &str,
         valid_after: i64,
     ) -> Result<(), StoreError>;
+
+    /// Applies `change` to the user's profile fields in one write (fields
+    /// it leaves out keep their value). False if the user does not exist.
+    async fn update_profile(
+        &self,
+        user_id: i64,
+        change: &ProfileChange,
+    ) -> Result<bool, StoreError>;
 
     /// A value that changes whenever anything is committed to the store,
     /// by this process or any other, read without a query; `None` when the
@@ -81,6 +90,9 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a pending secret if the user has neither a pending nor an
     /// enabled one. True if this call stored it.
     async fn set_pending_secret(&self, user_id: i64, sealed: &[u8]) -> Result<bool, StoreError>;
+    /// Forgets a pending (not yet confirmed) secret. True if there was
+    /// one; an enabled secret is left alone (see [`Store::disable_totp`]).
+    async fn clear_pending_secret(&self, user_id: i64) -> Result<bool, StoreError>;
     /// Atomically turns the pending secret into the enabled one, records
     /// `step` as the last accepted step and moves the cut-off (see
     /// [`Store::revoke_all_tokens`]). False if there was no pending secret.

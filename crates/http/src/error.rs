@@ -38,6 +38,12 @@ pub enum AppError {
     BadGateway,
     /// The upstream application did not answer in time (reverse proxy).
     GatewayTimeout,
+    /// A pre-OTP token on a route that needs a verified one; holds the
+    /// configured API prefix, so the hint names the real verify path.
+    OtpVerificationRequired {
+        /// `api_prefix` without its trailing `/`.
+        prefix: String,
+    },
 }
 
 impl From<AuthError> for AppError {
@@ -258,6 +264,11 @@ impl AppError {
                 S::BAD_REQUEST,
                 "invalid_path",
                 "the path has a dot segment or an encoded slash or backslash; it is not forwarded",
+            ),
+            Self::OtpVerificationRequired { prefix } => parts(
+                S::FORBIDDEN,
+                "otp_verification_required",
+                format!("verify an OTP with POST {prefix}/2fa/verify-otp first"),
             ),
             Self::BadGateway => parts(
                 S::BAD_GATEWAY,

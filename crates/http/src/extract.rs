@@ -170,7 +170,12 @@ pub async fn principal(
         return Err(AuthError::ApiKeyNotAccepted.into());
     }
     let token = bearer_token(&parts.headers)?;
-    Ok(state.auth.authenticate(token, access).await?)
+    match state.auth.authenticate(token, access).await {
+        Err(AuthError::OtpVerificationRequired) => Err(AppError::OtpVerificationRequired {
+            prefix: state.settings.api_prefix.trim_end_matches('/').to_owned(),
+        }),
+        other => Ok(other?),
+    }
 }
 
 /// A caller with a verified token (2FA off, or OTP proven).

@@ -8,8 +8,18 @@
 //! error, a timeout or a 5xx (or 429) is retried up to `retries` times with
 //! a short growing pause; any other answer fails at once. The last failure
 //! is returned to the caller.
+//!
+//! The HTTP client is hyper's, with rustls on `ring` and the system's
+//! trusted certificates (else the Mozilla roots): no redirect is followed,
+//! and the timeout covers connecting and the answer's head.
 
 use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 
 use async_trait::async_trait;
 use otpgate_core::notify::{Notifier, NotifyError, OobMessage};
@@ -32,10 +42,17 @@ pub struct WebhookSettings {
 }
 
 /// Posts codes to a webhook.
-#[derive(Debug)]
 pub struct WebhookNotifier {
-    client: reqwest::Client,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     settings: WebhookSettings,
+}
+
+impl std::fmt::Debug for WebhookNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookNotifier")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Pause before retry `n` (1-based): 100 ms, 200 ms, 400 ms, ... up to 2 s.
@@ -56,33 +73,45 @@ fn rfc3339(unix: i64) -> String {
 impl WebhookNotifier {
     /// Builds the notifier; errors are one-line configuration messages.
     pub fn new(settings: WebhookSettings) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("notifier.webhook: {e}"))?;
+        let _: hyper::Uri = settings
+            .url
+            .parse()
+            .map_err(|e| format!("notifier.webhook.url: {e}"))?;
+        // The system's trusted certificates (a gateway behind a private CA
+        // installed there keeps working), else the Mozilla roots.
+        let https = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+            Ok(b) => b,
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
+        }
+        .https_or_http()
+        .enable_http1()
+        .build();
+        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
         Ok(Self { client, settings })
     }
 
     /// One attempt: `Ok` on 2xx, else whether to retry and why.
     async fn attempt(&self, body: &[u8]) -> Result<(), (bool, String)> {
-        let mut req = self
-            .client
-            .post(&self.settings.url)
-            .header("content-type", "application/json")
-            .body(body.to_vec());
+        let mut req = hyper::Request::post(self.settings.url.as_str())
+            .header(hyper::header::CONTENT_TYPE, "application/json");
         if let Some(t) = &self.settings.bearer_token {
-            req = req.bearer_auth(t.expose());
+            req = req.header(
+                hyper::header::AUTHORIZATION,
+                format!("Bearer {}", t.expose()),
+            );
         }
-        match req.send().await {
-            Ok(resp) if resp.status().is_success() => Ok(()),
-            Ok(resp) => {
+        let req = req
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .map_err(|e| (false, format!("webhook request: {e}")))?;
+        match tokio::time::timeout(self.settings.timeout, self.client.request(req)).await {
+            Err(_) => Err((true, "webhook timed out".into())),
+            Ok(Err(e)) => Err((true, format!("webhook unreachable: {}", one_line(&e)))),
+            Ok(Ok(resp)) if resp.status().is_success() => Ok(()),
+            Ok(Ok(resp)) => {
                 let status = resp.status();
                 let retry = status.is_server_error() || status.as_u16() == 429;
                 Err((retry, format!("webhook answered {status}")))
             }
-            Err(e) if e.is_timeout() => Err((true, "webhook timed out".into())),
-            Err(e) => Err((true, format!("webhook unreachable: {}", one_line(&e)))),
         }
     }
 }

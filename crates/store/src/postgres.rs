@@ -17,9 +17,9 @@ use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
-    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, Reservation,
-    RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState,
-    TotpState, User, UserLiveState,
+    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, ProfileChange, RecoveryCodeRecord,
+    Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState,
+    TokenState, TotpState, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -334,6 +334,39 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn update_profile(
+        &self,
+        user_id: i64,
+        change: &ProfileChange,
+    ) -> Result<bool, StoreError> {
+        // One statement: each field is replaced only when its flag is set.
+        let n = sqlx::query(
+            "UPDATE users SET \
+             display_name = CASE WHEN $1 THEN $2 ELSE display_name END, \
+             email = CASE WHEN $3 THEN $4 ELSE email END, \
+             phone = CASE WHEN $5 THEN $6 ELSE phone END, \
+             external_id = CASE WHEN $7 THEN $8 ELSE external_id END, \
+             role = CASE WHEN $9 THEN $10 ELSE role END \
+             WHERE id = $11",
+        )
+        .bind(change.display_name.is_some())
+        .bind(change.display_name.as_deref())
+        .bind(change.email.is_some())
+        .bind(change.email.clone().flatten())
+        .bind(change.phone.is_some())
+        .bind(change.phone.clone().flatten())
+        .bind(change.external_id.is_some())
+        .bind(change.external_id.clone().flatten())
+        .bind(change.role.is_some())
+        .bind(change.role.as_deref())
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     async fn token_state(
         &self,
         username: &str,
@@ -393,6 +426,18 @@ impl Store for PostgresStore {
             "UPDATE users SET totp_state = 1, totp_secret = $1 WHERE id = $2 AND totp_state = 0",
         )
         .bind(sealed)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn clear_pending_secret(&self, user_id: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE users SET totp_state = 0, totp_secret = NULL WHERE id = $1 AND totp_state = 1",
+        )
         .bind(user_id)
         .execute(&self.pool)
         .await

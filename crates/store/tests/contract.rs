@@ -80,6 +80,18 @@ fn pg_admin_url() -> Option<String> {
              to run the PostgreSQL contract tests"
         );
     });
+    // For the summary at the end of `cargo test` (tests/skipped_checks.rs).
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("contract")
+        .to_owned();
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped-checks.txt"))
+    {
+        let _ = writeln!(f, "contract {test}: PostgreSQL: set {PG_URL_VAR}");
+    }
     None
 }
 
@@ -263,7 +275,75 @@ contract!(
     deleting_a_user_or_application_removes_what_is_bound_to_it,
     audit_records_are_appended_filtered_limited_and_purged,
     audit_records_survive_their_user_and_keep_odd_text,
+    a_pending_secret_is_cleared_and_an_enabled_one_kept,
+    profile_fields_change_alone_and_clear,
 );
+
+async fn a_pending_secret_is_cleared_and_an_enabled_one_kept(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    assert!(!s.clear_pending_secret(a.id).await.expect("nothing pending"));
+    s.set_pending_secret(a.id, b"sealed")
+        .await
+        .expect("pending");
+    assert!(s.clear_pending_secret(a.id).await.expect("cleared"));
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.totp, TotpState::Off);
+    assert_eq!(u.tokens_valid_after, 100, "tokens are not touched");
+    assert!(!s.clear_pending_secret(a.id).await.expect("once"));
+    // An enabled secret is not "pending": it stays.
+    s.set_pending_secret(a.id, b"sealed-2")
+        .await
+        .expect("pending");
+    assert!(s.enable_totp(a.id, 5, 200).await.expect("enable"));
+    assert!(!s.clear_pending_secret(a.id).await.expect("enabled"));
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.totp, TotpState::Enabled(b"sealed-2".to_vec()));
+}
+
+async fn profile_fields_change_alone_and_clear(s: Arc<dyn Store>) {
+    use otpgate_core::model::ProfileChange;
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let b = s.create_user(&new_user("bob")).await.expect("bob");
+    let change = ProfileChange {
+        phone: Some(Some("+39 555 0100".into())),
+        display_name: Some("Alice A.".into()),
+        ..ProfileChange::default()
+    };
+    assert!(s.update_profile(a.id, &change).await.expect("update"));
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.phone.as_deref(), Some("+39 555 0100"));
+    assert_eq!(u.display_name, "Alice A.");
+    assert_eq!(u.email.as_deref(), Some("alice@example.org"), "left alone");
+    assert_eq!(u.external_id.as_deref(), Some("ext-alice"), "left alone");
+    assert_eq!(u.role, "user", "left alone");
+    let change = ProfileChange {
+        email: Some(None),
+        external_id: Some(Some("42".into())),
+        role: Some("admin".into()),
+        ..ProfileChange::default()
+    };
+    assert!(s.update_profile(a.id, &change).await.expect("update"));
+    let u = s.user_by_name("alice").await.expect("find").expect("some");
+    assert_eq!(u.email, None, "cleared");
+    assert_eq!(u.external_id.as_deref(), Some("42"));
+    assert_eq!(u.role, "admin");
+    assert_eq!(u.phone.as_deref(), Some("+39 555 0100"), "kept");
+    let other = s.user_by_name("bob").await.expect("find").expect("some");
+    assert_eq!(
+        other.email.as_deref(),
+        Some("bob@example.org"),
+        "only alice"
+    );
+    assert_eq!(other.role, "user");
+    // Found by the new contact, no longer by the old one.
+    let found = s
+        .users_by_contact(ContactField::Phone, "+39 555 0100")
+        .await
+        .expect("by phone");
+    assert_eq!(found.len(), 1);
+    assert!(s.delete_user(b.id).await.expect("del"));
+    assert!(!s.update_profile(b.id, &change).await.expect("gone"));
+}
 
 async fn users_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
     assert_eq!(s.count_users().await.expect("count"), 0);

@@ -3,15 +3,13 @@
 
 use crate::crypto::codes;
 use crate::error::{AuthError, StoreError};
-use crate::model::{AuditQuery, AuditRecord, NewUser, OutboxMessage, User};
+use crate::model::{AuditQuery, AuditRecord, NewUser, OutboxMessage, ProfileChange, User};
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
 use crate::service::{AuthService, Caller};
 use crate::username;
 
-/// Longest password accepted, in bytes (argon2 takes any length; this
-/// bounds the work an oversized body can cause).
-pub const MAX_PASSWORD_LEN: usize = 1024;
+pub use crate::password_policy::MAX_PASSWORD_LEN;
 
 /// What the operator gives to create a user.
 #[derive(Debug, Clone, Default)]
@@ -32,16 +30,15 @@ pub struct UserSpec {
     pub role: Option<String>,
 }
 
-fn check_password(pw: &SecretString) -> Result<(), AuthError> {
-    if pw.is_empty() {
-        return Err(AuthError::invalid("password must not be empty"));
-    }
-    if pw.expose().len() > MAX_PASSWORD_LEN {
-        return Err(AuthError::invalid(format!(
-            "password must be at most {MAX_PASSWORD_LEN} bytes"
-        )));
-    }
-    Ok(())
+/// What `reset_two_factor` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwoFactorReset {
+    /// 2FA was on and is off now; every token of the user is revoked.
+    Disabled,
+    /// 2FA was not on; a pending (unconfirmed) enrolment was forgotten.
+    PendingCleared,
+    /// Nothing to reset.
+    Unchanged,
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -49,6 +46,25 @@ fn non_empty(v: Option<String>) -> Option<String> {
 }
 
 impl AuthService {
+    /// The operator's password, checked against the password policy, or
+    /// a generated one (20 random characters, also returned to be shown
+    /// once; random, so the list of common passwords does not apply).
+    fn password_or_generated(
+        &self,
+        given: Option<SecretString>,
+    ) -> Result<(SecretString, Option<SecretString>), AuthError> {
+        match given {
+            Some(p) => {
+                crate::password_policy::check(&p, self.policy.password_min_length)?;
+                Ok((p, None))
+            }
+            None => {
+                let p = codes::generated_password();
+                Ok((p.clone(), Some(p)))
+            }
+        }
+    }
+
     async fn user_named(&self, raw: &str) -> Result<User, AuthError> {
         self.find_user(raw).await?.1.ok_or(AuthError::UserNotFound)
     }
@@ -60,14 +76,7 @@ impl AuthService {
         spec: UserSpec,
     ) -> Result<(User, Option<SecretString>), AuthError> {
         let name = username::canonical(&spec.username)?;
-        let (password, generated) = match spec.password {
-            Some(p) => (p, None),
-            None => {
-                let p = codes::generated_password();
-                (p.clone(), Some(p))
-            }
-        };
-        check_password(&password)?;
+        let (password, generated) = self.password_or_generated(spec.password)?;
         let hash = self.hash_secret(password).await?;
         let now = self.clock.now_secs();
         let new = NewUser {
@@ -106,14 +115,7 @@ impl AuthService {
         password: Option<SecretString>,
     ) -> Result<Option<SecretString>, AuthError> {
         let user = self.user_named(raw).await?;
-        let (password, generated) = match password {
-            Some(p) => (p, None),
-            None => {
-                let p = codes::generated_password();
-                (p.clone(), Some(p))
-            }
-        };
-        check_password(&password)?;
+        let (password, generated) = self.password_or_generated(password)?;
         let hash = self.hash_secret(password).await?;
         self.store
             .set_password(user.id, &hash, self.cutoff_now())
@@ -135,15 +137,54 @@ impl AuthService {
         }
     }
 
-    /// Turns 2FA off for a user who lost their device (also a pending
-    /// enrolment), revoking every token. Returns whether 2FA was on.
-    pub async fn reset_two_factor(&self, raw: &str) -> Result<bool, AuthError> {
+    /// Turns 2FA off for a user who lost their device, revoking every
+    /// token, or forgets a pending enrolment. Records `2fa_disabled` only
+    /// when 2FA was on: nothing is recorded for what did not happen.
+    pub async fn reset_two_factor(&self, raw: &str) -> Result<TwoFactorReset, AuthError> {
         let user = self.user_named(raw).await?;
-        let was_on = self.store.disable_totp(user.id, self.cutoff_now()).await?;
-        self.signal_revocation();
-        self.audit
-            .record(AuthEvent::TwoFactorDisabled, &user.username, &Caller::cli());
-        Ok(was_on)
+        if self.store.disable_totp(user.id, self.cutoff_now()).await? {
+            self.signal_revocation();
+            self.audit
+                .record(AuthEvent::TwoFactorDisabled, &user.username, &Caller::cli());
+            return Ok(TwoFactorReset::Disabled);
+        }
+        if self.store.clear_pending_secret(user.id).await? {
+            return Ok(TwoFactorReset::PendingCleared);
+        }
+        Ok(TwoFactorReset::Unchanged)
+    }
+
+    /// Changes a user's profile fields (`otpgate user set`) and returns the
+    /// user as stored now. Texts are trimmed; an empty one is refused (the
+    /// optional fields are cleared with `Some(None)` instead).
+    pub async fn update_user(&self, raw: &str, change: ProfileChange) -> Result<User, AuthError> {
+        let user = self.user_named(raw).await?;
+        let required = |field: &str, v: Option<String>| -> Result<Option<String>, AuthError> {
+            match v.map(|s| s.trim().to_owned()) {
+                Some(s) if s.is_empty() => {
+                    Err(AuthError::invalid(format!("{field} must not be empty")))
+                }
+                other => Ok(other),
+            }
+        };
+        let optional = |field: &str, v: Option<Option<String>>| match v {
+            Some(Some(s)) => required(field, Some(s)).map(Some),
+            other => Ok(other),
+        };
+        let change = ProfileChange {
+            display_name: required("display name", change.display_name)?,
+            email: optional("e-mail", change.email)?,
+            phone: optional("phone", change.phone)?,
+            external_id: optional("external id", change.external_id)?,
+            role: required("role", change.role)?,
+        };
+        if change.is_empty() {
+            return Err(AuthError::invalid("nothing to change"));
+        }
+        if !self.store.update_profile(user.id, &change).await? {
+            return Err(AuthError::UserNotFound);
+        }
+        self.user_named(&user.username).await
     }
 
     /// Revokes every token of a user.

@@ -912,21 +912,11 @@ pub async fn openapi_json(State(state): State<AppState>) -> Response {
     ([(CONTENT_TYPE, "application/json")], json).into_response()
 }
 
-/// `GET {prefix}/docs`: to `docs/` (relative, so it holds behind a proxy).
+/// `GET {prefix}/docs`: to the absolute `{prefix}/docs/` (a relative
+/// target resolves against the parent of `{prefix}/docs`, which is easy to
+/// get wrong; behind a proxy that moves the prefix, set `api_prefix`).
 pub async fn docs_redirect(State(state): State<AppState>) -> Response {
-    let last = state
-        .settings
-        .api_prefix
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-        .to_owned();
-    let to = if last.is_empty() {
-        "docs/".to_owned()
-    } else {
-        format!("{last}/docs/")
-    };
+    let to = format!("{}/docs/", state.settings.api_prefix.trim_end_matches('/'));
     (
         StatusCode::PERMANENT_REDIRECT,
         [

@@ -14,7 +14,7 @@ const STATUS: &str = "/twofactorauth-ui/rest/tfa/otpstatus";
 #[tokio::test]
 async fn jwt_only_routes_answer_403_to_an_api_key() {
     let app = TestApp::new().await;
-    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
     let key = app.app_key("shop").await;
     for (method, path) in [
         (Method::GET, "/api/user/me"),
@@ -62,8 +62,14 @@ async fn jwt_only_routes_answer_403_to_an_api_key() {
 #[tokio::test]
 async fn keys_are_stored_hashed_and_bad_or_revoked_keys_are_refused() {
     let app = TestApp::new().await;
-    app.add_contact_user("alice", "pw", Some("alice@example.org"), None, None)
-        .await;
+    app.add_contact_user(
+        "alice",
+        "pw-secret-9",
+        Some("alice@example.org"),
+        None,
+        None,
+    )
+    .await;
     let key = app.app_key("Shop").await;
     let (id, secret) = key.split_once('.').expect("<id>.<secret>");
     let stored = app.svc.list_applications().await.unwrap();
@@ -112,7 +118,7 @@ async fn user_me_shows_role_and_external_id() {
     app.svc
         .create_user(otpgate_core::service::admin::UserSpec {
             username: "bob".into(),
-            password: Some("pw".into()),
+            password: Some("pw-secret-9".into()),
             role: Some("operator".into()),
             external_id: Some("crm-42".into()),
             phone: Some("+3912345".into()),
@@ -120,7 +126,7 @@ async fn user_me_shows_role_and_external_id() {
         })
         .await
         .unwrap();
-    let token = app.login("bob", "pw").await;
+    let token = app.login("bob", "pw-secret-9").await;
     let r = app.get("/api/user/me", &token).await;
     assert_eq!(r.status, StatusCode::OK);
     for body in [&r.body, &r.body["data"]] {

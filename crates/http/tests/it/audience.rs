@@ -66,28 +66,28 @@ async fn person_tokens_have_no_audience_and_the_capillary_token_has_the_brand() 
     let app = TestApp::new().await;
     app.app_key("Bukl").await;
     // Native login, 2FA off.
-    app.add_user("bob", "pw-b").await;
-    let bob = app.login("bob", "pw-b").await;
+    app.add_user("bob", "pw-b-secret-9").await;
+    let bob = app.login("bob", "pw-b-secret-9").await;
     assert!(claims(&bob).get("aud").is_none(), "{}", claims(&bob));
     // Native login with 2FA on (pre-OTP), and verify-otp's token.
-    let (verified, secret) = app.user_with_2fa("alice", "pw-a").await;
+    let (verified, secret) = app.user_with_2fa("alice", "pw-a-secret-9").await;
     assert!(claims(&verified).get("aud").is_none());
-    let pre = app.login("alice", "pw-a").await;
+    let pre = app.login("alice", "pw-a-secret-9").await;
     assert!(claims(&pre).get("aud").is_none());
     let r = app.verify(&pre, "alice", &app.code(&secret, 0)).await;
     assert_eq!(r.status, StatusCode::OK);
     let again = r.body["data"]["token"].as_str().unwrap();
     assert!(claims(again).get("aud").is_none());
     // Capillary: the brand's token.
-    let cap = capillary_token(&app, "bob", "pw-b", "Bukl").await;
+    let cap = capillary_token(&app, "bob", "pw-b-secret-9", "Bukl").await;
     let c = claims(&cap);
     assert_eq!(c["aud"], "bukl", "the application's (canonical) name: {c}");
     assert_eq!(c["sub"], "bob");
     assert_eq!(c["otp_verified"], true);
     // The other dialects mint no token at all: Mudbase answers a message,
     // Single Connect an empty 200, the legacy login a nonce.
-    app.add_user("carol", "pw-c").await;
-    let carol = app.login("carol", "pw-c").await;
+    app.add_user("carol", "pw-c-secret-9").await;
+    let carol = app.login("carol", "pw-c-secret-9").await;
     let code_secret = app.pending_secret(&carol).await;
     let r = app
         .post(
@@ -128,8 +128,8 @@ async fn an_emailed_capillary_code_never_becomes_a_session_that_disables_totp() 
     // Capillary flow (the brand name is the only "key") give a token...
     let app = TestApp::new().await;
     app.app_key("Bukl").await;
-    let (verified, _) = app.user_with_2fa("alice", "pw-a").await;
-    let cap = capillary_token(&app, "alice", "pw-a", "Bukl").await;
+    let (verified, _) = app.user_with_2fa("alice", "pw-a-secret-9").await;
+    let cap = capillary_token(&app, "alice", "pw-a-secret-9", "Bukl").await;
     assert_eq!(claims(&cap)["otp_verified"], true);
     // ...that is the application's: refused on the native API.
     let r = app.get("/api/user/me", &cap).await;
@@ -138,12 +138,15 @@ async fn an_emailed_capillary_code_never_becomes_a_session_that_disables_totp() 
         .post(
             "/api/2fa/disable",
             Some(&cap),
-            json!({"username": "alice", "password": "pw-a"}),
+            json!({"username": "alice", "password": "pw-a-secret-9"}),
         )
         .await;
     assert_error(&r, StatusCode::FORBIDDEN, "token_audience_mismatch");
     for (path, body) in [
-        ("/api/2fa/recovery-codes", json!({"password": "pw-a"})),
+        (
+            "/api/2fa/recovery-codes",
+            json!({"password": "pw-a-secret-9"}),
+        ),
         (
             "/api/2fa/verify-otp",
             json!({"username": "alice", "otp": "123456"}),
@@ -196,9 +199,9 @@ async fn the_proxy_and_socket_io_refuse_an_application_token() {
     });
     let app = TestApp::with(settings).await;
     app.app_key("Bukl").await;
-    app.add_user("bob", "pw-b").await;
-    let person = app.login("bob", "pw-b").await;
-    let cap = capillary_token(&app, "bob", "pw-b", "Bukl").await;
+    app.add_user("bob", "pw-b-secret-9").await;
+    let person = app.login("bob", "pw-b-secret-9").await;
+    let cap = capillary_token(&app, "bob", "pw-b-secret-9", "Bukl").await;
     // The proxy: the person's token goes through, the application's not.
     assert_eq!(app.get("/api/app/x", &person).await.status, StatusCode::OK);
     assert_eq!(*seen.lock().unwrap(), 1);

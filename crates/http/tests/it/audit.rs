@@ -84,8 +84,8 @@ async fn the_background_writer_stores_records_and_flushes_on_stop() {
     let app = TestApp::new().await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let writer = tokio::spawn(app.svc.audit().clone().run_writer(stopped));
-    app.add_user("bob", "pw").await;
-    app.login("bob", "pw").await;
+    app.add_user("bob", "pw-secret-9").await;
+    app.login("bob", "pw-secret-9").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while stored(&app).await.is_empty() {
         assert!(
@@ -117,7 +117,7 @@ async fn each_dialect_is_named_in_its_records() {
         ..crate::support::cheap_policy()
     };
     let app = TestApp::with_policy(crate::support::test_settings(), policy).await;
-    app.add_user("carol", "pw").await;
+    app.add_user("carol", "pw-secret-9").await;
     // The legacy challenge login and the native API.
     post_as(
         &app,
@@ -148,14 +148,14 @@ async fn each_dialect_is_named_in_its_records() {
 #[tokio::test]
 async fn a_huge_user_agent_is_cut() {
     let app = TestApp::new().await;
-    app.add_user("dave", "pw").await;
+    app.add_user("dave", "pw-secret-9").await;
     let ua = "A".repeat(5000);
     post_as(
         &app,
         "/api/login",
         &ua,
         "192.0.2.3",
-        json!({"username": "dave", "password": "pw"}),
+        json!({"username": "dave", "password": "pw-secret-9"}),
     )
     .await;
     app.svc.audit().flush().await.unwrap();

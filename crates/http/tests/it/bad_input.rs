@@ -43,8 +43,8 @@ type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, Vec<u8>);
 #[tokio::test]
 async fn the_bad_input_matrix_gets_json_4xx() {
     let app = TestApp::new().await;
-    let (token, _) = app.user_with_2fa("alice", "pw").await;
-    let pre = app.login("alice", "pw").await;
+    let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     let big = vec![b'a'; 64 * 1024];
     let mut big_json = b"{\"username\":\"".to_vec();
     big_json.extend(vec![b'a'; 64 * 1024]);

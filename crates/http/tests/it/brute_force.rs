@@ -127,7 +127,7 @@ impl Attacker<'_> {
                 .post_json(
                     CAP_TOKEN,
                     None,
-                    &with(who(self.user), json!({"password": "pw"})),
+                    &with(who(self.user), json!({"password": "pw-secret-9"})),
                 )
                 .await;
             if let Some(sid) = r.body["user"]["sessionId"].as_str() {
@@ -281,9 +281,9 @@ async fn otp_guesses_per_hour_on_one_account_by_every_route_stay_under_nist_ceil
 
     // A user enrolling (pending secret): every route evaluates codes,
     // Mudbase included (it confirms a pending secret).
-    app.add_contact_user("pat", "pw", Some("pat@example.org"), None, None)
+    app.add_contact_user("pat", "pw-secret-9", Some("pat@example.org"), None, None)
         .await;
-    let token = app.login("pat", "pw").await;
+    let token = app.login("pat", "pw-secret-9").await;
     let secret = app.pending_secret(&token).await;
     let (total, per_route) = one_hour(&app, "pat", &secret, token).await;
     assert_eq!(
@@ -299,8 +299,8 @@ async fn otp_guesses_per_hour_on_one_account_by_every_route_stay_under_nist_ceil
 #[tokio::test]
 async fn otp_guesses_per_hour_on_an_account_with_2fa_on() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("vic", "pw").await;
-    let pre = app.login("vic", "pw").await;
+    let (_, secret) = app.user_with_2fa("vic", "pw-secret-9").await;
+    let pre = app.login("vic", "pw-secret-9").await;
     let (total, per_route) = one_hour(&app, "vic", &secret, pre).await;
     // Mudbase confirms only a pending secret (and wants a verified token):
     // it evaluates nothing here; the three other routes share the count.
@@ -322,14 +322,14 @@ async fn otp_guesses_per_hour_are_the_same_under_concurrent_bursts() {
     for enrolling in [true, false] {
         let app = TestApp::new().await;
         let (user, secret, token) = if enrolling {
-            app.add_contact_user("pat", "pw", Some("pat@example.org"), None, None)
+            app.add_contact_user("pat", "pw-secret-9", Some("pat@example.org"), None, None)
                 .await;
-            let token = app.login("pat", "pw").await;
+            let token = app.login("pat", "pw-secret-9").await;
             let secret = app.pending_secret(&token).await;
             ("pat", secret, token)
         } else {
-            let (_, secret) = app.user_with_2fa("vic", "pw").await;
-            ("vic", secret, app.login("vic", "pw").await)
+            let (_, secret) = app.user_with_2fa("vic", "pw-secret-9").await;
+            ("vic", secret, app.login("vic", "pw-secret-9").await)
         };
         let key = app.app_key(APP).await;
         let mut a = Attacker {

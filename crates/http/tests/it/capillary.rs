@@ -17,7 +17,7 @@ async fn seed_app() -> TestApp {
     let app = TestApp::new().await;
     app.add_contact_user(
         "maria",
-        "S3cret",
+        "S3cret-pw-9",
         Some("maria@example.org"),
         Some("+1 876 743 1754"),
         Some("CRM-7"),
@@ -63,7 +63,7 @@ async fn session(app: &TestApp, device: &str) -> String {
             None,
             &with(
                 who("MOBILE", "18767431754", device),
-                json!({"password": "S3cret"}),
+                json!({"password": "S3cret-pw-9"}),
             ),
         )
         .await;
@@ -210,8 +210,14 @@ async fn wrong_and_expired_codes_and_expired_sessions_are_refused() {
 #[tokio::test]
 async fn a_session_works_only_from_its_device_brand_and_user() {
     let app = seed_app().await;
-    app.add_contact_user("other", "pw", Some("other@example.org"), None, None)
-        .await;
+    app.add_contact_user(
+        "other",
+        "pw-secret-9",
+        Some("other@example.org"),
+        None,
+        None,
+    )
+    .await;
     app.app_key("otherbrand").await;
     let sid = session(&app, "1234").await;
     let r = generate(&app, "evil-device", &sid).await;
@@ -257,7 +263,7 @@ async fn every_identifier_type_finds_the_user_and_picks_the_channel() {
             .post_json(
                 TOKEN,
                 None,
-                &with(who(kind, value, "d1"), json!({"password": "S3cret"})),
+                &with(who(kind, value, "d1"), json!({"password": "S3cret-pw-9"})),
             )
             .await;
         assert_envelope(&r, StatusCode::OK, "SUCCESS");
@@ -292,7 +298,7 @@ async fn every_identifier_type_finds_the_user_and_picks_the_channel() {
                 None,
                 &with(
                     who(kind, "18767431754", "d1"),
-                    json!({"password": "S3cret"}),
+                    json!({"password": "S3cret-pw-9"}),
                 ),
             )
             .await;
@@ -314,10 +320,10 @@ async fn wrong_password_unknown_user_and_wrong_brand_are_refused() {
         .await;
     assert_envelope(&r, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
     let r = app
-        .post_json(TOKEN, None, &body("MOBILE", "99999", "S3cret"))
+        .post_json(TOKEN, None, &body("MOBILE", "99999", "S3cret-pw-9"))
         .await;
     assert_envelope(&r, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
-    let mut b = body("MOBILE", "18767431754", "S3cret");
+    let mut b = body("MOBILE", "18767431754", "S3cret-pw-9");
     b["brand"] = json!("NoSuchBrand");
     let r = app.post_json(TOKEN, None, &b).await;
     assert_envelope(&r, StatusCode::FORBIDDEN, "APPLICATION_MISMATCH");
@@ -327,7 +333,7 @@ async fn wrong_password_unknown_user_and_wrong_brand_are_refused() {
         .post_json(
             TOKEN,
             Some(&other_key),
-            &body("MOBILE", "18767431754", "S3cret"),
+            &body("MOBILE", "18767431754", "S3cret-pw-9"),
         )
         .await;
     assert_envelope(&r, StatusCode::FORBIDDEN, "APPLICATION_MISMATCH");
@@ -335,12 +341,12 @@ async fn wrong_password_unknown_user_and_wrong_brand_are_refused() {
         .post_json(
             TOKEN,
             Some("bogus.key"),
-            &body("MOBILE", "18767431754", "S3cret"),
+            &body("MOBILE", "18767431754", "S3cret-pw-9"),
         )
         .await;
     assert_envelope(&r, StatusCode::UNAUTHORIZED, "INVALID_API_KEY");
     let bukl_key = app.svc.create_application("bukl-2").await.unwrap().1;
-    let mut b = body("MOBILE", "18767431754", "S3cret");
+    let mut b = body("MOBILE", "18767431754", "S3cret-pw-9");
     b["brand"] = json!("bukl-2");
     let r = app.post_json(TOKEN, Some(bukl_key.expose()), &b).await;
     assert_envelope(&r, StatusCode::OK, "SUCCESS");
@@ -350,7 +356,7 @@ async fn wrong_password_unknown_user_and_wrong_brand_are_refused() {
             .await;
     }
     let r = app
-        .post_json(TOKEN, None, &body("MOBILE", "18767431754", "S3cret"))
+        .post_json(TOKEN, None, &body("MOBILE", "18767431754", "S3cret-pw-9"))
         .await;
     assert_envelope(&r, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
     assert!(r.headers.contains_key("retry-after"));
@@ -459,13 +465,13 @@ async fn bad_input_gets_the_envelope_never_a_500() {
 #[tokio::test]
 async fn the_lockout_is_shared_with_the_native_api() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("maria", "S3cret").await;
+    let (_, secret) = app.user_with_2fa("maria", "S3cret-pw-9").await;
     app.svc.create_application("Bukl").await.unwrap();
     // maria has 2FA and an e-mail address (support's add_user).
     let body = |device: &str| {
         with(
             who("USERNAME", "maria", device),
-            json!({"password": "S3cret"}),
+            json!({"password": "S3cret-pw-9"}),
         )
     };
     let sid = app.post_json(TOKEN, None, &body("1234")).await.body["user"]["sessionId"]
@@ -482,7 +488,7 @@ async fn the_lockout_is_shared_with_the_native_api() {
     assert_envelope(&r, StatusCode::OK, "SUCCESS");
     assert_eq!(r.body["user"]["appRegistered"], true);
     let code = app.last_code("maria").await;
-    let pre = app.login("maria", "S3cret").await;
+    let pre = app.login("maria", "S3cret-pw-9").await;
     for _ in 0..5 {
         app.verify(&pre, "maria", &other_code(&app.code(&secret, 0)))
             .await;
@@ -526,7 +532,7 @@ async fn the_lockout_is_shared_with_the_native_api() {
             .await;
         assert_envelope(&r, StatusCode::BAD_REQUEST, "INVALID_OTP");
     }
-    let pre = app.login("maria", "S3cret").await;
+    let pre = app.login("maria", "S3cret-pw-9").await;
     let r = app.verify(&pre, "maria", &app.code(&secret, 0)).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
 }
@@ -534,7 +540,7 @@ async fn the_lockout_is_shared_with_the_native_api() {
 #[tokio::test]
 async fn a_failed_delivery_is_an_error_the_caller_sees() {
     let app = TestApp::with_failing_notifier().await;
-    app.add_contact_user("maria", "S3cret", None, Some("+18767431754"), None)
+    app.add_contact_user("maria", "S3cret-pw-9", None, Some("+18767431754"), None)
         .await;
     app.app_key("Bukl").await;
     let sid = session(&app, "1234").await;
@@ -545,8 +551,14 @@ async fn a_failed_delivery_is_an_error_the_caller_sees() {
     assert_envelope(&r, StatusCode::BAD_REQUEST, "INVALID_OTP");
     // A user with no phone cannot get an SMS.
     let ok = TestApp::new().await;
-    ok.add_contact_user("maria", "S3cret", Some("maria@example.org"), None, None)
-        .await;
+    ok.add_contact_user(
+        "maria",
+        "S3cret-pw-9",
+        Some("maria@example.org"),
+        None,
+        None,
+    )
+    .await;
     ok.app_key("Bukl").await;
     let r = ok
         .post_json(
@@ -554,7 +566,7 @@ async fn a_failed_delivery_is_an_error_the_caller_sees() {
             None,
             &with(
                 who("EMAIL", "maria@example.org", "1"),
-                json!({"password": "S3cret"}),
+                json!({"password": "S3cret-pw-9"}),
             ),
         )
         .await;

@@ -9,8 +9,8 @@ use crate::support::{TestApp, assert_error};
 #[tokio::test]
 async fn a_pre_otp_token_opens_only_status_verify_and_logout() {
     let app = TestApp::new().await;
-    app.user_with_2fa("alice", "pw").await;
-    let pre = app.login("alice", "pw").await;
+    app.user_with_2fa("alice", "pw-secret-9").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     for path in [
         "/api/user/me",
         "/api/2fa/qr-code",
@@ -24,10 +24,16 @@ async fn a_pre_otp_token_opens_only_status_verify_and_logout() {
         );
     }
     for path in ["/api/2fa/recovery-codes", "/api/2fa/disable"] {
-        let r = app.post(path, Some(&pre), json!({"password": "pw"})).await;
+        let r = app
+            .post(path, Some(&pre), json!({"password": "pw-secret-9"}))
+            .await;
         assert_error(&r, StatusCode::FORBIDDEN, "otp_verification_required");
     }
     assert_eq!(app.get("/api/2fa/status", &pre).await.body["status"], true);
+    assert_eq!(
+        app.get("/api/user/me", &pre).await.body["error"],
+        "verify an OTP with POST /api/2fa/verify-otp first"
+    );
     assert_eq!(
         app.call(Method::POST, "/api/logout", Some(&pre), None)
             .await
@@ -39,8 +45,8 @@ async fn a_pre_otp_token_opens_only_status_verify_and_logout() {
 #[tokio::test]
 async fn the_gate_matches_routes_not_substrings() {
     let app = TestApp::new().await;
-    app.user_with_2fa("alice", "pw").await;
-    let pre = app.login("alice", "pw").await;
+    app.user_with_2fa("alice", "pw-secret-9").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     for path in [
         "/api/user/me?x=/verify-otp",
         "/api/user/me?/2fa/verify-otp",
@@ -56,7 +62,7 @@ async fn the_gate_matches_routes_not_substrings() {
         .post(
             "/api/2fa/disable?x=/verify-otp",
             Some(&pre),
-            json!({"password": "pw"}),
+            json!({"password": "pw-secret-9"}),
         )
         .await;
     assert_error(&r, StatusCode::FORBIDDEN, "otp_verification_required");
@@ -64,5 +70,48 @@ async fn the_gate_matches_routes_not_substrings() {
         app.get("/api/2fa/status", &pre).await.body["status"],
         true,
         "2FA still on"
+    );
+}
+
+#[tokio::test]
+async fn the_gate_hint_names_the_configured_prefix() {
+    let app = TestApp::with(otpgate_http::HttpSettings {
+        api_prefix: "/auth/v2/".into(),
+        ..crate::support::test_settings()
+    })
+    .await;
+    app.add_user("alice", "pw-secret-9").await;
+    let login = || async {
+        let r = app
+            .post(
+                "/auth/v2/login",
+                None,
+                json!({"username": "alice", "password": "pw-secret-9"}),
+            )
+            .await;
+        r.body["token"].as_str().expect("token").to_owned()
+    };
+    let t = login().await;
+    let key = app.get("/auth/v2/2fa/qr-code", &t).await.body["data"]["key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(key.as_bytes())
+        .expect("base32");
+    let r = app
+        .post(
+            "/auth/v2/2fa/verify-otp",
+            Some(&t),
+            json!({"username": "alice", "otp": app.code(&secret, 0)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let pre = login().await;
+    let r = app.get("/auth/v2/user/me", &pre).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "otp_verification_required");
+    assert_eq!(
+        r.body["error"],
+        "verify an OTP with POST /auth/v2/2fa/verify-otp first"
     );
 }

@@ -80,9 +80,9 @@ async fn webrest(app: &TestApp, method: Method, path: &str, auth: &str) -> Resp 
 #[tokio::test]
 async fn the_challenge_login_works_with_an_independently_computed_hmac() {
     let app = before_sunset().await;
-    app.add_user("alice", "S3cret").await;
-    let nonce = nonce_for(&app, "alice", "S3cret").await;
-    let cred = format!("alice:{}", client_token("alice", "S3cret", &nonce));
+    app.add_user("alice", "S3cret-pw-9").await;
+    let nonce = nonce_for(&app, "alice", "S3cret-pw-9").await;
+    let cred = format!("alice:{}", client_token("alice", "S3cret-pw-9", &nonce));
     for _ in 0..3 {
         let r = webrest(&app, Method::GET, "/webrest/user/me", &cred).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -110,7 +110,7 @@ async fn the_challenge_login_works_with_an_independently_computed_hmac() {
         .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "missing_token");
     // Another user's name with alice's token.
-    app.add_user("bob", "pw").await;
+    app.add_user("bob", "pw-secret-9").await;
     let r = webrest(
         &app,
         Method::GET,
@@ -127,13 +127,13 @@ async fn the_challenge_login_works_with_an_independently_computed_hmac() {
 #[tokio::test]
 async fn wrong_passwords_get_401_without_a_nonce_and_are_throttled() {
     let app = before_sunset().await;
-    app.add_user("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
     for _ in 0..5 {
         let r = legacy_login(&app, "alice", "nope").await;
         assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_credentials");
         assert!(r.headers.get("www-authenticate").is_none());
     }
-    let r = legacy_login(&app, "alice", "pw").await;
+    let r = legacy_login(&app, "alice", "pw-secret-9").await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     let r = app
         .post(
@@ -148,23 +148,23 @@ async fn wrong_passwords_get_401_without_a_nonce_and_are_throttled() {
 #[tokio::test]
 async fn a_nonce_is_single_use_and_expires_after_60_s() {
     let app = before_sunset().await;
-    app.add_user("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
     // Unused for 61 s: refused.
-    let late = nonce_for(&app, "alice", "pw").await;
+    let late = nonce_for(&app, "alice", "pw-secret-9").await;
     app.clock.advance_secs(61);
     let r = webrest(
         &app,
         Method::GET,
         "/webrest/user/me",
-        &format!("alice:{}", client_token("alice", "pw", &late)),
+        &format!("alice:{}", client_token("alice", "pw-secret-9", &late)),
     )
     .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
     // Used within 60 s, logged out: the same token (and so its nonce) is
     // never accepted again.
-    let nonce = nonce_for(&app, "alice", "pw").await;
+    let nonce = nonce_for(&app, "alice", "pw-secret-9").await;
     app.clock.advance_secs(59);
-    let cred = format!("alice:{}", client_token("alice", "pw", &nonce));
+    let cred = format!("alice:{}", client_token("alice", "pw-secret-9", &nonce));
     assert_eq!(
         webrest(&app, Method::GET, "/webrest/user/me", &cred)
             .await
@@ -176,17 +176,17 @@ async fn a_nonce_is_single_use_and_expires_after_60_s() {
     let r = webrest(&app, Method::GET, "/webrest/user/me", &cred).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
     // Every login gets a fresh nonce.
-    let a = nonce_for(&app, "alice", "pw").await;
-    let b = nonce_for(&app, "alice", "pw").await;
+    let a = nonce_for(&app, "alice", "pw-secret-9").await;
+    let b = nonce_for(&app, "alice", "pw-secret-9").await;
     assert_ne!(a, b);
 }
 
 #[tokio::test]
 async fn legacy_credentials_are_revoked_with_the_users_tokens_and_expire() {
     let app = enabled().await;
-    app.add_user("alice", "pw").await;
-    let nonce = nonce_for(&app, "alice", "pw").await;
-    let cred = format!("alice:{}", client_token("alice", "pw", &nonce));
+    app.add_user("alice", "pw-secret-9").await;
+    let nonce = nonce_for(&app, "alice", "pw-secret-9").await;
+    let cred = format!("alice:{}", client_token("alice", "pw-secret-9", &nonce));
     assert_eq!(
         webrest(&app, Method::GET, "/webrest/user/me", &cred)
             .await
@@ -197,22 +197,22 @@ async fn legacy_credentials_are_revoked_with_the_users_tokens_and_expire() {
     let r = webrest(&app, Method::GET, "/webrest/user/me", &cred).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
     // A nonce handed out before a password change is dead too.
-    let pending = nonce_for(&app, "alice", "pw").await;
+    let pending = nonce_for(&app, "alice", "pw-secret-9").await;
     app.svc
-        .set_password("alice", Some(SecretString::new("new")))
+        .set_password("alice", Some(SecretString::new("new-secret-9")))
         .await
         .unwrap();
     let r = webrest(
         &app,
         Method::GET,
         "/webrest/user/me",
-        &format!("alice:{}", client_token("alice", "pw", &pending)),
+        &format!("alice:{}", client_token("alice", "pw-secret-9", &pending)),
     )
     .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
     // A grant lives as long as a JWT (14 days), then expires.
-    let nonce = nonce_for(&app, "alice", "new").await;
-    let cred = format!("alice:{}", client_token("alice", "new", &nonce));
+    let nonce = nonce_for(&app, "alice", "new-secret-9").await;
+    let cred = format!("alice:{}", client_token("alice", "new-secret-9", &nonce));
     assert_eq!(
         webrest(&app, Method::GET, "/webrest/user/me", &cred)
             .await
@@ -235,8 +235,8 @@ async fn legacy_credentials_are_revoked_with_the_users_tokens_and_expire() {
 #[tokio::test]
 async fn users_with_2fa_are_refused() {
     let app = before_sunset().await;
-    let (_t, _s) = app.user_with_2fa("alice", "pw").await;
-    let r = legacy_login(&app, "alice", "pw").await;
+    let (_t, _s) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let r = legacy_login(&app, "alice", "pw-secret-9").await;
     assert_error(&r, StatusCode::FORBIDDEN, "2fa_requires_jwt_login");
     assert!(r.headers.get("www-authenticate").is_none());
 }
@@ -244,8 +244,8 @@ async fn users_with_2fa_are_refused() {
 #[tokio::test]
 async fn sunset_before_and_after_with_the_clock_and_the_override() {
     let app = before_sunset().await;
-    app.add_user("alice", "pw").await;
-    let r = legacy_login(&app, "alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let r = legacy_login(&app, "alice", "pw-secret-9").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers["deprecation"], "@1748736000");
     assert_eq!(r.headers["sunset"], "Mon, 01 Jun 2026 00:00:00 GMT");
@@ -254,12 +254,12 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
         "</docs/legacy-migration>; rel=\"deprecation\""
     );
     let nonce = r.headers["www-authenticate"].to_str().unwrap()[7..].to_owned();
-    let cred = format!("alice:{}", client_token("alice", "pw", &nonce));
+    let cred = format!("alice:{}", client_token("alice", "pw-secret-9", &nonce));
     let r = webrest(&app, Method::GET, "/webrest/user/me", &cred).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers.contains_key("sunset"));
     // The native API carries no deprecation headers.
-    let t = app.login("alice", "pw").await;
+    let t = app.login("alice", "pw-secret-9").await;
     assert!(
         !app.get("/api/user/me", &t)
             .await
@@ -292,9 +292,9 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
 
     // legacy.enabled = true keeps it on after the sunset...
     let on = enabled().await;
-    on.add_user("alice", "pw").await;
-    let nonce = nonce_for(&on, "alice", "pw").await;
-    let cred = format!("alice:{}", client_token("alice", "pw", &nonce));
+    on.add_user("alice", "pw-secret-9").await;
+    let nonce = nonce_for(&on, "alice", "pw-secret-9").await;
+    let cred = format!("alice:{}", client_token("alice", "pw-secret-9", &nonce));
     assert_eq!(
         webrest(&on, Method::GET, "/webrest/user/me", &cred)
             .await
@@ -311,9 +311,9 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
     };
     let off = TestApp::with_policy(test_settings(), policy).await;
     off.clock.set_secs(DEFAULT_LEGACY_SUNSET - 3600);
-    off.add_user("alice", "pw").await;
+    off.add_user("alice", "pw-secret-9").await;
     assert_error(
-        &legacy_login(&off, "alice", "pw").await,
+        &legacy_login(&off, "alice", "pw-secret-9").await,
         StatusCode::GONE,
         "legacy_login_disabled",
     );
@@ -322,9 +322,9 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_socket_io_accepts_the_legacy_token_and_is_revoked_with_it() {
     let app = before_sunset().await;
-    app.add_user("alice", "pw").await;
-    let nonce = nonce_for(&app, "alice", "pw").await;
-    let token = client_token("alice", "pw", &nonce);
+    app.add_user("alice", "pw-secret-9").await;
+    let nonce = nonce_for(&app, "alice", "pw-secret-9").await;
+    let token = client_token("alice", "pw-secret-9", &nonce);
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/socket.io/").await;
     sio.emit(
@@ -339,7 +339,7 @@ async fn legacy_socket_io_accepts_the_legacy_token_and_is_revoked_with_it() {
     let mut sio = Sio::connect(addr, "/socket.io/").await;
     assert_eq!(sio.login("alice", &token).await, authe_ok());
     // A JWT is no legacy token.
-    let jwt = app.login("alice", "pw").await;
+    let jwt = app.login("alice", "pw-secret-9").await;
     let mut other = Sio::connect(addr, "/socket.io/").await;
     assert_eq!(other.login("alice", &jwt).await, unauthorized());
     // Revoked with the user's other tokens.
@@ -353,7 +353,7 @@ async fn legacy_socket_io_accepts_the_legacy_token_and_is_revoked_with_it() {
 #[tokio::test]
 async fn bad_input_on_legacy_routes_gets_json_4xx() {
     let app = before_sunset().await;
-    app.add_user("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
     let send = |ct: Option<&'static str>, body: Vec<u8>| {
         let mut b = Request::post("/webrest/authentication/login");
         if let Some(ct) = ct {

@@ -15,8 +15,8 @@ fn retry_after(r: &crate::support::Resp) -> i64 {
 #[tokio::test]
 async fn five_wrong_otps_lock_the_user_even_for_the_right_code() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
-    let pre = app.login("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     for _ in 0..5 {
         assert_error(
             &app.verify(&pre, "alice", "000000").await,
@@ -29,7 +29,7 @@ async fn five_wrong_otps_lock_the_user_even_for_the_right_code() {
     let wait = retry_after(&r);
     assert!((1..=30).contains(&wait), "{wait}");
     // The lock belongs to the user, not the token or the spelling.
-    let other = app.login("ALICE", "pw").await;
+    let other = app.login("ALICE", "pw-secret-9").await;
     assert_eq!(
         app.verify(&other, "alice", &app.code(&secret, 0))
             .await
@@ -44,8 +44,8 @@ async fn five_wrong_otps_lock_the_user_even_for_the_right_code() {
 #[tokio::test]
 async fn the_back_off_doubles_and_a_success_resets_it() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
-    let pre = app.login("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     for _ in 0..5 {
         app.verify(&pre, "alice", "000000").await;
     }
@@ -70,7 +70,7 @@ async fn the_back_off_doubles_and_a_success_resets_it() {
         StatusCode::OK
     );
     // Reset: four more failures do not lock.
-    let pre = app.login("alice", "pw").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     for _ in 0..4 {
         assert_eq!(
             app.verify(&pre, "alice", "000000").await.status,
@@ -89,8 +89,8 @@ async fn the_back_off_doubles_and_a_success_resets_it() {
 #[tokio::test]
 async fn the_back_off_is_capped_at_fifteen_minutes() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
-    let pre = app.login("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     for _ in 0..12 {
         app.verify(&pre, "alice", "000000").await;
         app.clock.advance_secs(901);
@@ -108,7 +108,7 @@ async fn the_back_off_is_capped_at_fifteen_minutes() {
 #[tokio::test]
 async fn wrong_passwords_lock_the_username() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
     for _ in 0..5 {
         let r = app
             .post(
@@ -123,13 +123,13 @@ async fn wrong_passwords_lock_the_username() {
         .post(
             "/api/login",
             None,
-            json!({"username": "Alice", "password": "pw"}),
+            json!({"username": "Alice", "password": "pw-secret-9"}),
         )
         .await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     assert!(retry_after(&r) >= 1);
     app.clock.advance_secs(31);
-    app.login("alice", "pw").await;
+    app.login("alice", "pw-secret-9").await;
 }
 
 async fn login_from(app: &TestApp, ip: &str, user: &str, pw: &str) -> StatusCode {
@@ -147,7 +147,7 @@ async fn login_from(app: &TestApp, ip: &str, user: &str, pw: &str) -> StatusCode
 #[tokio::test]
 async fn twenty_failures_from_one_ip_lock_that_ip_whatever_the_usernames() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
     for i in 0..20 {
         assert_eq!(
             login_from(&app, "203.0.113.9", &format!("user{i}"), "x").await,
@@ -155,11 +155,11 @@ async fn twenty_failures_from_one_ip_lock_that_ip_whatever_the_usernames() {
         );
     }
     assert_eq!(
-        login_from(&app, "203.0.113.9", "alice", "pw").await,
+        login_from(&app, "203.0.113.9", "alice", "pw-secret-9").await,
         StatusCode::TOO_MANY_REQUESTS
     );
     assert_eq!(
-        login_from(&app, "198.51.100.7", "alice", "pw").await,
+        login_from(&app, "198.51.100.7", "alice", "pw-secret-9").await,
         StatusCode::OK,
         "other IPs unaffected"
     );
@@ -168,7 +168,7 @@ async fn twenty_failures_from_one_ip_lock_that_ip_whatever_the_usernames() {
 #[tokio::test]
 async fn wrong_passwords_on_disable_count_towards_the_lock() {
     let app = TestApp::new().await;
-    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
     for _ in 0..5 {
         let r = app
             .post(
@@ -180,7 +180,11 @@ async fn wrong_passwords_on_disable_count_towards_the_lock() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
     let r = app
-        .post("/api/2fa/disable", Some(&token), json!({"password": "pw"}))
+        .post(
+            "/api/2fa/disable",
+            Some(&token),
+            json!({"password": "pw-secret-9"}),
+        )
         .await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
 }

@@ -37,17 +37,17 @@ async fn login_returns_a_token_with_the_contract_claims() {
 #[tokio::test]
 async fn every_token_has_its_own_jti() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let a = claims(&app.login("alice", "pw").await);
-    let b = claims(&app.login("alice", "pw").await);
+    app.add_user("alice", "pw-secret-9").await;
+    let a = claims(&app.login("alice", "pw-secret-9").await);
+    let b = claims(&app.login("alice", "pw-secret-9").await);
     assert_ne!(a["jti"], b["jti"]);
 }
 
 #[tokio::test]
 async fn usernames_are_case_insensitive_and_kept_lower_case() {
     let app = TestApp::new().await;
-    app.add_user("Alice", "pw").await;
-    let t = app.login("  ALICE ", "pw").await;
+    app.add_user("Alice", "pw-secret-9").await;
+    let t = app.login("  ALICE ", "pw-secret-9").await;
     assert_eq!(claims(&t)["sub"], "alice");
     let me = app.get("/api/user/me", &t).await;
     assert_eq!(me.body["username"], "alice");
@@ -56,18 +56,20 @@ async fn usernames_are_case_insensitive_and_kept_lower_case() {
 #[tokio::test]
 async fn login_accepts_a_form_body_and_json_without_content_type() {
     let app = TestApp::new().await;
-    app.add_user("alice", "p w&=1").await;
+    app.add_user("alice", "p w&=1-long").await;
     let form = Request::builder()
         .method(Method::POST)
         .uri("/api/login")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from("username=alice&password=p+w%26%3D1"))
+        .body(Body::from("username=alice&password=p+w%26%3D1-long"))
         .unwrap();
     assert_eq!(app.send(form).await.status, StatusCode::OK);
     let bare = Request::builder()
         .method(Method::POST)
         .uri("/api/login")
-        .body(Body::from(r#"{"username":"alice","password":"p w&=1"}"#))
+        .body(Body::from(
+            r#"{"username":"alice","password":"p w&=1-long"}"#,
+        ))
         .unwrap();
     assert_eq!(app.send(bare).await.status, StatusCode::OK);
 }
@@ -75,7 +77,7 @@ async fn login_accepts_a_form_body_and_json_without_content_type() {
 #[tokio::test]
 async fn wrong_password_and_unknown_user_get_the_same_401() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
     let a = app
         .post(
             "/api/login",
@@ -112,8 +114,8 @@ async fn missing_or_empty_fields_are_400() {
 #[tokio::test]
 async fn user_me_shows_the_profile() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let t = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let t = app.login("alice", "pw-secret-9").await;
     let r = app.get("/api/user/me", &t).await;
     assert_eq!(r.status, StatusCode::OK);
     for body in [&r.body, &r.body["data"]] {

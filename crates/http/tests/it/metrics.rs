@@ -30,8 +30,8 @@ fn value(text: &str, series: &str) -> Option<f64> {
 async fn login_failed_otp_replay_and_lockout_are_counted_with_their_labels() {
     let app = TestApp::new().await;
     // One password login, then enrolment (a TOTP check that succeeds).
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
-    let pre = app.login("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     let wrong = app
         .post(
             "/api/login",
@@ -202,8 +202,8 @@ async fn websocket_sessions_are_a_gauge_and_socket_logins_are_audited() {
     use crate::sio::{Sio, authe_ok, unauthorized};
     use std::time::Duration;
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let addr = app.serve().await;
     let gauge = async |state: &str| {
         value(

@@ -20,8 +20,8 @@ fn assert_mudbase_error(r: &Resp, status: StatusCode, error: &str) {
 }
 
 async fn enrolling(app: &TestApp) -> (String, Vec<u8>) {
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let secret = app.pending_secret(&token).await;
     (token, secret)
 }
@@ -41,7 +41,7 @@ async fn the_seed_request_enables_2fa() {
         app.get("/api/2fa/status", &token).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let pre = app.login("alice", "pw").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     assert_eq!(app.get("/api/2fa/status", &pre).await.body["status"], true);
     // Enabled once: the next call is refused, whatever the code.
     app.clock.advance_secs(30);
@@ -154,8 +154,8 @@ async fn a_missing_or_invalid_token_is_401_and_an_api_key_is_403() {
 #[tokio::test]
 async fn without_a_pending_secret_there_is_nothing_to_verify() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let r = app
         .post(PATH, Some(&token), json!({"token": "123456"}))
         .await;

@@ -164,7 +164,18 @@ async fn swagger_ui_is_served_from_the_binary_with_its_csp() {
     let app = TestApp::new().await;
     let r = fetch(&app, "/api/docs").await;
     assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT);
-    assert_eq!(r.headers["location"], "api/docs/");
+    assert_eq!(
+        r.headers["location"], "/api/docs/",
+        "absolute: a browser at /api/docs lands on /api/docs/"
+    );
+    let moved = TestApp::with(HttpSettings {
+        api_prefix: "/auth/v2/".into(),
+        ..test_settings()
+    })
+    .await;
+    let r = fetch(&moved, "/auth/v2/docs").await;
+    assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(r.headers["location"], "/auth/v2/docs/");
     let page = fetch(&app, "/api/docs/").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(

@@ -77,8 +77,8 @@ fn request(method: Method, path: &str, token: Option<&str>) -> axum::http::reque
 async fn requests_are_forwarded_with_the_user_and_without_the_token() {
     let up = echo_upstream().await;
     let app = app_with_upstream(format!("http://{up}")).await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let req = request(
         Method::PUT,
         "/api/astproxy/extension/201?x=1&y=%20b",
@@ -121,8 +121,8 @@ async fn requests_are_forwarded_with_the_user_and_without_the_token() {
 async fn the_token_and_the_2fa_gate_apply_to_proxied_routes() {
     let up = echo_upstream().await;
     let app = app_with_upstream(format!("http://{up}")).await;
-    let (_verified, _) = app.user_with_2fa("alice", "pw").await;
-    let pre = app.login("alice", "pw").await;
+    let (_verified, _) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     let r = app
         .send(
             request(Method::GET, "/api/anything", None)
@@ -146,8 +146,8 @@ async fn the_token_and_the_2fa_gate_apply_to_proxied_routes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_upstream_unknown_api_routes_are_404() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let r = app.get("/api/astproxy/extensions", &token).await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found");
 }
@@ -160,15 +160,15 @@ async fn unreachable_upstream_is_502_and_slow_upstream_is_504() {
         l.local_addr().unwrap()
     };
     let app = app_with_upstream(format!("http://{closed}")).await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let r = app.get("/api/x", &token).await;
     assert_error(&r, StatusCode::BAD_GATEWAY, "upstream_unavailable");
 
     let up = echo_upstream().await;
     let app = app_with_upstream(format!("http://{up}")).await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let started = std::time::Instant::now();
     let r = app.get("/api/slow", &token).await;
     assert_error(&r, StatusCode::GATEWAY_TIMEOUT, "upstream_timeout");
@@ -179,8 +179,8 @@ async fn unreachable_upstream_is_502_and_slow_upstream_is_504() {
 async fn proxied_bodies_are_streamed_within_the_body_limit() {
     let up = echo_upstream().await;
     let app = app_with_upstream(format!("http://{up}/base/")).await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     // A streamed body (no Content-Length) within the limit arrives whole.
     let chunks: Vec<Result<Bytes, std::io::Error>> = (0..8)
         .map(|i| Ok(Bytes::from(format!("chunk{i};"))))

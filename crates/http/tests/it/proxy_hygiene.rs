@@ -117,9 +117,9 @@ async fn legacy_credential(app: &TestApp, user: &str, password: &str) -> String 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dot_segments_and_encoded_slashes_are_400_and_reach_nothing() {
     let (app, addr, seen) = served().await;
-    app.add_user("bob", "pw").await;
-    let token = app.login("bob", "pw").await;
-    let cred = legacy_credential(&app, "bob", "pw").await;
+    app.add_user("bob", "pw-secret-9").await;
+    let token = app.login("bob", "pw-secret-9").await;
+    let cred = legacy_credential(&app, "bob", "pw-secret-9").await;
     let bearer = format!("Authorization: Bearer {token}");
     let legacy = format!("Authorization: {cred}");
     // The control: a plain path is forwarded on both ways in.
@@ -168,10 +168,10 @@ async fn dot_segments_and_encoded_slashes_are_400_and_reach_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headers_with_an_underscore_never_reach_the_application() {
     let (app, addr, seen) = served().await;
-    app.add_user("alice", "pw-a").await;
-    app.add_user("bob", "pw-b").await;
-    let token = app.login("bob", "pw-b").await;
-    let cred = legacy_credential(&app, "bob", "pw-b").await;
+    app.add_user("alice", "pw-a-secret-9").await;
+    app.add_user("bob", "pw-b-secret-9").await;
+    let token = app.login("bob", "pw-b-secret-9").await;
+    let cred = legacy_credential(&app, "bob", "pw-b-secret-9").await;
     let spoof = "X_Otpgate_User: alice\r\nx-otpgate_user: alice\r\nX-Otpgate-User: alice\r\nX_Custom: 1\r\nX-Kept: yes";
     let (s, _) = raw(
         addr,
@@ -208,8 +208,8 @@ async fn headers_with_an_underscore_never_reach_the_application() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_path_is_400_for_the_native_routes_too_never_a_500() {
     let (app, addr, seen) = served().await;
-    app.add_user("bob", "pw").await;
-    let token = app.login("bob", "pw").await;
+    app.add_user("bob", "pw-secret-9").await;
+    let token = app.login("bob", "pw-secret-9").await;
     // A route otpgate serves, spelled with a dot segment, is not that
     // route: it would be forwarded, so it is refused.
     let (s, body) = raw(

@@ -12,7 +12,7 @@ async fn codes(app: &TestApp, token: &str) -> Vec<String> {
         .post(
             "/api/2fa/recovery-codes",
             Some(token),
-            json!({"password": "pw"}),
+            json!({"password": "pw-secret-9"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -27,17 +27,17 @@ async fn codes(app: &TestApp, token: &str) -> Vec<String> {
 #[tokio::test]
 async fn codes_need_the_password_and_2fa() {
     let app = TestApp::new().await;
-    app.add_user("bob", "pw").await;
-    let bob = app.login("bob", "pw").await;
+    app.add_user("bob", "pw-secret-9").await;
+    let bob = app.login("bob", "pw-secret-9").await;
     let r = app
         .post(
             "/api/2fa/recovery-codes",
             Some(&bob),
-            json!({"password": "pw"}),
+            json!({"password": "pw-secret-9"}),
         )
         .await;
     assert_error(&r, StatusCode::CONFLICT, "2fa_not_enabled");
-    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
     let r = app
         .post(
             "/api/2fa/recovery-codes",
@@ -61,14 +61,14 @@ async fn codes_need_the_password_and_2fa() {
 #[tokio::test]
 async fn a_recovery_code_logs_in_once() {
     let app = TestApp::new().await;
-    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
     let c = codes(&app, &token).await;
-    let pre = app.login("alice", "pw").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     let r = app.verify(&pre, "alice", &c[2]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let full = r.body["data"]["token"].as_str().unwrap();
     assert_eq!(app.get("/api/user/me", full).await.status, StatusCode::OK);
-    let pre2 = app.login("alice", "pw").await;
+    let pre2 = app.login("alice", "pw-secret-9").await;
     assert_error(
         &app.verify(&pre2, "alice", &c[2]).await,
         StatusCode::BAD_REQUEST,
@@ -84,11 +84,11 @@ async fn a_recovery_code_logs_in_once() {
 #[tokio::test]
 async fn a_new_set_replaces_the_old_one() {
     let app = TestApp::new().await;
-    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
     let old = codes(&app, &token).await;
     let new = codes(&app, &token).await;
     assert_ne!(old, new);
-    let pre = app.login("alice", "pw").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     let stale = old.iter().find(|c| !new.contains(c)).unwrap();
     assert_error(
         &app.verify(&pre, "alice", stale).await,
@@ -104,11 +104,11 @@ async fn a_new_set_replaces_the_old_one() {
 #[tokio::test]
 async fn one_code_used_by_two_concurrent_requests_succeeds_exactly_once() {
     let app = TestApp::new().await;
-    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
     let c = codes(&app, &token).await;
     let mut tokens = Vec::new();
     for _ in 0..8 {
-        tokens.push(app.login("alice", "pw").await);
+        tokens.push(app.login("alice", "pw-secret-9").await);
     }
     let attempts = tokens.iter().map(|t| app.verify(t, "alice", &c[0]));
     let results = futures_join_all(attempts).await;

@@ -134,8 +134,8 @@ fn event(name: &str, data: Value) -> Ev {
 async fn upstream_events_reach_the_logged_in_client_and_revocation_closes_the_upstream() {
     let (up, mut seen_by_upstream) = upstream().await;
     let app = app_relaying_to(up).await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let addr = app.serve().await;
 
     // Before login: nothing reaches the upstream, not even a connection.
@@ -206,8 +206,8 @@ async fn upstream_events_reach_the_logged_in_client_and_revocation_closes_the_up
 async fn a_dropped_upstream_is_reported_and_retried_and_a_client_disconnect_closes_it() {
     let (up, mut seen_by_upstream) = upstream().await;
     let app = app_relaying_to(up).await;
-    app.add_user("bob", "pw").await;
-    let token = app.login("bob", "pw").await;
+    app.add_user("bob", "pw-secret-9").await;
+    let token = app.login("bob", "pw-secret-9").await;
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(sio.login("bob", &token).await, authe_ok());
@@ -264,8 +264,8 @@ async fn an_unreachable_upstream_is_reported_to_the_client_which_stays_logged_in
         l.local_addr().unwrap()
     };
     let app = app_relaying_to(port).await;
-    app.add_user("carol", "pw").await;
-    let token = app.login("carol", "pw").await;
+    app.add_user("carol", "pw-secret-9").await;
+    let token = app.login("carol", "pw-secret-9").await;
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(sio.login("carol", &token).await, authe_ok());
@@ -297,8 +297,8 @@ async fn an_unreachable_upstream_is_reported_to_the_client_which_stays_logged_in
 async fn an_upstream_that_refuses_the_relayed_login_is_reported_and_retried_with_back_off() {
     let (up, mut seen_by_upstream) = upstream().await;
     let app = app_relaying_to(up).await;
-    app.add_user("mallory", "pw").await;
-    let token = app.login("mallory", "pw").await;
+    app.add_user("mallory", "pw-secret-9").await;
+    let token = app.login("mallory", "pw-secret-9").await;
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(sio.login("mallory", &token).await, authe_ok());

@@ -11,9 +11,9 @@ use crate::support::{TestApp, assert_error};
 #[tokio::test]
 async fn logout_revokes_only_this_token() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let a = app.login("alice", "pw").await;
-    let b = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let a = app.login("alice", "pw-secret-9").await;
+    let b = app.login("alice", "pw-secret-9").await;
     let r = app.call(Method::POST, "/api/logout", Some(&a), None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["code"], 200);
@@ -30,10 +30,10 @@ async fn logout_revokes_only_this_token() {
 #[tokio::test]
 async fn a_password_change_revokes_every_token_but_not_later_ones() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let a = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let a = app.login("alice", "pw-secret-9").await;
     app.svc
-        .set_password("alice", Some(SecretString::new("new-pw")))
+        .set_password("alice", Some(SecretString::new("new-pw-secret-9")))
         .await
         .unwrap();
     assert_error(
@@ -42,13 +42,13 @@ async fn a_password_change_revokes_every_token_but_not_later_ones() {
         "token_revoked",
     );
     // A login in the same second as the change works.
-    let b = app.login("alice", "new-pw").await;
+    let b = app.login("alice", "new-pw-secret-9").await;
     assert_eq!(app.get("/api/user/me", &b).await.status, StatusCode::OK);
     let old = app
         .post(
             "/api/login",
             None,
-            json!({"username": "alice", "password": "pw"}),
+            json!({"username": "alice", "password": "pw-secret-9"}),
         )
         .await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
@@ -57,9 +57,9 @@ async fn a_password_change_revokes_every_token_but_not_later_ones() {
 #[tokio::test]
 async fn admin_revoke_all_revokes_every_token() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let a = app.login("alice", "pw").await;
-    let b = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let a = app.login("alice", "pw-secret-9").await;
+    let b = app.login("alice", "pw-secret-9").await;
     app.svc.revoke_all_tokens("ALICE").await.unwrap();
     for t in [a, b] {
         assert_error(
@@ -73,8 +73,8 @@ async fn admin_revoke_all_revokes_every_token() {
 #[tokio::test]
 async fn state_survives_a_restart() {
     let app = TestApp::new().await;
-    let (token, secret) = app.user_with_2fa("alice", "pw").await;
-    let other = app.login("alice", "pw").await;
+    let (token, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let other = app.login("alice", "pw-secret-9").await;
     app.call(Method::POST, "/api/logout", Some(&other), None)
         .await;
     let restarted = app.restart().await;
@@ -92,7 +92,7 @@ async fn state_survives_a_restart() {
         restarted.get("/api/2fa/status", &token).await.body["status"],
         true
     );
-    let pre = restarted.login("alice", "pw").await;
+    let pre = restarted.login("alice", "pw-secret-9").await;
     let r = restarted
         .verify(&pre, "alice", &restarted.code(&secret, 0))
         .await;
@@ -112,12 +112,12 @@ async fn revocations_by_another_process_apply_to_the_next_request() {
     let app = TestApp::new().await;
     let cli = app.other_process().await;
     for name in ["alice", "bob", "carol"] {
-        app.add_user(name, "pw").await;
+        app.add_user(name, "pw-secret-9").await;
     }
     let tokens: Vec<String> = {
         let mut t = Vec::new();
         for name in ["alice", "bob", "carol"] {
-            t.push(app.login(name, "pw").await);
+            t.push(app.login(name, "pw-secret-9").await);
         }
         t
     };
@@ -136,7 +136,7 @@ async fn revocations_by_another_process_apply_to_the_next_request() {
         app.get("/api/user/me", &tokens[1]).await.status,
         StatusCode::OK
     );
-    cli.set_password("bob", Some(SecretString::new("new")))
+    cli.set_password("bob", Some(SecretString::new("new-secret-9")))
         .await
         .unwrap();
     assert_error(
@@ -160,8 +160,8 @@ async fn revocations_by_another_process_apply_to_the_next_request() {
 #[tokio::test]
 async fn a_remembered_token_still_expires() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let t = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let t = app.login("alice", "pw-secret-9").await;
     assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
     assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
     let exp = crate::support::claims(&t)["exp"].as_i64().unwrap();

@@ -57,7 +57,7 @@ async fn valid(app: &TestApp, key: &str, user: &str, token: &str) -> Resp {
 #[tokio::test]
 async fn the_seed_flow_with_a_totp_user() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("batuhan.test", "pw").await;
+    let (_, secret) = app.user_with_2fa("batuhan.test", "pw-secret-9").await;
     let key = app.app_key(APP).await;
     let r = status(&app, &key, "batuhan.test").await;
     assert_eq!(r.status, StatusCode::OK);
@@ -75,7 +75,7 @@ async fn the_seed_flow_with_a_totp_user() {
     let r = valid(&app, &key, "batuhan.test", &app.code(&secret, 0)).await;
     assert_page(&r, StatusCode::FORBIDDEN);
     // A recovery code works as with the native API.
-    let pre = app.login("batuhan.test", "pw").await;
+    let pre = app.login("batuhan.test", "pw-secret-9").await;
     app.clock.advance_secs(30);
     let t = app
         .verify(&pre, "batuhan.test", &app.code(&secret, 0))
@@ -88,7 +88,7 @@ async fn the_seed_flow_with_a_totp_user() {
         .post(
             "/api/2fa/recovery-codes",
             Some(&t),
-            serde_json::json!({"password": "pw"}),
+            serde_json::json!({"password": "pw-secret-9"}),
         )
         .await
         .body["codes"]
@@ -100,11 +100,11 @@ async fn the_seed_flow_with_a_totp_user() {
 #[tokio::test]
 async fn a_user_without_totp_gets_a_code_by_email_or_sms() {
     let app = TestApp::new().await;
-    app.add_contact_user("mail", "pw", Some("mail@example.org"), None, None)
+    app.add_contact_user("mail", "pw-secret-9", Some("mail@example.org"), None, None)
         .await;
-    app.add_contact_user("phone", "pw", None, Some("+3912345"), None)
+    app.add_contact_user("phone", "pw-secret-9", None, Some("+3912345"), None)
         .await;
-    app.add_contact_user("nothing", "pw", None, None, None)
+    app.add_contact_user("nothing", "pw-secret-9", None, None, None)
         .await;
     let key = app.app_key(APP).await;
     for (user, channel, to) in [
@@ -135,8 +135,14 @@ async fn a_user_without_totp_gets_a_code_by_email_or_sms() {
 #[tokio::test]
 async fn wrong_expired_and_exhausted_codes_are_403() {
     let app = TestApp::new().await;
-    app.add_contact_user("alice", "pw", Some("alice@example.org"), None, None)
-        .await;
+    app.add_contact_user(
+        "alice",
+        "pw-secret-9",
+        Some("alice@example.org"),
+        None,
+        None,
+    )
+    .await;
     let key = app.app_key(APP).await;
     status(&app, &key, "alice").await;
     let code = app.last_code("alice").await;
@@ -175,7 +181,7 @@ async fn wrong_expired_and_exhausted_codes_are_403() {
 #[tokio::test]
 async fn otpvalid_needs_a_recent_otpstatus_for_that_user_and_application() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
     let key = app.app_key(APP).await;
     let other = app.app_key("other-app").await;
     let r = valid(&app, &key, "alice", &app.code(&secret, 0)).await;
@@ -218,7 +224,7 @@ async fn otpvalid_needs_a_recent_otpstatus_for_that_user_and_application() {
 #[tokio::test]
 async fn the_application_name_must_be_the_key_s() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
     let key = app.app_key(APP).await;
     app.app_key("other-app").await;
     for name in ["other-app", "unknown-app", ""] {
@@ -280,8 +286,14 @@ type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, StatusCode);
 #[tokio::test]
 async fn bad_input_gets_an_html_page_never_a_500() {
     let app = TestApp::new().await;
-    app.add_contact_user("alice", "pw", Some("alice@example.org"), None, None)
-        .await;
+    app.add_contact_user(
+        "alice",
+        "pw-secret-9",
+        Some("alice@example.org"),
+        None,
+        None,
+    )
+    .await;
     let key = app.app_key(APP).await;
     let form = ("content-type", "application/x-www-form-urlencoded");
     let k = ("x-api-key", key.as_str());
@@ -361,9 +373,9 @@ async fn bad_input_gets_an_html_page_never_a_500() {
 #[tokio::test]
 async fn the_lockout_is_shared_with_the_native_api() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
     let key = app.app_key(APP).await;
-    let pre = app.login("alice", "pw").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     let good = app.code(&secret, 0);
     // Failures on the native API lock otpvalid...
     for _ in 0..5 {
@@ -379,7 +391,7 @@ async fn the_lockout_is_shared_with_the_native_api() {
     // ...and failures on otpvalid lock the native API.
     app.clock.advance_secs(31);
     let good = app.code(&secret, 0);
-    let pre = app.login("alice", "pw").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     assert_eq!(
         app.verify(&pre, "alice", &good).await.status,
         StatusCode::OK
@@ -392,7 +404,7 @@ async fn the_lockout_is_shared_with_the_native_api() {
             StatusCode::FORBIDDEN,
         );
     }
-    let pre = app.login("alice", "pw").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     let r = app.verify(&pre, "alice", &app.code(&secret, 0)).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
 }
@@ -400,8 +412,14 @@ async fn the_lockout_is_shared_with_the_native_api() {
 #[tokio::test]
 async fn sending_is_rate_limited_per_user_and_a_failed_send_is_visible() {
     let app = TestApp::new().await;
-    app.add_contact_user("alice", "pw", Some("alice@example.org"), None, None)
-        .await;
+    app.add_contact_user(
+        "alice",
+        "pw-secret-9",
+        Some("alice@example.org"),
+        None,
+        None,
+    )
+    .await;
     let key = app.app_key(APP).await;
     for _ in 0..5 {
         assert_eq!(text(&status(&app, &key, "alice").await), "true");
@@ -413,8 +431,14 @@ async fn sending_is_rate_limited_per_user_and_a_failed_send_is_visible() {
     assert_eq!(text(&status(&app, &key, "alice").await), "true");
 
     let down = TestApp::with_failing_notifier().await;
-    down.add_contact_user("alice", "pw", Some("alice@example.org"), None, None)
-        .await;
+    down.add_contact_user(
+        "alice",
+        "pw-secret-9",
+        Some("alice@example.org"),
+        None,
+        None,
+    )
+    .await;
     let key = down.app_key(APP).await;
     let r = status(&down, &key, "alice").await;
     assert_page(&r, StatusCode::BAD_GATEWAY);
@@ -428,7 +452,7 @@ async fn sending_is_rate_limited_per_user_and_a_failed_send_is_visible() {
 #[tokio::test]
 async fn the_auth_log_line_carries_the_end_user_ip() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
     let key = app.app_key(APP).await;
     let (logs, _guard) = capture_logs();
     status(&app, &key, "alice").await;
@@ -455,8 +479,14 @@ async fn the_auth_log_line_carries_the_end_user_ip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_code_is_accepted_once_under_concurrency() {
     let app = TestApp::new().await;
-    app.add_contact_user("alice", "pw", Some("alice@example.org"), None, None)
-        .await;
+    app.add_contact_user(
+        "alice",
+        "pw-secret-9",
+        Some("alice@example.org"),
+        None,
+        None,
+    )
+    .await;
     let key = app.app_key(APP).await;
     status(&app, &key, "alice").await;
     let code = app.last_code("alice").await;

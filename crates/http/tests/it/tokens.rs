@@ -29,8 +29,8 @@ async fn missing_and_malformed_tokens_are_401_json() {
 #[tokio::test]
 async fn alg_none_and_a_forged_payload_are_refused() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let t = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let t = app.login("alice", "pw-secret-9").await;
     let payload = t.split('.').nth(1).unwrap();
     let none = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), payload);
     assert_error(
@@ -53,8 +53,8 @@ async fn alg_none_and_a_forged_payload_are_refused() {
 #[tokio::test]
 async fn a_token_signed_with_another_key_is_refused() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let real = claims(&app.login("alice", "pw").await);
+    app.add_user("alice", "pw-secret-9").await;
+    let real = claims(&app.login("alice", "pw-secret-9").await);
     let other = JwtCodec::new(&SecretBytes::new(vec![7u8; 64]), "otpgate").unwrap();
     let forged = other.sign(&Claims {
         sub: "alice".into(),
@@ -78,8 +78,8 @@ async fn a_token_signed_with_another_key_is_refused() {
 #[tokio::test]
 async fn an_expired_token_is_refused() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let t = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let t = app.login("alice", "pw-secret-9").await;
     let exp = claims(&t)["exp"].as_i64().unwrap();
     app.clock.set_secs(exp - 1);
     assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
@@ -94,20 +94,20 @@ async fn an_expired_token_is_refused() {
 #[tokio::test]
 async fn a_deleted_users_token_dies_and_a_new_user_of_that_name_does_not_inherit_it() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let t = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let t = app.login("alice", "pw-secret-9").await;
     app.svc.delete_user("alice").await.unwrap();
     assert_error(
         &app.get("/api/user/me", &t).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
-    app.add_user("alice", "pw2").await;
+    app.add_user("alice", "pw2-secret-9").await;
     assert_error(
         &app.get("/api/user/me", &t).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
-    let fresh = app.login("alice", "pw2").await;
+    let fresh = app.login("alice", "pw2-secret-9").await;
     assert_eq!(app.get("/api/user/me", &fresh).await.status, StatusCode::OK);
 }

@@ -9,8 +9,8 @@ use crate::support::{TestApp, assert_error, claims};
 #[tokio::test]
 async fn qr_code_hands_out_one_pending_secret_in_the_contract_shape() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let t = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let t = app.login("alice", "pw-secret-9").await;
     let a = app.get("/api/2fa/qr-code", &t).await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.body["code"], 200);
@@ -43,8 +43,8 @@ async fn qr_code_hands_out_one_pending_secret_in_the_contract_shape() {
 #[tokio::test]
 async fn qr_code_images_are_png_and_svg() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let t = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let t = app.login("alice", "pw-secret-9").await;
     let png = app.get("/api/2fa/qr-code.png", &t).await;
     assert_eq!(png.status, StatusCode::OK);
     assert_eq!(png.headers["content-type"], "image/png");
@@ -57,9 +57,9 @@ async fn qr_code_images_are_png_and_svg() {
 #[tokio::test]
 async fn a_correct_code_enables_2fa_and_swaps_the_token() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let t = app.login("alice", "pw").await;
-    let other = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let t = app.login("alice", "pw-secret-9").await;
+    let other = app.login("alice", "pw-secret-9").await;
     let secret = app.pending_secret(&t).await;
     let wrong = app.verify(&t, "alice", "000000").await;
     assert_error(&wrong, StatusCode::BAD_REQUEST, "invalid_otp");
@@ -101,7 +101,7 @@ async fn a_correct_code_enables_2fa_and_swaps_the_token() {
 #[tokio::test]
 async fn previous_and_next_steps_are_accepted_but_not_further() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
     // Two steps past the enrolment step, so "previous" is an unused step.
     app.clock.advance_secs(60);
     for (offset, expected) in [
@@ -110,7 +110,7 @@ async fn previous_and_next_steps_are_accepted_but_not_further() {
         (-1, StatusCode::OK),
         (1, StatusCode::OK),
     ] {
-        let pre = app.login("alice", "pw").await;
+        let pre = app.login("alice", "pw-secret-9").await;
         let r = app.verify(&pre, "alice", &app.code(&secret, offset)).await;
         assert_eq!(r.status, expected, "offset {offset}: {:?}", r.body);
     }
@@ -119,8 +119,8 @@ async fn previous_and_next_steps_are_accepted_but_not_further() {
 #[tokio::test]
 async fn login_with_2fa_goes_through_verify_otp() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
-    let pre = app.login("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     let c = claims(&pre);
     assert_eq!(
         (c["2fa"].as_bool(), c["otp_verified"].as_bool()),
@@ -140,10 +140,10 @@ async fn login_with_2fa_goes_through_verify_otp() {
 #[tokio::test]
 async fn a_code_is_never_accepted_twice_for_a_user() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
     let code = app.code(&secret, 0);
-    let a = app.login("alice", "pw").await;
-    let b = app.login("alice", "pw").await;
+    let a = app.login("alice", "pw-secret-9").await;
+    let b = app.login("alice", "pw-secret-9").await;
     assert_eq!(app.verify(&a, "alice", &code).await.status, StatusCode::OK);
     assert_error(
         &app.verify(&b, "alice", &code).await,
@@ -151,7 +151,7 @@ async fn a_code_is_never_accepted_twice_for_a_user() {
         "invalid_otp",
     );
     // An earlier step after a later one was used is a replay too.
-    let c = app.login("alice", "pw").await;
+    let c = app.login("alice", "pw-secret-9").await;
     assert_error(
         &app.verify(&c, "alice", &app.code(&secret, -1)).await,
         StatusCode::BAD_REQUEST,
@@ -167,12 +167,12 @@ async fn a_code_is_never_accepted_twice_for_a_user() {
 #[tokio::test]
 async fn the_enrolment_code_cannot_be_replayed_to_log_in() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let t = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let t = app.login("alice", "pw-secret-9").await;
     let secret = app.pending_secret(&t).await;
     let code = app.code(&secret, 0);
     assert_eq!(app.verify(&t, "alice", &code).await.status, StatusCode::OK);
-    let pre = app.login("alice", "pw").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     assert_error(
         &app.verify(&pre, "alice", &code).await,
         StatusCode::BAD_REQUEST,
@@ -183,9 +183,9 @@ async fn the_enrolment_code_cannot_be_replayed_to_log_in() {
 #[tokio::test]
 async fn verify_otp_checks_the_username_against_the_token() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("alice", "pw").await;
-    app.user_with_2fa("bob", "pw").await;
-    let pre = app.login("alice", "pw").await;
+    let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
+    app.user_with_2fa("bob", "pw-secret-9").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     let r = app.verify(&pre, "bob", &app.code(&secret, 0)).await;
     assert_error(&r, StatusCode::FORBIDDEN, "username_mismatch");
     let r = app.verify(&pre, " ALICE", &app.code(&secret, 0)).await;
@@ -199,8 +199,8 @@ async fn verify_otp_checks_the_username_against_the_token() {
 #[tokio::test]
 async fn verify_otp_without_any_secret_is_404() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let t = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let t = app.login("alice", "pw-secret-9").await;
     assert_error(
         &app.verify(&t, "alice", "123456").await,
         StatusCode::NOT_FOUND,
@@ -211,9 +211,9 @@ async fn verify_otp_without_any_secret_is_404() {
 #[tokio::test]
 async fn malformed_codes_are_invalid_otp() {
     let app = TestApp::new().await;
-    let (_, _) = app.user_with_2fa("alice", "pw").await;
+    let (_, _) = app.user_with_2fa("alice", "pw-secret-9").await;
     for bad in ["", "12345", "1234567", "abcdef", "12 345", "１２３４５６"] {
-        let pre = app.login("alice", "pw").await;
+        let pre = app.login("alice", "pw-secret-9").await;
         assert_error(
             &app.verify(&pre, "alice", bad).await,
             StatusCode::BAD_REQUEST,
@@ -222,7 +222,7 @@ async fn malformed_codes_are_invalid_otp() {
         app.clock.advance_secs(3600);
     }
     // OTP sent as a JSON number is accepted as text.
-    let pre = app.login("alice", "pw").await;
+    let pre = app.login("alice", "pw-secret-9").await;
     let r = app
         .post(
             "/api/2fa/verify-otp",
@@ -236,7 +236,7 @@ async fn malformed_codes_are_invalid_otp() {
 #[tokio::test]
 async fn disable_needs_the_password_and_revokes_everything() {
     let app = TestApp::new().await;
-    let (token, _) = app.user_with_2fa("alice", "pw").await;
+    let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
     let wrong = app
         .post(
             "/api/2fa/disable",
@@ -249,7 +249,7 @@ async fn disable_needs_the_password_and_revokes_everything() {
         .post(
             "/api/2fa/disable",
             Some(&token),
-            json!({"username": "bob", "password": "pw"}),
+            json!({"username": "bob", "password": "pw-secret-9"}),
         )
         .await;
     assert_error(&mismatch, StatusCode::FORBIDDEN, "username_mismatch");
@@ -265,7 +265,7 @@ async fn disable_needs_the_password_and_revokes_everything() {
         .post(
             "/api/2fa/disable",
             Some(&token),
-            json!({"username": "Alice", "password": "pw"}),
+            json!({"username": "Alice", "password": "pw-secret-9"}),
         )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
@@ -275,7 +275,7 @@ async fn disable_needs_the_password_and_revokes_everything() {
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
-    let fresh = app.login("alice", "pw").await;
+    let fresh = app.login("alice", "pw-secret-9").await;
     assert_eq!(claims(&fresh)["2fa"], false);
     assert_eq!(
         app.get("/api/2fa/status", &fresh).await.body["status"],
@@ -284,7 +284,11 @@ async fn disable_needs_the_password_and_revokes_everything() {
     assert_eq!(app.get("/api/user/me", &fresh).await.status, StatusCode::OK);
     // The secret was deleted: enrolling again hands out a new one.
     let again = app
-        .post("/api/2fa/disable", Some(&fresh), json!({"password": "pw"}))
+        .post(
+            "/api/2fa/disable",
+            Some(&fresh),
+            json!({"password": "pw-secret-9"}),
+        )
         .await;
     assert_error(&again, StatusCode::CONFLICT, "2fa_not_enabled");
 }
@@ -292,12 +296,16 @@ async fn disable_needs_the_password_and_revokes_everything() {
 #[tokio::test]
 async fn after_disable_enrolment_starts_with_a_new_secret() {
     let app = TestApp::new().await;
-    let (token, secret) = app.user_with_2fa("alice", "pw").await;
+    let (token, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
     let ok = app
-        .post("/api/2fa/disable", Some(&token), json!({"password": "pw"}))
+        .post(
+            "/api/2fa/disable",
+            Some(&token),
+            json!({"password": "pw-secret-9"}),
+        )
         .await;
     assert_eq!(ok.status, StatusCode::OK);
-    let fresh = app.login("alice", "pw").await;
+    let fresh = app.login("alice", "pw-secret-9").await;
     let new_secret = app.pending_secret(&fresh).await;
     assert_ne!(new_secret, secret);
     let r = app

@@ -19,20 +19,20 @@ const LOOK_ALIKES: [&str; 3] = [
 #[tokio::test]
 async fn login_refuses_look_alikes_and_folds_compatibility_forms() {
     let app = TestApp::new().await;
-    app.add_user("victim", "pw-v").await;
+    app.add_user("victim", "pw-v-secret-9").await;
     for name in LOOK_ALIKES {
         let r = app
             .post(
                 "/api/login",
                 None,
-                json!({"username": name, "password": "pw-v"}),
+                json!({"username": name, "password": "pw-v-secret-9"}),
             )
             .await;
         assert_error(&r, StatusCode::BAD_REQUEST, "invalid_username");
     }
     // Fullwidth and circled letters are `victim` itself (NFKC).
     for name in ["ｖｉｃｔｉｍ", "ⓥictim", "VICTIM"] {
-        let token = app.login(name, "pw-v").await;
+        let token = app.login(name, "pw-v-secret-9").await;
         assert_eq!(claims(&token)["sub"], "victim", "{name}");
     }
 }
@@ -40,8 +40,8 @@ async fn login_refuses_look_alikes_and_folds_compatibility_forms() {
 #[tokio::test]
 async fn verify_otp_refuses_a_look_alike_in_the_body() {
     let app = TestApp::new().await;
-    let (_, secret) = app.user_with_2fa("victim", "pw-v").await;
-    let pre = app.login("victim", "pw-v").await;
+    let (_, secret) = app.user_with_2fa("victim", "pw-v-secret-9").await;
+    let pre = app.login("victim", "pw-v-secret-9").await;
     for name in LOOK_ALIKES {
         let r = app.verify(&pre, name, &app.code(&secret, 0)).await;
         assert_error(&r, StatusCode::BAD_REQUEST, "invalid_username");
@@ -58,7 +58,7 @@ async fn verify_otp_refuses_a_look_alike_in_the_body() {
 #[tokio::test]
 async fn a_user_stored_before_the_rules_still_logs_in() {
     let app = TestApp::new().await;
-    app.add_user("template", "pw-old").await;
+    app.add_user("template", "pw-old-secret-9").await;
     let store = app.svc.store();
     let hash = store
         .user_by_name("template")
@@ -82,7 +82,7 @@ async fn a_user_stored_before_the_rules_still_logs_in() {
         })
         .await
         .unwrap();
-    let token = app.login(old, "pw-old").await;
+    let token = app.login(old, "pw-old-secret-9").await;
     assert_eq!(claims(&token)["sub"], old);
     let me = app.get("/api/user/me", &token).await;
     assert_eq!(me.body["username"], old, "{:?}", me.body);
@@ -91,7 +91,7 @@ async fn a_user_stored_before_the_rules_still_logs_in() {
         .post(
             "/api/login",
             None,
-            json!({"username": "v\u{456}ct\u{456}m\u{200B}", "password": "pw-old"}),
+            json!({"username": "v\u{456}ct\u{456}m\u{200B}", "password": "pw-old-secret-9"}),
         )
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_username");

@@ -28,8 +28,8 @@ async fn refused(sio: &mut Sio, payload: serde_json::Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_token_logs_in() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     // accessKeyId is matched like a login name.
@@ -44,10 +44,10 @@ async fn a_verified_token_logs_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_foreign_pre_otp_and_expired_tokens_are_refused() {
     let app = TestApp::new().await;
-    app.add_user("bob", "pw").await;
-    let bob = app.login("bob", "pw").await;
-    let (_verified, _) = app.user_with_2fa("alice", "pw").await;
-    let pre_otp = app.login("alice", "pw").await;
+    app.add_user("bob", "pw-secret-9").await;
+    let bob = app.login("bob", "pw-secret-9").await;
+    let (_verified, _) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let pre_otp = app.login("alice", "pw-secret-9").await;
     let addr = app.serve().await;
 
     let mut sio = Sio::connect(addr, "/api/ws/").await;
@@ -71,8 +71,8 @@ async fn bad_foreign_pre_otp_and_expired_tokens_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_oversized_logins_get_401_and_a_disconnect() {
     let app = TestApp::new().await;
-    app.add_user("bob", "pw").await;
-    let bob = app.login("bob", "pw").await;
+    app.add_user("bob", "pw-secret-9").await;
+    let bob = app.login("bob", "pw-secret-9").await;
     let addr = app.serve().await;
     for payload in [
         json!("a string"),
@@ -130,9 +130,9 @@ async fn a_socket_that_does_not_log_in_within_10_s_is_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_kicks_the_live_socket_at_once() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
-    let other = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
+    let other = app.login("alice", "pw-secret-9").await;
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(sio.login("alice", &token).await, authe_ok());
@@ -166,10 +166,10 @@ async fn logout_kicks_the_live_socket_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocations_by_another_process_close_sockets_within_a_second() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    app.add_user("bob", "pw").await;
-    let a = app.login("alice", "pw").await;
-    let b = app.login("bob", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    app.add_user("bob", "pw-secret-9").await;
+    let a = app.login("alice", "pw-secret-9").await;
+    let b = app.login("bob", "pw-secret-9").await;
     let addr = app.serve().await;
     let mut alice = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(alice.login("alice", &a).await, authe_ok());
@@ -194,7 +194,7 @@ async fn revocations_by_another_process_close_sockets_within_a_second() {
         started.elapsed()
     );
     let started = Instant::now();
-    cli.set_password("bob", Some(SecretString::new("new")))
+    cli.set_password("bob", Some(SecretString::new("new-secret-9")))
         .await
         .unwrap();
     assert!(matches!(bob.expect(SOON).await, Ev::Event(ref n, _) if n == "session_revoked"));
@@ -209,8 +209,8 @@ async fn revocations_by_another_process_close_sockets_within_a_second() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn turning_2fa_on_and_off_is_announced_then_the_session_ends() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(sio.login("alice", &token).await, authe_ok());
@@ -233,7 +233,7 @@ async fn turning_2fa_on_and_off_is_announced_then_the_session_ends() {
         .post(
             "/api/2fa/disable",
             Some(&verified),
-            json!({"password": "pw"}),
+            json!({"password": "pw-secret-9"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -247,8 +247,8 @@ async fn turning_2fa_on_and_off_is_announced_then_the_session_ends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_socket_ends_when_its_token_expires() {
     let app = TestApp::new().await;
-    app.add_user("alice", "pw").await;
-    let token = app.login("alice", "pw").await;
+    app.add_user("alice", "pw-secret-9").await;
+    let token = app.login("alice", "pw-secret-9").await;
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(sio.login("alice", &token).await, authe_ok());

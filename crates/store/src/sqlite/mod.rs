@@ -24,9 +24,9 @@ use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
-    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, Reservation,
-    RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState,
-    TotpState, User, UserLiveState,
+    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, ProfileChange, RecoveryCodeRecord,
+    Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState,
+    TokenState, TotpState, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::store::ChangeStamp;
@@ -391,6 +391,43 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn update_profile(
+        &self,
+        user_id: i64,
+        change: &ProfileChange,
+    ) -> Result<bool, StoreError> {
+        let c2 = change.clone();
+        self.engine
+            .write(move |c| {
+                // One statement: each field is replaced only when its flag is set.
+                let n = c
+                    .prepare_cached(
+                        "UPDATE users SET \
+                         display_name = CASE WHEN ?1 THEN ?2 ELSE display_name END, \
+                         email = CASE WHEN ?3 THEN ?4 ELSE email END, \
+                         phone = CASE WHEN ?5 THEN ?6 ELSE phone END, \
+                         external_id = CASE WHEN ?7 THEN ?8 ELSE external_id END, \
+                         role = CASE WHEN ?9 THEN ?10 ELSE role END \
+                         WHERE id = ?11",
+                    )?
+                    .execute(params![
+                        c2.display_name.is_some(),
+                        c2.display_name,
+                        c2.email.is_some(),
+                        c2.email.flatten(),
+                        c2.phone.is_some(),
+                        c2.phone.flatten(),
+                        c2.external_id.is_some(),
+                        c2.external_id.flatten(),
+                        c2.role.is_some(),
+                        c2.role,
+                        user_id
+                    ])?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
     fn change_stamp(&self) -> Option<ChangeStamp> {
         self.wal_index.stamp()
     }
@@ -457,6 +494,20 @@ impl Store for SqliteStore {
                          WHERE id = ? AND totp_state = 0",
                     )?
                     .execute(params![sealed, user_id])?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn clear_pending_secret(&self, user_id: i64) -> Result<bool, StoreError> {
+        self.engine
+            .write(move |c| {
+                let n = c
+                    .prepare_cached(
+                        "UPDATE users SET totp_state = 0, totp_secret = NULL \
+                         WHERE id = ? AND totp_state = 1",
+                    )?
+                    .execute([user_id])?;
                 Ok(n == 1)
             })
             .await
