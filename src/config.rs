@@ -61,6 +61,14 @@ struct Raw {
     ws: RawWs,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    two_factor: RawTwoFactor,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTwoFactor {
+    required: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -479,6 +487,9 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             "OTPGATE_AUDIT_RETENTION_DAYS" => {
                 raw.audit.retention_days = Some(parse_env(name, &v)?);
             }
+            "OTPGATE_TWO_FACTOR_REQUIRED" => {
+                raw.two_factor.required = Some(parse_bool(name, &v)?);
+            }
             _ => {}
         }
     }
@@ -858,6 +869,7 @@ impl Config {
             }
             policy.audit_retention_days = days;
         }
+        policy.two_factor_required = raw.two_factor.required.unwrap_or(false);
         let legacy_docs_url = raw
             .legacy
             .docs_url
@@ -999,6 +1011,25 @@ mod tests {
         assert_eq!(c.policy.login_ip.window_secs, Some(600));
         assert!(c.store.sqlite.synchronous_full);
         assert_eq!(c.policy.audit_retention_days, 90);
+        assert!(!c.policy.two_factor_required);
+    }
+
+    #[test]
+    fn two_factor_required_is_read_from_file_and_env() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(&file, "[two_factor]\nrequired = true\n").expect("write");
+        let c = Config::load(Some(&file), &env_of(&[])).expect("file");
+        assert!(c.policy.two_factor_required);
+        let c = Config::load(
+            Some(&file),
+            &env_of(&[("OTPGATE_TWO_FACTOR_REQUIRED", "false")]),
+        )
+        .expect("env");
+        assert!(!c.policy.two_factor_required);
+        let e = Config::load(None, &env_of(&[("OTPGATE_TWO_FACTOR_REQUIRED", "maybe")]))
+            .expect_err("not a bool");
+        assert!(e.contains("OTPGATE_TWO_FACTOR_REQUIRED"), "{e}");
     }
 
     #[test]

@@ -118,6 +118,9 @@ pub struct Policy {
     /// Audit records older than this many days are deleted by the hourly
     /// housekeeping (default 90; 0 keeps them forever).
     pub audit_retention_days: u32,
+    /// `two_factor.required`: every user must have 2FA (API.md §11),
+    /// unless their per-user override says otherwise (default false).
+    pub two_factor_required: bool,
 }
 
 impl Policy {
@@ -161,6 +164,7 @@ impl Default for Policy {
             oob_send: Self::oob_send_limit(5, 600),
             legacy: LegacyPolicy::default(),
             audit_retention_days: 90,
+            two_factor_required: false,
         }
     }
 }

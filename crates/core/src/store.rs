@@ -13,7 +13,7 @@ use crate::model::{
     Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
     MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpStatusRecord,
     OtpStatusUse, OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof,
-    SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, User,
+    SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, TwoFactorGroup, User,
 };
 
 /// What [`Store::change_stamp`] returns: opaque, compared for equality.
@@ -45,6 +45,17 @@ pub trait Store: Send + Sync + 'static {
         password_hash: &str,
         valid_after: i64,
     ) -> Result<(), StoreError>;
+
+    /// Sets the user's override of `two_factor.required` (`None`: follow
+    /// the setting). False if the user does not exist.
+    async fn set_require_two_factor(
+        &self,
+        user_id: i64,
+        required: Option<bool>,
+    ) -> Result<bool, StoreError>;
+    /// Users counted by (2FA on, override), one group per combination
+    /// present (`/metrics`).
+    async fn two_factor_census(&self) -> Result<Vec<TwoFactorGroup>, StoreError>;
 
     /// A value that changes whenever anything is committed to the store,
     /// by this process or any other, read without a query; `None` when the

@@ -17,8 +17,8 @@ use otpgate_core::model::{
     Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
     OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, RevokeToken,
-    SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, TotpState, User,
-    UserLiveState,
+    SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, TotpState,
+    TwoFactorGroup, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -62,7 +62,8 @@ pub struct PostgresStore {
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, email, phone, external_id, role, \
-     password_hash, totp_state, totp_secret, totp_last_step, tokens_valid_after, created_at";
+     password_hash, totp_state, totp_secret, totp_last_step, tokens_valid_after, created_at, \
+     require_two_factor";
 
 fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
     let state: i16 = row.try_get("totp_state")?;
@@ -85,6 +86,7 @@ fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
         totp_last_step: row.try_get("totp_last_step")?,
         tokens_valid_after: row.try_get("tokens_valid_after")?,
         created_at: row.try_get("created_at")?,
+        require_two_factor: row.try_get("require_two_factor")?,
     })
 }
 
@@ -307,6 +309,40 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?;
         Ok(())
+    }
+
+    async fn set_require_two_factor(
+        &self,
+        user_id: i64,
+        required: Option<bool>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET require_two_factor = $1 WHERE id = $2")
+            .bind(required)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn two_factor_census(&self) -> Result<Vec<TwoFactorGroup>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT totp_state = 2 AS enabled, require_two_factor, COUNT(*) AS users \
+             FROM users GROUP BY 1, 2",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TwoFactorGroup {
+                    enabled: r.try_get("enabled")?,
+                    require_two_factor: r.try_get("require_two_factor")?,
+                    users: u64::try_from(r.try_get::<i64, _>("users")?).unwrap_or(0),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map)
     }
 
     async fn token_state(

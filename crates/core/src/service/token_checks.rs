@@ -79,6 +79,7 @@ mod tests {
             issued_at: 0,
             two_factor: false,
             otp_verified: false,
+            two_factor_setup: false,
             user: User {
                 id: 1,
                 username: name.into(),
@@ -92,6 +93,7 @@ mod tests {
                 totp_last_step: None,
                 tokens_valid_after: 0,
                 created_at: 0,
+                require_two_factor: None,
             },
         }
     }
