@@ -21,6 +21,7 @@ mod gate;
 mod legacy;
 mod lockout;
 mod login;
+mod mandatory;
 mod metrics;
 mod mudbase;
 mod openapi;
