@@ -258,7 +258,84 @@ contract!(
     deleting_a_user_or_application_removes_what_is_bound_to_it,
     audit_records_are_appended_filtered_limited_and_purged,
     audit_records_survive_their_user_and_keep_odd_text,
+    the_2fa_requirement_override_is_kept_and_counted,
 );
+
+/// `user require-2fa`: the override round-trips through every read of a
+/// user, and the census groups users by (2FA on, override).
+async fn the_2fa_requirement_override_is_kept_and_counted(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let b = s.create_user(&new_user("bob")).await.expect("bob");
+    s.create_user(&new_user("carol")).await.expect("carol");
+    assert_eq!(a.require_two_factor, None, "new users follow the setting");
+    assert!(
+        s.set_require_two_factor(a.id, Some(true))
+            .await
+            .expect("yes")
+    );
+    assert!(
+        s.set_require_two_factor(b.id, Some(false))
+            .await
+            .expect("no")
+    );
+    assert!(
+        !s.set_require_two_factor(-1, Some(true))
+            .await
+            .expect("nobody")
+    );
+    let read = |name: &'static str| {
+        let s = s.clone();
+        async move { s.user_by_name(name).await.expect("read").expect("some") }
+    };
+    assert_eq!(read("alice").await.require_two_factor, Some(true));
+    assert_eq!(read("bob").await.require_two_factor, Some(false));
+    assert_eq!(read("carol").await.require_two_factor, None);
+    let st = s
+        .token_state("alice", "j")
+        .await
+        .expect("state")
+        .expect("some");
+    assert_eq!(st.user.require_two_factor, Some(true));
+    assert!(
+        !st.jti_revoked,
+        "the columns after the user's still line up"
+    );
+    let listed = s.list_users().await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|u| u.require_two_factor.is_some())
+            .count(),
+        2
+    );
+
+    // Alice enrols; the census counts (on, override) groups.
+    assert!(
+        s.set_pending_secret(a.id, b"sealed")
+            .await
+            .expect("pending")
+    );
+    assert!(s.enable_totp(a.id, 7, 0).await.expect("enable"));
+    let mut census: Vec<(bool, Option<bool>, u64)> = s
+        .two_factor_census()
+        .await
+        .expect("census")
+        .into_iter()
+        .map(|g| (g.enabled, g.require_two_factor, g.users))
+        .collect();
+    census.sort();
+    assert_eq!(
+        census,
+        vec![
+            (false, None, 1),
+            (false, Some(false), 1),
+            (true, Some(true), 1)
+        ]
+    );
+    // Back to the setting.
+    assert!(s.set_require_two_factor(a.id, None).await.expect("default"));
+    assert_eq!(read("alice").await.require_two_factor, None);
+}
 
 async fn users_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
     assert_eq!(s.count_users().await.expect("count"), 0);
