@@ -286,6 +286,7 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_WS_LOGIN_TIMEOUT_MS",
     "OTPGATE_WS_POLL_INTERVAL_MS",
     "OTPGATE_AUDIT_RETENTION_DAYS",
+    "OTPGATE_TWO_FACTOR_REQUIRED",
 ];
 
 /// The NethCTI middleware's variables that mean the same thing as one of
