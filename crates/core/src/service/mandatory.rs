@@ -142,11 +142,11 @@ mod tests {
 
     #[test]
     fn the_override_wins_both_ways_and_default_follows_the_setting() {
-        assert_eq!(rule(false, Some(true)).required, true);
-        assert_eq!(rule(true, Some(false)).required, false);
+        assert!(rule(false, Some(true)).required);
+        assert!(!rule(true, Some(false)).required);
         assert_eq!(rule(true, Some(false)).source, RuleSource::User);
-        assert_eq!(rule(true, None).required, true);
-        assert_eq!(rule(false, None).required, false);
+        assert!(rule(true, None).required);
+        assert!(!rule(false, None).required);
         assert_eq!(rule(false, None).source, RuleSource::Setting);
     }
 }
