@@ -473,6 +473,8 @@ pub struct UserLiveState {
     pub tokens_valid_after: i64,
     /// Whether 2FA is on now.
     pub two_factor: bool,
+    /// The user's override of `two_factor.required`.
+    pub require_two_factor: Option<bool>,
 }
 
 /// The answer of [`crate::store::Store::live_state`]: one batched read for

@@ -1155,7 +1155,8 @@ impl Store for PostgresStore {
         let mut out = LiveState::default();
         if !user_ids.is_empty() {
             let rows = sqlx::query(
-                "SELECT id, tokens_valid_after, totp_state FROM users WHERE id = ANY($1)",
+                "SELECT id, tokens_valid_after, totp_state, require_two_factor FROM users \
+                 WHERE id = ANY($1)",
             )
             .bind(user_ids)
             .fetch_all(&self.pool)
@@ -1166,6 +1167,7 @@ impl Store for PostgresStore {
                     user_id: r.try_get("id").map_err(map)?,
                     tokens_valid_after: r.try_get("tokens_valid_after").map_err(map)?,
                     two_factor: r.try_get::<i16, _>("totp_state").map_err(map)? == 2,
+                    require_two_factor: r.try_get("require_two_factor").map_err(map)?,
                 });
             }
         }

@@ -308,6 +308,17 @@ async fn the_2fa_requirement_override_is_kept_and_counted(s: Arc<dyn Store>) {
             .count(),
         2
     );
+    let live = s
+        .live_state(&[a.id, b.id], &[], &[], 0)
+        .await
+        .expect("live");
+    let mut overrides: Vec<(i64, Option<bool>)> = live
+        .users
+        .iter()
+        .map(|u| (u.user_id, u.require_two_factor))
+        .collect();
+    overrides.sort();
+    assert_eq!(overrides, vec![(a.id, Some(true)), (b.id, Some(false))]);
 
     // Alice enrols; the census counts (on, override) groups.
     assert!(
@@ -1871,12 +1882,14 @@ async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn Store>) {
             UserLiveState {
                 user_id: a.id,
                 tokens_valid_after: 100,
-                two_factor: false
+                two_factor: false,
+                require_two_factor: None,
             },
             UserLiveState {
                 user_id: b.id,
                 tokens_valid_after: b_cutoff,
-                two_factor: true
+                two_factor: true,
+                require_two_factor: None,
             },
         ]
     );

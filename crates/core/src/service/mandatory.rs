@@ -123,7 +123,7 @@ impl AuthService {
 }
 
 /// The rule for a user whose override is `user` under the setting.
-fn rule(setting: bool, user: Option<bool>) -> TwoFactorRule {
+pub(crate) fn rule(setting: bool, user: Option<bool>) -> TwoFactorRule {
     match user {
         Some(required) => TwoFactorRule {
             required,

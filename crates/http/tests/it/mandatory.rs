@@ -2,7 +2,8 @@
 //! a set-up token at login, which opens only the enrolment routes (status,
 //! qr-code, verify-otp, logout); every other route of the router's table,
 //! the reverse proxy, Socket.IO and the legacy method refuse them. The
-//! per-user override works both ways; disable is refused by policy; the
+//! per-user override works both ways; a live socket ends when its user
+//! must enrol; disable is refused by policy; the
 //! operator's reset makes the user enrol again; the enrolment step keeps
 //! §1's lockout, replay and revocation rules.
 
@@ -19,7 +20,7 @@ use otpgate_http::proxy::UpstreamSettings;
 use otpgate_http::routes::table;
 use serde_json::json;
 
-use crate::sio::{Sio, authe_ok, unauthorized};
+use crate::sio::{Ev, Sio, authe_ok, unauthorized};
 use crate::support::{Resp, TestApp, assert_error, cheap_policy, claims, test_settings};
 
 fn required_policy() -> Policy {
@@ -256,6 +257,31 @@ async fn socket_io_refuses_a_setup_token_and_takes_the_enrolled_one() {
     let verified = r.body["data"]["token"].as_str().unwrap().to_owned();
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(sio.login("carol", &verified).await, authe_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_socket_ends_when_its_user_must_enrol_first() {
+    let app = TestApp::new().await;
+    app.add_user("carol", "pw").await;
+    app.add_user("dave", "pw").await;
+    let carol = app.login("carol", "pw").await;
+    let dave = app.login("dave", "pw").await;
+    let addr = app.serve().await;
+    let mut carol_sock = Sio::connect(addr, "/api/ws/").await;
+    assert_eq!(carol_sock.login("carol", &carol).await, authe_ok());
+    let mut dave_sock = Sio::connect(addr, "/api/ws/").await;
+    assert_eq!(dave_sock.login("dave", &dave).await, authe_ok());
+    // The CLI (another process on the same store) requires 2FA of carol.
+    let cli = app.other_process().await;
+    cli.require_two_factor("carol", Some(true)).await.unwrap();
+    let soon = Duration::from_secs(3);
+    assert!(matches!(carol_sock.expect(soon).await, Ev::Event(ref n, _) if n == "session_revoked"));
+    assert_eq!(carol_sock.expect(soon).await, Ev::Disconnect);
+    assert_eq!(
+        dave_sock.next(Duration::from_millis(600)).await,
+        None,
+        "dave's socket stays"
+    );
 }
 
 #[tokio::test]

@@ -1207,7 +1207,7 @@ impl Store for SqliteStore {
             if let Some(users) = users {
                 out.users = c
                     .prepare_cached(
-                        "SELECT id, tokens_valid_after, totp_state FROM users \
+                        "SELECT id, tokens_valid_after, totp_state, require_two_factor FROM users \
                          WHERE id IN (SELECT value FROM json_each(?))",
                     )?
                     .query_map([users], |r| {
@@ -1215,6 +1215,7 @@ impl Store for SqliteStore {
                             user_id: r.get(0)?,
                             tokens_valid_after: r.get(1)?,
                             two_factor: r.get::<_, i64>(2)? == 2,
+                            require_two_factor: r.get::<_, Option<i64>>(3)?.map(|v| v != 0),
                         })
                     })?
                     .collect::<rusqlite::Result<_>>()?;
