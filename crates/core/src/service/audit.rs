@@ -93,11 +93,14 @@ pub enum AuthEvent {
     /// A password login of a user who must enrol 2FA first: a set-up
     /// token was issued (API.md §11).
     TwoFactorSetupLogin,
+    /// The operator set or removed a user's 2FA requirement override
+    /// (`otpgate user require-2fa`).
+    TwoFactorRequirementChanged,
 }
 
 impl AuthEvent {
     /// Every event, in declaration order (`ALL[e as usize] == e`).
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 31] = [
         Self::LoginOk,
         Self::LoginFailed,
         Self::LoginThrottled,
@@ -128,6 +131,7 @@ impl AuthEvent {
         Self::ApplicationRevoked,
         Self::SocketLogin,
         Self::TwoFactorSetupLogin,
+        Self::TwoFactorRequirementChanged,
     ];
 
     /// The stable name written to the log.
@@ -163,6 +167,7 @@ impl AuthEvent {
             Self::ApplicationRevoked => "application_revoked",
             Self::SocketLogin => "socket_login",
             Self::TwoFactorSetupLogin => "2fa_setup_login",
+            Self::TwoFactorRequirementChanged => "2fa_requirement_changed",
         }
     }
 

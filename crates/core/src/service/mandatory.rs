@@ -99,6 +99,13 @@ impl AuthService {
         if !self.store.set_require_two_factor(user.id, required).await? {
             return Err(AuthError::UserNotFound);
         }
+        // Live sockets of a user who must now enrol end: look at once.
+        self.signal_revocation();
+        self.audit.record(
+            AuthEvent::TwoFactorRequirementChanged,
+            &user.username,
+            &Caller::cli(),
+        );
         Ok(User {
             require_two_factor: required,
             ..user

@@ -343,6 +343,18 @@ async fn enrolment_at_login_turns_2fa_on_and_answers_a_verified_token() {
     let setup_login = events.iter().position(|e| *e == "2fa_setup_login");
     let enabled = events.iter().position(|e| *e == "2fa_enabled");
     assert!(setup_login.is_some() && setup_login < enabled, "{events:?}");
+    // The operator's override is audited too.
+    app.svc.require_two_factor("carol", None).await.unwrap();
+    let records = app
+        .svc
+        .audit_records(Some("carol"), None, 100)
+        .await
+        .unwrap();
+    let last = records.last().unwrap();
+    assert_eq!(
+        (last.event.as_str(), last.dialect.as_str()),
+        ("2fa_requirement_changed", "cli")
+    );
 }
 
 #[tokio::test]
