@@ -12,9 +12,12 @@ use otpgate_core::service::mandatory::{RuleSource, TwoFactorRule};
 use otpgate_core::{AuthError, AuthService, SystemClock};
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::cli::{Cli, Command, ConfigCommand, RequireRule, TokenCommand, UserCommand};
 use crate::config::{Config, LogFormat, redact_url};
+use crate::log_caps;
 
 /// Runs a parsed command line; `Err` is the one-line message for stderr.
 pub async fn run(cli: Cli) -> Result<(), String> {
@@ -96,9 +99,11 @@ fn init_logging(format: LogFormat, default_level: &str) {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
+    // The libraries' payload-printing levels are capped whatever the
+    // filter above allows (crate::log_caps).
     let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().finish().with(log_caps::caps()).try_init(),
+        LogFormat::Text => builder.finish().with(log_caps::caps()).try_init(),
     };
 }
 

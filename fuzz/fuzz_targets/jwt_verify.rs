@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         jti: "j".into(),
         two_factor: true,
         otp_verified: false,
+        aud: None,
     });
     if let (Some(&pos), Some(&val)) = (data.first(), data.get(1)) {
         let mut bytes = real.clone().into_bytes();

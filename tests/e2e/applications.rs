@@ -155,10 +155,11 @@ async fn applications_and_the_dialects_with_the_outbox() {
         json!({"success": true, "code": 200, "message": "SUCCESS"})
     );
     let token = r["auth"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(r["user"]["role"], "operator");
+    // The application's token (API.md §6b): the native API refuses it.
     let (s, me) = http.get(&server.url("/api/user/me"), &token).await;
-    assert_eq!(s, 200, "{me}");
-    assert_eq!(me["role"], "operator");
-    assert_eq!(me["external_id"], "CRM-7");
+    assert_eq!(s, 403, "{me}");
+    assert_eq!(me["message"], "token_audience_mismatch");
 
     // JWT-only routes refuse the API key.
     let (s, r) = http

@@ -153,6 +153,46 @@ fn errors_exit_1_with_one_line_on_stderr() {
     assert!(text(&help.stdout).contains("serve"));
 }
 
+/// Issue 15 finding 8: names that render like an existing `victim` are
+/// either `victim` itself (NFKC: fullwidth, circled) or refused; each
+/// `user add` exits 1 with one line, and no second account appears.
+#[test]
+fn user_add_refuses_every_look_alike_of_an_existing_victim() {
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(String, String)> = Vec::new();
+    let add = |name: &str| {
+        cli_in(
+            dir.path(),
+            &env,
+            &["user", "add", name, "--password-stdin"],
+            Some("Victim-Passw0rd\n"),
+        )
+    };
+    assert!(add("victim").status.success());
+    for (name, why) in [
+        (
+            "\u{ff56}\u{ff49}\u{ff43}\u{ff54}\u{ff49}\u{ff4d}",
+            "already exists",
+        ), // fullwidth
+        ("\u{24e5}ictim", "already exists"),        // circled v
+        ("v\u{131}ctim", "invalid username"),       // dotless i
+        ("v\u{456}ct\u{456}m", "invalid username"), // Cyrillic і
+        ("victim\u{200B}", "invalid username"),     // zero-width space
+    ] {
+        let out = add(name);
+        assert_eq!(out.status.code(), Some(1), "{name:?}");
+        let err = text(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{name:?}: {err:?}");
+        assert!(err.contains(why), "{name:?}: {err:?}");
+    }
+    let list = cli_in(dir.path(), &env, &["user", "list", "--json"], None);
+    let names: Vec<String> = text(&list.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["username"].to_string())
+        .collect();
+    assert_eq!(names, ["\"victim\""], "one account");
+}
+
 #[test]
 fn config_check_prints_the_effective_settings() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,14 +1,22 @@
-//! What the server writes about a full scenario: JSON logs at debug level
-//! that never contain a password, OTP code, recovery code, token or TOTP
-//! secret; the fail2ban filter in `deploy/fail2ban` matching the real
+//! What the server writes about a full scenario: JSON logs at debug level,
+//! and at trace level with every route, Socket.IO and the proxy exercised
+//! (the libraries' own output included), that never contain a password,
+//! OTP code, recovery code, token, API key, session id or TOTP secret; the
+//! fail2ban filter in `deploy/fail2ban` matching the real
 //! failure lines (and no success line); and `otpgate audit` listing the
 //! scenario's records after a graceful shutdown.
 
 use std::collections::HashSet;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::support::{Http, Server, have_tool, now_secs, oathtool_code, text};
+use std::time::Duration;
+
+use crate::secrets_at_rest::legacy_token;
+use crate::support::{
+    Http, NodeSocket, Server, SmtpSink, add_app, code_in, have_node_client, have_python_module,
+    have_tool, now_secs, oathtool_code, text,
+};
 
 const FILTER: &str = include_str!("../../deploy/fail2ban/otpgate.conf");
 
@@ -218,6 +226,225 @@ async fn json_debug_logs_of_a_full_scenario_hold_no_secret() {
     );
     let out = server.cli(&["audit", "--since", "yesterday"], None);
     assert!(!out.status.success());
+}
+
+/// An upstream application that counts what reaches it.
+async fn counting_upstream() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    let app = axum::Router::new().fallback(async move || {
+        seen.fetch_add(1, Ordering::SeqCst);
+        "upstream data"
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hits)
+}
+
+/// After [`scenario`] (the native routes): Socket.IO login, the reverse
+/// proxy, the legacy login, Single Connect, Capillary and Mudbase, with
+/// codes delivered by SMTP (lettre's transcript would show them).
+async fn more_of_every_route(server: &Server, smtp: &SmtpSink, secrets: &mut Secrets) {
+    let http = Http::new();
+    let password = "Bob-S3cret-Passw0rd";
+    secrets.add(password);
+    let out = server.cli(
+        &[
+            "user",
+            "add",
+            "bob",
+            "--email",
+            "bob@example.org",
+            "--password-stdin",
+        ],
+        Some(&format!("{password}\n")),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (s, body) = http
+        .post(
+            &server.url("/api/login"),
+            None,
+            json!({"username": "bob", "password": password}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let token = body["token"].as_str().unwrap().to_owned();
+    secrets.add(&token);
+    // Socket.IO: the login payload carries the JWT.
+    let login = json!({"accessKeyId": "bob", "token": token, "uaType": "desktop"});
+    let c = NodeSocket::start(server, "/api/ws/", "websocket", Some(login), 8000);
+    c.expect("connect", Duration::from_secs(5));
+    c.expect("authe_ok", Duration::from_secs(5));
+    drop(c);
+    // The proxy, with a body and the token.
+    let body_secret = "proxied-body-Secret-42";
+    secrets.add(body_secret);
+    let (s, _) = http
+        .post(
+            &server.url("/api/app/data"),
+            Some(&token),
+            json!({"note": body_secret}),
+        )
+        .await;
+    assert_eq!(s, 200, "forwarded");
+    // The legacy challenge login.
+    let resp = reqwest::Client::new()
+        .post(server.url("/webrest/authentication/login"))
+        .json(&json!({"username": "bob", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let nonce = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .strip_prefix("Digest ")
+        .unwrap()
+        .to_owned();
+    let legacy = legacy_token("bob", password, &nonce);
+    secrets.add(&legacy);
+    let me = reqwest::Client::new()
+        .get(server.url("/webrest/user/me"))
+        .header("authorization", format!("bob:{legacy}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 200, "legacy login");
+    // Single Connect, with the application's key and an e-mailed code.
+    let key = add_app(server, "shop");
+    secrets.add(&key);
+    secrets.add(key.split('.').nth(1).unwrap());
+    let sc = "/twofactorauth-ui/rest/tfa";
+    let (s, _, body) = http
+        .post_form(
+            &server.url(&format!("{sc}/otpstatus")),
+            &key,
+            &[("username", "bob"), ("applicationname", "shop")],
+        )
+        .await;
+    assert_eq!((s, body.as_str()), (200, "true"));
+    let code = code_in(&smtp.wait_for_message(1));
+    secrets.add(&code);
+    let (s, _, _) = http
+        .post_form(
+            &server.url(&format!("{sc}/otpvalid")),
+            &key,
+            &[
+                ("username", "bob"),
+                ("token", &code),
+                ("applicationname", "shop"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    // Capillary: password, session id, e-mailed code, the brand's token.
+    let who = |extra: Value| {
+        let mut b = json!({"identifierType": "USERNAME", "identifierValue": "bob",
+                           "deviceId": "device-1", "brand": "shop"});
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b
+    };
+    let cap = "/auth/v1/mfa";
+    let (s, r) = http
+        .post(
+            &server.url(&format!("{cap}/token/generate")),
+            None,
+            who(json!({"password": password})),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let sid = r["user"]["sessionId"].as_str().unwrap().to_owned();
+    secrets.add(&sid);
+    let (s, r) = http
+        .post(
+            &server.url(&format!("{cap}/otp/generate")),
+            None,
+            who(json!({"sessionId": sid})),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let code = code_in(&smtp.wait_for_message(2));
+    secrets.add(&code);
+    let (s, r) = http
+        .post(
+            &server.url(&format!("{cap}/otp/validate")),
+            None,
+            who(json!({"sessionId": sid, "otp": code})),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    secrets.add(r["auth"]["token"].as_str().unwrap());
+    // Mudbase: enrol bob with oathtool's code.
+    let (s, qr) = http.get(&server.url("/api/2fa/qr-code"), &token).await;
+    assert_eq!(s, 200);
+    let secret = qr["data"]["key"].as_str().unwrap().to_owned();
+    secrets.add(&secret);
+    secrets.add(&secret.to_lowercase());
+    let code = oathtool_code(&secret, now_secs());
+    secrets.add(&code);
+    let (s, r) = http
+        .post(
+            &server.url("/api/users/2fa/verify"),
+            Some(&token),
+            json!({"token": code}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logs_of_every_route_socket_io_and_the_proxy_hold_no_secret() {
+    if !have_tool("oathtool", "apt-get install oathtool")
+        || !have_node_client()
+        || !have_python_module("aiosmtpd", "apt-get install python3-aiosmtpd")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut smtp = SmtpSink::start(dir.path(), None);
+    let (upstream, hits) = counting_upstream().await;
+    let smtp_port = smtp.port.to_string();
+    let mut server = Server::start_capturing(
+        dir.path(),
+        &[
+            ("OTPGATE_LOG_FORMAT", "json"),
+            ("OTPGATE_LOG", "trace"),
+            ("OTPGATE_UPSTREAM_URL", &upstream),
+            ("OTPGATE_LEGACY_ENABLED", "true"),
+            ("OTPGATE_NOTIFIER_EMAIL", "smtp"),
+            ("OTPGATE_SMTP_HOST", "127.0.0.1"),
+            ("OTPGATE_SMTP_PORT", &smtp_port),
+            ("OTPGATE_SMTP_TLS", "none"),
+            ("OTPGATE_SMTP_FROM", "otpgate <no-reply@example.org>"),
+        ],
+    );
+    let mut secrets = scenario(&server).await;
+    more_of_every_route(&server, &smtp, &mut secrets).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    server.terminate();
+    smtp.stop();
+    let lines = server.stderr_lines();
+    // The filter let everything through (the libraries' debug lines that
+    // hold no payload are there); only the caps held the rest back.
+    assert!(lines.len() > 50, "{lines:?}");
+    let targets: HashSet<String> = lines
+        .iter()
+        .filter(|l| l.contains("\"level\":\"DEBUG\"") || l.contains("\"level\":\"TRACE\""))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["target"].as_str().map(str::to_owned))
+        .collect();
+    eprintln!("debug/trace targets: {targets:?}");
+    assert!(!targets.is_empty(), "{lines:?}");
+    let all = lines.join("\n");
+    for s in &secrets.0 {
+        assert!(
+            !all.contains(s.as_str()),
+            "a secret is in the trace logs: {s}"
+        );
+    }
 }
 
 /// The filter's `failregex`/`ignoreregex` as Rust regexes (`<HOST>`

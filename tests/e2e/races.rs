@@ -20,6 +20,11 @@
 //! that happen to run first would also refuse the winner. The lockout has
 //! its own tests (crates/http/tests/it/lockout.rs, several_instances.rs).
 //! Argon2 is made cheap for the same reason: its cost is not under test.
+//!
+//! The lockout itself races too (issue 15): with the default thresholds,
+//! 50 concurrent wrong codes (for a user with and without recovery codes)
+//! or wrong passwords are exactly five evaluations, then 429s, on one
+//! instance and across two on one PostgreSQL.
 
 use std::sync::Arc;
 
@@ -392,6 +397,167 @@ async fn fifty_concurrent_uses_of_a_single_use_value_two_instances_one_postgres(
     let a = crate::several_instances::start(dir.path(), &env);
     let b = crate::several_instances::start(dir.path(), &env);
     all_races(&a, &[a.base.clone(), b.base.clone()]).await;
+    drop(a);
+    drop(b);
+    db.drop_now().await;
+}
+
+/// The race servers' settings with the default lockout thresholds.
+fn lockout_env() -> Vec<(&'static str, String)> {
+    race_env()
+        .into_iter()
+        .filter(|(k, _)| *k != "OTPGATE_LOCKOUT_OTP_MAX_FAILURES")
+        .collect()
+}
+
+/// Adds `user` with 2FA on; returns (verified token, base32 secret).
+async fn user_with_2fa(server: &Server, base: &str, user: &str) -> (String, String) {
+    let out = server.cli(
+        &["user", "add", user, "--password-stdin"],
+        Some(&format!("pw-{user}-secret\n")),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = login(base, user, &format!("pw-{user}-secret")).await;
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/api/2fa/qr-code"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let qr: Value = resp.json().await.unwrap();
+    let key = qr["data"]["key"].as_str().unwrap().to_owned();
+    let (s, v) = post(
+        base,
+        "/api/2fa/verify-otp",
+        Some(&t),
+        json!({"username": user, "otp": oathtool_code(&key, now_secs())}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    (v["data"]["token"].as_str().unwrap().to_owned(), key)
+}
+
+/// Exactly `evaluated` answers `status` and the rest 429.
+fn evaluated_then_locked(what: &str, results: &[(u16, Value)], status: u16, evaluated: usize) {
+    assert_eq!(
+        statuses(results),
+        [(status, evaluated), (429, N - evaluated)]
+            .into_iter()
+            .collect(),
+        "{what}"
+    );
+}
+
+/// Every lockout race against `server` (for the CLI) and `bases`.
+async fn lockout_races(server: &Server, bases: &[String]) {
+    let b0 = bases[0].as_str();
+    for (user, recovery) in [("rex", false), ("rita", true)] {
+        let (verified, key) = user_with_2fa(server, b0, user).await;
+        let mut avoid = Vec::new();
+        if recovery {
+            let (s, rc) = post(
+                b0,
+                "/api/2fa/recovery-codes",
+                Some(&verified),
+                json!({"password": format!("pw-{user}-secret")}),
+            )
+            .await;
+            assert_eq!(s, 200, "{rc}");
+            for c in rc["codes"].as_array().unwrap() {
+                avoid.push(c.as_str().unwrap().to_owned());
+            }
+        }
+        let now = now_secs();
+        for offset in [-60, -30, 0, 30, 60] {
+            avoid.push(oathtool_code(&key, now + offset));
+        }
+        let wrong = (100_000..)
+            .map(|n: u32| n.to_string())
+            .find(|g| !avoid.contains(g))
+            .unwrap();
+        let pre = login(b0, user, &format!("pw-{user}-secret")).await;
+        let r = fire(
+            bases,
+            Req::Json {
+                path: "/api/2fa/verify-otp".into(),
+                bearer: Some(pre.clone()),
+                body: json!({"username": user, "otp": wrong}),
+            },
+        )
+        .await;
+        evaluated_then_locked(
+            &format!("wrong codes, recovery codes: {recovery}"),
+            &r,
+            400,
+            5,
+        );
+        // Locked now, the right code included, on every instance.
+        for base in bases {
+            let (s, _) = post(
+                base,
+                "/api/2fa/verify-otp",
+                Some(&pre),
+                json!({"username": user, "otp": oathtool_code(&key, now_secs())}),
+            )
+            .await;
+            assert_eq!(s, 429);
+        }
+    }
+
+    let out = server.cli(
+        &["user", "add", "pat", "--password-stdin"],
+        Some("pw-pat-secret\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r = fire(
+        bases,
+        Req::Json {
+            path: "/api/login".into(),
+            bearer: None,
+            body: json!({"username": "pat", "password": "guess"}),
+        },
+    )
+    .await;
+    evaluated_then_locked("wrong passwords", &r, 401, 5);
+    for base in bases {
+        let (s, _) = post(
+            base,
+            "/api/login",
+            None,
+            json!({"username": "pat", "password": "pw-pat-secret"}),
+        )
+        .await;
+        assert_eq!(s, 429);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_wrong_codes_or_passwords_are_five_evaluations_one_instance() {
+    if !have_tool("oathtool", "apt-get install oathtool") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let env = lockout_env();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(dir.path(), &pairs);
+    lockout_races(&server, std::slice::from_ref(&server.base)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_wrong_codes_or_passwords_are_five_evaluations_two_instances_one_postgres()
+{
+    let Some(admin) = pg_url() else { return };
+    if !have_tool("oathtool", "apt-get install oathtool") {
+        return;
+    }
+    let db = TestDb::create(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env_for(&db.url);
+    env.extend(lockout_env());
+    let a = crate::several_instances::start(dir.path(), &env);
+    let b = crate::several_instances::start(dir.path(), &env);
+    lockout_races(&a, &[a.base.clone(), b.base.clone()]).await;
     drop(a);
     drop(b);
     db.drop_now().await;

@@ -29,6 +29,7 @@ fn claims() -> Claims {
         two_factor: true,
         otp_verified: true,
         two_factor_setup: false,
+        aud: None,
     }
 }
 

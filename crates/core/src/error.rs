@@ -57,6 +57,14 @@ pub enum AuthError {
     /// 2FA cannot be turned off: the policy requires it for this user.
     #[error("2FA is required by policy")]
     TwoFactorRequiredByPolicy,
+    /// A token minted for an application (`aud`) on a route or transport
+    /// that accepts only a person's token.
+    #[error("the token belongs to an application")]
+    TokenAudienceMismatch,
+    /// A username that is refused by the rules of [`crate::username`]
+    /// (control, format or white-space characters, confusable scripts).
+    #[error("invalid username: {0}")]
+    InvalidUsername(String),
     /// The body's username is not the token's subject.
     #[error("username does not match the token")]
     UsernameMismatch,

@@ -6,6 +6,7 @@
 //! requests into calls on it. State lives behind the [`store::Store`] trait;
 //! time comes from a [`clock::Clock`] so tests never sleep.
 
+pub mod address;
 pub mod clock;
 pub mod config;
 pub mod crypto;

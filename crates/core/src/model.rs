@@ -133,6 +133,49 @@ pub enum SecondFactorWrite {
     ProofLost,
     /// The OTP status to use up was gone or expired: nothing was written.
     StatusGone,
+    /// The attempt was not reserved ([`OtpCounter::Unreserved`]) and the
+    /// user's OTP counter is locked until this unix second: nothing was
+    /// written.
+    Locked {
+        /// The lock's end.
+        until: i64,
+    },
+}
+
+/// How a second-factor success write treats the user's OTP failure
+/// counter ([`crate::Store::complete_second_factor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpCounter {
+    /// The attempt reserved its place on the counter beforehand: a success
+    /// forgets the counter.
+    Reserved,
+    /// The attempt was not reserved (a code that matched the TOTP, checked
+    /// without a store access): the write is refused with
+    /// [`SecondFactorWrite::Locked`] while the counter is locked at `now`,
+    /// so the outcome stays hidden from a locked caller; a success forgets
+    /// the counter.
+    Unreserved {
+        /// The current unix second.
+        now: i64,
+    },
+}
+
+/// What reserving an attempt found ([`crate::Store::reserve_attempt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt is counted and may be evaluated.
+    Admitted {
+        /// The count including this attempt.
+        count: u32,
+        /// Whether this reservation set (or extended) the lock: if the
+        /// attempt then fails, it is the one that locked the key.
+        locks: bool,
+    },
+    /// The key is locked until this unix second: nothing was written.
+    Locked {
+        /// The lock's end.
+        until: i64,
+    },
 }
 
 impl SecondFactorWrite {
@@ -207,6 +250,9 @@ pub struct Principal {
     /// The token's `2fa_setup` claim: issued at login to a user who must
     /// enrol 2FA first (API.md §11).
     pub two_factor_setup: bool,
+    /// The token's `aud` claim: `None` for a person's token, else the
+    /// application (or integration) it was minted for.
+    pub audience: Option<String>,
     /// The user as read by the token check (same request; decisions that
     /// must be atomic are still made by the store's conditional writes).
     pub user: User,

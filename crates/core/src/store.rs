@@ -3,17 +3,20 @@
 //! All security state lives behind it so that several instances sharing a
 //! database enforce the same rules. Operations that must never succeed
 //! twice ("accept this TOTP step", "use this recovery code", "enable this
-//! pending secret") are single conditional writes: an implementation must
-//! make them atomic, never read-then-write.
+//! pending secret") and the lockout's "reserve this attempt unless locked"
+//! are single conditional writes: an implementation must make them atomic,
+//! never read-then-write across calls.
 
 use async_trait::async_trait;
 
+use crate::config::ThrottlePolicy;
 use crate::error::StoreError;
 use crate::model::{
     Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
-    MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpStatusRecord,
-    OtpStatusUse, OutboxMessage, RecoveryCodeRecord, RevokeToken, SecondFactorProof,
-    SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, TwoFactorGroup, User,
+    MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpCounter,
+    OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, Reservation, RevokeToken,
+    SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, TwoFactorGroup,
+    User,
 };
 
 /// What [`Store::change_stamp`] returns: opaque, compared for equality.
@@ -122,18 +125,20 @@ pub trait Store: Send + Sync + 'static {
     /// conditional write (accept a later TOTP step, enable the pending
     /// secret, or consume a recovery code); if it wins, also revokes
     /// `revoke`, uses up `otp_status` (the application's unexpired status
-    /// for this user, which must exist) and, if `clear_otp_throttle`,
-    /// forgets the user's OTP failure counter. Nothing is written unless
-    /// all of it is: [`SecondFactorWrite::ProofLost`] for a replayed step,
-    /// an already enabled secret or a used code,
-    /// [`SecondFactorWrite::StatusGone`] for a missing status.
+    /// for this user, which must exist) and forgets the user's OTP failure
+    /// counter. With [`OtpCounter::Unreserved`] the same transaction first
+    /// refuses while that counter is locked. Nothing is written unless all
+    /// of it is: [`SecondFactorWrite::Locked`] for a locked counter,
+    /// [`SecondFactorWrite::ProofLost`] for a replayed step, an already
+    /// enabled secret or a used code, [`SecondFactorWrite::StatusGone`]
+    /// for a missing status.
     async fn complete_second_factor(
         &self,
         user_id: i64,
         proof: SecondFactorProof,
         revoke: Option<&RevokeToken>,
         otp_status: Option<OtpStatusUse>,
-        clear_otp_throttle: bool,
+        otp_counter: OtpCounter,
     ) -> Result<SecondFactorWrite, StoreError>;
 
     /// A failure counter, if any.
@@ -142,21 +147,28 @@ pub trait Store: Send + Sync + 'static {
         kind: ThrottleKind,
         key: &str,
     ) -> Result<Option<ThrottleState>, StoreError>;
-    /// Counts one failure atomically and returns the new count. With a
-    /// window, a count older than `window_secs` restarts at 1.
-    async fn record_failure(
+    /// Reserves one attempt on a counter in ONE conditional write (atomic
+    /// across instances): while the key is locked at `now`, nothing is
+    /// written and [`Reservation::Locked`] says until when; otherwise the
+    /// attempt is counted (with a window, a count older than
+    /// `policy.window_secs` restarts at 1) and, when the count reaches
+    /// `policy.max_failures`, the same write locks the key until `now +
+    /// policy.lock_secs(count)` (never shortening a lock).
+    async fn reserve_attempt(
         &self,
         kind: ThrottleKind,
         key: &str,
         now: i64,
-        window_secs: Option<i64>,
-    ) -> Result<u32, StoreError>;
-    /// Extends a lock to at least `until` (never shortens it).
-    async fn extend_lock(
+        policy: &ThrottlePolicy,
+    ) -> Result<Reservation, StoreError>;
+    /// Gives one reserved attempt back (a success under a windowed
+    /// counter): the count drops by one, and the lock is lifted when the
+    /// count falls below `max_failures`.
+    async fn return_attempt(
         &self,
         kind: ThrottleKind,
         key: &str,
-        until: i64,
+        max_failures: u32,
     ) -> Result<(), StoreError>;
     /// Forgets a failure counter (after a success).
     async fn clear_throttle(&self, kind: ThrottleKind, key: &str) -> Result<(), StoreError>;

@@ -1,12 +1,17 @@
 //! Lockout and back-off, enforced in one place for every route and dialect.
 //!
-//! A [`Throttle`] pairs a counter kind with its [`ThrottlePolicy`]: check it
-//! before an attempt (locked: refuse, without even looking at the code), count
-//! a failure after a wrong one, clear it after a right one.
+//! A [`Throttle`] pairs a counter kind with its [`ThrottlePolicy`]. Every
+//! attempt first [reserves](Throttle::reserve) its place on the counter in
+//! one conditional store write, which refuses a locked key and itself
+//! counts the attempt and sets the lock when the count reaches the
+//! threshold; only then is the code or password checked. A failure so costs
+//! no further write, a success [gives the attempt back](Throttle::release).
+//! Concurrent attempts therefore cannot slip past the limit: of any number
+//! in flight, exactly `max_failures` are admitted before the lock.
 
 use crate::config::ThrottlePolicy;
 use crate::error::AuthError;
-use crate::model::{ThrottleKind, ThrottleState};
+use crate::model::{Reservation, ThrottleKind};
 use crate::store::Store;
 
 /// One failure counter with its rule.
@@ -18,71 +23,70 @@ pub struct Throttle {
     pub policy: ThrottlePolicy,
 }
 
+/// An admitted attempt ([`Throttle::reserve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a reservation is released after a success"]
+pub struct Reserved {
+    /// Whether this attempt's reservation locked the key: if the attempt
+    /// fails, it is the one that caused the lockout.
+    pub locks: bool,
+}
+
 impl Throttle {
-    /// Refuses with [`AuthError::Throttled`] while `key` is locked;
-    /// otherwise returns the counter it saw (so a success only writes a
-    /// reset when there is something to reset).
-    pub async fn check(
+    /// Reserves one attempt on `key`: refused with
+    /// [`AuthError::Throttled`] while the key is locked (nothing counted);
+    /// otherwise counted, locking the key when the count reaches the
+    /// threshold, in one atomic store write.
+    pub async fn reserve(
         &self,
         store: &dyn Store,
         key: &str,
         now: i64,
-    ) -> Result<Option<ThrottleState>, AuthError> {
-        let state = store.throttle(self.kind, key).await?;
-        if let Some(s) = state
-            && s.locked_until > now
+    ) -> Result<Reserved, AuthError> {
+        match store
+            .reserve_attempt(self.kind, key, now, &self.policy)
+            .await?
         {
-            return Err(AuthError::Throttled {
-                retry_after_secs: s.locked_until - now,
-            });
+            Reservation::Admitted { locks, .. } => Ok(Reserved { locks }),
+            Reservation::Locked { until } => Err(throttled(until, now)),
         }
-        Ok(state)
     }
 
-    /// Counts a failure; locks `key` when the count reaches the threshold.
-    /// Returns the lock's end if this failure (re)locked it.
-    pub async fn fail(
-        &self,
-        store: &dyn Store,
-        key: &str,
-        now: i64,
-    ) -> Result<Option<i64>, AuthError> {
-        let failures = store
-            .record_failure(self.kind, key, now, self.policy.window_secs)
-            .await?;
-        match self.policy.lock_secs(failures) {
-            Some(secs) => {
-                let until = now + secs;
-                store.extend_lock(self.kind, key, until).await?;
-                Ok(Some(until))
+    /// Gives a reserved attempt back after a success: a counter of
+    /// consecutive failures is forgotten, a windowed one drops by one.
+    pub async fn release(&self, store: &dyn Store, key: &str) -> Result<(), AuthError> {
+        match self.policy.window_secs {
+            None => store.clear_throttle(self.kind, key).await?,
+            Some(_) => {
+                store
+                    .return_attempt(self.kind, key, self.policy.max_failures)
+                    .await?
             }
-            None => Ok(None),
         }
+        Ok(())
     }
 
-    /// Forgets the failures of `key` (after a success).
-    pub async fn clear(&self, store: &dyn Store, key: &str) -> Result<(), AuthError> {
-        store.clear_throttle(self.kind, key).await?;
+    /// Gives back a reservation whose attempt was never evaluated (the
+    /// request failed before the check): the count drops by one.
+    pub async fn give_back(&self, store: &dyn Store, key: &str) -> Result<(), AuthError> {
+        store
+            .return_attempt(self.kind, key, self.policy.max_failures)
+            .await?;
         Ok(())
     }
 
     /// Counts one use of a rate-limited action (sending a code) and
-    /// refuses it when `key` is locked or this use is past the limit. The
-    /// count is one atomic write, so concurrent uses never all slip under
-    /// the limit; the use that reaches the limit locks the key.
+    /// refuses it when `key` is locked. Uses are reservations never given
+    /// back, so concurrent uses never all slip under the limit; the use
+    /// that reaches the limit locks the key.
     pub async fn take(&self, store: &dyn Store, key: &str, now: i64) -> Result<(), AuthError> {
-        self.check(store, key, now).await?;
-        let uses = store
-            .record_failure(self.kind, key, now, self.policy.window_secs)
-            .await?;
-        if let Some(secs) = self.policy.lock_secs(uses) {
-            store.extend_lock(self.kind, key, now + secs).await?;
-            if uses > self.policy.max_failures {
-                return Err(AuthError::Throttled {
-                    retry_after_secs: secs,
-                });
-            }
-        }
-        Ok(())
+        self.reserve(store, key, now).await.map(drop)
+    }
+}
+
+/// The refusal for a key locked until `until`.
+pub(crate) fn throttled(until: i64, now: i64) -> AuthError {
+    AuthError::Throttled {
+        retry_after_secs: (until - now).max(1),
     }
 }

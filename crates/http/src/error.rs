@@ -31,6 +31,9 @@ pub enum AppError {
         /// Seconds until a request is accepted again.
         retry_after_secs: u64,
     },
+    /// A path otpgate will not forward: a dot segment or an encoded `/`
+    /// or `\` (it could resolve outside what the prefix exposes).
+    InvalidPath,
     /// The upstream application could not be reached (reverse proxy).
     BadGateway,
     /// The upstream application did not answer in time (reverse proxy).
@@ -112,6 +115,14 @@ impl AppError {
                     "2fa_required_by_policy",
                     "2FA is required for this user and cannot be turned off",
                 ),
+                AuthError::TokenAudienceMismatch => parts(
+                    S::FORBIDDEN,
+                    "token_audience_mismatch",
+                    "this token belongs to an application; log in with POST /api/login",
+                ),
+                AuthError::InvalidUsername(d) => {
+                    parts(S::BAD_REQUEST, "invalid_username", d.clone())
+                }
                 AuthError::UsernameMismatch => parts(
                     S::FORBIDDEN,
                     "username_mismatch",
@@ -253,6 +264,11 @@ impl AppError {
                     "request rate limit exceeded",
                 )
             },
+            Self::InvalidPath => parts(
+                S::BAD_REQUEST,
+                "invalid_path",
+                "the path has a dot segment or an encoded slash or backslash; it is not forwarded",
+            ),
             Self::BadGateway => parts(
                 S::BAD_GATEWAY,
                 "upstream_unavailable",

@@ -8,6 +8,14 @@
 //! headers) is set instead, after any copy of those headers sent by the
 //! client has been removed. Unreachable upstream: 502; no response headers
 //! within the timeout: 504; both as JSON.
+//!
+//! What is forwarded is what the prefix exposes, however it is spelled
+//! (API.md §7): a path with a dot segment (`.`, `..`, also percent-encoded)
+//! or an encoded `/` or `\` is refused with 400 `invalid_path` before
+//! anything is sent ([`check_path`]), and every request header whose name
+//! holds an `_` is dropped, as nginx does ([`drop_underscore_headers`]): a
+//! WSGI or CGI application reads `X_Otpgate_User` and `X-Otpgate-User` as
+//! one variable, so no spelling of an identity header reaches it.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -80,6 +88,39 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove("keep-alive");
 }
 
+/// Refuses a request path (as sent: still percent-encoded) that could
+/// resolve outside what otpgate meant to expose: a `.` or `..` segment,
+/// also percent-encoded (`%2e`, `%2E`, mixed), an encoded `/` (`%2f`) or
+/// `\` (`%5c`), or a literal `\`. The upstream, or a server behind it,
+/// might decode or resolve them; otpgate forwards neither.
+pub fn check_path(path: &str) -> Result<(), AppError> {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") || lower.contains('\\') {
+        return Err(AppError::InvalidPath);
+    }
+    let dot_segment = lower
+        .split('/')
+        .map(|seg| seg.replace("%2e", "."))
+        .any(|seg| seg == "." || seg == "..");
+    if dot_segment {
+        return Err(AppError::InvalidPath);
+    }
+    Ok(())
+}
+
+/// Removes every header whose name holds an `_` (header names are
+/// lower-case here, so one spelling check covers every case).
+fn drop_underscore_headers(headers: &mut HeaderMap) {
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| n.as_str().contains('_'))
+        .cloned()
+        .collect();
+    for n in names {
+        headers.remove(n);
+    }
+}
+
 /// Whether a client error was caused by the request body going over the
 /// limit (the body is streamed, so this shows only while sending).
 fn is_body_limit(err: &(dyn std::error::Error + 'static)) -> bool {
@@ -131,6 +172,9 @@ impl Upstream {
         client_ip: Option<IpAddr>,
         body_limit: usize,
     ) -> Response {
+        if let Err(e) = check_path(parts.uri.path()) {
+            return e.into_response();
+        }
         let uri = match self.target(&parts.uri) {
             Ok(u) => u,
             Err(e) => return e.into_response(),
@@ -140,6 +184,7 @@ impl Upstream {
         };
         let h = &mut parts.headers;
         strip_hop_by_hop(h);
+        drop_underscore_headers(h);
         h.remove(header::AUTHORIZATION);
         h.remove(header::HOST);
         h.remove(USER_HEADER);
@@ -205,6 +250,54 @@ mod tests {
         let u = upstream("http://127.0.0.1:9000");
         let t = u.target(&"/api/x".parse().expect("uri")).expect("target");
         assert_eq!(t.to_string(), "http://127.0.0.1:9000/api/x");
+    }
+
+    #[test]
+    fn dot_segments_and_encoded_separators_are_refused() {
+        for bad in [
+            "/api/../internal/admin",
+            "/api/./x",
+            "/api/x/..",
+            "/api/x/.",
+            "/api/%2e%2e/internal/admin",
+            "/api/%2E%2E/internal/admin",
+            "/api/.%2E/internal/admin",
+            "/api/%2e./internal/admin",
+            "/api/%2e/x",
+            "/api/..%2finternal/admin",
+            "/api/..%2Finternal/admin",
+            "/api/x%2fy",
+            "/api/x%5cy",
+            "/api/x%5Cy",
+            "/api/x\\y",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "/api/x/y",
+            "/api/x.y",
+            "/api/...",
+            "/api/.well-known/x",
+            "/api/x..y",
+            "/api/%2e%2e%2e",
+            "/api/a%20b",
+            "/api/",
+            "/webrest/user/me",
+        ] {
+            assert!(check_path(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn headers_with_an_underscore_are_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert("x_otpgate_user", HeaderValue::from_static("alice"));
+        h.insert("x-otpgate_user", HeaderValue::from_static("alice"));
+        h.insert("_", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        drop_underscore_headers(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
     }
 
     #[test]

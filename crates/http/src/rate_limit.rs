@@ -4,12 +4,17 @@
 //! This is a per-instance guard against floods, not a security rule: the
 //! rules that must hold across instances (lockouts, back-off) live in the
 //! core and the store.
+//!
+//! Clients are keyed as the core's per-IP login throttle keys them
+//! ([`AddressKey`]): an IPv6 client by its /64.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use otpgate_core::address::AddressKey;
 
 const SHARDS: usize = 16;
 /// Buckets idle this long are full again and can be forgotten.
@@ -21,12 +26,13 @@ struct Bucket {
     last: Instant,
 }
 
-/// Token buckets keyed by client IP, sharded to keep locks short.
+/// Token buckets keyed by client address (an IPv6 /64 as one), sharded to
+/// keep locks short.
 #[derive(Debug)]
 pub struct RateLimiter {
     rate: f64,
     burst: f64,
-    shards: Vec<Mutex<HashMap<IpAddr, Bucket>>>,
+    shards: Vec<Mutex<HashMap<AddressKey, Bucket>>>,
     hasher: RandomState,
 }
 
@@ -41,18 +47,20 @@ impl RateLimiter {
         }
     }
 
-    fn shard(&self, ip: &IpAddr) -> Option<&Mutex<HashMap<IpAddr, Bucket>>> {
-        let i = usize::try_from(self.hasher.hash_one(ip) % SHARDS as u64).unwrap_or(0);
+    fn shard(&self, key: &AddressKey) -> Option<&Mutex<HashMap<AddressKey, Bucket>>> {
+        let i = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
         self.shards.get(i)
     }
 
-    /// Takes one token for `ip` at `now`; `Err(seconds)` to wait if none.
+    /// Takes one token for `ip`'s client (its /64 for IPv6) at `now`;
+    /// `Err(seconds)` to wait if none.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
-        let Some(shard) = self.shard(&ip) else {
+        let key = AddressKey::of(ip);
+        let Some(shard) = self.shard(&key) else {
             return Ok(());
         };
         let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
-        let b = map.entry(ip).or_insert(Bucket {
+        let b = map.entry(key).or_insert(Bucket {
             tokens: self.burst,
             last: now,
         });
@@ -107,5 +115,27 @@ mod tests {
         assert!(rl.check(ip, t0 + Duration::from_millis(500)).is_err());
         rl.evict_idle(t0 + Duration::from_secs(600));
         assert_eq!(rl.tracked(), 0);
+    }
+
+    #[test]
+    fn an_ipv6_64_shares_one_bucket() {
+        let rl = RateLimiter::new(1, 2);
+        let t0 = Instant::now();
+        let a: IpAddr = "2001:db8:7:1::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:7:1:ffff::2".parse().expect("ip");
+        let other: IpAddr = "2001:db8:7:2::1".parse().expect("ip");
+        assert!(rl.check(a, t0).is_ok());
+        assert!(rl.check(b, t0).is_ok());
+        assert!(rl.check(a, t0).is_err(), "the /64's burst is spent");
+        assert!(rl.check(other, t0).is_ok(), "another /64 has its own");
+        let mapped: IpAddr = "::ffff:10.0.0.9".parse().expect("ip");
+        let v4: IpAddr = "10.0.0.9".parse().expect("ip");
+        assert!(rl.check(mapped, t0).is_ok());
+        assert!(rl.check(v4, t0).is_ok());
+        assert!(
+            rl.check(v4, t0).is_err(),
+            "a mapped address is the IPv4 one"
+        );
+        assert_eq!(rl.tracked(), 3);
     }
 }

@@ -13,12 +13,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
-    OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, RevokeToken,
-    SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, TotpState,
-    TwoFactorGroup, User, UserLiveState,
+    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, Reservation,
+    RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState,
+    TotpState, TwoFactorGroup, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -26,7 +27,31 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{Connection, Row};
 
 use crate::error::map;
+
 use crate::migrations;
+
+/// Reserves one attempt in ONE conditional statement: refused (no row)
+/// while locked; otherwise the count goes up (restarting an expired
+/// window) and the key is locked when the count reaches the threshold.
+/// `$1` kind, `$2` key, `$3` now, `$4` window (0: none), `$5` threshold,
+/// `$6` lock lengths by doublings past it.
+const RESERVE_ATTEMPT: &str = "\
+    INSERT INTO throttles AS t (kind, key, failures, window_start, last_failure, locked_until) \
+    VALUES ($1, $2, 1, $3, $3, \
+            CASE WHEN 1 >= $5 THEN $3 + ($6::BIGINT[])[(LEAST(1 - $5, 30) + 1)::INT] ELSE 0 END) \
+    ON CONFLICT (kind, key) DO UPDATE SET \
+      failures = CASE WHEN $4 > 0 AND t.window_start <= $3 - $4 THEN 1 ELSE t.failures + 1 END, \
+      window_start = CASE WHEN $4 > 0 AND t.window_start <= $3 - $4 THEN $3 \
+                          ELSE t.window_start END, \
+      last_failure = $3, \
+      locked_until = CASE \
+        WHEN (CASE WHEN $4 > 0 AND t.window_start <= $3 - $4 THEN 1 ELSE t.failures + 1 END) >= $5 \
+        THEN GREATEST(t.locked_until, $3 + ($6::BIGINT[])[(LEAST( \
+          (CASE WHEN $4 > 0 AND t.window_start <= $3 - $4 THEN 1 ELSE t.failures + 1 END) - $5, \
+          30) + 1)::INT]) \
+        ELSE t.locked_until END \
+    WHERE t.locked_until <= $3 \
+    RETURNING failures, failures >= $5 AS locks";
 
 /// Uses up an application's unexpired OTP status for a user.
 const CONSUME_OTP_STATUS: &str =
@@ -560,46 +585,70 @@ impl Store for PostgresStore {
         }))
     }
 
-    async fn record_failure(
+    async fn reserve_attempt(
         &self,
         kind: ThrottleKind,
         key: &str,
         now: i64,
-        window_secs: Option<i64>,
-    ) -> Result<u32, StoreError> {
-        let window = window_secs.unwrap_or(0);
-        let n: i64 = sqlx::query_scalar(
-            "INSERT INTO throttles (kind, key, failures, window_start, last_failure, locked_until) \
-             VALUES ($1, $2, 1, $3, $3, 0) \
-             ON CONFLICT (kind, key) DO UPDATE SET \
-               failures = CASE WHEN $4 > 0 AND throttles.window_start <= $3 - $4 THEN 1 \
-                               ELSE throttles.failures + 1 END, \
-               window_start = CASE WHEN $4 > 0 AND throttles.window_start <= $3 - $4 THEN $3 \
-                                   ELSE throttles.window_start END, \
-               last_failure = $3 \
-             RETURNING failures",
-        )
-        .bind(kind.as_str())
-        .bind(key)
-        .bind(now)
-        .bind(window)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map)?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        policy: &ThrottlePolicy,
+    ) -> Result<Reservation, StoreError> {
+        let max = i64::from(policy.max_failures);
+        // Lock lengths by doublings past the threshold (0..=30), as the
+        // policy computes them, so the statement needs no arithmetic of its
+        // own: `lengths[min(count - max, 30) + 1]`.
+        let lengths: Vec<i64> = (0..=30)
+            .map(|d| {
+                policy
+                    .lock_secs(policy.max_failures.saturating_add(d))
+                    .unwrap_or(0)
+            })
+            .collect();
+        // Tries again only if the lock that refused the write is gone by
+        // the time it is read (a success cleared it meanwhile).
+        for _ in 0..3 {
+            let row = sqlx::query(RESERVE_ATTEMPT)
+                .bind(kind.as_str())
+                .bind(key)
+                .bind(now)
+                .bind(policy.window_secs.unwrap_or(0))
+                .bind(max)
+                .bind(&lengths)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+            if let Some(row) = row {
+                let count: i64 = row.try_get("failures").map_err(map)?;
+                let locks: bool = row.try_get("locks").map_err(map)?;
+                return Ok(Reservation::Admitted {
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                    locks,
+                });
+            }
+            if let Some(state) = self.throttle(kind, key).await?
+                && state.locked_until > now
+            {
+                return Ok(Reservation::Locked {
+                    until: state.locked_until,
+                });
+            }
+        }
+        Err(StoreError::Unavailable(
+            "a throttle counter changed under every try".into(),
+        ))
     }
 
-    async fn extend_lock(
+    async fn return_attempt(
         &self,
         kind: ThrottleKind,
         key: &str,
-        until: i64,
+        max_failures: u32,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE throttles SET locked_until = GREATEST(locked_until, $1) \
-             WHERE kind = $2 AND key = $3",
+            "UPDATE throttles SET failures = failures - 1, \
+             locked_until = CASE WHEN failures - 1 < $1 THEN 0 ELSE locked_until END \
+             WHERE kind = $2 AND key = $3 AND failures > 0",
         )
-        .bind(until)
+        .bind(i64::from(max_failures))
         .bind(kind.as_str())
         .bind(key)
         .execute(&self.pool)
@@ -641,7 +690,7 @@ impl Store for PostgresStore {
         proof: SecondFactorProof,
         revoke: Option<&RevokeToken>,
         otp_status: Option<OtpStatusUse>,
-        clear_otp_throttle: bool,
+        otp_counter: OtpCounter,
     ) -> Result<SecondFactorWrite, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map)?;
         if let Some(s) = otp_status {
@@ -703,12 +752,21 @@ impl Store for PostgresStore {
             .await
             .map_err(map)?;
         }
-        if clear_otp_throttle {
-            sqlx::query("DELETE FROM throttles WHERE kind = 'otp' AND key = $1")
-                .bind(user_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
+        // Deleting takes the counter's row lock (after the user row's, the
+        // order every transaction keeps): a concurrent reservation waits,
+        // and one that committed first is seen here.
+        let until: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM throttles WHERE kind = 'otp' AND key = $1 RETURNING locked_until",
+        )
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map)?;
+        if let (OtpCounter::Unreserved { now }, Some(until)) = (otp_counter, until)
+            && until > now
+        {
+            tx.rollback().await.map_err(map)?;
+            return Ok(SecondFactorWrite::Locked { until });
         }
         tx.commit().await.map_err(map)?;
         Ok(SecondFactorWrite::Recorded)

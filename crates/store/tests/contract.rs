@@ -22,9 +22,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     AuditQuery, AuditRecord, Channel, ContactField, LegacyNonce, MfaSession, NewApplication,
-    NewOobCode, NewOutboxMessage, NewUser, OtpStatusRecord, ThrottleKind, TotpState, UserLiveState,
+    NewOobCode, NewOutboxMessage, NewUser, OtpCounter, OtpStatusRecord, Reservation, ThrottleKind,
+    TotpState, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -241,6 +243,9 @@ contract!(
     throttle_counts_locks_and_clears,
     throttle_window_restarts_the_count,
     throttle_counts_every_concurrent_failure,
+    reservations_admit_exactly_the_threshold_under_concurrency,
+    returned_attempts_no_longer_count,
+    unreserved_second_factor_success_respects_the_lock,
     purge_removes_only_expired_rows,
     state_survives_reopening,
     legacy_nonce_is_redeemed_once_under_concurrency,
@@ -639,22 +644,112 @@ async fn recovery_codes_need_2fa_on(s: Arc<dyn Store>) {
     assert!(s.recovery_codes(a.id).await.expect("codes").is_empty());
 }
 
+/// The lockout rule of the OTP and per-username counters: 5 consecutive
+/// failures, then 30 s doubling up to 15 minutes.
+fn consecutive() -> ThrottlePolicy {
+    ThrottlePolicy {
+        max_failures: 5,
+        window_secs: None,
+        base_secs: 30,
+        cap_secs: 900,
+    }
+}
+
+/// A rule that never locks, to watch the count alone.
+fn counting(window_secs: Option<i64>) -> ThrottlePolicy {
+    ThrottlePolicy {
+        max_failures: u32::MAX,
+        window_secs,
+        base_secs: 30,
+        cap_secs: 900,
+    }
+}
+
+/// Reserves an attempt that must be admitted; returns its count.
+async fn admitted(
+    s: &Arc<dyn Store>,
+    k: ThrottleKind,
+    key: &str,
+    now: i64,
+    p: &ThrottlePolicy,
+) -> u32 {
+    match s.reserve_attempt(k, key, now, p).await.expect("reserve") {
+        Reservation::Admitted { count, .. } => count,
+        Reservation::Locked { until } => panic!("locked until {until}"),
+    }
+}
+
 async fn throttle_counts_locks_and_clears(s: Arc<dyn Store>) {
     let k = ThrottleKind::Otp;
+    let p = consecutive();
     assert!(s.throttle(k, "1").await.expect("t").is_none());
-    for i in 1..=5 {
+    for i in 1..=4 {
         assert_eq!(
-            s.record_failure(k, "1", 1000 + i, None)
-                .await
-                .expect("fail"),
-            i as u32
+            s.reserve_attempt(k, "1", 1000 + i, &p).await.expect("r"),
+            Reservation::Admitted {
+                count: i as u32,
+                locks: false
+            }
         );
     }
-    s.extend_lock(k, "1", 2000).await.expect("lock");
-    s.extend_lock(k, "1", 1500).await.expect("never shortened");
+    // The 5th reservation is admitted and locks the key in the same write.
+    assert_eq!(
+        s.reserve_attempt(k, "1", 1005, &p).await.expect("r"),
+        Reservation::Admitted {
+            count: 5,
+            locks: true
+        }
+    );
     let st = s.throttle(k, "1").await.expect("t").expect("some");
-    assert_eq!(st.failures, 5);
-    assert_eq!(st.locked_until, 2000);
+    assert_eq!((st.failures, st.locked_until), (5, 1035));
+    // Locked: refused, nothing counted.
+    assert_eq!(
+        s.reserve_attempt(k, "1", 1034, &p).await.expect("r"),
+        Reservation::Locked { until: 1035 }
+    );
+    assert_eq!(
+        s.throttle(k, "1").await.expect("t").expect("some").failures,
+        5
+    );
+    // After the lock, each attempt is admitted and locks twice as long,
+    // up to the cap.
+    assert_eq!(
+        s.reserve_attempt(k, "1", 1035, &p).await.expect("r"),
+        Reservation::Admitted {
+            count: 6,
+            locks: true
+        }
+    );
+    assert_eq!(
+        s.throttle(k, "1")
+            .await
+            .expect("t")
+            .expect("some")
+            .locked_until,
+        1095
+    );
+    let mut now = 1095;
+    for _ in 0..10 {
+        admitted(&s, k, "1", now, &p).await;
+        now = s
+            .throttle(k, "1")
+            .await
+            .expect("t")
+            .expect("some")
+            .locked_until;
+    }
+    let st = s.throttle(k, "1").await.expect("t").expect("some");
+    assert_eq!(st.failures, 16);
+    admitted(&s, k, "1", now, &p).await;
+    assert_eq!(
+        s.throttle(k, "1")
+            .await
+            .expect("t")
+            .expect("some")
+            .locked_until,
+        now + 900,
+        "capped"
+    );
     assert!(
         s.throttle(ThrottleKind::LoginUser, "1")
             .await
@@ -668,29 +763,17 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn Store>) {
 
 async fn throttle_window_restarts_the_count(s: Arc<dyn Store>) {
     let k = ThrottleKind::LoginIp;
+    let p = counting(Some(600));
     for _ in 0..3 {
-        s.record_failure(k, "10.0.0.1", 1000, Some(600))
-            .await
-            .expect("fail");
+        admitted(&s, k, "10.0.0.1", 1000, &p).await;
     }
+    assert_eq!(admitted(&s, k, "10.0.0.1", 1599, &p).await, 4, "in window");
     assert_eq!(
-        s.record_failure(k, "10.0.0.1", 1599, Some(600))
-            .await
-            .expect("in window"),
-        4
+        admitted(&s, k, "10.0.0.1", 1600, &p).await,
+        1,
+        "window over"
     );
-    assert_eq!(
-        s.record_failure(k, "10.0.0.1", 1600, Some(600))
-            .await
-            .expect("window over"),
-        1
-    );
-    assert_eq!(
-        s.record_failure(k, "10.0.0.1", 1601, Some(600))
-            .await
-            .expect("new window"),
-        2
-    );
+    assert_eq!(admitted(&s, k, "10.0.0.1", 1601, &p).await, 2, "new window");
 }
 
 async fn throttle_counts_every_concurrent_failure(s: Arc<dyn Store>) {
@@ -698,13 +781,12 @@ async fn throttle_counts_every_concurrent_failure(s: Arc<dyn Store>) {
     for _ in 0..40 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            s.record_failure(ThrottleKind::LoginUser, "alice", 1000, None)
-                .await
+            admitted(&s, ThrottleKind::LoginUser, "alice", 1000, &counting(None)).await
         }));
     }
     let mut seen: Vec<u32> = Vec::new();
     for t in tasks {
-        seen.push(t.await.expect("join").expect("store"));
+        seen.push(t.await.expect("join"));
     }
     seen.sort_unstable();
     assert_eq!(
@@ -714,16 +796,162 @@ async fn throttle_counts_every_concurrent_failure(s: Arc<dyn Store>) {
     );
 }
 
+/// 50 attempts reserved at once: exactly `max_failures` are admitted (the
+/// last of them locking the key), every other one is refused, for a
+/// counter of consecutive failures and for a windowed one.
+async fn reservations_admit_exactly_the_threshold_under_concurrency(s: Arc<dyn Store>) {
+    let window = ThrottlePolicy {
+        max_failures: 20,
+        window_secs: Some(600),
+        base_secs: 600,
+        cap_secs: 600,
+    };
+    for (kind, key, policy) in [
+        (ThrottleKind::Otp, "7", consecutive()),
+        (ThrottleKind::LoginIp, "2001:db8::/64", window),
+    ] {
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let s = s.clone();
+            let key = key.to_owned();
+            tasks.push(tokio::spawn(async move {
+                s.reserve_attempt(kind, &key, 1000, &policy).await
+            }));
+        }
+        let mut counts = Vec::new();
+        let mut locking = 0;
+        let mut refused = 0;
+        for t in tasks {
+            match t.await.expect("join").expect("store") {
+                Reservation::Admitted { count, locks } => {
+                    counts.push(count);
+                    locking += usize::from(locks);
+                }
+                Reservation::Locked { until } => {
+                    assert_eq!(until, 1000 + policy.base_secs);
+                    refused += 1;
+                }
+            }
+        }
+        counts.sort_unstable();
+        let max = policy.max_failures;
+        assert_eq!(counts, (1..=max).collect::<Vec<u32>>(), "{kind:?}");
+        assert_eq!(locking, 1, "{kind:?}: one reservation locked");
+        assert_eq!(refused, 50 - max as usize, "{kind:?}");
+        let st = s.throttle(kind, key).await.expect("t").expect("some");
+        assert_eq!(
+            (st.failures, st.locked_until),
+            (max, 1000 + policy.base_secs)
+        );
+    }
+}
+
+/// A returned attempt no longer counts, and the lock it set goes with it;
+/// it never goes below zero.
+async fn returned_attempts_no_longer_count(s: Arc<dyn Store>) {
+    let k = ThrottleKind::LoginIp;
+    let p = ThrottlePolicy {
+        max_failures: 3,
+        window_secs: Some(600),
+        base_secs: 600,
+        cap_secs: 600,
+    };
+    for _ in 0..3 {
+        admitted(&s, k, "10.0.0.1", 1000, &p).await;
+    }
+    assert!(matches!(
+        s.reserve_attempt(k, "10.0.0.1", 1001, &p).await.expect("r"),
+        Reservation::Locked { until: 1600 }
+    ));
+    s.return_attempt(k, "10.0.0.1", 3).await.expect("return");
+    let st = s.throttle(k, "10.0.0.1").await.expect("t").expect("some");
+    assert_eq!((st.failures, st.locked_until), (2, 0));
+    assert_eq!(admitted(&s, k, "10.0.0.1", 1002, &p).await, 3);
+    for _ in 0..5 {
+        s.return_attempt(k, "10.0.0.1", 3).await.expect("return");
+    }
+    assert_eq!(
+        s.throttle(k, "10.0.0.1")
+            .await
+            .expect("t")
+            .expect("some")
+            .failures,
+        0
+    );
+    s.return_attempt(k, "nobody", 3)
+        .await
+        .expect("nothing to return");
+    assert!(s.throttle(k, "nobody").await.expect("t").is_none());
+}
+
+/// An unreserved second-factor success (a matching TOTP) is refused while
+/// the user's OTP counter is locked, with nothing written; once the lock
+/// is over it is recorded and forgets the counter.
+async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn Store>) {
+    use otpgate_core::model::{RevokeToken, SecondFactorProof, SecondFactorWrite};
+    let u = enabled_user(&s, "alice", 10).await;
+    let key = u.id.to_string();
+    for i in 0..5 {
+        admitted(&s, ThrottleKind::Otp, &key, 1000 + i, &consecutive()).await;
+    }
+    let revoke = RevokeToken {
+        jti: "pre-otp".into(),
+        expires_at: 9999,
+    };
+    assert_eq!(
+        s.complete_second_factor(
+            u.id,
+            SecondFactorProof::TotpStep(11),
+            Some(&revoke),
+            None,
+            OtpCounter::Unreserved { now: 1010 }
+        )
+        .await
+        .expect("locked"),
+        SecondFactorWrite::Locked { until: 1034 }
+    );
+    let alice = s.user_by_name("alice").await.expect("r").expect("u");
+    assert_eq!(alice.totp_last_step, Some(10), "nothing written");
+    assert!(
+        !s.token_state("alice", "pre-otp")
+            .await
+            .expect("s")
+            .expect("u")
+            .jti_revoked
+    );
+    assert_eq!(
+        s.complete_second_factor(
+            u.id,
+            SecondFactorProof::TotpStep(11),
+            Some(&revoke),
+            None,
+            OtpCounter::Unreserved { now: 1034 }
+        )
+        .await
+        .expect("after the lock"),
+        SecondFactorWrite::Recorded
+    );
+    assert!(
+        s.throttle(ThrottleKind::Otp, &key)
+            .await
+            .expect("t")
+            .is_none()
+    );
+}
+
 async fn purge_removes_only_expired_rows(s: Arc<dyn Store>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.revoke_token("old", a.id, 1000).await.expect("r");
     s.revoke_token("new", a.id, 5000).await.expect("r");
-    s.record_failure(ThrottleKind::LoginUser, "stale", 1000, None)
-        .await
-        .expect("f");
-    s.record_failure(ThrottleKind::LoginUser, "fresh", 100_000, None)
-        .await
-        .expect("f");
+    admitted(&s, ThrottleKind::LoginUser, "stale", 1000, &consecutive()).await;
+    admitted(
+        &s,
+        ThrottleKind::LoginUser,
+        "fresh",
+        100_000,
+        &consecutive(),
+    )
+    .await;
     let removed = s.purge_expired(100_500).await.expect("purge");
     assert_eq!(removed, 3);
     assert!(
@@ -995,9 +1223,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
         jti: "pre-otp".into(),
         expires_at: 9999,
     };
-    s.record_failure(ThrottleKind::Otp, &u.id.to_string(), 1, None)
-        .await
-        .expect("fail");
+    admitted(&s, ThrottleKind::Otp, &u.id.to_string(), 1, &consecutive()).await;
     // A replayed step loses: nothing is written, not even the revocation.
     assert!(
         !s.complete_second_factor(
@@ -1005,7 +1231,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
             SecondFactorProof::TotpStep(10),
             Some(&revoke),
             None,
-            true
+            OtpCounter::Reserved
         )
         .await
         .expect("replay")
@@ -1031,7 +1257,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
             SecondFactorProof::TotpStep(11),
             Some(&revoke),
             None,
-            true
+            OtpCounter::Reserved
         )
         .await
         .expect("win")
@@ -1065,7 +1291,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
         cutoff: 500,
     };
     assert!(
-        !s.complete_second_factor(b.id, enable, None, None, false)
+        !s.complete_second_factor(b.id, enable, None, None, OtpCounter::Reserved)
             .await
             .expect("not pending")
             .recorded()
@@ -1074,7 +1300,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
         .await
         .expect("pending");
     assert!(
-        s.complete_second_factor(b.id, enable, None, None, false)
+        s.complete_second_factor(b.id, enable, None, None, OtpCounter::Reserved)
             .await
             .expect("enable")
             .recorded()
@@ -1083,7 +1309,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
     assert!(bob.totp.is_enabled());
     assert_eq!((bob.totp_last_step, bob.tokens_valid_after), (Some(5), 500));
     assert!(
-        !s.complete_second_factor(b.id, enable, None, None, false)
+        !s.complete_second_factor(b.id, enable, None, None, OtpCounter::Reserved)
             .await
             .expect("enabled once")
             .recorded()
@@ -1101,7 +1327,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
             SecondFactorProof::RecoveryCode(code),
             None,
             None,
-            false
+            OtpCounter::Reserved
         )
         .await
         .expect("not bob's")
@@ -1113,7 +1339,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
             SecondFactorProof::RecoveryCode(code),
             None,
             None,
-            false
+            OtpCounter::Reserved
         )
         .await
         .expect("use")
@@ -1125,7 +1351,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
             SecondFactorProof::RecoveryCode(code),
             None,
             None,
-            false
+            OtpCounter::Reserved
         )
         .await
         .expect("reuse")
@@ -1154,7 +1380,7 @@ async fn second_factor_success_wins_once_under_concurrency(s: Arc<dyn Store>) {
                     jti: format!("t{i}"),
                     expires_at: 9999,
                 };
-                s.complete_second_factor(u.id, proof, Some(&revoke), None, false)
+                s.complete_second_factor(u.id, proof, Some(&revoke), None, OtpCounter::Reserved)
                     .await
             }));
         }
@@ -1499,7 +1725,7 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
     };
     // No status asked: nothing written, the step stays unused.
     assert_eq!(
-        s.complete_second_factor(u.id, step(11), None, status(100), false)
+        s.complete_second_factor(u.id, step(11), None, status(100), OtpCounter::Reserved)
             .await
             .expect("write"),
         SecondFactorWrite::StatusGone
@@ -1515,14 +1741,14 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
     .expect("status");
     // Expired by then: the same.
     assert_eq!(
-        s.complete_second_factor(u.id, step(11), None, status(400), false)
+        s.complete_second_factor(u.id, step(11), None, status(400), OtpCounter::Reserved)
             .await
             .expect("write"),
         SecondFactorWrite::StatusGone
     );
     // A replayed step loses and leaves the status in place.
     assert_eq!(
-        s.complete_second_factor(u.id, step(10), None, status(100), false)
+        s.complete_second_factor(u.id, step(10), None, status(100), OtpCounter::Reserved)
             .await
             .expect("write"),
         SecondFactorWrite::ProofLost
@@ -1535,7 +1761,7 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
     );
     // A good step wins and uses the status up, once.
     assert_eq!(
-        s.complete_second_factor(u.id, step(11), None, status(100), false)
+        s.complete_second_factor(u.id, step(11), None, status(100), OtpCounter::Reserved)
             .await
             .expect("write"),
         SecondFactorWrite::Recorded
@@ -1543,7 +1769,7 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
     assert_eq!(last_step(s.clone()).await, Some(11));
     assert_eq!(s.otp_status(u.id, app.id, 100).await.expect("read"), None);
     assert_eq!(
-        s.complete_second_factor(u.id, step(12), None, status(100), false)
+        s.complete_second_factor(u.id, step(12), None, status(100), OtpCounter::Reserved)
             .await
             .expect("write"),
         SecondFactorWrite::StatusGone

@@ -48,6 +48,12 @@ pub struct Claims {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub two_factor_setup: bool,
+    /// Who may use the token: absent for a person's login token; the
+    /// application's name for a token an application dialect minted
+    /// (API.md §6b). Routes and transports accept only the audiences the
+    /// core's token check allows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -193,6 +199,7 @@ mod tests {
             two_factor: true,
             otp_verified: false,
             two_factor_setup: false,
+            aud: None,
         }
     }
 

@@ -49,11 +49,10 @@ fn non_empty(v: Option<String>) -> Option<String> {
 }
 
 impl AuthService {
-    async fn user_named(&self, raw: &str) -> Result<User, AuthError> {
-        self.store
-            .user_by_name(&username::normalize(raw))
-            .await?
-            .ok_or(AuthError::UserNotFound)
+    /// The user `raw` names (the one lookup, [`Self::find_user`]), or
+    /// [`AuthError::UserNotFound`].
+    pub(crate) async fn user_named(&self, raw: &str) -> Result<User, AuthError> {
+        self.find_user(raw).await?.1.ok_or(AuthError::UserNotFound)
     }
 
     /// Creates a user. Returns the user and the generated password, if one
@@ -62,8 +61,7 @@ impl AuthService {
         &self,
         spec: UserSpec,
     ) -> Result<(User, Option<SecretString>), AuthError> {
-        let name = username::normalize(&spec.username);
-        username::validate(&name)?;
+        let name = username::canonical(&spec.username)?;
         let (password, generated) = match spec.password {
             Some(p) => (p, None),
             None => {

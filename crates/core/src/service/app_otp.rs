@@ -28,7 +28,7 @@ impl AuthService {
         if name.is_empty() || name.chars().count() > username::MAX_LEN {
             return Ok(None);
         }
-        Ok(self.store.user_by_name(&name).await?)
+        Ok(self.find_user(raw_username).await?.1)
     }
 
     /// Whether OTP is active for the user, for `app`: true when TOTP is on,

@@ -16,7 +16,6 @@ use crate::model::{LegacyGrant, LegacyNonce, Principal};
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
 use crate::service::{AuthService, Caller};
-use crate::username;
 
 impl AuthService {
     /// Whether the legacy method answers now (before its sunset, or
@@ -78,12 +77,13 @@ impl AuthService {
         }
         let (raw_name, token) =
             split_authorization(credential).ok_or(AuthError::Token(TokenProblem::Invalid))?;
-        let name = username::normalize(raw_name);
-        let user = self
-            .store
-            .user_by_name(&name)
-            .await?
-            .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        let user = match self.find_user(raw_name).await {
+            Ok((_, Some(user))) => user,
+            Ok((_, None)) | Err(AuthError::InvalidUsername(_)) => {
+                return Err(AuthError::Token(TokenProblem::Invalid));
+            }
+            Err(e) => return Err(e),
+        };
         let hash = token_hash(token);
         let grant = self.find_or_redeem_grant(&hash).await?;
         let now = self.clock.now_secs();
@@ -108,6 +108,7 @@ impl AuthService {
             two_factor: false,
             otp_verified: false,
             two_factor_setup: false,
+            audience: None,
             user,
         })
     }

@@ -72,9 +72,9 @@ impl AuthService {
             user.id,
             &user.username,
             user.tokens_valid_after,
-            true,
-            false,
+            (true, false),
             self.policy.token_lifetime_secs,
+            None,
         );
         claims.two_factor_setup = true;
         self.audit
@@ -90,12 +90,7 @@ impl AuthService {
         raw: &str,
         required: Option<bool>,
     ) -> Result<User, AuthError> {
-        let name = crate::username::normalize(raw);
-        let user = self
-            .store
-            .user_by_name(&name)
-            .await?
-            .ok_or(AuthError::UserNotFound)?;
+        let user = self.user_named(raw).await?;
         if !self.store.set_require_two_factor(user.id, required).await? {
             return Err(AuthError::UserNotFound);
         }

@@ -88,7 +88,7 @@ impl AuthService {
         }
         let field = match id.kind {
             IdentifierKind::Username => {
-                return Ok(self.store.user_by_name(&username::normalize(value)).await?);
+                return Ok(self.find_user(value).await?.1);
             }
             IdentifierKind::Email => ContactField::Email,
             IdentifierKind::Mobile => ContactField::Phone,
@@ -239,13 +239,15 @@ impl AuthService {
             );
             return Err(AuthError::InvalidSession);
         }
+        // The application's token (`aud` = its name): it proves the second
+        // factor to that application only, never to the native API.
         let (token, token_id) = self.issue_token_for(
             user.id,
             &user.username,
             user.tokens_valid_after,
-            user.totp.is_enabled(),
-            true,
+            (user.totp.is_enabled(), true),
             TOKEN_LIFETIME_SECS,
+            Some(&app.name),
         );
         Ok((MfaOutcome { token, token_id }, user))
     }

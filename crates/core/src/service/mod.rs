@@ -15,6 +15,7 @@ pub mod legacy;
 pub mod live;
 pub mod mandatory;
 pub mod mfa_session;
+mod names;
 pub mod oob;
 pub mod session;
 mod token_checks;
@@ -137,6 +138,21 @@ pub enum Access {
     /// Any stage: also a pre-OTP or set-up token (only status, verify-otp
     /// and logout use this).
     AllowPendingOtp,
+}
+
+impl Access {
+    /// Whether a token with audience `aud` may be used here. Every route
+    /// and transport otpgate serves (the native API, Mudbase, the reverse
+    /// proxy, Socket.IO) is a person's: it accepts only a token without
+    /// `aud`. A token an application dialect minted (Capillary's
+    /// `otp/validate`, `aud` = the brand) proves a second factor to that
+    /// application only, so an e-mail or SMS code never becomes a session
+    /// that could, say, turn a TOTP user's 2FA off (API.md §6b).
+    pub fn accepts_audience(self, aud: Option<&str>) -> bool {
+        match self {
+            Self::Verified | Self::AllowSetup | Self::AllowPendingOtp => aud.is_none(),
+        }
+    }
 }
 
 /// The stage a token is at, as the 2FA gate of
@@ -301,31 +317,33 @@ impl AuthService {
             user_id,
             username,
             valid_after,
-            two_factor,
-            otp_verified,
+            (two_factor, otp_verified),
             self.policy.token_lifetime_secs,
+            None,
         )
         .0
     }
 
-    /// [`Self::issue_token`] with a lifetime of `lifetime_secs`; also
-    /// returns the token's id (`jti`).
+    /// [`Self::issue_token`] with a lifetime of `lifetime_secs` and an
+    /// audience (`None`: a person's token; `Some(app)`: a token for that
+    /// application only); `stage` is (`2fa`, `otp_verified`). Also returns
+    /// the token's id (`jti`).
     pub(crate) fn issue_token_for(
         &self,
         user_id: i64,
         username: &str,
         valid_after: i64,
-        two_factor: bool,
-        otp_verified: bool,
+        stage: (bool, bool),
         lifetime_secs: i64,
+        audience: Option<&str>,
     ) -> (IssuedToken, String) {
         let claims = self.claims_for(
             user_id,
             username,
             valid_after,
-            two_factor,
-            otp_verified,
+            stage,
             lifetime_secs,
+            audience,
         );
         let token = self.sign(&claims);
         (token, claims.jti)
@@ -337,10 +355,11 @@ impl AuthService {
         user_id: i64,
         username: &str,
         valid_after: i64,
-        two_factor: bool,
-        otp_verified: bool,
+        stage: (bool, bool),
         lifetime_secs: i64,
+        audience: Option<&str>,
     ) -> Claims {
+        let (two_factor, otp_verified) = stage;
         let iat = self.clock.now_secs().max(valid_after);
         Claims {
             sub: username.to_owned(),
@@ -353,6 +372,7 @@ impl AuthService {
             two_factor,
             otp_verified,
             two_factor_setup: false,
+            aud: audience.map(str::to_owned),
         }
     }
 

@@ -174,13 +174,20 @@ impl AuthService {
         let store = self.store.as_ref();
         let key = user.id.to_string();
         let throttle = self.otp_throttle();
-        if let Err(e) = throttle.check(store, &key, self.clock.now_secs()).await {
-            self.audit
-                .record(AuthEvent::OtpLocked, &user.username, caller);
-            self.audit
-                .count_check(CheckFactor::Oob, CheckResult::Locked);
-            return Err(e);
-        }
+        // The attempt takes its place on the OTP counter first: a locked
+        // user is refused before the code is looked at.
+        let reserved = match throttle.reserve(store, &key, self.clock.now_secs()).await {
+            Ok(r) => r,
+            Err(e) => {
+                if matches!(e, AuthError::Throttled { .. }) {
+                    self.audit
+                        .record(AuthEvent::OtpLocked, &user.username, caller);
+                    self.audit
+                        .count_check(CheckFactor::Oob, CheckResult::Locked);
+                }
+                return Err(e);
+            }
+        };
         let text = code.expose().trim();
         let mut accepted = false;
         // Every try uses one of the code's attempts, a malformed one too.
@@ -194,7 +201,7 @@ impl AuthService {
             }
         }
         if accepted {
-            throttle.clear(store, &key).await?;
+            throttle.release(store, &key).await?;
             self.audit.record(AuthEvent::OobOk, &user.username, caller);
             self.audit.count_check(CheckFactor::Oob, CheckResult::Ok);
             return Ok(());
@@ -203,11 +210,7 @@ impl AuthService {
             .record(AuthEvent::OtpFailed, &user.username, caller);
         self.audit
             .count_check(CheckFactor::Oob, CheckResult::Failed);
-        if throttle
-            .fail(store, &key, self.clock.now_secs())
-            .await?
-            .is_some()
-        {
+        if reserved.locks {
             self.audit
                 .record(AuthEvent::Lockout, &user.username, caller);
         }

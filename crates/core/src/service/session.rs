@@ -1,5 +1,6 @@
 //! Password login, the token check with its 2FA gate, logout, profile.
 
+use crate::address::AddressKey;
 use crate::error::{AuthError, TokenProblem};
 use crate::model::{IssuedToken, Principal, Profile, User};
 use crate::secret::SecretString;
@@ -47,23 +48,25 @@ impl AuthService {
         password: &SecretString,
         caller: &Caller,
     ) -> Result<User, AuthError> {
-        let name = username::normalize(raw_username);
-        if name.is_empty() || password.is_empty() {
+        if username::normalize(raw_username).is_empty() || password.is_empty() {
             return Err(AuthError::invalid("username and password are required"));
         }
-        if name.chars().count() > username::MAX_LEN || password.expose().len() > 1024 {
+        if password.expose().len() > 1024 {
             return Err(AuthError::InvalidCredentials);
         }
-        let user = self.store.user_by_name(&name).await?;
+        let (name, user) = self.find_user(raw_username).await?;
         self.password_login(&name, user, password, caller).await
     }
 
     /// The password check of every login (native, and the application
-    /// dialects that take a password): refused while `throttle_key` (the
-    /// canonical username, or what the caller typed when it names nobody)
-    /// or the client IP is locked; a wrong password or an unknown user (the
-    /// same hash work) counts a failure on both; a success clears the
-    /// username's counter.
+    /// dialects that take a password): each attempt first reserves its
+    /// place on the client address's counter (an IPv6 client by its /64)
+    /// and on `throttle_key`'s (the canonical username, or what the
+    /// caller typed when it names nobody), each one atomic store write
+    /// that refuses a locked key; only then is the password hashed. A
+    /// wrong password or an unknown user (the same hash work) is so
+    /// counted already; a success clears the username's counter and gives
+    /// the address's attempt back.
     pub(crate) async fn password_login(
         &self,
         throttle_key: &str,
@@ -74,52 +77,67 @@ impl AuthService {
         let name = throttle_key;
         let store = self.store.as_ref();
         let now = self.clock.now_secs();
-        let ip_key = caller.ip.map(|ip| ip.to_string());
-        let seen = match self.login_user_throttle().check(store, name, now).await {
-            Err(e) => Err(e),
-            Ok(seen) => match &ip_key {
-                Some(ip) => self
-                    .login_ip_throttle()
-                    .check(store, ip, now)
-                    .await
-                    .map(|_| seen),
-                None => Ok(seen),
-            },
-        };
-        let had_failures = match seen {
-            Ok(seen) => seen.is_some(),
+        let ip_key = caller.ip.map(|ip| AddressKey::of(ip).to_string());
+        let (user_throttle, ip_throttle) = (self.login_user_throttle(), self.login_ip_throttle());
+        let mut ip_reserved = None;
+        if let Some(ip) = &ip_key {
+            match ip_throttle.reserve(store, ip, now).await {
+                Ok(r) => ip_reserved = Some(r),
+                Err(e) => return Err(self.login_refused(e, name, caller)),
+            }
+        }
+        let user_reserved = match user_throttle.reserve(store, name, now).await {
+            Ok(r) => r,
             Err(e) => {
-                self.audit.record(AuthEvent::LoginThrottled, name, caller);
+                // The address's attempt was never evaluated: given back.
+                if let Some(ip) = &ip_key {
+                    ip_throttle.give_back(store, ip).await?;
+                }
+                return Err(self.login_refused(e, name, caller));
+            }
+        };
+        let ok = match self
+            .password_matches(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await
+        {
+            Ok(ok) => ok,
+            Err(e) => {
+                // Never evaluated (the hashing pool shed it): not counted.
+                user_throttle.give_back(store, name).await?;
+                if let Some(ip) = &ip_key {
+                    ip_throttle.give_back(store, ip).await?;
+                }
                 return Err(e);
             }
         };
-        let ok = self
-            .password_matches(password, user.as_ref().map(|u| u.password_hash.as_str()))
-            .await?;
         let Some(user) = user.filter(|_| ok) else {
             self.audit.record(AuthEvent::LoginFailed, name, caller);
-            let now = self.clock.now_secs();
-            let user_lock = self.login_user_throttle().fail(store, name, now).await?;
-            let ip_lock = match &ip_key {
-                Some(ip) => self.login_ip_throttle().fail(store, ip, now).await?,
-                None => None,
-            };
-            if user_lock.is_some() || ip_lock.is_some() {
+            if user_reserved.locks || ip_reserved.is_some_and(|r| r.locks) {
                 self.audit.record(AuthEvent::Lockout, name, caller);
             }
             return Err(AuthError::InvalidCredentials);
         };
-        if had_failures {
-            self.login_user_throttle().clear(store, name).await?;
+        user_throttle.release(store, name).await?;
+        if let Some(ip) = &ip_key {
+            ip_throttle.release(store, ip).await?;
         }
         self.audit.record(AuthEvent::LoginOk, name, caller);
         Ok(user)
     }
 
+    /// Audits a login refused by a lock and returns the refusal.
+    fn login_refused(&self, e: AuthError, name: &str, caller: &Caller) -> AuthError {
+        if matches!(e, AuthError::Throttled { .. }) {
+            self.audit.record(AuthEvent::LoginThrottled, name, caller);
+        }
+        e
+    }
+
     /// The one token check used by every route, dialect and the Socket.IO
     /// login: signature and algorithm, expiry, issuer, revocation (by `jti`
-    /// and by the user's cut-off), and the 2FA gate: the token's
-    /// [`Stage`] against what the route's `access` admits.
+    /// and by the user's cut-off), the token's audience (an application's
+    /// token is refused: [`Access::accepts_audience`]) and the 2FA gate:
+    /// the token's [`Stage`] against what the route's `access` admits.
     ///
     /// A token that passed is remembered while the store reports no
     /// commit since ([`token_checks`](super::token_checks)); expiry and the
@@ -141,6 +159,9 @@ impl AuthService {
                 p
             }
         };
+        if !access.accepts_audience(principal.audience.as_deref()) {
+            return Err(AuthError::TokenAudienceMismatch);
+        }
         match (self.stage(&principal), access) {
             (Stage::Verified, _)
             | (Stage::Setup, Access::AllowSetup)
@@ -192,6 +213,7 @@ impl AuthService {
             two_factor: claims.two_factor,
             otp_verified: claims.otp_verified,
             two_factor_setup: claims.two_factor_setup,
+            audience: claims.aud,
             user: state.user,
         })
     }

@@ -80,6 +80,7 @@ mod tests {
             two_factor: false,
             otp_verified: false,
             two_factor_setup: false,
+            audience: None,
             user: User {
                 id: 1,
                 username: name.into(),

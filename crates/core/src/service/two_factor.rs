@@ -8,12 +8,13 @@ use crate::crypto::codes;
 use crate::crypto::totp::{otpauth_url, secret_to_base32};
 use crate::error::{AuthError, TokenProblem};
 use crate::model::{
-    IssuedToken, OtpStatusUse, Principal, RevokeToken, SecondFactorProof, SecondFactorWrite,
-    TotpState, User,
+    IssuedToken, OtpCounter, OtpStatusUse, Principal, RevokeToken, SecondFactorProof,
+    SecondFactorWrite, TotpState, User,
 };
 use crate::secret::SecretString;
 use crate::service::audit::{AuthEvent, CheckFactor, CheckResult};
 use crate::service::{AuthService, Caller};
+use crate::throttle::{Reserved, throttled};
 use crate::username;
 
 /// A secret to enrol, as an authenticator app takes it.
@@ -103,6 +104,15 @@ impl AuthService {
     /// Connect check) in the same store write as the success. A status
     /// gone by then fails with [`AuthError::OtpStatusRequired`], nothing
     /// written.
+    ///
+    /// The lockout is one atomic decision per attempt. A code that matches
+    /// the TOTP (a check without store access) is decided by the success
+    /// write itself, which refuses while the user is locked, so a right
+    /// code costs one write and a locked caller learns nothing. Any other
+    /// code first reserves its attempt ([`crate::throttle::Throttle`]),
+    /// which refuses a locked user and counts the attempt, and only then
+    /// is compared with the recovery codes: of concurrent wrong codes,
+    /// exactly `max_failures` are evaluated.
     pub(crate) async fn prove_second_factor(
         &self,
         user: &User,
@@ -112,21 +122,9 @@ impl AuthService {
         caller: &Caller,
     ) -> Result<OtpCheck, AuthError> {
         let store = self.store.as_ref();
-        let key = user.id.to_string();
-        let throttle = self.otp_throttle();
-        let seen = match throttle.check(store, &key, self.clock.now_secs()).await {
-            Ok(seen) => seen,
-            Err(e) => {
-                self.audit
-                    .record(AuthEvent::OtpLocked, &user.username, caller);
-                self.audit
-                    .count_check(CheckFactor::Totp, CheckResult::Locked);
-                return Err(e);
-            }
-        };
         let code_text = code.expose().trim();
         let now = self.clock.now_secs();
-        let candidate = match &user.totp {
+        let totp_match = match &user.totp {
             TotpState::Off => return Err(AuthError::SecretNotFound),
             TotpState::Pending(sealed) => {
                 let secret = self.cipher.open(user.id, sealed)?;
@@ -137,89 +135,171 @@ impl AuthService {
                             step,
                             cutoff: self.cutoff_now(),
                         };
-                        (proof, Factor::Totp, true)
+                        (proof, true)
                     })
             }
             TotpState::Enabled(sealed) => {
                 let secret = self.cipher.open(user.id, sealed)?;
-                match self.totp.matching_step(&secret, code_text, now) {
-                    Some(step) => Some((SecondFactorProof::TotpStep(step), Factor::Totp, false)),
-                    None => self
-                        .matching_recovery_code(user, code_text)
-                        .await?
-                        .map(|id| {
-                            (
-                                SecondFactorProof::RecoveryCode(id),
-                                Factor::RecoveryCode,
-                                false,
-                            )
-                        }),
-                }
+                self.totp
+                    .matching_step(&secret, code_text, now)
+                    .map(|step| (SecondFactorProof::TotpStep(step), false))
             }
         };
-        let written = match &candidate {
-            Some((proof, _, _)) => {
-                store
-                    .complete_second_factor(
-                        user.id,
-                        *proof,
-                        revoke.as_ref(),
-                        otp_status,
-                        seen.is_some(),
-                    )
-                    .await?
+        if let Some((proof, enabled_now)) = totp_match {
+            let written = store
+                .complete_second_factor(
+                    user.id,
+                    proof,
+                    revoke.as_ref(),
+                    otp_status,
+                    OtpCounter::Unreserved { now },
+                )
+                .await?;
+            return match written {
+                SecondFactorWrite::Recorded => {
+                    Ok(self.second_factor_accepted(user, Factor::Totp, enabled_now, caller))
+                }
+                SecondFactorWrite::StatusGone => Err(AuthError::OtpStatusRequired),
+                SecondFactorWrite::Locked { until } => Err(self.otp_locked(user, until, caller)),
+                SecondFactorWrite::ProofLost => {
+                    // A replayed step (or a secret enabled meanwhile) is a
+                    // failed attempt like any other: it takes its place.
+                    let reserved = self.reserve_otp_attempt(user, caller).await?;
+                    let replayed = matches!(proof, SecondFactorProof::TotpStep(_));
+                    Err(self.second_factor_failed(user, reserved, replayed, caller))
+                }
+            };
+        }
+        let reserved = self.reserve_otp_attempt(user, caller).await?;
+        let recovery = if user.totp.is_enabled() {
+            match self.matching_recovery_code(user, code_text).await {
+                Ok(found) => found,
+                Err(e) => {
+                    // Never evaluated (the hashing pool shed it): not counted.
+                    self.otp_throttle()
+                        .give_back(store, &user.id.to_string())
+                        .await?;
+                    return Err(e);
+                }
             }
-            None => SecondFactorWrite::ProofLost,
+        } else {
+            None
         };
-        if written == SecondFactorWrite::StatusGone {
-            return Err(AuthError::OtpStatusRequired);
-        }
-        let accepted = written.recorded();
-        match candidate {
-            Some((_, factor, enabled_now)) if accepted => {
-                let event = match (factor, enabled_now) {
-                    (Factor::RecoveryCode, _) => AuthEvent::RecoveryCodeUsed,
-                    (Factor::Totp, true) => AuthEvent::TwoFactorEnabled,
-                    (Factor::Totp, false) => AuthEvent::OtpOk,
-                };
-                self.audit.record(event, &user.username, caller);
-                let counted = match factor {
-                    Factor::RecoveryCode => CheckFactor::RecoveryCode,
-                    Factor::Totp => CheckFactor::Totp,
-                };
-                self.audit.count_check(counted, CheckResult::Ok);
-                if enabled_now {
-                    // Enabling revoked every older token: live sockets re-check.
-                    self.signal_revocation();
-                }
-                Ok(OtpCheck::Accepted {
-                    factor,
-                    enabled_now,
-                })
+        let Some(code_id) = recovery else {
+            return Err(self.second_factor_failed(user, reserved, false, caller));
+        };
+        let written = store
+            .complete_second_factor(
+                user.id,
+                SecondFactorProof::RecoveryCode(code_id),
+                revoke.as_ref(),
+                otp_status,
+                OtpCounter::Reserved,
+            )
+            .await?;
+        match written {
+            SecondFactorWrite::Recorded => {
+                Ok(self.second_factor_accepted(user, Factor::RecoveryCode, false, caller))
             }
-            other => {
-                if matches!(other, Some((SecondFactorProof::TotpStep(_), _, _))) {
-                    self.audit
-                        .record(AuthEvent::OtpReplayed, &user.username, caller);
-                    self.audit
-                        .count_check(CheckFactor::Totp, CheckResult::Replayed);
-                } else {
-                    self.audit
-                        .count_check(CheckFactor::Totp, CheckResult::Failed);
-                }
-                self.audit
-                    .record(AuthEvent::OtpFailed, &user.username, caller);
-                if throttle
-                    .fail(store, &key, self.clock.now_secs())
-                    .await?
-                    .is_some()
-                {
-                    self.audit
-                        .record(AuthEvent::Lockout, &user.username, caller);
-                }
-                Err(AuthError::InvalidOtp)
+            SecondFactorWrite::StatusGone => {
+                // The right code, but nothing to use it for: not a failure.
+                self.otp_throttle()
+                    .give_back(store, &user.id.to_string())
+                    .await?;
+                Err(AuthError::OtpStatusRequired)
+            }
+            // A code used concurrently (or a lock, which a reserved attempt
+            // never meets): a failed attempt, counted already.
+            SecondFactorWrite::ProofLost | SecondFactorWrite::Locked { .. } => {
+                Err(self.second_factor_failed(user, reserved, false, caller))
             }
         }
+    }
+
+    /// Reserves one OTP attempt of `user`; a locked user is refused (and
+    /// audited) without any code being looked at.
+    async fn reserve_otp_attempt(
+        &self,
+        user: &User,
+        caller: &Caller,
+    ) -> Result<Reserved, AuthError> {
+        let now = self.clock.now_secs();
+        match self
+            .otp_throttle()
+            .reserve(self.store.as_ref(), &user.id.to_string(), now)
+            .await
+        {
+            Ok(reserved) => Ok(reserved),
+            Err(AuthError::Throttled { retry_after_secs }) => {
+                Err(self.otp_locked(user, now + retry_after_secs, caller))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Audits a refusal of a locked user and returns it.
+    fn otp_locked(&self, user: &User, until: i64, caller: &Caller) -> AuthError {
+        self.audit
+            .record(AuthEvent::OtpLocked, &user.username, caller);
+        self.audit
+            .count_check(CheckFactor::Totp, CheckResult::Locked);
+        throttled(until, self.clock.now_secs())
+    }
+
+    /// Audits an accepted second factor.
+    fn second_factor_accepted(
+        &self,
+        user: &User,
+        factor: Factor,
+        enabled_now: bool,
+        caller: &Caller,
+    ) -> OtpCheck {
+        let event = match (factor, enabled_now) {
+            (Factor::RecoveryCode, _) => AuthEvent::RecoveryCodeUsed,
+            (Factor::Totp, true) => AuthEvent::TwoFactorEnabled,
+            (Factor::Totp, false) => AuthEvent::OtpOk,
+        };
+        self.audit.record(event, &user.username, caller);
+        let counted = match factor {
+            Factor::RecoveryCode => CheckFactor::RecoveryCode,
+            Factor::Totp => CheckFactor::Totp,
+        };
+        self.audit.count_check(counted, CheckResult::Ok);
+        if enabled_now {
+            // Enabling revoked every older token: live sockets re-check.
+            self.signal_revocation();
+        }
+        OtpCheck::Accepted {
+            factor,
+            enabled_now,
+        }
+    }
+
+    /// Audits a failed second factor (its attempt counted by its
+    /// reservation) and returns the refusal.
+    fn second_factor_failed(
+        &self,
+        user: &User,
+        reserved: Reserved,
+        replayed: bool,
+        caller: &Caller,
+    ) -> AuthError {
+        if replayed {
+            self.audit
+                .record(AuthEvent::OtpReplayed, &user.username, caller);
+            self.audit
+                .count_check(CheckFactor::Totp, CheckResult::Replayed);
+        } else {
+            self.audit
+                .count_check(CheckFactor::Totp, CheckResult::Failed);
+        }
+        self.audit
+            .record(AuthEvent::OtpFailed, &user.username, caller);
+        if reserved.locks {
+            self.audit
+                .record(AuthEvent::Lockout, &user.username, caller);
+        }
+        AuthError::InvalidOtp
     }
 
     /// The id of the unused recovery code `code` matches, if any. Consuming
@@ -262,7 +342,7 @@ impl AuthService {
         code: &SecretString,
         caller: &Caller,
     ) -> Result<IssuedToken, AuthError> {
-        if username::normalize(body_username) != who.username {
+        if !username::names(body_username, &who.username)? {
             return Err(AuthError::UsernameMismatch);
         }
         // The presented token has served its purpose: it is revoked in the
@@ -293,7 +373,8 @@ impl AuthService {
     }
 
     /// Re-authentication by password for sensitive changes, under the same
-    /// per-username throttle as login.
+    /// per-username throttle as login: the attempt is reserved before the
+    /// password is hashed.
     async fn confirm_password(
         &self,
         user: &User,
@@ -302,30 +383,34 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         let store = self.store.as_ref();
         let throttle = self.login_user_throttle();
-        throttle
-            .check(store, &user.username, self.clock.now_secs())
+        let reserved = throttle
+            .reserve(store, &user.username, self.clock.now_secs())
             .await?;
-        if password.is_empty() {
-            return Err(AuthError::invalid("password is required"));
-        }
-        if self
-            .password_matches(password, Some(&user.password_hash))
-            .await?
-        {
-            throttle.clear(store, &user.username).await?;
-            Ok(())
+        let matches = if password.is_empty() {
+            Err(AuthError::invalid("password is required"))
         } else {
-            self.audit
-                .record(AuthEvent::PasswordCheckFailed, &user.username, caller);
-            if throttle
-                .fail(store, &user.username, self.clock.now_secs())
-                .await?
-                .is_some()
-            {
-                self.audit
-                    .record(AuthEvent::Lockout, &user.username, caller);
+            self.password_matches(password, Some(&user.password_hash))
+                .await
+        };
+        match matches {
+            Ok(true) => {
+                throttle.release(store, &user.username).await?;
+                Ok(())
             }
-            Err(AuthError::InvalidPassword)
+            Ok(false) => {
+                self.audit
+                    .record(AuthEvent::PasswordCheckFailed, &user.username, caller);
+                if reserved.locks {
+                    self.audit
+                        .record(AuthEvent::Lockout, &user.username, caller);
+                }
+                Err(AuthError::InvalidPassword)
+            }
+            Err(e) => {
+                // Never evaluated: not counted.
+                throttle.give_back(store, &user.username).await?;
+                Err(e)
+            }
         }
     }
 
@@ -372,7 +457,9 @@ impl AuthService {
         password: &SecretString,
         caller: &Caller,
     ) -> Result<(), AuthError> {
-        if body_username.is_some_and(|name| username::normalize(name) != who.username) {
+        if let Some(name) = body_username
+            && !username::names(name, &who.username)?
+        {
             return Err(AuthError::UsernameMismatch);
         }
         let user = &who.user;

@@ -153,9 +153,18 @@ fn errors(shape: Errors, statuses: &[&'static str]) -> Vec<Answer> {
         .map(|status| Answer {
             status,
             description: match status {
-                "400" => "Bad request: malformed body, missing field or wrong code",
+                "400" => {
+                    "Bad request: malformed body, missing field, wrong code, or a refused \
+                     username (invalid_username: control, format or white-space characters, \
+                     mixed or confusable scripts)"
+                }
                 "401" => "Missing, invalid, expired or revoked credential",
-                "403" => "Refused: wrong kind of credential, OTP still required (otp_verification_required), 2FA set-up required (2fa_setup_required), 2FA required by policy (2fa_required_by_policy), or mismatch",
+                "403" => {
+                    "Refused: wrong kind of credential (an application's token: \
+                     token_audience_mismatch), OTP still required (otp_verification_required), \
+                     2FA set-up required (2fa_setup_required), 2FA required by policy \
+                     (2fa_required_by_policy), or mismatch"
+                }
                 "404" => "Not found",
                 "409" => "Conflict with the 2FA state",
                 "410" => "Gone: the legacy method is past its sunset",
@@ -350,7 +359,10 @@ fn native_ops(p: &str) -> Vec<Op> {
             "Revoke the presented token",
             Auth::Bearer,
             BodyIn::None,
-            with(json_ok("Logged out", "MessageResponse"), &["401", "429"]),
+            with(
+                json_ok("Logged out", "MessageResponse"),
+                &["401", "403", "429"],
+            ),
         ),
         op(
             Get,
@@ -544,7 +556,7 @@ fn dialect_ops() -> Vec<Op> {
         op(
             format!("{cap}mfa/otp/validate"),
             "capillary",
-            "Capillary: check the code and get a 15-minute token",
+            "Capillary: check the code and get a 15-minute token for the brand only (aud)",
             Auth::ApiKey,
             BodyIn::Json("CapOtpValidate", false),
             cap_answers(),

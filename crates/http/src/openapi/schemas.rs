@@ -241,6 +241,9 @@ pub struct CapStatus {
 /// Capillary's auth block (null on errors).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CapAuth {
+    /// The application's 15-minute JWT (`aud` = the brand): otpgate's own
+    /// routes, its proxy and Socket.IO refuse it (403
+    /// `token_audience_mismatch`).
     pub token: Option<String>,
     pub key: Option<String>,
 }

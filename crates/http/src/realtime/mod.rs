@@ -135,7 +135,6 @@ impl Realtime {
 
     /// The session a login payload proves, if it does.
     async fn check(&self, kind: Kind, p: &LoginPayload) -> Option<LiveSession> {
-        let name = otpgate_core::username::normalize(&p.access_key_id);
         let (who, session) = match kind {
             Kind::Native => {
                 let who = self
@@ -153,7 +152,10 @@ impl Realtime {
                 (who, s)
             }
         };
-        (who.username == name).then_some(session)
+        // `accessKeyId` names the token's user, after the one normalisation.
+        otpgate_core::username::names(&p.access_key_id, &who.username)
+            .unwrap_or(false)
+            .then_some(session)
     }
 }
 

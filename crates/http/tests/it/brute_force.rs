@@ -96,9 +96,62 @@ impl Attacker<'_> {
     /// (a recent otpstatus, a live Capillary session) as a real client would.
     async fn try_route(&mut self, route: usize, secret: &[u8]) -> Resp {
         let g = self.guess(secret).await;
+        self.prepare(route).await;
+        self.request(route, &g).await
+    }
+
+    /// Keeps route `route`'s preconditions: a recent Single Connect
+    /// otpstatus, a live Capillary session.
+    async fn prepare(&mut self, route: usize) {
         let now = self.now();
+        if route == 2 && now - self.sc_at >= 240 {
+            let r = self
+                .app
+                .post_form(
+                    SC_STATUS,
+                    Some(&self.key),
+                    &[
+                        ("username", self.user),
+                        ("enduserip", "10.0.0.9"),
+                        ("applicationname", APP),
+                    ],
+                )
+                .await;
+            if r.status == StatusCode::OK {
+                self.sc_at = now;
+            }
+        }
+        if route == 3 && (self.sid.is_none() || now - self.cap_at >= 600) {
+            let r = self
+                .app
+                .post_json(
+                    CAP_TOKEN,
+                    None,
+                    &with(who(self.user), json!({"password": "pw"})),
+                )
+                .await;
+            if let Some(sid) = r.body["user"]["sessionId"].as_str() {
+                let sid = sid.to_owned();
+                let r = self
+                    .app
+                    .post_json(
+                        CAP_OTP,
+                        None,
+                        &with(who(self.user), json!({"sessionId": sid})),
+                    )
+                    .await;
+                if r.status == StatusCode::OK {
+                    self.sid = Some(sid);
+                    self.cap_at = now;
+                }
+            }
+        }
+    }
+
+    /// Guess `g` through route `route` (its preconditions prepared).
+    async fn request(&self, route: usize, g: &str) -> Resp {
         match route {
-            0 => self.app.verify(&self.token, self.user, &g).await,
+            0 => self.app.verify(&self.token, self.user, g).await,
             1 => {
                 self.app
                     .post(
@@ -109,61 +162,19 @@ impl Attacker<'_> {
                     .await
             }
             2 => {
-                if now - self.sc_at >= 240 {
-                    let r = self
-                        .app
-                        .post_form(
-                            SC_STATUS,
-                            Some(&self.key),
-                            &[
-                                ("username", self.user),
-                                ("enduserip", "10.0.0.9"),
-                                ("applicationname", APP),
-                            ],
-                        )
-                        .await;
-                    if r.status == StatusCode::OK {
-                        self.sc_at = now;
-                    }
-                }
                 self.app
                     .post_form(
                         SC_VALID,
                         Some(&self.key),
                         &[
                             ("username", self.user),
-                            ("token", &g),
+                            ("token", g),
                             ("applicationname", APP),
                         ],
                     )
                     .await
             }
             _ => {
-                if self.sid.is_none() || now - self.cap_at >= 600 {
-                    let r = self
-                        .app
-                        .post_json(
-                            CAP_TOKEN,
-                            None,
-                            &with(who(self.user), json!({"password": "pw"})),
-                        )
-                        .await;
-                    if let Some(sid) = r.body["user"]["sessionId"].as_str() {
-                        let sid = sid.to_owned();
-                        let r = self
-                            .app
-                            .post_json(
-                                CAP_OTP,
-                                None,
-                                &with(who(self.user), json!({"sessionId": sid})),
-                            )
-                            .await;
-                        if r.status == StatusCode::OK {
-                            self.sid = Some(sid);
-                            self.cap_at = now;
-                        }
-                    }
-                }
                 let sid = self.sid.clone().unwrap_or_default();
                 self.app
                     .post_json(
@@ -297,5 +308,96 @@ async fn otp_guesses_per_hour_on_an_account_with_2fa_on() {
     assert_eq!(total, 12, "{per_route:?}");
     for route in [0, 2, 3] {
         assert!(per_route[route] >= 2, "route {route}: {per_route:?}");
+    }
+}
+
+/// The same hour under concurrency (issue 15): each time, the attacker
+/// sends a burst of `BURST` different guesses on every route at once
+/// (all in flight together), then waits for the lock's end. Every attempt
+/// reserves its place on the lockout before its code is looked at, so
+/// bursts gain nothing: the same 12 guesses are evaluated in the hour.
+#[tokio::test]
+async fn otp_guesses_per_hour_are_the_same_under_concurrent_bursts() {
+    const BURST: usize = 10;
+    for enrolling in [true, false] {
+        let app = TestApp::new().await;
+        let (user, secret, token) = if enrolling {
+            app.add_contact_user("pat", "pw", Some("pat@example.org"), None, None)
+                .await;
+            let token = app.login("pat", "pw").await;
+            let secret = app.pending_secret(&token).await;
+            ("pat", secret, token)
+        } else {
+            let (_, secret) = app.user_with_2fa("vic", "pw").await;
+            ("vic", secret, app.login("vic", "pw").await)
+        };
+        let key = app.app_key(APP).await;
+        let mut a = Attacker {
+            app: &app,
+            user,
+            key,
+            token,
+            sid: None,
+            sc_at: i64::MIN / 2,
+            cap_at: i64::MIN / 2,
+            counter: 0,
+        };
+        let (logs, _guard) = capture_logs();
+        let mut total = 0;
+        let mut largest_burst = 0;
+        let start = a.now();
+        while a.now() < start + HOUR {
+            let mut guesses = Vec::new();
+            for route in 0..4 {
+                a.prepare(route).await;
+                for _ in 0..BURST {
+                    guesses.push((route, a.guess(&secret).await));
+                }
+            }
+            drain(&logs);
+            let answers = futures_util::future::join_all(
+                guesses.iter().map(|(route, g)| a.request(*route, g)),
+            )
+            .await;
+            let evaluated = drain(&logs);
+            total += evaluated;
+            largest_burst = largest_burst.max(evaluated);
+            let mut wait = 1;
+            let mut locked_for = i64::MAX;
+            for r in &answers {
+                assert_ne!(
+                    r.status,
+                    StatusCode::OK,
+                    "a wrong guess passed: {:?}",
+                    r.body
+                );
+                assert!(r.status.as_u16() < 500, "{:?}", r.body);
+                if let Some(retry) = r
+                    .headers
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                {
+                    locked_for = locked_for.min(retry.max(1));
+                }
+            }
+            if locked_for != i64::MAX {
+                wait = locked_for;
+            }
+            app.clock.advance_secs(wait.clamp(1, HOUR));
+        }
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "brute force, bursts of {} at once: {user}: {total} guesses evaluated in one hour\n",
+                4 * BURST
+            )
+            .as_bytes(),
+        );
+        assert_eq!(total, 12, "{user}: evaluated in one hour under bursts");
+        assert_eq!(
+            largest_burst, 5,
+            "{user}: the first burst, then one per lock end"
+        );
     }
 }

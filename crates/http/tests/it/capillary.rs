@@ -143,11 +143,12 @@ async fn the_seed_flow_ends_with_a_15_minute_token() {
     );
     assert_eq!(r.body["auth"]["key"], claims["jti"], "key: the token's id");
 
-    // The token is an otpgate access token: usable on the native API...
+    // The token is the application's (API.md §6b): `aud` = the brand, and
+    // the native API refuses it (tests/it/audience.rs has the rest)...
+    assert_eq!(claims["aud"], "bukl", "the application's name");
     let me = app.get("/api/user/me", &token).await;
-    assert_eq!(me.status, StatusCode::OK, "{:?}", me.body);
-    assert_eq!(me.body["username"], "maria");
-    // ...for 15 minutes.
+    crate::support::assert_error(&me, StatusCode::FORBIDDEN, "token_audience_mismatch");
+    // ...and it lives 15 minutes.
     app.clock.advance_secs(901);
     assert_eq!(
         app.get("/api/user/me", &token).await.status,

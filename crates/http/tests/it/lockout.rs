@@ -184,3 +184,272 @@ async fn wrong_passwords_on_disable_count_towards_the_lock() {
         .await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
 }
+
+/// The password of the concurrency tests' users (long enough for any
+/// password policy).
+const PW: &str = "pw-secret-9";
+
+/// Statuses of `n` concurrent JSON POSTs, counted: (400s, 401s, 429s,
+/// others).
+async fn race(
+    app: &TestApp,
+    n: usize,
+    path: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (usize, usize, usize, Vec<StatusCode>) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a.as_str()));
+    }
+    let statuses = app
+        .concurrent_posts(n, path, &headers, body.to_string().as_bytes())
+        .await;
+    let count = |s: StatusCode| statuses.iter().filter(|x| **x == s).count();
+    let others = statuses
+        .iter()
+        .copied()
+        .filter(|s| {
+            ![
+                StatusCode::BAD_REQUEST,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::TOO_MANY_REQUESTS,
+            ]
+            .contains(s)
+        })
+        .collect();
+    (
+        count(StatusCode::BAD_REQUEST),
+        count(StatusCode::UNAUTHORIZED),
+        count(StatusCode::TOO_MANY_REQUESTS),
+        others,
+    )
+}
+
+/// A six-digit code that is neither a live TOTP code nor one of `avoid`.
+fn wrong_code(app: &TestApp, secret: &[u8], avoid: &[String]) -> String {
+    let mut n = 123_456u32;
+    loop {
+        let g = format!("{n:06}");
+        if !(-1..=1).any(|o| app.code(secret, o * 30) == g) && !avoid.contains(&g) {
+            return g;
+        }
+        n += 1;
+    }
+}
+
+async fn recovery_codes(app: &TestApp, token: &str) -> Vec<String> {
+    let r = app
+        .post(
+            "/api/2fa/recovery-codes",
+            Some(token),
+            json!({"password": PW}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Issue 15, finding 1: 50 wrong codes at once with one pre-OTP token are
+/// exactly five evaluations (400), then 429s; the right code is then
+/// refused too, and works once the lock is over. Without recovery codes
+/// (the TOTP check alone) and with them (each guess also compared with
+/// every recovery code's hash, which left the widest window before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_wrong_otps_are_five_evaluations_then_429() {
+    for with_recovery in [false, true] {
+        let app = TestApp::new().await;
+        let (verified, secret) = app.user_with_2fa("alice", PW).await;
+        let codes = if with_recovery {
+            recovery_codes(&app, &verified).await
+        } else {
+            Vec::new()
+        };
+        let pre = app.login("alice", PW).await;
+        let guess = wrong_code(&app, &secret, &codes);
+        let (bad, _, locked, others) = race(
+            &app,
+            50,
+            "/api/2fa/verify-otp",
+            Some(&pre),
+            json!({"username": "alice", "otp": guess}),
+        )
+        .await;
+        assert_eq!(
+            (bad, locked, others),
+            (5, 45, vec![]),
+            "recovery codes: {with_recovery}"
+        );
+        let r = app.verify(&pre, "alice", &app.code(&secret, 0)).await;
+        assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+        if let Some(code) = codes.first() {
+            let r = app.verify(&pre, "alice", code).await;
+            assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "not consumed");
+        }
+        app.clock.advance_secs(30);
+        let ok = match codes.first() {
+            Some(code) => app.verify(&pre, "alice", code).await,
+            None => app.verify(&pre, "alice", &app.code(&secret, 0)).await,
+        };
+        assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    }
+}
+
+/// The same for recovery codes themselves: 50 concurrent uses of one
+/// valid recovery code plus wrong ones never evaluate more than five; the
+/// valid code is accepted at most once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_recovery_code_guesses_are_bounded_by_the_lock() {
+    let app = TestApp::new().await;
+    let (verified, secret) = app.user_with_2fa("alice", PW).await;
+    let codes = recovery_codes(&app, &verified).await;
+    let pre = app.login("alice", PW).await;
+    // Codes that could be recovery codes: shaped like them, none of them.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..50u32 {
+        let guess = if i == 25 {
+            codes[0].clone()
+        } else {
+            wrong_code(&app, &secret, &codes)
+        };
+        let req = axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/api/2fa/verify-otp")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {pre}"))
+            .body(Body::from(
+                json!({"username": "alice", "otp": guess}).to_string(),
+            ))
+            .unwrap();
+        let router = app.router.clone();
+        set.spawn(async move {
+            use tower::ServiceExt;
+            router.oneshot(req).await.unwrap().status()
+        });
+    }
+    let statuses = set.join_all().await;
+    let n = |s: StatusCode| statuses.iter().filter(|x| **x == s).count();
+    let (ok, bad, locked) = (
+        n(StatusCode::OK),
+        n(StatusCode::BAD_REQUEST),
+        n(StatusCode::TOO_MANY_REQUESTS),
+    );
+    assert_eq!(ok + bad + locked, 50, "{statuses:?}");
+    assert!(ok <= 1, "{statuses:?}");
+    assert!(ok + bad <= 5, "evaluated at most five: {statuses:?}");
+}
+
+/// Issue 15, finding 2: 50 wrong passwords at once for one user are
+/// exactly five evaluations (401), then 429s, and the right password is
+/// refused until the lock ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_wrong_passwords_are_five_evaluations_then_429() {
+    let app = TestApp::new().await;
+    app.add_user("alice", PW).await;
+    let (_, unauthorized, locked, others) = race(
+        &app,
+        50,
+        "/api/login",
+        None,
+        json!({"username": "alice", "password": "guess"}),
+    )
+    .await;
+    assert_eq!((unauthorized, locked, others), (5, 45, vec![]));
+    let r = app
+        .post(
+            "/api/login",
+            None,
+            json!({"username": "alice", "password": PW}),
+        )
+        .await;
+    assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    app.clock.advance_secs(30);
+    app.login("alice", PW).await;
+}
+
+/// The password re-checks (2fa/disable, recovery-codes) share the
+/// per-username lock and hold under concurrency as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_passwords_on_sensitive_changes_are_bounded() {
+    for path in ["/api/2fa/disable", "/api/2fa/recovery-codes"] {
+        let app = TestApp::new().await;
+        let (token, _) = app.user_with_2fa("alice", PW).await;
+        let (_, unauthorized, locked, others) =
+            race(&app, 50, path, Some(&token), json!({"password": "guess"})).await;
+        assert_eq!((unauthorized, locked, others), (5, 45, vec![]), "{path}");
+        let r = app.post(path, Some(&token), json!({"password": PW})).await;
+        assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    }
+}
+
+/// Issue 15, finding 7: behind a trusted proxy, failed logins from 30
+/// addresses of one IPv6 /64 share one per-address counter: the 21st is
+/// refused, while another /64 and an IPv4 client are not.
+#[tokio::test]
+async fn an_ipv6_64_counts_as_one_address() {
+    let app = TestApp::new().await;
+    app.add_user("alice", PW).await;
+    for i in 0..30u32 {
+        let ip = format!("2001:db8:5:7:{:x}::{:x}", i * 977 + 1, i + 1);
+        let expected = if i < 20 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(
+            login_from(&app, &ip, &format!("user{i}"), "x").await,
+            expected,
+            "attempt {} from {ip}",
+            i + 1
+        );
+    }
+    assert_eq!(
+        login_from(&app, "2001:db8:5:7:ffff::1", "alice", PW).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the right password from the same /64"
+    );
+    assert_eq!(
+        login_from(&app, "2001:db8:5:8::1", "alice", PW).await,
+        StatusCode::OK,
+        "another /64"
+    );
+    assert_eq!(
+        login_from(&app, "203.0.113.9", "alice", PW).await,
+        StatusCode::OK
+    );
+}
+
+/// A success gives the address's attempt back: logins that succeed never
+/// lock the address they come from.
+#[tokio::test]
+async fn successful_logins_do_not_use_up_the_address() {
+    let app = TestApp::new().await;
+    app.add_user("alice", PW).await;
+    for i in 0..19 {
+        assert_eq!(
+            login_from(&app, "203.0.113.5", &format!("user{i}"), "x").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for _ in 0..30 {
+        assert_eq!(
+            login_from(&app, "203.0.113.5", "alice", PW).await,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        login_from(&app, "203.0.113.5", "user99", "x").await,
+        StatusCode::UNAUTHORIZED,
+        "the 20th failure"
+    );
+    assert_eq!(
+        login_from(&app, "203.0.113.5", "alice", PW).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -20,12 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
-    OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, RevokeToken,
-    SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, TotpState,
-    TwoFactorGroup, User, UserLiveState,
+    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, RecoveryCodeRecord, Reservation,
+    RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState,
+    TotpState, TwoFactorGroup, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::store::ChangeStamp;
@@ -281,6 +282,11 @@ const ENABLE_PENDING: &str = concat!(
 const REVOKE_JTI: &str = "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES (?, ?, ?) \
      ON CONFLICT (jti) DO NOTHING";
 const CLEAR_OTP_THROTTLE: &str = "DELETE FROM throttles WHERE kind = 'otp' AND key = ?";
+/// Gives one attempt back; the lock goes when the count falls below the
+/// threshold (SET expressions read the row as it was).
+const RETURN_ATTEMPT: &str = "UPDATE throttles SET failures = failures - 1, \
+     locked_until = CASE WHEN failures - 1 < ?1 THEN 0 ELSE locked_until END \
+     WHERE kind = ?2 AND key = ?3 AND failures > 0";
 const CONSUME_OTP_STATUS: &str =
     "DELETE FROM otp_status WHERE user_id = ? AND app_id = ? AND expires_at > ?";
 
@@ -594,13 +600,24 @@ impl Store for SqliteStore {
         proof: SecondFactorProof,
         revoke: Option<&RevokeToken>,
         otp_status: Option<OtpStatusUse>,
-        clear_otp_throttle: bool,
+        otp_counter: OtpCounter,
     ) -> Result<SecondFactorWrite, StoreError> {
         let revoke = revoke.cloned();
         self.engine
             .write(move |c| {
                 // The writer holds the write lock: what this job reads stays
                 // true until it commits.
+                if let OtpCounter::Unreserved { now } = otp_counter {
+                    let until: Option<i64> = c
+                        .prepare_cached(
+                            "SELECT locked_until FROM throttles WHERE kind = 'otp' AND key = ?",
+                        )?
+                        .query_row([user_id.to_string()], |r| r.get(0))
+                        .optional()?;
+                    if let Some(until) = until.filter(|u| *u > now) {
+                        return Ok(SecondFactorWrite::Locked { until });
+                    }
+                }
                 if let Some(s) = otp_status {
                     let present = c
                         .prepare_cached(
@@ -634,10 +651,8 @@ impl Store for SqliteStore {
                     c.prepare_cached(CONSUME_OTP_STATUS)?
                         .execute([user_id, s.app_id, s.now])?;
                 }
-                if clear_otp_throttle {
-                    c.prepare_cached(CLEAR_OTP_THROTTLE)?
-                        .execute([user_id.to_string()])?;
-                }
+                c.prepare_cached(CLEAR_OTP_THROTTLE)?
+                    .execute([user_id.to_string()])?;
                 Ok(SecondFactorWrite::Recorded)
             })
             .await
@@ -662,50 +677,72 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn record_failure(
+    async fn reserve_attempt(
         &self,
         kind: ThrottleKind,
         key: &str,
         now: i64,
-        window_secs: Option<i64>,
-    ) -> Result<u32, StoreError> {
+        policy: &ThrottlePolicy,
+    ) -> Result<Reservation, StoreError> {
         let key = key.to_owned();
-        let window = window_secs.unwrap_or(0);
-        let n: i64 = self
-            .engine
+        let policy = *policy;
+        self.engine
             .write(move |c| {
+                // One job on the writer: the read and the write below are
+                // one atomic step (no other write runs in between).
+                let row: Option<(i64, i64, i64)> = c
+                    .prepare_cached(
+                        "SELECT failures, window_start, locked_until FROM throttles \
+                         WHERE kind = ? AND key = ?",
+                    )?
+                    .query_row([kind.as_str(), key.as_str()], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .optional()?;
+                let (failures, window_start, locked_until) = row.unwrap_or((0, now, 0));
+                if locked_until > now {
+                    return Ok(Reservation::Locked {
+                        until: locked_until,
+                    });
+                }
+                let expired = policy
+                    .window_secs
+                    .is_some_and(|w| w > 0 && window_start <= now - w);
+                let (count, start) = if expired {
+                    (1, now)
+                } else {
+                    (failures.saturating_add(1), window_start)
+                };
+                let count_u32 = u32::try_from(count).unwrap_or(u32::MAX);
+                let lock = policy.lock_secs(count_u32).map(|secs| now + secs);
+                let until = lock.map_or(locked_until, |l| l.max(locked_until));
                 c.prepare_cached(
                     "INSERT INTO throttles (kind, key, failures, window_start, last_failure, \
-                     locked_until) VALUES (?1, ?2, 1, ?3, ?3, 0) \
-                     ON CONFLICT (kind, key) DO UPDATE SET \
-                       failures = CASE WHEN ?4 > 0 AND throttles.window_start <= ?3 - ?4 THEN 1 \
-                                       ELSE throttles.failures + 1 END, \
-                       window_start = CASE WHEN ?4 > 0 AND throttles.window_start <= ?3 - ?4 \
-                                           THEN ?3 ELSE throttles.window_start END, \
-                       last_failure = ?3 \
-                     RETURNING failures",
+                     locked_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                     ON CONFLICT (kind, key) DO UPDATE SET failures = ?3, window_start = ?4, \
+                     last_failure = ?5, locked_until = ?6",
                 )?
-                .query_row(params![kind.as_str(), key, now, window], |r| r.get(0))
+                .execute(params![kind.as_str(), key, count, start, now, until])?;
+                Ok(Reservation::Admitted {
+                    count: count_u32,
+                    locks: lock.is_some(),
+                })
             })
-            .await?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+            .await
     }
 
-    async fn extend_lock(
+    async fn return_attempt(
         &self,
         kind: ThrottleKind,
         key: &str,
-        until: i64,
+        max_failures: u32,
     ) -> Result<(), StoreError> {
         let key = key.to_owned();
         self.engine
             .write(move |c| {
-                c.prepare_cached(
-                    "UPDATE throttles SET locked_until = MAX(locked_until, ?) \
-                     WHERE kind = ? AND key = ?",
-                )?
-                .execute(params![until, kind.as_str(), key])
-                .map(drop)
+                c.prepare_cached(RETURN_ATTEMPT)?
+                    .execute(params![i64::from(max_failures), kind.as_str(), key])
+                    .map(drop)
             })
             .await
     }
