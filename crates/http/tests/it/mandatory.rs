@@ -391,6 +391,58 @@ async fn the_enrolment_step_keeps_lockout_and_revocation() {
     assert_error(&r, StatusCode::FORBIDDEN, "username_mismatch");
 }
 
+/// The enrolment step under issue 15's reserved attempts: 50 wrong codes
+/// at once with one set-up token are exactly five evaluations (400), then
+/// 429s; the right code is then refused too (2FA stays off), and enrols
+/// once the lock is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_wrong_codes_at_enrolment_are_five_evaluations_then_429() {
+    let app = required_app().await;
+    app.add_user("carol", "pw").await;
+    let setup = app.login("carol", "pw").await;
+    let secret = app.pending_secret(&setup).await;
+    let mut guess = crate::support::other_code(&app.code(&secret, 0));
+    while (-1..=1).any(|o| app.code(&secret, o * 30) == guess) {
+        guess = crate::support::other_code(&guess);
+    }
+    let auth = format!("Bearer {setup}");
+    let body = json!({"username": "carol", "otp": guess}).to_string();
+    let statuses = app
+        .concurrent_posts(
+            50,
+            "/api/2fa/verify-otp",
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &auth),
+            ],
+            body.as_bytes(),
+        )
+        .await;
+    let count = |s: StatusCode| statuses.iter().filter(|x| **x == s).count();
+    assert_eq!(
+        (
+            count(StatusCode::BAD_REQUEST),
+            count(StatusCode::TOO_MANY_REQUESTS)
+        ),
+        (5, 45),
+        "{statuses:?}"
+    );
+    let r = app.verify(&setup, "carol", &app.code(&secret, 0)).await;
+    assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    assert_eq!(
+        app.get("/api/2fa/status", &setup).await.body["status"],
+        false,
+        "still not enrolled"
+    );
+    app.clock.advance_secs(30);
+    let r = app.verify(&setup, "carol", &app.code(&secret, 0)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        claims(r.body["data"]["token"].as_str().unwrap())["otp_verified"],
+        true
+    );
+}
+
 #[tokio::test]
 async fn the_per_user_override_works_both_ways_and_default_follows_the_setting() {
     // Setting off, override yes: a set-up token.
