@@ -141,6 +141,27 @@ pub enum UserCommand {
         /// Username.
         name: String,
     },
+    /// Require 2FA for one user (yes), exempt them (no), or follow the
+    /// setting two_factor.required again (default).
+    #[command(name = "require-2fa")]
+    Require2fa {
+        /// Username.
+        name: String,
+        /// yes, no or default.
+        #[arg(value_enum)]
+        rule: RequireRule,
+    },
+}
+
+/// The argument of `otpgate user require-2fa`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RequireRule {
+    /// 2FA required for this user, whatever the setting.
+    Yes,
+    /// 2FA not required for this user, whatever the setting.
+    No,
+    /// Follow the setting two_factor.required.
+    Default,
 }
 
 /// Arguments of `otpgate user add`.

@@ -8,13 +8,14 @@ use otpgate_core::keys::KeyFiles;
 use otpgate_core::model::{ProfileChange, TotpState, User};
 use otpgate_core::secret::SecretString;
 use otpgate_core::service::admin::{TwoFactorReset, UserSpec};
+use otpgate_core::service::mandatory::{RuleSource, TwoFactorRule};
 use otpgate_core::{AuthError, AuthService, SystemClock};
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::cli::{Cli, Command, ConfigCommand, TokenCommand, UserCommand};
+use crate::cli::{Cli, Command, ConfigCommand, RequireRule, TokenCommand, UserCommand};
 use crate::config::{Config, LogFormat, redact_url};
 use crate::log_caps;
 use crate::store_check;
@@ -184,7 +185,19 @@ fn two_factor_text(u: &User) -> &'static str {
     }
 }
 
-fn user_json(u: &User) -> serde_json::Value {
+/// `yes (setting two_factor.required)`, `no (per-user override)`, ...
+fn required_text(rule: TwoFactorRule) -> String {
+    let answer = if rule.required { "yes" } else { "no" };
+    match rule.source {
+        RuleSource::Setting => format!("{answer} (setting two_factor.required)"),
+        RuleSource::User => format!(
+            "{answer} (per-user override; `user require-2fa NAME default` follows the setting)"
+        ),
+    }
+}
+
+fn user_json(svc: &AuthService, u: &User) -> serde_json::Value {
+    let rule = svc.two_factor_rule(u);
     json!({
         "username": u.username,
         "display_name": u.display_name,
@@ -193,6 +206,8 @@ fn user_json(u: &User) -> serde_json::Value {
         "external_id": u.external_id,
         "role": u.role,
         "two_factor": two_factor_text(u),
+        "two_factor_required": rule.required,
+        "two_factor_required_by": rule.source.as_str(),
         "created_at": otpgate_http::routes::rfc3339(u.created_at),
     })
 }
@@ -225,7 +240,7 @@ async fn user_command(svc: &AuthService, cmd: UserCommand) -> Result<(), AuthErr
             let users = svc.list_users().await?;
             if json {
                 for u in &users {
-                    println!("{}", user_json(u));
+                    println!("{}", user_json(svc, u));
                 }
             } else {
                 println!("{:<24} {:<10} {:<8} EMAIL", "USERNAME", "ROLE", "2FA");
@@ -243,15 +258,22 @@ async fn user_command(svc: &AuthService, cmd: UserCommand) -> Result<(), AuthErr
         UserCommand::Show { name, json } => {
             let u = svc.show_user(&name).await?;
             if json {
-                println!("{}", user_json(&u));
-            } else if let serde_json::Value::Object(map) = user_json(&u) {
+                println!("{}", user_json(svc, &u));
+            } else if let serde_json::Value::Object(map) = user_json(svc, &u) {
                 for (k, v) in map {
+                    if k == "two_factor_required_by" {
+                        continue;
+                    }
                     let text = match v {
                         serde_json::Value::String(s) => s,
                         serde_json::Value::Null => "-".into(),
                         other => other.to_string(),
                     };
-                    println!("{k}: {text}");
+                    if k == "two_factor_required" {
+                        println!("{k}: {}", required_text(svc.two_factor_rule(&u)));
+                    } else {
+                        println!("{k}: {text}");
+                    }
                 }
             }
         }
@@ -268,7 +290,7 @@ async fn user_command(svc: &AuthService, cmd: UserCommand) -> Result<(), AuthErr
             };
             let u = svc.update_user(&a.name, change).await?;
             println!("updated user {}", u.username);
-            println!("{}", user_json(&u));
+            println!("{}", user_json(svc, &u));
         }
         UserCommand::Passwd {
             name,
@@ -289,15 +311,34 @@ async fn user_command(svc: &AuthService, cmd: UserCommand) -> Result<(), AuthErr
             svc.delete_user(&name).await?;
             println!("deleted user {}", otpgate_core::username::normalize(&name));
         }
-        UserCommand::Reset2fa { name } => match svc.reset_two_factor(&name).await? {
-            TwoFactorReset::Disabled => {
-                println!("2FA turned off; every token of the user is revoked");
+        UserCommand::Reset2fa { name } => {
+            match svc.reset_two_factor(&name).await? {
+                TwoFactorReset::Disabled => {
+                    println!("2FA turned off; every token of the user is revoked");
+                }
+                TwoFactorReset::PendingCleared => {
+                    println!("2FA was not on; the pending enrolment was cleared");
+                }
+                TwoFactorReset::Unchanged => println!("2FA was not on; nothing changed"),
             }
-            TwoFactorReset::PendingCleared => {
-                println!("2FA was not on; the pending enrolment was cleared");
+            let u = svc.show_user(&name).await?;
+            if svc.two_factor_rule(&u).required {
+                println!("2FA is required for this user: they set it up again at their next login");
             }
-            TwoFactorReset::Unchanged => println!("2FA was not on; nothing changed"),
-        },
+        }
+        UserCommand::Require2fa { name, rule } => {
+            let required = match rule {
+                RequireRule::Yes => Some(true),
+                RequireRule::No => Some(false),
+                RequireRule::Default => None,
+            };
+            let u = svc.require_two_factor(&name, required).await?;
+            println!(
+                "{}: two_factor_required: {}",
+                u.username,
+                required_text(svc.two_factor_rule(&u))
+            );
+        }
     }
     Ok(())
 }
@@ -369,6 +410,7 @@ fn print_config(c: &Config) {
             format!("{:?}", c.http.trusted_proxies.0)
         }
     );
+    println!("two_factor.required: {}", p.two_factor_required);
     println!(
         "audit.retention_days: {}",
         match p.audit_retention_days {

@@ -63,12 +63,20 @@ struct Raw {
     audit: RawAudit,
     #[serde(default)]
     password: RawPassword,
+    #[serde(default)]
+    two_factor: RawTwoFactor,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPassword {
     min_length: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTwoFactor {
+    required: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,6 +295,7 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_WS_POLL_INTERVAL_MS",
     "OTPGATE_AUDIT_RETENTION_DAYS",
     "OTPGATE_PASSWORD_MIN_LENGTH",
+    "OTPGATE_TWO_FACTOR_REQUIRED",
 ];
 
 /// The NethCTI middleware's variables that mean the same thing as one of
@@ -490,6 +499,9 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             }
             "OTPGATE_PASSWORD_MIN_LENGTH" => {
                 raw.password.min_length = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_TWO_FACTOR_REQUIRED" => {
+                raw.two_factor.required = Some(parse_bool(name, &v)?);
             }
             _ => {}
         }
@@ -916,6 +928,7 @@ impl Config {
             }
             policy.password_min_length = n;
         }
+        policy.two_factor_required = raw.two_factor.required.unwrap_or(false);
         let legacy_docs_url = raw
             .legacy
             .docs_url
@@ -1058,6 +1071,7 @@ mod tests {
         assert!(c.store.sqlite.synchronous_full);
         assert_eq!(c.policy.audit_retention_days, 90);
         assert_eq!(c.policy.password_min_length, 8);
+        assert!(!c.policy.two_factor_required);
     }
 
     #[test]
@@ -1076,6 +1090,24 @@ mod tests {
         let e =
             Config::load(None, &env_of(&[("OTPGATE_PASSWORD_MIN_LENGTH", "0")])).expect_err("zero");
         assert!(e.contains("password.min_length"), "{e}");
+    }
+
+    #[test]
+    fn two_factor_required_is_read_from_file_and_env() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(&file, "[two_factor]\nrequired = true\n").expect("write");
+        let c = Config::load(Some(&file), &env_of(&[])).expect("file");
+        assert!(c.policy.two_factor_required);
+        let c = Config::load(
+            Some(&file),
+            &env_of(&[("OTPGATE_TWO_FACTOR_REQUIRED", "false")]),
+        )
+        .expect("env");
+        assert!(!c.policy.two_factor_required);
+        let e = Config::load(None, &env_of(&[("OTPGATE_TWO_FACTOR_REQUIRED", "maybe")]))
+            .expect_err("not a bool");
+        assert!(e.contains("OTPGATE_TWO_FACTOR_REQUIRED"), "{e}");
     }
 
     #[test]

@@ -566,3 +566,107 @@ fn a_database_this_user_cannot_write_is_named_with_the_likely_cause() {
     assert!(err.contains("read-only for this user"), "{err}");
     assert!(!err.contains("code: 14"), "{err}");
 }
+
+/// `user require-2fa NAME yes|no|default` on the store a running server
+/// uses: the server's next login follows it at once, and `user show` says
+/// which rule applies and where it comes from (API.md §11).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn require_2fa_overrides_the_setting_both_ways_and_user_show_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = Http::new();
+    let out = server.cli(
+        &["user", "add", "carol", "--password-stdin"],
+        Some("pw-secret-9\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let login = || async {
+        let (s, body) = http
+            .post(
+                &server.url("/api/login"),
+                None,
+                json!({"username": "carol", "password": "pw-secret-9"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    };
+    let show = || {
+        let out = server.cli(&["user", "show", "carol", "--json"], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let u = show();
+    assert_eq!(
+        (&u["two_factor_required"], &u["two_factor_required_by"]),
+        (&json!(false), &json!("setting")),
+        "{u}"
+    );
+
+    let out = server.cli(&["user", "require-2fa", "Carol", "yes"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("yes (per-user override"),
+        "{}",
+        text(&out.stdout)
+    );
+    let u = show();
+    assert_eq!(
+        (&u["two_factor_required"], &u["two_factor_required_by"]),
+        (&json!(true), &json!("user")),
+        "{u}"
+    );
+    let plain = server.cli(&["user", "show", "carol"], None);
+    assert!(
+        text(&plain.stdout).contains("two_factor_required: yes (per-user override"),
+        "{}",
+        text(&plain.stdout)
+    );
+    let token = login().await;
+    let (s, body) = http.get(&server.url("/api/user/me"), &token).await;
+    assert_eq!((s, &body["message"]), (403, &json!("2fa_setup_required")));
+    let (s, body) = http.get(&server.url("/api/2fa/status"), &token).await;
+    assert_eq!((s, body), (200, json!({"status": false, "required": true})));
+
+    let out = server.cli(&["user", "require-2fa", "carol", "default"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("no (setting two_factor.required)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let (s, _) = http.get(&server.url("/api/user/me"), &login().await).await;
+    assert_eq!(s, 200);
+
+    for bad in [
+        vec!["user", "require-2fa", "carol", "maybe"],
+        vec!["user", "require-2fa", "nobody", "yes"],
+    ] {
+        let out = server.cli(&bad, None);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}");
+    }
+
+    // With the setting on, `no` exempts the user.
+    drop(server);
+    let server = Server::start(dir.path(), &[("OTPGATE_TWO_FACTOR_REQUIRED", "true")]);
+    let out = server.cli(&["user", "show", "carol"], None);
+    assert!(
+        text(&out.stdout).contains("two_factor_required: yes (setting two_factor.required)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = server.cli(&["user", "require-2fa", "carol", "no"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (s, body) = http
+        .post(
+            &server.url("/api/login"),
+            None,
+            json!({"username": "carol", "password": "pw-secret-9"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = http
+        .get(&server.url("/api/user/me"), body["token"].as_str().unwrap())
+        .await;
+    assert_eq!(s, 200);
+}

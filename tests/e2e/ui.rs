@@ -172,6 +172,73 @@ fn the_page_follows_a_configured_api_prefix() {
     assert_eq!(summary["codes"].as_array().unwrap().len(), 5);
 }
 
+/// Mandatory 2FA (API.md §11) in the browser: with `two_factor.required`
+/// on, the password leads a user without 2FA through the QR code, the
+/// first code and the recovery codes before the account view
+/// (`tests/browser/enrol.spec.js`), a screenshot per step.
+#[test]
+fn the_mandatory_enrolment_at_first_login_in_chromium_with_a_screenshot_of_each_step() {
+    if !have_browser() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[("OTPGATE_TWO_FACTOR_REQUIRED", "true")]);
+    let out = server.cli(
+        &["user", "add", USER, "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shots = screenshots_dir("mandatory-2fa");
+    let out = Command::new("node")
+        .arg(browser_dir().join("enrol.spec.js"))
+        .args([&server.base, USER, PASSWORD])
+        .arg(&shots)
+        .current_dir(browser_dir())
+        .output()
+        .expect("run node");
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser run failed (screenshots in {}):\n{stdout}\n{}",
+        shots.display(),
+        text(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("a JSON summary");
+    assert_eq!(summary["ok"], true, "{summary}");
+    let names: Vec<&str> = summary["screenshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for step in [
+        "login",
+        "setup-qr-and-key",
+        "setup-codes-step",
+        "setup-recovery-codes",
+        "setup-account",
+        "next-login-otp-step",
+        "next-login-account",
+    ] {
+        let name = names
+            .iter()
+            .find(|n| n.ends_with(&format!("-{step}.png")) && n.len() == step.len() + 7)
+            .unwrap_or_else(|| panic!("a screenshot of {step}: {names:?}"));
+        let png = std::fs::read(shots.join(name)).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is a PNG");
+    }
+    assert_eq!(summary["codes"].as_array().map(Vec::len), Some(5));
+
+    // The store agrees: 2FA on, required by the setting.
+    let out = server.cli(&["user", "show", USER, "--json"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let user: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(user["two_factor"], "on", "{user}");
+    assert_eq!(user["two_factor_required"], true, "{user}");
+    assert_eq!(user["two_factor_required_by"], "setting", "{user}");
+}
+
 /// The API reference page (Swagger UI, embedded) renders every operation
 /// of the document in Chromium with every request to another origin
 /// aborted (offline) and no console error: its CSP allows what it needs.

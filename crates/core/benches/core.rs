@@ -28,6 +28,7 @@ fn claims() -> Claims {
         jti: "Q2xhaW1zLWp0aS0xMjM0NQ".into(),
         two_factor: true,
         otp_verified: true,
+        two_factor_setup: false,
         aud: None,
     }
 }

@@ -121,6 +121,9 @@ pub struct Policy {
     /// Shortest password an operator may set, in characters (default 8;
     /// see `password_policy`).
     pub password_min_length: usize,
+    /// `two_factor.required`: every user must have 2FA (API.md §11),
+    /// unless their per-user override says otherwise (default false).
+    pub two_factor_required: bool,
 }
 
 impl Policy {
@@ -165,6 +168,7 @@ impl Default for Policy {
             legacy: LegacyPolicy::default(),
             audit_retention_days: 90,
             password_min_length: crate::password_policy::DEFAULT_MIN_LENGTH,
+            two_factor_required: false,
         }
     }
 }

@@ -50,6 +50,13 @@ pub enum AuthError {
     /// A pre-OTP token on a route that needs a verified one.
     #[error("OTP verification required")]
     OtpVerificationRequired,
+    /// A set-up token (the user must enrol 2FA first, API.md §11) on a
+    /// route other than the enrolment routes.
+    #[error("2FA set-up required")]
+    TwoFactorSetupRequired,
+    /// 2FA cannot be turned off: the policy requires it for this user.
+    #[error("2FA is required by policy")]
+    TwoFactorRequiredByPolicy,
     /// A token minted for an application (`aud`) on a route or transport
     /// that accepts only a person's token.
     #[error("the token belongs to an application")]

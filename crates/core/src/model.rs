@@ -48,6 +48,9 @@ pub struct User {
     pub tokens_valid_after: i64,
     /// Creation time (unix seconds).
     pub created_at: i64,
+    /// The operator's per-user override of `two_factor.required`
+    /// (`otpgate user require-2fa`): `None` follows the setting.
+    pub require_two_factor: Option<bool>,
 }
 
 /// What is needed to create a user.
@@ -267,6 +270,9 @@ pub struct Principal {
     pub two_factor: bool,
     /// The token's `otp_verified` claim.
     pub otp_verified: bool,
+    /// The token's `2fa_setup` claim: issued at login to a user who must
+    /// enrol 2FA first (API.md §11).
+    pub two_factor_setup: bool,
     /// The token's `aud` claim: `None` for a person's token, else the
     /// application (or integration) it was minted for.
     pub audience: Option<String>,
@@ -516,6 +522,17 @@ pub struct LegacyGrant {
     pub expires_at: i64,
 }
 
+/// How many users are in one 2FA state ([`crate::Store::two_factor_census`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TwoFactorGroup {
+    /// Whether their 2FA is on.
+    pub enabled: bool,
+    /// Their per-user override of `two_factor.required`.
+    pub require_two_factor: Option<bool>,
+    /// How many users.
+    pub users: u64,
+}
+
 /// One user's state as the live-session watcher needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserLiveState {
@@ -525,6 +542,8 @@ pub struct UserLiveState {
     pub tokens_valid_after: i64,
     /// Whether 2FA is on now.
     pub two_factor: bool,
+    /// The user's override of `two_factor.required`.
+    pub require_two_factor: Option<bool>,
 }
 
 /// The answer of [`crate::store::Store::live_state`]: one batched read for

@@ -16,7 +16,7 @@ use crate::model::{
     MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpCounter,
     OtpStatusRecord, OtpStatusUse, OutboxMessage, ProfileChange, RecoveryCodeRecord, Reservation,
     RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState,
-    User,
+    TwoFactorGroup, User,
 };
 
 /// What [`Store::change_stamp`] returns: opaque, compared for equality.
@@ -56,6 +56,16 @@ pub trait Store: Send + Sync + 'static {
         user_id: i64,
         change: &ProfileChange,
     ) -> Result<bool, StoreError>;
+    /// Sets the user's override of `two_factor.required` (`None`: follow
+    /// the setting). False if the user does not exist.
+    async fn set_require_two_factor(
+        &self,
+        user_id: i64,
+        required: Option<bool>,
+    ) -> Result<bool, StoreError>;
+    /// Users counted by (2FA on, override), one group per combination
+    /// present (`/metrics`).
+    async fn two_factor_census(&self) -> Result<Vec<TwoFactorGroup>, StoreError>;
 
     /// A value that changes whenever anything is committed to the store,
     /// by this process or any other, read without a query; `None` when the

@@ -111,6 +111,16 @@ impl AppError {
                     "otp_verification_required",
                     "verify an OTP with POST /2fa/verify-otp first",
                 ),
+                AuthError::TwoFactorSetupRequired => parts(
+                    S::FORBIDDEN,
+                    "2fa_setup_required",
+                    "2FA is required: enrol with GET /2fa/qr-code and POST /2fa/verify-otp first",
+                ),
+                AuthError::TwoFactorRequiredByPolicy => parts(
+                    S::FORBIDDEN,
+                    "2fa_required_by_policy",
+                    "2FA is required for this user and cannot be turned off",
+                ),
                 AuthError::TokenAudienceMismatch => parts(
                     S::FORBIDDEN,
                     "token_audience_mismatch",
@@ -221,7 +231,7 @@ impl AppError {
                 AuthError::TwoFactorRequiresJwt => parts(
                     S::FORBIDDEN,
                     "2fa_requires_jwt_login",
-                    "this user has 2FA on: log in with POST /api/login and verify an OTP",
+                    "this user has (or must set up) 2FA: log in with POST /api/login and verify an OTP",
                 ),
                 AuthError::Store(StoreError::Unavailable(_)) => Parts {
                     retry_after: Some(1),

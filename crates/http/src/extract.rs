@@ -6,9 +6,10 @@
 //! seed's own examples do); any other explicit content type gets 415.
 //! Every rejection goes through [`AppError`], so it is JSON.
 //!
-//! Tokens are checked by [`Verified`] (2FA gate applied) or
-//! [`AllowPendingOtp`] (pre-OTP tokens too): the route's choice of
-//! extractor is what decides, never the URI text.
+//! Tokens are checked by [`Verified`] (2FA gate applied),
+//! [`AllowSetup`] (set-up tokens too: the enrolment routes) or
+//! [`AllowPendingOtp`] (pre-OTP and set-up tokens too): the route's choice
+//! of extractor is what decides, never the URI text.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -193,7 +194,23 @@ impl FromRequestParts<AppState> for Verified {
     }
 }
 
-/// A caller with any valid token, including a pre-OTP one.
+/// A caller with a verified token or a set-up token (a user who must
+/// enrol 2FA first, API.md §11): the enrolment routes.
+#[derive(Debug, Clone)]
+pub struct AllowSetup(pub Principal);
+
+impl FromRequestParts<AppState> for AllowSetup {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        principal(parts, state, Access::AllowSetup).await.map(Self)
+    }
+}
+
+/// A caller with any valid token, including a pre-OTP or set-up one.
 #[derive(Debug, Clone)]
 pub struct AllowPendingOtp(pub Principal);
 

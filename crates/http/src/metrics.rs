@@ -12,7 +12,8 @@
 //!
 //! The authentication counters (logins, second-factor checks, lockouts,
 //! revocations, every audit event) are kept by the core's
-//! [`otpgate_core::service::audit::AuthCounters`] and only read here.
+//! [`otpgate_core::service::audit::AuthCounters`] and only read here; the
+//! users by 2FA state are one grouped count from the store per scrape.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -348,9 +349,36 @@ fn render_auth(state: &AppState, out: &mut String) {
     let _ = writeln!(out, "otpgate_audit_dropped_total {}", c.audit_dropped());
 }
 
+/// Users by 2FA state (API.md §11), read from the store at scrape time
+/// (one grouped count); left out when the store does not answer.
+async fn render_users(state: &AppState, out: &mut String) {
+    let users = match state.auth.users_by_two_factor().await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count users by 2FA state for /metrics");
+            return;
+        }
+    };
+    header(
+        out,
+        "otpgate_users",
+        "gauge",
+        "Users by 2FA state: on; required (by the setting or an override) but not set up yet; off and not required.",
+    );
+    for (state, n) in [
+        ("on", users.on),
+        ("required_not_enrolled", users.required_not_enrolled),
+        ("off", users.off),
+    ] {
+        let _ = writeln!(out, "otpgate_users{{two_factor=\"{state}\"}} {n}");
+    }
+}
+
 /// `GET /metrics`.
 pub async fn handler(State(state): State<AppState>) -> Response {
-    let mut resp = render(&state).into_response();
+    let mut body = render(&state);
+    render_users(&state, &mut body).await;
+    let mut resp = body.into_response();
     resp.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

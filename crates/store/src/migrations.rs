@@ -38,6 +38,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "audit",
         include_str!("../migrations/sqlite/0004_audit.sql"),
     ),
+    (
+        6,
+        "require_two_factor",
+        include_str!("../migrations/sqlite/0006_require_two_factor.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first (same versions as SQLite).
@@ -61,6 +66,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         4,
         "audit",
         include_str!("../migrations/postgres/0004_audit.sql"),
+    ),
+    (
+        6,
+        "require_two_factor",
+        include_str!("../migrations/postgres/0006_require_two_factor.sql"),
     ),
 ];
 

@@ -19,7 +19,7 @@ use otpgate_core::model::{
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
     OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, ProfileChange, RecoveryCodeRecord,
     Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState,
-    TokenState, TotpState, User, UserLiveState,
+    TokenState, TotpState, TwoFactorGroup, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -87,7 +87,8 @@ pub struct PostgresStore {
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, email, phone, external_id, role, \
-     password_hash, totp_state, totp_secret, totp_last_step, tokens_valid_after, created_at";
+     password_hash, totp_state, totp_secret, totp_last_step, tokens_valid_after, created_at, \
+     require_two_factor";
 
 fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
     let state: i16 = row.try_get("totp_state")?;
@@ -110,6 +111,7 @@ fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
         totp_last_step: row.try_get("totp_last_step")?,
         tokens_valid_after: row.try_get("tokens_valid_after")?,
         created_at: row.try_get("created_at")?,
+        require_two_factor: row.try_get("require_two_factor")?,
     })
 }
 
@@ -365,6 +367,40 @@ impl Store for PostgresStore {
         .map_err(map)?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    async fn set_require_two_factor(
+        &self,
+        user_id: i64,
+        required: Option<bool>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET require_two_factor = $1 WHERE id = $2")
+            .bind(required)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn two_factor_census(&self) -> Result<Vec<TwoFactorGroup>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT totp_state = 2 AS enabled, require_two_factor, COUNT(*) AS users \
+             FROM users GROUP BY 1, 2",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TwoFactorGroup {
+                    enabled: r.try_get("enabled")?,
+                    require_two_factor: r.try_get("require_two_factor")?,
+                    users: u64::try_from(r.try_get::<i64, _>("users")?).unwrap_or(0),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map)
     }
 
     async fn token_state(
@@ -1222,7 +1258,8 @@ impl Store for PostgresStore {
         let mut out = LiveState::default();
         if !user_ids.is_empty() {
             let rows = sqlx::query(
-                "SELECT id, tokens_valid_after, totp_state FROM users WHERE id = ANY($1)",
+                "SELECT id, tokens_valid_after, totp_state, require_two_factor FROM users \
+                 WHERE id = ANY($1)",
             )
             .bind(user_ids)
             .fetch_all(&self.pool)
@@ -1233,6 +1270,7 @@ impl Store for PostgresStore {
                     user_id: r.try_get("id").map_err(map)?,
                     tokens_valid_after: r.try_get("tokens_valid_after").map_err(map)?,
                     two_factor: r.try_get::<i16, _>("totp_state").map_err(map)? == 2,
+                    require_two_factor: r.try_get("require_two_factor").map_err(map)?,
                 });
             }
         }

@@ -277,6 +277,7 @@ contract!(
     audit_records_survive_their_user_and_keep_odd_text,
     a_pending_secret_is_cleared_and_an_enabled_one_kept,
     profile_fields_change_alone_and_clear,
+    the_2fa_requirement_override_is_kept_and_counted,
 );
 
 async fn a_pending_secret_is_cleared_and_an_enabled_one_kept(s: Arc<dyn Store>) {
@@ -343,6 +344,93 @@ async fn profile_fields_change_alone_and_clear(s: Arc<dyn Store>) {
     assert_eq!(found.len(), 1);
     assert!(s.delete_user(b.id).await.expect("del"));
     assert!(!s.update_profile(b.id, &change).await.expect("gone"));
+}
+
+/// `user require-2fa`: the override round-trips through every read of a
+/// user, and the census groups users by (2FA on, override).
+async fn the_2fa_requirement_override_is_kept_and_counted(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let b = s.create_user(&new_user("bob")).await.expect("bob");
+    s.create_user(&new_user("carol")).await.expect("carol");
+    assert_eq!(a.require_two_factor, None, "new users follow the setting");
+    assert!(
+        s.set_require_two_factor(a.id, Some(true))
+            .await
+            .expect("yes")
+    );
+    assert!(
+        s.set_require_two_factor(b.id, Some(false))
+            .await
+            .expect("no")
+    );
+    assert!(
+        !s.set_require_two_factor(-1, Some(true))
+            .await
+            .expect("nobody")
+    );
+    let read = |name: &'static str| {
+        let s = s.clone();
+        async move { s.user_by_name(name).await.expect("read").expect("some") }
+    };
+    assert_eq!(read("alice").await.require_two_factor, Some(true));
+    assert_eq!(read("bob").await.require_two_factor, Some(false));
+    assert_eq!(read("carol").await.require_two_factor, None);
+    let st = s
+        .token_state("alice", "j")
+        .await
+        .expect("state")
+        .expect("some");
+    assert_eq!(st.user.require_two_factor, Some(true));
+    assert!(
+        !st.jti_revoked,
+        "the columns after the user's still line up"
+    );
+    let listed = s.list_users().await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|u| u.require_two_factor.is_some())
+            .count(),
+        2
+    );
+    let live = s
+        .live_state(&[a.id, b.id], &[], &[], 0)
+        .await
+        .expect("live");
+    let mut overrides: Vec<(i64, Option<bool>)> = live
+        .users
+        .iter()
+        .map(|u| (u.user_id, u.require_two_factor))
+        .collect();
+    overrides.sort();
+    assert_eq!(overrides, vec![(a.id, Some(true)), (b.id, Some(false))]);
+
+    // Alice enrols; the census counts (on, override) groups.
+    assert!(
+        s.set_pending_secret(a.id, b"sealed")
+            .await
+            .expect("pending")
+    );
+    assert!(s.enable_totp(a.id, 7, 0).await.expect("enable"));
+    let mut census: Vec<(bool, Option<bool>, u64)> = s
+        .two_factor_census()
+        .await
+        .expect("census")
+        .into_iter()
+        .map(|g| (g.enabled, g.require_two_factor, g.users))
+        .collect();
+    census.sort();
+    assert_eq!(
+        census,
+        vec![
+            (false, None, 1),
+            (false, Some(false), 1),
+            (true, Some(true), 1)
+        ]
+    );
+    // Back to the setting.
+    assert!(s.set_require_two_factor(a.id, None).await.expect("default"));
+    assert_eq!(read("alice").await.require_two_factor, None);
 }
 
 async fn users_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
@@ -2100,12 +2188,14 @@ async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn Store>) {
             UserLiveState {
                 user_id: a.id,
                 tokens_valid_after: 100,
-                two_factor: false
+                two_factor: false,
+                require_two_factor: None,
             },
             UserLiveState {
                 user_id: b.id,
                 tokens_valid_after: b_cutoff,
-                two_factor: true
+                two_factor: true,
+                require_two_factor: None,
             },
         ]
     );

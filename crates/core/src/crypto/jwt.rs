@@ -40,6 +40,14 @@ pub struct Claims {
     pub two_factor: bool,
     /// Whether the second factor was proven for this token.
     pub otp_verified: bool,
+    /// A set-up token (API.md §11): the user must enrol 2FA first. Written
+    /// only when true.
+    #[serde(
+        rename = "2fa_setup",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub two_factor_setup: bool,
     /// Who may use the token: absent for a person's login token; the
     /// application's name for a token an application dialect minted
     /// (API.md §6b). Routes and transports accept only the audiences the
@@ -190,6 +198,7 @@ mod tests {
             jti: "j1".into(),
             two_factor: true,
             otp_verified: false,
+            two_factor_setup: false,
             aud: None,
         }
     }

@@ -65,7 +65,9 @@ impl AuthService {
         }
     }
 
-    async fn user_named(&self, raw: &str) -> Result<User, AuthError> {
+    /// The user `raw` names (the one lookup, [`Self::find_user`]), or
+    /// [`AuthError::UserNotFound`].
+    pub(crate) async fn user_named(&self, raw: &str) -> Result<User, AuthError> {
         self.find_user(raw).await?.1.ok_or(AuthError::UserNotFound)
     }
 

@@ -90,11 +90,17 @@ pub enum AuthEvent {
     ApplicationRevoked,
     /// A Socket.IO login was accepted (a refused one is `token_refused`).
     SocketLogin,
+    /// A password login of a user who must enrol 2FA first: a set-up
+    /// token was issued (API.md §11).
+    TwoFactorSetupLogin,
+    /// The operator set or removed a user's 2FA requirement override
+    /// (`otpgate user require-2fa`).
+    TwoFactorRequirementChanged,
 }
 
 impl AuthEvent {
     /// Every event, in declaration order (`ALL[e as usize] == e`).
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 31] = [
         Self::LoginOk,
         Self::LoginFailed,
         Self::LoginThrottled,
@@ -124,6 +130,8 @@ impl AuthEvent {
         Self::ApplicationCreated,
         Self::ApplicationRevoked,
         Self::SocketLogin,
+        Self::TwoFactorSetupLogin,
+        Self::TwoFactorRequirementChanged,
     ];
 
     /// The stable name written to the log.
@@ -158,6 +166,8 @@ impl AuthEvent {
             Self::ApplicationCreated => "application_created",
             Self::ApplicationRevoked => "application_revoked",
             Self::SocketLogin => "socket_login",
+            Self::TwoFactorSetupLogin => "2fa_setup_login",
+            Self::TwoFactorRequirementChanged => "2fa_requirement_changed",
         }
     }
 

@@ -1,7 +1,8 @@
 //! The deprecated legacy challenge login (API.md §2), with its sunset.
 //!
 //! Login checks the password exactly as the native login does (same
-//! throttles), refuses users with 2FA (the method has no OTP step), and
+//! throttles), refuses users with 2FA or who must enrol it (API.md §11;
+//! the method has no OTP step), and
 //! hands out a single-use nonce valid 60 s. The client's token
 //! `hex(HMAC-SHA1(password, "user:password:nonce"))` is computed here at
 //! the same moment and only its SHA-256 is stored. Its first use consumes
@@ -43,7 +44,7 @@ impl AuthService {
         let user = self
             .password_login_by_name(raw_username, password, caller)
             .await?;
-        if user.totp.is_enabled() {
+        if user.totp.is_enabled() || self.must_enrol(&user) {
             return Err(AuthError::TwoFactorRequiresJwt);
         }
         let nonce = codes::random_hex(20);
@@ -66,7 +67,8 @@ impl AuthService {
     /// `Authorization` header value): the token's first use (within 60 s
     /// of the login) consumes its nonce and creates a grant; later uses
     /// find the grant. Refused when expired, revoked (logout, password
-    /// change, 2FA change, revoke-all) or when the user now has 2FA.
+    /// change, 2FA change, revoke-all) or when the user now has 2FA or must
+    /// enrol it.
     pub async fn legacy_authenticate(&self, credential: &str) -> Result<Principal, AuthError> {
         self.require_legacy()?;
         let credential = credential.trim();
@@ -94,7 +96,7 @@ impl AuthService {
         if grant.issued_at < user.tokens_valid_after {
             return Err(AuthError::Token(TokenProblem::Revoked));
         }
-        if user.totp.is_enabled() {
+        if user.totp.is_enabled() || self.must_enrol(&user) {
             return Err(AuthError::TwoFactorRequiresJwt);
         }
         Ok(Principal {
@@ -105,6 +107,7 @@ impl AuthService {
             issued_at: grant.issued_at,
             two_factor: false,
             otp_verified: false,
+            two_factor_setup: false,
             audience: None,
             user,
         })

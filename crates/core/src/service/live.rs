@@ -7,7 +7,9 @@
 //! [`AuthService::still_valid`] for all of its sockets at once, in one
 //! batched store read, and acts on the verdicts. The rules are the same as
 //! the token check's: expiry, the `jti` (or legacy grant), the user's
-//! cut-off, the user's existence.
+//! cut-off, the user's existence, and the 2FA gate's set-up stage: a
+//! socket whose user must now enrol 2FA first (API.md §11: the setting, or
+//! `user require-2fa NAME yes` while it is connected) ends.
 
 use std::collections::{HashMap, HashSet};
 
@@ -131,9 +133,19 @@ impl AuthService {
         } else {
             HashSet::new()
         };
+        let setting = self.policy.two_factor_required;
         Ok(sessions
             .iter()
-            .map(|s| verdict(s, users.get(&s.user_id), &revoked, &live_grants, now))
+            .map(|s| {
+                verdict(
+                    s,
+                    users.get(&s.user_id),
+                    &revoked,
+                    &live_grants,
+                    now,
+                    setting,
+                )
+            })
             .collect())
     }
 }
@@ -144,6 +156,7 @@ fn verdict(
     revoked: &HashSet<String>,
     live_grants: &HashSet<String>,
     now: i64,
+    two_factor_required: bool,
 ) -> LiveVerdict {
     let Some(user) = user else {
         return LiveVerdict {
@@ -152,9 +165,13 @@ fn verdict(
         };
     };
     let two_factor_changed = (user.two_factor != s.two_factor).then_some(user.two_factor);
+    // The set-up stage of the token check (`AuthService::stage`): a user
+    // who must enrol first holds no session but the enrolment.
+    let must_enrol = !user.two_factor
+        && super::mandatory::rule(two_factor_required, user.require_two_factor).required;
     let ended = if s.expires_at <= now {
         Some(EndReason::Expired)
-    } else if s.issued_at < user.tokens_valid_after {
+    } else if s.issued_at < user.tokens_valid_after || must_enrol {
         Some(EndReason::Revoked)
     } else {
         match &s.credential {
@@ -190,6 +207,7 @@ mod tests {
             user_id: 1,
             tokens_valid_after: tva,
             two_factor,
+            require_two_factor: None,
         }
     }
 
@@ -198,38 +216,68 @@ mod tests {
         let none = HashSet::new();
         let jwt = session(LiveCredential::Jwt("j".into()));
         assert_eq!(
-            verdict(&jwt, Some(&user(100, false)), &none, &none, 500),
+            verdict(&jwt, Some(&user(100, false)), &none, &none, 500, false),
             LiveVerdict::default()
         );
         assert_eq!(
-            verdict(&jwt, Some(&user(101, false)), &none, &none, 500).ended,
+            verdict(&jwt, Some(&user(101, false)), &none, &none, 500, false).ended,
             Some(EndReason::Revoked)
         );
         assert_eq!(
-            verdict(&jwt, None, &none, &none, 500).ended,
+            verdict(&jwt, None, &none, &none, 500, false).ended,
             Some(EndReason::Revoked)
         );
         assert_eq!(
-            verdict(&jwt, Some(&user(100, false)), &none, &none, 1000).ended,
+            verdict(&jwt, Some(&user(100, false)), &none, &none, 1000, false).ended,
             Some(EndReason::Expired)
         );
         let revoked: HashSet<String> = ["j".to_owned()].into();
         assert_eq!(
-            verdict(&jwt, Some(&user(100, false)), &revoked, &none, 500).ended,
+            verdict(&jwt, Some(&user(100, false)), &revoked, &none, 500, false).ended,
             Some(EndReason::Logout)
         );
-        let v = verdict(&jwt, Some(&user(100, true)), &none, &none, 500);
+        let v = verdict(&jwt, Some(&user(100, true)), &none, &none, 500, false);
         assert_eq!(v.two_factor_changed, Some(true));
         assert_eq!(v.ended, None);
         let legacy = session(LiveCredential::Legacy("h".into()));
         assert_eq!(
-            verdict(&legacy, Some(&user(100, false)), &none, &none, 500).ended,
+            verdict(&legacy, Some(&user(100, false)), &none, &none, 500, false).ended,
             Some(EndReason::Logout)
         );
         let live: HashSet<String> = ["h".to_owned()].into();
         assert_eq!(
-            verdict(&legacy, Some(&user(100, false)), &none, &live, 500).ended,
+            verdict(&legacy, Some(&user(100, false)), &none, &live, 500, false).ended,
             None
+        );
+        // 2FA required (setting or override) and not on: the session ends.
+        assert_eq!(
+            verdict(&jwt, Some(&user(100, false)), &none, &none, 500, true).ended,
+            Some(EndReason::Revoked)
+        );
+        assert_eq!(
+            verdict(&legacy, Some(&user(100, false)), &none, &live, 500, true).ended,
+            Some(EndReason::Revoked)
+        );
+        let exempt = UserLiveState {
+            require_two_factor: Some(false),
+            ..user(100, false)
+        };
+        assert_eq!(
+            verdict(&jwt, Some(&exempt), &none, &none, 500, true).ended,
+            None
+        );
+        let required = UserLiveState {
+            require_two_factor: Some(true),
+            ..user(100, false)
+        };
+        assert_eq!(
+            verdict(&jwt, Some(&required), &none, &none, 500, false).ended,
+            Some(EndReason::Revoked)
+        );
+        assert_eq!(
+            verdict(&jwt, Some(&user(100, true)), &none, &none, 500, true).ended,
+            None,
+            "2FA on"
         );
     }
 }

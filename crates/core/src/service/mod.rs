@@ -13,6 +13,7 @@ pub mod audit;
 pub mod enrol;
 pub mod legacy;
 pub mod live;
+pub mod mandatory;
 pub mod mfa_session;
 mod names;
 pub mod oob;
@@ -132,7 +133,10 @@ impl Caller {
 pub enum Access {
     /// A verified token: 2FA off, or the OTP proven.
     Verified,
-    /// Also a pre-OTP token (only status, verify-otp and logout use this).
+    /// Also a set-up token (API.md §11): the enrolment routes (qr-code).
+    AllowSetup,
+    /// Any stage: also a pre-OTP or set-up token (only status, verify-otp
+    /// and logout use this).
     AllowPendingOtp,
 }
 
@@ -146,9 +150,21 @@ impl Access {
     /// that could, say, turn a TOTP user's 2FA off (API.md §6b).
     pub fn accepts_audience(self, aud: Option<&str>) -> bool {
         match self {
-            Self::Verified | Self::AllowPendingOtp => aud.is_none(),
+            Self::Verified | Self::AllowSetup | Self::AllowPendingOtp => aud.is_none(),
         }
     }
+}
+
+/// The stage a token is at, as the 2FA gate of
+/// [`AuthService::authenticate`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// 2FA off (and not required), or the OTP proven.
+    Verified,
+    /// 2FA on, the OTP not proven yet.
+    PendingOtp,
+    /// The user must enrol 2FA first (API.md §11).
+    Setup,
 }
 
 /// The gateway's use cases over a store, a clock and the keys.
@@ -321,26 +337,51 @@ impl AuthService {
         lifetime_secs: i64,
         audience: Option<&str>,
     ) -> (IssuedToken, String) {
+        let claims = self.claims_for(
+            user_id,
+            username,
+            valid_after,
+            stage,
+            lifetime_secs,
+            audience,
+        );
+        let token = self.sign(&claims);
+        (token, claims.jti)
+    }
+
+    /// The claims of a new token (see [`Self::issue_token_for`]).
+    pub(crate) fn claims_for(
+        &self,
+        user_id: i64,
+        username: &str,
+        valid_after: i64,
+        stage: (bool, bool),
+        lifetime_secs: i64,
+        audience: Option<&str>,
+    ) -> Claims {
         let (two_factor, otp_verified) = stage;
         let iat = self.clock.now_secs().max(valid_after);
-        let exp = iat + lifetime_secs;
-        let claims = Claims {
+        Claims {
             sub: username.to_owned(),
             id: username.to_owned(),
             uid: user_id,
             iss: self.jwt.issuer().to_owned(),
             iat,
-            exp,
+            exp: iat + lifetime_secs,
             jti: codes::token_id(),
             two_factor,
             otp_verified,
+            two_factor_setup: false,
             aud: audience.map(str::to_owned),
-        };
-        let token = IssuedToken {
-            token: self.jwt.sign(&claims),
-            expires_at: exp,
-        };
-        (token, claims.jti)
+        }
+    }
+
+    /// Signs `claims` into a token.
+    pub(crate) fn sign(&self, claims: &Claims) -> IssuedToken {
+        IssuedToken {
+            token: self.jwt.sign(claims),
+            expires_at: claims.exp,
+        }
     }
 
     /// Verifies `password` against `hash` on the hashing pool; with no

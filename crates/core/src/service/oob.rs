@@ -237,6 +237,7 @@ mod tests {
             totp_last_step: None,
             tokens_valid_after: 0,
             created_at: 0,
+            require_two_factor: None,
         }
     }
 

@@ -5,12 +5,14 @@ use crate::error::{AuthError, TokenProblem};
 use crate::model::{IssuedToken, Principal, Profile, User};
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
-use crate::service::{Access, AuthService, Caller};
+use crate::service::{Access, AuthService, Caller, Stage};
 use crate::username;
 
 impl AuthService {
     /// Checks a username and password and issues a token. A user with 2FA
-    /// on gets a pre-OTP token (`2fa: true, otp_verified: false`).
+    /// on gets a pre-OTP token (`2fa: true, otp_verified: false`); a user
+    /// who must have 2FA and has none, a set-up token (also `2fa_setup:
+    /// true`, API.md §11).
     ///
     /// Throttled per username (consecutive failures) and per client IP
     /// (failures within a window); a locked caller is refused with
@@ -24,6 +26,9 @@ impl AuthService {
         let user = self
             .password_login_by_name(raw_username, password, caller)
             .await?;
+        if self.must_enrol(&user) {
+            return Ok(self.issue_setup_token(&user, caller));
+        }
         let two_factor = user.totp.is_enabled();
         Ok(self.issue_token(
             user.id,
@@ -131,8 +136,8 @@ impl AuthService {
     /// The one token check used by every route, dialect and the Socket.IO
     /// login: signature and algorithm, expiry, issuer, revocation (by `jti`
     /// and by the user's cut-off), the token's audience (an application's
-    /// token is refused: [`Access::accepts_audience`]) and the 2FA gate for
-    /// `access`.
+    /// token is refused: [`Access::accepts_audience`]) and the 2FA gate:
+    /// the token's [`Stage`] against what the route's `access` admits.
     ///
     /// A token that passed is remembered while the store reports no
     /// commit since ([`token_checks`](super::token_checks)); expiry and the
@@ -157,11 +162,29 @@ impl AuthService {
         if !access.accepts_audience(principal.audience.as_deref()) {
             return Err(AuthError::TokenAudienceMismatch);
         }
-        let verified = !principal.two_factor || principal.otp_verified;
-        if access == Access::Verified && !verified {
-            return Err(AuthError::OtpVerificationRequired);
+        match (self.stage(&principal), access) {
+            (Stage::Verified, _)
+            | (Stage::Setup, Access::AllowSetup)
+            | (_, Access::AllowPendingOtp) => Ok(principal),
+            (Stage::Setup, _) => Err(AuthError::TwoFactorSetupRequired),
+            (Stage::PendingOtp, _) => Err(AuthError::OtpVerificationRequired),
         }
-        Ok(principal)
+    }
+
+    /// The stage of a checked token: its claims, and the user as stored
+    /// now, so a token issued before the user had to have 2FA (the
+    /// setting turned on, or `user require-2fa NAME yes`) is a set-up
+    /// token from then on, like one issued as such.
+    pub fn stage(&self, p: &Principal) -> Stage {
+        if p.two_factor_setup {
+            Stage::Setup
+        } else if p.two_factor && !p.otp_verified {
+            Stage::PendingOtp
+        } else if self.must_enrol(&p.user) {
+            Stage::Setup
+        } else {
+            Stage::Verified
+        }
     }
 
     /// The signature, expiry and revocation checks of [`Self::authenticate`]
@@ -189,6 +212,7 @@ impl AuthService {
             issued_at: claims.iat,
             two_factor: claims.two_factor,
             otp_verified: claims.otp_verified,
+            two_factor_setup: claims.two_factor_setup,
             audience: claims.aud,
             user: state.user,
         })

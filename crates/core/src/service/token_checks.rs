@@ -79,6 +79,7 @@ mod tests {
             issued_at: 0,
             two_factor: false,
             otp_verified: false,
+            two_factor_setup: false,
             audience: None,
             user: User {
                 id: 1,
@@ -93,6 +94,7 @@ mod tests {
                 totp_last_step: None,
                 tokens_valid_after: 0,
                 created_at: 0,
+                require_two_factor: None,
             },
         }
     }

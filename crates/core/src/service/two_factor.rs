@@ -447,7 +447,9 @@ impl AuthService {
     }
 
     /// Turns 2FA off after a password check: secret and recovery codes
-    /// deleted, every token of the user revoked.
+    /// deleted, every token of the user revoked. Refused where the policy
+    /// requires 2FA for the user (the operator's `user reset-2fa` still
+    /// works).
     pub async fn disable_two_factor(
         &self,
         who: &Principal,
@@ -461,6 +463,9 @@ impl AuthService {
             return Err(AuthError::UsernameMismatch);
         }
         let user = &who.user;
+        if self.two_factor_rule(user).required {
+            return Err(AuthError::TwoFactorRequiredByPolicy);
+        }
         self.confirm_password(user, password, caller).await?;
         if !self.store.disable_totp(user.id, self.cutoff_now()).await? {
             return Err(AuthError::TwoFactorNotEnabled);

@@ -1,6 +1,9 @@
 // otpgate self-service page: log in, 2FA status, enrolment, recovery
 // codes, disable, log out. Plain JS calling the native JSON API on the
-// same origin.
+// same origin. A user who must have 2FA and has none (API.md §11: the
+// login answers a set-up token, `2fa_setup: true`) is taken straight
+// through the enrolment: QR code, first code, recovery codes, and only
+// then the account view.
 //
 // Security model:
 // - The token lives only in the variable `session` below: never in web
@@ -17,7 +20,7 @@
 (function () {
   const API = (document.body.dataset.apiPrefix || "/api").replace(/\/+$/, "");
 
-  /** The current session: { token, username, verified, twoFactor } or null. */
+  /** The current session: { token, username, verified, twoFactor, setup } or null. */
   let session = null;
   /** The object URL of the QR image being shown, revoked when it goes. */
   let qrUrl = null;
@@ -26,7 +29,7 @@
 
   const $ = (id) => document.getElementById(id);
 
-  const VIEWS = ["view-login", "view-otp", "view-account", "view-enrol", "view-codes"];
+  const VIEWS = ["view-login", "view-otp", "view-account", "view-enrol", "view-setup-codes", "view-codes"];
 
   // ---- messages (aria-live regions) ------------------------------------
 
@@ -54,6 +57,8 @@
     "2fa_already_enabled": "Two-factor authentication is already on.",
     "2fa_not_enabled": "Two-factor authentication is off.",
     otp_verification_required: "Enter your code first.",
+    "2fa_setup_required": "Set up two-factor authentication first.",
+    "2fa_required_by_policy": "Two-factor authentication is required for your account: it cannot be turned off.",
     token_expired: "Your session has expired. Please log in again.",
     token_revoked: "Your session has ended. Please log in again.",
     invalid_token: "Your session is not valid. Please log in again.",
@@ -117,11 +122,13 @@
   function startSession(token) {
     const c = claimsOf(token);
     const twoFactor = c["2fa"] === true;
+    const setup = c["2fa_setup"] === true;
     session = {
       token,
       username: String(c.sub || c.id || ""),
       twoFactor,
-      verified: !twoFactor || c.otp_verified === true,
+      setup,
+      verified: !setup && (!twoFactor || c.otp_verified === true),
     };
     $("who-name").textContent = session.username;
     $("who").hidden = false;
@@ -133,7 +140,7 @@
     forgetCodes();
     $("who").hidden = true;
     $("who-name").textContent = "";
-    for (const id of ["login-password", "otp-code", "enrol-code", "codes-password", "disable-password"]) {
+    for (const id of ["login-password", "otp-code", "enrol-code", "setup-codes-password", "codes-password", "disable-password"]) {
       $(id).value = "";
     }
   }
@@ -162,6 +169,9 @@
     $("tfa-status").className = "badge " + (on ? "on" : "off");
     $("account-on").hidden = !on;
     $("account-off").hidden = on;
+    // Where 2FA is required, turning it off is refused: not offered.
+    $("disable-form").hidden = st.required === true;
+    $("account-required").hidden = st.required !== true;
     show("view-account");
   }
 
@@ -232,7 +242,10 @@
     const r = await api("POST", "/login", { username, password });
     $("login-password").value = "";
     startSession(r.token);
-    if (session.verified) {
+    if (session.setup) {
+      await showEnrol();
+      say("Password accepted. Your administrator requires two-factor authentication: set it up now.");
+    } else if (session.verified) {
       await showAccount();
       say("You are logged in.");
     } else {
@@ -266,7 +279,12 @@
     say("You are logged out.");
   }
 
-  onClick("enrol-start", async () => {
+  onClick("enrol-start", showEnrol);
+
+  // The enrolment view: the server's QR image and the key as text. In the
+  // mandatory set-up (a set-up token) it says why, and cancel logs out.
+  async function showEnrol() {
+    $("enrol-required").hidden = !(session && session.setup);
     const q = await api("GET", "/2fa/qr-code");
     const png = await api("GET", "/2fa/qr-code.png", undefined, "image/png");
     forgetQr();
@@ -274,15 +292,22 @@
     $("enrol-qr").src = qrUrl;
     $("enrol-key").textContent = q.data.key;
     show("view-enrol");
-  });
+  }
 
   onSubmit("enrol-form", async () => {
     const otp = required($("enrol-code"), "the code from your app").replace(/\s+/g, "");
     const r = await api("POST", "/2fa/verify-otp", { username: session.username, otp });
     $("enrol-code").value = "";
+    const mandatory = session.setup;
     // Enabling 2FA revokes every older token: this one replaces it.
     startSession(r.data.token);
     forgetQr();
+    if (mandatory) {
+      // The set-up goes on with the recovery codes before anything else.
+      show("view-setup-codes", "setup-codes-password");
+      say("Two-factor authentication is on. Now create your recovery codes.");
+      return;
+    }
     await showAccount();
     say("Two-factor authentication is on. Now generate your recovery codes.");
     $("codes-password").focus();
@@ -291,13 +316,19 @@
   onClick("enrol-cancel", async () => {
     forgetQr();
     $("enrol-code").value = "";
+    // A set-up token opens nothing else: cancelling the set-up logs out.
+    if (session && session.setup) return logout();
     await showAccount();
   });
 
-  onSubmit("codes-form", async () => {
-    const password = required($("codes-password"), "your password");
+  onSubmit("setup-codes-form", () => newRecoveryCodes("setup-codes-password"));
+  onSubmit("codes-form", () => newRecoveryCodes("codes-password"));
+
+  // A new set of recovery codes (the password from `passwordId`), shown once.
+  async function newRecoveryCodes(passwordId) {
+    const password = required($(passwordId), "your password");
     const r = await api("POST", "/2fa/recovery-codes", { password });
-    $("codes-password").value = "";
+    $(passwordId).value = "";
     shownCodes = r.codes.map(String);
     $("codes-list").replaceChildren(
       ...shownCodes.map((c) => {
@@ -310,7 +341,7 @@
     );
     show("view-codes");
     say("New recovery codes generated; any older ones no longer work.");
-  });
+  }
 
   onClick("codes-download", async () => {
     const text =

@@ -161,7 +161,9 @@ fn errors(shape: Errors, statuses: &[&'static str]) -> Vec<Answer> {
                 "401" => "Missing, invalid, expired or revoked credential",
                 "403" => {
                     "Refused: wrong kind of credential (an application's token: \
-                     token_audience_mismatch), OTP still required, or mismatch"
+                     token_audience_mismatch), OTP still required (otp_verification_required), \
+                     2FA set-up required (2fa_setup_required), 2FA required by policy \
+                     (2fa_required_by_policy), or mismatch"
                 }
                 "404" => "Not found",
                 "409" => "Conflict with the 2FA state",
@@ -343,7 +345,7 @@ fn native_ops(p: &str) -> Vec<Op> {
         op(
             Post,
             "/login",
-            "Log in with a password: a JWT (pre-OTP when 2FA is on)",
+            "Log in with a password: a JWT (pre-OTP when 2FA is on; a set-up token when 2FA is required and not set up)",
             Auth::None,
             BodyIn::Json("LoginBody", true),
             with(
@@ -376,7 +378,7 @@ fn native_ops(p: &str) -> Vec<Op> {
         op(
             Get,
             "/2fa/status",
-            "Whether 2FA is on (pre-OTP tokens allowed)",
+            "Whether 2FA is on and whether it is required (pre-OTP and set-up tokens allowed)",
             Auth::Bearer,
             BodyIn::None,
             with(json_ok("The status", "StatusResponse"), &["401", "403"]),
@@ -384,7 +386,7 @@ fn native_ops(p: &str) -> Vec<Op> {
         op(
             Get,
             "/2fa/qr-code",
-            "The pending TOTP secret as an otpauth URL and base32 key",
+            "The pending TOTP secret as an otpauth URL and base32 key (set-up tokens allowed)",
             Auth::Bearer,
             BodyIn::None,
             with(
@@ -447,7 +449,7 @@ fn native_ops(p: &str) -> Vec<Op> {
         op(
             Post,
             "/2fa/disable",
-            "Turn 2FA off and revoke every token of the user",
+            "Turn 2FA off and revoke every token of the user (403 2fa_required_by_policy where 2FA is required)",
             Auth::Bearer,
             BodyIn::Json("DisableBody", false),
             with(
@@ -673,7 +675,7 @@ fn ops_ops(p: &str) -> Vec<Op> {
             "ops",
             "Prometheus metrics (text exposition format 0.0.4; not rate limited)",
             vec![text(
-                "Requests by route and status, latency histograms, logins and OTP checks by factor and result, lockouts, revocations, live WebSocket sessions, store errors",
+                "Requests by route and status, latency histograms, logins and OTP checks by factor and result, lockouts, revocations, live WebSocket sessions, store errors, users by 2FA state",
             )],
         ),
         op(

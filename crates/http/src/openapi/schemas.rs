@@ -86,6 +86,9 @@ pub struct ProfileResponse {
 pub struct StatusResponse {
     /// Whether 2FA is on.
     pub status: bool,
+    /// Whether 2FA is required for this user (the setting
+    /// `two_factor.required` or the operator's per-user override).
+    pub required: bool,
 }
 
 /// The otpauth URL and the base32 key of a pending secret.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::AppResult;
-use crate::extract::{AllowPendingOtp, Body, CallerInfo, Verified, string_or_number};
+use crate::extract::{AllowPendingOtp, AllowSetup, Body, CallerInfo, Verified, string_or_number};
 use crate::routes::rfc3339;
 use crate::state::AppState;
 
@@ -87,17 +87,22 @@ impl Serialize for ProfileBody {
     }
 }
 
-/// `GET /2fa/status`: `{"status": bool}` (pre-OTP tokens allowed).
+/// `GET /2fa/status`: `{"status": bool, "required": bool}` (pre-OTP and
+/// set-up tokens allowed).
 pub async fn status(
     State(s): State<AppState>,
     AllowPendingOtp(who): AllowPendingOtp,
 ) -> AppResult<Json<Value>> {
     let on = s.auth.two_factor_status(&who).await?;
-    Ok(Json(json!({"status": on})))
+    let required = s.auth.two_factor_rule(&who.user).required;
+    Ok(Json(json!({"status": on, "required": required})))
 }
 
 /// `GET /2fa/qr-code`: the pending secret as an otpauth URL and key.
-pub async fn qr_code(State(s): State<AppState>, Verified(who): Verified) -> AppResult<Json<Value>> {
+pub async fn qr_code(
+    State(s): State<AppState>,
+    AllowSetup(who): AllowSetup,
+) -> AppResult<Json<Value>> {
     let e = s.auth.enrolment(&who).await?;
     Ok(Json(json!({
         "code": 200,
@@ -109,7 +114,7 @@ pub async fn qr_code(State(s): State<AppState>, Verified(who): Verified) -> AppR
 /// `GET /2fa/qr-code.png`: the otpauth URL as a PNG QR code.
 pub async fn qr_code_png(
     State(s): State<AppState>,
-    Verified(who): Verified,
+    AllowSetup(who): AllowSetup,
 ) -> AppResult<Response> {
     let e = s.auth.enrolment(&who).await?;
     let png = otpgate_core::crypto::qr::png(&e.url)?;
@@ -119,7 +124,7 @@ pub async fn qr_code_png(
 /// `GET /2fa/qr-code.svg`: the otpauth URL as an SVG QR code.
 pub async fn qr_code_svg(
     State(s): State<AppState>,
-    Verified(who): Verified,
+    AllowSetup(who): AllowSetup,
 ) -> AppResult<Response> {
     let e = s.auth.enrolment(&who).await?;
     let svg = otpgate_core::crypto::qr::svg(&e.url)?;

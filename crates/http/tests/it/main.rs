@@ -22,6 +22,7 @@ mod gate;
 mod legacy;
 mod lockout;
 mod login;
+mod mandatory;
 mod metrics;
 mod mudbase;
 mod openapi;

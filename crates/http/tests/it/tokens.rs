@@ -66,6 +66,7 @@ async fn a_token_signed_with_another_key_is_refused() {
         jti: "forged".into(),
         two_factor: false,
         otp_verified: true,
+        two_factor_setup: false,
         aud: None,
     });
     assert_error(

@@ -26,7 +26,7 @@ use otpgate_core::model::{
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
     OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, ProfileChange, RecoveryCodeRecord,
     Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState,
-    TokenState, TotpState, User, UserLiveState,
+    TokenState, TotpState, TwoFactorGroup, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::store::ChangeStamp;
@@ -72,7 +72,8 @@ pub struct SqliteStore {
 macro_rules! user_columns {
     () => {
         "id, username, display_name, email, phone, external_id, role, password_hash, \
-         totp_state, totp_secret, totp_last_step, tokens_valid_after, created_at"
+         totp_state, totp_secret, totp_last_step, tokens_valid_after, created_at, \
+         require_two_factor"
     };
 }
 
@@ -97,6 +98,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         totp_last_step: row.get(10)?,
         tokens_valid_after: row.get(11)?,
         created_at: row.get(12)?,
+        require_two_factor: row.get::<_, Option<i64>>(13)?.map(|v| v != 0),
     })
 }
 
@@ -428,6 +430,40 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_require_two_factor(
+        &self,
+        user_id: i64,
+        required: Option<bool>,
+    ) -> Result<bool, StoreError> {
+        let value = required.map(i64::from);
+        self.engine
+            .write(move |c| {
+                Ok(
+                    c.prepare_cached("UPDATE users SET require_two_factor = ? WHERE id = ?")?
+                        .execute(params![value, user_id])?
+                        == 1,
+                )
+            })
+            .await
+    }
+
+    async fn two_factor_census(&self) -> Result<Vec<TwoFactorGroup>, StoreError> {
+        self.read_blocking(|c| {
+            c.prepare_cached(
+                "SELECT totp_state = 2, require_two_factor, COUNT(*) FROM users GROUP BY 1, 2",
+            )?
+            .query_map([], |r| {
+                Ok(TwoFactorGroup {
+                    enabled: r.get::<_, i64>(0)? != 0,
+                    require_two_factor: r.get::<_, Option<i64>>(1)?.map(|v| v != 0),
+                    users: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
     fn change_stamp(&self) -> Option<ChangeStamp> {
         self.wal_index.stamp()
     }
@@ -447,7 +483,7 @@ impl Store for SqliteStore {
             .query_row([jti, username], |row| {
                 Ok(TokenState {
                     user: user_from_row(row)?,
-                    jti_revoked: row.get::<_, i64>(13)? != 0,
+                    jti_revoked: row.get::<_, i64>(14)? != 0,
                 })
             })
             .optional()
@@ -1259,7 +1295,7 @@ impl Store for SqliteStore {
             if let Some(users) = users {
                 out.users = c
                     .prepare_cached(
-                        "SELECT id, tokens_valid_after, totp_state FROM users \
+                        "SELECT id, tokens_valid_after, totp_state, require_two_factor FROM users \
                          WHERE id IN (SELECT value FROM json_each(?))",
                     )?
                     .query_map([users], |r| {
@@ -1267,6 +1303,7 @@ impl Store for SqliteStore {
                             user_id: r.get(0)?,
                             tokens_valid_after: r.get(1)?,
                             two_factor: r.get::<_, i64>(2)? == 2,
+                            require_two_factor: r.get::<_, Option<i64>>(3)?.map(|v| v != 0),
                         })
                     })?
                     .collect::<rusqlite::Result<_>>()?;

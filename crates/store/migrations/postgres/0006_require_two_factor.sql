@@ -1,0 +1,4 @@
+-- Mandatory 2FA (API.md section 11): the operator's per-user override of
+-- the setting two_factor.required (`otpgate user require-2fa`).
+-- NULL: follow the setting.
+ALTER TABLE users ADD COLUMN require_two_factor BOOLEAN;
