@@ -1,11 +1,14 @@
 //! `otpgate serve`: first-start bootstrap, then the HTTP server with its
 //! background housekeeping and audit writer, until SIGINT or SIGTERM
-//! (then the audit queue is flushed before exit).
+//! (then the audit queue is flushed before exit). Before anything opens a
+//! file, the soft descriptor limit is raised to the hard one and the
+//! connection budget is checked against it.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use otpgate_http::server::{default_max_connections, descriptors_needed};
 use otpgate_http::{AppState, router};
+use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
 use crate::commands::{describe, open_service};
 use crate::config::{Config, redact_url};
@@ -13,6 +16,7 @@ use crate::config::{Config, redact_url};
 /// Runs the server.
 pub async fn serve(config: Config) -> Result<(), String> {
     let started = Instant::now();
+    let max_connections = connection_budget(&config)?;
     let svc = open_service(&config).await?;
     if let Some(password) = svc.bootstrap_admin().await.map_err(|e| describe(&e))? {
         println!("Created the first user: admin");
@@ -26,21 +30,26 @@ pub async fn serve(config: Config) -> Result<(), String> {
     spawn_housekeeping(&state);
     let (stop_audit, audit_stopped) = tokio::sync::watch::channel(false);
     let audit_writer = tokio::spawn(svc.audit().clone().run_writer(audit_stopped));
+    let metrics = state.metrics.clone();
     let app = router(state);
     tracing::info!(
         listen = %config.listen,
+        max_connections,
+        max_connections_per_address = config.http.connections.max_per_address,
         database = %redact_url(&config.store.url),
         startup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(0),
         "otpgate listening on http://{}",
         config.listen
     );
-    axum::serve(
+    otpgate_http::server::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        config.http.connections,
+        max_connections,
+        metrics,
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| format!("server error: {e}"))?;
+    .await;
     // The last records: the writer flushes once more and ends.
     let _ = stop_audit.send(true);
     if audit_writer.await.is_err() {
@@ -48,6 +57,72 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     tracing::info!("otpgate stopped");
     Ok(())
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (logging both), and
+/// returns the cap on concurrent connections: the configured one if the
+/// descriptors allow it (else a clear refusal to start), or one derived
+/// from the limit.
+fn connection_budget(config: &Config) -> Result<usize, String> {
+    let (soft, hard) = raise_nofile();
+    let shown = |l: Option<u64>| l.map_or("unlimited".to_owned(), |n| n.to_string());
+    tracing::info!(
+        soft = %shown(soft),
+        hard = %shown(hard),
+        "file-descriptor limit (RLIMIT_NOFILE)"
+    );
+    let relays = config.http.upstream_ws.is_some();
+    // An unlimited soft limit still meets the kernel's per-process cap.
+    let soft = soft.unwrap_or(1 << 20);
+    match config.http.connections.max_connections {
+        Some(max) => {
+            let needed = descriptors_needed(max, relays);
+            if needed > soft {
+                return Err(format!(
+                    "connections.max = {max} needs {needed} file descriptors{}, but the limit (RLIMIT_NOFILE) is {soft} (hard {}): raise it (ulimit -n, LimitNOFILE= in the systemd unit) or lower connections.max",
+                    if relays {
+                        " (two per connection with upstream.ws_url, plus a reserve)"
+                    } else {
+                        " (one per connection plus a reserve)"
+                    },
+                    shown(hard)
+                ));
+            }
+            Ok(max)
+        }
+        None => match default_max_connections(soft, relays) {
+            0 => Err(format!(
+                "the file-descriptor limit (RLIMIT_NOFILE) is {soft} (hard {}): too few to serve connections beside the reserve of {}; raise it (ulimit -n)",
+                shown(hard),
+                descriptors_needed(0, relays)
+            )),
+            max => Ok(max),
+        },
+    }
+}
+
+/// Sets the soft descriptor limit to the hard one; returns both as they
+/// are then (`None`: unlimited).
+fn raise_nofile() -> (Option<u64>, Option<u64>) {
+    let before = getrlimit(Resource::Nofile);
+    if before.current != before.maximum {
+        let raised = Rlimit {
+            current: before.maximum,
+            maximum: before.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_err() {
+            // An unlimited hard limit: Linux takes at most `nr_open`.
+            let _ = setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(1 << 20),
+                    maximum: before.maximum,
+                },
+            );
+        }
+    }
+    let now = getrlimit(Resource::Nofile);
+    (now.current, now.maximum)
 }
 
 /// Hourly purge of expired revocations and counters and of audit records

@@ -166,6 +166,9 @@ fn endpoint(rt: &Arc<Realtime>, kind: Kind, path: String, max_payload: usize) ->
         // Clients send little (a login, pongs): a small read buffer per
         // websocket keeps ten thousand idle sockets cheap.
         .ws_read_buffer_size(1024)
+        // An Engine.IO session that never joins the namespace is closed
+        // as one that never logs in (the login timeout runs from the join).
+        .connect_timeout(rt.settings.login_timeout)
         .build_layer();
     let weak = Arc::downgrade(rt);
     // The event handlers are registered in a connect *middleware*: it runs
