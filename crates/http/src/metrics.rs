@@ -250,6 +250,13 @@ fn render_connections(c: &ConnStats, out: &mut String) {
     let _ = writeln!(out, "otpgate_connections_open {}", c.open());
     header(
         out,
+        "otpgate_connections_max",
+        "gauge",
+        "The cap on concurrent connections overall (configured, or derived from the file-descriptor limit).",
+    );
+    let _ = writeln!(out, "otpgate_connections_max {}", c.max());
+    header(
+        out,
         "otpgate_connections_accepted_total",
         "counter",
         "TCP connections admitted by the connection budget.",
@@ -271,14 +278,19 @@ fn render_connections(c: &ConnStats, out: &mut String) {
     }
     header(
         out,
-        "otpgate_connections_timed_out_total",
+        "otpgate_connections_closed_total",
         "counter",
-        "Connections closed because a request head, the next request or a request body did not arrive in time.",
+        "Connections closed by the server: a request head, the next request or a request body not received in time, or evicted at the total cap to make room.",
     );
-    for cause in [Cause::HeaderTimeout, Cause::IdleTimeout, Cause::BodyTimeout] {
+    for cause in [
+        Cause::HeaderTimeout,
+        Cause::IdleTimeout,
+        Cause::BodyTimeout,
+        Cause::Evicted,
+    ] {
         let _ = writeln!(
             out,
-            "otpgate_connections_timed_out_total{{cause=\"{}\"}} {}",
+            "otpgate_connections_closed_total{{cause=\"{}\"}} {}",
             cause.as_str(),
             c.count(cause)
         );

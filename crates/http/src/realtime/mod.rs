@@ -32,6 +32,7 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 
 use crate::client_ip::{TrustedProxies, client_ip_behind};
+use crate::server::ConnectionCloser;
 use crate::state::WsSettings;
 use registry::Registry;
 use relay::{Args, RelaySettings};
@@ -196,6 +197,22 @@ async fn wait_until_connected(s: &SocketRef) {
     }
 }
 
+/// Time for a disconnect packet to go out before the WebSocket under it is
+/// closed.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Disconnects `s` from the namespace, then closes its WebSocket
+/// connection (a client that keeps answering pings would otherwise hold
+/// its Engine.IO session and its descriptor; `socket.io-client` closes it
+/// itself).
+pub(crate) fn disconnect(s: SocketRef) {
+    let closer = s.req_parts().extensions.get::<ConnectionCloser>().cloned();
+    let _ = s.disconnect();
+    if let Some(c) = closer {
+        c.close_upgraded_after(CLOSE_GRACE);
+    }
+}
+
 fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
     let Some(rt) = weak.upgrade() else {
         let _ = s.disconnect();
@@ -252,7 +269,7 @@ fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
                     tracing::debug!(target: "otpgate::ws", sid = %s.id, "socket login refused");
                     rt.registry.remove(&s);
                     let _ = s.emit("401", &json!({"message": "unauthorized access"}));
-                    let _ = s.disconnect();
+                    disconnect(s);
                 }
             }
         },

@@ -18,7 +18,8 @@
 //! - sockets get `TCP_NODELAY`; `ConnectInfo<SocketAddr>` is set on every
 //!   request; WebSocket upgrades work (the upgraded socket keeps its slot
 //!   until it closes; Engine.IO's heartbeat and the Socket.IO connect and
-//!   login timeouts bound it from there);
+//!   login timeouts bound it from there, and a [`ConnectionCloser`] in
+//!   each request's extensions lets the Socket.IO endpoints close it);
 //! - on shutdown the listener closes, every connection finishes its
 //!   current request, and the call returns once all have closed.
 
@@ -44,6 +45,7 @@ use tower::Service;
 
 use crate::metrics::HttpMetrics;
 use budget::{Budget, Cause, Permit};
+pub use watch::ConnectionCloser;
 use watch::{EndBody, TimedBody, Timeouts, Watch, WatchedIo};
 
 /// Connection settings (validated by the binary).
@@ -153,7 +155,8 @@ pub async fn serve(
                 continue;
             }
         };
-        let permit = match budget.admit(peer.ip()) {
+        let watch = Watch::new();
+        let permit = match budget.admit(peer.ip(), &watch) {
             Ok(p) => p,
             Err(cause) => {
                 refuse(&stream, peer, cause);
@@ -164,6 +167,7 @@ pub async fn serve(
         tokio::spawn(connection(
             stream,
             peer,
+            watch,
             permit,
             shared.clone(),
             stop_rx.clone(),
@@ -204,12 +208,15 @@ async fn accept_failed(e: &std::io::Error, last_warning: &mut Option<Instant>) {
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
+    watch: Arc<Watch>,
     permit: Permit,
     shared: Arc<Shared>,
     mut stop: tokio::sync::watch::Receiver<bool>,
     _open: tokio::sync::watch::Receiver<()>,
 ) {
-    let watch = Watch::new();
+    // Dropped last: the budget no longer sees this connection as one to
+    // evict (an upgraded socket lives on, holding its permit).
+    let _ended = Ended(watch.clone());
     let io = TokioIo::new(WatchedIo::new(stream, watch.clone(), permit));
     let svc = ConnService {
         app: shared.app.clone(),
@@ -221,6 +228,10 @@ async fn connection(
     let mut conn = pin!(shared.http1.serve_connection(io, svc).with_upgrades());
     let mut stopping = false;
     loop {
+        if watch.is_evicted() {
+            tracing::debug!(target: "otpgate::conn", %peer, "connection evicted");
+            return;
+        }
         let now = Instant::now();
         let (at, cause) = watch.deadline(&shared.timeouts, now);
         if let Some(cause) = cause
@@ -238,13 +249,22 @@ async fn connection(
                 }
                 return;
             }
-            () = watch.head_started() => {}
+            () = watch.woken() => {}
             () = tokio::time::sleep_until(at.into()) => {}
             _ = stop.changed(), if !stopping => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
             }
         }
+    }
+}
+
+/// Marks its connection's task as ended when dropped.
+struct Ended(Arc<Watch>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.end();
     }
 }
 
@@ -269,6 +289,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         self.watch.busy();
         let mut req = req.map(|b| TimedBody::new(b, self.body_timeout, self.metrics.clone()));
         req.extensions_mut().insert(ConnectInfo(self.peer));
+        req.extensions_mut()
+            .insert(ConnectionCloser(self.watch.clone()));
         let mut app = self.app.clone();
         ConnFuture {
             inner: app.call(req),

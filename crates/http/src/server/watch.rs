@@ -13,14 +13,15 @@
 //! connection's service moves to `Busy`, and [`EndBody`] back to `Idle`
 //! once the response is sent. The connection task (`super::connection`)
 //! sleeps until the current phase's deadline and closes the socket if the
-//! phase has not moved on by then.
+//! phase has not moved on by then, or at once when the budget evicts it
+//! (only a connection that owes a request, `Head` or `Idle`, is evicted).
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -35,6 +36,9 @@ use crate::metrics::HttpMetrics;
 const HEAD: u64 = 0;
 const IDLE: u64 = 1;
 const BUSY: u64 = 2;
+/// The connection's task has ended (closed, or upgraded to a WebSocket
+/// that lives on without it).
+const DONE: u64 = 3;
 
 /// The timeouts a connection is held to.
 #[derive(Debug, Clone, Copy)]
@@ -54,8 +58,15 @@ pub struct Watch {
     epoch: Instant,
     /// `(milliseconds since epoch) << 2 | phase`, so both change together.
     state: AtomicU64,
+    /// Set when the budget picked this connection to make room.
+    evicted: AtomicBool,
+    /// Set by [`ConnectionCloser`]: an upgraded socket fails its next
+    /// read or write.
+    killed: AtomicBool,
+    /// The task reading an upgraded socket, woken by [`ConnectionCloser`].
+    reader: Mutex<Option<Waker>>,
     /// Woken when the phase moves to `Head` (an earlier deadline than the
-    /// one the connection task sleeps towards).
+    /// one the connection task sleeps towards) or on eviction.
     wake: Notify,
 }
 
@@ -65,38 +76,103 @@ impl Watch {
         Arc::new(Self {
             epoch: Instant::now(),
             state: AtomicU64::new(HEAD),
+            evicted: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            reader: Mutex::new(None),
             wake: Notify::new(),
         })
     }
 
-    fn set(&self, phase: u64) {
+    fn stamp(&self, phase: u64) -> u64 {
         let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX >> 2);
-        self.state.store(ms << 2 | phase, Ordering::Relaxed);
+        ms << 2 | phase
     }
 
-    fn phase(&self) -> u64 {
-        self.state.load(Ordering::Relaxed) & 3
+    /// Moves from phase `from` to `to`; false if the phase was another.
+    fn advance(&self, from: u64, to: u64) -> bool {
+        let cur = self.state.load(Ordering::Relaxed);
+        cur & 3 == from
+            && self
+                .state
+                .compare_exchange(cur, self.stamp(to), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Bytes arrived: an idle connection now owes a request head.
     fn on_read(&self) {
-        if self.phase() == IDLE {
-            self.set(HEAD);
+        if self.advance(IDLE, HEAD) {
             self.wake.notify_one();
         }
     }
 
     /// A request head was parsed and handed to the service.
     pub fn busy(&self) {
-        self.set(BUSY);
+        self.state.store(self.stamp(BUSY), Ordering::Relaxed);
     }
 
+    /// The response was sent.
     fn idle(&self) {
-        self.set(IDLE);
+        self.advance(BUSY, IDLE);
     }
 
-    /// Resolves when the phase moved to `Head`.
-    pub async fn head_started(&self) {
+    /// The connection's task ended.
+    pub fn end(&self) {
+        self.state.store(DONE, Ordering::Relaxed);
+    }
+
+    /// Whether the connection owes a request (a head or the next one) and
+    /// has not been evicted: what the budget may close to make room.
+    pub fn evictable(&self) -> bool {
+        matches!(self.state.load(Ordering::Relaxed) & 3, HEAD | IDLE)
+            && !self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Whether the connection ended or was evicted (the budget forgets it).
+    pub fn gone(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & 3 == DONE || self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Asks the connection's task to close it.
+    pub fn evict(&self) {
+        self.evicted.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// Whether [`Self::evict`] was called.
+    pub fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    fn upgraded(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & 3 == DONE
+    }
+
+    /// For an upgraded socket: an error if it was closed by a
+    /// [`ConnectionCloser`], else the reader's waker is kept for it.
+    fn check_killed(&self, cx: &Context<'_>) -> io::Result<()> {
+        if !self.upgraded() {
+            return Ok(());
+        }
+        if self.killed.load(Ordering::Relaxed) {
+            return Err(io::ErrorKind::ConnectionAborted.into());
+        }
+        let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if !reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *reader = Some(cx.waker().clone());
+        }
+        Ok(())
+    }
+
+    fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        let waker = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Resolves when the phase moved to `Head`, or on eviction.
+    pub async fn woken(&self) {
         self.wake.notified().await;
     }
 
@@ -108,7 +184,8 @@ impl Watch {
         match state & 3 {
             HEAD => (since + t.header, Some(Cause::HeaderTimeout)),
             IDLE => (since + t.idle, Some(Cause::IdleTimeout)),
-            _ => (now + t.header.min(t.idle), None),
+            BUSY => (now + t.header.min(t.idle), None),
+            _ => (now + t.idle, None),
         }
     }
 }
@@ -140,6 +217,9 @@ impl AsyncRead for WatchedIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Err(e) = self.watch.check_killed(cx) {
+            return Poll::Ready(Err(e));
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
@@ -155,6 +235,9 @@ impl AsyncWrite for WatchedIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Err(e) = self.watch.check_killed(cx) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -176,6 +259,28 @@ impl AsyncWrite for WatchedIo {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A handle on the connection a request came on, in every request's
+/// extensions: the Socket.IO endpoints close a WebSocket with it once they
+/// have disconnected its socket (a client that keeps answering Engine.IO
+/// pings would otherwise keep its connection, and its descriptor, after
+/// being disconnected from the namespace). It does nothing to a
+/// connection that was not upgraded (HTTP requests have their own
+/// deadlines).
+#[derive(Debug, Clone)]
+pub struct ConnectionCloser(pub(super) Arc<Watch>);
+
+impl ConnectionCloser {
+    /// Closes the connection, if upgraded, after `grace` (time for what
+    /// was just sent to go out).
+    pub fn close_upgraded_after(&self, grace: Duration) {
+        let watch = self.0.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            watch.kill();
+        });
     }
 }
 
