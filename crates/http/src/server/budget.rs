@@ -313,8 +313,8 @@ mod tests {
     fn the_per_address_cap_counts_ipv4_hosts_and_ipv6_slash_64s() {
         let m = Arc::new(HttpMetrics::default());
         let b = Budget::new(100, 2, m.clone());
-        let _1 = admit(&b, "10.0.0.1").unwrap();
-        let _2 = admit(&b, "::ffff:10.0.0.1").unwrap();
+        let _first = admit(&b, "10.0.0.1").unwrap();
+        let _mapped = admit(&b, "::ffff:10.0.0.1").unwrap();
         assert_eq!(admit(&b, "10.0.0.1").unwrap_err(), Cause::PerAddressCap);
         assert!(admit(&b, "10.0.0.2").is_ok());
         let v6 = admit(&b, "2001:db8:1:2::1").unwrap();
