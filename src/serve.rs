@@ -16,7 +16,7 @@ use crate::config::{Config, redact_url};
 /// Runs the server.
 pub async fn serve(config: Config) -> Result<(), String> {
     let started = Instant::now();
-    let max_connections = connection_budget(&config)?;
+    let (max_connections, nofile) = connection_budget(&config)?;
     let svc = open_service(&config).await?;
     if let Some(password) = svc.bootstrap_admin().await.map_err(|e| describe(&e))? {
         println!("Created the first user: admin");
@@ -36,6 +36,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         listen = %config.listen,
         max_connections,
         max_connections_per_address = config.http.connections.max_per_address,
+        nofile_soft = %nofile.soft,
+        nofile_hard = %nofile.hard,
         database = %redact_url(&config.store.url),
         startup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(0),
         "otpgate listening on http://{}",
@@ -59,18 +61,23 @@ pub async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit (logging both), and
-/// returns the cap on concurrent connections: the configured one if the
-/// descriptors allow it (else a clear refusal to start), or one derived
-/// from the limit.
-fn connection_budget(config: &Config) -> Result<usize, String> {
+/// The descriptor limits in force, as logged (`unlimited` or a number).
+struct Nofile {
+    soft: String,
+    hard: String,
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit, and returns the cap
+/// on concurrent connections: the configured one if the descriptors allow
+/// it (else a clear refusal to start), or one derived from the limit; and
+/// the limits, for the start-up log line.
+fn connection_budget(config: &Config) -> Result<(usize, Nofile), String> {
     let (soft, hard) = raise_nofile();
     let shown = |l: Option<u64>| l.map_or("unlimited".to_owned(), |n| n.to_string());
-    tracing::info!(
-        soft = %shown(soft),
-        hard = %shown(hard),
-        "file-descriptor limit (RLIMIT_NOFILE)"
-    );
+    let nofile = Nofile {
+        soft: shown(soft),
+        hard: shown(hard),
+    };
     let relays = config.http.upstream_ws.is_some();
     // An unlimited soft limit still meets the kernel's per-process cap.
     let soft = soft.unwrap_or(1 << 20);
@@ -88,7 +95,7 @@ fn connection_budget(config: &Config) -> Result<usize, String> {
                     shown(hard)
                 ));
             }
-            Ok(max)
+            Ok((max, nofile))
         }
         None => match default_max_connections(soft, relays) {
             0 => Err(format!(
@@ -96,7 +103,7 @@ fn connection_budget(config: &Config) -> Result<usize, String> {
                 shown(hard),
                 descriptors_needed(0, relays)
             )),
-            max => Ok(max),
+            max => Ok((max, nofile)),
         },
     }
 }

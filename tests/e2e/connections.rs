@@ -471,3 +471,41 @@ async fn socket_io_connections_that_never_join_or_never_log_in_are_closed() {
     );
     assert!(metric(&server, "otpgate_connections_open").await <= 4.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_soft_descriptor_limit_is_raised_and_a_budget_it_cannot_hold_refuses_to_start() {
+    if !have_tool("prlimit", "apt-get install util-linux") {
+        return;
+    }
+    // Soft 300, hard 2048: the server raises its soft limit and derives its
+    // cap from 2048 (less a tenth), not from 300.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_under(dir.path(), &["prlimit", "--nofile=300:2048"], &[]);
+    assert_eq!(metric(&server, "otpgate_connections_max").await, 1844.0);
+    drop(server);
+
+    // 1,000 connections need 1,128 descriptors: not with 512.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("prlimit")
+        .args(["--nofile=512", crate::support::BIN, "serve"])
+        .current_dir(dir.path())
+        .env(
+            "OTPGATE_LISTEN",
+            format!("127.0.0.1:{}", crate::support::free_port()),
+        )
+        .env("OTPGATE_CONNECTIONS_MAX", "1000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("error: connections.max = 1000 needs 1128 file descriptors"),
+        "{err}"
+    );
+    assert!(
+        lines[0].contains("the limit (RLIMIT_NOFILE) is 512"),
+        "{err}"
+    );
+}
