@@ -148,14 +148,16 @@ impl Watch {
     }
 
     /// For an upgraded socket: an error if it was closed by a
-    /// [`ConnectionCloser`], else the reader's waker is kept for it.
-    fn check_killed(&self, cx: &Context<'_>) -> io::Result<()> {
+    /// [`ConnectionCloser`]; else, for a read, the reader's waker is kept
+    /// (the reader is always waiting on the socket, the writer not).
+    fn check_killed(&self, reading: Option<&Context<'_>>) -> io::Result<()> {
         if !self.upgraded() {
             return Ok(());
         }
         if self.killed.load(Ordering::Relaxed) {
             return Err(io::ErrorKind::ConnectionAborted.into());
         }
+        let Some(cx) = reading else { return Ok(()) };
         let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         if !reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             *reader = Some(cx.waker().clone());
@@ -217,7 +219,7 @@ impl AsyncRead for WatchedIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Err(e) = self.watch.check_killed(cx) {
+        if let Err(e) = self.watch.check_killed(Some(cx)) {
             return Poll::Ready(Err(e));
         }
         let before = buf.filled().len();
@@ -235,7 +237,7 @@ impl AsyncWrite for WatchedIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if let Err(e) = self.watch.check_killed(cx) {
+        if let Err(e) = self.watch.check_killed(None) {
             return Poll::Ready(Err(e));
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)
@@ -246,6 +248,9 @@ impl AsyncWrite for WatchedIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if let Err(e) = self.watch.check_killed(None) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
