@@ -210,6 +210,17 @@ impl Budget {
     }
 }
 
+impl Budget {
+    /// Asks every open connection to finish its request and close (the
+    /// server is stopping).
+    pub fn stop_all(&self) {
+        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        for w in queue.iter().filter_map(Weak::upgrade) {
+            w.stop();
+        }
+    }
+}
+
 /// Evicts the oldest queued connection that owes a request, looking at
 /// [`EVICTION_SCAN`] entries at most; busy ones go to the back.
 fn evict_one(queue: &mut VecDeque<Weak<Watch>>, stats: &ConnStats) -> bool {

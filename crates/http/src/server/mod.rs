@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::http::header::UPGRADE;
 use axum::http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -139,7 +140,6 @@ pub async fn serve(
         },
         metrics,
     });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (open_tx, open_rx) = tokio::sync::watch::channel(());
     let mut shutdown = pin!(shutdown);
     let mut last_warning: Option<Instant> = None;
@@ -170,12 +170,11 @@ pub async fn serve(
             watch,
             permit,
             shared.clone(),
-            stop_rx.clone(),
             open_rx.clone(),
         ));
     }
     drop(listener);
-    let _ = stop_tx.send(true);
+    budget.stop_all();
     drop(open_rx);
     open_tx.closed().await;
 }
@@ -211,7 +210,6 @@ async fn connection(
     watch: Arc<Watch>,
     permit: Permit,
     shared: Arc<Shared>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
     _open: tokio::sync::watch::Receiver<()>,
 ) {
     // Dropped last: the budget no longer sees this connection as one to
@@ -223,11 +221,16 @@ async fn connection(
         watch: watch.clone(),
         peer,
         body_timeout: shared.timeouts.body,
-        metrics: shared.metrics.clone(),
     };
     let mut conn = pin!(shared.http1.serve_connection(io, svc).with_upgrades());
     let mut stopping = false;
+    // The only futures polled beside the connection belong to it alone: a
+    // wake per request must not touch anything shared between connections.
     loop {
+        if !stopping && watch.is_stopping() {
+            stopping = true;
+            conn.as_mut().graceful_shutdown();
+        }
         if watch.is_evicted() {
             tracing::debug!(target: "otpgate::conn", %peer, "connection evicted");
             return;
@@ -244,6 +247,9 @@ async fn connection(
         tokio::select! {
             biased;
             r = conn.as_mut() => {
+                if watch.body_timed_out() {
+                    shared.metrics.connections.record(Cause::BodyTimeout);
+                }
                 if let Err(e) = r {
                     tracing::trace!(target: "otpgate::conn", %peer, error = %e, "connection ended");
                 }
@@ -251,10 +257,6 @@ async fn connection(
             }
             () = watch.woken() => {}
             () = tokio::time::sleep_until(at.into()) => {}
-            _ = stop.changed(), if !stopping => {
-                stopping = true;
-                conn.as_mut().graceful_shutdown();
-            }
         }
     }
 }
@@ -277,7 +279,6 @@ struct ConnService {
     watch: Arc<Watch>,
     peer: SocketAddr,
     body_timeout: Duration,
-    metrics: Arc<HttpMetrics>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -287,10 +288,13 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.watch.busy();
-        let mut req = req.map(|b| TimedBody::new(b, self.body_timeout, self.metrics.clone()));
+        let mut req = req.map(|b| TimedBody::new(b, self.body_timeout, self.watch.clone()));
         req.extensions_mut().insert(ConnectInfo(self.peer));
-        req.extensions_mut()
-            .insert(ConnectionCloser(self.watch.clone()));
+        // Only an upgrade can outlive its request.
+        if req.headers().contains_key(UPGRADE) {
+            req.extensions_mut()
+                .insert(ConnectionCloser(self.watch.clone()));
+        }
         let mut app = self.app.clone();
         ConnFuture {
             inner: app.call(req),

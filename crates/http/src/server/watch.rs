@@ -31,7 +31,6 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use super::budget::{Cause, Permit};
-use crate::metrics::HttpMetrics;
 
 const HEAD: u64 = 0;
 const IDLE: u64 = 1;
@@ -63,6 +62,11 @@ pub struct Watch {
     /// Set by [`ConnectionCloser`]: an upgraded socket fails its next
     /// read or write.
     killed: AtomicBool,
+    /// Set when the server stops: finish the current request, then close.
+    stopping: AtomicBool,
+    /// Set when a request body missed its deadline (counted once the
+    /// connection ends, so requests need no handle on the counters).
+    body_timed_out: AtomicBool,
     /// The task reading an upgraded socket, woken by [`ConnectionCloser`].
     reader: Mutex<Option<Waker>>,
     /// Woken when the phase moves to `Head` (an earlier deadline than the
@@ -78,6 +82,8 @@ impl Watch {
             state: AtomicU64::new(HEAD),
             evicted: AtomicBool::new(false),
             killed: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            body_timed_out: AtomicBool::new(false),
             reader: Mutex::new(None),
             wake: Notify::new(),
         })
@@ -138,6 +144,22 @@ impl Watch {
         self.wake.notify_one();
     }
 
+    /// Asks the connection's task to finish its request and close.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// Whether [`Self::stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Whether a request body of this connection missed its deadline.
+    pub fn body_timed_out(&self) -> bool {
+        self.body_timed_out.load(Ordering::Relaxed)
+    }
+
     /// Whether [`Self::evict`] was called.
     pub fn is_evicted(&self) -> bool {
         self.evicted.load(Ordering::Relaxed)
@@ -173,7 +195,7 @@ impl Watch {
         }
     }
 
-    /// Resolves when the phase moved to `Head`, or on eviction.
+    /// Resolves when the phase moved to `Head`, on eviction or on stop.
     pub async fn woken(&self) {
         self.wake.notified().await;
     }
@@ -294,9 +316,10 @@ impl ConnectionCloser {
 #[error("the request body was not received within {0:?}")]
 pub struct BodyTimeout(pub Duration);
 
-/// A request body that fails once its deadline passes (counted as a
-/// `body_timeout`); the handler then answers 400 and hyper closes the
-/// connection, since the body was not read to its end.
+/// A request body that fails once its deadline passes (marked on the
+/// connection's [`Watch`], counted as a `body_timeout` when it closes); the
+/// handler then answers 400 and hyper closes the connection, since the
+/// body was not read to its end.
 #[derive(Debug)]
 pub struct TimedBody {
     inner: Incoming,
@@ -305,19 +328,19 @@ pub struct TimedBody {
     /// Created the first time the body has to wait (most bodies never do).
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     timed_out: bool,
-    metrics: Arc<HttpMetrics>,
+    watch: Arc<Watch>,
 }
 
 impl TimedBody {
     /// `inner`, due within `bound` from now.
-    pub fn new(inner: Incoming, bound: Duration, metrics: Arc<HttpMetrics>) -> Self {
+    pub fn new(inner: Incoming, bound: Duration, watch: Arc<Watch>) -> Self {
         Self {
             inner,
             deadline: Instant::now() + bound,
             bound,
             sleep: None,
             timed_out: false,
-            metrics,
+            watch,
         }
     }
 }
@@ -343,7 +366,7 @@ impl HttpBody for TimedBody {
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
         if sleep.as_mut().poll(cx).is_ready() {
             this.timed_out = true;
-            this.metrics.connections.record(Cause::BodyTimeout);
+            this.watch.body_timed_out.store(true, Ordering::Relaxed);
             return Poll::Ready(Some(Err(Box::new(BodyTimeout(this.bound)))));
         }
         Poll::Pending
