@@ -163,8 +163,8 @@ async fn two_thousand_half_open_connections_under_a_1024_descriptor_limit_shut_n
          /healthz {healthz:?}, login {login:?}, Socket.IO login {sio_ms} ms; {still_open} still open"
     );
     assert!(
-        open_now >= 800.0,
-        "the attack holds the budget: {open_now} open"
+        open_now >= 600.0,
+        "the attack holds most of the budget (896): {open_now} open"
     );
     assert!(
         healthz < Duration::from_secs(1),

@@ -440,3 +440,40 @@ impl Drop for EndBody {
         self.finish();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Timeouts = Timeouts {
+        header: Duration::from_secs(10),
+        idle: Duration::from_secs(60),
+        body: Duration::from_secs(30),
+    };
+
+    #[test]
+    fn each_phase_has_its_deadline() {
+        let w = Watch::new();
+        let now = Instant::now();
+        let (at, cause) = w.deadline(&T, now);
+        assert_eq!(cause, Some(Cause::HeaderTimeout));
+        assert!(at <= now + T.header, "a fresh connection owes its head");
+        w.busy();
+        let (at, cause) = w.deadline(&T, now);
+        assert_eq!((at, cause), (now + T.header / 4, None), "busy: look again");
+        w.idle();
+        assert!(w.evictable());
+        let (_, cause) = w.deadline(&T, now);
+        assert_eq!(cause, None, "idle for 60 s: look again in 2.5 s first");
+        let (at, cause) = w.deadline(&T, now + T.idle);
+        assert_eq!(cause, Some(Cause::IdleTimeout));
+        assert!(at <= now + T.idle + Duration::from_millis(5));
+        w.on_read();
+        assert_eq!(w.deadline(&T, now).1, Some(Cause::HeaderTimeout));
+        w.end();
+        w.idle();
+        w.on_read();
+        assert!(!w.evictable(), "an ended connection stays ended");
+        assert_eq!(w.deadline(&T, now).1, None);
+    }
+}
