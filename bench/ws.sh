@@ -17,7 +17,8 @@ build_release
 ulimit -n "$(( N * 2 + 4096 ))" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 port=$(free_port)
-start_otpgate "$port"
+# Every client comes from 127.0.0.1: no per-address connection cap.
+start_otpgate "$port" OTPGATE_CONNECTIONS_MAX_PER_ADDRESS=0
 add_user bench bench-pw
 add_user probe probe-pw
 add_user probe2 probe2-pw

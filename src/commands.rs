@@ -363,6 +363,20 @@ fn print_config(c: &Config) {
     println!("api_prefix: {}", c.http.api_prefix);
     println!("issuer: {}", p.issuer);
     println!("body_limit_bytes: {}", c.http.body_limit);
+    let conn = &c.http.connections;
+    println!(
+        "connections: header timeout {} ms, idle {} ms, body {} ms; at most {} in all, {} per address",
+        conn.header_timeout.as_millis(),
+        conn.idle_timeout.as_millis(),
+        conn.body_timeout.as_millis(),
+        conn.max_connections
+            .map_or("(from the file-descriptor limit)".to_owned(), |m| m
+                .to_string()),
+        match conn.max_per_address {
+            0 => "no cap".to_owned(),
+            n => n.to_string(),
+        }
+    );
     println!(
         "rate_limit: {} req/s, burst {}",
         c.http.rate_limit_average, c.http.rate_limit_burst

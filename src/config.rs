@@ -14,6 +14,7 @@ use otpgate_core::config::{Argon2Cost, LegacyPolicy, Policy, ThrottlePolicy};
 use otpgate_http::client_ip::{IpNet, TrustedProxies};
 use otpgate_http::proxy::{USER_HEADER, UpstreamSettings};
 use otpgate_http::realtime::relay::RelaySettings;
+use otpgate_http::server::ConnSettings;
 use otpgate_http::state::DEFAULT_LEGACY_DOCS_URL;
 use otpgate_http::{HttpSettings, WsSettings};
 use otpgate_store::{PostgresOptions, SqliteOptions, StoreOptions};
@@ -65,6 +66,8 @@ struct Raw {
     password: RawPassword,
     #[serde(default)]
     two_factor: RawTwoFactor,
+    #[serde(default)]
+    connections: RawConnections,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +80,16 @@ struct RawPassword {
 #[serde(deny_unknown_fields)]
 struct RawTwoFactor {
     required: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnections {
+    header_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
+    max: Option<usize>,
+    max_per_address: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -296,6 +309,11 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_AUDIT_RETENTION_DAYS",
     "OTPGATE_PASSWORD_MIN_LENGTH",
     "OTPGATE_TWO_FACTOR_REQUIRED",
+    "OTPGATE_CONNECTIONS_HEADER_TIMEOUT_MS",
+    "OTPGATE_CONNECTIONS_IDLE_TIMEOUT_MS",
+    "OTPGATE_CONNECTIONS_BODY_TIMEOUT_MS",
+    "OTPGATE_CONNECTIONS_MAX",
+    "OTPGATE_CONNECTIONS_MAX_PER_ADDRESS",
 ];
 
 /// The NethCTI middleware's variables that mean the same thing as one of
@@ -502,6 +520,19 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             }
             "OTPGATE_TWO_FACTOR_REQUIRED" => {
                 raw.two_factor.required = Some(parse_bool(name, &v)?);
+            }
+            "OTPGATE_CONNECTIONS_HEADER_TIMEOUT_MS" => {
+                raw.connections.header_timeout_ms = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_CONNECTIONS_IDLE_TIMEOUT_MS" => {
+                raw.connections.idle_timeout_ms = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_CONNECTIONS_BODY_TIMEOUT_MS" => {
+                raw.connections.body_timeout_ms = Some(parse_env(name, &v)?);
+            }
+            "OTPGATE_CONNECTIONS_MAX" => raw.connections.max = Some(parse_env(name, &v)?),
+            "OTPGATE_CONNECTIONS_MAX_PER_ADDRESS" => {
+                raw.connections.max_per_address = Some(parse_env(name, &v)?);
             }
             _ => {}
         }
@@ -961,6 +992,7 @@ impl Config {
             );
         }
         let (upstream, upstream_ws) = upstream_settings(raw.upstream)?;
+        let connections = connection_settings(&raw.connections)?;
 
         Ok(Self {
             listen,
@@ -981,12 +1013,36 @@ impl Config {
                 upstream,
                 upstream_ws,
                 legacy_docs_url,
+                connections,
             },
             log_format,
             file,
             notifier,
         })
     }
+}
+
+/// The `[connections]` section: timeouts of at least 100 ms, a total cap
+/// of at least 1 when given (absent: derived from the descriptor limit at
+/// start), a per-address cap (0: none).
+fn connection_settings(raw: &RawConnections) -> Result<ConnSettings, String> {
+    let d = ConnSettings::default();
+    let ms = |v: Option<u64>, default: Duration, key: &str| match v {
+        None => Ok(default),
+        Some(ms) if ms >= 100 => Ok(Duration::from_millis(ms)),
+        Some(_) => Err(format!("connections.{key} must be at least 100")),
+    };
+    let max_connections = match raw.max {
+        Some(0) => return Err("connections.max must be at least 1 (omit it to derive it from the file-descriptor limit)".into()),
+        m => m,
+    };
+    Ok(ConnSettings {
+        header_timeout: ms(raw.header_timeout_ms, d.header_timeout, "header_timeout_ms")?,
+        idle_timeout: ms(raw.idle_timeout_ms, d.idle_timeout, "idle_timeout_ms")?,
+        body_timeout: ms(raw.body_timeout_ms, d.body_timeout, "body_timeout_ms")?,
+        max_connections,
+        max_per_address: raw.max_per_address.unwrap_or(d.max_per_address),
+    })
 }
 
 impl From<RawNotifier> for crate::notifier_config::RawSettings {
@@ -1232,6 +1288,44 @@ mod tests {
         assert!(err.contains("unknown field `hots`"), "{err}");
         let err = Config::load(None, &env_of(&[("OTPGATE_OOB_SEND_MAX", "0")])).expect_err("0");
         assert!(err.contains("oob.send_max"), "{err}");
+    }
+
+    #[test]
+    fn connection_settings_come_from_file_and_env() {
+        let c = Config::validate(Raw::default(), None).expect("defaults");
+        assert_eq!(c.http.connections, ConnSettings::default());
+        assert_eq!(c.http.connections.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.connections.max_connections, None);
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(
+            &file,
+            "[connections]\nheader_timeout_ms = 2000\nidle_timeout_ms = 5000\nmax = 500\n",
+        )
+        .expect("write");
+        let env = env_of(&[
+            ("OTPGATE_CONNECTIONS_BODY_TIMEOUT_MS", "3000"),
+            ("OTPGATE_CONNECTIONS_MAX_PER_ADDRESS", "0"),
+            ("OTPGATE_CONNECTIONS_MAX", "700"),
+        ]);
+        let c = Config::load(Some(&file), &env)
+            .expect("load")
+            .http
+            .connections;
+        assert_eq!(c.header_timeout, Duration::from_secs(2));
+        assert_eq!(c.idle_timeout, Duration::from_secs(5));
+        assert_eq!(c.body_timeout, Duration::from_secs(3));
+        assert_eq!(c.max_connections, Some(700), "the environment wins");
+        assert_eq!(c.max_per_address, 0);
+        let err = Config::load(
+            None,
+            &env_of(&[("OTPGATE_CONNECTIONS_HEADER_TIMEOUT_MS", "5")]),
+        )
+        .expect_err("too short");
+        assert!(err.contains("connections.header_timeout_ms"), "{err}");
+        let err =
+            Config::load(None, &env_of(&[("OTPGATE_CONNECTIONS_MAX", "0")])).expect_err("zero");
+        assert!(err.contains("connections.max"), "{err}");
     }
 
     #[test]

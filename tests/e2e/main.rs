@@ -19,6 +19,7 @@ mod support;
 
 mod applications;
 mod cli;
+mod connections;
 mod crash;
 mod deploy;
 mod logs;

@@ -117,16 +117,22 @@ impl Server {
     /// Starts `otpgate serve` in `dir` (as `cargo run --release -- serve`
     /// would, with the default data directory `./otpgate-data`).
     pub fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Self {
-        Self::start_with(dir, extra_env, false)
+        Self::start_with(dir, extra_env, false, &[])
+    }
+
+    /// [`Server::start`] through `wrapper` (a command that runs the one
+    /// after it, such as `prlimit --nofile=1024`).
+    pub fn start_under(dir: &Path, wrapper: &[&str], extra_env: &[(&str, &str)]) -> Self {
+        Self::start_with(dir, extra_env, false, wrapper)
     }
 
     /// [`Server::start`], keeping the server's stderr (its logs) for
     /// [`Server::stderr_lines`] instead of passing it through.
     pub fn start_capturing(dir: &Path, extra_env: &[(&str, &str)]) -> Self {
-        Self::start_with(dir, extra_env, true)
+        Self::start_with(dir, extra_env, true, &[])
     }
 
-    fn start_with(dir: &Path, extra_env: &[(&str, &str)], capture: bool) -> Self {
+    fn start_with(dir: &Path, extra_env: &[(&str, &str)], capture: bool, wrapper: &[&str]) -> Self {
         let port = free_port();
         let mut env: Vec<(String, String)> = vec![
             ("OTPGATE_LISTEN".into(), format!("127.0.0.1:{port}")),
@@ -137,7 +143,15 @@ impl Server {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
-        let mut child = Command::new(BIN)
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = command
             .arg("serve")
             .current_dir(dir)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

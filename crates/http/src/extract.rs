@@ -25,6 +25,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::client_ip::client_ip_of;
 use crate::error::AppError;
+use crate::server::watch::BodyTimeout;
 use crate::state::AppState;
 
 /// How a body is encoded.
@@ -57,10 +58,24 @@ pub async fn read_body(req: Request, state: &AppState) -> Result<Bytes, AppError
     Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::PayloadTooLarge(limit)
+        } else if let Some(t) = body_timeout(&e) {
+            AppError::BadBody(t.to_string())
         } else {
             AppError::BadBody("the request body could not be read".into())
         }
     })
+}
+
+/// The body timeout behind a body read error, if that was the cause.
+fn body_timeout<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a BodyTimeout> {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<BodyTimeout>() {
+            return Some(t);
+        }
+        cur = e.source();
+    }
+    None
 }
 
 /// Describes a JSON error without echoing the offending value (it may be

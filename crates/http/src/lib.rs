@@ -8,7 +8,8 @@
 //! Socket.IO clients are in [`realtime`], the reverse proxy to the
 //! protected application in [`proxy`], the legacy login in
 //! [`routes::legacy`]. The OpenAPI document and the embedded Swagger UI
-//! are in [`openapi`].
+//! are in [`openapi`]. The accept loop, with its connection budget and
+//! timeouts, is [`server`].
 
 pub mod client_ip;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod proxy;
 pub mod rate_limit;
 pub mod realtime;
 pub mod routes;
+pub mod server;
 pub mod state;
 
 pub use routes::router;

@@ -27,6 +27,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use otpgate_core::service::audit::{AuthEvent, CheckFactor, CheckResult};
 
+use crate::server::budget::{Cause, ConnStats};
 use crate::state::AppState;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -97,6 +98,8 @@ impl std::fmt::Debug for RouteStats {
 pub struct HttpMetrics {
     routes: RwLock<HashMap<String, Arc<RouteStats>>>,
     store_errors: AtomicU64,
+    /// Open connections, refusals and early closes (the accept loop).
+    pub connections: ConnStats,
 }
 
 impl std::fmt::Debug for HttpMetrics {
@@ -167,6 +170,7 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 pub fn render(state: &AppState) -> String {
     let mut out = String::with_capacity(16 * 1024);
     render_http(&state.metrics, &mut out);
+    render_connections(&state.metrics.connections, &mut out);
     render_auth(state, &mut out);
     out
 }
@@ -233,6 +237,63 @@ fn render_http(m: &HttpMetrics, out: &mut String) {
         let _ = writeln!(
             out,
             "otpgate_http_request_duration_seconds_count{{route=\"{route}\"}} {total}"
+        );
+    }
+}
+
+fn render_connections(c: &ConnStats, out: &mut String) {
+    header(
+        out,
+        "otpgate_connections_open",
+        "gauge",
+        "TCP connections open now (upgraded WebSockets included).",
+    );
+    let _ = writeln!(out, "otpgate_connections_open {}", c.open());
+    header(
+        out,
+        "otpgate_connections_max",
+        "gauge",
+        "The cap on concurrent connections overall (configured, or derived from the file-descriptor limit).",
+    );
+    let _ = writeln!(out, "otpgate_connections_max {}", c.max());
+    header(
+        out,
+        "otpgate_connections_accepted_total",
+        "counter",
+        "TCP connections admitted by the connection budget.",
+    );
+    let _ = writeln!(out, "otpgate_connections_accepted_total {}", c.accepted());
+    header(
+        out,
+        "otpgate_connections_refused_total",
+        "counter",
+        "TCP connections closed at accept, by the cap that refused them.",
+    );
+    for cause in [Cause::TotalCap, Cause::PerAddressCap] {
+        let _ = writeln!(
+            out,
+            "otpgate_connections_refused_total{{cause=\"{}\"}} {}",
+            cause.as_str(),
+            c.count(cause)
+        );
+    }
+    header(
+        out,
+        "otpgate_connections_closed_total",
+        "counter",
+        "Connections closed by the server: a request head, the next request or a request body not received in time, or evicted at the total cap to make room.",
+    );
+    for cause in [
+        Cause::HeaderTimeout,
+        Cause::IdleTimeout,
+        Cause::BodyTimeout,
+        Cause::Evicted,
+    ] {
+        let _ = writeln!(
+            out,
+            "otpgate_connections_closed_total{{cause=\"{}\"}} {}",
+            cause.as_str(),
+            c.count(cause)
         );
     }
 }

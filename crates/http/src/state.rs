@@ -11,6 +11,7 @@ use crate::proxy::{Upstream, UpstreamSettings};
 use crate::rate_limit::RateLimiter;
 use crate::realtime::Realtime;
 use crate::realtime::relay::RelaySettings;
+use crate::server::ConnSettings;
 
 /// Settings of the Socket.IO endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,8 @@ pub struct HttpSettings {
     pub upstream_ws: Option<RelaySettings>,
     /// Target of the `Link` header on legacy answers (migration docs).
     pub legacy_docs_url: String,
+    /// Connection timeouts and caps (the accept loop, [`crate::server`]).
+    pub connections: ConnSettings,
 }
 
 impl Default for HttpSettings {
@@ -72,6 +75,7 @@ impl Default for HttpSettings {
             upstream: None,
             upstream_ws: None,
             legacy_docs_url: DEFAULT_LEGACY_DOCS_URL.to_owned(),
+            connections: ConnSettings::default(),
         }
     }
 }

@@ -32,6 +32,7 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 
 use crate::client_ip::{TrustedProxies, client_ip_behind};
+use crate::server::ConnectionCloser;
 use crate::state::WsSettings;
 use registry::Registry;
 use relay::{Args, RelaySettings};
@@ -168,6 +169,9 @@ fn endpoint(rt: &Arc<Realtime>, kind: Kind, path: String, max_payload: usize) ->
         // Clients send little (a login, pongs): a small read buffer per
         // websocket keeps ten thousand idle sockets cheap.
         .ws_read_buffer_size(1024)
+        // An Engine.IO session that never joins the namespace is closed
+        // as one that never logs in (the login timeout runs from the join).
+        .connect_timeout(rt.settings.login_timeout)
         .build_layer();
     let weak = Arc::downgrade(rt);
     // The event handlers are registered in a connect *middleware*: it runs
@@ -192,6 +196,22 @@ async fn wait_until_connected(s: &SocketRef) {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+/// Time for a disconnect packet to go out before the WebSocket under it is
+/// closed.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Disconnects `s` from the namespace, then closes its WebSocket
+/// connection (a client that keeps answering pings would otherwise hold
+/// its Engine.IO session and its descriptor; `socket.io-client` closes it
+/// itself).
+pub(crate) fn disconnect(s: SocketRef) {
+    let closer = s.req_parts().extensions.get::<ConnectionCloser>().cloned();
+    let _ = s.disconnect();
+    if let Some(c) = closer {
+        c.close_upgraded_after(CLOSE_GRACE);
     }
 }
 
@@ -251,7 +271,7 @@ fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
                     tracing::debug!(target: "otpgate::ws", sid = %s.id, "socket login refused");
                     rt.registry.remove(&s);
                     let _ = s.emit("401", &json!({"message": "unauthorized access"}));
-                    let _ = s.disconnect();
+                    disconnect(s);
                 }
             }
         },

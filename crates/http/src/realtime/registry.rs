@@ -179,7 +179,7 @@ impl Realtime {
         let (overdue, sids, sessions) = self.registry.take_overdue_and_snapshot(now_ms);
         for s in overdue {
             tracing::debug!(target: "otpgate::ws", sid = %s.id, "no login in time");
-            let _ = s.disconnect();
+            super::disconnect(s);
         }
         if sessions.is_empty() {
             return;
@@ -202,7 +202,7 @@ impl Realtime {
                     "session_revoked",
                     &json!({"message": "session revoked", "reason": reason.as_str()}),
                 );
-                let _ = socket.disconnect();
+                super::disconnect(socket);
             }
         }
     }

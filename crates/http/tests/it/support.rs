@@ -123,14 +123,20 @@ impl TestApp {
         }
     }
 
-    /// Serves the router on a loopback port (for Socket.IO clients).
+    /// Serves the router on a loopback port (for Socket.IO clients), with
+    /// the binary's accept loop.
     pub async fn serve(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = self.router.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app.into_make_service()).await;
-        });
+        tokio::spawn(otpgate_http::server::serve(
+            listener,
+            app,
+            self.settings.connections,
+            1024,
+            Arc::new(otpgate_http::metrics::HttpMetrics::default()),
+            std::future::pending(),
+        ));
         addr
     }
 
