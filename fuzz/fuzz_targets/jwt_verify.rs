@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         jti: "j".into(),
         two_factor: true,
         otp_verified: false,
+        two_factor_setup: false,
         aud: None,
     });
     if let (Some(&pos), Some(&val)) = (data.first(), data.get(1)) {
