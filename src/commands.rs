@@ -368,6 +368,10 @@ fn print_config(c: &Config) {
         c.http.rate_limit_average, c.http.rate_limit_burst
     );
     println!("jwt.lifetime_secs: {}", p.token_lifetime_secs);
+    println!(
+        "jwt.persistent_lifetime_secs: {}",
+        p.persistent_lifetime_secs
+    );
     println!("totp.skew_steps: {}", p.totp_skew_steps);
     println!(
         "lockout: otp {} / login user {} consecutive, login ip {} per {} s; back-off {} s doubling to {} s",
