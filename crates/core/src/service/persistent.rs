@@ -154,19 +154,31 @@ impl AuthService {
     }
 
     /// The recorded tokens that still pass: not expired, not behind the
-    /// user's cut-off (the store revokes replaced and removed ones).
+    /// user's cut-off, not revoked by id (the store revokes replaced and
+    /// removed ones; a logout of the token itself revokes it too).
     async fn live_persistent(
         &self,
         user_id: i64,
         valid_after: i64,
     ) -> Result<Vec<LiveToken>, AuthError> {
         let now = self.clock.now_secs();
-        let mut live: Vec<LiveToken> = self
+        let recorded: Vec<PersistentToken> = self
             .store
             .persistent_tokens(user_id)
             .await?
             .into_iter()
             .filter(|t| t.issued_at >= valid_after && t.expires_at > now)
+            .collect();
+        // A persistent token logged out by itself is revoked by id.
+        let revoked = if recorded.is_empty() {
+            Vec::new()
+        } else {
+            let jtis: Vec<String> = recorded.iter().map(|t| t.jti.clone()).collect();
+            self.store.live_state(&[], &jtis, &[], now).await?.revoked_jtis
+        };
+        let mut live: Vec<LiveToken> = recorded
+            .into_iter()
+            .filter(|t| !revoked.contains(&t.jti))
             .map(|t| LiveToken {
                 audience: t.audience,
                 issued_at: t.issued_at,

@@ -26,6 +26,7 @@ mod mandatory;
 mod metrics;
 mod mudbase;
 mod openapi;
+mod persistent_tokens;
 mod ops;
 mod proxy;
 mod proxy_hygiene;
