@@ -118,9 +118,9 @@ impl FromRequestParts<AppState> for LegacyVerified {
 #[derive(Debug, Default, Deserialize)]
 pub struct SubtypeBody {
     subtype: Option<String>,
+    /// Read (so a non-string is refused) and ignored.
     #[serde(rename = "type")]
-    #[allow(dead_code)]
-    kind: Option<String>,
+    _kind: Option<String>,
 }
 
 /// A [`SubtypeBody`] (an empty body is an empty object), or the
