@@ -105,17 +105,17 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 
 /// `otpgate token list`'s output: one line per live persistent token,
 /// then what is not listed.
-fn token_list_text(
-    raw: &str,
-    tokens: &[otpgate_core::service::persistent::LiveToken],
-) -> String {
+fn token_list_text(raw: &str, tokens: &[otpgate_core::service::persistent::LiveToken]) -> String {
     use otpgate_http::routes::rfc3339;
     let name = otpgate_core::username::normalize(raw);
     let mut out = String::new();
     if tokens.is_empty() {
         out.push_str(&format!("{name} has no live persistent token\n"));
     } else {
-        out.push_str(&format!("{:<14} {:<22} {}\n", "AUDIENCE", "ISSUED", "EXPIRES"));
+        out.push_str(&format!(
+            "{:<14} {:<22} {}\n",
+            "AUDIENCE", "ISSUED", "EXPIRES"
+        ));
         for t in tokens {
             out.push_str(&format!(
                 "{:<14} {:<22} {}\n",

@@ -731,7 +731,12 @@ async fn token_list_shows_live_persistent_tokens_and_never_the_token() {
     }
 
     // revoke-all ends them: the list is empty again.
-    assert!(server.cli(&["token", "revoke-all", "alice"], None).status.success());
+    assert!(
+        server
+            .cli(&["token", "revoke-all", "alice"], None)
+            .status
+            .success()
+    );
     let out = text(&server.cli(&["token", "list", "alice"], None).stdout);
     assert!(out.contains("alice has no live persistent token"), "{out}");
     let (s, _) = http.get(&server.url("/api/user/me"), &minted[0]).await;

@@ -14,9 +14,9 @@ use crate::error::StoreError;
 use crate::model::{
     Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
     MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpCounter,
-    OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken, ProfileChange, RecoveryCodeRecord, Reservation,
-    RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState,
-    TwoFactorGroup, User,
+    OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken, ProfileChange,
+    RecoveryCodeRecord, Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite,
+    ThrottleKind, ThrottleState, TokenState, TwoFactorGroup, User,
 };
 
 /// What [`Store::change_stamp`] returns: opaque, compared for equality.

@@ -25,9 +25,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     AuditQuery, AuditRecord, Channel, ContactField, LegacyNonce, MfaSession, NewApplication,
-    NewOobCode, NewOutboxMessage, NewUser, OtpCounter, OtpStatusRecord, PersistentToken, Reservation,
-    ThrottleKind,
-    TotpState, UserLiveState,
+    NewOobCode, NewOutboxMessage, NewUser, OtpCounter, OtpStatusRecord, PersistentToken,
+    Reservation, ThrottleKind, TotpState, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};

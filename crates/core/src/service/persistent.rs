@@ -107,7 +107,12 @@ impl AuthService {
             issued_at: claims.iat,
             expires_at: claims.exp,
         };
-        if self.store.replace_persistent_token(&record).await?.is_some() {
+        if self
+            .store
+            .replace_persistent_token(&record)
+            .await?
+            .is_some()
+        {
             self.signal_revocation();
             self.audit
                 .record(AuthEvent::TokenRevoked, &who.username, caller);
@@ -121,7 +126,9 @@ impl AuthService {
         who: &Principal,
         audience: Audience,
     ) -> Result<bool, AuthError> {
-        let live = self.live_persistent(who.user_id, who.user.tokens_valid_after).await?;
+        let live = self
+            .live_persistent(who.user_id, who.user.tokens_valid_after)
+            .await?;
         Ok(live.iter().any(|t| t.audience == audience.as_str()))
     }
 
@@ -174,7 +181,10 @@ impl AuthService {
             Vec::new()
         } else {
             let jtis: Vec<String> = recorded.iter().map(|t| t.jti.clone()).collect();
-            self.store.live_state(&[], &jtis, &[], now).await?.revoked_jtis
+            self.store
+                .live_state(&[], &jtis, &[], now)
+                .await?
+                .revoked_jtis
         };
         let mut live: Vec<LiveToken> = recorded
             .into_iter()
@@ -200,12 +210,21 @@ mod tests {
             Audience::parse(" Phone-Island\t").ok(),
             Some(Audience::PhoneIsland)
         );
-        assert_eq!(Audience::parse("MOBILE-APP").ok(), Some(Audience::MobileApp));
+        assert_eq!(
+            Audience::parse("MOBILE-APP").ok(),
+            Some(Audience::MobileApp)
+        );
         assert!(matches!(
             Audience::parse("  "),
             Err(AuthError::MissingAudience)
         ));
-        for bad in ["phone_island", "phoneisland", "nethlink2", "ｎethlink", "bukl"] {
+        for bad in [
+            "phone_island",
+            "phoneisland",
+            "nethlink2",
+            "ｎethlink",
+            "bukl",
+        ] {
             assert!(
                 matches!(Audience::parse(bad), Err(AuthError::InvalidAudience)),
                 "{bad}"
@@ -215,7 +234,10 @@ mod tests {
 
     #[test]
     fn legacy_subtypes_map_to_nethlink_or_phone_island() {
-        assert_eq!(Audience::from_subtype(Some(" NethLink ")), Audience::Nethlink);
+        assert_eq!(
+            Audience::from_subtype(Some(" NethLink ")),
+            Audience::Nethlink
+        );
         assert_eq!(
             Audience::from_subtype(Some("mobile-app")),
             Audience::PhoneIsland

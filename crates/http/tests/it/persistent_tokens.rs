@@ -110,7 +110,9 @@ async fn a_bad_audience_is_a_400_on_every_method() {
             "%FF%FE",
             "%E2%80%8Fnethlink",
         ] {
-            let r = app.call(method.clone(), &path(bad), Some(&login), None).await;
+            let r = app
+                .call(method.clone(), &path(bad), Some(&login), None)
+                .await;
             assert_error(&r, StatusCode::BAD_REQUEST, "invalid audience");
         }
     }
@@ -325,7 +327,11 @@ async fn the_legacy_compatible_routes_map_subtypes_and_answer_message_only_error
     ] {
         let r = app.post(legacy_login, Some(&login), body.clone()).await;
         assert_eq!(r.status, StatusCode::OK, "{body}: {:?}", r.body);
-        assert_eq!(claims(r.body["token"].as_str().unwrap())["aud"], aud, "{body}");
+        assert_eq!(
+            claims(r.body["token"].as_str().unwrap())["aud"],
+            aud,
+            "{body}"
+        );
     }
     // An empty body is phone-island too.
     let r = app
@@ -340,9 +346,18 @@ async fn the_legacy_compatible_routes_map_subtypes_and_answer_message_only_error
     let pi = r.body["token"].as_str().unwrap().to_owned();
     assert_eq!(claims(&pi)["aud"], "phone-island");
     // The check: by subtype.
-    assert_eq!(app.get(&check("nethlink"), &login).await.body, json!({"exists": true}));
-    assert_eq!(app.get(&check("phone-island"), &login).await.body, json!({"exists": true}));
-    assert!(!exists(&app, &login, "mobile-app").await, "no way to mobile-app");
+    assert_eq!(
+        app.get(&check("nethlink"), &login).await.body,
+        json!({"exists": true})
+    );
+    assert_eq!(
+        app.get(&check("phone-island"), &login).await.body,
+        json!({"exists": true})
+    );
+    assert!(
+        !exists(&app, &login, "mobile-app").await,
+        "no way to mobile-app"
+    );
     // Remove: 204, by subtype.
     let r = app
         .post(
@@ -352,13 +367,22 @@ async fn the_legacy_compatible_routes_map_subtypes_and_answer_message_only_error
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get(&check("nethlink"), &login).await.body, json!({"exists": false}));
-    assert_eq!(app.get(&check("x"), &login).await.body, json!({"exists": true}));
+    assert_eq!(
+        app.get(&check("nethlink"), &login).await.body,
+        json!({"exists": false})
+    );
+    assert_eq!(
+        app.get(&check("x"), &login).await.body,
+        json!({"exists": true})
+    );
     let r = app
         .post(legacy_remove, Some(&login), json!({"type": "phone-island"}))
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get(&check("x"), &login).await.body, json!({"exists": false}));
+    assert_eq!(
+        app.get(&check("x"), &login).await.body,
+        json!({"exists": false})
+    );
     assert_error(
         &app.get("/api/user/me", &pi).await,
         StatusCode::UNAUTHORIZED,
@@ -401,13 +425,41 @@ async fn bad_input_is_a_json_4xx() {
         "/api/authentication/persistent_token_remove",
     ] {
         for (ct, body, status) in [
-            ("application/json", b"{\"subtype\":".to_vec(), StatusCode::BAD_REQUEST),
-            ("application/json", b"not json".to_vec(), StatusCode::BAD_REQUEST),
-            ("application/json", b"{\"subtype\": 7}".to_vec(), StatusCode::BAD_REQUEST),
-            ("application/json", b"{\"subtype\": [\"nethlink\"]}".to_vec(), StatusCode::BAD_REQUEST),
-            ("application/json", b"[1,2]".to_vec(), StatusCode::BAD_REQUEST),
-            ("text/plain", b"nethlink".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
-            ("application/json", huge.clone(), StatusCode::PAYLOAD_TOO_LARGE),
+            (
+                "application/json",
+                b"{\"subtype\":".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "application/json",
+                b"not json".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "application/json",
+                b"{\"subtype\": 7}".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "application/json",
+                b"{\"subtype\": [\"nethlink\"]}".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "application/json",
+                b"[1,2]".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "text/plain",
+                b"nethlink".to_vec(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                "application/json",
+                huge.clone(),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
         ] {
             let r = raw(&app, p, &login, ct, body).await;
             assert_eq!(r.status, status, "{p} {ct}: {:?}", r.body);
@@ -418,7 +470,14 @@ async fn bad_input_is_a_json_4xx() {
     // The native routes take no body: one is not even read.
     let r = raw(&app, &path("nethlink"), &login, "application/json", huge).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = raw(&app, &path("nethlink"), &login, "application/json", b"nonsense".to_vec()).await;
+    let r = raw(
+        &app,
+        &path("nethlink"),
+        &login,
+        "application/json",
+        b"nonsense".to_vec(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 

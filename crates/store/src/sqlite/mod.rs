@@ -25,9 +25,8 @@ use otpgate_core::model::{
     Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
     OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken, ProfileChange,
-    RecoveryCodeRecord,
-    Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState,
-    TokenState, TotpState, TwoFactorGroup, User, UserLiveState,
+    RecoveryCodeRecord, Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite,
+    ThrottleKind, ThrottleState, TokenState, TotpState, TwoFactorGroup, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::store::ChangeStamp;
