@@ -890,6 +890,15 @@ fn persistent_ops(p: &str) -> Vec<Op> {
             m,
             &["401", "403", "429"],
         ),
+        op(
+            Get,
+            format!("{legacy}/phone_island_token_check"),
+            "Legacy-compatible: whether the phone-island token exists (no subtype)",
+            BodyIn::None,
+            json_ok("Whether it exists", "ExistsResponse"),
+            m,
+            &["401", "403", "429"],
+        ),
     ]
 }
 

@@ -143,6 +143,11 @@ pub fn table(p: &str) -> Vec<(Method, String, MethodRouter<AppState>)> {
             at(&format!("{pl}/phone_island_token_check/{{subtype}}")),
             get(persistent::legacy_check),
         ),
+        (
+            g.clone(),
+            at(&format!("{pl}/phone_island_token_check")),
+            get(persistent::legacy_check),
+        ),
         (po.clone(), at(mudbase::PATH), post(mudbase::verify)),
         (
             po.clone(),

@@ -167,8 +167,8 @@ pub async fn legacy_remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /authentication/phone_island_token_check/{subtype}`:
-/// `{"exists": bool}`.
+/// `GET /authentication/phone_island_token_check/{subtype}` (and without
+/// a subtype: phone-island): `{"exists": bool}`.
 pub async fn legacy_check(
     State(s): State<AppState>,
     LegacyVerified(who): LegacyVerified,

@@ -358,6 +358,11 @@ async fn the_legacy_compatible_routes_map_subtypes_and_answer_message_only_error
         !exists(&app, &login, "mobile-app").await,
         "no way to mobile-app"
     );
+    // Without a subtype: phone-island (answered here, never forwarded).
+    let r = app
+        .get("/api/authentication/phone_island_token_check", &login)
+        .await;
+    assert_eq!(r.body, json!({"exists": true}));
     // Remove: 204, by subtype.
     let r = app
         .post(
