@@ -229,6 +229,12 @@ pub enum TokenCommand {
         /// Username.
         name: String,
     },
+    /// List a user's live persistent tokens (audience, issued, expires;
+    /// never the token). Login tokens are not stored, so not listed.
+    List {
+        /// Username.
+        name: String,
+    },
 }
 
 /// `otpgate config ...`

@@ -94,7 +94,41 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             }
             flush_audit(&svc, result).await
         }
+        Command::Token(TokenCommand::List { name }) => {
+            let svc = open_existing(&config).await?;
+            let tokens = svc.list_persistent(&name).await.map_err(|e| describe(&e))?;
+            print!("{}", token_list_text(&name, &tokens));
+            Ok(())
+        }
     }
+}
+
+/// `otpgate token list`'s output: one line per live persistent token,
+/// then what is not listed.
+fn token_list_text(raw: &str, tokens: &[otpgate_core::service::persistent::LiveToken]) -> String {
+    use otpgate_http::routes::rfc3339;
+    let name = otpgate_core::username::normalize(raw);
+    let mut out = String::new();
+    if tokens.is_empty() {
+        out.push_str(&format!("{name} has no live persistent token\n"));
+    } else {
+        out.push_str(&format!(
+            "{:<14} {:<22} {}\n",
+            "AUDIENCE", "ISSUED", "EXPIRES"
+        ));
+        for t in tokens {
+            out.push_str(&format!(
+                "{:<14} {:<22} {}\n",
+                t.audience,
+                rfc3339(t.issued_at),
+                rfc3339(t.expires_at)
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "login tokens are not stored, so not listed: `otpgate token revoke-all {name}` ends them all\n"
+    ));
+    out
 }
 
 /// Writes the audit records a command queued (the CLI has no background
@@ -382,6 +416,10 @@ fn print_config(c: &Config) {
         c.http.rate_limit_average, c.http.rate_limit_burst
     );
     println!("jwt.lifetime_secs: {}", p.token_lifetime_secs);
+    println!(
+        "jwt.persistent_lifetime_secs: {}",
+        p.persistent_lifetime_secs
+    );
     println!("totp.skew_steps: {}", p.totp_skew_steps);
     println!(
         "lockout: otp {} / login user {} consecutive, login ip {} per {} s; back-off {} s doubling to {} s",

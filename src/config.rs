@@ -175,6 +175,7 @@ struct RawPostgres {
 #[serde(deny_unknown_fields)]
 struct RawJwt {
     lifetime_secs: Option<i64>,
+    persistent_lifetime_secs: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -260,6 +261,7 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_BODY_LIMIT_BYTES",
     "OTPGATE_LOG_FORMAT",
     "OTPGATE_JWT_LIFETIME_SECS",
+    "OTPGATE_JWT_PERSISTENT_LIFETIME_SECS",
     "OTPGATE_TOTP_SKEW_STEPS",
     "OTPGATE_LOCKOUT_OTP_MAX_FAILURES",
     "OTPGATE_LOCKOUT_LOGIN_USER_MAX_FAILURES",
@@ -438,6 +440,9 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             "OTPGATE_BODY_LIMIT_BYTES" => raw.body_limit_bytes = Some(parse_env(name, &v)?),
             "OTPGATE_LOG_FORMAT" => raw.log_format = Some(v),
             "OTPGATE_JWT_LIFETIME_SECS" => raw.jwt.lifetime_secs = Some(parse_env(name, &v)?),
+            "OTPGATE_JWT_PERSISTENT_LIFETIME_SECS" => {
+                raw.jwt.persistent_lifetime_secs = Some(parse_env(name, &v)?);
+            }
             "OTPGATE_TOTP_SKEW_STEPS" => raw.totp.skew_steps = Some(parse_env(name, &v)?),
             "OTPGATE_LOCKOUT_OTP_MAX_FAILURES" => {
                 raw.lockout.otp_max_failures = Some(parse_env(name, &v)?)
@@ -805,6 +810,13 @@ impl Config {
         if let Some(v) = raw.jwt.lifetime_secs {
             policy.token_lifetime_secs = positive("jwt.lifetime_secs", v)?;
         }
+        if let Some(v) = raw.jwt.persistent_lifetime_secs {
+            let v = positive("jwt.persistent_lifetime_secs", v)?;
+            if v > 100 * 366 * 24 * 3600 {
+                return Err("jwt.persistent_lifetime_secs must be at most 100 years".into());
+            }
+            policy.persistent_lifetime_secs = v;
+        }
         if let Some(v) = raw.totp.skew_steps {
             if v > 10 {
                 return Err("totp.skew_steps must be at most 10".into());
@@ -1121,6 +1133,7 @@ mod tests {
             (25, 100)
         );
         assert_eq!(c.policy.token_lifetime_secs, 14 * 24 * 3600);
+        assert_eq!(c.policy.persistent_lifetime_secs, 10 * 365 * 24 * 3600);
         assert_eq!(c.policy.otp_lockout.max_failures, 5);
         assert_eq!(c.policy.login_ip.max_failures, 20);
         assert_eq!(c.policy.login_ip.window_secs, Some(600));
@@ -1164,6 +1177,29 @@ mod tests {
         let e = Config::load(None, &env_of(&[("OTPGATE_TWO_FACTOR_REQUIRED", "maybe")]))
             .expect_err("not a bool");
         assert!(e.contains("OTPGATE_TWO_FACTOR_REQUIRED"), "{e}");
+    }
+
+    #[test]
+    fn persistent_lifetime_is_read_from_file_and_env_and_bounded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("otpgate.toml");
+        std::fs::write(&file, "[jwt]\npersistent_lifetime_secs = 86400\n").expect("write");
+        let c = Config::load(Some(&file), &env_of(&[])).expect("file");
+        assert_eq!(c.policy.persistent_lifetime_secs, 86400);
+        let c = Config::load(
+            Some(&file),
+            &env_of(&[("OTPGATE_JWT_PERSISTENT_LIFETIME_SECS", "600")]),
+        )
+        .expect("env");
+        assert_eq!(c.policy.persistent_lifetime_secs, 600);
+        for bad in ["0", "-5", "99999999999"] {
+            let e = Config::load(
+                None,
+                &env_of(&[("OTPGATE_JWT_PERSISTENT_LIFETIME_SECS", bad)]),
+            )
+            .expect_err(bad);
+            assert!(e.contains("persistent_lifetime_secs"), "{e}");
+        }
     }
 
     #[test]

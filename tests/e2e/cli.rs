@@ -232,6 +232,7 @@ fn commands_other_than_serve_and_migrate_never_create_a_store() {
         vec!["app", "list"],
         vec!["audit"],
         vec!["token", "revoke-all", "alice"],
+        vec!["token", "list", "alice"],
     ] {
         let out = cli_in(dir.path(), &env, &args, Some("Correct-Horse-7\n"));
         assert_eq!(out.status.code(), Some(1), "{args:?}");
@@ -669,4 +670,80 @@ async fn require_2fa_overrides_the_setting_both_ways_and_user_show_says_why() {
         .get(&server.url("/api/user/me"), body["token"].as_str().unwrap())
         .await;
     assert_eq!(s, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_list_shows_live_persistent_tokens_and_never_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = Http::new();
+    let add = server.cli(
+        &["user", "add", "alice", "--password-stdin"],
+        Some("pw-secret-9\n"),
+    );
+    assert!(add.status.success(), "{}", text(&add.stderr));
+    let (s, body) = http
+        .post(
+            &server.url("/api/login"),
+            None,
+            json!({"username": "alice", "password": "pw-secret-9"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let login = body["token"].as_str().unwrap().to_owned();
+
+    let list = server.cli(&["token", "list", "alice"], None);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let out = text(&list.stdout);
+    assert!(out.contains("alice has no live persistent token"), "{out}");
+    assert!(out.contains("login tokens are not stored"), "{out}");
+
+    let mut minted = Vec::new();
+    for audience in ["phone-island", "nethlink"] {
+        let (s, body) = http
+            .post(
+                &server.url(&format!("/api/tokens/persistent/{audience}")),
+                Some(&login),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        minted.push(body["token"].as_str().unwrap().to_owned());
+    }
+    let list = server.cli(&["token", "list", "ALICE"], None);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let out = text(&list.stdout);
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("phone-island") || l.starts_with("nethlink"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    for row in rows {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols.len(), 3, "audience, issued, expires: {row}");
+        assert!(cols[1].ends_with('Z') && cols[2].ends_with('Z'), "{row}");
+        assert!(cols[2] > cols[1], "{row}");
+    }
+    for t in &minted {
+        assert!(!out.contains(t.as_str()), "never the token");
+        let sig = t.rsplit('.').next().unwrap();
+        assert!(!out.contains(sig), "not even its signature");
+    }
+
+    // revoke-all ends them: the list is empty again.
+    assert!(
+        server
+            .cli(&["token", "revoke-all", "alice"], None)
+            .status
+            .success()
+    );
+    let out = text(&server.cli(&["token", "list", "alice"], None).stdout);
+    assert!(out.contains("alice has no live persistent token"), "{out}");
+    let (s, _) = http.get(&server.url("/api/user/me"), &minted[0]).await;
+    assert_eq!(s, 401);
+
+    // An unknown user: exit 1, one line on stderr.
+    let nobody = server.cli(&["token", "list", "nobody"], None);
+    assert_eq!(nobody.status.code(), Some(1));
+    assert_eq!(text(&nobody.stderr).trim().lines().count(), 1);
 }

@@ -96,6 +96,9 @@ pub struct Policy {
     pub issuer: String,
     /// JWT lifetime in seconds (default 14 days).
     pub token_lifetime_secs: i64,
+    /// Persistent (integration) token lifetime in seconds (default 10
+    /// years, API.md §10).
+    pub persistent_lifetime_secs: i64,
     /// TOTP steps accepted either side of the current one (default 1).
     pub totp_skew_steps: u32,
     /// OTP failures per user (default: 5 consecutive, 30 s doubling to 15 min).
@@ -153,6 +156,7 @@ impl Default for Policy {
         Self {
             issuer: "otpgate".to_owned(),
             token_lifetime_secs: 14 * 24 * 3600,
+            persistent_lifetime_secs: 10 * 365 * 24 * 3600,
             totp_skew_steps: 1,
             otp_lockout: consecutive,
             login_user: consecutive,

@@ -61,6 +61,13 @@ pub enum AuthError {
     /// that accepts only a person's token.
     #[error("the token belongs to an application")]
     TokenAudienceMismatch,
+    /// A persistent-token route without an audience (API.md §10).
+    #[error("missing audience")]
+    MissingAudience,
+    /// A persistent-token route with an audience that is not one of
+    /// `phone-island`, `mobile-app`, `nethlink` (API.md §10).
+    #[error("invalid audience")]
+    InvalidAudience,
     /// A username that is refused by the rules of [`crate::username`]
     /// (control, format or white-space characters, confusable scripts).
     #[error("invalid username: {0}")]

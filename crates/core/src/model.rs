@@ -109,6 +109,22 @@ pub struct TokenState {
     pub jti_revoked: bool,
 }
 
+/// A persistent (integration) token as the store records it (API.md §10):
+/// never the token itself, only its id and times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistentToken {
+    /// The owner.
+    pub user_id: i64,
+    /// `phone-island`, `mobile-app` or `nethlink`.
+    pub audience: String,
+    /// The token's id (`jti`).
+    pub jti: String,
+    /// Its `iat` (unix seconds).
+    pub issued_at: i64,
+    /// Its `exp` (unix seconds).
+    pub expires_at: i64,
+}
+
 /// The proof of a second factor that a successful check records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondFactorProof {

@@ -14,9 +14,9 @@ use crate::error::StoreError;
 use crate::model::{
     Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
     MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpCounter,
-    OtpStatusRecord, OtpStatusUse, OutboxMessage, ProfileChange, RecoveryCodeRecord, Reservation,
-    RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, TokenState,
-    TwoFactorGroup, User,
+    OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken, ProfileChange,
+    RecoveryCodeRecord, Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite,
+    ThrottleKind, ThrottleState, TokenState, TwoFactorGroup, User,
 };
 
 /// What [`Store::change_stamp`] returns: opaque, compared for equality.
@@ -314,4 +314,23 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
     /// Deletes audit records older than `before_ms`; returns the rows removed.
     async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
+
+    /// Records `token` as its user's persistent token for its audience
+    /// and, in the same transaction, revokes the one it replaces (its
+    /// `jti` until its expiry), which it returns: at most one per user and
+    /// audience, even under concurrent calls.
+    async fn replace_persistent_token(
+        &self,
+        token: &PersistentToken,
+    ) -> Result<Option<PersistentToken>, StoreError>;
+    /// Forgets the user's persistent token for `audience` and, in the same
+    /// transaction, revokes it; returns it (`None`: there was none).
+    async fn remove_persistent_token(
+        &self,
+        user_id: i64,
+        audience: &str,
+    ) -> Result<Option<PersistentToken>, StoreError>;
+    /// The user's recorded persistent tokens, by audience (including ones
+    /// since revoked by a cut-off or expired: the caller filters).
+    async fn persistent_tokens(&self, user_id: i64) -> Result<Vec<PersistentToken>, StoreError>;
 }

@@ -126,6 +126,16 @@ impl AppError {
                     "token_audience_mismatch",
                     "this token belongs to an application; log in with POST /api/login",
                 ),
+                AuthError::MissingAudience => parts(
+                    S::BAD_REQUEST,
+                    "missing audience",
+                    "name the audience: phone-island, mobile-app or nethlink",
+                ),
+                AuthError::InvalidAudience => parts(
+                    S::BAD_REQUEST,
+                    "invalid audience",
+                    "the audience must be phone-island, mobile-app or nethlink",
+                ),
                 AuthError::InvalidUsername(d) => {
                     parts(S::BAD_REQUEST, "invalid_username", d.clone())
                 }

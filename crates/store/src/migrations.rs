@@ -43,6 +43,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "require_two_factor",
         include_str!("../migrations/sqlite/0006_require_two_factor.sql"),
     ),
+    (
+        7,
+        "persistent_tokens",
+        include_str!("../migrations/sqlite/0007_persistent_tokens.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first (same versions as SQLite).
@@ -71,6 +76,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         6,
         "require_two_factor",
         include_str!("../migrations/postgres/0006_require_two_factor.sql"),
+    ),
+    (
+        7,
+        "persistent_tokens",
+        include_str!("../migrations/postgres/0007_persistent_tokens.sql"),
     ),
 ];
 

@@ -17,9 +17,9 @@ use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
-    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, ProfileChange, RecoveryCodeRecord,
-    Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState,
-    TokenState, TotpState, TwoFactorGroup, User, UserLiveState,
+    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken, ProfileChange,
+    RecoveryCodeRecord, Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite,
+    ThrottleKind, ThrottleState, TokenState, TotpState, TwoFactorGroup, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -1348,6 +1348,106 @@ impl Store for PostgresStore {
             .map_err(map)?
             .rows_affected())
     }
+
+    async fn replace_persistent_token(
+        &self,
+        token: &PersistentToken,
+    ) -> Result<Option<PersistentToken>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map)?;
+        // The user's row lock orders concurrent calls for one user: each
+        // sees the token the previous one wrote (READ COMMITTED reads
+        // afresh per statement), so exactly one stays unrevoked.
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(token.user_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map)?;
+        let old = take_persistent(&mut tx, token.user_id, &token.audience).await?;
+        sqlx::query(
+            "INSERT INTO persistent_tokens (user_id, audience, jti, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token.user_id)
+        .bind(&token.audience)
+        .bind(&token.jti)
+        .bind(token.issued_at)
+        .bind(token.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(old)
+    }
+
+    async fn remove_persistent_token(
+        &self,
+        user_id: i64,
+        audience: &str,
+    ) -> Result<Option<PersistentToken>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map)?;
+        let old = take_persistent(&mut tx, user_id, audience).await?;
+        tx.commit().await.map_err(map)?;
+        Ok(old)
+    }
+
+    async fn persistent_tokens(&self, user_id: i64) -> Result<Vec<PersistentToken>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, audience, jti, issued_at, expires_at FROM persistent_tokens \
+             WHERE user_id = $1 ORDER BY audience",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map)?;
+        rows.iter()
+            .map(persistent_from_row)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map)
+    }
+}
+
+fn persistent_from_row(row: &PgRow) -> Result<PersistentToken, sqlx::Error> {
+    Ok(PersistentToken {
+        user_id: row.try_get("user_id")?,
+        audience: row.try_get("audience")?,
+        jti: row.try_get("jti")?,
+        issued_at: row.try_get("issued_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+/// Deletes the user's persistent token for `audience` and revokes its id,
+/// inside the caller's transaction; returns it.
+async fn take_persistent(
+    tx: &mut PgConnection,
+    user_id: i64,
+    audience: &str,
+) -> Result<Option<PersistentToken>, StoreError> {
+    let old = sqlx::query(
+        "DELETE FROM persistent_tokens WHERE user_id = $1 AND audience = $2 \
+         RETURNING user_id, audience, jti, issued_at, expires_at",
+    )
+    .bind(user_id)
+    .bind(audience)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(map)?
+    .map(|r| persistent_from_row(&r))
+    .transpose()
+    .map_err(map)?;
+    if let Some(o) = &old {
+        sqlx::query(
+            "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(&o.jti)
+        .bind(o.user_id)
+        .bind(o.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map)?;
+    }
+    Ok(old)
 }
 
 /// Matches `phone` on its digits only (the bound value is digits only).

@@ -25,8 +25,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     AuditQuery, AuditRecord, Channel, ContactField, LegacyNonce, MfaSession, NewApplication,
-    NewOobCode, NewOutboxMessage, NewUser, OtpCounter, OtpStatusRecord, Reservation, ThrottleKind,
-    TotpState, UserLiveState,
+    NewOobCode, NewOutboxMessage, NewUser, OtpCounter, OtpStatusRecord, PersistentToken,
+    Reservation, ThrottleKind, TotpState, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::{Store, StoreError};
@@ -278,7 +278,120 @@ contract!(
     a_pending_secret_is_cleared_and_an_enabled_one_kept,
     profile_fields_change_alone_and_clear,
     the_2fa_requirement_override_is_kept_and_counted,
+    a_persistent_token_replaces_and_revokes_the_previous_one,
+    persistent_token_replacement_leaves_one_under_concurrency,
 );
+
+fn persistent(user_id: i64, audience: &str, jti: &str) -> PersistentToken {
+    PersistentToken {
+        user_id,
+        audience: audience.into(),
+        jti: jti.into(),
+        issued_at: 1_000,
+        expires_at: 9_000,
+    }
+}
+
+async fn a_persistent_token_replaces_and_revokes_the_previous_one(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let b = s.create_user(&new_user("bob")).await.expect("bob");
+    let first = persistent(a.id, "phone-island", "j1");
+    assert_eq!(s.replace_persistent_token(&first).await.expect("put"), None);
+    s.replace_persistent_token(&persistent(a.id, "mobile-app", "m1"))
+        .await
+        .expect("other audience");
+    s.replace_persistent_token(&persistent(b.id, "phone-island", "b1"))
+        .await
+        .expect("other user");
+    let revoked = |jti: &'static str, who: &'static str| {
+        let s = s.clone();
+        async move {
+            s.token_state(who, jti)
+                .await
+                .expect("state")
+                .expect("user")
+                .jti_revoked
+        }
+    };
+    assert!(!revoked("j1", "alice").await);
+    // A second one for the same user and audience: the first is returned
+    // and revoked; the other audience and the other user are untouched.
+    let old = s
+        .replace_persistent_token(&persistent(a.id, "phone-island", "j2"))
+        .await
+        .expect("replace");
+    assert_eq!(old, Some(first));
+    assert!(revoked("j1", "alice").await);
+    assert!(!revoked("j2", "alice").await);
+    assert!(!revoked("m1", "alice").await);
+    assert!(!revoked("b1", "bob").await);
+    let listed = s.persistent_tokens(a.id).await.expect("list");
+    assert_eq!(
+        listed,
+        vec![
+            persistent(a.id, "mobile-app", "m1"),
+            persistent(a.id, "phone-island", "j2"),
+        ]
+    );
+    // Removed: revoked and forgotten; removing again finds nothing.
+    let gone = s
+        .remove_persistent_token(a.id, "phone-island")
+        .await
+        .expect("remove");
+    assert_eq!(gone, Some(persistent(a.id, "phone-island", "j2")));
+    assert!(revoked("j2", "alice").await);
+    assert_eq!(
+        s.remove_persistent_token(a.id, "phone-island")
+            .await
+            .expect("again"),
+        None
+    );
+    assert_eq!(s.persistent_tokens(a.id).await.expect("list").len(), 1);
+    // Deleting the user removes the user's rows.
+    assert!(s.delete_user(a.id).await.expect("delete"));
+    assert!(s.persistent_tokens(a.id).await.expect("list").is_empty());
+    assert_eq!(s.persistent_tokens(b.id).await.expect("list").len(), 1);
+}
+
+async fn persistent_token_replacement_leaves_one_under_concurrency(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let jti = format!("j{i}");
+            s.replace_persistent_token(&persistent(a.id, "nethlink", &jti))
+                .await
+                .map(|old| (jti, old))
+        }));
+    }
+    let mut replaced = Vec::new();
+    for t in tasks {
+        let (_, old) = t.await.expect("join").expect("store");
+        replaced.extend(old.map(|o| o.jti));
+    }
+    // Every write but the first replaced exactly one other, each once.
+    assert_eq!(replaced.len(), 49);
+    replaced.sort();
+    replaced.dedup();
+    assert_eq!(replaced.len(), 49, "no token replaced twice");
+    let listed = s.persistent_tokens(a.id).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    let live = &listed[0].jti;
+    assert!(!replaced.contains(live), "the live one was never replaced");
+    let mut unrevoked = 0;
+    for i in 0..50 {
+        let state = s
+            .token_state("alice", &format!("j{i}"))
+            .await
+            .expect("state")
+            .expect("user");
+        if !state.jti_revoked {
+            unrevoked += 1;
+        }
+    }
+    assert_eq!(unrevoked, 1, "exactly one of the 50 is live");
+}
 
 async fn a_pending_secret_is_cleared_and_an_enabled_one_kept(s: Arc<dyn Store>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");

@@ -39,6 +39,16 @@ pub fn validate_name(name: &str) -> Result<(), AuthError> {
             "application name may contain only letters, digits, '.', '_' and '-'",
         ));
     }
+    // An application's tokens carry its name as `aud`: a persistent
+    // token's audience would make them pass as a person's (API.md §10).
+    if super::persistent::Audience::ALL
+        .iter()
+        .any(|a| a.as_str().eq_ignore_ascii_case(name))
+    {
+        return Err(AuthError::invalid(
+            "application name is reserved (phone-island, mobile-app and nethlink are persistent-token audiences)",
+        ));
+    }
     Ok(())
 }
 
@@ -175,5 +185,8 @@ mod tests {
         assert!(validate_name("a b").is_err());
         assert!(validate_name("a/b").is_err());
         assert!(validate_name(&"x".repeat(65)).is_err());
+        for reserved in ["phone-island", "mobile-app", "nethlink"] {
+            assert!(validate_name(reserved).is_err(), "{reserved}");
+        }
     }
 }

@@ -17,6 +17,7 @@ pub mod mandatory;
 pub mod mfa_session;
 mod names;
 pub mod oob;
+pub mod persistent;
 pub mod session;
 mod token_checks;
 pub mod two_factor;
@@ -143,14 +144,17 @@ pub enum Access {
 impl Access {
     /// Whether a token with audience `aud` may be used here. Every route
     /// and transport otpgate serves (the native API, Mudbase, the reverse
-    /// proxy, Socket.IO) is a person's: it accepts only a token without
-    /// `aud`. A token an application dialect minted (Capillary's
+    /// proxy, Socket.IO) is a person's: it accepts a token without `aud`
+    /// and a person's persistent token (`aud` = `phone-island`,
+    /// `mobile-app` or `nethlink`, API.md §10). A token an application dialect minted (Capillary's
     /// `otp/validate`, `aud` = the brand) proves a second factor to that
     /// application only, so an e-mail or SMS code never becomes a session
     /// that could, say, turn a TOTP user's 2FA off (API.md §6b).
     pub fn accepts_audience(self, aud: Option<&str>) -> bool {
         match self {
-            Self::Verified | Self::AllowSetup | Self::AllowPendingOtp => aud.is_none(),
+            Self::Verified | Self::AllowSetup | Self::AllowPendingOtp => {
+                aud.is_none_or(persistent::Audience::is_persistent)
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ use utoipa::openapi::{
 };
 
 use crate::error::AppError;
-use crate::routes::{capillary, legacy, mudbase, single_connect};
+use crate::routes::{capillary, legacy, mudbase, persistent, single_connect};
 use crate::state::AppState;
 
 /// The policy of the Swagger UI answers: its own script and style sheet
@@ -83,6 +83,10 @@ pub fn socket_io_paths(prefix: &str) -> [String; 2] {
     schemas::CapUser,
     schemas::CapEnvelope,
     schemas::HealthResponse,
+    schemas::MessageError,
+    schemas::PersistentTokenResponse,
+    schemas::ExistsResponse,
+    schemas::SubtypeBody,
 )))]
 struct Components;
 
@@ -113,6 +117,8 @@ enum Errors {
     Html,
     /// Capillary's envelope.
     Capillary,
+    /// `{"message"}` only (the legacy-compatible persistent-token routes).
+    MessageOnly,
 }
 
 /// One response: status, description, content type and schema.
@@ -144,6 +150,7 @@ fn errors(shape: Errors, statuses: &[&'static str]) -> Vec<Answer> {
     let content = match shape {
         Errors::Envelope => ("application/json", schema_ref("ErrorEnvelope")),
         Errors::Capillary => ("application/json", schema_ref("CapEnvelope")),
+        Errors::MessageOnly => ("application/json", schema_ref("MessageError")),
         Errors::Html => ("text/html", inline(json!({"type": "string"}))),
     };
     statuses
@@ -309,6 +316,7 @@ fn operation_id(method: &HttpMethod, path: &str) -> String {
     let m = match method {
         HttpMethod::Get => "get",
         HttpMethod::Post => "post",
+        HttpMethod::Delete => "delete",
         _ => "op",
     };
     let mut id = String::from(m);
@@ -793,6 +801,107 @@ fn ops_ops(p: &str) -> Vec<Op> {
     v
 }
 
+/// A 204 with no body.
+fn no_content(description: &'static str) -> Answer {
+    Answer {
+        status: "204",
+        description,
+        content: None,
+        retry_after: false,
+        www_authenticate: false,
+    }
+}
+
+/// Persistent tokens (API.md §10): the native routes and the
+/// legacy-compatible ones.
+fn persistent_ops(p: &str) -> Vec<Op> {
+    use HttpMethod::{Delete, Get, Post};
+    let op = |method, path: String, summary, body, ok: Answer, shape, statuses: &[&'static str]| {
+        let mut answers = vec![ok];
+        answers.extend(errors(shape, statuses));
+        Op {
+            method,
+            path,
+            tag: "persistent tokens",
+            summary,
+            auth: Auth::Bearer,
+            body,
+            answers,
+            deprecated: false,
+            parameters: Vec::new(),
+        }
+    };
+    let native = format!("{p}{}/{{audience}}", persistent::PATH);
+    let legacy = format!("{p}{}", persistent::LEGACY);
+    let (e, m) = (Errors::Envelope, Errors::MessageOnly);
+    let refused = &["400", "401", "403", "429"];
+    vec![
+        op(
+            Post,
+            native.clone(),
+            "A persistent token for `audience` (phone-island, mobile-app, nethlink); the previous one is revoked. A verified token only. Errors: 400 `missing audience` / `invalid audience`",
+            BodyIn::None,
+            json_ok("The token", "PersistentTokenResponse"),
+            e,
+            refused,
+        ),
+        op(
+            Get,
+            native.clone(),
+            "Whether the caller holds a live persistent token for `audience`",
+            BodyIn::None,
+            json_ok("Whether it exists", "ExistsResponse"),
+            e,
+            refused,
+        ),
+        op(
+            Delete,
+            native,
+            "Revoke the caller's persistent token for `audience` (204 also when there was none)",
+            BodyIn::None,
+            no_content("Revoked"),
+            e,
+            refused,
+        ),
+        op(
+            Post,
+            format!("{legacy}/phone_island_token_login"),
+            "Legacy-compatible: a phone-island token (`subtype` `nethlink`: a NethLink token); errors are `{\"message\"}` only",
+            BodyIn::Json("SubtypeBody", false),
+            json_ok("The token", "PersistentTokenResponse"),
+            m,
+            &["400", "401", "403", "413", "415", "429"],
+        ),
+        op(
+            Post,
+            format!("{legacy}/persistent_token_remove"),
+            "Legacy-compatible: revoke the phone-island (`subtype` `nethlink`: NethLink) token",
+            BodyIn::Json("SubtypeBody", false),
+            no_content("Revoked"),
+            m,
+            &["400", "401", "403", "413", "415", "429"],
+        ),
+        op(
+            Get,
+            format!("{legacy}/phone_island_token_check/{{subtype}}"),
+            "Legacy-compatible: whether the phone-island (`nethlink`: NethLink) token exists",
+            BodyIn::None,
+            json_ok("Whether it exists", "ExistsResponse"),
+            m,
+            &["401", "403", "429"],
+        ),
+        op(
+            Get,
+            format!("{legacy}/phone_island_token_check"),
+            "Legacy-compatible: whether the phone-island token exists (no subtype)",
+            BodyIn::None,
+            json_ok("Whether it exists", "ExistsResponse"),
+            m,
+            &["401", "403", "429"],
+        ),
+    ]
+}
+
 fn redirect() -> Answer {
     Answer {
         status: "308",
@@ -807,6 +916,7 @@ fn redirect() -> Answer {
 /// trailing `/`).
 fn all_ops(prefix: &str) -> Vec<Op> {
     let mut v = native_ops(prefix);
+    v.extend(persistent_ops(prefix));
     v.extend(dialect_ops());
     v.extend(legacy_ops());
     v.extend(ops_ops(prefix));
@@ -983,7 +1093,7 @@ mod tests {
     use serde_json::{Map, Value, json};
 
     use super::document;
-    use crate::routes::{capillary, mudbase, native, single_connect};
+    use crate::routes::{capillary, mudbase, native, persistent, single_connect};
 
     /// Whether `body` decodes into the handler's own type `T`.
     fn decodes<T: DeserializeOwned>(body: &Value) -> bool {
@@ -1057,6 +1167,11 @@ mod tests {
             "DisableBody",
             json!({"username": "a", "password": "p"}),
             decodes::<native::DisableBody>,
+        );
+        agrees(
+            "SubtypeBody",
+            json!({"subtype": "nethlink", "type": "phone-island"}),
+            decodes::<persistent::SubtypeBody>,
         );
         agrees(
             "MudbaseVerifyBody",

@@ -272,3 +272,34 @@ pub struct HealthResponse {
     /// `ok` or `ready`.
     pub status: String,
 }
+
+/// The error of the legacy-compatible persistent-token routes
+/// (`/authentication/*`): the stable reason only.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessageError {
+    /// A stable reason (e.g. `invalid_token`).
+    pub message: String,
+}
+
+/// A new persistent token (API.md §10).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PersistentTokenResponse {
+    /// The JWT (`aud` = the audience).
+    pub token: String,
+}
+
+/// Whether the caller holds a live persistent token for the audience.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExistsResponse {
+    pub exists: bool,
+}
+
+/// The legacy-compatible routes' body: `subtype` `nethlink` is NethLink,
+/// anything else (or nothing) phone-island; `type` is ignored. An empty
+/// body is accepted as `{}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubtypeBody {
+    pub subtype: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}

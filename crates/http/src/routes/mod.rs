@@ -7,6 +7,7 @@ pub mod legacy;
 pub mod mudbase;
 pub mod native;
 pub mod ops;
+pub mod persistent;
 pub mod single_connect;
 pub mod ui;
 
@@ -14,7 +15,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, any, get, post};
+use axum::routing::{MethodRouter, any, delete, get, post};
 use otpgate_core::service::Dialect;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -59,7 +60,15 @@ pub fn router(mut state: AppState) -> Router {
     // Socket.IO endpoints never match a route, so they wrap the fallback
     // only, built once as one service (one engine per endpoint).
     let mut app = Router::new();
+    // Rows of one path (one per method) become one route.
+    let mut routes: Vec<(String, MethodRouter<AppState>)> = Vec::new();
     for (_, path, handler) in table(&p) {
+        match routes.iter_mut().find(|(q, _)| *q == path) {
+            Some((_, h)) => *h = std::mem::take(h).merge(handler),
+            None => routes.push((path, handler)),
+        }
+    }
+    for (path, handler) in routes {
         let shared = ServiceBuilder::new()
             .layer(layers::Shared::route(&state, &path))
             .layer(DefaultBodyLimit::max(limit));
@@ -87,6 +96,7 @@ pub fn table(p: &str) -> Vec<(Method, String, MethodRouter<AppState>)> {
     let w = legacy::WEBREST;
     let sc = single_connect::PREFIX;
     let cap = capillary::PREFIX;
+    let (pt, pl) = (persistent::PATH, persistent::LEGACY);
     let (g, po) = (Method::GET, Method::POST);
     vec![
         (po.clone(), at("/login"), post(native::login)),
@@ -103,6 +113,41 @@ pub fn table(p: &str) -> Vec<(Method, String, MethodRouter<AppState>)> {
             post(native::recovery_codes),
         ),
         (po.clone(), at("/2fa/disable"), post(native::disable)),
+        (
+            po.clone(),
+            at(&format!("{pt}/{{audience}}")),
+            post(persistent::mint),
+        ),
+        (
+            g.clone(),
+            at(&format!("{pt}/{{audience}}")),
+            get(persistent::check),
+        ),
+        (
+            Method::DELETE,
+            at(&format!("{pt}/{{audience}}")),
+            delete(persistent::remove),
+        ),
+        (
+            po.clone(),
+            at(&format!("{pl}/phone_island_token_login")),
+            post(persistent::legacy_login),
+        ),
+        (
+            po.clone(),
+            at(&format!("{pl}/persistent_token_remove")),
+            post(persistent::legacy_remove),
+        ),
+        (
+            g.clone(),
+            at(&format!("{pl}/phone_island_token_check/{{subtype}}")),
+            get(persistent::legacy_check),
+        ),
+        (
+            g.clone(),
+            at(&format!("{pl}/phone_island_token_check")),
+            get(persistent::legacy_check),
+        ),
         (po.clone(), at(mudbase::PATH), post(mudbase::verify)),
         (
             po.clone(),
@@ -172,6 +217,11 @@ pub fn error_response(state: &AppState, path: &str, err: AppError) -> Response {
         capillary::CapError::from(err).into_response()
     } else if path.strip_prefix(prefix) == Some(mudbase::PATH) {
         mudbase::MudbaseError(err).into_response()
+    } else if path
+        .strip_prefix(prefix)
+        .is_some_and(persistent::is_legacy_compatible)
+    {
+        persistent::MessageOnly(err).into_response()
     } else {
         err.into_response()
     }

@@ -27,6 +27,7 @@ mod metrics;
 mod mudbase;
 mod openapi;
 mod ops;
+mod persistent_tokens;
 mod proxy;
 mod proxy_hygiene;
 mod recovery;

@@ -24,9 +24,9 @@ use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     Application, AuditQuery, AuditRecord, Channel, ContactField, LegacyGrant, LegacyNonce,
     LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim,
-    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, ProfileChange, RecoveryCodeRecord,
-    Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState,
-    TokenState, TotpState, TwoFactorGroup, User, UserLiveState,
+    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken, ProfileChange,
+    RecoveryCodeRecord, Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite,
+    ThrottleKind, ThrottleState, TokenState, TotpState, TwoFactorGroup, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::store::ChangeStamp;
@@ -1392,6 +1392,85 @@ impl Store for SqliteStore {
             })
             .await
     }
+
+    async fn replace_persistent_token(
+        &self,
+        token: &PersistentToken,
+    ) -> Result<Option<PersistentToken>, StoreError> {
+        let t = token.clone();
+        self.engine
+            .write(move |c| {
+                // One job on the one writer: read, replace and revoke
+                // cannot interleave with another call.
+                let old = take_persistent(c, t.user_id, &t.audience)?;
+                c.prepare_cached(
+                    "INSERT INTO persistent_tokens (user_id, audience, jti, issued_at, expires_at) \
+                     VALUES (?, ?, ?, ?, ?)",
+                )?
+                .execute(params![
+                    t.user_id,
+                    t.audience,
+                    t.jti,
+                    t.issued_at,
+                    t.expires_at
+                ])?;
+                Ok(old)
+            })
+            .await
+    }
+
+    async fn remove_persistent_token(
+        &self,
+        user_id: i64,
+        audience: &str,
+    ) -> Result<Option<PersistentToken>, StoreError> {
+        let audience = audience.to_owned();
+        self.engine
+            .write(move |c| take_persistent(c, user_id, &audience))
+            .await
+    }
+
+    async fn persistent_tokens(&self, user_id: i64) -> Result<Vec<PersistentToken>, StoreError> {
+        self.engine.read(|c| {
+            c.prepare_cached(
+                "SELECT user_id, audience, jti, issued_at, expires_at FROM persistent_tokens \
+                 WHERE user_id = ? ORDER BY audience",
+            )?
+            .query_map([user_id], persistent_from_row)?
+            .collect()
+        })
+    }
+}
+
+fn persistent_from_row(r: &Row<'_>) -> rusqlite::Result<PersistentToken> {
+    Ok(PersistentToken {
+        user_id: r.get(0)?,
+        audience: r.get(1)?,
+        jti: r.get(2)?,
+        issued_at: r.get(3)?,
+        expires_at: r.get(4)?,
+    })
+}
+
+/// Deletes the user's persistent token for `audience` and revokes its id
+/// (inside the caller's write job); returns it.
+fn take_persistent(
+    c: &Connection,
+    user_id: i64,
+    audience: &str,
+) -> rusqlite::Result<Option<PersistentToken>> {
+    let old = c
+        .prepare_cached(
+            "DELETE FROM persistent_tokens WHERE user_id = ? AND audience = ? \
+             RETURNING user_id, audience, jti, issued_at, expires_at",
+        )?
+        .query_row(params![user_id, audience], persistent_from_row)
+        .optional()?;
+    if let Some(o) = &old {
+        c.prepare_cached(REVOKE_JTI)?
+            .execute(params![o.jti, o.user_id, o.expires_at])?;
+    }
+    Ok(old)
 }
 
 /// The users whose phone matches on its digits only (the bound value is
