@@ -43,6 +43,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "require_two_factor",
         include_str!("../migrations/sqlite/0006_require_two_factor.sql"),
     ),
+    (
+        8,
+        "password_backend",
+        include_str!("../migrations/sqlite/0008_password_backend.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first (same versions as SQLite).
@@ -71,6 +76,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         6,
         "require_two_factor",
         include_str!("../migrations/postgres/0006_require_two_factor.sql"),
+    ),
+    (
+        8,
+        "password_backend",
+        include_str!("../migrations/postgres/0008_password_backend.sql"),
     ),
 ];
 

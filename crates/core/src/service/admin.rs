@@ -89,6 +89,7 @@ impl AuthService {
             external_id: non_empty(spec.external_id),
             role: non_empty(spec.role).unwrap_or_else(|| "user".to_owned()),
             password_hash: hash,
+            backend: crate::password_backend::LOCAL.to_owned(),
             tokens_valid_after: now,
             created_at: now,
         };
@@ -131,6 +132,7 @@ impl AuthService {
     /// Deletes a user with everything of theirs.
     pub async fn delete_user(&self, raw: &str) -> Result<(), AuthError> {
         let user = self.user_named(raw).await?;
+        self.end_backend_session(&user).await?;
         if self.store.delete_user(user.id).await? {
             self.signal_revocation();
             Ok(())
@@ -146,6 +148,7 @@ impl AuthService {
         let user = self.user_named(raw).await?;
         if self.store.disable_totp(user.id, self.cutoff_now()).await? {
             self.signal_revocation();
+            self.end_backend_session(&user).await?;
             self.audit
                 .record(AuthEvent::TwoFactorDisabled, &user.username, &Caller::cli());
             return Ok(TwoFactorReset::Disabled);
@@ -196,6 +199,7 @@ impl AuthService {
             .revoke_all_tokens(user.id, self.cutoff_now())
             .await?;
         self.signal_revocation();
+        self.end_backend_session(&user).await?;
         self.audit
             .record(AuthEvent::AllTokensRevoked, &user.username, &Caller::cli());
         Ok(())
