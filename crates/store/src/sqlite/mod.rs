@@ -503,7 +503,7 @@ impl Store for SqliteStore {
             .query_row([jti, username], |row| {
                 Ok(TokenState {
                     user: user_from_row(row)?,
-                    jti_revoked: row.get::<_, i64>(14)? != 0,
+                    jti_revoked: row.get::<_, i64>(16)? != 0,
                 })
             })
             .optional()
