@@ -422,6 +422,14 @@ fn print_config(c: &Config) {
         }
     );
     println!("two_factor.required: {}", p.two_factor_required);
+    match &c.password_backend {
+        PasswordBackendConfig::Local => println!("auth.backend: local"),
+        PasswordBackendConfig::Nethcti { url, timeout } => println!(
+            "auth.backend: nethcti at {} (timeout {} ms)",
+            redact_url(url),
+            timeout.as_millis()
+        ),
+    }
     println!(
         "audit.retention_days: {}",
         match p.audit_retention_days {

@@ -1450,6 +1450,61 @@ mod tests {
     }
 
     #[test]
+    fn the_password_backend_is_local_unless_nethcti_is_chosen_with_its_url() {
+        let c = Config::load(Some(&empty_file()), &env_of(&[])).expect("defaults");
+        assert_eq!(c.password_backend, PasswordBackendConfig::Local);
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                ("OTPGATE_AUTH_BACKEND", "nethcti"),
+                ("OTPGATE_NETHCTI_URL", "https://cti.example.org/webrest/"),
+                ("OTPGATE_NETHCTI_TIMEOUT_MS", "1500"),
+            ]),
+        )
+        .expect("nethcti");
+        assert_eq!(
+            c.password_backend,
+            PasswordBackendConfig::Nethcti {
+                url: "https://cti.example.org/webrest".into(),
+                timeout: Duration::from_millis(1500),
+            }
+        );
+        // The V1 variables choose nethcti; OTPGATE_AUTH_BACKEND wins.
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                ("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "127.0.0.1:8179"),
+                ("OTPGATE_AUTH_BACKEND", "local"),
+            ]),
+        )
+        .expect("local wins");
+        assert_eq!(c.password_backend, PasswordBackendConfig::Local);
+        assert!(c.http.upstream.is_some(), "forwarding keeps the V1 mapping");
+        for (pairs, needle) in [
+            (vec![("OTPGATE_AUTH_BACKEND", "nethcti")], "nethcti.url"),
+            (vec![("OTPGATE_AUTH_BACKEND", "kerberos")], "auth.backend"),
+            (
+                vec![
+                    ("OTPGATE_AUTH_BACKEND", "nethcti"),
+                    ("OTPGATE_NETHCTI_URL", "ftp://cti/webrest"),
+                ],
+                "nethcti.url",
+            ),
+            (
+                vec![
+                    ("OTPGATE_AUTH_BACKEND", "nethcti"),
+                    ("OTPGATE_NETHCTI_URL", "http://cti/webrest"),
+                    ("OTPGATE_NETHCTI_TIMEOUT_MS", "0"),
+                ],
+                "nethcti.timeout_ms",
+            ),
+        ] {
+            let err = Config::load(Some(&empty_file()), &env_of(&pairs)).expect_err(needle);
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
     fn otpgate_variables_win_over_nethvoice_ones() {
         let env = env_of(&[
             ("NETHVOICE_MIDDLEWARE_LISTEN_ADDRESS", "127.0.0.1:9191"),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Method, StatusCode};
 use otpgate_core::ManualClock;
+use otpgate_core::config::{LegacyPolicy, Policy};
 use otpgate_core::keys::KeyFiles;
 use otpgate_core::{AuthError, AuthService};
 use otpgate_http::nethcti::NethctiBackend;
@@ -28,6 +29,10 @@ const PW: &str = "pw-secret-9";
 /// otpgate with the `nethcti` backend at `cti`, each call bounded by
 /// `timeout`.
 async fn app_before(cti: &CtiServer, timeout: Duration) -> TestApp {
+    app_with(cti, timeout, cheap_policy()).await
+}
+
+async fn app_with(cti: &CtiServer, timeout: Duration, policy: Policy) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let clock = Arc::new(ManualClock::at_secs(T0));
     let db: PathBuf = dir.path().join("otpgate.db");
@@ -38,7 +43,6 @@ async fn app_before(cti: &CtiServer, timeout: Duration) -> TestApp {
     );
     let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
     let backend = NethctiBackend::new(&cti.v1(), timeout).unwrap();
-    let policy = cheap_policy();
     let svc = Arc::new(
         AuthService::new(store, clock.clone(), policy.clone(), &keys)
             .unwrap()
@@ -390,4 +394,65 @@ async fn revoke_all_and_user_del_end_the_cti_session() {
         app.svc.show_user("carol").await.unwrap().upstream_session,
         None
     );
+}
+
+#[tokio::test]
+async fn the_legacy_and_capillary_logins_ask_the_cti_server_too() {
+    let cti = CtiServer::start(&[("carol", PW)]).await;
+    let policy = Policy {
+        legacy: LegacyPolicy {
+            enabled: Some(true),
+            ..LegacyPolicy::default()
+        },
+        ..cheap_policy()
+    };
+    let app = app_with(&cti, Duration::from_secs(10), policy).await;
+    // Legacy: otpgate's own challenge, after the CTI server's.
+    let legacy = |pw: &'static str| {
+        app.post(
+            "/webrest/authentication/login",
+            None,
+            json!({"username": "carol", "password": pw}),
+        )
+    };
+    let r = legacy(PW).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    assert!(
+        r.headers.contains_key("www-authenticate"),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(cti.received_on("/authentication/login").len(), 1);
+    assert_eq!(app.svc.show_user("carol").await.unwrap().backend, "nethcti");
+    let r = legacy("pw-wrong-guess-1").await;
+    assert!(
+        !r.headers.contains_key("www-authenticate"),
+        "{:?}",
+        r.headers
+    );
+    cti.set_down(true);
+    let r = legacy(PW).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    cti.set_down(false);
+
+    // Capillary token/generate by username.
+    app.app_key("Bukl").await;
+    let generate = |pw: &'static str| {
+        let body = json!({"identifierType": "USERNAME", "identifierValue": "carol",
+                "deviceId": "dev-1", "brand": "Bukl", "password": pw});
+        let app = &app;
+        async move {
+            app.post_json("/auth/v1/mfa/token/generate", None, &body)
+                .await
+        }
+    };
+    cti.clear_received();
+    let r = generate(PW).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(cti.received_on("/authentication/login").len(), 1);
+    let r = generate("pw-wrong-guess-1").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    cti.set_down(true);
+    let r = generate(PW).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
 }
