@@ -41,6 +41,16 @@ async fn a_cti_user_logs_in_through_the_binary_configured_with_the_v1_variables(
         text(&show.stdout)
     );
     let t = cti.persistent_token("carol").expect("CTI session opened");
+    // No first `admin` with a password of ours: the CTI server's users
+    // are the users.
+    let list = server.cli(&["user", "list", "--json"], None);
+    let users: Vec<serde_json::Value> = text(&list.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["username"], "carol");
+    assert_eq!(users[0]["backend"], "nethcti");
 
     // Down: 503, never counted (more attempts than the lockout allows).
     cti.set_down(true);

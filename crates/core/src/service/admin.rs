@@ -206,9 +206,12 @@ impl AuthService {
     }
 
     /// On an empty store, creates the user `admin` (role `admin`) with a
-    /// random password and returns it, to be printed once.
+    /// random password and returns it, to be printed once. Not with an
+    /// outside password backend (`nethcti`): no password of ours is asked.
     pub async fn bootstrap_admin(&self) -> Result<Option<SecretString>, AuthError> {
-        if self.store.count_users().await? > 0 {
+        // With an outside password backend (the CTI server) a password
+        // made here would never be asked for: its users arrive by logging in.
+        if self.password_backend.is_some() || self.store.count_users().await? > 0 {
             return Ok(None);
         }
         let spec = UserSpec {
