@@ -84,11 +84,16 @@ impl AuthService {
         let new = NewUser {
             display_name: profile
                 .display_name
-                .clone()
-                .filter(|d| !d.trim().is_empty())
+                .as_deref()
+                .map(one_line)
+                .filter(|d| !d.is_empty())
                 .unwrap_or_else(|| name.clone()),
             username: name.clone(),
-            email: profile.email.clone().filter(|e| !e.trim().is_empty()),
+            email: profile
+                .email
+                .as_deref()
+                .map(one_line)
+                .filter(|e| !e.is_empty()),
             phone: None,
             external_id: None,
             role: "user".to_owned(),
@@ -132,5 +137,28 @@ impl AuthService {
         }
         self.store.set_upstream_session(user.id, None).await?;
         Ok(())
+    }
+}
+
+/// A backend's text as one trimmed line of at most 200 characters (it is
+/// printed by the CLI and put in answers).
+fn one_line(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn a_backend_text_becomes_one_bounded_line() {
+        assert_eq!(one_line("  Carol\n Rossi\u{7}  "), "Carol Rossi");
+        assert_eq!(one_line(&"x".repeat(500)).len(), 200);
+        assert_eq!(one_line("\t\r\n"), "");
     }
 }
