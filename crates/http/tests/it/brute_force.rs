@@ -190,6 +190,11 @@ impl Attacker<'_> {
 
 /// The `otp_failed` audit events logged since the last call.
 fn drain(logs: &Arc<Mutex<Vec<u8>>>) -> usize {
+    // Another test thread registering a callsite while this thread's
+    // scoped subscriber was being installed can leave that callsite's
+    // cached interest at "never" (tracing-core's cache is global): recount
+    // it before each burst, so no evaluated guess goes unseen.
+    tracing::callsite::rebuild_interest_cache();
     let mut buf = logs.lock().unwrap();
     let n = String::from_utf8_lossy(&buf)
         .matches("event=otp_failed")
