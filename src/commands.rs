@@ -16,7 +16,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::cli::{Cli, Command, ConfigCommand, RequireRule, TokenCommand, UserCommand};
-use crate::config::{Config, LogFormat, redact_url};
+use crate::config::{Config, LogFormat, PasswordBackendConfig, redact_url};
 use crate::log_caps;
 use crate::store_check;
 
@@ -192,9 +192,15 @@ pub async fn open_service(config: &Config) -> Result<Arc<AuthService>, String> {
         tracing::info!(path = %path.display(), "created key file");
     }
     let notifiers = config.notifier.build(&store)?;
-    let svc = AuthService::new(store, Arc::new(SystemClock), config.policy.clone(), &keys)
+    let mut svc = AuthService::new(store, Arc::new(SystemClock), config.policy.clone(), &keys)
         .map_err(|e| describe(&e))?
         .with_notifiers(notifiers);
+    // The password authority (API.md §9); the CLI's `user del` and
+    // `token revoke-all` end the CTI session through it too.
+    if let PasswordBackendConfig::Nethcti { url, timeout } = &config.password_backend {
+        let backend = otpgate_http::nethcti::NethctiBackend::new(url, *timeout)?;
+        svc = svc.with_password_backend(Arc::new(backend));
+    }
     Ok(Arc::new(svc))
 }
 
@@ -239,6 +245,7 @@ fn user_json(svc: &AuthService, u: &User) -> serde_json::Value {
         "phone": u.phone,
         "external_id": u.external_id,
         "role": u.role,
+        "backend": u.backend,
         "two_factor": two_factor_text(u),
         "two_factor_required": rule.required,
         "two_factor_required_by": rule.source.as_str(),
@@ -277,12 +284,16 @@ async fn user_command(svc: &AuthService, cmd: UserCommand) -> Result<(), AuthErr
                     println!("{}", user_json(svc, u));
                 }
             } else {
-                println!("{:<24} {:<10} {:<8} EMAIL", "USERNAME", "ROLE", "2FA");
+                println!(
+                    "{:<24} {:<10} {:<8} {:<8} EMAIL",
+                    "USERNAME", "ROLE", "BACKEND", "2FA"
+                );
                 for u in &users {
                     println!(
-                        "{:<24} {:<10} {:<8} {}",
+                        "{:<24} {:<10} {:<8} {:<8} {}",
                         u.username,
                         u.role,
+                        u.backend,
                         two_factor_text(u),
                         u.email.as_deref().unwrap_or("-")
                     );
@@ -463,6 +474,14 @@ fn print_config(c: &Config) {
         }
     );
     println!("two_factor.required: {}", p.two_factor_required);
+    match &c.password_backend {
+        PasswordBackendConfig::Local => println!("auth.backend: local"),
+        PasswordBackendConfig::Nethcti { url, timeout } => println!(
+            "auth.backend: nethcti at {} (timeout {} ms)",
+            redact_url(url),
+            timeout.as_millis()
+        ),
+    }
     println!(
         "audit.retention_days: {}",
         match p.audit_retention_days {

@@ -68,6 +68,38 @@ struct Raw {
     two_factor: RawTwoFactor,
     #[serde(default)]
     connections: RawConnections,
+    #[serde(default)]
+    auth: RawAuth,
+    #[serde(default)]
+    nethcti: RawNethcti,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    backend: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNethcti {
+    url: Option<String>,
+    timeout_ms: Option<u64>,
+}
+
+/// Who checks passwords (API.md §9): `auth.backend`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordBackendConfig {
+    /// argon2id hashes in the store (the default).
+    Local,
+    /// The CTI server at `url` (its REST base `V1`), each call bounded by
+    /// `timeout`.
+    Nethcti {
+        /// `V1`, e.g. `http://127.0.0.1:8179/webrest`.
+        url: String,
+        /// The bound of each call.
+        timeout: Duration,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -248,6 +280,8 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// How out-of-band codes are delivered, per channel.
     pub notifier: NotifierConfig,
+    /// Who checks passwords.
+    pub password_backend: PasswordBackendConfig,
 }
 
 /// Environment variables read, in the order applied.
@@ -316,6 +350,9 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_CONNECTIONS_BODY_TIMEOUT_MS",
     "OTPGATE_CONNECTIONS_MAX",
     "OTPGATE_CONNECTIONS_MAX_PER_ADDRESS",
+    "OTPGATE_AUTH_BACKEND",
+    "OTPGATE_NETHCTI_URL",
+    "OTPGATE_NETHCTI_TIMEOUT_MS",
 ];
 
 /// The NethCTI middleware's variables that mean the same thing as one of
@@ -399,10 +436,15 @@ fn apply_nethvoice_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> R
         } else {
             "/"
         };
-        raw.upstream.url = Some(format!(
+        let v1 = format!(
             "{protocol}://{}{sep}{path}",
             endpoint.trim().trim_end_matches('/')
-        ));
+        );
+        // The CTI server is the password authority (API.md §9), and the
+        // application the proxy forwards to.
+        raw.upstream.url = Some(v1.clone());
+        raw.nethcti.url = Some(v1);
+        raw.auth.backend = Some("nethcti".into());
     } else if get("V1_PROTOCOL").is_some() || get("V1_API_PATH").is_some() {
         return Err(format!(
             "{P}V1_PROTOCOL and {P}V1_API_PATH need {P}V1_API_ENDPOINT"
@@ -508,6 +550,9 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
                 raw.oob.send_window_secs = Some(parse_env(name, &v)?);
             }
             "OTPGATE_UPSTREAM_URL" => raw.upstream.url = Some(v),
+            "OTPGATE_AUTH_BACKEND" => raw.auth.backend = Some(v),
+            "OTPGATE_NETHCTI_URL" => raw.nethcti.url = Some(v),
+            "OTPGATE_NETHCTI_TIMEOUT_MS" => raw.nethcti.timeout_ms = Some(parse_env(name, &v)?),
             "OTPGATE_UPSTREAM_WS_URL" => raw.upstream.ws_url = Some(v),
             "OTPGATE_UPSTREAM_TIMEOUT_MS" => raw.upstream.timeout_ms = Some(parse_env(name, &v)?),
             "OTPGATE_UPSTREAM_HEADERS" => raw.upstream.headers = Some(parse_header_list(&v)?),
@@ -550,6 +595,40 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err(format!("{name}={value:?} must be true or false")),
+    }
+}
+
+/// Validates `auth.backend` and `[nethcti]`.
+fn password_backend_settings(
+    auth: RawAuth,
+    nethcti: RawNethcti,
+) -> Result<PasswordBackendConfig, String> {
+    let backend = auth.backend.map(|b| b.trim().to_ascii_lowercase());
+    match backend.as_deref() {
+        None | Some("local") => Ok(PasswordBackendConfig::Local),
+        Some("nethcti") => {
+            let url = nethcti
+                .url
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+                .filter(|u| !u.is_empty())
+                .ok_or("auth.backend = \"nethcti\" needs nethcti.url (the CTI server's REST base, e.g. http://127.0.0.1:8179/webrest)")?;
+            let parsed: Option<axum::http::Uri> = url.parse().ok();
+            if !parsed.as_ref().is_some_and(|u| {
+                matches!(u.scheme_str(), Some("http" | "https"))
+                    && u.host().is_some()
+                    && u.query().is_none()
+            }) {
+                return Err(format!(
+                    "nethcti.url {url:?} must be http(s)://HOST[:PORT][/PATH] (no query)"
+                ));
+            }
+            let timeout = Duration::from_millis(nethcti.timeout_ms.unwrap_or(10_000));
+            if timeout.is_zero() {
+                return Err("nethcti.timeout_ms must be greater than 0".into());
+            }
+            Ok(PasswordBackendConfig::Nethcti { url, timeout })
+        }
+        Some(other) => Err(format!("auth.backend {other:?} must be local or nethcti")),
     }
 }
 
@@ -1005,6 +1084,7 @@ impl Config {
         }
         let (upstream, upstream_ws) = upstream_settings(raw.upstream)?;
         let connections = connection_settings(&raw.connections)?;
+        let password_backend = password_backend_settings(raw.auth, raw.nethcti)?;
 
         Ok(Self {
             listen,
@@ -1030,6 +1110,7 @@ impl Config {
             log_format,
             file,
             notifier,
+            password_backend,
         })
     }
 }
@@ -1483,11 +1564,74 @@ mod tests {
         assert_eq!((c.http.rate_limit_average, c.http.rate_limit_burst), (7, 9));
         let up = c.http.upstream.expect("upstream from V1_*");
         assert_eq!(up.url.to_string(), "http://127.0.0.1:8179/webrest");
+        assert_eq!(
+            c.password_backend,
+            PasswordBackendConfig::Nethcti {
+                url: "http://127.0.0.1:8179/webrest".into(),
+                timeout: Duration::from_secs(10),
+            },
+            "the V1 variables select the CTI server as password authority"
+        );
         // The protocol defaults to http; a path is optional.
         let env = env_of(&[("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "legacy:8080")]);
         let c = Config::load(Some(&empty_file()), &env).expect("endpoint only");
         let up = c.http.upstream.expect("upstream");
         assert_eq!(up.url.to_string(), "http://legacy:8080/");
+    }
+
+    #[test]
+    fn the_password_backend_is_local_unless_nethcti_is_chosen_with_its_url() {
+        let c = Config::load(Some(&empty_file()), &env_of(&[])).expect("defaults");
+        assert_eq!(c.password_backend, PasswordBackendConfig::Local);
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                ("OTPGATE_AUTH_BACKEND", "nethcti"),
+                ("OTPGATE_NETHCTI_URL", "https://cti.example.org/webrest/"),
+                ("OTPGATE_NETHCTI_TIMEOUT_MS", "1500"),
+            ]),
+        )
+        .expect("nethcti");
+        assert_eq!(
+            c.password_backend,
+            PasswordBackendConfig::Nethcti {
+                url: "https://cti.example.org/webrest".into(),
+                timeout: Duration::from_millis(1500),
+            }
+        );
+        // The V1 variables choose nethcti; OTPGATE_AUTH_BACKEND wins.
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                ("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "127.0.0.1:8179"),
+                ("OTPGATE_AUTH_BACKEND", "local"),
+            ]),
+        )
+        .expect("local wins");
+        assert_eq!(c.password_backend, PasswordBackendConfig::Local);
+        assert!(c.http.upstream.is_some(), "forwarding keeps the V1 mapping");
+        for (pairs, needle) in [
+            (vec![("OTPGATE_AUTH_BACKEND", "nethcti")], "nethcti.url"),
+            (vec![("OTPGATE_AUTH_BACKEND", "kerberos")], "auth.backend"),
+            (
+                vec![
+                    ("OTPGATE_AUTH_BACKEND", "nethcti"),
+                    ("OTPGATE_NETHCTI_URL", "ftp://cti/webrest"),
+                ],
+                "nethcti.url",
+            ),
+            (
+                vec![
+                    ("OTPGATE_AUTH_BACKEND", "nethcti"),
+                    ("OTPGATE_NETHCTI_URL", "http://cti/webrest"),
+                    ("OTPGATE_NETHCTI_TIMEOUT_MS", "0"),
+                ],
+                "nethcti.timeout_ms",
+            ),
+        ] {
+            let err = Config::load(Some(&empty_file()), &env_of(&pairs)).expect_err(needle);
+            assert!(err.contains(needle), "{err}");
+        }
     }
 
     #[test]

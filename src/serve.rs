@@ -49,6 +49,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         nofile_soft = %nofile.soft,
         nofile_hard = %nofile.hard,
         database = %redact_url(&config.store.url),
+        password_backend = svc.password_backend_name(),
         startup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(0),
         "otpgate listening on http://{}",
         config.listen

@@ -62,8 +62,19 @@ async fn user_and_token_commands_work_while_the_server_runs() {
         .expect("bob listed");
     assert_eq!(bob["role"], "operator");
     assert_eq!(bob["phone"], "+3912345");
+    assert_eq!(
+        bob["backend"], "local",
+        "which password backend the user belongs to"
+    );
     let show = server.cli(&["user", "show", "BOB"], None);
     assert!(text(&show.stdout).contains("email: bob@example.org"));
+    assert!(text(&show.stdout).contains("backend: local"));
+    let table = server.cli(&["user", "list"], None);
+    assert!(
+        text(&table.stdout).contains(" BACKEND "),
+        "{}",
+        text(&table.stdout)
+    );
 
     let revoke = server.cli(&["token", "revoke-all", "bob"], None);
     assert!(revoke.status.success());
@@ -220,6 +231,27 @@ fn config_check_prints_the_effective_settings() {
     assert!(stdout.contains("rate_limit: 50 req/s"));
     assert!(stdout.contains("postgres://otp:***@db.example:5432/otpgate"));
     assert!(!stdout.contains("hunter2"));
+    assert!(stdout.contains("auth.backend: local\n"), "{stdout}");
+    // The NethCTI middleware's V1 variables make the CTI server the
+    // password authority (API.md §9).
+    let env = vec![
+        (
+            "NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT".to_owned(),
+            "127.0.0.1:8179".to_owned(),
+        ),
+        (
+            "NETHVOICE_MIDDLEWARE_V1_API_PATH".to_owned(),
+            "/webrest".to_owned(),
+        ),
+    ];
+    let out = cli_in(dir.path(), &env, &["config", "check"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout
+            .contains("auth.backend: nethcti at http://127.0.0.1:8179/webrest (timeout 10000 ms)"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -17,12 +17,18 @@
 
 mod support;
 
+/// The CTI-server stand-in of the HTTP crate's tests, shared.
+#[path = "../../crates/http/tests/it/cti_server.rs"]
+#[allow(dead_code)]
+mod cti_server;
+
 mod applications;
 mod cli;
 mod connections;
 mod crash;
 mod deploy;
 mod logs;
+mod nethcti;
 mod notifiers;
 mod races;
 mod readme;

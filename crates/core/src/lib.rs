@@ -14,6 +14,7 @@ pub mod error;
 pub mod keys;
 pub mod model;
 pub mod notify;
+pub mod password_backend;
 pub mod password_policy;
 pub mod secret;
 pub mod service;

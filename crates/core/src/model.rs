@@ -51,6 +51,13 @@ pub struct User {
     /// The operator's per-user override of `two_factor.required`
     /// (`otpgate user require-2fa`): `None` follows the setting.
     pub require_two_factor: Option<bool>,
+    /// The password backend the user belongs to (`local`, `nethcti`;
+    /// see [`crate::password_backend`]). A user of another backend than
+    /// `local` has an empty `password_hash`.
+    pub backend: String,
+    /// The user's session at the password backend (the CTI server's
+    /// token), sealed like the TOTP secret; never shown.
+    pub upstream_session: Option<Vec<u8>>,
 }
 
 /// What is needed to create a user.
@@ -68,8 +75,10 @@ pub struct NewUser {
     pub external_id: Option<String>,
     /// Role.
     pub role: String,
-    /// Argon2id PHC string.
+    /// Argon2id PHC string (empty for a user of another backend).
     pub password_hash: String,
+    /// The password backend the user belongs to (`local`, `nethcti`).
+    pub backend: String,
     /// Revocation cut-off at creation (the creation time).
     pub tokens_valid_after: i64,
     /// Creation time.

@@ -63,6 +63,14 @@ pub trait Store: Send + Sync + 'static {
         user_id: i64,
         required: Option<bool>,
     ) -> Result<bool, StoreError>;
+    /// Replaces (or with `None` forgets) the user's sealed session at the
+    /// password backend (the CTI server's token, API.md §9). False if the
+    /// user does not exist.
+    async fn set_upstream_session(
+        &self,
+        user_id: i64,
+        sealed: Option<&[u8]>,
+    ) -> Result<bool, StoreError>;
     /// Users counted by (2FA on, override), one group per combination
     /// present (`/metrics`).
     async fn two_factor_census(&self) -> Result<Vec<TwoFactorGroup>, StoreError>;

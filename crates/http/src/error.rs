@@ -243,6 +243,14 @@ impl AppError {
                     "2fa_requires_jwt_login",
                     "this user has (or must set up) 2FA: log in with POST /api/login and verify an OTP",
                 ),
+                AuthError::UpstreamUnavailable(_) => Parts {
+                    retry_after: Some(5),
+                    ..parts(
+                        S::SERVICE_UNAVAILABLE,
+                        "upstream_unavailable",
+                        "the password authority (the CTI server) could not check the password; retry shortly",
+                    )
+                },
                 AuthError::Store(StoreError::Unavailable(_)) => Parts {
                     retry_after: Some(1),
                     ..parts(

@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod layers;
 pub mod metrics;
+pub mod nethcti;
 pub mod openapi;
 pub mod proxy;
 pub mod rate_limit;

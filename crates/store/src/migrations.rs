@@ -48,6 +48,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "persistent_tokens",
         include_str!("../migrations/sqlite/0007_persistent_tokens.sql"),
     ),
+    (
+        8,
+        "password_backend",
+        include_str!("../migrations/sqlite/0008_password_backend.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first (same versions as SQLite).
@@ -81,6 +86,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         7,
         "persistent_tokens",
         include_str!("../migrations/postgres/0007_persistent_tokens.sql"),
+    ),
+    (
+        8,
+        "password_backend",
+        include_str!("../migrations/postgres/0008_password_backend.sql"),
     ),
 ];
 

@@ -88,7 +88,7 @@ pub struct PostgresStore {
 
 const USER_COLUMNS: &str = "id, username, display_name, email, phone, external_id, role, \
      password_hash, totp_state, totp_secret, totp_last_step, tokens_valid_after, created_at, \
-     require_two_factor";
+     require_two_factor, backend, upstream_session";
 
 fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
     let state: i16 = row.try_get("totp_state")?;
@@ -112,6 +112,8 @@ fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
         tokens_valid_after: row.try_get("tokens_valid_after")?,
         created_at: row.try_get("created_at")?,
         require_two_factor: row.try_get("require_two_factor")?,
+        backend: row.try_get("backend")?,
+        upstream_session: row.try_get("upstream_session")?,
     })
 }
 
@@ -247,8 +249,8 @@ impl Store for PostgresStore {
     async fn create_user(&self, u: &NewUser) -> Result<User, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO users (username, display_name, email, phone, external_id, role, \
-             password_hash, tokens_valid_after, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             password_hash, tokens_valid_after, created_at, backend) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              RETURNING {USER_COLUMNS}"
         ));
         let row = sqlx::query(sql)
@@ -261,6 +263,7 @@ impl Store for PostgresStore {
             .bind(&u.password_hash)
             .bind(u.tokens_valid_after)
             .bind(u.created_at)
+            .bind(&u.backend)
             .fetch_one(&self.pool)
             .await
             .map_err(map)?;
@@ -376,6 +379,20 @@ impl Store for PostgresStore {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE users SET require_two_factor = $1 WHERE id = $2")
             .bind(required)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_upstream_session(
+        &self,
+        user_id: i64,
+        sealed: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET upstream_session = $1 WHERE id = $2")
+            .bind(sealed)
             .bind(user_id)
             .execute(&self.pool)
             .await

@@ -207,6 +207,7 @@ fn new_user(name: &str) -> NewUser {
         external_id: Some(format!("ext-{name}")),
         role: "user".into(),
         password_hash: "$argon2id$fake".into(),
+        backend: "local".into(),
         tokens_valid_after: 100,
         created_at: 99,
     }
@@ -240,6 +241,7 @@ macro_rules! contract {
 
 contract!(
     users_are_created_found_listed_and_deleted,
+    a_users_backend_and_sealed_upstream_session_are_kept,
     duplicate_username_is_a_conflict,
     concurrent_writes_fail_alone_and_all_land,
     password_change_moves_the_cutoff_forward_only,
@@ -457,6 +459,68 @@ async fn profile_fields_change_alone_and_clear(s: Arc<dyn Store>) {
     assert_eq!(found.len(), 1);
     assert!(s.delete_user(b.id).await.expect("del"));
     assert!(!s.update_profile(b.id, &change).await.expect("gone"));
+}
+
+/// The password backend (API.md §9): a user created by the `nethcti`
+/// backend has no hash and says so on every read; its sealed CTI session
+/// is replaced, read back by the token check's read, and forgotten.
+async fn a_users_backend_and_sealed_upstream_session_are_kept(s: Arc<dyn Store>) {
+    let local = s.create_user(&new_user("alice")).await.expect("alice");
+    assert_eq!(local.backend, "local");
+    assert_eq!(local.upstream_session, None);
+    let cti = s
+        .create_user(&NewUser {
+            password_hash: String::new(),
+            backend: "nethcti".into(),
+            ..new_user("bob")
+        })
+        .await
+        .expect("bob");
+    assert_eq!(cti.backend, "nethcti");
+    assert_eq!(cti.password_hash, "");
+    assert!(
+        s.set_upstream_session(cti.id, Some(b"sealed-1"))
+            .await
+            .expect("set")
+    );
+    assert!(
+        s.set_upstream_session(cti.id, Some(b"sealed-2"))
+            .await
+            .expect("replace")
+    );
+    assert!(
+        !s.set_upstream_session(-1, Some(b"x"))
+            .await
+            .expect("nobody")
+    );
+    let read = s.user_by_name("bob").await.expect("read").expect("some");
+    assert_eq!(read.backend, "nethcti");
+    assert_eq!(read.upstream_session.as_deref(), Some(&b"sealed-2"[..]));
+    let st = s
+        .token_state("bob", "j")
+        .await
+        .expect("state")
+        .expect("some");
+    assert_eq!(st.user.upstream_session.as_deref(), Some(&b"sealed-2"[..]));
+    let listed = s.list_users().await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|u| u.backend.as_str())
+            .collect::<Vec<_>>(),
+        ["local", "nethcti"]
+    );
+    assert!(s.set_upstream_session(cti.id, None).await.expect("forget"));
+    let read = s.user_by_name("bob").await.expect("read").expect("some");
+    assert_eq!(read.upstream_session, None);
+    assert_eq!(
+        s.user_by_name("alice")
+            .await
+            .expect("read")
+            .expect("some")
+            .upstream_session,
+        None
+    );
 }
 
 /// `user require-2fa`: the override round-trips through every read of a

@@ -25,9 +25,15 @@ impl std::fmt::Debug for SecretCipher {
     }
 }
 
-fn aad(user_id: i64) -> Vec<u8> {
-    format!("otpgate:totp-secret:v1:{user_id}").into_bytes()
+fn aad(label: &str, user_id: i64) -> Vec<u8> {
+    format!("otpgate:{label}:v1:{user_id}").into_bytes()
 }
+
+/// The label of TOTP seeds (the associated data binds a sealed value to
+/// its user and its kind, so one never opens as the other).
+const TOTP_LABEL: &str = "totp-secret";
+/// The label of a password backend's session (the CTI server's token).
+const UPSTREAM_LABEL: &str = "upstream-session";
 
 impl SecretCipher {
     /// A cipher for a 32-byte key.
@@ -37,12 +43,36 @@ impl SecretCipher {
         Ok(Self { aead })
     }
 
-    /// Seals `secret` for `user_id`.
+    /// Seals the TOTP seed `secret` for `user_id`.
     pub fn seal(&self, user_id: i64, secret: &SecretBytes) -> Result<Vec<u8>, AuthError> {
+        self.seal_as(TOTP_LABEL, user_id, secret)
+    }
+
+    /// Opens a sealed TOTP seed of `user_id`.
+    pub fn open(&self, user_id: i64, sealed: &[u8]) -> Result<SecretBytes, AuthError> {
+        self.open_as(TOTP_LABEL, user_id, sealed)
+    }
+
+    /// Seals `user_id`'s session at the password backend.
+    pub fn seal_upstream(&self, user_id: i64, secret: &SecretBytes) -> Result<Vec<u8>, AuthError> {
+        self.seal_as(UPSTREAM_LABEL, user_id, secret)
+    }
+
+    /// Opens `user_id`'s sealed session at the password backend.
+    pub fn open_upstream(&self, user_id: i64, sealed: &[u8]) -> Result<SecretBytes, AuthError> {
+        self.open_as(UPSTREAM_LABEL, user_id, sealed)
+    }
+
+    fn seal_as(
+        &self,
+        label: &str,
+        user_id: i64,
+        secret: &SecretBytes,
+    ) -> Result<Vec<u8>, AuthError> {
         let nonce_bytes = random_bytes(NONCE_LEN);
         let nonce = Nonce::try_from(&nonce_bytes[..])
             .map_err(|_| AuthError::Internal("nonce length".into()))?;
-        let aad = aad(user_id);
+        let aad = aad(label, user_id);
         let ct = self
             .aead
             .encrypt(
@@ -60,8 +90,7 @@ impl SecretCipher {
         Ok(out)
     }
 
-    /// Opens a sealed secret of `user_id`.
-    pub fn open(&self, user_id: i64, sealed: &[u8]) -> Result<SecretBytes, AuthError> {
+    fn open_as(&self, label: &str, user_id: i64, sealed: &[u8]) -> Result<SecretBytes, AuthError> {
         let corrupt =
             || AuthError::Internal("sealed secret does not open (wrong key file?)".into());
         let (version, rest) = sealed.split_first().ok_or_else(corrupt)?;
@@ -70,7 +99,7 @@ impl SecretCipher {
         }
         let (nonce_bytes, ct) = rest.split_at(NONCE_LEN);
         let nonce = Nonce::try_from(nonce_bytes).map_err(|_| corrupt())?;
-        let aad = aad(user_id);
+        let aad = aad(label, user_id);
         let pt = self
             .aead
             .decrypt(&nonce, Payload { msg: ct, aad: &aad })

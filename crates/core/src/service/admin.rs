@@ -89,6 +89,7 @@ impl AuthService {
             external_id: non_empty(spec.external_id),
             role: non_empty(spec.role).unwrap_or_else(|| "user".to_owned()),
             password_hash: hash,
+            backend: crate::password_backend::LOCAL.to_owned(),
             tokens_valid_after: now,
             created_at: now,
         };
@@ -131,6 +132,7 @@ impl AuthService {
     /// Deletes a user with everything of theirs.
     pub async fn delete_user(&self, raw: &str) -> Result<(), AuthError> {
         let user = self.user_named(raw).await?;
+        self.end_backend_session(&user).await?;
         if self.store.delete_user(user.id).await? {
             self.signal_revocation();
             Ok(())
@@ -146,6 +148,7 @@ impl AuthService {
         let user = self.user_named(raw).await?;
         if self.store.disable_totp(user.id, self.cutoff_now()).await? {
             self.signal_revocation();
+            self.end_backend_session(&user).await?;
             self.audit
                 .record(AuthEvent::TwoFactorDisabled, &user.username, &Caller::cli());
             return Ok(TwoFactorReset::Disabled);
@@ -196,15 +199,19 @@ impl AuthService {
             .revoke_all_tokens(user.id, self.cutoff_now())
             .await?;
         self.signal_revocation();
+        self.end_backend_session(&user).await?;
         self.audit
             .record(AuthEvent::AllTokensRevoked, &user.username, &Caller::cli());
         Ok(())
     }
 
     /// On an empty store, creates the user `admin` (role `admin`) with a
-    /// random password and returns it, to be printed once.
+    /// random password and returns it, to be printed once. Not with an
+    /// outside password backend (`nethcti`): no password of ours is asked.
     pub async fn bootstrap_admin(&self) -> Result<Option<SecretString>, AuthError> {
-        if self.store.count_users().await? > 0 {
+        // With an outside password backend (the CTI server) a password
+        // made here would never be asked for: its users arrive by logging in.
+        if self.password_backend.is_some() || self.store.count_users().await? > 0 {
             return Ok(None);
         }
         let spec = UserSpec {

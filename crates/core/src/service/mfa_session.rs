@@ -126,8 +126,10 @@ impl AuthService {
             (None, IdentifierKind::Username) => username::normalize(id.value),
             (None, kind) => format!("{kind:?}:{}", id.value.trim().to_lowercase()),
         };
+        // An outside password backend knows users by name only.
+        let ask_as = matches!(id.kind, IdentifierKind::Username).then_some(throttle_key.as_str());
         let user = self
-            .password_login(&throttle_key, user, password, caller)
+            .password_login(&throttle_key, ask_as, user, password, caller)
             .await?;
         let session_id = codes::mfa_session_id();
         let now = self.clock.now_secs();

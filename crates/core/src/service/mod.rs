@@ -17,6 +17,7 @@ pub mod mandatory;
 pub mod mfa_session;
 mod names;
 pub mod oob;
+mod passwords;
 pub mod persistent;
 pub mod session;
 mod token_checks;
@@ -36,6 +37,7 @@ use crate::error::AuthError;
 use crate::keys::KeyFiles;
 use crate::model::{IssuedToken, ThrottleKind};
 use crate::notify::Notifiers;
+use crate::password_backend::PasswordBackend;
 use crate::secret::{SecretBytes, SecretString};
 use crate::store::Store;
 use crate::throttle::Throttle;
@@ -195,6 +197,9 @@ pub struct AuthService {
     pub(crate) audit: Arc<audit::AuditLog>,
     /// Token checks remembered while the store reports no commit.
     token_checks: token_checks::TokenChecks,
+    /// The password authority outside the store, if any (`None`: the
+    /// built-in `local` backend, argon2id hashes in the store).
+    pub(crate) password_backend: Option<Arc<dyn PasswordBackend>>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -231,7 +236,22 @@ impl AuthService {
             dummy_hash: tokio::sync::OnceCell::new(),
             revocations: tokio::sync::watch::Sender::new(0),
             token_checks: token_checks::TokenChecks::default(),
+            password_backend: None,
         })
+    }
+
+    /// The same service checking every password at `backend` (API.md §9)
+    /// instead of against the stored hashes.
+    pub fn with_password_backend(mut self, backend: Arc<dyn PasswordBackend>) -> Self {
+        self.password_backend = Some(backend);
+        self
+    }
+
+    /// The name of the password backend in use (`local`, `nethcti`).
+    pub fn password_backend_name(&self) -> &'static str {
+        self.password_backend
+            .as_ref()
+            .map_or(crate::password_backend::LOCAL, |b| b.name())
     }
 
     /// The same service delivering out-of-band codes through `notifiers`.

@@ -3,6 +3,7 @@
 use crate::address::AddressKey;
 use crate::error::{AuthError, TokenProblem};
 use crate::model::{IssuedToken, Principal, Profile, User};
+use crate::password_backend::Purpose;
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
 use crate::service::{Access, AuthService, Caller, Stage};
@@ -55,7 +56,8 @@ impl AuthService {
             return Err(AuthError::InvalidCredentials);
         }
         let (name, user) = self.find_user(raw_username).await?;
-        self.password_login(&name, user, password, caller).await
+        self.password_login(&name, Some(&name), user, password, caller)
+            .await
     }
 
     /// The password check of every login (native, and the application
@@ -66,10 +68,15 @@ impl AuthService {
     /// that refuses a locked key; only then is the password hashed. A
     /// wrong password or an unknown user (the same hash work) is so
     /// counted already; a success clears the username's counter and gives
-    /// the address's attempt back.
+    /// the address's attempt back. The password is checked at the backend
+    /// in use ([`Self::check_password`]); an outside backend that cannot
+    /// answer gives both attempts back (503, never counted), and one that
+    /// accepts a user the store does not know (asked as `ask_as`) creates
+    /// it.
     pub(crate) async fn password_login(
         &self,
         throttle_key: &str,
+        ask_as: Option<&str>,
         user: Option<User>,
         password: &SecretString,
         caller: &Caller,
@@ -96,13 +103,14 @@ impl AuthService {
                 return Err(self.login_refused(e, name, caller));
             }
         };
-        let ok = match self
-            .password_matches(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        let accepted = match self
+            .check_password(user.as_ref(), ask_as, password, Purpose::Login)
             .await
         {
-            Ok(ok) => ok,
+            Ok(accepted) => accepted,
             Err(e) => {
-                // Never evaluated (the hashing pool shed it): not counted.
+                // Never evaluated (the hashing pool shed it, or the
+                // backend could not answer): not counted.
                 user_throttle.give_back(store, name).await?;
                 if let Some(ip) = &ip_key {
                     ip_throttle.give_back(store, ip).await?;
@@ -110,7 +118,7 @@ impl AuthService {
                 return Err(e);
             }
         };
-        let Some(user) = user.filter(|_| ok) else {
+        let Some(accepted) = accepted else {
             self.audit.record(AuthEvent::LoginFailed, name, caller);
             if user_reserved.locks || ip_reserved.is_some_and(|r| r.locks) {
                 self.audit.record(AuthEvent::Lockout, name, caller);
@@ -121,6 +129,7 @@ impl AuthService {
         if let Some(ip) = &ip_key {
             ip_throttle.release(store, ip).await?;
         }
+        let user = self.after_backend_login(name, user, accepted).await?;
         self.audit.record(AuthEvent::LoginOk, name, caller);
         Ok(user)
     }

@@ -95,6 +95,8 @@ mod tests {
                 tokens_valid_after: 0,
                 created_at: 0,
                 require_two_factor: None,
+                backend: "local".into(),
+                upstream_session: None,
             },
         }
     }

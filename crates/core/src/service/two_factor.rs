@@ -11,6 +11,7 @@ use crate::model::{
     IssuedToken, OtpCounter, OtpStatusUse, Principal, RevokeToken, SecondFactorProof,
     SecondFactorWrite, TotpState, User,
 };
+use crate::password_backend::Purpose;
 use crate::secret::SecretString;
 use crate::service::audit::{AuthEvent, CheckFactor, CheckResult};
 use crate::service::{AuthService, Caller};
@@ -374,7 +375,8 @@ impl AuthService {
 
     /// Re-authentication by password for sensitive changes, under the same
     /// per-username throttle as login: the attempt is reserved before the
-    /// password is hashed.
+    /// password is checked (at the backend in use; one that cannot answer
+    /// gives the attempt back).
     async fn confirm_password(
         &self,
         user: &User,
@@ -389,15 +391,15 @@ impl AuthService {
         let matches = if password.is_empty() {
             Err(AuthError::invalid("password is required"))
         } else {
-            self.password_matches(password, Some(&user.password_hash))
+            self.check_password(Some(user), None, password, Purpose::Confirm)
                 .await
         };
         match matches {
-            Ok(true) => {
+            Ok(Some(_)) => {
                 throttle.release(store, &user.username).await?;
                 Ok(())
             }
-            Ok(false) => {
+            Ok(None) => {
                 self.audit
                     .record(AuthEvent::PasswordCheckFailed, &user.username, caller);
                 if reserved.locks {
@@ -471,6 +473,8 @@ impl AuthService {
             return Err(AuthError::TwoFactorNotEnabled);
         }
         self.signal_revocation();
+        // Every token of the user is gone: so is the backend's session.
+        self.end_backend_session(user).await?;
         self.audit
             .record(AuthEvent::TwoFactorDisabled, &user.username, caller);
         self.audit

@@ -178,7 +178,11 @@ fn errors(shape: Errors, statuses: &[&'static str]) -> Vec<Answer> {
                 "413" => "Body over the size limit",
                 "415" => "Unsupported content type",
                 "429" => "Too many attempts or requests (see Retry-After)",
-                "503" => "The store does not answer",
+                "503" => {
+                    "Unavailable: the store does not answer (store_unavailable), too many \
+                     password hashes queued (server_busy), or the password backend (the CTI \
+                     server) could not check the password (upstream_unavailable; never counted)"
+                }
                 _ => "Any other error, in the same shape",
             },
             content: Some(content.clone()),
@@ -358,7 +362,7 @@ fn native_ops(p: &str) -> Vec<Op> {
             BodyIn::Json("LoginBody", true),
             with(
                 json_ok("The token", "LoginResponse"),
-                &["400", "401", "413", "415", "429"],
+                &["400", "401", "413", "415", "429", "503"],
             ),
         ),
         op(
@@ -451,7 +455,7 @@ fn native_ops(p: &str) -> Vec<Op> {
             BodyIn::Json("PasswordBody", false),
             with(
                 json_ok("The codes", "RecoveryCodesResponse"),
-                &["400", "401", "403", "409", "413", "415", "429"],
+                &["400", "401", "403", "409", "413", "415", "429", "503"],
             ),
         ),
         op(
@@ -462,7 +466,7 @@ fn native_ops(p: &str) -> Vec<Op> {
             BodyIn::Json("DisableBody", false),
             with(
                 json_ok("2FA disabled", "DisableResponse"),
-                &["400", "401", "403", "409", "413", "415", "429"],
+                &["400", "401", "403", "409", "413", "415", "429", "503"],
             ),
         ),
         op(

@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+mod cti_server;
 mod sio;
 mod support;
 
@@ -25,6 +26,7 @@ mod login;
 mod mandatory;
 mod metrics;
 mod mudbase;
+mod nethcti;
 mod openapi;
 mod ops;
 mod persistent_tokens;

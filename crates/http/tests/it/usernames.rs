@@ -77,6 +77,7 @@ async fn a_user_stored_before_the_rules_still_logs_in() {
             external_id: None,
             role: "user".into(),
             password_hash: hash,
+            backend: "local".into(),
             tokens_valid_after: 0,
             created_at: 0,
         })

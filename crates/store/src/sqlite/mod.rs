@@ -73,7 +73,7 @@ macro_rules! user_columns {
     () => {
         "id, username, display_name, email, phone, external_id, role, password_hash, \
          totp_state, totp_secret, totp_last_step, tokens_valid_after, created_at, \
-         require_two_factor"
+         require_two_factor, backend, upstream_session"
     };
 }
 
@@ -99,6 +99,8 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         tokens_valid_after: row.get(11)?,
         created_at: row.get(12)?,
         require_two_factor: row.get::<_, Option<i64>>(13)?.map(|v| v != 0),
+        backend: row.get(14)?,
+        upstream_session: row.get(15)?,
     })
 }
 
@@ -306,8 +308,8 @@ impl Store for SqliteStore {
             .write(move |c| {
                 c.prepare_cached(concat!(
                     "INSERT INTO users (username, display_name, email, phone, external_id, role, \
-                     password_hash, tokens_valid_after, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+                     password_hash, tokens_valid_after, created_at, backend) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
                     user_columns!()
                 ))?
                 .query_row(
@@ -320,7 +322,8 @@ impl Store for SqliteStore {
                         u.role,
                         u.password_hash,
                         u.tokens_valid_after,
-                        u.created_at
+                        u.created_at,
+                        u.backend
                     ],
                     user_from_row,
                 )
@@ -447,6 +450,23 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_upstream_session(
+        &self,
+        user_id: i64,
+        sealed: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        let value = sealed.map(<[u8]>::to_vec);
+        self.engine
+            .write(move |c| {
+                Ok(
+                    c.prepare_cached("UPDATE users SET upstream_session = ? WHERE id = ?")?
+                        .execute(params![value, user_id])?
+                        == 1,
+                )
+            })
+            .await
+    }
+
     async fn two_factor_census(&self) -> Result<Vec<TwoFactorGroup>, StoreError> {
         self.read_blocking(|c| {
             c.prepare_cached(
@@ -483,7 +503,7 @@ impl Store for SqliteStore {
             .query_row([jti, username], |row| {
                 Ok(TokenState {
                     user: user_from_row(row)?,
-                    jti_revoked: row.get::<_, i64>(14)? != 0,
+                    jti_revoked: row.get::<_, i64>(16)? != 0,
                 })
             })
             .optional()

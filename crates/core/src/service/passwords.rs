@@ -1,0 +1,164 @@
+//! The one password check, at the backend in use ([`crate::password_backend`]),
+//! and what a backend's acceptance leaves behind: the user created at the
+//! first login, the backend's session sealed with the user, and that
+//! session ended when the user's tokens all go.
+
+use crate::error::{AuthError, StoreError};
+use crate::model::{NewUser, User};
+use crate::password_backend::{Accepted, BackendError, Purpose};
+use crate::secret::{SecretBytes, SecretString};
+use crate::service::AuthService;
+use crate::username;
+
+impl AuthService {
+    /// Checks `password` at the backend in use. `Ok(Some(_))`: right;
+    /// `Ok(None)`: wrong (to be counted); `Err`: not evaluated (the
+    /// hashing pool shed it, or the backend is unavailable), never
+    /// counted.
+    ///
+    /// `user` is the stored user, if any; `ask_as` the name to ask an
+    /// outside backend about a user not stored yet (`None`: an identifier
+    /// that is no username, which only the store could resolve: wrong).
+    pub(crate) async fn check_password(
+        &self,
+        user: Option<&User>,
+        ask_as: Option<&str>,
+        password: &SecretString,
+        purpose: Purpose,
+    ) -> Result<Option<Accepted>, AuthError> {
+        let Some(backend) = &self.password_backend else {
+            let hash = user
+                .map(|u| u.password_hash.as_str())
+                .filter(|h| !h.is_empty());
+            let ok = self.password_matches(password, hash).await? && hash.is_some();
+            return Ok(ok.then(Accepted::default));
+        };
+        let Some(name) = user.map(|u| u.username.as_str()).or(ask_as) else {
+            return Ok(None);
+        };
+        match backend.check(name, password, purpose).await {
+            Ok(accepted) => Ok(Some(accepted)),
+            Err(BackendError::WrongPassword) => Ok(None),
+            Err(BackendError::Unavailable(detail)) => {
+                tracing::warn!(backend = backend.name(), %detail, "password backend unavailable");
+                Err(AuthError::UpstreamUnavailable(detail))
+            }
+        }
+    }
+
+    /// After a login the backend accepted: the user (created now if the
+    /// backend knows them and the store does not), with the backend's
+    /// session sealed in the store, replacing the previous one.
+    pub(crate) async fn after_backend_login(
+        &self,
+        name: &str,
+        user: Option<User>,
+        accepted: Accepted,
+    ) -> Result<User, AuthError> {
+        let mut user = match user {
+            Some(u) => u,
+            None => self.create_backend_user(name, &accepted).await?,
+        };
+        if let Some(session) = accepted.session {
+            let sealed = self.cipher.seal_upstream(
+                user.id,
+                &SecretBytes::new(session.expose().as_bytes().to_vec()),
+            )?;
+            self.store
+                .set_upstream_session(user.id, Some(&sealed))
+                .await?;
+            user.upstream_session = Some(sealed);
+        }
+        Ok(user)
+    }
+
+    /// Creates the user a backend just accepted (no password hash).
+    async fn create_backend_user(
+        &self,
+        name: &str,
+        accepted: &Accepted,
+    ) -> Result<User, AuthError> {
+        let name = username::canonical(name)?;
+        let now = self.clock.now_secs();
+        let profile = &accepted.profile;
+        let new = NewUser {
+            display_name: profile
+                .display_name
+                .as_deref()
+                .map(one_line)
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| name.clone()),
+            username: name.clone(),
+            email: profile
+                .email
+                .as_deref()
+                .map(one_line)
+                .filter(|e| !e.is_empty()),
+            phone: None,
+            external_id: None,
+            role: "user".to_owned(),
+            password_hash: String::new(),
+            backend: self.password_backend_name().to_owned(),
+            tokens_valid_after: now,
+            created_at: now,
+        };
+        match self.store.create_user(&new).await {
+            Ok(u) => {
+                tracing::info!(user = %u.username, backend = %u.backend, "user created at first login");
+                Ok(u)
+            }
+            // Two first logins at once: the other one created it.
+            Err(StoreError::Conflict(_)) => self
+                .store
+                .user_by_name(&name)
+                .await?
+                .ok_or(AuthError::InvalidCredentials),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Ends the user's session at the backend (API.md §9: the user's last
+    /// token is gone) and forgets it. Best effort: a session that does not
+    /// open or a backend that fails is logged and forgotten all the same.
+    pub(crate) async fn end_backend_session(&self, user: &User) -> Result<(), AuthError> {
+        let Some(sealed) = &user.upstream_session else {
+            return Ok(());
+        };
+        if let Some(backend) = &self.password_backend {
+            match self.cipher.open_upstream(user.id, sealed) {
+                Ok(bytes) => {
+                    let session = SecretString::new(String::from_utf8_lossy(bytes.expose()));
+                    backend.end_session(&user.username, &session).await;
+                }
+                Err(_) => {
+                    tracing::warn!(user = %user.username, "the sealed backend session does not open; forgotten");
+                }
+            }
+        }
+        self.store.set_upstream_session(user.id, None).await?;
+        Ok(())
+    }
+}
+
+/// A backend's text as one trimmed line of at most 200 characters (it is
+/// printed by the CLI and put in answers).
+fn one_line(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn a_backend_text_becomes_one_bounded_line() {
+        assert_eq!(one_line("  Carol\n Rossi\u{7}  "), "Carol Rossi");
+        assert_eq!(one_line(&"x".repeat(500)).len(), 200);
+        assert_eq!(one_line("\t\r\n"), "");
+    }
+}
