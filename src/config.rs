@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use otpgate_core::config::{Argon2Cost, LegacyPolicy, Policy, ThrottlePolicy};
 use otpgate_http::client_ip::{IpNet, TrustedProxies};
+use otpgate_http::cti_forward::CtiForwarding;
 use otpgate_http::proxy::{USER_HEADER, UpstreamSettings};
 use otpgate_http::realtime::relay::RelaySettings;
 use otpgate_http::server::ConnSettings;
@@ -85,6 +86,7 @@ struct RawAuth {
 struct RawNethcti {
     url: Option<String>,
     timeout_ms: Option<u64>,
+    freepbx_apis: Option<Vec<String>>,
 }
 
 /// Who checks passwords (API.md §9): `auth.backend`.
@@ -353,6 +355,7 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_AUTH_BACKEND",
     "OTPGATE_NETHCTI_URL",
     "OTPGATE_NETHCTI_TIMEOUT_MS",
+    "OTPGATE_NETHCTI_FREEPBX_APIS",
 ];
 
 /// The NethCTI middleware's variables that mean the same thing as one of
@@ -369,6 +372,7 @@ pub const NETHVOICE_ENV_VARS: &[&str] = &[
     "NETHVOICE_MIDDLEWARE_V1_PROTOCOL",
     "NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT",
     "NETHVOICE_MIDDLEWARE_V1_API_PATH",
+    "NETHVOICE_MIDDLEWARE_FREEPBX_APIS",
 ];
 
 /// `a,b , c` as a list without empty entries.
@@ -422,6 +426,9 @@ fn apply_nethvoice_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> R
     }
     if let Some(v) = get("GLOBAL_RATE_LIMIT_BURST") {
         raw.rate_limit.burst = Some(parse_env(&format!("{P}GLOBAL_RATE_LIMIT_BURST"), &v)?);
+    }
+    if let Some(v) = get("FREEPBX_APIS") {
+        raw.nethcti.freepbx_apis = Some(comma_list(&v));
     }
     if let Some(endpoint) = get("V1_API_ENDPOINT") {
         let protocol = get("V1_PROTOCOL").unwrap_or_else(|| "http".into());
@@ -553,6 +560,7 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             "OTPGATE_AUTH_BACKEND" => raw.auth.backend = Some(v),
             "OTPGATE_NETHCTI_URL" => raw.nethcti.url = Some(v),
             "OTPGATE_NETHCTI_TIMEOUT_MS" => raw.nethcti.timeout_ms = Some(parse_env(name, &v)?),
+            "OTPGATE_NETHCTI_FREEPBX_APIS" => raw.nethcti.freepbx_apis = Some(comma_list(&v)),
             "OTPGATE_UPSTREAM_WS_URL" => raw.upstream.ws_url = Some(v),
             "OTPGATE_UPSTREAM_TIMEOUT_MS" => raw.upstream.timeout_ms = Some(parse_env(name, &v)?),
             "OTPGATE_UPSTREAM_HEADERS" => raw.upstream.headers = Some(parse_header_list(&v)?),
@@ -630,6 +638,35 @@ fn password_backend_settings(
         }
         Some(other) => Err(format!("auth.backend {other:?} must be local or nethcti")),
     }
+}
+
+/// `nethcti` mode's forwarding (API.md §9): the FreePBX allow-list
+/// (`nethcti.freepbx_apis`), each entry a path starting with `/`.
+fn cti_forwarding(
+    backend: &PasswordBackendConfig,
+    freepbx_apis: Option<Vec<String>>,
+) -> Result<Option<CtiForwarding>, String> {
+    if *backend == PasswordBackendConfig::Local {
+        return Ok(None);
+    }
+    let Some(list) = freepbx_apis else {
+        return Ok(Some(CtiForwarding::default()));
+    };
+    let list: Vec<String> = list
+        .iter()
+        .map(|p| p.trim().trim_end_matches('/').to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if let Some(bad) = list.iter().find(|p| {
+        !p.starts_with('/')
+            || p.contains(['?', '#', ' ', '\\'])
+            || p.split('/').any(|s| s == "." || s == "..")
+    }) {
+        return Err(format!(
+            "nethcti.freepbx_apis: {bad:?} must be a path starting with / (no query, no dot segment)"
+        ));
+    }
+    Ok(Some(CtiForwarding { freepbx_apis: list }))
 }
 
 /// `Name=value,Other=value` (the env form of `[upstream.headers]`).
@@ -857,9 +894,12 @@ impl Config {
             None => format!("sqlite://{}", data_dir.join("otpgate.db").display()),
         };
         let api_prefix = raw.api_prefix.unwrap_or_else(|| "/api".into());
-        if !api_prefix.starts_with('/') || api_prefix.contains(['?', '#', ' ']) {
+        // Empty: the deployment behind a proxy that strips `/api`.
+        if !(api_prefix.is_empty() || api_prefix.starts_with('/'))
+            || api_prefix.contains(['?', '#', ' '])
+        {
             return Err(format!(
-                "api_prefix {api_prefix:?} must be a path starting with /"
+                "api_prefix {api_prefix:?} must be empty or a path starting with /"
             ));
         }
         let issuer = raw.issuer.unwrap_or_else(|| "otpgate".into());
@@ -1084,7 +1124,9 @@ impl Config {
         }
         let (upstream, upstream_ws) = upstream_settings(raw.upstream)?;
         let connections = connection_settings(&raw.connections)?;
+        let freepbx_apis = raw.nethcti.freepbx_apis.clone();
         let password_backend = password_backend_settings(raw.auth, raw.nethcti)?;
+        let cti = cti_forwarding(&password_backend, freepbx_apis)?;
 
         Ok(Self {
             listen,
@@ -1106,6 +1148,7 @@ impl Config {
                 upstream_ws,
                 legacy_docs_url,
                 connections,
+                cti,
             },
             log_format,
             file,

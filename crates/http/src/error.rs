@@ -38,6 +38,11 @@ pub enum AppError {
     BadGateway,
     /// The upstream application did not answer in time (reverse proxy).
     GatewayTimeout,
+    /// `nethcti` mode: the CTI server could not be reached (forwarding).
+    CtiUnavailable,
+    /// `nethcti` mode: no CTI session for the user, or the CTI server
+    /// refused it (forwarding): log in again.
+    UpstreamSessionExpired,
     /// A pre-OTP token on a route that needs a verified one; holds the
     /// configured API prefix, so the hint names the real verify path.
     OtpVerificationRequired {
@@ -302,6 +307,19 @@ impl AppError {
                 S::BAD_GATEWAY,
                 "upstream_unavailable",
                 "the application behind otpgate could not be reached",
+            ),
+            Self::CtiUnavailable => Parts {
+                retry_after: Some(5),
+                ..parts(
+                    S::SERVICE_UNAVAILABLE,
+                    "upstream_unavailable",
+                    "the CTI server could not be reached; retry shortly",
+                )
+            },
+            Self::UpstreamSessionExpired => parts(
+                S::UNAUTHORIZED,
+                "upstream_session_expired",
+                "the CTI server's session has ended; log in again",
             ),
             Self::GatewayTimeout => parts(
                 S::GATEWAY_TIMEOUT,

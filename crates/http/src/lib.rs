@@ -12,6 +12,7 @@
 //! timeouts, is [`server`].
 
 pub mod client_ip;
+pub mod cti_forward;
 pub mod error;
 pub mod extract;
 pub mod layers;

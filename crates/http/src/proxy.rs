@@ -166,32 +166,58 @@ impl Upstream {
     /// answer back. `body_limit` caps the streamed request body.
     pub async fn forward(
         &self,
-        mut parts: Parts,
+        parts: Parts,
         body: Body,
         username: &str,
         client_ip: Option<IpAddr>,
         body_limit: usize,
     ) -> Response {
-        if let Err(e) = check_path(parts.uri.path()) {
-            return e.into_response();
-        }
-        let uri = match self.target(&parts.uri) {
-            Ok(u) => u,
-            Err(e) => return e.into_response(),
-        };
-        let Ok(user) = HeaderValue::from_str(username) else {
-            return AppError::BadGateway.into_response();
-        };
+        self.send(parts, body, Caller::User(username), client_ip, body_limit)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    }
+
+    /// Sends a request (its URI already the one to forward) on behalf of
+    /// `caller` and returns the upstream's answer, streamed, or why there
+    /// is none: [`AppError::InvalidPath`], [`AppError::BadGateway`]
+    /// (unreachable), [`AppError::GatewayTimeout`],
+    /// [`AppError::PayloadTooLarge`].
+    pub async fn send(
+        &self,
+        mut parts: Parts,
+        body: Body,
+        caller: Caller<'_>,
+        client_ip: Option<IpAddr>,
+        body_limit: usize,
+    ) -> Result<Response, AppError> {
+        check_path(parts.uri.path())?;
+        let uri = self.target(&parts.uri)?;
         let h = &mut parts.headers;
         strip_hop_by_hop(h);
         drop_underscore_headers(h);
         h.remove(header::AUTHORIZATION);
         h.remove(header::HOST);
         h.remove(USER_HEADER);
+        h.remove(CTI_ADMIN_HEADER);
         for (name, _) in &self.extra {
             h.remove(name);
         }
-        h.insert(HeaderName::from_static(USER_HEADER), user);
+        match caller {
+            Caller::User(username) => {
+                let user = HeaderValue::from_str(username).map_err(|_| AppError::BadGateway)?;
+                h.insert(HeaderName::from_static(USER_HEADER), user);
+            }
+            Caller::Authorization(value) => {
+                h.insert(header::AUTHORIZATION, value);
+            }
+            Caller::FreepbxAdmin => {
+                h.insert(
+                    HeaderName::from_static(CTI_ADMIN_HEADER),
+                    HeaderValue::from_static("admin"),
+                );
+            }
+            Caller::Anonymous => {}
+        }
         for (name, value) in &self.extra {
             h.insert(name.clone(), value.clone());
         }
@@ -210,22 +236,39 @@ impl Upstream {
         match tokio::time::timeout(self.timeout, self.client.request(req)).await {
             Err(_) => {
                 tracing::warn!(target: "otpgate::proxy", "upstream did not answer in time");
-                AppError::GatewayTimeout.into_response()
+                Err(AppError::GatewayTimeout)
             }
-            Ok(Err(e)) if is_body_limit(&e) => {
-                AppError::PayloadTooLarge(body_limit).into_response()
-            }
+            Ok(Err(e)) if is_body_limit(&e) => Err(AppError::PayloadTooLarge(body_limit)),
             Ok(Err(e)) => {
                 tracing::warn!(target: "otpgate::proxy", error = %e, "upstream unreachable");
-                AppError::BadGateway.into_response()
+                Err(AppError::BadGateway)
             }
             Ok(Ok(resp)) => {
                 let (mut parts, incoming) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
-                Response::from_parts(parts, Body::new(incoming))
+                Ok(Response::from_parts(parts, Body::new(incoming)))
             }
         }
     }
+}
+
+/// The header by which the CTI server learns that a FreePBX call comes
+/// from its administrator (it checks `Secretkey` itself).
+pub const CTI_ADMIN_HEADER: &str = "authorization-user";
+
+/// Who a forwarded request is sent as. Whatever the caller sent in
+/// `Authorization`, `X-Otpgate-User` or `Authorization-User` is removed
+/// first; then:
+#[derive(Debug)]
+pub enum Caller<'a> {
+    /// `X-Otpgate-User: <username>` (the generic reverse proxy).
+    User(&'a str),
+    /// `Authorization: <value>` (the CTI server's `user:T`).
+    Authorization(HeaderValue),
+    /// `Authorization-User: admin` (the CTI server's FreePBX calls).
+    FreepbxAdmin,
+    /// Nothing (the CTI server's static files).
+    Anonymous,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use otpgate_core::AuthService;
 
 use crate::client_ip::TrustedProxies;
+use crate::cti_forward::CtiForwarding;
 use crate::metrics::HttpMetrics;
 use crate::proxy::{Upstream, UpstreamSettings};
 use crate::rate_limit::RateLimiter;
@@ -61,6 +62,10 @@ pub struct HttpSettings {
     pub legacy_docs_url: String,
     /// Connection timeouts and caps (the accept loop, [`crate::server`]).
     pub connections: ConnSettings,
+    /// `nethcti` mode: requests are forwarded to the CTI server
+    /// (`upstream`) as [`crate::cti_forward`] says; `None`: the generic
+    /// reverse proxy.
+    pub cti: Option<CtiForwarding>,
 }
 
 impl Default for HttpSettings {
@@ -76,6 +81,7 @@ impl Default for HttpSettings {
             upstream_ws: None,
             legacy_docs_url: DEFAULT_LEGACY_DOCS_URL.to_owned(),
             connections: ConnSettings::default(),
+            cti: None,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! session ended when the user's tokens all go.
 
 use crate::error::{AuthError, StoreError};
-use crate::model::{NewUser, User};
+use crate::model::{NewUser, Principal, User};
 use crate::password_backend::{Accepted, BackendError, Purpose};
 use crate::secret::{SecretBytes, SecretString};
 use crate::service::AuthService;
@@ -114,6 +114,36 @@ impl AuthService {
                 .await?
                 .ok_or(AuthError::InvalidCredentials),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The backend session of the user behind a verified `principal`,
+    /// unsealed, for a request forwarded on their behalf (API.md §9
+    /// "Forwarding"). `None`: no session is stored (a user created before
+    /// the backend was, or one whose session ended), or the user is gone.
+    /// The caller has already checked the token and the 2FA gate.
+    pub async fn upstream_session(
+        &self,
+        principal: &Principal,
+    ) -> Result<Option<SecretString>, AuthError> {
+        let Some(user) = self.store.user_by_name(&principal.username).await? else {
+            return Ok(None);
+        };
+        if user.id != principal.user_id {
+            return Ok(None);
+        }
+        let Some(sealed) = &user.upstream_session else {
+            return Ok(None);
+        };
+        match self.cipher.open_upstream(user.id, sealed) {
+            Ok(bytes) => Ok(String::from_utf8(bytes.expose().to_vec())
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(SecretString::new)),
+            Err(_) => {
+                tracing::warn!(user = %user.username, "the sealed backend session does not open");
+                Ok(None)
+            }
         }
     }
 

@@ -62,7 +62,11 @@ pub fn router(mut state: AppState) -> Router {
     let mut app = Router::new();
     // Rows of one path (one per method) become one route.
     let mut routes: Vec<(String, MethodRouter<AppState>)> = Vec::new();
-    for (_, path, handler) in table(&p) {
+    for (method, path, handler) in table(&p) {
+        // In `nethcti` mode the clients read the CTI server's profile.
+        if state.settings.cti.is_some() && method == Method::GET && path == format!("{p}/user/me") {
+            continue;
+        }
         match routes.iter_mut().find(|(q, _)| *q == path) {
             Some((_, h)) => *h = std::mem::take(h).merge(handler),
             None => routes.push((path, handler)),
@@ -261,6 +265,9 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         return error_response(&state, path, AppError::NotFound);
     };
     let (mut parts, body) = req.into_parts();
+    if let Some(cti) = &state.settings.cti {
+        return crate::cti_forward::forward(&state, cti, &up, parts, body).await;
+    }
     let who = match Verified::from_request_parts(&mut parts, &state).await {
         Ok(Verified(who)) => who,
         Err(e) => return e.into_response(),

@@ -12,7 +12,12 @@
 //!   "username"}`, a new persistent token replacing the old one (this
 //!   version ignores `subtype`);
 //! - `POST /authentication/persistent_token_remove` with `type`
-//!   `phone-island` or `no-exp` → 200 `{}`, the token forgotten.
+//!   `phone-island` or `no-exp` → 200 `{}`, the token forgotten;
+//! - `GET /astproxy/extensions` → a CTI resource (wants `user:token`);
+//! - `GET /static/...` → a file, no credential asked;
+//! - the FreePBX routes (`/astproxy/extensions`, `/astproxy/extension/N`)
+//!   with `Authorization-User: admin` and `Secretkey: <FREEPBX_KEY>`
+//!   instead of `user:token`; any other path is 404 (unknown route).
 //!
 //! Faults on demand, per route: HTML instead of JSON, a 500, an answer
 //! without a token, a hang; and the whole server down (connections
@@ -54,7 +59,12 @@ pub struct Received {
     pub path: String,
     pub authorization: Option<String>,
     pub body: Value,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
 }
+
+/// The key the stand-in's FreePBX routes accept.
+pub const FREEPBX_KEY: &str = "freepbx-secret-key-9";
 
 #[derive(Default)]
 struct Inner {
@@ -186,6 +196,11 @@ impl CtiServer {
         self.inner.lock().unwrap().nonces.clone()
     }
 
+    /// Forgets the user's persistent token (their CTI session ends there).
+    pub fn forget_persistent(&self, user: &str) {
+        self.inner.lock().unwrap().persistent.remove(user);
+    }
+
     /// The user's live persistent (phone-island) token, if any.
     pub fn persistent_token(&self, user: &str) -> Option<String> {
         self.inner.lock().unwrap().persistent.get(user).cloned()
@@ -236,6 +251,8 @@ async fn handle(
             path: path.clone(),
             authorization: authorization.clone(),
             body: json_body.clone(),
+            query: uri.query().map(str::to_owned),
+            headers: headers.clone(),
         });
         i.faults.get(&path).copied()
     };
@@ -269,6 +286,27 @@ async fn handle(
         )
             .into_response();
     }
+    if method == Method::GET && path.starts_with("/static/") {
+        return answer(StatusCode::OK, json!({"static": path}));
+    }
+    if headers
+        .get("authorization-user")
+        .is_some_and(|v| v == "admin")
+    {
+        let key_ok = headers
+            .get("secretkey")
+            .is_some_and(|v| v.as_bytes() == FREEPBX_KEY.as_bytes());
+        if !key_ok {
+            return answer(StatusCode::UNAUTHORIZED, json!({}));
+        }
+        return match path.as_str() {
+            "/astproxy/extensions" => answer(StatusCode::OK, json!({"freepbx": true})),
+            p if p.starts_with("/astproxy/extension/") => {
+                answer(StatusCode::OK, json!({"freepbx": true, "path": p}))
+            }
+            _ => answer(StatusCode::NOT_FOUND, json!({})),
+        };
+    }
     // Everything else wants `user:token`.
     let Some((user, token)) = authorization
         .as_deref()
@@ -295,6 +333,10 @@ async fn handle(
                 "default_device": {"id": "201"},
                 "settings": {},
             }),
+        ),
+        (Method::GET, "/astproxy/extensions") => answer(
+            StatusCode::OK,
+            json!({"201": {"exten": "201", "owner": user}, "query": uri.query()}),
         ),
         (Method::POST, "/authentication/phone_island_token_login") => {
             if fault == Some(Fault::NoToken) {

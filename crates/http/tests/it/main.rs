@@ -19,6 +19,7 @@ mod audit;
 mod bad_input;
 mod brute_force;
 mod capillary;
+mod cti_forward;
 mod gate;
 mod legacy;
 mod lockout;
