@@ -1653,6 +1653,30 @@ mod tests {
         .expect("local wins");
         assert_eq!(c.password_backend, PasswordBackendConfig::Local);
         assert!(c.http.upstream.is_some(), "forwarding keeps the V1 mapping");
+        assert!(c.http.cti.is_none(), "local mode: the generic proxy");
+        // nethcti mode forwards as API.md §9 says, with the FreePBX list.
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "127.0.0.1:8179")]),
+        )
+        .expect("nethcti");
+        let cti = c.http.cti.expect("nethcti forwarding");
+        assert_eq!(cti.freepbx_apis.len(), 8);
+        assert!(cti.is_freepbx_path("/astproxy/trunk/3"));
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                ("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "127.0.0.1:8179"),
+                ("NETHVOICE_MIDDLEWARE_FREEPBX_APIS", "/a/b, /c/"),
+                ("OTPGATE_API_PREFIX", ""),
+            ]),
+        )
+        .expect("a list of our own, an empty prefix");
+        assert_eq!(c.http.api_prefix, "");
+        assert_eq!(
+            c.http.cti.expect("cti").freepbx_apis,
+            ["/a/b".to_owned(), "/c".to_owned()]
+        );
         for (pairs, needle) in [
             (vec![("OTPGATE_AUTH_BACKEND", "nethcti")], "nethcti.url"),
             (vec![("OTPGATE_AUTH_BACKEND", "kerberos")], "auth.backend"),
@@ -1670,6 +1694,21 @@ mod tests {
                     ("OTPGATE_NETHCTI_TIMEOUT_MS", "0"),
                 ],
                 "nethcti.timeout_ms",
+            ),
+            (
+                vec![
+                    ("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "127.0.0.1:8179"),
+                    ("NETHVOICE_MIDDLEWARE_FREEPBX_APIS", "/a, b/c"),
+                ],
+                "nethcti.freepbx_apis",
+            ),
+            (
+                vec![
+                    ("OTPGATE_AUTH_BACKEND", "nethcti"),
+                    ("OTPGATE_NETHCTI_URL", "http://cti/webrest"),
+                    ("OTPGATE_NETHCTI_FREEPBX_APIS", "/a/../b"),
+                ],
+                "nethcti.freepbx_apis",
             ),
         ] {
             let err = Config::load(Some(&empty_file()), &env_of(&pairs)).expect_err(needle);

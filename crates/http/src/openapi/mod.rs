@@ -379,7 +379,7 @@ fn native_ops(p: &str) -> Vec<Op> {
         op(
             Get,
             "/user/me",
-            "The caller's profile",
+            "The caller's profile (with auth.backend = nethcti: the CTI server's, forwarded)",
             Auth::Bearer,
             BodyIn::None,
             with(
