@@ -198,7 +198,9 @@ impl Upstream {
         h.remove(header::AUTHORIZATION);
         h.remove(header::HOST);
         h.remove(USER_HEADER);
-        h.remove(CTI_ADMIN_HEADER);
+        if !matches!(caller, Caller::User(_)) {
+            h.remove(CTI_ADMIN_HEADER);
+        }
         for (name, _) in &self.extra {
             h.remove(name);
         }
@@ -256,9 +258,9 @@ impl Upstream {
 /// from its administrator (it checks `Secretkey` itself).
 pub const CTI_ADMIN_HEADER: &str = "authorization-user";
 
-/// Who a forwarded request is sent as. Whatever the caller sent in
-/// `Authorization`, `X-Otpgate-User` or `Authorization-User` is removed
-/// first; then:
+/// Who a forwarded request is sent as. Whatever the client sent in
+/// `Authorization` or `X-Otpgate-User` is removed first, and, to the CTI
+/// server (every variant but `User`), in `Authorization-User`; then:
 #[derive(Debug)]
 pub enum Caller<'a> {
     /// `X-Otpgate-User: <username>` (the generic reverse proxy).

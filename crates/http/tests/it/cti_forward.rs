@@ -107,6 +107,18 @@ async fn a_forwarded_call_carries_user_t_and_never_the_jwt() {
         );
         assert!(!v.to_ascii_lowercase().contains("bearer"), "{name}: {v}");
     }
+    // A client cannot pose as the FreePBX administrator.
+    cti.clear_received();
+    let bearer = format!("Bearer {jwt}");
+    let r = get_with(
+        &app,
+        "/api/astproxy/extensions",
+        &[("authorization", &bearer), ("authorization-user", "admin")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let got = cti.received_on("/astproxy/extensions");
+    assert!(got[0].headers.get("authorization-user").is_none());
 }
 
 #[tokio::test]
