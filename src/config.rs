@@ -1122,7 +1122,22 @@ impl Config {
                 "ws.poll_interval_ms must be between 10 and 1000 (revoked sockets are closed within about one interval)".into(),
             );
         }
-        let (upstream, upstream_ws) = upstream_settings(raw.upstream)?;
+        // In nethcti mode requests are forwarded to V1 unless upstream.url
+        // says otherwise (the proxy speaks plain HTTP only).
+        let mut raw_upstream = raw.upstream;
+        let nethcti_mode = raw
+            .auth
+            .backend
+            .as_deref()
+            .is_some_and(|b| b.trim().eq_ignore_ascii_case("nethcti"));
+        if nethcti_mode && raw_upstream.url.is_none() {
+            raw_upstream.url = raw
+                .nethcti
+                .url
+                .clone()
+                .filter(|u| u.trim().starts_with("http://"));
+        }
+        let (upstream, upstream_ws) = upstream_settings(raw_upstream)?;
         let connections = connection_settings(&raw.connections)?;
         let freepbx_apis = raw.nethcti.freepbx_apis.clone();
         let password_backend = password_backend_settings(raw.auth, raw.nethcti)?;
@@ -1654,6 +1669,29 @@ mod tests {
         assert_eq!(c.password_backend, PasswordBackendConfig::Local);
         assert!(c.http.upstream.is_some(), "forwarding keeps the V1 mapping");
         assert!(c.http.cti.is_none(), "local mode: the generic proxy");
+        // With otpgate's own settings, forwarding goes to nethcti.url too
+        // (plain http), unless upstream.url is set.
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                ("OTPGATE_AUTH_BACKEND", "nethcti"),
+                ("OTPGATE_NETHCTI_URL", "http://127.0.0.1:8179/webrest"),
+            ]),
+        )
+        .expect("nethcti over http");
+        let up = c.http.upstream.expect("forwarding to V1");
+        assert_eq!(up.url.to_string(), "http://127.0.0.1:8179/webrest");
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                ("OTPGATE_AUTH_BACKEND", "nethcti"),
+                ("OTPGATE_NETHCTI_URL", "http://127.0.0.1:8179/webrest"),
+                ("OTPGATE_UPSTREAM_URL", "http://127.0.0.1:9000/cti"),
+            ]),
+        )
+        .expect("an upstream of its own");
+        let up = c.http.upstream.expect("upstream");
+        assert_eq!(up.url.to_string(), "http://127.0.0.1:9000/cti");
         // nethcti mode forwards as API.md §9 says, with the FreePBX list.
         let c = Config::load(
             Some(&empty_file()),
