@@ -15,6 +15,7 @@ pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod ldap;
 pub mod metrics;
 pub mod nethcti;
 pub mod openapi;
