@@ -1968,6 +1968,47 @@ mod example_file {
     }
 
     #[test]
+    fn the_readme_ldap_examples_are_valid_configurations() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let text = std::fs::read_to_string(&path).expect("read README");
+        let section = text
+            .split("## Passwords from LDAP")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a Passwords from LDAP section");
+        let blocks: Vec<&str> = section
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .collect();
+        assert_eq!(
+            blocks.len(),
+            2,
+            "an OpenLDAP and an Active Directory example"
+        );
+        for (i, block) in blocks.iter().enumerate() {
+            // The CA file of the example does not exist here.
+            let toml: String = block
+                .lines()
+                .filter(|l| !l.starts_with("ca_file"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let file = std::env::temp_dir().join(format!(
+                "otpgate-readme-ldap-{}-{i}.toml",
+                std::process::id()
+            ));
+            std::fs::write(&file, toml).expect("write");
+            let c = Config::load(Some(&file), &|_| None);
+            let _ = std::fs::remove_file(&file);
+            let c = c.unwrap_or_else(|e| panic!("README LDAP example {i}: {e}"));
+            let PasswordBackendConfig::Ldap(l) = &c.password_backend else {
+                panic!("README LDAP example {i}: {:?}", c.password_backend);
+            };
+            assert!(l.user_filter.contains("{username}"));
+        }
+    }
+
+    #[test]
     fn the_readme_drop_in_table_lists_every_nethvoice_variable() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
         let text = std::fs::read_to_string(&path).expect("read README");

@@ -324,6 +324,41 @@ async fn the_directory_stopped_is_503_never_counted_and_started_again_works() {
     let (s, _) = login(&http, &server, "carol", "carol-pw-1").await;
     assert_eq!(s, 200);
 
+    // Misconfigured: a base DN that does not exist, or the service
+    // account refused, is a 503 too (never a wrong password).
+    for (key, value) in [
+        ("OTPGATE_LDAP_USER_BASE_DN", "ou=Nobody,dc=example,dc=org"),
+        ("OTPGATE_LDAP_BIND_PASSWORD", "not-the-svc-pw"),
+    ] {
+        let mut env = slapd.env(&slapd.url());
+        env.retain(|(k, _)| *k != key);
+        env.push((key, value.to_owned()));
+        let dir = tempfile::tempdir().unwrap();
+        let other = Server::start_capturing(
+            dir.path(),
+            &env.iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        let (s, body) = login(&http, &other, "carol", "carol-pw-1").await;
+        assert_eq!(
+            (s, body["message"].as_str()),
+            (503, Some("upstream_unavailable")),
+            "{key}"
+        );
+        let logs = other.stderr_lines().join("\n");
+        let cause = if key == "OTPGATE_LDAP_USER_BASE_DN" {
+            "does not exist"
+        } else {
+            "service account"
+        };
+        assert!(logs.contains(cause), "{logs}");
+        assert!(
+            !logs.contains("not-the-svc-pw") && !logs.contains("carol-pw-1"),
+            "{logs}"
+        );
+    }
+
     slapd.stop();
     // More attempts than the lockout allows (5), wrong and right alike.
     for pw in [

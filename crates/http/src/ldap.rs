@@ -150,7 +150,16 @@ impl LdapBackend {
         let open = LdapConnAsync::with_settings(conn_settings, &s.url);
         let (conn, mut ldap) = match tokio::time::timeout(s.timeout, open).await {
             Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => return Err(format!("{} unreachable: {}", s.url, one_line(&e))),
+            Ok(Err(e)) => {
+                let why = one_line(&e);
+                let lower = why.to_ascii_lowercase();
+                let what = if lower.contains("certificate") || lower.contains("tls") {
+                    "TLS failed"
+                } else {
+                    "unreachable"
+                };
+                return Err(format!("{} {what}: {why}", s.url));
+            }
             Err(_) => {
                 return Err(format!(
                     "{} did not answer within {} ms",
