@@ -22,6 +22,8 @@ command -v zbarimg >/dev/null || need_apt+=(zbar-tools)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v pg_isready >/dev/null || need_apt+=(postgresql-client)
 command -v openssl >/dev/null || need_apt+=(openssl)
+[ -x /usr/sbin/slapd ] || need_apt+=(slapd)         # a throwaway directory per LDAP test (tests/e2e/ldap.rs)
+command -v ldapadd >/dev/null || need_apt+=(ldap-utils)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 
 # Other jobs on the machine may hold apt's or dpkg's lock: wait for it

@@ -242,5 +242,10 @@ pub enum TokenCommand {
 pub enum ConfigCommand {
     /// Validate the configuration and print the effective settings
     /// (secrets redacted).
-    Check,
+    Check {
+        /// Also connect to the password backend: with `auth.backend =
+        /// "ldap"`, bind with the service account (exit 1 on failure).
+        #[arg(long)]
+        connect: bool,
+    },
 }

@@ -47,8 +47,11 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Config(ConfigCommand::Check) => {
+        Command::Config(ConfigCommand::Check { connect }) => {
             print_config(&config);
+            if connect {
+                check_backend_connection(&config).await?;
+            }
             Ok(())
         }
         Command::User(cmd) => {
@@ -197,11 +200,64 @@ pub async fn open_service(config: &Config) -> Result<Arc<AuthService>, String> {
         .with_notifiers(notifiers);
     // The password authority (API.md §9); the CLI's `user del` and
     // `token revoke-all` end the CTI session through it too.
-    if let PasswordBackendConfig::Nethcti { url, timeout } = &config.password_backend {
-        let backend = otpgate_http::nethcti::NethctiBackend::new(url, *timeout)?;
-        svc = svc.with_password_backend(Arc::new(backend));
+    match &config.password_backend {
+        PasswordBackendConfig::Local => {}
+        PasswordBackendConfig::Nethcti { url, timeout } => {
+            let backend = otpgate_http::nethcti::NethctiBackend::new(url, *timeout)?;
+            svc = svc.with_password_backend(Arc::new(backend));
+        }
+        PasswordBackendConfig::Ldap(ldap) => {
+            svc = svc.with_password_backend(Arc::new(ldap_backend(ldap)?));
+        }
     }
     Ok(Arc::new(svc))
+}
+
+/// `config check --connect`: asks the password backend whether it can be
+/// used (LDAP: a bind with the service account).
+async fn check_backend_connection(config: &Config) -> Result<(), String> {
+    match &config.password_backend {
+        PasswordBackendConfig::Ldap(l) => {
+            ldap_backend(l)?
+                .probe()
+                .await
+                .map_err(|e| format!("LDAP directory check failed: {e}"))?;
+            println!(
+                "ldap: connected to {} and bound as {}",
+                l.url,
+                l.bind_dn.as_deref().unwrap_or("(anonymous)")
+            );
+        }
+        PasswordBackendConfig::Local | PasswordBackendConfig::Nethcti { .. } => {
+            println!("auth.backend: nothing to connect to for this backend");
+        }
+    }
+    Ok(())
+}
+
+/// The `ldap` backend of `ldap` (API.md §12), its CA file read now.
+pub fn ldap_backend(
+    ldap: &crate::config::LdapConfig,
+) -> Result<otpgate_http::ldap::LdapBackend, String> {
+    let ca_pem = match &ldap.ca_file {
+        Some(path) => {
+            Some(std::fs::read(path).map_err(|e| format!("ldap.ca_file {}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    otpgate_http::ldap::LdapBackend::new(otpgate_http::ldap::LdapSettings {
+        url: ldap.url.clone(),
+        starttls: ldap.starttls,
+        ca_pem,
+        bind_dn: ldap.bind_dn.clone(),
+        bind_password: ldap.bind_password.clone().map(SecretString::from),
+        user_base_dn: ldap.user_base_dn.clone(),
+        user_filter: ldap.user_filter.clone(),
+        display_name_attribute: ldap.display_name_attribute.clone(),
+        email_attribute: ldap.email_attribute.clone(),
+        phone_attribute: ldap.phone_attribute.clone(),
+        timeout: ldap.timeout,
+    })
 }
 
 fn read_password_line() -> Result<SecretString, String> {
@@ -480,6 +536,21 @@ fn print_config(c: &Config) {
             "auth.backend: nethcti at {} (timeout {} ms)",
             redact_url(url),
             timeout.as_millis()
+        ),
+        PasswordBackendConfig::Ldap(l) => println!(
+            "auth.backend: ldap at {} ({}; users under {} matching {}; service account {}; timeout {} ms)",
+            l.url,
+            if l.url.starts_with("ldaps://") {
+                "TLS"
+            } else if l.starttls {
+                "StartTLS"
+            } else {
+                "plain, loopback"
+            },
+            l.user_base_dn,
+            l.user_filter,
+            l.bind_dn.as_deref().unwrap_or("(none: anonymous search)"),
+            l.timeout.as_millis()
         ),
     }
     println!(

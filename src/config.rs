@@ -73,6 +73,63 @@ struct Raw {
     auth: RawAuth,
     #[serde(default)]
     nethcti: RawNethcti,
+    #[serde(default)]
+    ldap: RawLdap,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLdap {
+    url: Option<String>,
+    starttls: Option<bool>,
+    ca_file: Option<PathBuf>,
+    bind_dn: Option<String>,
+    bind_password: Option<String>,
+    user_base_dn: Option<String>,
+    user_filter: Option<String>,
+    display_name_attribute: Option<String>,
+    email_attribute: Option<String>,
+    phone_attribute: Option<String>,
+    timeout_ms: Option<u64>,
+}
+
+/// The `[ldap]` settings (API.md §12), validated.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LdapConfig {
+    /// `ldap://HOST[:PORT]` or `ldaps://HOST[:PORT]`.
+    pub url: String,
+    /// StartTLS on `ldap://` (false only for a loopback host).
+    pub starttls: bool,
+    /// An extra trusted CA certificate (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// The service account, if any.
+    pub bind_dn: Option<String>,
+    /// Its password (never printed).
+    pub bind_password: Option<String>,
+    /// Where users are searched.
+    pub user_base_dn: String,
+    /// The search filter with `{username}`.
+    pub user_filter: String,
+    /// Profile attributes.
+    pub display_name_attribute: Option<String>,
+    /// Profile attributes.
+    pub email_attribute: Option<String>,
+    /// Profile attributes.
+    pub phone_attribute: Option<String>,
+    /// The bound of each step.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for LdapConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LdapConfig")
+            .field("url", &self.url)
+            .field("starttls", &self.starttls)
+            .field("bind_dn", &self.bind_dn)
+            .field("user_base_dn", &self.user_base_dn)
+            .field("user_filter", &self.user_filter)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +159,8 @@ pub enum PasswordBackendConfig {
         /// The bound of each call.
         timeout: Duration,
     },
+    /// An LDAP directory (API.md §12).
+    Ldap(Box<LdapConfig>),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -354,6 +413,17 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_CONNECTIONS_MAX_PER_ADDRESS",
     "OTPGATE_AUTH_BACKEND",
     "OTPGATE_NETHCTI_URL",
+    "OTPGATE_LDAP_URL",
+    "OTPGATE_LDAP_STARTTLS",
+    "OTPGATE_LDAP_CA_FILE",
+    "OTPGATE_LDAP_BIND_DN",
+    "OTPGATE_LDAP_BIND_PASSWORD",
+    "OTPGATE_LDAP_USER_BASE_DN",
+    "OTPGATE_LDAP_USER_FILTER",
+    "OTPGATE_LDAP_DISPLAY_NAME_ATTRIBUTE",
+    "OTPGATE_LDAP_EMAIL_ATTRIBUTE",
+    "OTPGATE_LDAP_PHONE_ATTRIBUTE",
+    "OTPGATE_LDAP_TIMEOUT_MS",
     "OTPGATE_NETHCTI_TIMEOUT_MS",
     "OTPGATE_NETHCTI_FREEPBX_APIS",
 ];
@@ -561,6 +631,17 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             "OTPGATE_NETHCTI_URL" => raw.nethcti.url = Some(v),
             "OTPGATE_NETHCTI_TIMEOUT_MS" => raw.nethcti.timeout_ms = Some(parse_env(name, &v)?),
             "OTPGATE_NETHCTI_FREEPBX_APIS" => raw.nethcti.freepbx_apis = Some(comma_list(&v)),
+            "OTPGATE_LDAP_URL" => raw.ldap.url = Some(v),
+            "OTPGATE_LDAP_STARTTLS" => raw.ldap.starttls = Some(parse_bool(name, &v)?),
+            "OTPGATE_LDAP_CA_FILE" => raw.ldap.ca_file = Some(PathBuf::from(v)),
+            "OTPGATE_LDAP_BIND_DN" => raw.ldap.bind_dn = Some(v),
+            "OTPGATE_LDAP_BIND_PASSWORD" => raw.ldap.bind_password = Some(v),
+            "OTPGATE_LDAP_USER_BASE_DN" => raw.ldap.user_base_dn = Some(v),
+            "OTPGATE_LDAP_USER_FILTER" => raw.ldap.user_filter = Some(v),
+            "OTPGATE_LDAP_DISPLAY_NAME_ATTRIBUTE" => raw.ldap.display_name_attribute = Some(v),
+            "OTPGATE_LDAP_EMAIL_ATTRIBUTE" => raw.ldap.email_attribute = Some(v),
+            "OTPGATE_LDAP_PHONE_ATTRIBUTE" => raw.ldap.phone_attribute = Some(v),
+            "OTPGATE_LDAP_TIMEOUT_MS" => raw.ldap.timeout_ms = Some(parse_env(name, &v)?),
             "OTPGATE_UPSTREAM_WS_URL" => raw.upstream.ws_url = Some(v),
             "OTPGATE_UPSTREAM_TIMEOUT_MS" => raw.upstream.timeout_ms = Some(parse_env(name, &v)?),
             "OTPGATE_UPSTREAM_HEADERS" => raw.upstream.headers = Some(parse_header_list(&v)?),
@@ -606,10 +687,78 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
     }
 }
 
-/// Validates `auth.backend` and `[nethcti]`.
+/// Validates `[ldap]` (API.md §12).
+fn ldap_settings(raw: RawLdap) -> Result<LdapConfig, String> {
+    let nonempty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let url = nonempty(raw.url)
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .ok_or(
+            "auth.backend = \"ldap\" needs ldap.url (ldaps://HOST[:PORT] or ldap://HOST[:PORT])",
+        )?;
+    let rest = url
+        .strip_prefix("ldaps://")
+        .or_else(|| url.strip_prefix("ldap://"))
+        .filter(|r| !r.is_empty() && !r.contains(['/', '?']))
+        .ok_or_else(|| {
+            format!("ldap.url {url:?} must be ldaps://HOST[:PORT] or ldap://HOST[:PORT]")
+        })?;
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => rest.split(':').next().unwrap_or_default(),
+    };
+    let starttls = raw.starttls.unwrap_or(true);
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.starts_with("ldap://") && !starttls && !loopback {
+        return Err(format!(
+            "ldap.starttls = false (passwords in clear) is accepted only for a loopback host, not {host:?}: use StartTLS or ldaps://"
+        ));
+    }
+    if let Some(ca) = &raw.ca_file {
+        std::fs::metadata(ca).map_err(|e| format!("ldap.ca_file {}: {e}", ca.display()))?;
+    }
+    let user_base_dn = nonempty(raw.user_base_dn).ok_or(
+        "auth.backend = \"ldap\" needs ldap.user_base_dn (e.g. ou=People,dc=example,dc=org)",
+    )?;
+    let user_filter = nonempty(raw.user_filter).unwrap_or_else(|| "(uid={username})".to_owned());
+    if !user_filter.contains("{username}") {
+        return Err(format!(
+            "ldap.user_filter {user_filter:?} must contain {{username}}"
+        ));
+    }
+    let bind_dn = nonempty(raw.bind_dn);
+    if bind_dn.is_some() && raw.bind_password.as_deref().unwrap_or_default().is_empty() {
+        return Err(
+            "ldap.bind_dn needs ldap.bind_password (an empty password is an unauthenticated bind)"
+                .into(),
+        );
+    }
+    let timeout = Duration::from_millis(raw.timeout_ms.unwrap_or(10_000));
+    if timeout.is_zero() {
+        return Err("ldap.timeout_ms must be greater than 0".into());
+    }
+    Ok(LdapConfig {
+        url,
+        starttls,
+        ca_file: raw.ca_file,
+        bind_dn,
+        bind_password: raw.bind_password,
+        user_base_dn,
+        user_filter,
+        display_name_attribute: nonempty(raw.display_name_attribute),
+        email_attribute: nonempty(raw.email_attribute),
+        phone_attribute: nonempty(raw.phone_attribute),
+        timeout,
+    })
+}
+
+/// Validates `auth.backend`, `[nethcti]` and `[ldap]`.
 fn password_backend_settings(
     auth: RawAuth,
     nethcti: RawNethcti,
+    ldap: RawLdap,
 ) -> Result<PasswordBackendConfig, String> {
     let backend = auth.backend.map(|b| b.trim().to_ascii_lowercase());
     match backend.as_deref() {
@@ -636,7 +785,10 @@ fn password_backend_settings(
             }
             Ok(PasswordBackendConfig::Nethcti { url, timeout })
         }
-        Some(other) => Err(format!("auth.backend {other:?} must be local or nethcti")),
+        Some("ldap") => Ok(PasswordBackendConfig::Ldap(Box::new(ldap_settings(ldap)?))),
+        Some(other) => Err(format!(
+            "auth.backend {other:?} must be local, nethcti or ldap"
+        )),
     }
 }
 
@@ -646,7 +798,8 @@ fn cti_forwarding(
     backend: &PasswordBackendConfig,
     freepbx_apis: Option<Vec<String>>,
 ) -> Result<Option<CtiForwarding>, String> {
-    if *backend == PasswordBackendConfig::Local {
+    // Only the CTI server's mode forwards with the user's CTI session.
+    if !matches!(backend, PasswordBackendConfig::Nethcti { .. }) {
         return Ok(None);
     }
     let Some(list) = freepbx_apis else {
@@ -1140,7 +1293,7 @@ impl Config {
         let (upstream, upstream_ws) = upstream_settings(raw_upstream)?;
         let connections = connection_settings(&raw.connections)?;
         let freepbx_apis = raw.nethcti.freepbx_apis.clone();
-        let password_backend = password_backend_settings(raw.auth, raw.nethcti)?;
+        let password_backend = password_backend_settings(raw.auth, raw.nethcti, raw.ldap)?;
         let cti = cti_forwarding(&password_backend, freepbx_apis)?;
 
         Ok(Self {
@@ -1755,6 +1908,83 @@ mod tests {
     }
 
     #[test]
+    fn the_ldap_backend_needs_its_url_and_base_and_tls_off_loopback() {
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                ("OTPGATE_AUTH_BACKEND", "ldap"),
+                ("OTPGATE_LDAP_URL", "ldaps://ldap.example.org:636/"),
+                ("OTPGATE_LDAP_BIND_DN", "cn=otpgate,dc=example,dc=org"),
+                ("OTPGATE_LDAP_BIND_PASSWORD", "s3cret"),
+                ("OTPGATE_LDAP_USER_BASE_DN", "ou=People,dc=example,dc=org"),
+                ("OTPGATE_LDAP_EMAIL_ATTRIBUTE", "mail"),
+                ("OTPGATE_LDAP_TIMEOUT_MS", "2500"),
+            ]),
+        )
+        .expect("ldap");
+        let PasswordBackendConfig::Ldap(l) = &c.password_backend else {
+            panic!("{:?}", c.password_backend);
+        };
+        assert_eq!(l.url, "ldaps://ldap.example.org:636");
+        assert!(l.starttls);
+        assert_eq!(l.user_filter, "(uid={username})");
+        assert_eq!(l.email_attribute.as_deref(), Some("mail"));
+        assert_eq!(l.timeout, Duration::from_millis(2500));
+        assert!(!format!("{l:?}").contains("s3cret"));
+        // Plain LDAP is accepted on loopback only.
+        let plain = |host: &str| {
+            Config::load(
+                Some(&empty_file()),
+                &env_of(&[
+                    ("OTPGATE_AUTH_BACKEND", "ldap"),
+                    ("OTPGATE_LDAP_URL", &format!("ldap://{host}:389")),
+                    ("OTPGATE_LDAP_STARTTLS", "false"),
+                    ("OTPGATE_LDAP_USER_BASE_DN", "dc=example,dc=org"),
+                ]),
+            )
+        };
+        assert!(plain("127.0.0.1").is_ok());
+        assert!(plain("[::1]").is_ok());
+        assert!(plain("localhost").is_ok());
+        let err = plain("ldap.example.org").expect_err("plain off loopback");
+        assert!(err.contains("ldap.starttls"), "{err}");
+        let base = [("OTPGATE_AUTH_BACKEND", "ldap")];
+        for (more, needle) in [
+            (vec![], "ldap.url"),
+            (vec![("OTPGATE_LDAP_URL", "http://x")], "ldap.url"),
+            (vec![("OTPGATE_LDAP_URL", "ldap://x")], "ldap.user_base_dn"),
+            (
+                vec![
+                    ("OTPGATE_LDAP_URL", "ldap://x"),
+                    ("OTPGATE_LDAP_USER_BASE_DN", "dc=x"),
+                    ("OTPGATE_LDAP_USER_FILTER", "(uid=alice)"),
+                ],
+                "ldap.user_filter",
+            ),
+            (
+                vec![
+                    ("OTPGATE_LDAP_URL", "ldap://x"),
+                    ("OTPGATE_LDAP_USER_BASE_DN", "dc=x"),
+                    ("OTPGATE_LDAP_BIND_DN", "cn=a"),
+                ],
+                "ldap.bind_password",
+            ),
+            (
+                vec![
+                    ("OTPGATE_LDAP_URL", "ldap://x"),
+                    ("OTPGATE_LDAP_USER_BASE_DN", "dc=x"),
+                    ("OTPGATE_LDAP_CA_FILE", "/nonexistent/ca.pem"),
+                ],
+                "ldap.ca_file",
+            ),
+        ] {
+            let pairs: Vec<_> = base.iter().copied().chain(more).collect();
+            let err = Config::load(Some(&empty_file()), &env_of(&pairs)).expect_err(needle);
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
     fn otpgate_variables_win_over_nethvoice_ones() {
         let env = env_of(&[
             ("NETHVOICE_MIDDLEWARE_LISTEN_ADDRESS", "127.0.0.1:9191"),
@@ -1855,6 +2085,47 @@ mod example_file {
                 text.contains(var),
                 "{var} is documented in otpgate.example.toml"
             );
+        }
+    }
+
+    #[test]
+    fn the_readme_ldap_examples_are_valid_configurations() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let text = std::fs::read_to_string(&path).expect("read README");
+        let section = text
+            .split("## Passwords from LDAP")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a Passwords from LDAP section");
+        let blocks: Vec<&str> = section
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .collect();
+        assert_eq!(
+            blocks.len(),
+            2,
+            "an OpenLDAP and an Active Directory example"
+        );
+        for (i, block) in blocks.iter().enumerate() {
+            // The CA file of the example does not exist here.
+            let toml: String = block
+                .lines()
+                .filter(|l| !l.starts_with("ca_file"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let file = std::env::temp_dir().join(format!(
+                "otpgate-readme-ldap-{}-{i}.toml",
+                std::process::id()
+            ));
+            std::fs::write(&file, toml).expect("write");
+            let c = Config::load(Some(&file), &|_| None);
+            let _ = std::fs::remove_file(&file);
+            let c = c.unwrap_or_else(|e| panic!("README LDAP example {i}: {e}"));
+            let PasswordBackendConfig::Ldap(l) = &c.password_backend else {
+                panic!("README LDAP example {i}: {:?}", c.password_backend);
+            };
+            assert!(l.user_filter.contains("{username}"));
         }
     }
 

@@ -27,6 +27,7 @@ mod cli;
 mod connections;
 mod crash;
 mod deploy;
+mod ldap;
 mod logs;
 mod nethcti;
 mod notifiers;

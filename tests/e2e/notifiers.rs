@@ -3,13 +3,10 @@
 //! private CA) and SMS through a webhook test server (with a retry); a
 //! failed delivery is an error the caller sees.
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::json;
 
 use crate::support::{
-    Gateway, Http, Server, SmtpSink, add_app, code_in, have_python_module, have_tool, text,
+    Gateway, Http, Server, SmtpSink, add_app, code_in, have_python_module, have_tool, test_ca, text,
 };
 
 const SC: &str = "/twofactorauth-ui/rest/tfa";
@@ -192,19 +189,6 @@ async fn a_gateway_that_refuses_is_an_error_the_caller_sees() {
     assert_eq!(gateway.received().len(), 1, "a 4xx is not retried");
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        text(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_over_starttls_with_a_private_ca() {
     if !have_python_module("aiosmtpd", INSTALL) || !have_tool("openssl", "apt-get install openssl")
@@ -213,64 +197,7 @@ async fn email_over_starttls_with_a_private_ca() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=otpgate test CA",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "smtp.key",
-            "-out",
-            "smtp.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(
-        d.join("ext.cnf"),
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "smtp.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "smtp.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
+    test_ca(d, "smtp");
     let smtp = SmtpSink::start(d, Some((&d.join("smtp.pem"), &d.join("smtp.key"))));
     let port = smtp.port.to_string();
     let ca = d.join("ca.pem").display().to_string();

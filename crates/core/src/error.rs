@@ -147,7 +147,8 @@ pub enum AuthError {
     /// A user with 2FA on tried the legacy login, which has no OTP step.
     #[error("users with 2FA must log in with the JWT method")]
     TwoFactorRequiresJwt,
-    /// The password backend (the CTI server) could not check the password:
+    /// The password backend (the CTI server, the LDAP directory) could not
+    /// check the password:
     /// unreachable, timed out, or answered 5xx or nonsense. Never counted
     /// as a wrong password. The detail goes to the log only.
     #[error("password backend unavailable: {0}")]

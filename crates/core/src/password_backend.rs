@@ -37,6 +37,13 @@ pub struct BackendProfile {
     pub display_name: Option<String>,
     /// E-mail address, if the backend has one.
     pub email: Option<String>,
+    /// Phone number, if the backend has one.
+    pub phone: Option<String>,
+    /// Whether the backend is the authority on these fields: then they
+    /// replace the stored ones at each login (a field the backend no
+    /// longer has is cleared; the display name falls back to the
+    /// username). LDAP is (API.md §12); the CTI server is not.
+    pub authoritative: bool,
 }
 
 /// A password the backend accepted.

@@ -253,7 +253,7 @@ impl AppError {
                     ..parts(
                         S::SERVICE_UNAVAILABLE,
                         "upstream_unavailable",
-                        "the password authority (the CTI server) could not check the password; retry shortly",
+                        "the password authority (the CTI server or the LDAP directory) could not check the password; retry shortly",
                     )
                 },
                 AuthError::Store(StoreError::Unavailable(_)) => Parts {

@@ -16,6 +16,7 @@ pub mod cti_forward;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod ldap;
 pub mod metrics;
 pub mod nethcti;
 pub mod openapi;

@@ -224,7 +224,7 @@ impl PasswordBackend for NethctiBackend {
         let profile = match (me.status, &me.json) {
             (StatusCode::OK, Some(body)) => BackendProfile {
                 display_name: body.get("name").and_then(Value::as_str).map(str::to_owned),
-                email: None,
+                ..BackendProfile::default()
             },
             // The challenge was answered, and the credential it gave is
             // refused: the password changed in between; wrong now.

@@ -4,7 +4,7 @@
 //! session ended when the user's tokens all go.
 
 use crate::error::{AuthError, StoreError};
-use crate::model::{NewUser, Principal, User};
+use crate::model::{NewUser, Principal, ProfileChange, User};
 use crate::password_backend::{Accepted, BackendError, Purpose};
 use crate::secret::{SecretBytes, SecretString};
 use crate::service::AuthService;
@@ -56,7 +56,7 @@ impl AuthService {
         accepted: Accepted,
     ) -> Result<User, AuthError> {
         let mut user = match user {
-            Some(u) => u,
+            Some(u) => self.refresh_profile(u, &accepted).await?,
             None => self.create_backend_user(name, &accepted).await?,
         };
         if let Some(session) = accepted.session {
@@ -70,6 +70,47 @@ impl AuthService {
             user.upstream_session = Some(sealed);
         }
         Ok(user)
+    }
+
+    /// Replaces the stored profile fields with the backend's, where the
+    /// backend is their authority (LDAP, API.md §12) and they differ.
+    async fn refresh_profile(&self, user: User, accepted: &Accepted) -> Result<User, AuthError> {
+        let profile = &accepted.profile;
+        if !profile.authoritative {
+            return Ok(user);
+        }
+        let display_name = profile
+            .display_name
+            .as_deref()
+            .map(one_line)
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| user.username.clone());
+        let email = profile
+            .email
+            .as_deref()
+            .map(one_line)
+            .filter(|e| !e.is_empty());
+        let phone = profile
+            .phone
+            .as_deref()
+            .map(one_line)
+            .filter(|p| !p.is_empty());
+        let change = ProfileChange {
+            display_name: (display_name != user.display_name).then(|| display_name.clone()),
+            email: (email != user.email).then(|| email.clone()),
+            phone: (phone != user.phone).then(|| phone.clone()),
+            ..ProfileChange::default()
+        };
+        if change.is_empty() {
+            return Ok(user);
+        }
+        self.store.update_profile(user.id, &change).await?;
+        Ok(User {
+            display_name,
+            email,
+            phone,
+            ..user
+        })
     }
 
     /// Creates the user a backend just accepted (no password hash).
@@ -94,7 +135,11 @@ impl AuthService {
                 .as_deref()
                 .map(one_line)
                 .filter(|e| !e.is_empty()),
-            phone: None,
+            phone: profile
+                .phone
+                .as_deref()
+                .map(one_line)
+                .filter(|p| !p.is_empty()),
             external_id: None,
             role: "user".to_owned(),
             password_hash: String::new(),

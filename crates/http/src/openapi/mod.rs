@@ -181,7 +181,7 @@ fn errors(shape: Errors, statuses: &[&'static str]) -> Vec<Answer> {
                 "503" => {
                     "Unavailable: the store does not answer (store_unavailable), too many \
                      password hashes queued (server_busy), or the password backend (the CTI \
-                     server) could not check the password (upstream_unavailable; never counted)"
+                     server or the LDAP directory) could not check the password (upstream_unavailable; never counted)"
                 }
                 _ => "Any other error, in the same shape",
             },
