@@ -43,6 +43,15 @@ impl Throttle {
         key: &str,
         now: i64,
     ) -> Result<Reserved, AuthError> {
+        // A lock already in the store is refused by a read: a flood against
+        // a locked key (a spinning client, an attacker) costs no write, so
+        // the writer stays free for the attempts that are admitted and for
+        // everyone else. The write below still decides atomically.
+        if let Some(state) = store.throttle(self.kind, key).await?
+            && state.locked_until > now
+        {
+            return Err(throttled(state.locked_until, now));
+        }
         match store
             .reserve_attempt(self.kind, key, now, &self.policy)
             .await?
