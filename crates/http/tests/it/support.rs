@@ -425,7 +425,13 @@ pub fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
         .finish();
-    (buf, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    // Another test thread registering a callsite while this scoped
+    // subscriber was being installed can leave that callsite's cached
+    // interest at "never" (tracing-core's cache is global), and its lines
+    // would go missing here: recompute every callsite's interest now.
+    tracing::callsite::rebuild_interest_cache();
+    (buf, guard)
 }
 
 /// The captured log text.
