@@ -407,7 +407,15 @@ impl SmtpSink {
             return Vec::new();
         };
         let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        files.sort();
+        // In delivery order. Not by name: Python's maildir names carry the
+        // microseconds unpadded (`.M99999P` sorts after `.M123456P`), so two
+        // messages within one second could swap.
+        files.sort_by_key(|p| {
+            (
+                std::fs::metadata(p).and_then(|m| m.modified()).ok(),
+                p.clone(),
+            )
+        });
         files
             .iter()
             .map(|p| std::fs::read_to_string(p).unwrap())
@@ -642,4 +650,86 @@ impl Drop for NodeSocket {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `openssl ARGS` in `dir`, which must succeed.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// Makes a throwaway CA in `dir` (`ca.pem`, `ca.key`) and a server
+/// certificate it signed for `localhost` (`NAME.pem`, `NAME.key`).
+pub fn test_ca(dir: &Path, name: &str) {
+    let (key, csr, pem) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=otpgate test CA",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
 }
