@@ -178,7 +178,14 @@ async fn two_thousand_half_open_connections_under_a_1024_descriptor_limit_shut_n
     let mut latest = Duration::ZERO;
     for h in held {
         let (got, closed) = h.await.unwrap();
-        assert!(got.is_empty(), "a half-open request gets no answer");
+        // A connection refused at accept (past the cap while evicted ones
+        // are still closing) may carry the refusal; never an answer to the
+        // half-sent request.
+        assert!(
+            got.is_empty() || got.starts_with(b"HTTP/1.1 503"),
+            "a half-open request gets no answer: {:?}",
+            String::from_utf8_lossy(&got)
+        );
         let closed = closed.expect("closed within 20 s");
         latest = latest.max(closed);
     }
@@ -197,9 +204,16 @@ async fn two_thousand_half_open_connections_under_a_1024_descriptor_limit_shut_n
         "otpgate_connections_closed_total{cause=\"header_timeout\"}",
     )
     .await;
-    eprintln!("evicted {evicted}, header timeouts {timed_out}");
+    // A few may be refused at accept while evicted ones are still closing
+    // (the 503 allowed above): every one of the 2,000 is accounted for.
+    let refused = metric(
+        &server,
+        "otpgate_connections_refused_total{cause=\"total_cap\"}",
+    )
+    .await;
+    eprintln!("evicted {evicted}, header timeouts {timed_out}, refused at accept {refused}");
     assert!(evicted >= 1000.0, "{evicted} evicted");
-    assert!(evicted + timed_out >= 2000.0);
+    assert!(evicted + timed_out + refused >= 2000.0);
     assert!(metric(&server, "otpgate_connections_open").await <= 4.0);
 }
 
