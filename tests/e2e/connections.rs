@@ -91,6 +91,7 @@ async fn add_user_and_token(server: &Server, http: &Http, user: &str) -> String 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_half_open_connections_under_a_1024_descriptor_limit_shut_no_client_out() {
+    let _machine = crate::support::MACHINE_WIDE.lock().await;
     if !have_tool("prlimit", "apt-get install util-linux") || !have_node_client() {
         return;
     }

@@ -691,6 +691,7 @@ fn crash_env() -> Vec<(&'static str, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_sigkill_under_load_sqlite() {
+    let _machine = crate::support::MACHINE_WIDE.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let env = crash_env();
     let path = dir.path().to_path_buf();
@@ -706,6 +707,7 @@ async fn crash_sigkill_under_load_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_sigkill_under_load_postgres() {
+    let _machine = crate::support::MACHINE_WIDE.lock().await;
     let Some(admin) = pg_url() else { return };
     let db = TestDb::create(&admin).await;
     let dir = tempfile::tempdir().unwrap();

@@ -733,3 +733,9 @@ pub fn test_ca(dir: &Path, name: &str) {
         ],
     );
 }
+
+/// Held by the tests that load the whole machine (2,000 connections held
+/// on loopback, the SIGKILL campaigns), so that they never overlap: while
+/// the attack test held its connections, a crash campaign's restarted
+/// server once went unanswered.
+pub static MACHINE_WIDE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
