@@ -55,7 +55,8 @@ pub(crate) const SQLITE: &[Embedded] = &[
     ),
 ];
 
-/// The PostgreSQL migrations, oldest first (same versions as SQLite).
+/// The PostgreSQL migrations, oldest first (same versions as SQLite up to
+/// 8; from 9 on, what only PostgreSQL needs: the change feed).
 pub(crate) const POSTGRES: &[Embedded] = &[
     (
         1,
@@ -91,6 +92,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         8,
         "password_backend",
         include_str!("../migrations/postgres/0008_password_backend.sql"),
+    ),
+    (
+        9,
+        "change_feed",
+        include_str!("../migrations/postgres/0009_change_feed.sql"),
     ),
 ];
 

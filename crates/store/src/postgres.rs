@@ -10,6 +10,7 @@
 
 use std::io::ErrorKind;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,11 +23,13 @@ use otpgate_core::model::{
     ThrottleKind, ThrottleState, TokenState, TotpState, TwoFactorGroup, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
+use otpgate_core::store::ChangeStamp;
 use otpgate_core::{Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
 
 use crate::error::map;
+use crate::pg_feed::Feed;
 
 use crate::migrations;
 
@@ -84,6 +87,8 @@ impl Default for PostgresOptions {
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The change feed behind [`Store::change_stamp`].
+    feed: Arc<Feed>,
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, email, phone, external_id, role, \
@@ -226,8 +231,15 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
-            .connect_lazy_with(connect);
-        Ok(Self { pool })
+            .connect_lazy_with(connect.clone());
+        let feed = Arc::new(Feed::new(pool.clone(), &connect));
+        Ok(Self { pool, feed })
+    }
+
+    /// The `application_name` of the change feed's listening connection
+    /// (tests find its backend in `pg_stat_activity` by it).
+    pub fn feed_application_name(&self) -> &str {
+        self.feed.application_name()
     }
 
     /// The pool (for tests that inspect the raw database, or close it).
@@ -418,6 +430,10 @@ impl Store for PostgresStore {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(map)
+    }
+
+    fn change_stamp(&self) -> Option<ChangeStamp> {
+        self.feed.stamp()
     }
 
     async fn token_state(
