@@ -2,11 +2,18 @@
 //! hears, so token checks are answered from memory between commits.
 //!
 //! Every commit that changes what a token check reads (a user row, a
-//! revoked token id) bumps a counter and notifies the channel
-//! [`CHANNEL`] in the same transaction (triggers, migration 0009). Each
-//! store keeps one dedicated `LISTEN` connection (named
-//! `otpgate-feed-PID-N` in `pg_stat_activity.application_name`); every
-//! notification moves the stamp, which empties the remembered checks.
+//! revoked token id) bumps a counter in the same transaction (triggers,
+//! migration 0009), and the store that wrote notifies the channel
+//! [`CHANNEL`] once it committed ([`Feed::changed`]: writes waiting at
+//! the same moment share one notification, and the write returns only
+//! after it was sent). Not inside the transaction: a notifying
+//! transaction holds a database-wide lock until its commit is flushed,
+//! which made every write wait for the previous one's fsync. Each store
+//! keeps one dedicated `LISTEN` connection (named `otpgate-feed-PID-N` in
+//! `pg_stat_activity.application_name`); every notification moves the
+//! stamp, which empties the remembered checks. A write whose notification
+//! never went out (the process died between commit and notification, an
+//! operator's SQL) is caught by the counter poll below.
 //!
 //! The stamp is given out only while the feed is known to work:
 //!
@@ -51,6 +58,8 @@ pub(crate) const CHANNEL: &str = "otpgate_changes";
 pub(crate) const POLL: Duration = Duration::from_millis(250);
 /// A ping not back within this turns the memory off (and reconnects).
 pub(crate) const PING_DEADLINE: Duration = Duration::from_secs(1);
+/// The notification of a commit (every other instance forgets).
+const NOTIFY: &str = "SELECT pg_notify('otpgate_changes', '')";
 /// Payloads of pings start with this; anything else moves the stamp.
 const PING_PREFIX: &str = "ping:";
 /// Waits between two connection attempts.
@@ -105,6 +114,18 @@ pub(crate) struct Feed {
     connect: PgConnectOptions,
     application_name: String,
     task: OnceLock<Option<AbortOnDrop>>,
+    notifier: Arc<Notifier>,
+}
+
+/// Notifications after commits, one per batch of writes waiting together.
+#[derive(Debug)]
+struct Notifier {
+    /// Tickets handed to writes so far.
+    requested: AtomicU64,
+    /// The newest ticket whose notification was sent (or failed).
+    sent: AtomicU64,
+    /// Serialises senders: one notification in flight per store.
+    sending: tokio::sync::Mutex<()>,
 }
 
 impl Feed {
@@ -119,7 +140,31 @@ impl Feed {
             connect: connect.clone().application_name(&application_name),
             application_name,
             task: OnceLock::new(),
+            notifier: Arc::new(Notifier {
+                requested: AtomicU64::new(0),
+                sent: AtomicU64::new(0),
+                sending: tokio::sync::Mutex::new(()),
+            }),
         }
+    }
+
+    /// Tells every instance that this store committed a change: returns
+    /// once a notification sent after the caller's commit went out. Writes
+    /// arriving while one is in flight share the next one. A failure is
+    /// not reported: the counter poll still sees the commit.
+    pub(crate) async fn changed(&self) {
+        let n = &self.notifier;
+        let ticket = n.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        // Writes queue here (tokio's mutex is fair); the first one sends
+        // for every ticket handed out so far, and those it covered find
+        // their ticket sent when their turn comes.
+        let _turn = n.sending.lock().await;
+        if n.sent.load(Ordering::SeqCst) >= ticket {
+            return;
+        }
+        let upto = n.requested.load(Ordering::SeqCst);
+        let _ = sqlx::query(NOTIFY).execute(&self.pool).await;
+        n.sent.fetch_max(upto, Ordering::SeqCst);
     }
 
     /// The listening connection's `application_name`.

@@ -283,6 +283,7 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(map)?;
+        self.feed.changed().await;
         user_from_row(&row).map_err(map)
     }
 
@@ -333,6 +334,7 @@ impl Store for PostgresStore {
             .await
             .map_err(map)?;
         tx.commit().await.map_err(map)?;
+        self.feed.changed().await;
         Ok(deleted == 1)
     }
 
@@ -352,6 +354,7 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(map)?;
+        self.feed.changed().await;
         Ok(())
     }
 
@@ -385,6 +388,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?
         .rows_affected();
+        self.feed.changed().await;
         Ok(n == 1)
     }
 
@@ -399,6 +403,7 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(map)?;
+        self.feed.changed().await;
         Ok(done.rows_affected() == 1)
     }
 
@@ -413,6 +418,7 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(map)?;
+        self.feed.changed().await;
         Ok(done.rows_affected() == 1)
     }
 
@@ -479,6 +485,7 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(map)?;
+        self.feed.changed().await;
         Ok(())
     }
 
@@ -491,6 +498,7 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(map)?;
+        self.feed.changed().await;
         Ok(())
     }
 
@@ -504,6 +512,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?
         .rows_affected();
+        self.feed.changed().await;
         Ok(n == 1)
     }
 
@@ -516,6 +525,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?
         .rows_affected();
+        self.feed.changed().await;
         Ok(n == 1)
     }
 
@@ -537,6 +547,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?
         .rows_affected();
+        self.feed.changed().await;
         Ok(n == 1)
     }
 
@@ -551,6 +562,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?
         .rows_affected();
+        self.feed.changed().await;
         Ok(n == 1)
     }
 
@@ -580,6 +592,7 @@ impl Store for PostgresStore {
             .await
             .map_err(map)?;
         tx.commit().await.map_err(map)?;
+        self.feed.changed().await;
         Ok(true)
     }
 
@@ -763,6 +776,7 @@ impl Store for PostgresStore {
             .await
             .map_err(map)?
             .rows_affected();
+        self.feed.changed().await;
         Ok(a + b)
     }
 
@@ -800,7 +814,10 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await;
         match outcome {
-            Ok(0) => Ok(SecondFactorWrite::Recorded),
+            Ok(0) => {
+                self.feed.changed().await;
+                Ok(SecondFactorWrite::Recorded)
+            }
             Ok(-1) => Ok(SecondFactorWrite::StatusGone),
             Ok(-2) => Ok(SecondFactorWrite::ProofLost),
             Ok(other) => Err(StoreError::Other(format!(
@@ -1378,6 +1395,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?;
         tx.commit().await.map_err(map)?;
+        self.feed.changed().await;
         Ok(old)
     }
 
@@ -1389,6 +1407,7 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(map)?;
         let old = take_persistent(&mut tx, user_id, audience).await?;
         tx.commit().await.map_err(map)?;
+        self.feed.changed().await;
         Ok(old)
     }
 
