@@ -36,7 +36,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])$2)" "$1"; }
 ROWS=()
-row() { ROWS+=("$(printf '%-52s %14s %s' "$1" "$2" "${3:-}")"); }
+row() { ROWS+=("$(printf '%-52s %14s %s' "$1" "$2" "${3:-}")"); echo "${ROWS[-1]}" >&2; }
 
 start_server() { # BIN DIR PORT [ENV...]
   local bin=$1 dir=$2 port=$3; shift 3
