@@ -36,8 +36,8 @@
 //!
 //! Moving the stamp before turning the feed off, and again before turning
 //! it on, means an answer remembered under one connection is never served
-//! under another. No notification, no ping and no counter value is ever
-//! needed to *forget*: only to *remember*.
+//! under another. Nothing has to arrive for the memory to turn off: a
+//! ping has to come back for it to turn on, and to stay on.
 //!
 //! [`Store::change_stamp`]: otpgate_core::Store::change_stamp
 
@@ -52,7 +52,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// The channel the triggers of migration 0009 notify.
+/// The channel stores notify after their commits, and listen on.
 pub(crate) const CHANNEL: &str = "otpgate_changes";
 /// How often a ping is sent and the counter read.
 pub(crate) const POLL: Duration = Duration::from_millis(250);
