@@ -63,6 +63,8 @@ backend otpgate
 backend otpgate_sio
     balance source
     hash-type consistent
+    option httpchk GET /readyz
+    http-check expect status 200
     server a 127.0.0.1:$PORT_A check
     server b 127.0.0.1:$PORT_B check
 CFG
@@ -130,7 +132,7 @@ def race(user, token, code, n=50):
         out.append(req(c, "POST", "/api/2fa/verify-otp", token, {"username": user, "otp": code})[0])
     ts = [threading.Thread(target=one) for _ in range(n)]
     [t.start() for t in ts]; [t.join() for t in ts]
-    return {s: out.count(s) for s in sorted(set(out))}
+    return ", ".join(f"{out.count(s)} x {s}" for s in sorted(set(out)))
 
 rows = [l.rstrip("\n").split("\t") for l in open(spare)]
 (u1, s1, t1), (u2, s2, t2) = rows[0], rows[1]
@@ -146,6 +148,6 @@ ROWS_FILE=${BENCH_ROWS_OUT:-/dev/stdout}
   printf 'HAProxy + 2 instances, one PostgreSQL: GET /api/user/me\t%s req/s\t(p99 %s ms, non-200: %s; wrk -t2 -c64)\n' "$ME_RPS" "$ME_P99" "$ME_BAD"
   printf 'HAProxy + 2 instances: verify-otp, correct codes\t%.0f ok/s\t(p99 %s ms, failures %s)\n' "$(json "$V" "['ok_per_sec']")" "$(json "$V" "['p99_ms']")" "$(json "$V" "['other']")"
   printf '  logout on A until B refuses the token (%s samples)\tp99 %.1f ms\t(p50 %.1f, max %.1f ms)\n' "$SAMPLES" "$(json "$RULES" "['p99']")" "$(json "$RULES" "['p50']")" "$(json "$RULES" "['max']")"
-  printf '  50 wrong codes at once through the balancer, answers\t%s\t(threshold 5: 5 x 400, 45 x 429)\n' "$(json "$RULES" "['wrong']")"
-  printf '  50 uses of one right code at once, answers\t%s\t(one 200)\n' "$(json "$RULES" "['right']")"
+  printf '  50 wrong codes at once through the balancer, answers\t%s\t(lockout threshold 5: expected 5 x 400, 45 x 429)\n' "$(json "$RULES" "['wrong']")"
+  printf '  50 uses of one right code at once, answers\t%s\t(expected exactly 1 x 200)\n' "$(json "$RULES" "['right']")"
 } >"$ROWS_FILE"

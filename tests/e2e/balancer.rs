@@ -54,16 +54,14 @@ impl Balancer {
     /// which is sticky by client address, as in README.
     fn start(bin: &Path, dir: &Path, servers: &[&Server]) -> Self {
         let port = free_port();
-        let lines = |check: &str| {
-            servers
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let hostport = s.base.trim_start_matches("http://");
-                    format!("    server s{i} {hostport}{check}\n")
-                })
-                .collect::<String>()
-        };
+        let list: String = servers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let hostport = s.base.trim_start_matches("http://");
+                format!("    server s{i} {hostport} check\n")
+            })
+            .collect();
         let cfg = format!(
             "global\n    maxconn 1024\n\
              defaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n\
@@ -72,10 +70,9 @@ impl Balancer {
              \x20   use_backend otpgate_sio if {{ path_beg /socket.io/ }} || {{ path_beg /api/ws/ }}\n\
              \x20   default_backend otpgate\n\
              backend otpgate\n    balance roundrobin\n    option httpchk GET /readyz\n\
-             \x20   http-check expect status 200\n{rr}\
-             backend otpgate_sio\n    balance source\n    hash-type consistent\n{sticky}",
-            rr = lines(" check"),
-            sticky = lines(" check"),
+             \x20   http-check expect status 200\n{list}\
+             backend otpgate_sio\n    balance source\n    hash-type consistent\n\
+             \x20   option httpchk GET /readyz\n    http-check expect status 200\n{list}",
         );
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, cfg).unwrap();
