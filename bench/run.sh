@@ -204,6 +204,19 @@ else
   row "PostgreSQL rows" "skipped" "(set OTPGATE_BENCH_PG_URL=postgres://...)"
 fi
 
+# 6. Socket.IO: clients held, their RSS, logout-to-disconnect latency
+if [ "${BENCH_WS:-1}" != 0 ] && [ -f tests/clients/node_modules/socket.io-client/package.json ]; then
+  echo "bench: Socket.IO (bench/ws.sh, ${BENCH_WS_CLIENTS:-10000} clients)" >&2
+  if BENCH_ROWS_OUT="$WORK/ws.rows" N="${BENCH_WS_CLIENTS:-10000}" bench/ws.sh >"$WORK/ws.out" 2>&1; then
+    while IFS=$'\t' read -r label value note; do row "$label" "$value" "$note"; done <"$WORK/ws.rows"
+  else
+    cat "$WORK/ws.out" >&2
+    row "Socket.IO rows" "failed" "(bench/ws.sh output above)"
+  fi
+else
+  row "Socket.IO rows" "skipped" "(BENCH_WS=0, or no npm client: cd tests/clients && npm ci)"
+fi
+
 # 7. LDAP: logins through the LDAP backend (a slapd started by
 # bench/ldap.sh) beside local logins.
 if [ "${BENCH_LDAP:-1}" != 0 ] && [ -x /usr/sbin/slapd ] && command -v ldapadd >/dev/null; then
@@ -229,19 +242,6 @@ if [ "${BENCH_LB:-1}" != 0 ] && [ -n "$PG_URL" ] && [ -x /usr/sbin/haproxy ]; th
   fi
 else
   row "balancer rows" "skipped" "(BENCH_LB=0, no PostgreSQL URL, or no haproxy: apt-get install haproxy)"
-fi
-
-# 6. Socket.IO: clients held, their RSS, logout-to-disconnect latency
-if [ "${BENCH_WS:-1}" != 0 ] && [ -f tests/clients/node_modules/socket.io-client/package.json ]; then
-  echo "bench: Socket.IO (bench/ws.sh, ${BENCH_WS_CLIENTS:-10000} clients)" >&2
-  if BENCH_ROWS_OUT="$WORK/ws.rows" N="${BENCH_WS_CLIENTS:-10000}" bench/ws.sh >"$WORK/ws.out" 2>&1; then
-    while IFS=$'\t' read -r label value note; do row "$label" "$value" "$note"; done <"$WORK/ws.rows"
-  else
-    cat "$WORK/ws.out" >&2
-    row "Socket.IO rows" "failed" "(bench/ws.sh output above)"
-  fi
-else
-  row "Socket.IO rows" "skipped" "(BENCH_WS=0, or no npm client: cd tests/clients && npm ci)"
 fi
 
 echo
