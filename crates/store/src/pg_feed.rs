@@ -6,7 +6,7 @@
 //! migration 0009), and the store that wrote notifies the channel
 //! [`CHANNEL`] once it committed ([`Feed::changed`]: writes waiting at
 //! the same moment share one notification, and the write returns only
-//! after it was sent). Not inside the transaction: a notifying
+//! after its own listener heard it, at most [`WRITE_WAIT`] later). Not inside the transaction: a notifying
 //! transaction holds a database-wide lock until its commit is flushed,
 //! which made every write wait for the previous one's fsync. Each store
 //! keeps one dedicated `LISTEN` connection (named `otpgate-feed-PID-N` in
@@ -59,7 +59,11 @@ pub(crate) const POLL: Duration = Duration::from_millis(250);
 /// A ping not back within this turns the memory off (and reconnects).
 pub(crate) const PING_DEADLINE: Duration = Duration::from_secs(1);
 /// The notification of a commit (every other instance forgets).
-const NOTIFY: &str = "SELECT pg_notify('otpgate_changes', '')";
+const NOTIFY: &str = "SELECT pg_notify('otpgate_changes', $1)";
+/// Payloads of those start with this (then `otpgate-feed-PID-N:number`).
+const WRITE_PREFIX: &str = "write:";
+/// How long a write waits to hear its own notification back.
+const WRITE_WAIT: Duration = Duration::from_millis(100);
 /// Payloads of pings start with this; anything else moves the stamp.
 const PING_PREFIX: &str = "ping:";
 /// Waits between two connection attempts.
@@ -78,6 +82,10 @@ struct Shared {
     live: AtomicBool,
     /// The newest ping of ours heard back.
     ping_heard: AtomicU64,
+    /// The newest notification of this store's writes heard back.
+    write_heard: AtomicU64,
+    /// Wakes the writes waiting for it.
+    write_back: Notify,
     /// Wakes the supervisor when a ping comes back.
     ping_back: Notify,
 }
@@ -149,7 +157,8 @@ impl Feed {
     }
 
     /// Tells every instance that this store committed a change: returns
-    /// once a notification sent after the caller's commit went out. Writes
+    /// once a notification sent after the caller's commit went out and,
+    /// while the feed is up, came back (at most [`WRITE_WAIT`]). Writes
     /// arriving while one is in flight share the next one. A failure is
     /// not reported: the counter poll still sees the commit.
     pub(crate) async fn changed(&self) {
@@ -163,8 +172,30 @@ impl Feed {
             return;
         }
         let upto = n.requested.load(Ordering::SeqCst);
-        let _ = sqlx::query(NOTIFY).execute(&self.pool).await;
+        let payload = format!("{WRITE_PREFIX}{}:{upto}", self.application_name);
+        let sent = sqlx::query(NOTIFY)
+            .bind(&payload)
+            .execute(&self.pool)
+            .await
+            .is_ok();
         n.sent.fetch_max(upto, Ordering::SeqCst);
+        // While the feed is up, wait (briefly) until this store's own
+        // listener heard it: the other instances' listeners were woken by
+        // the same commit, so by the time the caller answers its client
+        // they have, almost always, heard it too.
+        if sent && self.shared.live.load(Ordering::SeqCst) {
+            let shared = &self.shared;
+            let _ = tokio::time::timeout(WRITE_WAIT, async {
+                loop {
+                    let back = shared.write_back.notified();
+                    if shared.write_heard.load(Ordering::SeqCst) >= upto {
+                        return;
+                    }
+                    back.await;
+                }
+            })
+            .await;
+        }
     }
 
     /// The listening connection's `application_name`.
@@ -182,6 +213,7 @@ impl Feed {
                 pool: self.pool.clone(),
                 connect: self.connect.clone(),
                 ping: format!("{PING_PREFIX}{}", self.application_name),
+                write: format!("{WRITE_PREFIX}{}:", self.application_name),
             };
             Some(AbortOnDrop(handle.spawn(supervisor.run())))
         });
@@ -203,6 +235,8 @@ struct Supervisor {
     connect: PgConnectOptions,
     /// This store's ping payload prefix (`ping:otpgate-feed-PID-N`).
     ping: String,
+    /// This store's write payload prefix (`write:otpgate-feed-PID-N:`).
+    write: String,
 }
 
 /// Why a connection's session ended.
@@ -255,6 +289,7 @@ impl Supervisor {
             listener,
             Arc::clone(&self.shared),
             format!("{}:", self.ping),
+            self.write.clone(),
         )));
         let ended = self.watch(reader, seq).await;
         pool.close().await;
@@ -316,11 +351,18 @@ impl Supervisor {
 }
 
 /// Hears notifications until the connection ends: a ping of ours records
-/// its number; anything else moves the generation.
-async fn read(mut listener: PgListener, shared: Arc<Shared>, own_ping: String) {
+/// its number; anything else moves the generation (a write of ours also
+/// records its number).
+async fn read(mut listener: PgListener, shared: Arc<Shared>, own_ping: String, own_write: String) {
     while let Ok(Some(n)) = listener.try_recv().await {
         let payload = n.payload();
-        if let Some(number) = payload.strip_prefix(own_ping.as_str()) {
+        if let Some(number) = payload.strip_prefix(own_write.as_str()) {
+            shared.generation.fetch_add(1, Ordering::SeqCst);
+            if let Ok(number) = number.parse::<u64>() {
+                shared.write_heard.fetch_max(number, Ordering::SeqCst);
+                shared.write_back.notify_waiters();
+            }
+        } else if let Some(number) = payload.strip_prefix(own_ping.as_str()) {
             if let Ok(number) = number.parse::<u64>() {
                 shared.ping_heard.fetch_max(number, Ordering::SeqCst);
                 shared.ping_back.notify_one();

@@ -122,6 +122,7 @@ struct Pair {
     a: AuthService,
     b: AuthService,
     b_store: Arc<PostgresStore>,
+    a_store: Arc<PostgresStore>,
     _keys: tempfile::TempDir,
 }
 
@@ -155,7 +156,7 @@ async fn pair() -> Option<Pair> {
             .await
             .expect("open B"),
     );
-    let a = AuthService::new(a_store, clock.clone(), policy.clone(), &keys).expect("A");
+    let a = AuthService::new(a_store.clone(), clock.clone(), policy.clone(), &keys).expect("A");
     let b = AuthService::new(b_store.clone(), clock.clone(), policy, &keys).expect("B");
     a.create_user(UserSpec {
         username: "alice".into(),
@@ -174,8 +175,16 @@ async fn pair() -> Option<Pair> {
         a,
         b,
         b_store,
+        a_store,
         _keys: keys_dir,
     };
+    // Both feeds up, as on a serving instance (the first token check
+    // starts a store's feed).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while p.a_store.change_stamp().is_none() {
+        assert!(Instant::now() < deadline, "A's feed never came up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     p.wait_live().await;
     Some(p)
 }
