@@ -92,7 +92,10 @@ fn limits(c: &Config, out: &mut Out) {
         "lockout.backoff_base_secs",
         p.otp_lockout.base_secs.to_string(),
     ));
-    out.push(("lockout.backoff_cap_secs", p.otp_lockout.cap_secs.to_string()));
+    out.push((
+        "lockout.backoff_cap_secs",
+        p.otp_lockout.cap_secs.to_string(),
+    ));
     out.push((
         "rate_limit.average",
         format!("{} req/s", c.http.rate_limit_average),
@@ -155,15 +158,24 @@ fn storage(c: &Config, out: &mut Out) {
         if used {
             v
         } else {
-            format!("{v} (not used: the store is {})", if postgres { "PostgreSQL" } else { "SQLite" })
+            format!(
+                "{v} (not used: the store is {})",
+                if postgres { "PostgreSQL" } else { "SQLite" }
+            )
         }
     };
     let s = &c.store.sqlite;
     out.push((
         "sqlite.synchronous",
-        unused(!postgres, if s.synchronous_full { "full" } else { "normal" }.to_owned()),
+        unused(
+            !postgres,
+            if s.synchronous_full { "full" } else { "normal" }.to_owned(),
+        ),
     ));
-    out.push(("sqlite.busy_timeout_ms", unused(!postgres, ms(s.busy_timeout))));
+    out.push((
+        "sqlite.busy_timeout_ms",
+        unused(!postgres, ms(s.busy_timeout)),
+    ));
     out.push((
         "sqlite.max_connections",
         unused(!postgres, s.max_connections.to_string()),
@@ -192,9 +204,8 @@ fn notifier(c: &Config, out: &mut Out) {
         _ => None,
     });
     let not_used = || "(not used: no channel is smtp)".to_owned();
-    let smtp_value = |f: &dyn Fn(&otpgate_notify::smtp::SmtpSettings) -> String| {
-        smtp.map_or_else(not_used, f)
-    };
+    let smtp_value =
+        |f: &dyn Fn(&otpgate_notify::smtp::SmtpSettings) -> String| smtp.map_or_else(not_used, f);
     out.push(("notifier.smtp.host", smtp_value(&|s| s.host.clone())));
     out.push(("notifier.smtp.port", smtp_value(&|s| s.port.to_string())));
     out.push((
@@ -240,7 +251,10 @@ fn notifier(c: &Config, out: &mut Out) {
         "notifier.webhook.url",
         hook_value(&|w| crate::notifier_config::redact_query(&redact_url(&w.url))),
     ));
-    out.push(("notifier.webhook.timeout_ms", hook_value(&|w| ms(w.timeout))));
+    out.push((
+        "notifier.webhook.timeout_ms",
+        hook_value(&|w| ms(w.timeout)),
+    ));
     out.push((
         "notifier.webhook.retries",
         hook_value(&|w| w.retries.to_string()),
@@ -320,10 +334,10 @@ fn backend(c: &Config, out: &mut Out) {
     ));
     out.push((
         "nethcti.freepbx_apis",
-        c.http.cti.as_ref().map_or_else(
-            || off("nethcti"),
-            |cti| format!("{:?}", cti.freepbx_apis),
-        ),
+        c.http
+            .cti
+            .as_ref()
+            .map_or_else(|| off("nethcti"), |cti| format!("{:?}", cti.freepbx_apis)),
     ));
     let ldap_value = |f: &dyn Fn(&crate::config::LdapConfig) -> String| {
         ldap.map_or_else(|| off("ldap"), |l| f(l))

@@ -106,9 +106,15 @@ fn the_chosen_parts_print_their_values_and_the_others_say_unused() {
         assert!(ldap.contains(line), "{line} in:\n{ldap}");
     }
     let cti = text(CONFIGS[2]);
-    assert!(cti.contains("nethcti.url: http://127.0.0.1:8179/webrest\n"), "{cti}");
+    assert!(
+        cti.contains("nethcti.url: http://127.0.0.1:8179/webrest\n"),
+        "{cti}"
+    );
     assert!(cti.contains("nethcti.timeout_ms: 10000\n"), "{cti}");
-    assert!(cti.contains("nethcti.freepbx_apis: [\"/dbconn/test\""), "{cti}");
+    assert!(
+        cti.contains("nethcti.freepbx_apis: [\"/dbconn/test\""),
+        "{cti}"
+    );
 }
 
 /// `| `key` | `ENV` ... |` rows of README's settings table.
@@ -132,15 +138,20 @@ fn the_readme_table_the_example_file_and_the_env_vars_agree() {
     let known: BTreeSet<String> = known_keys().into_iter().collect();
     let rows = readme_rows();
     let in_readme: BTreeSet<String> = rows.iter().map(|(k, _)| k.clone()).collect();
-    assert_eq!(in_readme, known, "README's settings table lists every setting");
+    assert_eq!(
+        in_readme, known,
+        "README's settings table lists every setting"
+    );
     let envs: BTreeSet<&str> = rows.iter().map(|(_, e)| e.as_str()).collect();
     let all: BTreeSet<&str> = ENV_VARS.iter().copied().collect();
-    assert_eq!(envs, all, "one environment variable per setting, as in ENV_VARS");
+    assert_eq!(
+        envs, all,
+        "one environment variable per setting, as in ENV_VARS"
+    );
 
-    let example = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("otpgate.example.toml"),
-    )
-    .expect("example");
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("otpgate.example.toml"))
+            .expect("example");
     for key in &known {
         let (section, leaf) = key.rsplit_once('.').unwrap_or(("", key));
         let mut current = "";

@@ -191,7 +191,6 @@ impl NotifierConfig {
             sms: build(&self.sms, store)?,
         })
     }
-
 }
 
 /// A channel's transport in one line, passwords and tokens as `***`.

@@ -228,7 +228,10 @@ fn config_check_prints_the_effective_settings() {
     let out = cli_in(dir.path(), &env, &["config", "check"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("rate_limit.average: 50 req/s\n"), "{stdout}");
+    assert!(
+        stdout.contains("rate_limit.average: 50 req/s\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("postgres://otp:***@db.example:5432/otpgate"));
     assert!(!stdout.contains("hunter2"));
     assert!(stdout.contains("auth.backend: local\n"), "{stdout}");

@@ -553,7 +553,9 @@ fn the_readme_ldap_walkthrough_runs_as_written() {
     let server = Server::start(dir.path(), &[]);
     let addr = server.base.trim_start_matches("http://").to_owned();
     let mut rest = blocks[1..].join("\n");
-    rest.push_str("\necho\nfor v in TOKEN SECRET VERIFIED CODES PRE FULL; do echo \"$v=${!v}\"; done\n");
+    rest.push_str(
+        "\necho\nfor v in TOKEN SECRET VERIFIED CODES PRE FULL; do echo \"$v=${!v}\"; done\n",
+    );
     let out = run(&rest, &addr);
     for var in ["TOKEN", "SECRET", "VERIFIED", "CODES", "PRE", "FULL"] {
         let value = out

@@ -39,8 +39,9 @@ pub(crate) fn run(
     busy_timeout: Duration,
     list: &[Embedded],
 ) -> Result<(), StoreError> {
-    let open_err =
-        |e: rusqlite::Error| StoreError::Unavailable(format!("cannot open {}: {e}", path.display()));
+    let open_err = |e: rusqlite::Error| {
+        StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
+    };
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;

@@ -36,7 +36,10 @@ fn sqlx_store(dir: &tempfile::TempDir) -> std::path::PathBuf {
 }
 
 fn sql(path: &Path, statement: &str) {
-    Connection::open(path).unwrap().execute_batch(statement).unwrap();
+    Connection::open(path)
+        .unwrap()
+        .execute_batch(statement)
+        .unwrap();
 }
 
 #[tokio::test]
@@ -76,24 +79,38 @@ fn an_older_store_gets_only_the_missing_migrations() {
     let path = dir.path().join("otpgate.db");
     let (old, _) = SQLITE.split_at(3);
     run(&path, TIMEOUT, old).unwrap();
-    sql(&path, "INSERT INTO users (username, display_name, password_hash, tokens_valid_after, created_at) \
-                VALUES ('bob', 'bob', 'x', 0, 0)");
+    sql(
+        &path,
+        "INSERT INTO users (username, display_name, password_hash, tokens_valid_after, created_at) \
+                VALUES ('bob', 'bob', 'x', 0, 0)",
+    );
     run(&path, TIMEOUT, SQLITE).unwrap();
     let versions: Vec<i64> = records(&path).into_iter().map(|r| r.0).collect();
     let all: Vec<i64> = SQLITE.iter().map(|m| m.0).collect();
     assert_eq!(versions, all);
     let conn = Connection::open(&path).unwrap();
     let backend: Option<String> = conn
-        .query_row("SELECT backend FROM users WHERE username = 'bob'", [], |r| r.get(0))
+        .query_row(
+            "SELECT backend FROM users WHERE username = 'bob'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert_eq!(backend.as_deref(), Some("local"), "migration 8 ran on the old rows");
+    assert_eq!(
+        backend.as_deref(),
+        Some("local"),
+        "migration 8 ran on the old rows"
+    );
 }
 
 #[test]
 fn a_changed_migration_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = sqlx_store(&dir);
-    sql(&path, "UPDATE _sqlx_migrations SET checksum = X'00' WHERE version = 4");
+    sql(
+        &path,
+        "UPDATE _sqlx_migrations SET checksum = X'00' WHERE version = 4",
+    );
     let err = run(&path, TIMEOUT, SQLITE).unwrap_err().to_string();
     assert!(err.contains("migration 4 was changed"), "{err}");
 }
@@ -108,14 +125,20 @@ fn a_store_of_a_newer_version_is_refused() {
          VALUES (99, 'future', TRUE, X'00', 1)",
     );
     let err = run(&path, TIMEOUT, SQLITE).unwrap_err().to_string();
-    assert!(err.contains("migration 99 was applied but is unknown"), "{err}");
+    assert!(
+        err.contains("migration 99 was applied but is unknown"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_migration_recorded_as_failed_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = sqlx_store(&dir);
-    sql(&path, "UPDATE _sqlx_migrations SET success = FALSE WHERE version = 8");
+    sql(
+        &path,
+        "UPDATE _sqlx_migrations SET success = FALSE WHERE version = 8",
+    );
     let err = run(&path, TIMEOUT, SQLITE).unwrap_err().to_string();
     assert!(err.contains("migration 8 is partially applied"), "{err}");
 }
@@ -133,7 +156,11 @@ fn a_failing_migration_leaves_neither_its_changes_nor_its_record() {
     assert_eq!(records(&path).len(), 1);
     let conn = Connection::open(&path).unwrap();
     let tables: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'b'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'b'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(tables, 0, "the failed migration's table was rolled back");
 }

@@ -197,9 +197,8 @@ async fn migrate(path: &std::path::Path, busy_timeout: Duration) -> Result<(), S
         .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || {
-        lock.lock().map_err(|e| {
-            StoreError::Unavailable(format!("cannot lock {}: {e}", path.display()))
-        })?;
+        lock.lock()
+            .map_err(|e| StoreError::Unavailable(format!("cannot lock {}: {e}", path.display())))?;
         let migrated = migrate::run(&path, busy_timeout, migrations::SQLITE);
         drop(lock);
         migrated
