@@ -8,6 +8,7 @@
 
 mod error;
 mod migrations;
+mod pg_feed;
 pub mod postgres;
 pub mod sqlite;
 

@@ -56,7 +56,9 @@ pub(crate) const SQLITE: &[Embedded] = &[
     ),
 ];
 
-/// The PostgreSQL migrations, oldest first (same versions as SQLite).
+/// The PostgreSQL migrations, oldest first (same versions as SQLite up to
+/// 8; from 9 on, what only PostgreSQL needs: the change feed, the
+/// one-statement second-factor success).
 pub(crate) const POSTGRES: &[Embedded] = &[
     (
         1,
@@ -92,6 +94,16 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         8,
         "password_backend",
         include_str!("../migrations/postgres/0008_password_backend.sql"),
+    ),
+    (
+        9,
+        "change_feed",
+        include_str!("../migrations/postgres/0009_change_feed.sql"),
+    ),
+    (
+        10,
+        "complete_second_factor",
+        include_str!("../migrations/postgres/0010_complete_second_factor.sql"),
     ),
 ];
 

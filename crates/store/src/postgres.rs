@@ -10,6 +10,7 @@
 
 use std::io::ErrorKind;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,11 +23,13 @@ use otpgate_core::model::{
     ThrottleKind, ThrottleState, TokenState, TotpState, TwoFactorGroup, User, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
+use otpgate_core::store::ChangeStamp;
 use otpgate_core::{Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
 
 use crate::error::map;
+use crate::pg_feed::Feed;
 
 use crate::migrations;
 
@@ -52,6 +55,10 @@ const RESERVE_ATTEMPT: &str = "\
         ELSE t.locked_until END \
     WHERE t.locked_until <= $3 \
     RETURNING failures, failures >= $5 AS locks";
+
+/// A second-factor success in one statement (migration 0010).
+const COMPLETE_SECOND_FACTOR: &str = "SELECT otpgate_complete_second_factor(\
+     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 /// Uses up an application's unexpired OTP status for a user.
 const CONSUME_OTP_STATUS: &str =
@@ -84,6 +91,8 @@ impl Default for PostgresOptions {
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The change feed behind [`Store::change_stamp`].
+    feed: Arc<Feed>,
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, email, phone, external_id, role, \
@@ -226,8 +235,15 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
-            .connect_lazy_with(connect);
-        Ok(Self { pool })
+            .connect_lazy_with(connect.clone());
+        let feed = Arc::new(Feed::new(pool.clone(), &connect));
+        Ok(Self { pool, feed })
+    }
+
+    /// The `application_name` of the change feed's listening connection
+    /// (tests find its backend in `pg_stat_activity` by it).
+    pub fn feed_application_name(&self) -> &str {
+        self.feed.application_name()
     }
 
     /// The pool (for tests that inspect the raw database, or close it).
@@ -267,6 +283,7 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(map)?;
+        self.feed.changed().await;
         user_from_row(&row).map_err(map)
     }
 
@@ -317,6 +334,7 @@ impl Store for PostgresStore {
             .await
             .map_err(map)?;
         tx.commit().await.map_err(map)?;
+        self.feed.changed().await;
         Ok(deleted == 1)
     }
 
@@ -336,6 +354,7 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(map)?;
+        self.feed.changed().await;
         Ok(())
     }
 
@@ -369,6 +388,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?
         .rows_affected();
+        self.feed.changed().await;
         Ok(n == 1)
     }
 
@@ -383,6 +403,7 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(map)?;
+        self.feed.changed().await;
         Ok(done.rows_affected() == 1)
     }
 
@@ -397,6 +418,7 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(map)?;
+        self.feed.changed().await;
         Ok(done.rows_affected() == 1)
     }
 
@@ -418,6 +440,10 @@ impl Store for PostgresStore {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(map)
+    }
+
+    fn change_stamp(&self) -> Option<ChangeStamp> {
+        self.feed.stamp()
     }
 
     async fn token_state(
@@ -459,6 +485,7 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(map)?;
+        self.feed.changed().await;
         Ok(())
     }
 
@@ -471,6 +498,7 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(map)?;
+        self.feed.changed().await;
         Ok(())
     }
 
@@ -484,6 +512,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?
         .rows_affected();
+        self.feed.changed().await;
         Ok(n == 1)
     }
 
@@ -496,6 +525,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?
         .rows_affected();
+        self.feed.changed().await;
         Ok(n == 1)
     }
 
@@ -517,6 +547,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?
         .rows_affected();
+        self.feed.changed().await;
         Ok(n == 1)
     }
 
@@ -531,6 +562,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?
         .rows_affected();
+        self.feed.changed().await;
         Ok(n == 1)
     }
 
@@ -560,6 +592,7 @@ impl Store for PostgresStore {
             .await
             .map_err(map)?;
         tx.commit().await.map_err(map)?;
+        self.feed.changed().await;
         Ok(true)
     }
 
@@ -743,6 +776,7 @@ impl Store for PostgresStore {
             .await
             .map_err(map)?
             .rows_affected();
+        self.feed.changed().await;
         Ok(a + b)
     }
 
@@ -754,84 +788,52 @@ impl Store for PostgresStore {
         otp_status: Option<OtpStatusUse>,
         otp_counter: OtpCounter,
     ) -> Result<SecondFactorWrite, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map)?;
-        if let Some(s) = otp_status {
-            // Deleting takes the row lock: a concurrent use waits, then finds
-            // nothing. Rolled back below if the proof loses.
-            let used = sqlx::query(CONSUME_OTP_STATUS)
-                .bind(user_id)
-                .bind(s.app_id)
-                .bind(s.now)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?
-                .rows_affected()
-                == 1;
-            if !used {
-                tx.rollback().await.map_err(map)?;
-                return Ok(SecondFactorWrite::StatusGone);
-            }
-        }
-        let won = match proof {
-            SecondFactorProof::TotpStep(step) => sqlx::query(
-                "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_state = 2 \
-                 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-            )
-            .bind(step)
-            .bind(user_id),
-            SecondFactorProof::Enable { step, cutoff } => sqlx::query(
-                "UPDATE users SET totp_state = 2, totp_last_step = $1, \
-                 tokens_valid_after = GREATEST(tokens_valid_after + 1, $2) \
-                 WHERE id = $3 AND totp_state = 1",
-            )
+        // One statement, one round trip: the server-side function of
+        // migration 0010 does what a transaction of five statements did,
+        // in the same lock order (status, user row, counter).
+        let (kind, step, cutoff, code): (i16, Option<i64>, Option<i64>, Option<i64>) = match proof {
+            SecondFactorProof::TotpStep(step) => (0, Some(step), None, None),
+            SecondFactorProof::Enable { step, cutoff } => (1, Some(step), Some(cutoff), None),
+            SecondFactorProof::RecoveryCode(id) => (2, None, None, Some(id)),
+        };
+        let unreserved_now = match otp_counter {
+            OtpCounter::Unreserved { now } => Some(now),
+            OtpCounter::Reserved => None,
+        };
+        let outcome = sqlx::query_scalar::<_, i64>(COMPLETE_SECOND_FACTOR)
+            .bind(user_id)
+            .bind(kind)
             .bind(step)
             .bind(cutoff)
-            .bind(user_id),
-            SecondFactorProof::RecoveryCode(code_id) => {
-                sqlx::query("DELETE FROM recovery_codes WHERE id = $1 AND user_id = $2")
-                    .bind(code_id)
-                    .bind(user_id)
+            .bind(code)
+            .bind(revoke.map(|r| r.jti.as_str()))
+            .bind(revoke.map(|r| r.expires_at))
+            .bind(otp_status.map(|s| s.app_id))
+            .bind(otp_status.map(|s| s.now))
+            .bind(unreserved_now)
+            .fetch_one(&self.pool)
+            .await;
+        match outcome {
+            Ok(0) => {
+                self.feed.changed().await;
+                Ok(SecondFactorWrite::Recorded)
             }
+            Ok(-1) => Ok(SecondFactorWrite::StatusGone),
+            Ok(-2) => Ok(SecondFactorWrite::ProofLost),
+            Ok(other) => Err(StoreError::Other(format!(
+                "complete_second_factor: unexpected outcome {other}"
+            ))),
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("OG001") => {
+                Ok(SecondFactorWrite::ProofLost)
+            }
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("OG002") => {
+                let until = db.message().trim().parse::<i64>().map_err(|_| {
+                    StoreError::Other("complete_second_factor: lock without its end".into())
+                })?;
+                Ok(SecondFactorWrite::Locked { until })
+            }
+            Err(e) => Err(map(e)),
         }
-        .execute(&mut *tx)
-        .await
-        .map_err(map)?
-        .rows_affected()
-            == 1;
-        if !won {
-            tx.rollback().await.map_err(map)?;
-            return Ok(SecondFactorWrite::ProofLost);
-        }
-        if let Some(r) = revoke {
-            sqlx::query(
-                "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (jti) DO NOTHING",
-            )
-            .bind(&r.jti)
-            .bind(user_id)
-            .bind(r.expires_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
-        }
-        // Deleting takes the counter's row lock (after the user row's, the
-        // order every transaction keeps): a concurrent reservation waits,
-        // and one that committed first is seen here.
-        let until: Option<i64> = sqlx::query_scalar(
-            "DELETE FROM throttles WHERE kind = 'otp' AND key = $1 RETURNING locked_until",
-        )
-        .bind(user_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map)?;
-        if let (OtpCounter::Unreserved { now }, Some(until)) = (otp_counter, until)
-            && until > now
-        {
-            tx.rollback().await.map_err(map)?;
-            return Ok(SecondFactorWrite::Locked { until });
-        }
-        tx.commit().await.map_err(map)?;
-        Ok(SecondFactorWrite::Recorded)
     }
     async fn create_application(&self, a: &NewApplication) -> Result<Application, StoreError> {
         let row = sqlx::query(
@@ -1393,6 +1395,7 @@ impl Store for PostgresStore {
         .await
         .map_err(map)?;
         tx.commit().await.map_err(map)?;
+        self.feed.changed().await;
         Ok(old)
     }
 
@@ -1404,6 +1407,7 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(map)?;
         let old = take_persistent(&mut tx, user_id, audience).await?;
         tx.commit().await.map_err(map)?;
+        self.feed.changed().await;
         Ok(old)
     }
 

@@ -5,7 +5,8 @@
 //! client calls with the same token again and again, and the answer can
 //! only change when something is committed (a logout, a cut-off, a
 //! deletion, from this process or another one). Stores that can tell that
-//! cheaply ([`Store::change_stamp`], SQLite) let the check be answered
+//! cheaply ([`Store::change_stamp`]: SQLite's wal-index header,
+//! PostgreSQL's change feed) let the check be answered
 //! from memory: an answer is kept with the stamp read *before* it was
 //! computed, and served only while the stamp still reads the same. A
 //! commit during the computation therefore leaves it stamped as older than
