@@ -4,7 +4,7 @@
 //! example: round-robin for the API, Socket.IO sticky by client address.
 //! A token issued through the balancer works on both instances; a logout
 //! on one, or `token revoke-all` from the CLI, is refused on every
-//! instance and through the balancer at once; the npm Socket.IO client
+//! instance and through the balancer (within the change feed's delay); the npm Socket.IO client
 //! logs in through the balancer over the polling transport, whose
 //! requests must all reach one instance.
 //!
@@ -161,6 +161,22 @@ impl Setup {
         out
     }
 
+    /// The statuses once every instance has heard a revocation. On
+    /// PostgreSQL an instance answers remembered token checks from memory
+    /// until the change feed tells it otherwise (docs/scaling.md: within
+    /// 100 ms at p99, asserted in crates/store/tests/change_feed.rs); a
+    /// loaded CI machine gets a generous 2 s before the statuses count.
+    async fn me_everywhere_after_revocation(&self, http: &Http, token: &str) -> Vec<u16> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let out = self.me_everywhere(http, token).await;
+            if out.iter().all(|s| *s == 401) || std::time::Instant::now() > deadline {
+                return out;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn finish(mut self) {
         drop(self.lb);
         drop(self.a);
@@ -193,12 +209,16 @@ async fn behind_haproxy_a_revocation_on_one_instance_is_refused_everywhere() {
     // Issued through the balancer: good on both instances.
     let token = login(&http, &setup.lb.url("/api/login")).await;
     assert_eq!(setup.me_everywhere(&http, &token).await, [200; 6]);
-    // Logout on A: refused on B and through the balancer at once.
+    // Logout on A: refused on B and through the balancer (within the
+    // change feed's delay).
     let (s, body) = http
         .post(&setup.a.url("/api/logout"), Some(&token), json!({}))
         .await;
     assert!(s == 200 || s == 204, "{s} {body}");
-    assert_eq!(setup.me_everywhere(&http, &token).await, [401; 6]);
+    assert_eq!(
+        setup.me_everywhere_after_revocation(&http, &token).await,
+        [401; 6]
+    );
 
     // Issued on B, revoked from the CLI (another process): refused
     // everywhere.
@@ -206,7 +226,10 @@ async fn behind_haproxy_a_revocation_on_one_instance_is_refused_everywhere() {
     assert_eq!(setup.me_everywhere(&http, &token).await, [200; 6]);
     let out = setup.a.cli(&["token", "revoke-all", "alice"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(setup.me_everywhere(&http, &token).await, [401; 6]);
+    assert_eq!(
+        setup.me_everywhere_after_revocation(&http, &token).await,
+        [401; 6]
+    );
     setup.finish().await;
 }
 
