@@ -26,6 +26,7 @@ mod applications;
 mod cli;
 mod connections;
 mod crash;
+mod cti_socketio;
 mod deploy;
 mod ldap;
 mod logs;

@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use otpgate_core::service::live::{LiveSession, LiveVerdict};
 use serde_json::json;
-use socketioxide::extract::SocketRef;
+use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::socket::Sid;
 
 use crate::realtime::Realtime;
 use crate::realtime::relay::Handle;
+use crate::realtime::wire::Payload;
 
 #[derive(Debug)]
 enum Phase {
@@ -84,13 +85,20 @@ impl Registry {
         }
     }
 
-    /// Queues a client event for the socket's upstream relay; false if the
-    /// socket has none (not logged in, no upstream) or its queue is full.
-    pub fn forward(&self, socket: &SocketRef, event: String, args: Vec<serde_json::Value>) -> bool {
+    /// Queues a client event (and its callback) for the socket's upstream
+    /// relay; false if the socket has none (not logged in, no upstream) or
+    /// its queue is full.
+    pub fn forward(
+        &self,
+        socket: &SocketRef,
+        event: String,
+        payload: Payload,
+        ack: Option<AckSender>,
+    ) -> bool {
         self.lock()
             .get(&socket.id)
             .and_then(|e| e.relay.as_ref())
-            .is_some_and(|r| r.forward(event, args))
+            .is_some_and(|r| r.forward(event, payload, ack))
     }
 
     /// Forgets a socket.
