@@ -155,18 +155,22 @@ impl Registry {
         (overdue, sids, sessions)
     }
 
-    /// Applies verdicts: records 2FA changes, removes ended sockets, and
-    /// returns what to tell whom (sent outside the lock).
-    fn apply(&self, sids: &[Sid], verdicts: &[LiveVerdict]) -> Vec<(SocketRef, LiveVerdict)> {
+    /// Applies verdicts: rebinds swapped sessions, records 2FA changes,
+    /// removes ended sockets, and returns what to tell whom (sent outside
+    /// the lock).
+    fn apply(&self, sids: &[Sid], verdicts: Vec<LiveVerdict>) -> Vec<(SocketRef, LiveVerdict)> {
         let mut map = self.lock();
         let mut out = Vec::new();
         for (sid, v) in sids.iter().zip(verdicts) {
-            if v.two_factor_changed.is_none() && v.ended.is_none() {
+            if v.two_factor_changed.is_none() && v.ended.is_none() && v.rebound.is_none() {
                 continue;
             }
             let Some(entry) = map.get_mut(sid) else {
                 continue;
             };
+            if let (Some(to), Phase::Live(s)) = (&v.rebound, &mut entry.phase) {
+                *s = to.clone();
+            }
             if let (Some(on), Phase::Live(s)) = (v.two_factor_changed, &mut entry.phase) {
                 s.two_factor = on;
             }
@@ -174,7 +178,7 @@ impl Registry {
             if v.ended.is_some() {
                 map.remove(sid);
             }
-            out.push((socket, *v));
+            out.push((socket, v));
         }
         out
     }
@@ -201,7 +205,7 @@ impl Realtime {
                 return;
             }
         };
-        for (socket, v) in self.registry.apply(&sids, &verdicts) {
+        for (socket, v) in self.registry.apply(&sids, verdicts) {
             if let Some(on) = v.two_factor_changed {
                 let _ = socket.emit("2fa_status", &json!({"status": on}));
             }
