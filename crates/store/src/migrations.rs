@@ -53,6 +53,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "password_backend",
         include_str!("../migrations/sqlite/0008_password_backend.sql"),
     ),
+    (
+        9,
+        "login_tokens",
+        include_str!("../migrations/sqlite/0009_login_tokens.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first (same versions as SQLite).
@@ -91,6 +96,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         8,
         "password_backend",
         include_str!("../migrations/postgres/0008_password_backend.sql"),
+    ),
+    (
+        9,
+        "login_tokens",
+        include_str!("../migrations/postgres/0009_login_tokens.sql"),
     ),
 ];
 

@@ -332,27 +332,8 @@ impl AuthService {
         }
     }
 
-    /// Issues a token for `username` that is valid after `valid_after`.
-    pub(crate) fn issue_token(
-        &self,
-        user_id: i64,
-        username: &str,
-        valid_after: i64,
-        two_factor: bool,
-        otp_verified: bool,
-    ) -> IssuedToken {
-        self.issue_token_for(
-            user_id,
-            username,
-            valid_after,
-            (two_factor, otp_verified),
-            self.policy.token_lifetime_secs,
-            None,
-        )
-        .0
-    }
-
-    /// [`Self::issue_token`] with a lifetime of `lifetime_secs` and an
+    /// Issues a token for `username` that is valid after `valid_after`,
+    /// with a lifetime of `lifetime_secs` and an
     /// audience (`None`: a person's token; `Some(app)`: a token for that
     /// application only); `stage` is (`2fa`, `otp_verified`). Also returns
     /// the token's id (`jti`).

@@ -395,6 +395,7 @@ impl AuthService {
             self.policy.token_lifetime_secs,
             None,
         );
+        self.record_login_token(&who.user, &jti, &token).await?;
         if follow {
             let to = LiveSession {
                 user_id: who.user_id,
