@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use crate::cti_server::CtiServer;
 use crate::socketio::{UpstreamSio, have_node_server};
-use crate::support::{Http, NodeSocket, Server, have_node_client};
+use crate::support::{
+    Http, NodeSocket, Server, have_node_client, have_tool, now_secs, oathtool_code,
+};
 
 const PW: &str = "pw-secret-9";
 const SOON: Duration = Duration::from_secs(5);
@@ -192,4 +194,74 @@ async fn the_phone_island_heartbeat_holds_through_the_relay_for_a_minute() {
         }
     }
     assert!(beats >= 11, "{beats} heartbeats in a minute");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_survives_enrolment_and_the_last_logout_ends_the_cti_session() {
+    if !ready() || !have_tool("oathtool", "apt-get install oathtool") {
+        return;
+    }
+    let mut cti = cti(25_000).await;
+    let http = Http::new();
+    let remove = "/authentication/persistent_token_remove";
+    let (a, _) = cti.login("carol").await;
+    let (b, _) = cti.login("carol").await;
+    let (c, t) = cti.login("carol").await;
+    let mut enrolling = cti.client("carol", &a, 30_000);
+    enrolling.until("authe_ok", SOON);
+    let elsewhere = cti.client("carol", &b, 30_000);
+    elsewhere.until("authe_ok", SOON);
+
+    // Not the last token: the CTI session stays.
+    let (s, _) = http
+        .post(&cti.server.url("/api/logout"), Some(&c), json!({}))
+        .await;
+    assert_eq!(s, 200);
+    assert!(cti.rest.received_on(remove).is_empty());
+
+    // Enrolment with the socket's token.
+    let (_, qr) = http.get(&cti.server.url("/api/2fa/qr-code"), &a).await;
+    let key = qr["data"]["key"].as_str().expect("key").to_owned();
+    let (s, body) = http
+        .post(
+            &cti.server.url("/api/2fa/verify-otp"),
+            Some(&a),
+            json!({"username": "carol", "otp": oathtool_code(&key, now_secs())}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let verified = body["data"]["token"].as_str().unwrap().to_owned();
+    // The enrolling socket is told and goes on; the other one ends.
+    let v = enrolling.until("2fa_status", SOON);
+    assert_eq!(v["data"], json!({"status": true}));
+    elsewhere.until("session_revoked", SOON);
+    elsewhere.until("disconnect", SOON);
+    enrolling.line("ack ping {}");
+    let v = enrolling.next(SOON).expect("the ping's answer");
+    assert_eq!(v["event"], "ack", "no session_revoked, no disconnect: {v}");
+    assert_eq!(v["data"], json!(["pong"]));
+    assert!(cti.rest.received_on(remove).is_empty(), "a token is left");
+
+    // The last token's logout ends the CTI session (and the socket).
+    let (s, _) = http
+        .post(&cti.server.url("/api/logout"), Some(&verified), json!({}))
+        .await;
+    assert_eq!(s, 200);
+    enrolling.until("session_revoked", SOON);
+    let removed = cti.rest.received_on(remove);
+    assert_eq!(removed.len(), 1);
+    assert_eq!(
+        removed[0].authorization.as_deref(),
+        Some(format!("carol:{t}").as_str())
+    );
+    assert_eq!(cti.rest.persistent_token("carol"), None);
+    // The CTI server only ever saw its own credential.
+    for r in cti.rest.received() {
+        for v in r.headers.values() {
+            let v = v.to_str().unwrap_or_default();
+            for jwt in [&a, &b, &c, &verified] {
+                assert!(!v.contains(jwt.as_str()), "a JWT reached the CTI server");
+            }
+        }
+    }
 }
