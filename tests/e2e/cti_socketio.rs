@@ -122,6 +122,12 @@ async fn the_cti_socket_io_gets_t_and_answers_and_acks_and_binaries_cross_the_re
     let v = cti.sio.until("ping");
     assert_eq!(v["ack"], true, "{v}");
 
+    // An event without a callback goes up without an ack request.
+    c.line(r#"emit hangup {"call":7}"#);
+    let v = cti.sio.until("hangup");
+    assert_eq!(v["data"], json!({"call": 7}));
+    assert_eq!(v["ack"], false, "{v}");
+
     // A CTI event reaches the client.
     cti.sio
         .command(r#"emit extenUpdate {"exten":"201","status":"busy"}"#);

@@ -65,6 +65,22 @@ pub struct LoginPayload {
     ua_type: Option<serde_json::Value>,
 }
 
+/// Whether a client event asked for an acknowledgement (it has an ack id):
+/// only then does the relay ask the upstream for one (socketioxide's
+/// [`AckSender`] does not tell).
+struct AsksAck(bool);
+
+impl socketioxide::handler::FromMessageParts<socketioxide::adapter::LocalAdapter> for AsksAck {
+    type Error = Infallible;
+    fn from_message_parts(
+        _: &Arc<socketioxide::socket::Socket<socketioxide::adapter::LocalAdapter>>,
+        _: &mut socketioxide_core::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        Ok(Self(ack_id.is_some()))
+    }
+}
+
 /// The Socket.IO side of the server: the service, the settings and the
 /// registry of connected sockets.
 #[derive(Debug)]
@@ -332,10 +348,12 @@ fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
         async move |s: SocketRef,
                     Event(event): Event,
                     TryData(payload): TryData<Payload>,
+                    AsksAck(asks): AsksAck,
                     ack: AckSender| {
             let Some(rt) = on_other.upgrade() else { return };
             let Ok(payload) = payload else { return };
-            if rt.relay.is_some() && !rt.registry.forward(&s, event, payload, Some(ack)) {
+            let ack = asks.then_some(ack);
+            if rt.relay.is_some() && !rt.registry.forward(&s, event, payload, ack) {
                 tracing::debug!(target: "otpgate::ws", sid = %s.id, "client event not relayed");
             }
         },
