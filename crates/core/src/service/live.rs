@@ -115,32 +115,30 @@ impl AuthService {
         // A session whose token verify-otp is swapping is held; one whose
         // token it swapped is checked as the new one (`swaps`).
         let now_ms = self.clock.now_ms();
-        let mut held = vec![false; sessions.len()];
-        let mut rebound = vec![None; sessions.len()];
-        let swapped: Vec<LiveSession> = sessions
+        // Per session: (the session to check, held, rebound to).
+        let followed: Vec<(LiveSession, bool, Option<LiveSession>)> = sessions
             .iter()
-            .enumerate()
-            .map(|(i, s)| {
+            .map(|s| {
                 let LiveCredential::Jwt(jti) = &s.credential else {
-                    return s.clone();
+                    return (s.clone(), false, None);
                 };
                 match self.swaps.follow(jti, now_ms) {
-                    Some(Followed::Pending) => {
-                        held[i] = true;
-                        s.clone()
-                    }
+                    Some(Followed::Pending) => (s.clone(), true, None),
                     Some(Followed::To(to)) => {
                         let to = LiveSession {
                             two_factor: s.two_factor,
                             ..to
                         };
-                        rebound[i] = Some(to.clone());
-                        to
+                        (to.clone(), false, Some(to))
                     }
-                    None => s.clone(),
+                    None => (s.clone(), false, None),
                 }
             })
             .collect();
+        let (swapped, rest): (Vec<LiveSession>, Vec<(bool, Option<LiveSession>)>) = followed
+            .into_iter()
+            .map(|(s, held, rebound)| (s, (held, rebound)))
+            .unzip();
         let sessions = swapped.as_slice();
         let mut user_ids: Vec<i64> = sessions.iter().map(|s| s.user_id).collect();
         user_ids.sort_unstable();
@@ -170,7 +168,7 @@ impl AuthService {
         let setting = self.policy.two_factor_required;
         Ok(sessions
             .iter()
-            .zip(held.into_iter().zip(rebound))
+            .zip(rest)
             .map(|(s, (held, rebound))| {
                 if held {
                     return LiveVerdict::default();

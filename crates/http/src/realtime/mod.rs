@@ -17,6 +17,7 @@
 //! mode the relayed login carries the user's CTI session and the CTI
 //! server's answer (`authe_ok` or `401`) is the one the client gets.
 
+mod pump;
 pub mod registry;
 pub mod relay;
 pub mod wire;

@@ -53,12 +53,10 @@
 //! socketioxide's bounded per-socket buffer (dropped when full).
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
-use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
 use otpgate_core::secret::SecretString;
@@ -73,7 +71,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::proxy::USER_HEADER;
-use crate::realtime::wire::{self, Packet, Payload};
+use crate::realtime::wire::{self, Payload};
 
 /// Client events waiting for the upstream, per connection.
 pub const QUEUE: usize = 32;
@@ -82,7 +80,7 @@ pub const MAX_MESSAGE: usize = 1024 * 1024;
 /// An upstream connection that lasts this long resets the retry delay.
 const STABLE: Duration = Duration::from_secs(10);
 /// Longest wait for the upstream to take a frame.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Acks waiting per connection, in each direction.
 pub const MAX_PENDING_ACKS: usize = 64;
 /// How long an ack is waited for (either direction).
@@ -140,11 +138,11 @@ impl RelaySettings {
 }
 
 /// A client event on its way to the upstream.
-struct Outgoing {
-    event: String,
-    payload: Payload,
+pub(crate) struct Outgoing {
+    pub(crate) event: String,
+    pub(crate) payload: Payload,
     /// The client's callback, if it asked for an ack.
-    ack: Option<AckSender>,
+    pub(crate) ack: Option<AckSender>,
 }
 
 /// Who the relay logs in as upstream.
@@ -186,10 +184,10 @@ impl Handle {
     }
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How an upstream session ended.
-enum End {
+pub(crate) enum End {
     /// The client socket is gone: stop for good.
     ClientGone,
     /// The upstream failed or left; `was_up` if the login had been
@@ -277,7 +275,7 @@ fn down(reason: &'static str) -> End {
     }
 }
 
-fn up(reason: &'static str) -> End {
+pub(crate) fn up(reason: &'static str) -> End {
     End::Upstream {
         reason,
         was_up: true,
@@ -314,7 +312,7 @@ async fn session(
     }
     let _ = socket.emit("upstream_connected", &json!({}));
     let since = tokio::time::Instant::now();
-    let mut pump = Pump {
+    let mut pump = super::pump::Pump {
         ws: &mut ws,
         socket,
         cti: settings.cti,
@@ -440,221 +438,11 @@ async fn next_text(ws: &mut Ws) -> Option<String> {
 
 /// Sends a text frame, giving up after [`SEND_TIMEOUT`] (an upstream that
 /// stops reading must not hold the task forever).
-async fn send(ws: &mut Ws, text: String) -> Result<(), End> {
+pub(crate) async fn send(ws: &mut Ws, text: String) -> Result<(), End> {
     match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(text))).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(up("closed")),
         Err(_) => Err(up("timeout")),
-    }
-}
-
-/// An ack the client is waiting for (its callback) and since when.
-type ClientAck = (AckSender, tokio::time::Instant);
-/// The client's answer to an upstream event that asked for an ack: the
-/// upstream's ack id and the answer (`None`: none in time).
-type UpstreamAck = Pin<Box<dyn Future<Output = (u64, Option<Payload>)> + Send>>;
-
-/// One upstream connection's relaying state.
-struct Pump<'a> {
-    ws: &'a mut Ws,
-    socket: &'a SocketRef,
-    cti: bool,
-    answered: &'a mut bool,
-    /// The next ack id of ours for a client event with a callback.
-    next_id: u64,
-    /// Client callbacks waiting for the upstream's ack, by our ack id.
-    client_acks: HashMap<u64, ClientAck>,
-    /// Client answers the upstream is waiting for.
-    upstream_acks: FuturesUnordered<UpstreamAck>,
-}
-
-/// A binary packet waiting for its attachments.
-struct Partial {
-    packet: Packet,
-    want: usize,
-    bins: Vec<Bytes>,
-    size: usize,
-}
-
-impl Pump<'_> {
-    /// Pumps events both ways until one side ends.
-    async fn run(&mut self, rx: &mut mpsc::Receiver<Outgoing>, keepalive: Duration) -> End {
-        // The upstream must send something (at least its pings) this often.
-        let mut deadline = tokio::time::Instant::now() + keepalive;
-        let mut partial: Option<Partial> = None;
-        let mut sweep = tokio::time::interval(ACK_TIMEOUT);
-        loop {
-            tokio::select! {
-                m = rx.recv() => {
-                    let Some(m) = m else { return End::ClientGone };
-                    if let Err(end) = self.to_upstream(m).await {
-                        return end;
-                    }
-                }
-                Some((id, answer)) = self.upstream_acks.next(), if !self.upstream_acks.is_empty() => {
-                    if let Some(p) = answer
-                        && let Err(end) = self.send_payload(None, Some(id), &p).await
-                    {
-                        return end;
-                    }
-                }
-                _ = sweep.tick() => self.forget_stale_acks(),
-                msg = tokio::time::timeout_at(deadline, self.ws.next()) => {
-                    let msg = match msg {
-                        Err(_) => return up("timeout"),
-                        Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => {
-                            return up("closed");
-                        }
-                        Ok(Some(Ok(m))) => m,
-                    };
-                    deadline = tokio::time::Instant::now() + keepalive;
-                    let packet = match msg {
-                        Message::Text(t) => {
-                            if partial.take().is_some() {
-                                return up("protocol error");
-                            }
-                            wire::packet(t.as_str())
-                        }
-                        Message::Binary(b) => {
-                            let Some(mut p) = partial.take() else { continue };
-                            p.size = p.size.saturating_add(b.len());
-                            if p.size > MAX_MESSAGE {
-                                return up("message too large");
-                            }
-                            p.bins.push(b);
-                            if p.bins.len() < p.want {
-                                partial = Some(p);
-                                continue;
-                            }
-                            if let Some(end) = self.from_upstream(p.packet, p.bins).await {
-                                return end;
-                            }
-                            continue;
-                        }
-                        _ => continue,
-                    };
-                    let want = match &packet {
-                        Packet::Event { attachments, .. } | Packet::Ack { attachments, .. } => *attachments,
-                        _ => 0,
-                    };
-                    if want > 0 {
-                        partial = Some(Partial { packet, want, bins: Vec::new(), size: 0 });
-                    } else if let Some(end) = self.from_upstream(packet, Vec::new()).await {
-                        return end;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sends an event or ack with its attachments.
-    async fn send_payload(
-        &mut self,
-        event: Option<&str>,
-        id: Option<u64>,
-        p: &Payload,
-    ) -> Result<(), End> {
-        send(self.ws, wire::encode(event, id, &p.args, p.bins.len())).await?;
-        for b in &p.bins {
-            match tokio::time::timeout(SEND_TIMEOUT, self.ws.send(Message::Binary(b.clone()))).await
-            {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(up("closed")),
-                Err(_) => return Err(up("timeout")),
-            }
-        }
-        Ok(())
-    }
-
-    /// A client event: up it goes, with an ack id of ours if the client
-    /// waits for an answer and the table has room.
-    async fn to_upstream(&mut self, m: Outgoing) -> Result<(), End> {
-        let id = match m.ack {
-            Some(ack) => {
-                if self.client_acks.len() >= MAX_PENDING_ACKS {
-                    self.forget_stale_acks();
-                }
-                if self.client_acks.len() < MAX_PENDING_ACKS {
-                    let id = self.next_id;
-                    self.next_id = self.next_id.wrapping_add(1);
-                    self.client_acks
-                        .insert(id, (ack, tokio::time::Instant::now()));
-                    Some(id)
-                } else {
-                    tracing::debug!(target: "otpgate::ws", sid = %self.socket.id, "too many acks waiting: event relayed without its ack");
-                    None
-                }
-            }
-            None => None,
-        };
-        self.send_payload(Some(&m.event), id, &m.payload).await
-    }
-
-    fn forget_stale_acks(&mut self) {
-        let now = tokio::time::Instant::now();
-        self.client_acks
-            .retain(|_, (_, since)| now.duration_since(*since) < ACK_TIMEOUT);
-    }
-
-    /// A complete upstream packet; `Some` to stop relaying.
-    async fn from_upstream(&mut self, packet: Packet, bins: Vec<Bytes>) -> Option<End> {
-        match packet {
-            Packet::Ping => send(self.ws, "3".to_owned()).await.err(),
-            Packet::Close => Some(up("closed")),
-            Packet::Disconnect => Some(up("disconnected")),
-            Packet::Ack { id, args, .. } => {
-                if let Some((ack, _)) = self.client_acks.remove(&id) {
-                    let _ = ack.send(&Payload { args, bins });
-                }
-                None
-            }
-            Packet::Event { name, args, id, .. } => self.deliver(name, Payload { args, bins }, id),
-            Packet::Other => None,
-        }
-    }
-
-    /// Emits an upstream event to the client; `Some` to stop relaying.
-    fn deliver(&mut self, name: String, payload: Payload, id: Option<u64>) -> Option<End> {
-        let socket = self.socket;
-        if self.cti && (name == "authe_ok" || name == "401") {
-            // The CTI server's answer to the login is the client's.
-            if name == "401" {
-                tracing::info!(target: "otpgate::ws", sid = %socket.id, "the CTI server refused the relayed login");
-                let _ = socket.emit("401", &json!({"message": "unauthorized access"}));
-                super::disconnect(socket.clone());
-                return Some(End::ClientGone);
-            }
-            if !*self.answered {
-                *self.answered = true;
-                let _ = socket.emit("authe_ok", &json!({"message": "authorized successfully"}));
-            }
-            return None;
-        }
-        if name == "401" {
-            return Some(up("refused"));
-        }
-        if OWN_EVENTS.contains(&name.as_str()) {
-            tracing::debug!(target: "otpgate::ws", event = %name, "upstream event not relayed");
-            return None;
-        }
-        let sent = match id {
-            Some(id) if self.upstream_acks.len() < MAX_PENDING_ACKS => socket
-                .timeout(ACK_TIMEOUT)
-                .emit_with_ack::<_, Payload>(&name, &payload)
-                .map(|stream| {
-                    let answer: UpstreamAck = Box::pin(async move { (id, stream.await.ok()) });
-                    self.upstream_acks.push(answer);
-                }),
-            _ => socket.emit(&name, &payload),
-        };
-        match sent {
-            Ok(()) => None,
-            Err(_) if !socket.connected() => Some(End::ClientGone),
-            Err(e) => {
-                tracing::warn!(target: "otpgate::ws", sid = %socket.id, error = %e, "upstream event dropped");
-                None
-            }
-        }
     }
 }
 
