@@ -3,7 +3,7 @@
 # toolchain: Debian packages for the end-to-end tests (an independent TOTP
 # implementation, a QR decoder, a load tool, openssl for a test CA, node
 # with the npm Socket.IO client, Debian's Chromium with the npm
-# playwright-core that drives it), a real SMTP server for the e-mail tests
+# playwright-core that drives it, HAProxy as a load balancer), a real SMTP server for the e-mail tests
 # (Python's aiosmtpd), schemathesis for the generated bad-input campaign
 # and a PostgreSQL server that answers on
 # 127.0.0.1:5432 with trust authentication.
@@ -24,6 +24,7 @@ command -v pg_isready >/dev/null || need_apt+=(postgresql-client)
 command -v openssl >/dev/null || need_apt+=(openssl)
 [ -x /usr/sbin/slapd ] || need_apt+=(slapd)         # a throwaway directory per LDAP test (tests/e2e/ldap.rs)
 command -v ldapadd >/dev/null || need_apt+=(ldap-utils)
+[ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)     # two instances behind a real balancer (tests/e2e/balancer.rs, bench/balancer.sh)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 
 # Other jobs on the machine may hold apt's or dpkg's lock: wait for it

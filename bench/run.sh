@@ -10,8 +10,13 @@
 #                                 OTPGATE_BENCH_PG_URL or OTPGATE_TEST_PG_URL is set)
 # Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 32000 x BENCH_SECONDS: users seeded per SQLite run, enough for verify-otp and otpvalid at 16,000/s each),
 #   BENCH_PG_VERIFY_USERS (default 40000), BENCH_WS=0 (skip the Socket.IO rows),
-#   BENCH_WS_CLIENTS (default 10000), BENCH_NETHCTI=0 (skip the nethcti login rows).
-# Needs: wrk (apt-get install wrk), curl; psql for the PostgreSQL rows.
+#   BENCH_WS_CLIENTS (default 10000), BENCH_LDAP=0 (skip the LDAP rows, bench/ldap.sh),
+#   BENCH_LB=0 (skip the HAProxy rows, bench/balancer.sh),
+#   BENCH_NETHCTI=0 (skip the nethcti login rows).
+# Every throughput row carries its p99 latency.
+# Needs: wrk (apt-get install wrk), curl; psql for the PostgreSQL rows; slapd and
+#   ldap-utils for the LDAP rows; haproxy for the balancer rows; node for the
+#   nethcti rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +51,9 @@ json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])$2)" "$1"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 wrk_rps() { awk '/^Requests\/sec/ {print $2}'; }
+# wrk_p99 <OUT: wrk --latency's 99th percentile, in milliseconds.
+wrk_p99() { awk '$1 == "99%" {v=$2; u=v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "", v);
+  f = (u == "us") ? 0.001 : (u == "s") ? 1000 : (u == "m") ? 60000 : 1; printf "%.1f", v * f}'; }
 
 ROWS=()
 row() { ROWS+=("$(printf '%-58s %16s %s' "$1" "$2" "${3:-}")"); }
@@ -108,10 +116,11 @@ for i in $(seq 0 $((LOGIN_USERS - 1))); do add_user "$S" "benchlogin$i"; done
 TOKEN=$("$LG" login --url "http://127.0.0.1:$PORT" --user benchuser --password bench-password)
 
 # 1. authenticated GET vs healthz
-H=$(wrk -t2 -c64 -d"${SECS}s" "http://127.0.0.1:$PORT/healthz" | wrk_rps)
-M=$(wrk -t2 -c64 -d"${SECS}s" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/user/me" | wrk_rps)
-row "GET /healthz (wrk -c64)" "$(printf '%.0f req/s' "$H")"
-row "GET /api/user/me, JWT + revocation check" "$(printf '%.0f req/s' "$M")"
+wrk -t2 -c64 -d"${SECS}s" --latency "http://127.0.0.1:$PORT/healthz" >"$WORK/healthz.out"
+wrk -t2 -c64 -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/user/me" >"$WORK/me.out"
+H=$(wrk_rps <"$WORK/healthz.out"); M=$(wrk_rps <"$WORK/me.out")
+row "GET /healthz (wrk -c64)" "$(printf '%.0f req/s' "$H")" "(p99 $(wrk_p99 <"$WORK/healthz.out") ms)"
+row "GET /api/user/me, JWT + revocation check" "$(printf '%.0f req/s' "$M")" "(p99 $(wrk_p99 <"$WORK/me.out") ms)"
 row "  ratio me/healthz (target >= 0.70)" "$(python3 -c "print(f'{$M/$H:.2f}')")"
 
 # 3. logins vs the argon2id bound, and GET latency while logins saturate
@@ -121,7 +130,7 @@ HASH_MS=$(json "$("$LG" hashtime --count 10)" "['ms_per_hash']")
 # cores / single-hash time.
 PAR=$("$LG" hashtime --count 10 --parallel "$CORES")
 BOUND=$(python3 -c "print($CORES*1000/$HASH_MS)")
-wrk -t1 -c32 -d"${SECS}s" -s "$login_lua" "http://127.0.0.1:$PORT/api/login" >"$WORK/login-alone.out"
+wrk -t1 -c32 -d"${SECS}s" --latency -s "$login_lua" "http://127.0.0.1:$PORT/api/login" >"$WORK/login-alone.out"
 L=$(wrk_rps <"$WORK/login-alone.out")
 L_NON2XX=$(wrk_non2xx <"$WORK/login-alone.out")
 wrk -t1 -c32 -d"${SECS}s" -s "$login_lua" "http://127.0.0.1:$PORT/api/login" >"$WORK/login.out" &
@@ -132,7 +141,7 @@ wait "$WRK_PID"
 L_UNDER=$(wrk_rps <"$WORK/login.out")
 row "argon2id hash (19 MiB, 2 passes), one core" "$(printf '%.1f ms' "$HASH_MS")"
 row "  $CORES at once: fresh memory / hashing pool (info)" "$(printf '%.1f / %.1f ms' "$(json "$PAR" "['ms_per_hash_parallel_fresh']")" "$(json "$PAR" "['ms_per_hash_parallel_pool']")")"
-row "POST /api/login (wrk -c32, $LOGIN_USERS users)" "$(printf '%.0f req/s' "$L")" "(non-200: $L_NON2XX)"
+row "POST /api/login (wrk -c32, $LOGIN_USERS users)" "$(printf '%.0f req/s' "$L")" "(p99 $(wrk_p99 <"$WORK/login-alone.out") ms, non-200: $L_NON2XX)"
 row "  bound = cores / hash time" "$(printf '%.0f req/s' "$BOUND")"
 row "  ratio login/bound (target >= 0.90)" "$(python3 -c "print(f'{$L/$BOUND:.2f}')")"
 row "GET /api/user/me p99 while logins saturate (< 20 ms)" "$(json "$GET_UNDER" "['p99_ms']") ms" "($(json "$GET_UNDER" "['per_sec']" | cut -d. -f1) GET/s beside $(printf '%.0f' "$L_UNDER") logins/s ($(wrk_non2xx <"$WORK/login.out") not 200), non-200: $(json "$GET_UNDER" "['non_200']"))"
@@ -140,7 +149,7 @@ row "GET /api/user/me p99 while logins saturate (< 20 ms)" "$(json "$GET_UNDER" 
 # 4. wrong-OTP flood against one account
 "$LG" seed --data-dir "$S/otpgate-data" --db "sqlite://$S/otpgate-data/otpgate.db" --users 1 --prefix flood --out "$WORK/flood.tsv"
 FLOOD=$("$LG" flood --url "http://127.0.0.1:$PORT" --input "$WORK/flood.tsv" --seconds 5)
-row "wrong-OTP flood on one account, answers" "$(printf '%.0f req/s' "$(json "$FLOOD" "['per_sec']")")"
+row "wrong-OTP flood on one account, answers" "$(printf '%.0f req/s' "$(json "$FLOOD" "['per_sec']")")" "(p99 $(json "$FLOOD" "['p99_ms']") ms)"
 row "  right code sent during the flood, accepted" "$(json "$FLOOD" "['successes']") of $(json "$FLOOD" "['right_code_attempts']")" "(lockout held if 0)"
 PEAK_KB=$(hwm_kb "$PID")
 stop_server "$PID"
@@ -188,8 +197,8 @@ if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
   USED=$(json "$V1" "['ok'] + 0")
   tail -n +"$((USED + 1000))" "$P/users.tsv" >"$P/users2.tsv"
   V2=$("$LG" verify --urls "http://127.0.0.1:$PORT_A,http://127.0.0.1:$PORT_B" --input "$P/users2.tsv" --concurrency 64 --seconds "$SECS")
-  row "PostgreSQL, 1 instance: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M1" "['per_sec']")")"
-  row "PostgreSQL, 2 instances: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M2" "['per_sec']")")"
+  row "PostgreSQL, 1 instance: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M1" "['per_sec']")")" "(p99 $(json "$M1" "['p99_ms']") ms)"
+  row "PostgreSQL, 2 instances: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M2" "['per_sec']")")" "(p99 $(json "$M2" "['p99_ms']") ms)"
   row "PostgreSQL, 1 instance: verify-otp, correct codes" "$(printf '%.0f ok/s' "$(json "$V1" "['ok_per_sec']")")" "(p99 $(json "$V1" "['p99_ms']") ms)"
   row "PostgreSQL, 2 instances: verify-otp, correct codes" "$(printf '%.0f ok/s' "$(json "$V2" "['ok_per_sec']")")" "(p99 $(json "$V2" "['p99_ms']") ms)"
   stop_server "$A"; stop_server "$B"
@@ -210,7 +219,34 @@ else
   row "Socket.IO rows" "skipped" "(BENCH_WS=0, or no npm client: cd tests/clients && npm ci)"
 fi
 
-# 7. Login through the nethcti backend (API.md §9) against a CTI stand-in
+# 7. LDAP: logins through the LDAP backend (a slapd started by
+# bench/ldap.sh) beside local logins.
+if [ "${BENCH_LDAP:-1}" != 0 ] && [ -x /usr/sbin/slapd ] && command -v ldapadd >/dev/null; then
+  echo "bench: LDAP logins (bench/ldap.sh)" >&2
+  if BENCH_ROWS_OUT="$WORK/ldap.rows" SECS="$SECS" bench/ldap.sh >"$WORK/ldap.out" 2>&1; then
+    while IFS=$'\t' read -r label value note; do row "$label" "$value" "$note"; done <"$WORK/ldap.rows"
+  else
+    cat "$WORK/ldap.out" >&2
+    row "LDAP rows" "failed" "(bench/ldap.sh output above)"
+  fi
+else
+  row "LDAP rows" "skipped" "(BENCH_LDAP=0, or no slapd: apt-get install slapd ldap-utils)"
+fi
+
+# 8. Two instances on one PostgreSQL behind HAProxy (bench/balancer.sh).
+if [ "${BENCH_LB:-1}" != 0 ] && [ -n "$PG_URL" ] && [ -x /usr/sbin/haproxy ]; then
+  echo "bench: two instances behind HAProxy (bench/balancer.sh)" >&2
+  if BENCH_ROWS_OUT="$WORK/lb.rows" SECS="$SECS" OTPGATE_BENCH_PG_URL="$PG_URL" bench/balancer.sh >"$WORK/lb.out" 2>&1; then
+    while IFS=$'\t' read -r label value note; do row "$label" "$value" "$note"; done <"$WORK/lb.rows"
+  else
+    cat "$WORK/lb.out" >&2
+    row "balancer rows" "failed" "(bench/balancer.sh output above)"
+  fi
+else
+  row "balancer rows" "skipped" "(BENCH_LB=0, no PostgreSQL URL, or no haproxy: apt-get install haproxy)"
+fi
+
+# 9. Login through the nethcti backend (API.md §9) against a CTI stand-in
 #    (bench/cti-standin.js): logins/s, and the latency of one login at a
 #    time next to a local one (the extra cost of the three calls to the CTI
 #    server, without the local argon2id hash). Self-contained: its own
@@ -242,7 +278,7 @@ LUA
     curl -sf -o /dev/null -H 'Content-Type: application/json' \
       -d "{\"username\":\"benchcti$i\",\"password\":\"bench-password\"}" "http://127.0.0.1:$port/api/login"
   done
-  wrk -t1 -c32 -d"${SECS}s" -s "$lua" "http://127.0.0.1:$port/api/login" >"$dir/load.out"
+  wrk -t1 -c32 -d"${SECS}s" --latency -s "$lua" "http://127.0.0.1:$port/api/login" >"$dir/load.out"
   rps=$(wrk_rps <"$dir/load.out")
   non2xx=$(wrk_non2xx <"$dir/load.out")
   lat_cti=$(wrk -t1 -c1 -d"${SECS}s" -s "$lua" "http://127.0.0.1:$port/api/login" | awk '/^    Latency/ {print $2}')
@@ -254,7 +290,7 @@ LUA
   for i in $(seq 0 $((LOGIN_USERS - 1))); do add_user "$dir/local" "benchlogin$i"; done
   lat_local=$(wrk -t1 -c1 -d"${SECS}s" -s "$login_lua" "http://127.0.0.1:$port/api/login" | awk '/^    Latency/ {print $2}')
   stop_server "$pid"
-  row "POST /api/login, nethcti backend (wrk -c32, $LOGIN_USERS users)" "$(printf '%.0f req/s' "$rps")" "(non-200: $non2xx; CTI stand-in: bench/cti-standin.js)"
+  row "POST /api/login, nethcti backend (wrk -c32, $LOGIN_USERS users)" "$(printf '%.0f req/s' "$rps")" "(p99 $(wrk_p99 <"$dir/load.out") ms, non-200: $non2xx; CTI stand-in: bench/cti-standin.js)"
   row "  one at a time: nethcti / local login latency" "$lat_cti / $lat_local" "(nethcti: 3 calls to the CTI server, no local hash)"
 }
 

@@ -23,6 +23,7 @@ mod support;
 mod cti_server;
 
 mod applications;
+mod balancer;
 mod cli;
 mod connections;
 mod crash;

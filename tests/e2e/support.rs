@@ -599,10 +599,22 @@ impl NodeSocket {
         login: Option<serde_json::Value>,
         max_ms: u64,
     ) -> Self {
+        Self::start_at(&server.base, path, transport, login, max_ms)
+    }
+
+    /// [`NodeSocket::start`] against `base` (`http://HOST:PORT`), e.g. a
+    /// load balancer in front of servers.
+    pub fn start_at(
+        base: &str,
+        path: &str,
+        transport: &str,
+        login: Option<serde_json::Value>,
+        max_ms: u64,
+    ) -> Self {
         let login = login.map_or_else(|| "-".to_owned(), |v| v.to_string());
         let mut child = Command::new("node")
             .arg(clients_dir().join("sio.js"))
-            .args([&server.base, path, transport, &login, &max_ms.to_string()])
+            .args([base, path, transport, &login, &max_ms.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -532,6 +532,7 @@ async fn flood(url: String, input: PathBuf, concurrency: usize, seconds: u64) {
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(&url).await;
             let mut n = 0u64;
+            let mut lat = Vec::new();
             while Instant::now() < deadline {
                 n += 1;
                 let code = if n.is_multiple_of(100) {
@@ -541,6 +542,7 @@ async fn flood(url: String, input: PathBuf, concurrency: usize, seconds: u64) {
                     format!("{:06}", (n * 7919) % 1_000_000)
                 };
                 let body = serde_json::json!({"username": user, "otp": code}).to_string();
+                let t0 = Instant::now();
                 let (status, _) = conn
                     .send(
                         Method::POST,
@@ -549,22 +551,27 @@ async fn flood(url: String, input: PathBuf, concurrency: usize, seconds: u64) {
                         Some(body),
                     )
                     .await;
+                lat.push(t0.elapsed().as_micros() as u64);
                 answered.fetch_add(1, Ordering::Relaxed);
                 if status == 200 {
                     successes.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            lat
         }));
     }
+    let mut lat = Vec::new();
     for t in tasks {
-        t.await.expect("join");
+        lat.extend(t.await.expect("join"));
     }
+    lat.sort_unstable();
     let elapsed = start.elapsed().as_secs_f64();
     println!(
         "{}",
         serde_json::json!({
             "answered": answered.load(Ordering::Relaxed), "per_sec": answered.load(Ordering::Relaxed) as f64 / elapsed,
             "right_code_attempts": right_attempts.load(Ordering::Relaxed), "successes": successes.load(Ordering::Relaxed),
+            "p99_ms": percentile(&lat, 0.99),
         })
     );
 }

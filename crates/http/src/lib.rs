@@ -8,10 +8,12 @@
 //! Socket.IO clients are in [`realtime`], the reverse proxy to the
 //! protected application in [`proxy`], the legacy login in
 //! [`routes::legacy`]. The OpenAPI document and the embedded Swagger UI
-//! are in [`openapi`]. The accept loop, with its connection budget and
+//! are in [`openapi`]. Upstream sockets (`TCP_NODELAY`) come from
+//! [`connector`]. The accept loop, with its connection budget and
 //! timeouts, is [`server`].
 
 pub mod client_ip;
+pub mod connector;
 pub mod cti_forward;
 pub mod error;
 pub mod extract;

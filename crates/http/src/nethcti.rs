@@ -82,13 +82,7 @@ impl NethctiBackend {
         if timeout.is_zero() {
             return Err("nethcti.timeout_ms must be greater than 0".into());
         }
-        let https = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
-            Ok(b) => b,
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
-        }
-        .https_or_http()
-        .enable_http1()
-        .build();
+        let https = crate::connector::https_or_http(Some(timeout));
         let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
         Ok(Self {
             v1,

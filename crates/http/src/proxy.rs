@@ -137,9 +137,7 @@ fn is_body_limit(err: &(dyn std::error::Error + 'static)) -> bool {
 impl Upstream {
     /// A client for `settings` (HTTP/1.1 with keep-alive).
     pub fn new(settings: &UpstreamSettings) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(settings.timeout));
+        let connector = crate::connector::http(Some(settings.timeout));
         let client = Client::builder(TokioExecutor::new()).build(connector);
         let url = &settings.url;
         Self {

@@ -27,6 +27,7 @@ mod login;
 mod mandatory;
 mod metrics;
 mod mudbase;
+mod nagle;
 mod nethcti;
 mod openapi;
 mod ops;

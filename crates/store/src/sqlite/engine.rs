@@ -8,10 +8,11 @@
 //! beside the writer and never wait for it).
 //!
 //! SQLite has one write lock, so there is one writer connection, owned by
-//! one thread. Each write is a job; the thread takes every job waiting,
-//! runs each inside its own savepoint (a failing job is rolled back alone)
-//! within one `BEGIN IMMEDIATE` transaction, commits once, and only then
-//! answers each caller: nothing is reported written before it is
+//! one thread. Each write is a job; the thread takes every job waiting
+//! (and those arriving meanwhile, for at most [`GROUP_BUDGET`]), runs each
+//! inside its own savepoint (a failing job is rolled back alone) within
+//! one `BEGIN IMMEDIATE` transaction, commits once, and only then answers
+//! each caller: nothing is reported written before it is
 //! committed (and, with `synchronous=FULL`, on disk), while one commit,
 //! and one fsync, serves every write that arrived meanwhile.
 
@@ -37,6 +38,14 @@ const MAX_GROUP: usize = 512;
 /// docs/performance.md: 1 ms took normal-mode verify-otp from 9.0k to
 /// 11.8k/s on 2 cores.
 const NORMAL_COMMIT_DELAY: Duration = Duration::from_micros(1000);
+/// How long a group may run its jobs before it commits; jobs still
+/// waiting then start the next group. It bounds what a caller waits in a
+/// group for the jobs behind it: under saturation a group could otherwise
+/// run up to [`MAX_GROUP`] jobs (on a busy machine, with the writer thread
+/// preempted, tens of milliseconds) before its first caller's commit.
+/// Below it, groups are still as large as the writes waiting, so the fsync
+/// per commit stays shared (docs/performance.md).
+const GROUP_BUDGET: Duration = Duration::from_millis(5);
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;
 
@@ -219,90 +228,93 @@ fn open_connection(settings: &Settings, read_only: bool) -> rusqlite::Result<Con
 fn write_loop(conn: &Connection, jobs: &Receiver<Option<Job>>, delay: Duration) {
     let mut last_group = 0;
     while let Ok(Some(first)) = jobs.recv() {
-        let (group, stop) = collect_group(jobs, first, group_deadline(last_group, delay));
-        last_group = group.len();
-        run_group(conn, group);
+        wait_for_company(group_deadline(last_group, delay));
+        let (ran, stop) = run_group(conn, first, jobs, GROUP_BUDGET);
+        last_group = ran;
         if stop {
             break;
         }
     }
 }
 
-/// When a group that has its first job closes: at once (only what already
-/// waits joins it) unless writes are arriving concurrently, shown by the
-/// last group holding more than one job.
+/// When a group that has its first job starts running: at once unless
+/// writes are arriving concurrently, shown by the last group holding more
+/// than one job.
 fn group_deadline(last_group: usize, delay: Duration) -> Option<Instant> {
     (last_group > 1 && !delay.is_zero()).then(|| Instant::now() + delay)
 }
 
-/// `first` and the jobs that join it: with a deadline, the writer first
-/// sleeps until it; then every job waiting, up to [`MAX_GROUP`]. Also
-/// says whether a stop request was met.
-fn collect_group(
-    jobs: &Receiver<Option<Job>>,
-    first: Job,
-    deadline: Option<Instant>,
-) -> (Vec<Job>, bool) {
+/// Sleeps until `deadline` (sleeping, not waiting on the queue: one
+/// wake-up per group instead of one per job).
+fn wait_for_company(deadline: Option<Instant>) {
     if let Some(at) = deadline {
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
     }
-    let mut group = vec![first];
-    while group.len() < MAX_GROUP {
-        match jobs.try_recv() {
-            Ok(Some(job)) => group.push(job),
-            Ok(None) => return (group, true),
-            Err(_) => break,
-        }
-    }
-    (group, false)
 }
 
-fn run_group(conn: &Connection, group: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let err = classify(&e);
-        for job in group {
-            job.fail(clone_error(&err));
-        }
-        return;
+/// What joins a running group next.
+enum Next {
+    Job(Job),
+    /// Nothing waits, or the group is full or past its budget: commit.
+    Close,
+    /// A stop request: commit, then end the writer.
+    Stop,
+}
+
+/// The job to run next in a group that started at `started` and has run
+/// `ran` jobs: one already waiting, while the group is under
+/// [`MAX_GROUP`] jobs and `budget`.
+fn next_job(jobs: &Receiver<Option<Job>>, ran: usize, started: Instant, budget: Duration) -> Next {
+    if ran >= MAX_GROUP || started.elapsed() >= budget {
+        return Next::Close;
     }
-    let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
+    match jobs.try_recv() {
+        Ok(Some(job)) => Next::Job(job),
+        Ok(None) => Next::Stop,
+        Err(_) => Next::Close,
+    }
+}
+
+/// Runs `first` and the jobs that join it in one transaction, commits,
+/// and answers them. Jobs join while they are waiting, up to
+/// [`MAX_GROUP`], until the group has run for `budget`; an aborted group
+/// takes no more. Returns the jobs run and whether a stop request was met.
+fn run_group(
+    conn: &Connection,
+    first: Job,
+    jobs: &Receiver<Option<Job>>,
+    budget: Duration,
+) -> (usize, bool) {
+    let started = Instant::now();
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // The jobs waiting would meet the same error: they fail with it.
+        let err = classify(&e);
+        first.fail(clone_error(&err));
+        let mut failed = 1;
+        loop {
+            match next_job(jobs, failed, started, Duration::MAX) {
+                Next::Job(job) => job.fail(clone_error(&err)),
+                Next::Close => return (failed, false),
+                Next::Stop => return (failed, true),
+            }
+            failed += 1;
+        }
+    }
+    let mut replies: Vec<Reply> = Vec::new();
     let mut aborted: Option<StoreError> = None;
-    for job in group {
-        if let Some(err) = &aborted {
-            job.fail(clone_error(err));
-            continue;
+    let mut ran = 0;
+    let mut stop = false;
+    let mut next = Some(first);
+    while let Some(job) = next.take() {
+        ran += 1;
+        run_job(conn, job, &mut replies, &mut aborted);
+        if aborted.is_some() {
+            break;
         }
-        if let Err(e) = savepoint(conn, "SAVEPOINT job") {
-            aborted = Some(classify(&e));
-            job.fail(classify(&e));
-            continue;
-        }
-        // A panicking job drops its channel: its caller gets an error.
-        match std::panic::catch_unwind(AssertUnwindSafe(|| job.run(conn))) {
-            Ok((keep, reply)) => {
-                replies.push(reply);
-                let closed = if keep {
-                    savepoint(conn, "RELEASE job")
-                } else {
-                    rollback_savepoint(conn)
-                };
-                if let Err(e) = closed {
-                    aborted = Some(classify(&e));
-                }
-            }
-            Err(_) => {
-                tracing::error!("a SQLite write job panicked; its changes are rolled back");
-                if let Err(e) = rollback_savepoint(conn) {
-                    aborted = Some(classify(&e));
-                }
-            }
-        }
-        // SQLite may end a transaction by itself (an I/O error, a full
-        // disk): then nothing of this group was kept.
-        if aborted.is_none() && conn.is_autocommit() {
-            aborted = Some(StoreError::Unavailable(
-                "SQLite rolled the transaction back".into(),
-            ));
+        match next_job(jobs, ran, started, budget) {
+            Next::Job(job) => next = Some(job),
+            Next::Close => {}
+            Next::Stop => stop = true,
         }
     }
     let failure = match aborted {
@@ -317,6 +329,49 @@ fn run_group(conn: &Connection, group: Vec<Job>) {
     };
     for reply in replies {
         reply(failure.as_ref().map(clone_error));
+    }
+    (ran, stop)
+}
+
+/// Runs one job of a group inside its own savepoint; its answer joins
+/// `replies`. Sets `aborted` when the group's transaction cannot go on.
+fn run_job(
+    conn: &Connection,
+    job: Job,
+    replies: &mut Vec<Reply>,
+    aborted: &mut Option<StoreError>,
+) {
+    if let Err(e) = savepoint(conn, "SAVEPOINT job") {
+        *aborted = Some(classify(&e));
+        job.fail(classify(&e));
+        return;
+    }
+    // A panicking job drops its channel: its caller gets an error.
+    match std::panic::catch_unwind(AssertUnwindSafe(|| job.run(conn))) {
+        Ok((keep, reply)) => {
+            replies.push(reply);
+            let closed = if keep {
+                savepoint(conn, "RELEASE job")
+            } else {
+                rollback_savepoint(conn)
+            };
+            if let Err(e) = closed {
+                *aborted = Some(classify(&e));
+            }
+        }
+        Err(_) => {
+            tracing::error!("a SQLite write job panicked; its changes are rolled back");
+            if let Err(e) = rollback_savepoint(conn) {
+                *aborted = Some(classify(&e));
+            }
+        }
+    }
+    // SQLite may end a transaction by itself (an I/O error, a full disk):
+    // then nothing of this group was kept.
+    if aborted.is_none() && conn.is_autocommit() {
+        *aborted = Some(StoreError::Unavailable(
+            "SQLite rolled the transaction back".into(),
+        ));
     }
 }
 
@@ -407,19 +462,68 @@ mod tests {
         Box::new(Noop)
     }
 
-    #[test]
-    fn a_group_without_deadline_takes_only_the_jobs_already_waiting() {
-        let (tx, rx) = std::sync::mpsc::channel::<Option<Job>>();
-        tx.send(Some(noop())).expect("send");
-        tx.send(Some(noop())).expect("send");
-        let (group, stop) = collect_group(&rx, noop(), None);
-        assert_eq!((group.len(), stop), (3, false));
-        let (group, stop) = collect_group(&rx, noop(), None);
-        assert_eq!((group.len(), stop), (1, false));
+    /// A job that sleeps `0` while it runs and, if set, queues `1` then.
+    struct Slow(Duration, Option<std::sync::mpsc::Sender<Option<Job>>>);
+
+    impl WriteJob for Slow {
+        fn run(self: Box<Self>, _: &Connection) -> (bool, Reply) {
+            std::thread::sleep(self.0);
+            if let Some(tx) = self.1 {
+                tx.send(Some(noop())).expect("send");
+            }
+            (true, Box::new(|_| {}))
+        }
+        fn fail(self: Box<Self>, _: StoreError) {}
+    }
+
+    fn memory() -> Connection {
+        Connection::open_in_memory().expect("open")
     }
 
     #[test]
-    fn a_group_with_a_deadline_waits_for_jobs_arriving_before_it() {
+    fn a_group_takes_the_jobs_waiting_and_those_arriving_while_it_runs() {
+        let (tx, rx) = std::sync::mpsc::channel::<Option<Job>>();
+        tx.send(Some(noop())).expect("send");
+        tx.send(Some(noop())).expect("send");
+        let first = Box::new(Slow(Duration::ZERO, Some(tx.clone())));
+        let (ran, stop) = run_group(&memory(), first, &rx, GROUP_BUDGET);
+        assert_eq!((ran, stop), (4, false));
+        assert!(rx.try_recv().is_err(), "a job was left behind");
+    }
+
+    #[test]
+    fn a_group_commits_once_its_budget_is_spent_and_the_rest_wait_for_the_next() {
+        let (tx, rx) = std::sync::mpsc::channel::<Option<Job>>();
+        for _ in 0..5 {
+            tx.send(Some(Box::new(Slow(Duration::from_millis(10), None))))
+                .expect("send");
+        }
+        let first = Box::new(Slow(Duration::from_millis(10), None));
+        let conn = memory();
+        // 10 ms a job, 25 ms of budget: never more than 3 jobs.
+        let (ran, stop) = run_group(&conn, first, &rx, Duration::from_millis(25));
+        assert!((1..=3).contains(&ran), "{ran} jobs in one group");
+        assert!(!stop);
+        assert!(conn.is_autocommit(), "the group did not commit");
+        let mut left = 0;
+        while rx.try_recv().is_ok() {
+            left += 1;
+        }
+        assert_eq!(ran + left, 6);
+    }
+
+    #[test]
+    fn a_group_holds_at_most_max_group_jobs() {
+        let (tx, rx) = std::sync::mpsc::channel::<Option<Job>>();
+        for _ in 0..MAX_GROUP + 10 {
+            tx.send(Some(noop())).expect("send");
+        }
+        let (ran, _) = run_group(&memory(), noop(), &rx, Duration::MAX);
+        assert_eq!(ran, MAX_GROUP);
+    }
+
+    #[test]
+    fn waiting_for_company_lets_jobs_arriving_before_the_deadline_join() {
         let (tx, rx) = std::sync::mpsc::channel::<Option<Job>>();
         let late = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
@@ -427,9 +531,10 @@ mod tests {
             tx
         });
         let opened = Instant::now();
-        let (group, stop) = collect_group(&rx, noop(), Some(opened + Duration::from_secs(2)));
-        assert_eq!((group.len(), stop), (2, false));
-        assert!(opened.elapsed() >= Duration::from_secs(2), "closed early");
+        wait_for_company(Some(opened + Duration::from_millis(500)));
+        assert!(opened.elapsed() >= Duration::from_millis(500), "woke early");
+        let (ran, stop) = run_group(&memory(), noop(), &rx, GROUP_BUDGET);
+        assert_eq!((ran, stop), (2, false));
         drop(late.join().expect("join"));
     }
 
@@ -439,12 +544,8 @@ mod tests {
         tx.send(Some(noop())).expect("send");
         tx.send(None).expect("send");
         tx.send(Some(noop())).expect("send");
-        let (group, stop) = collect_group(
-            &rx,
-            noop(),
-            Some(Instant::now() + Duration::from_millis(50)),
-        );
-        assert_eq!((group.len(), stop), (2, true));
+        let (ran, stop) = run_group(&memory(), noop(), &rx, GROUP_BUDGET);
+        assert_eq!((ran, stop), (2, true));
     }
 
     #[test]
