@@ -445,124 +445,20 @@ async fn user_command(svc: &AuthService, cmd: UserCommand) -> Result<(), AuthErr
 }
 
 fn print_config(c: &Config) {
-    let p = &c.policy;
     println!(
         "config file: {}",
         c.file
             .as_ref()
             .map_or("(none)".into(), |f| f.display().to_string())
     );
-    println!("listen: {}", c.listen);
-    println!("data_dir: {}", c.data_dir.display());
     let exists = if store_check::require_existing(c).is_ok() {
         "exists"
     } else {
         "not created yet: `otpgate serve` or `otpgate migrate` creates it"
     };
     println!("store: {} ({exists})", store_check::describe(c));
-    println!("database_url: {}", redact_url(&c.store.url));
-    println!("api_prefix: {}", c.http.api_prefix);
-    println!("issuer: {}", p.issuer);
-    println!("body_limit_bytes: {}", c.http.body_limit);
-    let conn = &c.http.connections;
-    println!(
-        "connections: header timeout {} ms, idle {} ms, body {} ms; at most {} in all, {} per address",
-        conn.header_timeout.as_millis(),
-        conn.idle_timeout.as_millis(),
-        conn.body_timeout.as_millis(),
-        conn.max_connections
-            .map_or("(from the file-descriptor limit)".to_owned(), |m| m
-                .to_string()),
-        match conn.max_per_address {
-            0 => "no cap".to_owned(),
-            n => n.to_string(),
-        }
-    );
-    println!(
-        "rate_limit: {} req/s, burst {}",
-        c.http.rate_limit_average, c.http.rate_limit_burst
-    );
-    println!("jwt.lifetime_secs: {}", p.token_lifetime_secs);
-    println!(
-        "jwt.persistent_lifetime_secs: {}",
-        p.persistent_lifetime_secs
-    );
-    println!("totp.skew_steps: {}", p.totp_skew_steps);
-    println!(
-        "lockout: otp {} / login user {} consecutive, login ip {} per {} s; back-off {} s doubling to {} s",
-        p.otp_lockout.max_failures,
-        p.login_user.max_failures,
-        p.login_ip.max_failures,
-        p.login_ip.window_secs.unwrap_or(0),
-        p.otp_lockout.base_secs,
-        p.otp_lockout.cap_secs
-    );
-    println!(
-        "argon2id: {} KiB, {} passes, {} lanes; {} hashing threads, queue {}",
-        p.argon2.memory_kib,
-        p.argon2.iterations,
-        p.argon2.parallelism,
-        p.hashing_threads,
-        p.hashing_queue
-    );
-    println!(
-        "sqlite.synchronous: {}",
-        if c.store.sqlite.synchronous_full {
-            "full"
-        } else {
-            "normal"
-        }
-    );
-    println!(
-        "oob: codes valid 10 min, 5 attempts; at most {} sent per user per {} s",
-        p.oob_send.max_failures,
-        p.oob_send.window_secs.unwrap_or(0)
-    );
-    for line in c.notifier.describe() {
-        println!("{line}");
+    for (key, value) in crate::config_report::settings(c) {
+        println!("{key}: {value}");
     }
-    println!(
-        "trusted_proxies: {}",
-        if c.http.trusted_proxies.0.is_empty() {
-            "(none)".to_owned()
-        } else {
-            format!("{:?}", c.http.trusted_proxies.0)
-        }
-    );
-    println!("two_factor.required: {}", p.two_factor_required);
-    match &c.password_backend {
-        PasswordBackendConfig::Local => println!("auth.backend: local"),
-        PasswordBackendConfig::Nethcti { url, timeout } => println!(
-            "auth.backend: nethcti at {} (timeout {} ms)",
-            redact_url(url),
-            timeout.as_millis()
-        ),
-        PasswordBackendConfig::Ldap(l) => println!(
-            "auth.backend: ldap at {} ({}; users under {} matching {}; service account {}; timeout {} ms)",
-            l.url,
-            if l.url.starts_with("ldaps://") {
-                "TLS"
-            } else if l.starttls {
-                "StartTLS"
-            } else {
-                "plain, loopback"
-            },
-            l.user_base_dn,
-            l.user_filter,
-            l.bind_dn.as_deref().unwrap_or("(none: anonymous search)"),
-            l.timeout.as_millis()
-        ),
-    }
-    println!(
-        "audit.retention_days: {}",
-        match p.audit_retention_days {
-            0 => "0 (kept forever)".to_owned(),
-            d => d.to_string(),
-        }
-    );
-    println!(
-        "password.min_length: {} (and not a commonly used password)",
-        p.password_min_length
-    );
     println!("configuration is valid");
 }

@@ -324,6 +324,48 @@ pub enum LogFormat {
     Json,
 }
 
+/// Every key of the configuration file (`section.key`), read from the
+/// structs above through serde's "unknown field, expected one of ..."
+/// message, so the list cannot drift from what is parsed (tests of
+/// `config check`, the README table and the example file).
+#[cfg(test)]
+pub(crate) fn known_keys() -> Vec<String> {
+    fn fields_of(section: &str) -> Option<Vec<String>> {
+        let text = if section.is_empty() {
+            "zz_unknown = 1\n".to_owned()
+        } else {
+            format!("[{section}]\nzz_unknown = 1\n")
+        };
+        let e = toml::from_str::<Raw>(&text).err()?;
+        let message = e.message().to_owned();
+        let list = message.strip_prefix("unknown field `zz_unknown`, expected")?;
+        Some(
+            list.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+    fn walk(section: &str, out: &mut Vec<String>) {
+        for field in fields_of(section).unwrap_or_default() {
+            let key = if section.is_empty() {
+                field
+            } else {
+                format!("{section}.{field}")
+            };
+            if fields_of(&key).is_some() {
+                walk(&key, out);
+            } else {
+                out.push(key);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", &mut out);
+    out
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -35,7 +35,6 @@ pub const CAPS: &[(&str, LevelFilter)] = &[
     ("sqlx", LevelFilter::WARN),
     ("sqlx_core", LevelFilter::WARN),
     ("sqlx_postgres", LevelFilter::WARN),
-    ("sqlx_sqlite", LevelFilter::WARN),
     ("rusqlite", LevelFilter::WARN),
     // The SMTP transcript: AUTH, and the message with its code.
     ("lettre", LevelFilter::INFO),

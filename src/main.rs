@@ -7,6 +7,7 @@ mod audit_command;
 mod cli;
 mod commands;
 mod config;
+mod config_report;
 mod log_caps;
 mod notifier_config;
 mod serve;

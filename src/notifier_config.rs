@@ -191,47 +191,40 @@ impl NotifierConfig {
             sms: build(&self.sms, store)?,
         })
     }
+}
 
-    /// One line per channel for `config check`; passwords and tokens as
-    /// `***`.
-    pub fn describe(&self) -> Vec<String> {
-        [("email", &self.email), ("sms", &self.sms)]
-            .into_iter()
-            .map(|(channel, t)| {
-                let what = match t {
-                    Transport::Outbox => "outbox (kept in the store; otpgate outbox list)".into(),
-                    Transport::Smtp(s) => format!(
-                        "smtp {}:{} tls={} from={:?} user={} password={}{}",
-                        s.host,
-                        s.port,
-                        match s.tls {
-                            SmtpTls::StartTls => "starttls",
-                            SmtpTls::Tls => "tls",
-                            SmtpTls::None => "none",
-                        },
-                        s.from,
-                        s.username.as_deref().unwrap_or("-"),
-                        if s.password.is_some() { "***" } else { "-" },
-                        s.ca_file
-                            .as_ref()
-                            .map_or(String::new(), |p| format!(" ca_file={}", p.display()))
-                    ),
-                    Transport::Webhook(w) => format!(
-                        "webhook {} timeout={}ms retries={} bearer_token={}",
-                        redact_query(&crate::config::redact_url(&w.url)),
-                        w.timeout.as_millis(),
-                        w.retries,
-                        if w.bearer_token.is_some() { "***" } else { "-" }
-                    ),
-                };
-                format!("notifier.{channel}: {what}")
-            })
-            .collect()
+/// A channel's transport in one line, passwords and tokens as `***`.
+pub fn describe_transport(t: &Transport) -> String {
+    match t {
+        Transport::Outbox => "outbox (kept in the store; otpgate outbox list)".into(),
+        Transport::Smtp(s) => format!(
+            "smtp {}:{} tls={} from={:?} user={} password={}{}",
+            s.host,
+            s.port,
+            match s.tls {
+                SmtpTls::StartTls => "starttls",
+                SmtpTls::Tls => "tls",
+                SmtpTls::None => "none",
+            },
+            s.from,
+            s.username.as_deref().unwrap_or("-"),
+            if s.password.is_some() { "***" } else { "-" },
+            s.ca_file
+                .as_ref()
+                .map_or(String::new(), |p| format!(" ca_file={}", p.display()))
+        ),
+        Transport::Webhook(w) => format!(
+            "webhook {} timeout={}ms retries={} bearer_token={}",
+            redact_query(&crate::config::redact_url(&w.url)),
+            w.timeout.as_millis(),
+            w.retries,
+            if w.bearer_token.is_some() { "***" } else { "-" }
+        ),
     }
 }
 
 /// A URL without its query (which may carry a token).
-fn redact_query(url: &str) -> String {
+pub(crate) fn redact_query(url: &str) -> String {
     match url.split_once('?') {
         Some((base, _)) => format!("{base}?***"),
         None => url.to_owned(),
@@ -298,7 +291,7 @@ mod tests {
         r.smtp_username = Some("u".into());
         r.smtp_password = Some("p".into());
         let c = validate(r).expect("loopback relay");
-        let text = c.describe().join("\n");
+        let text = [&c.email, &c.sms].map(describe_transport).join("\n");
         assert!(text.contains("password=***"), "{text}");
         assert!(!text.contains("=p "), "{text}");
     }
@@ -324,7 +317,7 @@ mod tests {
         r.webhook_url = Some("https://gw.example.org/send?token=s3cret".into());
         r.webhook_bearer_token = Some("t0ken".into());
         let c = validate(r).expect("ok");
-        let text = c.describe().join("\n");
+        let text = [&c.email, &c.sms].map(describe_transport).join("\n");
         assert!(
             !text.contains("s3cret") && !text.contains("t0ken"),
             "{text}"

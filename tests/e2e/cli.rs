@@ -228,7 +228,10 @@ fn config_check_prints_the_effective_settings() {
     let out = cli_in(dir.path(), &env, &["config", "check"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("rate_limit: 50 req/s"));
+    assert!(
+        stdout.contains("rate_limit.average: 50 req/s\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("postgres://otp:***@db.example:5432/otpgate"));
     assert!(!stdout.contains("hunter2"));
     assert!(stdout.contains("auth.backend: local\n"), "{stdout}");
@@ -248,8 +251,9 @@ fn config_check_prints_the_effective_settings() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout
-            .contains("auth.backend: nethcti at http://127.0.0.1:8179/webrest (timeout 10000 ms)"),
+        stdout.contains("auth.backend: nethcti\n")
+            && stdout.contains("nethcti.url: http://127.0.0.1:8179/webrest\n")
+            && stdout.contains("nethcti.timeout_ms: 10000\n"),
         "{stdout}"
     );
 }

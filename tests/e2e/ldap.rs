@@ -492,3 +492,84 @@ async fn starttls_and_ldaps_under_a_private_ca() {
         assert_eq!(s, 401, "{url}");
     }
 }
+
+/// README "The 2FA walkthrough as a directory user": its shell blocks, as
+/// written, against this directory holding `carol` (the README's port
+/// 389 and 8080 replaced by the test's).
+#[test]
+fn the_readme_ldap_walkthrough_runs_as_written() {
+    if !have_tool("jq", "apt-get install jq")
+        || !have_tool("oathtool", "apt-get install oathtool")
+        || !have_tool("curl", "apt-get install curl")
+    {
+        return;
+    }
+    let Some(slapd) = Slapd::start(&[("carol", "Carol-Dir-Pass-7")], None) else {
+        return;
+    };
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let ldap = crate::readme::section(&readme, "Passwords from LDAP");
+    let walkthrough = ldap
+        .split("\n### The 2FA walkthrough as a directory user\n")
+        .nth(1)
+        .expect("README has the LDAP walkthrough");
+    let blocks = crate::readme::sh_blocks(walkthrough);
+    assert_eq!(blocks.len(), 4, "configure, log in, enrol, log in again");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |script: &str, base: &str| {
+        let script = format!(
+            "set -euo pipefail\notpgate() {{ \"{}\" \"$@\"; }}\n{}\n",
+            crate::support::BIN,
+            script
+                .replace("127.0.0.1:389", &format!("127.0.0.1:{}", slapd.port))
+                .replace("localhost:8080", base)
+        );
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir.path())
+            .env("OTPGATE_LOG", "warn")
+            .output()
+            .expect("run bash");
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "script:\n{script}\nstdout:\n{stdout}\nstderr:\n{}",
+            text(&out.stderr)
+        );
+        stdout
+    };
+    // Block 1 writes otpgate.toml and checks the service account; the
+    // server then starts on that file, from the same directory.
+    let check = run(&blocks[0], "");
+    assert!(
+        check.contains(&format!(
+            "ldap: connected to ldap://127.0.0.1:{} and bound as {SVC_DN}",
+            slapd.port
+        )),
+        "{check}"
+    );
+    let server = Server::start(dir.path(), &[]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut rest = blocks[1..].join("\n");
+    rest.push_str(
+        "\necho\nfor v in TOKEN SECRET VERIFIED CODES PRE FULL; do echo \"$v=${!v}\"; done\n",
+    );
+    let out = run(&rest, &addr);
+    for var in ["TOKEN", "SECRET", "VERIFIED", "CODES", "PRE", "FULL"] {
+        let value = out
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{var}=")))
+            .unwrap_or("");
+        assert!(!value.is_empty() && value != "null", "{var}: {out}");
+    }
+    for expected in [
+        "carol                    user       ldap     off      carol@example.org",
+        r#""username":"carol","display_name":"carol Example","email":"carol@example.org","phone":"+39 555 0101","two_factor":true"#,
+        r#""message":"otp_verification_required""#,
+        r#"{"username":"carol","two_factor":true}"#,
+    ] {
+        assert!(out.contains(expected), "{expected:?} in:\n{out}");
+    }
+}

@@ -45,8 +45,9 @@ async fn email_through_smtp_and_sms_through_the_webhook() {
     );
     let check = text(&server.cli(&["config", "check"], None).stdout);
     assert!(check.contains("notifier.email: smtp 127.0.0.1"), "{check}");
+    assert!(check.contains("notifier.smtp.host: 127.0.0.1\n"), "{check}");
     assert!(
-        check.contains("bearer_token=***") && !check.contains("gw-token"),
+        check.contains("notifier.webhook.bearer_token: ***\n") && !check.contains("gw-token"),
         "{check}"
     );
     add_user(&server, &["alice", "--email", "alice@example.org"]);

@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::support::{BIN, Server, have_tool, text};
 
 /// The text of the `## heading` section (up to the next `## `).
-fn section<'a>(readme: &'a str, heading: &str) -> &'a str {
+pub(crate) fn section<'a>(readme: &'a str, heading: &str) -> &'a str {
     let start = readme
         .find(&format!("\n## {heading}\n"))
         .unwrap_or_else(|| panic!("README has a section {heading:?}"));
@@ -20,7 +20,7 @@ fn section<'a>(readme: &'a str, heading: &str) -> &'a str {
 }
 
 /// The ```sh blocks of `text`, in order.
-fn sh_blocks(text: &str) -> Vec<String> {
+pub(crate) fn sh_blocks(text: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<Vec<&str>> = None;
     for line in text.lines() {

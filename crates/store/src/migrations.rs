@@ -1,7 +1,8 @@
-//! Migrations embedded in the binary, run through sqlx's migrator.
+//! Migrations embedded in the binary: SQLite runs them through rusqlite
+//! (`sqlite::migrate`), PostgreSQL through sqlx's migrator.
 //!
 //! The SQL files are compiled in with `include_str!`, so the binary needs
-//! no migrations directory at run time; sqlx records each applied version
+//! no migrations directory at run time; both record each applied version
 //! (with a checksum) in `_sqlx_migrations`.
 
 use std::borrow::Cow;

@@ -8,14 +8,15 @@
 //!
 //! Statements run through rusqlite on [`engine::Engine`]: point reads
 //! inline with cached prepared statements, writes group-committed by one
-//! writer thread. The schema is migrated once at open, by sqlx's migrator
-//! (the same embedded migrations, the same `_sqlx_migrations` record).
+//! writer thread. The schema is migrated once at open ([`migrate`]: the
+//! embedded migrations, recorded in the `_sqlx_migrations` table that
+//! earlier versions' sqlx migrator kept).
 
 mod engine;
+mod migrate;
 mod wal_index;
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +33,6 @@ use otpgate_core::secret::SecretString;
 use otpgate_core::store::ChangeStamp;
 use otpgate_core::{Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 use crate::migrations;
 use engine::{Engine, Settings};
@@ -188,43 +188,23 @@ fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
     }
 }
 
-/// Brings the schema up to date with sqlx's migrator on one short-lived
-/// connection, holding an exclusive `flock` on the database file meanwhile:
-/// sqlx takes no lock of its own on SQLite, so a server and a CLI command
-/// started at once on a fresh file would otherwise both run migration 1.
+/// Brings the schema up to date on one short-lived connection, holding an
+/// exclusive `flock` on the database file meanwhile, so a server and a CLI
+/// command started at once on a fresh file do not both run migration 1.
 /// (`flock` locks are separate from the POSIX locks SQLite itself uses.)
 async fn migrate(path: &std::path::Path, busy_timeout: Duration) -> Result<(), StoreError> {
     let lock = std::fs::File::open(path)
         .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-    let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
-        .await
-        .map_err(|e| StoreError::Other(format!("migration lock: {e}")))?
-        .map_err(|e| StoreError::Unavailable(format!("cannot lock {}: {e}", path.display())))?;
-    let migrated = run_migrations(path, busy_timeout).await;
-    drop(lock);
-    migrated
-}
-
-async fn run_migrations(path: &std::path::Path, busy_timeout: Duration) -> Result<(), StoreError> {
-    let url = format!("sqlite://{}", path.display());
-    let options = SqliteConnectOptions::from_str(&url)
-        .map_err(|e| StoreError::Other(format!("database URL: {e}")))?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(busy_timeout)
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("cannot open {url}: {e}")))?;
-    let migrated = migrations::migrator(migrations::SQLITE)
-        .await?
-        .run(&pool)
-        .await
-        .map_err(|e| StoreError::Other(format!("migrations: {e}")));
-    pool.close().await;
-    migrated
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        lock.lock()
+            .map_err(|e| StoreError::Unavailable(format!("cannot lock {}: {e}", path.display())))?;
+        let migrated = migrate::run(&path, busy_timeout, migrations::SQLITE);
+        drop(lock);
+        migrated
+    })
+    .await
+    .map_err(|e| StoreError::Other(format!("migrations: {e}")))?
 }
 
 impl SqliteStore {
