@@ -11,10 +11,12 @@
 # Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 32000 x BENCH_SECONDS: users seeded per SQLite run, enough for verify-otp and otpvalid at 16,000/s each),
 #   BENCH_PG_VERIFY_USERS (default 40000), BENCH_WS=0 (skip the Socket.IO rows),
 #   BENCH_WS_CLIENTS (default 10000), BENCH_LDAP=0 (skip the LDAP rows, bench/ldap.sh),
-#   BENCH_LB=0 (skip the HAProxy rows, bench/balancer.sh).
+#   BENCH_LB=0 (skip the HAProxy rows, bench/balancer.sh),
+#   BENCH_NETHCTI=0 (skip the nethcti login rows).
 # Every throughput row carries its p99 latency.
 # Needs: wrk (apt-get install wrk), curl; psql for the PostgreSQL rows; slapd and
-#   ldap-utils for the LDAP rows; haproxy for the balancer rows.
+#   ldap-utils for the LDAP rows; haproxy for the balancer rows; node for the
+#   nethcti rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -242,6 +244,59 @@ if [ "${BENCH_LB:-1}" != 0 ] && [ -n "$PG_URL" ] && [ -x /usr/sbin/haproxy ]; th
   fi
 else
   row "balancer rows" "skipped" "(BENCH_LB=0, no PostgreSQL URL, or no haproxy: apt-get install haproxy)"
+fi
+
+# 9. Login through the nethcti backend (API.md §9) against a CTI stand-in
+#    (bench/cti-standin.js): logins/s, and the latency of one login at a
+#    time next to a local one (the extra cost of the three calls to the CTI
+#    server, without the local argon2id hash). Self-contained: its own
+#    server, stand-in and users; BENCH_NETHCTI=0 skips it.
+bench_nethcti_login() {
+  local dir=$WORK/nethcti port cti_port cti_pid pid lua rps non2xx lat_cti lat_local i
+  command -v node >/dev/null || { row "nethcti login rows" "skipped" "(no node)"; return; }
+  mkdir -p "$dir"
+  node bench/cti-standin.js bench-password >"$dir/cti.port" 2>"$dir/cti.err" &
+  cti_pid=$!
+  PIDS+=("$cti_pid")
+  until [ -s "$dir/cti.port" ]; do kill -0 "$cti_pid" 2>/dev/null || { cat "$dir/cti.err" >&2; return; }; sleep 0.01; done
+  cti_port=$(head -1 "$dir/cti.port")
+  port=$(free_port)
+  start_server "$dir/server" "$port" OTPGATE_LOCKOUT_LOGIN_IP_MAX_FAILURES=100 \
+    NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT="127.0.0.1:$cti_port" NETHVOICE_MIDDLEWARE_V1_API_PATH=/webrest
+  pid=$SERVER_PID
+  lua=$dir/login.lua
+  cat >"$lua" <<LUA
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"username":"benchcti%d","password":"bench-password"}', n % $LOGIN_USERS)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+LUA
+  # The first login of each user creates it: not measured.
+  for i in $(seq 0 $((LOGIN_USERS - 1))); do
+    curl -sf -o /dev/null -H 'Content-Type: application/json' \
+      -d "{\"username\":\"benchcti$i\",\"password\":\"bench-password\"}" "http://127.0.0.1:$port/api/login"
+  done
+  wrk -t1 -c32 -d"${SECS}s" --latency -s "$lua" "http://127.0.0.1:$port/api/login" >"$dir/load.out"
+  rps=$(wrk_rps <"$dir/load.out")
+  non2xx=$(wrk_non2xx <"$dir/load.out")
+  lat_cti=$(wrk -t1 -c1 -d"${SECS}s" -s "$lua" "http://127.0.0.1:$port/api/login" | awk '/^    Latency/ {print $2}')
+  stop_server "$pid"
+  # The same one-at-a-time logins on a local store.
+  port=$(free_port)
+  start_server "$dir/local" "$port" OTPGATE_LOCKOUT_LOGIN_IP_MAX_FAILURES=100
+  pid=$SERVER_PID
+  for i in $(seq 0 $((LOGIN_USERS - 1))); do add_user "$dir/local" "benchlogin$i"; done
+  lat_local=$(wrk -t1 -c1 -d"${SECS}s" -s "$login_lua" "http://127.0.0.1:$port/api/login" | awk '/^    Latency/ {print $2}')
+  stop_server "$pid"
+  row "POST /api/login, nethcti backend (wrk -c32, $LOGIN_USERS users)" "$(printf '%.0f req/s' "$rps")" "(p99 $(wrk_p99 <"$dir/load.out") ms, non-200: $non2xx; CTI stand-in: bench/cti-standin.js)"
+  row "  one at a time: nethcti / local login latency" "$lat_cti / $lat_local" "(nethcti: 3 calls to the CTI server, no local hash)"
+}
+
+if [ "${BENCH_NETHCTI:-1}" != 0 ]; then
+  echo "bench: login through the nethcti backend" >&2
+  bench_nethcti_login
 fi
 
 echo

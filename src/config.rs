@@ -142,6 +142,8 @@ struct RawAuth {
 #[serde(deny_unknown_fields)]
 struct RawNethcti {
     url: Option<String>,
+    /// The CTI server's Socket.IO (`ws://` or `wss://HOST:PORT/PATH/`).
+    ws_url: Option<String>,
     timeout_ms: Option<u64>,
     freepbx_apis: Option<Vec<String>>,
 }
@@ -468,6 +470,7 @@ pub const ENV_VARS: &[&str] = &[
     "OTPGATE_LDAP_TIMEOUT_MS",
     "OTPGATE_NETHCTI_TIMEOUT_MS",
     "OTPGATE_NETHCTI_FREEPBX_APIS",
+    "OTPGATE_NETHCTI_WS_URL",
 ];
 
 /// The NethCTI middleware's variables that mean the same thing as one of
@@ -484,6 +487,8 @@ pub const NETHVOICE_ENV_VARS: &[&str] = &[
     "NETHVOICE_MIDDLEWARE_V1_PROTOCOL",
     "NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT",
     "NETHVOICE_MIDDLEWARE_V1_API_PATH",
+    "NETHVOICE_MIDDLEWARE_V1_WS_ENDPOINT",
+    "NETHVOICE_MIDDLEWARE_V1_WS_PATH",
     "NETHVOICE_MIDDLEWARE_FREEPBX_APIS",
 ];
 
@@ -568,6 +573,25 @@ fn apply_nethvoice_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> R
         return Err(format!(
             "{P}V1_PROTOCOL and {P}V1_API_PATH need {P}V1_API_ENDPOINT"
         ));
+    }
+    if let Some(endpoint) = get("V1_WS_ENDPOINT") {
+        if get("V1_API_ENDPOINT").is_none() {
+            return Err(format!("{P}V1_WS_ENDPOINT needs {P}V1_API_ENDPOINT"));
+        }
+        // The CTI server's Socket.IO: ws:// or wss:// as the REST API is
+        // http:// or https://.
+        let scheme = match get("V1_PROTOCOL").map(|p| p.trim().to_ascii_lowercase()) {
+            Some(p) if p == "https" => "wss",
+            _ => "ws",
+        };
+        let path = get("V1_WS_PATH").unwrap_or_else(|| "/socket.io".into());
+        let path = path.trim().trim_matches('/');
+        raw.nethcti.ws_url = Some(format!(
+            "{scheme}://{}/{path}/",
+            endpoint.trim().trim_end_matches('/')
+        ));
+    } else if get("V1_WS_PATH").is_some() {
+        return Err(format!("{P}V1_WS_PATH needs {P}V1_WS_ENDPOINT"));
     }
     Ok(())
 }
@@ -673,6 +697,7 @@ fn apply_env(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
             "OTPGATE_NETHCTI_URL" => raw.nethcti.url = Some(v),
             "OTPGATE_NETHCTI_TIMEOUT_MS" => raw.nethcti.timeout_ms = Some(parse_env(name, &v)?),
             "OTPGATE_NETHCTI_FREEPBX_APIS" => raw.nethcti.freepbx_apis = Some(comma_list(&v)),
+            "OTPGATE_NETHCTI_WS_URL" => raw.nethcti.ws_url = Some(v),
             "OTPGATE_LDAP_URL" => raw.ldap.url = Some(v),
             "OTPGATE_LDAP_STARTTLS" => raw.ldap.starttls = Some(parse_bool(name, &v)?),
             "OTPGATE_LDAP_CA_FILE" => raw.ldap.ca_file = Some(PathBuf::from(v)),
@@ -967,20 +992,21 @@ fn upstream_settings(
     Ok((proxy, relay))
 }
 
-/// Validates `upstream.ws_url` (`ws://HOST:PORT/PATH/`, the Engine.IO
-/// path of an Engine.IO v4 / Socket.IO v5 server) and returns it with its
-/// trailing slash.
+/// Validates `upstream.ws_url` (`ws://` or `wss://HOST:PORT/PATH/`, the
+/// Engine.IO path of an Engine.IO v4 / Socket.IO v5 server) and returns it
+/// with its trailing slash.
 fn ws_socket_io_url(text: &str) -> Result<String, String> {
     use otpgate_http::proxy::Uri;
     let bad = || {
         format!(
-            "upstream.ws_url {text:?} must be ws://HOST:PORT/PATH/ (the Socket.IO path, e.g. \
-             ws://127.0.0.1:8183/socket.io/; plain websocket, no query)"
+            "upstream.ws_url {text:?} must be ws://HOST:PORT/PATH/ or wss://... (the Socket.IO \
+             path, e.g. ws://127.0.0.1:8183/socket.io/; no query)"
         )
     };
     let uri: Uri = text.trim().parse().map_err(|_| bad())?;
     let authority = uri.authority().ok_or_else(bad)?;
-    if uri.scheme_str() != Some("ws")
+    let scheme = uri.scheme_str().unwrap_or_default();
+    if !matches!(scheme, "ws" | "wss")
         || uri.query().is_some()
         || authority.host().is_empty()
         || authority.as_str().contains('@')
@@ -989,7 +1015,7 @@ fn ws_socket_io_url(text: &str) -> Result<String, String> {
         return Err(bad());
     }
     let path = uri.path().trim_end_matches('/');
-    Ok(format!("ws://{authority}{path}/"))
+    Ok(format!("{scheme}://{authority}{path}/"))
 }
 
 /// A TOML error as one line: the file, line and column, the key being
@@ -1332,7 +1358,29 @@ impl Config {
                 .clone()
                 .filter(|u| u.trim().starts_with("http://"));
         }
-        let (upstream, upstream_ws) = upstream_settings(raw_upstream)?;
+        // The relay goes to the CTI server's Socket.IO and logs in there
+        // with the user's CTI session (API.md §9).
+        let cti_ws = raw.nethcti.ws_url.clone().filter(|u| !u.trim().is_empty());
+        if let Some(ws) = cti_ws {
+            if !nethcti_mode {
+                return Err("nethcti.ws_url needs auth.backend = \"nethcti\"".into());
+            }
+            if raw_upstream
+                .ws_url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty())
+            {
+                return Err(
+                    "nethcti.ws_url and upstream.ws_url both name the relay's upstream: set one"
+                        .into(),
+                );
+            }
+            raw_upstream.ws_url = Some(ws);
+        }
+        let (upstream, mut upstream_ws) = upstream_settings(raw_upstream)?;
+        if let Some(relay) = &mut upstream_ws {
+            relay.cti = nethcti_mode;
+        }
         let connections = connection_settings(&raw.connections)?;
         let freepbx_apis = raw.nethcti.freepbx_apis.clone();
         let password_backend = password_backend_settings(raw.auth, raw.nethcti, raw.ldap)?;
@@ -1754,11 +1802,6 @@ mod tests {
             ),
             (
                 "OTPGATE_UPSTREAM_WS_URL",
-                "wss://cti:8183/socket.io/",
-                "upstream.ws_url",
-            ),
-            (
-                "OTPGATE_UPSTREAM_WS_URL",
                 "ws://cti:8183/",
                 "upstream.ws_url",
             ),
@@ -1830,6 +1873,92 @@ mod tests {
         let c = Config::load(Some(&empty_file()), &env).expect("endpoint only");
         let up = c.http.upstream.expect("upstream");
         assert_eq!(up.url.to_string(), "http://legacy:8080/");
+    }
+
+    #[test]
+    fn the_v1_ws_variables_point_the_relay_at_the_cti_socket_io_which_logs_in_with_t() {
+        let v1 = ("NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT", "127.0.0.1:8179");
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                v1,
+                ("NETHVOICE_MIDDLEWARE_V1_WS_ENDPOINT", "127.0.0.1:8183"),
+            ]),
+        )
+        .expect("V1_WS");
+        let relay = c.http.upstream_ws.expect("relay");
+        assert_eq!(relay.url, "ws://127.0.0.1:8183/socket.io/");
+        assert!(relay.cti, "nethcti mode: the relayed login carries T");
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                v1,
+                ("NETHVOICE_MIDDLEWARE_V1_PROTOCOL", "https"),
+                // (the proxy itself speaks plain HTTP only)
+                ("OTPGATE_UPSTREAM_URL", "http://127.0.0.1:8179/webrest"),
+                ("NETHVOICE_MIDDLEWARE_V1_WS_ENDPOINT", "cti.example:8183/"),
+                ("NETHVOICE_MIDDLEWARE_V1_WS_PATH", "/io/"),
+            ]),
+        )
+        .expect("wss");
+        assert_eq!(
+            c.http.upstream_ws.expect("relay").url,
+            "wss://cti.example:8183/io/"
+        );
+        // otpgate's own naming.
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[
+                ("OTPGATE_AUTH_BACKEND", "nethcti"),
+                ("OTPGATE_NETHCTI_URL", "http://127.0.0.1:8179/webrest"),
+                ("OTPGATE_NETHCTI_WS_URL", "ws://127.0.0.1:8183/socket.io"),
+            ]),
+        )
+        .expect("nethcti.ws_url");
+        let relay = c.http.upstream_ws.expect("relay");
+        assert_eq!(
+            (relay.url.as_str(), relay.cti),
+            ("ws://127.0.0.1:8183/socket.io/", true)
+        );
+        // Outside nethcti mode the relay never sends a CTI session.
+        let c = Config::load(
+            Some(&empty_file()),
+            &env_of(&[("OTPGATE_UPSTREAM_WS_URL", "ws://127.0.0.1:8183/socket.io/")]),
+        )
+        .expect("plain relay");
+        assert!(!c.http.upstream_ws.expect("relay").cti);
+        for (env, needle) in [
+            (
+                vec![("NETHVOICE_MIDDLEWARE_V1_WS_ENDPOINT", "127.0.0.1:8183")],
+                "V1_WS_ENDPOINT needs",
+            ),
+            (
+                vec![v1, ("NETHVOICE_MIDDLEWARE_V1_WS_PATH", "/x")],
+                "V1_WS_PATH needs",
+            ),
+            (
+                vec![("OTPGATE_NETHCTI_WS_URL", "ws://127.0.0.1:8183/socket.io/")],
+                "nethcti.ws_url needs",
+            ),
+            (
+                vec![
+                    v1,
+                    ("OTPGATE_NETHCTI_WS_URL", "ws://127.0.0.1:8183/socket.io/"),
+                    ("OTPGATE_UPSTREAM_WS_URL", "ws://127.0.0.1:8184/socket.io/"),
+                ],
+                "set one",
+            ),
+            (
+                vec![
+                    v1,
+                    ("OTPGATE_NETHCTI_WS_URL", "http://127.0.0.1:8183/socket.io/"),
+                ],
+                "must be ws://",
+            ),
+        ] {
+            let e = Config::load(Some(&empty_file()), &env_of(&env)).expect_err(needle);
+            assert!(e.contains(needle), "{e}");
+        }
     }
 
     #[test]

@@ -333,6 +333,14 @@ fn backend(c: &Config, out: &mut Out) {
         nethcti.map_or_else(|| off("nethcti"), |(_, t)| ms(*t)),
     ));
     out.push((
+        "nethcti.ws_url",
+        match (nethcti, c.http.upstream_ws.as_ref()) {
+            (None, _) => off("nethcti"),
+            (Some(_), Some(w)) if w.cti => redact_url(&w.url),
+            (Some(_), _) => "(none: no Socket.IO relay)".to_owned(),
+        },
+    ));
+    out.push((
         "nethcti.freepbx_apis",
         c.http
             .cti

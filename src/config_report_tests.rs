@@ -112,6 +112,10 @@ fn the_chosen_parts_print_their_values_and_the_others_say_unused() {
     );
     assert!(cti.contains("nethcti.timeout_ms: 10000\n"), "{cti}");
     assert!(
+        cti.contains("nethcti.ws_url: (none: no Socket.IO relay)\n"),
+        "{cti}"
+    );
+    assert!(
         cti.contains("nethcti.freepbx_apis: [\"/dbconn/test\""),
         "{cti}"
     );

@@ -27,6 +27,7 @@ mod balancer;
 mod cli;
 mod connections;
 mod crash;
+mod cti_socketio;
 mod deploy;
 mod ldap;
 mod logs;

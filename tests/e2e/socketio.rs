@@ -158,17 +158,24 @@ async fn the_npm_socket_io_client_is_refused_with_an_expired_token() {
 
 /// `node tests/clients/upstream-sio.js`: a Socket.IO server (the npm
 /// package `socket.io`) that reports what it sees as JSON lines.
-struct UpstreamSio {
+pub struct UpstreamSio {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<Value>,
-    port: u16,
+    pub port: u16,
 }
 
 impl UpstreamSio {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Started with these arguments (`--cti`, a ping interval).
+    pub fn start_with(args: &[&str]) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new("node")
             .arg(clients_dir().join("upstream-sio.js"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
@@ -197,13 +204,36 @@ impl UpstreamSio {
         up
     }
 
-    fn expect(&self, event: &str) -> Value {
+    pub fn expect(&self, event: &str) -> Value {
         let v = self
             .lines
             .recv_timeout(SOON)
             .unwrap_or_else(|_| panic!("the upstream saw no {event:?} in time"));
         assert_eq!(v["event"], event, "{v}");
         v
+    }
+
+    /// The next report that is `event`, skipping others, within `SOON`.
+    pub fn until(&self, event: &str) -> Value {
+        let deadline = std::time::Instant::now() + SOON;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let v = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("the upstream saw no {event:?} in time"));
+            if v["event"] == event {
+                return v;
+            }
+        }
+    }
+
+    /// Sends a command line (see the script's header).
+    pub fn command(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("server stdin");
+        writeln!(stdin, "{line}").expect("write to the server");
+        stdin.flush().expect("flush");
     }
 }
 
@@ -215,7 +245,7 @@ impl Drop for UpstreamSio {
 }
 
 /// Whether the npm Socket.IO server is installed next to the client.
-fn have_node_server() -> bool {
+pub fn have_node_server() -> bool {
     let installed = clients_dir()
         .join("node_modules/socket.io/package.json")
         .is_file();

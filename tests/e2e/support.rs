@@ -641,6 +641,27 @@ impl NodeSocket {
         stdin.flush().expect("flush");
     }
 
+    /// Sends the client a command line (see `sio.js`'s header).
+    pub fn line(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("client stdin");
+        writeln!(stdin, "{line}").expect("write to the client");
+        stdin.flush().expect("flush");
+    }
+
+    /// The next report that is `event`, skipping others, within `within`.
+    pub fn until(&self, event: &str, within: Duration) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let v = self
+                .next(left)
+                .unwrap_or_else(|| panic!("no {event:?} within {within:?}"));
+            if v["event"] == event {
+                return v;
+            }
+        }
+    }
+
     /// The next thing the client reports (`{"t","event",...}`), within
     /// `within`.
     pub fn next(&self, within: Duration) -> Option<serde_json::Value> {

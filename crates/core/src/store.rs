@@ -341,4 +341,20 @@ pub trait Store: Send + Sync + 'static {
     /// The user's recorded persistent tokens, by audience (including ones
     /// since revoked by a cut-off or expired: the caller filters).
     async fn persistent_tokens(&self, user_id: i64) -> Result<Vec<PersistentToken>, StoreError>;
+
+    /// Records a login token of the user by id and times (API.md §9: so
+    /// that the user's last token going can end the backend's session);
+    /// removed by [`Store::purge_expired`] once expired.
+    async fn record_login_token(
+        &self,
+        user_id: i64,
+        jti: &str,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Whether the user has a token left at `now`, in one read: a recorded
+    /// login token or persistent token that is unexpired, not revoked by
+    /// id and issued at or after the user's cut-off, or an unexpired legacy
+    /// grant issued at or after it. False for an unknown user.
+    async fn has_live_tokens(&self, user_id: i64, now: i64) -> Result<bool, StoreError>;
 }

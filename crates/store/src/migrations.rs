@@ -54,11 +54,16 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "password_backend",
         include_str!("../migrations/sqlite/0008_password_backend.sql"),
     ),
+    (
+        9,
+        "login_tokens",
+        include_str!("../migrations/sqlite/0009_login_tokens.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first (same versions as SQLite up to
-/// 8; from 9 on, what only PostgreSQL needs: the change feed, the
-/// one-statement second-factor success).
+/// 8; 9 and 10 are what only PostgreSQL needs (the change feed, the
+/// one-statement second-factor success); 11 is SQLite's 9, login tokens).
 pub(crate) const POSTGRES: &[Embedded] = &[
     (
         1,
@@ -104,6 +109,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         10,
         "complete_second_factor",
         include_str!("../migrations/postgres/0010_complete_second_factor.sql"),
+    ),
+    (
+        11,
+        "login_tokens",
+        include_str!("../migrations/postgres/0011_login_tokens.sql"),
     ),
 ];
 

@@ -776,8 +776,14 @@ impl Store for PostgresStore {
             .await
             .map_err(map)?
             .rows_affected();
+        let t = sqlx::query("DELETE FROM login_tokens WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?
+            .rows_affected();
         self.feed.changed().await;
-        Ok(a + b)
+        Ok(a + b + t)
     }
 
     async fn complete_second_factor(
@@ -1424,6 +1430,46 @@ impl Store for PostgresStore {
             .map(persistent_from_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(map)
+    }
+
+    async fn record_login_token(
+        &self,
+        user_id: i64,
+        jti: &str,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_tokens (jti, user_id, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(user_id)
+        .bind(issued_at)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn has_live_tokens(&self, user_id: i64, now: i64) -> Result<bool, StoreError> {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND ( \
+             EXISTS (SELECT 1 FROM login_tokens t WHERE t.user_id = u.id \
+               AND t.expires_at > $2 AND t.issued_at >= u.tokens_valid_after \
+               AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = t.jti)) \
+             OR EXISTS (SELECT 1 FROM persistent_tokens p WHERE p.user_id = u.id \
+               AND p.expires_at > $2 AND p.issued_at >= u.tokens_valid_after \
+               AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = p.jti)) \
+             OR EXISTS (SELECT 1 FROM legacy_grants g WHERE g.user_id = u.id \
+               AND g.expires_at > $2 AND g.issued_at >= u.tokens_valid_after)))",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map)
     }
 }
 

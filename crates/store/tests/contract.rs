@@ -282,7 +282,87 @@ contract!(
     the_2fa_requirement_override_is_kept_and_counted,
     a_persistent_token_replaces_and_revokes_the_previous_one,
     persistent_token_replacement_leaves_one_under_concurrency,
+    a_user_has_live_tokens_until_the_last_one_goes,
 );
+
+/// Login tokens, persistent tokens and legacy grants each keep a user
+/// "with tokens" (API.md §9) until expired, revoked by id or cut off.
+async fn a_user_has_live_tokens_until_the_last_one_goes(s: Arc<dyn Store>) {
+    let a = s.create_user(&new_user("alice")).await.expect("alice");
+    let b = s.create_user(&new_user("bob")).await.expect("bob");
+    let live = |id: i64, now: i64| {
+        let s = s.clone();
+        async move { s.has_live_tokens(id, now).await.expect("live") }
+    };
+    assert!(!live(a.id, 200).await, "none recorded");
+    assert!(!live(9_999_999, 200).await, "unknown user");
+    s.record_login_token(a.id, "l1", 150, 1_000)
+        .await
+        .expect("l1");
+    s.record_login_token(a.id, "l2", 160, 2_000)
+        .await
+        .expect("l2");
+    s.record_login_token(a.id, "l2", 160, 2_000)
+        .await
+        .expect("recording twice is harmless");
+    assert!(live(a.id, 200).await);
+    assert!(!live(b.id, 200).await, "another user's tokens");
+    // Revoked by id: the other one remains; then none.
+    s.revoke_token("l1", a.id, 1_000).await.expect("revoke l1");
+    assert!(live(a.id, 200).await);
+    s.revoke_token("l2", a.id, 2_000).await.expect("revoke l2");
+    assert!(!live(a.id, 200).await);
+    // Expiry.
+    s.record_login_token(a.id, "l3", 170, 1_500)
+        .await
+        .expect("l3");
+    assert!(live(a.id, 1_499).await);
+    assert!(!live(a.id, 1_500).await);
+    // A persistent token counts, until revoked.
+    s.replace_persistent_token(&persistent(a.id, "phone-island", "p1"))
+        .await
+        .expect("p1");
+    assert!(live(a.id, 1_600).await);
+    s.remove_persistent_token(a.id, "phone-island")
+        .await
+        .expect("remove p1");
+    assert!(!live(a.id, 1_600).await);
+    // A legacy grant counts, until deleted.
+    s.create_legacy_nonce(&nonce("g1", a.id, 180, 5_000))
+        .await
+        .expect("nonce");
+    let grant = s
+        .redeem_legacy_nonce("g1", 181, 5_000)
+        .await
+        .expect("redeem")
+        .expect("grant");
+    assert!(live(a.id, 1_600).await);
+    assert!(s.delete_legacy_grant(&grant.token_hash).await.expect("del"));
+    assert!(!live(a.id, 1_600).await);
+    // The cut-off ends them all at once.
+    s.record_login_token(a.id, "l4", 190, 9_000)
+        .await
+        .expect("l4");
+    s.replace_persistent_token(&persistent(a.id, "mobile-app", "p2"))
+        .await
+        .expect("p2");
+    assert!(live(a.id, 1_600).await);
+    s.revoke_all_tokens(a.id, 1_001).await.expect("cut-off");
+    assert!(!live(a.id, 1_600).await);
+    // Expired records are purged; a user's go with the user.
+    s.record_login_token(b.id, "b1", 150, 300)
+        .await
+        .expect("b1");
+    s.record_login_token(b.id, "b2", 150, 9_000)
+        .await
+        .expect("b2");
+    s.purge_expired(400).await.expect("purge");
+    assert!(live(b.id, 200).await, "b2 remains (b1 purged)");
+    s.revoke_token("b2", b.id, 9_000).await.expect("revoke b2");
+    assert!(!live(b.id, 200).await);
+    assert!(s.delete_user(a.id).await.expect("delete"));
+    assert!(!live(a.id, 200).await);
+}
 
 fn persistent(user_id: i64, audience: &str, jti: &str) -> PersistentToken {
     PersistentToken {

@@ -136,6 +136,7 @@ impl AuthService {
         self.signal_revocation();
         self.audit
             .record(AuthEvent::TokenRevoked, &who.username, caller);
-        Ok(())
+        self.end_backend_session_if_last(who.user_id, &who.username)
+            .await
     }
 }

@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use crate::error::AuthError;
 use crate::model::{Principal, UserLiveState};
 use crate::service::AuthService;
+use crate::service::swaps::Followed;
 
 /// What a live socket logged in with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,12 +91,15 @@ impl EndReason {
 }
 
 /// The verdict on one live session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LiveVerdict {
     /// The user's 2FA state, when it differs from the session's.
     pub two_factor_changed: Option<bool>,
     /// Set when the session must end.
     pub ended: Option<EndReason>,
+    /// The session's token was swapped by `verify-otp`: the socket goes on
+    /// as this session (API.md §3).
+    pub rebound: Option<LiveSession>,
 }
 
 impl AuthService {
@@ -108,6 +112,34 @@ impl AuthService {
         if sessions.is_empty() {
             return Ok(Vec::new());
         }
+        // A session whose token verify-otp is swapping is held; one whose
+        // token it swapped is checked as the new one (`swaps`).
+        let now_ms = self.clock.now_ms();
+        // Per session: (the session to check, held, rebound to).
+        let followed: Vec<(LiveSession, bool, Option<LiveSession>)> = sessions
+            .iter()
+            .map(|s| {
+                let LiveCredential::Jwt(jti) = &s.credential else {
+                    return (s.clone(), false, None);
+                };
+                match self.swaps.follow(jti, now_ms) {
+                    Some(Followed::Pending) => (s.clone(), true, None),
+                    Some(Followed::To(to)) => {
+                        let to = LiveSession {
+                            two_factor: s.two_factor,
+                            ..to
+                        };
+                        (to.clone(), false, Some(to))
+                    }
+                    None => (s.clone(), false, None),
+                }
+            })
+            .collect();
+        let (swapped, rest): (Vec<LiveSession>, Vec<(bool, Option<LiveSession>)>) = followed
+            .into_iter()
+            .map(|(s, held, rebound)| (s, (held, rebound)))
+            .unzip();
+        let sessions = swapped.as_slice();
         let mut user_ids: Vec<i64> = sessions.iter().map(|s| s.user_id).collect();
         user_ids.sort_unstable();
         user_ids.dedup();
@@ -136,15 +168,20 @@ impl AuthService {
         let setting = self.policy.two_factor_required;
         Ok(sessions
             .iter()
-            .map(|s| {
-                verdict(
+            .zip(rest)
+            .map(|(s, (held, rebound))| {
+                if held {
+                    return LiveVerdict::default();
+                }
+                let v = verdict(
                     s,
                     users.get(&s.user_id),
                     &revoked,
                     &live_grants,
                     now,
                     setting,
-                )
+                );
+                LiveVerdict { rebound, ..v }
             })
             .collect())
     }
@@ -160,8 +197,8 @@ fn verdict(
 ) -> LiveVerdict {
     let Some(user) = user else {
         return LiveVerdict {
-            two_factor_changed: None,
             ended: Some(EndReason::Revoked),
+            ..LiveVerdict::default()
         };
     };
     let two_factor_changed = (user.two_factor != s.two_factor).then_some(user.two_factor);
@@ -185,6 +222,7 @@ fn verdict(
     LiveVerdict {
         two_factor_changed,
         ended,
+        rebound: None,
     }
 }
 

@@ -67,7 +67,7 @@ impl AuthService {
 
     /// The set-up token of a user who must enrol (`2fa: true,
     /// otp_verified: false, 2fa_setup: true`), audited as a set-up login.
-    pub(crate) fn issue_setup_token(&self, user: &User, caller: &Caller) -> IssuedToken {
+    pub(crate) fn issue_setup_token(&self, user: &User, caller: &Caller) -> (IssuedToken, String) {
         let mut claims = self.claims_for(
             user.id,
             &user.username,
@@ -79,7 +79,7 @@ impl AuthService {
         claims.two_factor_setup = true;
         self.audit
             .record(AuthEvent::TwoFactorSetupLogin, &user.username, caller);
-        self.sign(&claims)
+        (self.sign(&claims), claims.jti)
     }
 
     /// `otpgate user require-2fa NAME yes|no|default`: sets (or, with

@@ -20,6 +20,7 @@ pub mod oob;
 mod passwords;
 pub mod persistent;
 pub mod session;
+mod swaps;
 mod token_checks;
 pub mod two_factor;
 
@@ -197,6 +198,8 @@ pub struct AuthService {
     pub(crate) audit: Arc<audit::AuditLog>,
     /// Token checks remembered while the store reports no commit.
     token_checks: token_checks::TokenChecks,
+    /// Token swaps by verify-otp that live sockets follow.
+    pub(crate) swaps: swaps::Swaps,
     /// The password authority outside the store, if any (`None`: the
     /// built-in `local` backend, argon2id hashes in the store).
     pub(crate) password_backend: Option<Arc<dyn PasswordBackend>>,
@@ -236,6 +239,7 @@ impl AuthService {
             dummy_hash: tokio::sync::OnceCell::new(),
             revocations: tokio::sync::watch::Sender::new(0),
             token_checks: token_checks::TokenChecks::default(),
+            swaps: swaps::Swaps::default(),
             password_backend: None,
         })
     }
@@ -328,27 +332,8 @@ impl AuthService {
         }
     }
 
-    /// Issues a token for `username` that is valid after `valid_after`.
-    pub(crate) fn issue_token(
-        &self,
-        user_id: i64,
-        username: &str,
-        valid_after: i64,
-        two_factor: bool,
-        otp_verified: bool,
-    ) -> IssuedToken {
-        self.issue_token_for(
-            user_id,
-            username,
-            valid_after,
-            (two_factor, otp_verified),
-            self.policy.token_lifetime_secs,
-            None,
-        )
-        .0
-    }
-
-    /// [`Self::issue_token`] with a lifetime of `lifetime_secs` and an
+    /// Issues a token for `username` that is valid after `valid_after`,
+    /// with a lifetime of `lifetime_secs` and an
     /// audience (`None`: a person's token; `Some(app)`: a token for that
     /// application only); `stage` is (`2fa`, `otp_verified`). Also returns
     /// the token's id (`jti`).

@@ -4,7 +4,7 @@
 //! session ended when the user's tokens all go.
 
 use crate::error::{AuthError, StoreError};
-use crate::model::{NewUser, Principal, ProfileChange, User};
+use crate::model::{IssuedToken, NewUser, Principal, ProfileChange, User};
 use crate::password_backend::{Accepted, BackendError, Purpose};
 use crate::secret::{SecretBytes, SecretString};
 use crate::service::AuthService;
@@ -212,6 +212,58 @@ impl AuthService {
         }
         self.store.set_upstream_session(user.id, None).await?;
         Ok(())
+    }
+}
+
+impl AuthService {
+    /// Records a login token (`jti`, as issued in `token`) of `user` when
+    /// the user's backend keeps a session for them (API.md §9), so that
+    /// the last token going can end it. Nothing to record otherwise (no
+    /// write per login in `local` mode).
+    pub(crate) async fn record_login_token(
+        &self,
+        user: &User,
+        jti: &str,
+        token: &IssuedToken,
+    ) -> Result<(), AuthError> {
+        if self.password_backend.is_none() || user.upstream_session.is_none() {
+            return Ok(());
+        }
+        let issued_at = token
+            .expires_at
+            .saturating_sub(self.policy.token_lifetime_secs);
+        self.store
+            .record_login_token(user.id, jti, issued_at, token.expires_at)
+            .await?;
+        Ok(())
+    }
+
+    /// After one of the user's tokens went (logout, a persistent token
+    /// removed): if it was their last one (API.md §9: no unexpired,
+    /// unrevoked token of the user is left), ends the backend's session.
+    pub(crate) async fn end_backend_session_if_last(
+        &self,
+        user_id: i64,
+        username: &str,
+    ) -> Result<(), AuthError> {
+        if self.password_backend.is_none() {
+            return Ok(());
+        }
+        let Some(user) = self.store.user_by_name(username).await? else {
+            return Ok(());
+        };
+        if user.id != user_id || user.upstream_session.is_none() {
+            return Ok(());
+        }
+        if self
+            .store
+            .has_live_tokens(user.id, self.clock.now_secs())
+            .await?
+        {
+            return Ok(());
+        }
+        tracing::info!(user = %user.username, "the user's last token is gone: ending the backend session");
+        self.end_backend_session(&user).await
     }
 }
 

@@ -149,6 +149,8 @@ impl AuthService {
             self.signal_revocation();
             self.audit
                 .record(AuthEvent::TokenRevoked, &who.username, caller);
+            self.end_backend_session_if_last(who.user_id, &who.username)
+                .await?;
         }
         Ok(())
     }

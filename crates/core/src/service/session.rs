@@ -27,17 +27,20 @@ impl AuthService {
         let user = self
             .password_login_by_name(raw_username, password, caller)
             .await?;
-        if self.must_enrol(&user) {
-            return Ok(self.issue_setup_token(&user, caller));
-        }
-        let two_factor = user.totp.is_enabled();
-        Ok(self.issue_token(
-            user.id,
-            &user.username,
-            user.tokens_valid_after,
-            two_factor,
-            false,
-        ))
+        let (token, jti) = if self.must_enrol(&user) {
+            self.issue_setup_token(&user, caller)
+        } else {
+            self.issue_token_for(
+                user.id,
+                &user.username,
+                user.tokens_valid_after,
+                (user.totp.is_enabled(), false),
+                self.policy.token_lifetime_secs,
+                None,
+            )
+        };
+        self.record_login_token(&user, &jti, &token).await?;
+        Ok(token)
     }
 
     /// The password check of the login methods that name the user (native
@@ -227,7 +230,8 @@ impl AuthService {
         })
     }
 
-    /// Revokes only the presented token, until it would have expired.
+    /// Revokes only the presented token, until it would have expired; if
+    /// it was the user's last, the backend's session ends too (API.md §9).
     pub async fn logout(&self, who: &Principal, caller: &Caller) -> Result<(), AuthError> {
         self.store
             .revoke_token(&who.jti, who.user_id, who.expires_at)
@@ -235,7 +239,8 @@ impl AuthService {
         self.signal_revocation();
         self.audit
             .record(AuthEvent::TokenRevoked, &who.username, caller);
-        Ok(())
+        self.end_backend_session_if_last(who.user_id, &who.username)
+            .await
     }
 
     /// The caller's profile (as read by the token check: no second read).

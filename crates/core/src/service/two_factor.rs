@@ -14,6 +14,7 @@ use crate::model::{
 use crate::password_backend::Purpose;
 use crate::secret::SecretString;
 use crate::service::audit::{AuthEvent, CheckFactor, CheckResult};
+use crate::service::live::{LiveCredential, LiveSession};
 use crate::service::{AuthService, Caller};
 use crate::throttle::{Reserved, throttled};
 use crate::username;
@@ -346,31 +347,74 @@ impl AuthService {
         if !username::names(body_username, &who.username)? {
             return Err(AuthError::UsernameMismatch);
         }
+        // A socket can only have logged in with a token that passes the
+        // 2FA gate: if the presented one did, a socket may be on it, and
+        // goes on with the new token (API.md §3). The swap is announced
+        // before the check, whose success revokes the presented token.
+        let holds_sockets = !who.two_factor || who.otp_verified;
+        let follow = holds_sockets && self.swaps.begin(&who.jti, self.clock.now_ms());
         // The presented token has served its purpose: it is revoked in the
         // same write that records the success.
         let revoke = RevokeToken {
             jti: who.jti.clone(),
             expires_at: who.expires_at,
         };
-        let check = self
+        let check = match self
             .prove_second_factor(&who.user, code, Some(revoke), None, caller)
-            .await?;
-        // A socket can only have logged in with a token that passes the
-        // 2FA gate: if the presented one did, sockets of this process
-        // re-check now. A pre-OTP token (the usual case) holds no socket,
-        // and enabling 2FA has signalled already; so a login's second step
-        // costs no sweep of every live socket.
-        if !who.two_factor || who.otp_verified {
-            self.signal_revocation();
-        }
+            .await
+        {
+            Ok(check) => check,
+            Err(e) => {
+                if follow {
+                    self.swaps.cancel(&who.jti);
+                }
+                return Err(e);
+            }
+        };
         let valid_after = match check {
             // Enabling moved the cut-off past every older token: read it.
             OtpCheck::Accepted {
                 enabled_now: true, ..
-            } => self.current_user(who).await?.tokens_valid_after,
-            OtpCheck::Accepted { .. } => who.user.tokens_valid_after,
+            } => self.current_user(who).await,
+            OtpCheck::Accepted { .. } => Ok(who.user.clone()),
         };
-        Ok(self.issue_token(who.user_id, &who.username, valid_after, true, true))
+        let valid_after = match valid_after {
+            Ok(u) => u.tokens_valid_after,
+            Err(e) => {
+                if follow {
+                    self.swaps.cancel(&who.jti);
+                }
+                return Err(e);
+            }
+        };
+        let (token, jti) = self.issue_token_for(
+            who.user_id,
+            &who.username,
+            valid_after,
+            (true, true),
+            self.policy.token_lifetime_secs,
+            None,
+        );
+        self.record_login_token(&who.user, &jti, &token).await?;
+        if follow {
+            let to = LiveSession {
+                user_id: who.user_id,
+                credential: LiveCredential::Jwt(jti),
+                issued_at: token
+                    .expires_at
+                    .saturating_sub(self.policy.token_lifetime_secs),
+                expires_at: token.expires_at,
+                two_factor: true,
+            };
+            self.swaps.finish(&who.jti, to, self.clock.now_ms());
+        }
+        // Sockets of this process re-check now (a pre-OTP token, the usual
+        // case, holds no socket, and enabling 2FA has signalled already; so
+        // a login's second step costs no sweep of every live socket).
+        if holds_sockets {
+            self.signal_revocation();
+        }
+        Ok(token)
     }
 
     /// Re-authentication by password for sensitive changes, under the same

@@ -10,24 +10,30 @@
 //! disconnected. Logged-in sockets are watched ([`registry`]): when their
 //! token is revoked (by this process or any other sharing the store) they
 //! get `session_revoked` and are disconnected; when the user's 2FA turns
-//! on or off they get `2fa_status`. With `upstream.ws_url`, each
-//! logged-in socket also gets a connection to the upstream Socket.IO
-//! server whose events are relayed both ways ([`relay`]).
+//! on or off they get `2fa_status`. With `upstream.ws_url` (or the CTI
+//! server's Socket.IO in `nethcti` mode), each logged-in socket also gets
+//! a connection to the upstream Socket.IO server whose events, acks and
+//! binary attachments are relayed both ways ([`relay`]). In `nethcti`
+//! mode the relayed login carries the user's CTI session and the CTI
+//! server's answer (`authe_ok` or `401`) is the one the client gets.
 
+mod pump;
 pub mod registry;
 pub mod relay;
+pub mod wire;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Weak};
 
 use otpgate_core::AuthService;
+use otpgate_core::model::Principal;
 use otpgate_core::service::audit::AuthEvent;
 use otpgate_core::service::live::LiveSession;
 use otpgate_core::service::{Access, Caller, Dialect};
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::SocketIo;
-use socketioxide::extract::{Event, SocketRef, TryData};
+use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 
@@ -35,7 +41,8 @@ use crate::client_ip::{TrustedProxies, client_ip_behind};
 use crate::server::ConnectionCloser;
 use crate::state::WsSettings;
 use registry::Registry;
-use relay::{Args, RelaySettings};
+use relay::RelaySettings;
+use wire::Payload;
 
 /// Which endpoint a socket came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +64,22 @@ pub struct LoginPayload {
     /// server (when it is a short string).
     #[serde(default, rename = "uaType")]
     ua_type: Option<serde_json::Value>,
+}
+
+/// Whether a client event asked for an acknowledgement (it has an ack id):
+/// only then does the relay ask the upstream for one (socketioxide's
+/// [`AckSender`] does not tell).
+struct AsksAck(bool);
+
+impl socketioxide::handler::FromMessageParts<socketioxide::adapter::LocalAdapter> for AsksAck {
+    type Error = Infallible;
+    fn from_message_parts(
+        _: &Arc<socketioxide::socket::Socket<socketioxide::adapter::LocalAdapter>>,
+        _: &mut socketioxide_core::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        Ok(Self(ack_id.is_some()))
+    }
 }
 
 /// The Socket.IO side of the server: the service, the settings and the
@@ -134,8 +157,8 @@ impl Realtime {
         }
     }
 
-    /// The session a login payload proves, if it does.
-    async fn check(&self, kind: Kind, p: &LoginPayload) -> Option<LiveSession> {
+    /// The session a login payload proves, if it does, and its user.
+    async fn check(&self, kind: Kind, p: &LoginPayload) -> Option<(LiveSession, Principal)> {
         let (who, session) = match kind {
             Kind::Native => {
                 let who = self
@@ -156,7 +179,44 @@ impl Realtime {
         // `accessKeyId` names the token's user, after the one normalisation.
         otpgate_core::username::names(&p.access_key_id, &who.username)
             .unwrap_or(false)
-            .then_some(session)
+            .then_some((session, who))
+    }
+
+    /// Starts the upstream relay of a socket that just logged in as
+    /// `who`; false if the client must be refused (`nethcti` mode and no
+    /// CTI session to log in with upstream).
+    async fn start_relay(
+        &self,
+        settings: &Arc<RelaySettings>,
+        s: &SocketRef,
+        who: &Principal,
+        p: &LoginPayload,
+    ) -> bool {
+        let token = if settings.cti {
+            match self.auth.upstream_session(who).await {
+                Ok(Some(t)) => Some(t),
+                Ok(None) => return false,
+                Err(e) => {
+                    tracing::warn!(target: "otpgate::ws", error = %e, "the CTI session could not be read");
+                    return false;
+                }
+            }
+        } else {
+            None
+        };
+        let ua_type = p
+            .ua_type
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .filter(|u| u.len() <= 64)
+            .map(str::to_owned);
+        let login = relay::Login {
+            user: who.username.clone(),
+            ua_type,
+            token,
+        };
+        let handle = relay::Handle::spawn(settings.clone(), s.clone(), login);
+        self.registry.attach_relay(s, handle)
     }
 }
 
@@ -249,30 +309,36 @@ fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
                 AuthEvent::TokenRefused
             };
             rt.auth.audit().record(event, &user, &rt.caller(&s));
-            match session {
-                Some((session, p)) => {
-                    if rt.registry.set_live(&s, session) {
-                        let _ = s.emit("authe_ok", &json!({"message": "authorized successfully"}));
-                        if let Some(settings) = &rt.relay {
-                            let user = otpgate_core::username::normalize(&p.access_key_id);
-                            let ua = p
-                                .ua_type
-                                .as_ref()
-                                .and_then(serde_json::Value::as_str)
-                                .filter(|u| u.len() <= 64)
-                                .map(str::to_owned);
-                            let handle =
-                                relay::Handle::spawn(settings.clone(), s.clone(), user, ua);
-                            rt.registry.attach_relay(&s, handle);
+            let accepted = match session {
+                // Gone while being checked.
+                Some(((session, _), _)) if !rt.registry.set_live(&s, session.clone()) => true,
+                Some(((_, who), p)) => {
+                    match &rt.relay {
+                        // The CTI server's answer is the client's (the
+                        // relay passes on its `authe_ok` or `401`).
+                        Some(settings) if settings.cti => {
+                            rt.start_relay(settings, &s, &who, &p).await
+                        }
+                        Some(settings) => {
+                            let _ =
+                                s.emit("authe_ok", &json!({"message": "authorized successfully"}));
+                            rt.start_relay(settings, &s, &who, &p).await;
+                            true
+                        }
+                        None => {
+                            let _ =
+                                s.emit("authe_ok", &json!({"message": "authorized successfully"}));
+                            true
                         }
                     }
                 }
-                None => {
-                    tracing::debug!(target: "otpgate::ws", sid = %s.id, "socket login refused");
-                    rt.registry.remove(&s);
-                    let _ = s.emit("401", &json!({"message": "unauthorized access"}));
-                    disconnect(s);
-                }
+                None => false,
+            };
+            if !accepted {
+                tracing::debug!(target: "otpgate::ws", sid = %s.id, "socket login refused");
+                rt.registry.remove(&s);
+                let _ = s.emit("401", &json!({"message": "unauthorized access"}));
+                disconnect(s);
             }
         },
     );
@@ -280,10 +346,15 @@ fn on_connect(weak: Weak<Realtime>, kind: Kind, s: SocketRef) {
     // (dropped when there is none).
     let on_other = weak.clone();
     s.on_fallback(
-        async move |s: SocketRef, Event(event): Event, TryData(args): TryData<Args>| {
+        async move |s: SocketRef,
+                    Event(event): Event,
+                    TryData(payload): TryData<Payload>,
+                    AsksAck(asks): AsksAck,
+                    ack: AckSender| {
             let Some(rt) = on_other.upgrade() else { return };
-            let Ok(Args(args)) = args else { return };
-            if rt.relay.is_some() && !rt.registry.forward(&s, event, args) {
+            let Ok(payload) = payload else { return };
+            let ack = asks.then_some(ack);
+            if rt.relay.is_some() && !rt.registry.forward(&s, event, payload, ack) {
                 tracing::debug!(target: "otpgate::ws", sid = %s.id, "client event not relayed");
             }
         },

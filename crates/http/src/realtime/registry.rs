@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use otpgate_core::service::live::{LiveSession, LiveVerdict};
 use serde_json::json;
-use socketioxide::extract::SocketRef;
+use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::socket::Sid;
 
 use crate::realtime::Realtime;
 use crate::realtime::relay::Handle;
+use crate::realtime::wire::Payload;
 
 #[derive(Debug)]
 enum Phase {
@@ -84,13 +85,20 @@ impl Registry {
         }
     }
 
-    /// Queues a client event for the socket's upstream relay; false if the
-    /// socket has none (not logged in, no upstream) or its queue is full.
-    pub fn forward(&self, socket: &SocketRef, event: String, args: Vec<serde_json::Value>) -> bool {
+    /// Queues a client event (and its callback) for the socket's upstream
+    /// relay; false if the socket has none (not logged in, no upstream) or
+    /// its queue is full.
+    pub fn forward(
+        &self,
+        socket: &SocketRef,
+        event: String,
+        payload: Payload,
+        ack: Option<AckSender>,
+    ) -> bool {
         self.lock()
             .get(&socket.id)
             .and_then(|e| e.relay.as_ref())
-            .is_some_and(|r| r.forward(event, args))
+            .is_some_and(|r| r.forward(event, payload, ack))
     }
 
     /// Forgets a socket.
@@ -147,18 +155,22 @@ impl Registry {
         (overdue, sids, sessions)
     }
 
-    /// Applies verdicts: records 2FA changes, removes ended sockets, and
-    /// returns what to tell whom (sent outside the lock).
-    fn apply(&self, sids: &[Sid], verdicts: &[LiveVerdict]) -> Vec<(SocketRef, LiveVerdict)> {
+    /// Applies verdicts: rebinds swapped sessions, records 2FA changes,
+    /// removes ended sockets, and returns what to tell whom (sent outside
+    /// the lock).
+    fn apply(&self, sids: &[Sid], verdicts: Vec<LiveVerdict>) -> Vec<(SocketRef, LiveVerdict)> {
         let mut map = self.lock();
         let mut out = Vec::new();
         for (sid, v) in sids.iter().zip(verdicts) {
-            if v.two_factor_changed.is_none() && v.ended.is_none() {
+            if v.two_factor_changed.is_none() && v.ended.is_none() && v.rebound.is_none() {
                 continue;
             }
             let Some(entry) = map.get_mut(sid) else {
                 continue;
             };
+            if let (Some(to), Phase::Live(s)) = (&v.rebound, &mut entry.phase) {
+                *s = to.clone();
+            }
             if let (Some(on), Phase::Live(s)) = (v.two_factor_changed, &mut entry.phase) {
                 s.two_factor = on;
             }
@@ -166,7 +178,7 @@ impl Registry {
             if v.ended.is_some() {
                 map.remove(sid);
             }
-            out.push((socket, *v));
+            out.push((socket, v));
         }
         out
     }
@@ -193,7 +205,7 @@ impl Realtime {
                 return;
             }
         };
-        for (socket, v) in self.registry.apply(&sids, &verdicts) {
+        for (socket, v) in self.registry.apply(&sids, verdicts) {
             if let Some(on) = v.two_factor_changed {
                 let _ = socket.emit("2fa_status", &json!({"status": on}));
             }

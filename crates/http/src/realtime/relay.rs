@@ -1,4 +1,5 @@
-//! The relay to an upstream Socket.IO server (`upstream.ws_url`).
+//! The relay to an upstream Socket.IO server (`upstream.ws_url`, or in
+//! `nethcti` mode the CTI server's Socket.IO, API.md §9).
 //!
 //! For every socket that logs in (at `<api_prefix>/ws/` or the legacy
 //! `/socket.io/`), otpgate opens one Socket.IO connection to the upstream
@@ -12,15 +13,24 @@
 //! 2. After the Engine.IO open packet (`0{...}`): `40` (connect to the main
 //!    namespace `/`), then, once the upstream acknowledges it (`40...`),
 //!    the event `42["login",{"accessKeyId":"<username>","uaType":"<uaType>"}]`
-//!    (`uaType` only when the client sent a string one; never a `token`).
+//!    (`uaType` only when the client sent a string one). In `nethcti` mode
+//!    ([`RelaySettings::cti`]) the login also carries `"token": T`, the
+//!    user's CTI session (never the client's token), and the CTI server's
+//!    answer is the client's: its `authe_ok` is passed on (once), its
+//!    `401` is passed on and ends the client socket. Otherwise the
+//!    upstream's `authe_ok` is swallowed (the client had otpgate's) and its
+//!    `401` ends the upstream connection.
 //! 3. Pings (`2`) are answered with pongs (`3`); every event the client
-//!    emits other than `login` is forwarded as `42[name, ...args]`.
+//!    emits other than `login` is forwarded.
 //!
-//! Every event the upstream emits on `/` (`42[name, ...args]`) is emitted to
-//! the client with the same name and arguments, except the names otpgate
-//! uses itself ([`OWN_EVENTS`]): the upstream's `authe_ok` (its answer to
-//! the relayed login) is swallowed, its `401` ends the upstream connection.
-//! Acknowledgements and binary attachments are not relayed.
+//! Every event the upstream emits on `/` is emitted to the client with the
+//! same name and arguments, except the names otpgate uses itself
+//! ([`OWN_EVENTS`]). Acknowledgements are relayed both ways: a client
+//! event with a callback goes up with an ack id of the relay's own, and
+//! the upstream's ack answers the client's callback; an upstream event
+//! with an ack id is emitted to the client with a callback whose answer
+//! goes back up as the ack. Binary attachments (`45n-` / `46n-` packets
+//! and their binary frames) are relayed both ways ([`wire`]).
 //!
 //! The client gets `upstream_connected` (`{}`) each time the relayed login
 //! has been sent, and `upstream_disconnected` (`{"reason": ...}`, once per
@@ -34,28 +44,34 @@
 //!
 //! Memory per connection is bounded: at most [`QUEUE`] client events wait
 //! for the upstream (more are dropped), upstream messages are capped at
-//! [`MAX_MESSAGE`] bytes (larger ones end the connection), the websocket
-//! buffers are small, and events for the client go through socketioxide's
-//! bounded per-socket buffer (dropped when full).
+//! [`MAX_MESSAGE`] bytes (larger ones end the connection) and a binary
+//! packet's attachments at [`wire::MAX_ATTACHMENTS`] and [`MAX_MESSAGE`]
+//! bytes in all, at most [`MAX_PENDING_ACKS`] acks wait in each direction
+//! (an event beyond that goes without its ack request; a waiting ack is
+//! dropped after [`ACK_TIMEOUT`] and with the upstream connection), the
+//! websocket buffers are small, and events for the client go through
+//! socketioxide's bounded per-socket buffer (dropped when full).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
+use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
-use serde::de::{Deserializer, SeqAccess, Visitor};
-use serde::ser::{SerializeTuple, Serializer};
-use serde::{Deserialize, Serialize};
+use otpgate_core::secret::SecretString;
+use serde::Deserialize;
 use serde_json::{Value, json};
-use socketioxide::extract::SocketRef;
+use socketioxide::extract::{AckSender, SocketRef};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::proxy::USER_HEADER;
+use crate::realtime::wire::{self, Payload};
 
 /// Client events waiting for the upstream, per connection.
 pub const QUEUE: usize = 32;
@@ -64,7 +80,11 @@ pub const MAX_MESSAGE: usize = 1024 * 1024;
 /// An upstream connection that lasts this long resets the retry delay.
 const STABLE: Duration = Duration::from_secs(10);
 /// Longest wait for the upstream to take a frame.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Acks waiting per connection, in each direction.
+pub const MAX_PENDING_ACKS: usize = 64;
+/// How long an ack is waited for (either direction).
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Event names otpgate emits itself (and Socket.IO's reserved ones): never
 /// relayed from the upstream.
@@ -97,6 +117,9 @@ pub struct RelaySettings {
     pub retry_min: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
+    /// `nethcti` mode (API.md §9): the relayed login carries the user's
+    /// CTI session and the CTI server's answer is the client's.
+    pub cti: bool,
 }
 
 impl RelaySettings {
@@ -109,51 +132,28 @@ impl RelaySettings {
             connect_timeout: Duration::from_secs(10),
             retry_min: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
+            cti: false,
         }
-    }
-}
-
-/// The arguments of an event, all of them (Socket.IO events carry any
-/// number). Serialized as a tuple, so socketioxide emits them as separate
-/// arguments; deserialized from all the arguments of a received event.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Args(pub Vec<Value>);
-
-impl Serialize for Args {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut t = s.serialize_tuple(self.0.len())?;
-        for v in &self.0 {
-            t.serialize_element(v)?;
-        }
-        t.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Args {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct All;
-        impl<'de> Visitor<'de> for All {
-            type Value = Args;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("event arguments")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Args, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = seq.next_element::<Value>()? {
-                    out.push(v);
-                }
-                Ok(Args(out))
-            }
-        }
-        d.deserialize_tuple(usize::MAX, All)
     }
 }
 
 /// A client event on its way to the upstream.
+pub(crate) struct Outgoing {
+    pub(crate) event: String,
+    pub(crate) payload: Payload,
+    /// The client's callback, if it asked for an ack.
+    pub(crate) ack: Option<AckSender>,
+}
+
+/// Who the relay logs in as upstream.
 #[derive(Debug)]
-struct Outgoing {
-    event: String,
-    args: Vec<Value>,
+pub struct Login {
+    /// The canonical username (`accessKeyId`).
+    pub user: String,
+    /// The client's `uaType`, when a short string.
+    pub ua_type: Option<String>,
+    /// The user's CTI session T, in `nethcti` mode.
+    pub token: Option<SecretString>,
 }
 
 /// The relay of one logged-in socket. Dropping it ends the upstream
@@ -164,29 +164,30 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Starts relaying for `socket`, logged in as `user`.
-    pub fn spawn(
-        settings: Arc<RelaySettings>,
-        socket: SocketRef,
-        user: String,
-        ua_type: Option<String>,
-    ) -> Self {
+    /// Starts relaying for `socket`, logged in upstream as `login` says.
+    pub fn spawn(settings: Arc<RelaySettings>, socket: SocketRef, login: Login) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(settings, socket, user, ua_type, rx));
+        tokio::spawn(run(settings, socket, login, rx));
         Self { tx }
     }
 
-    /// Queues a client event for the upstream; false if dropped (queue
-    /// full or relay ended).
-    pub fn forward(&self, event: String, args: Vec<Value>) -> bool {
-        self.tx.try_send(Outgoing { event, args }).is_ok()
+    /// Queues a client event (with its callback, if any) for the upstream;
+    /// false if dropped (queue full or relay ended).
+    pub fn forward(&self, event: String, payload: Payload, ack: Option<AckSender>) -> bool {
+        self.tx
+            .try_send(Outgoing {
+                event,
+                payload,
+                ack,
+            })
+            .is_ok()
     }
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How an upstream session ended.
-enum End {
+pub(crate) enum End {
     /// The client socket is gone: stop for good.
     ClientGone,
     /// The upstream failed or left; `was_up` if the login had been
@@ -220,15 +221,17 @@ async fn until<F: Future>(rx: &mut mpsc::Receiver<Outgoing>, fut: F) -> Option<F
 async fn run(
     settings: Arc<RelaySettings>,
     socket: SocketRef,
-    user: String,
-    ua_type: Option<String>,
+    login: Login,
     mut rx: mpsc::Receiver<Outgoing>,
 ) {
     let mut delay = settings.retry_min;
     // Whether the client has been told about the current outage.
     let mut reported = false;
+    // In `nethcti` mode: whether the client has had the CTI server's
+    // `authe_ok` (passed on once, not at every reconnection).
+    let mut answered = false;
     loop {
-        match session(&settings, &socket, &user, ua_type.as_deref(), &mut rx).await {
+        match session(&settings, &socket, &login, &mut answered, &mut rx).await {
             End::ClientGone => return,
             End::Upstream {
                 reason,
@@ -272,7 +275,7 @@ fn down(reason: &'static str) -> End {
     }
 }
 
-fn up(reason: &'static str) -> End {
+pub(crate) fn up(reason: &'static str) -> End {
     End::Upstream {
         reason,
         was_up: true,
@@ -284,31 +287,41 @@ fn up(reason: &'static str) -> End {
 async fn session(
     settings: &RelaySettings,
     socket: &SocketRef,
-    user: &str,
-    ua_type: Option<&str>,
+    login: &Login,
+    answered: &mut bool,
     rx: &mut mpsc::Receiver<Outgoing>,
 ) -> End {
-    let connect = tokio::time::timeout(settings.connect_timeout, handshake(settings, user));
+    let connect = tokio::time::timeout(settings.connect_timeout, handshake(settings, &login.user));
     let (mut ws, keepalive) = match until(rx, connect).await {
         None => return End::ClientGone,
         Some(Err(_)) => return down("timeout"),
         Some(Ok(Err(reason))) => return down(reason),
         Some(Ok(Ok(v))) => v,
     };
-    let mut login = serde_json::Map::new();
-    login.insert("accessKeyId".into(), Value::String(user.to_owned()));
-    if let Some(ua) = ua_type {
-        login.insert("uaType".into(), Value::String(ua.to_owned()));
+    let mut payload = serde_json::Map::new();
+    payload.insert("accessKeyId".into(), Value::String(login.user.clone()));
+    if let Some(t) = &login.token {
+        payload.insert("token".into(), Value::String(t.expose().to_owned()));
     }
-    if send(&mut ws, encode_event("login", &[Value::Object(login)]))
-        .await
-        .is_err()
-    {
+    if let Some(ua) = &login.ua_type {
+        payload.insert("uaType".into(), Value::String(ua.clone()));
+    }
+    let frame = wire::encode(Some("login"), None, &[Value::Object(payload)], 0);
+    if send(&mut ws, frame).await.is_err() {
         return down("closed");
     }
     let _ = socket.emit("upstream_connected", &json!({}));
     let since = tokio::time::Instant::now();
-    let end = relay(&mut ws, socket, rx, keepalive).await;
+    let mut pump = super::pump::Pump {
+        ws: &mut ws,
+        socket,
+        cti: settings.cti,
+        answered,
+        next_id: 0,
+        client_acks: HashMap::new(),
+        upstream_acks: FuturesUnordered::new(),
+    };
+    let end = pump.run(rx, keepalive).await;
     if let End::Upstream { reason, .. } = end {
         return End::Upstream {
             reason,
@@ -347,9 +360,15 @@ async fn handshake(settings: &RelaySettings, user: &str) -> Result<(Ws, Duration
         .max_write_buffer_size(MAX_MESSAGE)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), true)
-        .await
-        .map_err(|_| "unreachable")?;
+    let connector = if settings.url.starts_with("wss://") {
+        Some(Connector::Rustls(tls().ok_or("tls setup failed")?))
+    } else {
+        None
+    };
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_tls_with_config(req, Some(config), true, connector)
+            .await
+            .map_err(|_| "unreachable")?;
     let open = next_text(&mut ws).await.ok_or("closed")?;
     let info = open.strip_prefix('0').ok_or("protocol error")?;
     let info: OpenPacket = serde_json::from_str(info).map_err(|_| "protocol error")?;
@@ -366,6 +385,27 @@ async fn handshake(settings: &RelaySettings, user: &str) -> Result<(Ws, Duration
             return Err("refused");
         }
     }
+}
+
+/// The TLS client of `wss://` upstreams (the system's roots, ring), built
+/// once.
+fn tls() -> Option<Arc<rustls::ClientConfig>> {
+    static TLS: std::sync::OnceLock<Option<Arc<rustls::ClientConfig>>> = std::sync::OnceLock::new();
+    TLS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Some(Arc::new(config))
+    })
+    .clone()
 }
 
 /// The Engine.IO open packet's fields otpgate uses.
@@ -398,7 +438,7 @@ async fn next_text(ws: &mut Ws) -> Option<String> {
 
 /// Sends a text frame, giving up after [`SEND_TIMEOUT`] (an upstream that
 /// stops reading must not hold the task forever).
-async fn send(ws: &mut Ws, text: String) -> Result<(), End> {
+pub(crate) async fn send(ws: &mut Ws, text: String) -> Result<(), End> {
     match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(text))).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(up("closed")),
@@ -406,169 +446,23 @@ async fn send(ws: &mut Ws, text: String) -> Result<(), End> {
     }
 }
 
-/// Pumps events both ways until one side ends.
-async fn relay(
-    ws: &mut Ws,
-    socket: &SocketRef,
-    rx: &mut mpsc::Receiver<Outgoing>,
-    keepalive: Duration,
-) -> End {
-    // The upstream must send something (at least its pings) this often.
-    let mut deadline = tokio::time::Instant::now() + keepalive;
-    loop {
-        tokio::select! {
-            m = rx.recv() => {
-                let Some(m) = m else { return End::ClientGone };
-                if let Err(end) = send(ws, encode_event(&m.event, &m.args)).await {
-                    return end;
-                }
-            }
-            msg = tokio::time::timeout_at(deadline, ws.next()) => {
-                let msg = match msg {
-                    Err(_) => return up("timeout"),
-                    Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => {
-                        return up("closed");
-                    }
-                    Ok(Some(Ok(Message::Text(t)))) => t,
-                    Ok(Some(Ok(_))) => continue,
-                };
-                deadline = tokio::time::Instant::now() + keepalive;
-                match packet(msg.as_str()) {
-                    Packet::Ping => {
-                        if let Err(end) = send(ws, "3".to_owned()).await {
-                            return end;
-                        }
-                    }
-                    Packet::Close => return up("closed"),
-                    Packet::Disconnect => return up("disconnected"),
-                    Packet::Event(name, args) => {
-                        if let Some(end) = deliver(socket, name, args) {
-                            return end;
-                        }
-                    }
-                    Packet::Other => {}
-                }
-            }
-        }
-    }
-}
-
-/// Emits an upstream event to the client; `Some` to stop relaying.
-fn deliver(socket: &SocketRef, name: String, args: Vec<Value>) -> Option<End> {
-    if name == "401" {
-        return Some(up("refused"));
-    }
-    if OWN_EVENTS.contains(&name.as_str()) {
-        tracing::debug!(target: "otpgate::ws", event = %name, "upstream event not relayed");
-        return None;
-    }
-    match socket.emit(&name, &Args(args)) {
-        Ok(()) => None,
-        Err(_) if !socket.connected() => Some(End::ClientGone),
-        Err(e) => {
-            tracing::warn!(target: "otpgate::ws", sid = %socket.id, error = %e, "upstream event dropped");
-            None
-        }
-    }
-}
-
-/// What an upstream text frame is.
-#[derive(Debug, PartialEq)]
-enum Packet {
-    /// Engine.IO ping `2`.
-    Ping,
-    /// Engine.IO close `1`.
-    Close,
-    /// Socket.IO disconnect `41` (or a connect error `44`) on `/`.
-    Disconnect,
-    /// Socket.IO event `42[name, ...args]` on `/`.
-    Event(String, Vec<Value>),
-    /// Anything else (noop, acks, other namespaces, binary events).
-    Other,
-}
-
-fn packet(text: &str) -> Packet {
-    match text {
-        "2" => return Packet::Ping,
-        "1" => return Packet::Close,
-        _ => {}
-    }
-    let Some(sio) = text.strip_prefix('4') else {
-        return Packet::Other;
-    };
-    let mut chars = sio.chars();
-    let kind = chars.next();
-    let rest = chars.as_str();
-    // An optional namespace (`/name,`): only `/` is relayed.
-    let rest = match rest.strip_prefix('/') {
-        Some(_) => match rest.split_once(',') {
-            Some(("/", r)) => r,
-            _ => return Packet::Other,
-        },
-        None => rest,
-    };
-    match kind {
-        Some('1' | '4') => Packet::Disconnect,
-        Some('2') => {
-            // An optional ack id, then the JSON array.
-            let json = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-            let Ok(Value::Array(items)) = serde_json::from_str::<Value>(json) else {
-                return Packet::Other;
-            };
-            let mut items = items.into_iter();
-            match items.next() {
-                Some(Value::String(name)) => Packet::Event(name, items.collect()),
-                _ => Packet::Other,
-            }
-        }
-        _ => Packet::Other,
-    }
-}
-
-/// `42[event, ...args]`.
-fn encode_event(event: &str, args: &[Value]) -> String {
-    let mut all = Vec::with_capacity(args.len().saturating_add(1));
-    all.push(Value::String(event.to_owned()));
-    all.extend(args.iter().cloned());
-    format!("42{}", Value::Array(all))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_upstream_frames() {
-        assert_eq!(packet("2"), Packet::Ping);
-        assert_eq!(packet("1"), Packet::Close);
-        assert_eq!(packet("6"), Packet::Other);
-        assert_eq!(packet("41"), Packet::Disconnect);
-        assert_eq!(packet("44{\"message\":\"no\"}"), Packet::Disconnect);
-        assert_eq!(
-            packet(r#"42["queue",{"n":1},2]"#),
-            Packet::Event("queue".into(), vec![json!({"n": 1}), json!(2)])
-        );
-        assert_eq!(packet(r#"42/,["e"]"#), Packet::Event("e".into(), vec![]));
-        assert_eq!(
-            packet(r#"4212["e","x"]"#),
-            Packet::Event("e".into(), vec![json!("x")])
-        );
-        assert_eq!(packet(r#"42/admin,["e"]"#), Packet::Other);
-        assert_eq!(packet(r#"42[1,2]"#), Packet::Other);
-        assert_eq!(packet(r#"42not json"#), Packet::Other);
-        assert_eq!(packet(r#"43[1]"#), Packet::Other);
-    }
 
     #[test]
     fn at_most_queue_client_events_wait_for_the_upstream() {
         let (tx, mut rx) = mpsc::channel(QUEUE);
         let h = Handle { tx };
         for i in 0..QUEUE {
-            assert!(h.forward(format!("e{i}"), vec![json!(i)]));
+            assert!(h.forward(format!("e{i}"), Payload::json(vec![json!(i)]), None));
         }
-        assert!(!h.forward("one too many".into(), vec![]), "bounded");
+        assert!(
+            !h.forward("one too many".into(), Payload::default(), None),
+            "bounded"
+        );
         assert_eq!(rx.try_recv().map(|m| m.event).ok().as_deref(), Some("e0"));
-        assert!(h.forward("room again".into(), vec![]));
+        assert!(h.forward("room again".into(), Payload::default(), None));
         drop(h);
         let mut left = 0;
         while rx.try_recv().is_ok() {
@@ -576,18 +470,5 @@ mod tests {
         }
         assert_eq!(left, QUEUE);
         assert!(rx.is_closed(), "dropping the handle closes the channel");
-    }
-
-    #[test]
-    fn encodes_events_with_all_their_arguments() {
-        assert_eq!(encode_event("a", &[]), r#"42["a"]"#);
-        assert_eq!(
-            encode_event("login", &[json!({"accessKeyId": "bob"})]),
-            r#"42["login",{"accessKeyId":"bob"}]"#
-        );
-        assert_eq!(
-            serde_json::to_string(&Args(vec![json!(1), json!([2])])).unwrap_or_default(),
-            "[1,[2]]"
-        );
     }
 }

@@ -397,6 +397,75 @@ async fn revoke_all_and_user_del_end_the_cti_session() {
 }
 
 #[tokio::test]
+async fn the_cti_session_ends_with_the_last_logout_not_before() {
+    let (cti, app) = setup().await;
+    let remove = "/authentication/persistent_token_remove";
+    let first = app.login("carol", PW).await;
+    let second = app.login("carol", PW).await;
+    let t = cti.persistent_token("carol").unwrap();
+    let logout = |token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .call(Method::POST, "/api/logout", Some(&token), None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+    };
+    // Not the last token: the CTI session stays.
+    logout(first).await;
+    assert!(cti.received_on(remove).is_empty());
+    assert_eq!(cti.persistent_token("carol").as_deref(), Some(t.as_str()));
+    // A persistent token keeps it too.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/tokens/persistent/phone-island",
+            Some(&second),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    logout(second).await;
+    assert!(
+        cti.received_on(remove).is_empty(),
+        "the persistent one lives"
+    );
+    // Removing it leaves the new login's token; that one's logout is the
+    // last token going: the session ends, sent as §9 says, and otpgate
+    // forgets T.
+    let third = app.login("carol", PW).await;
+    let t3 = cti.persistent_token("carol").unwrap();
+    let r = app
+        .call(
+            Method::DELETE,
+            "/api/tokens/persistent/phone-island",
+            Some(&third),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    assert!(cti.received_on(remove).is_empty(), "the login token lives");
+    logout(third).await;
+    let removed = cti.received_on(remove);
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(
+        removed[0].authorization.as_deref(),
+        Some(format!("carol:{t3}").as_str())
+    );
+    assert_eq!(
+        removed[0].body,
+        json!({"type": "phone-island", "subtype": "user"})
+    );
+    assert_ne!(t, t3, "each login opened its own session");
+    assert_eq!(cti.persistent_token("carol"), None);
+    assert_eq!(
+        app.svc.show_user("carol").await.unwrap().upstream_session,
+        None
+    );
+}
+
+#[tokio::test]
 async fn the_legacy_and_capillary_logins_ask_the_cti_server_too() {
     let cti = CtiServer::start(&[("carol", PW)]).await;
     let policy = Policy {

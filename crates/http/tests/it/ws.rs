@@ -4,7 +4,8 @@
 //! in are dropped after the login timeout (clock-driven); logged-in
 //! sockets get `session_revoked` and a disconnect when their token is
 //! revoked here or by another process sharing the store, and
-//! `2fa_status` when the user's 2FA changes.
+//! `2fa_status` when the user's 2FA changes; the socket whose token
+//! verify-otp swaps goes on with the new token.
 
 use std::time::{Duration, Instant};
 
@@ -207,26 +208,57 @@ async fn revocations_by_another_process_close_sockets_within_a_second() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn turning_2fa_on_and_off_is_announced_then_the_session_ends() {
+async fn the_enrolling_socket_survives_the_token_swap_and_every_other_one_ends() {
     let app = TestApp::new().await;
     app.add_user("alice", "pw-secret-9").await;
     let token = app.login("alice", "pw-secret-9").await;
+    let other = app.login("alice", "pw-secret-9").await;
     let addr = app.serve().await;
-    let mut sio = Sio::connect(addr, "/api/ws/").await;
-    assert_eq!(sio.login("alice", &token).await, authe_ok());
-    // Enrol and enable 2FA from another client.
+    let mut enrolling = Sio::connect(addr, "/api/ws/").await;
+    assert_eq!(enrolling.login("alice", &token).await, authe_ok());
+    let mut elsewhere = Sio::connect(addr, "/api/ws/").await;
+    assert_eq!(elsewhere.login("alice", &other).await, authe_ok());
+    // A wrong code swaps nothing and ends nothing.
     let secret = app.pending_secret(&token).await;
+    let wrong = crate::support::other_code(&app.code(&secret, 0));
+    let r = app.verify(&token, "alice", &wrong).await;
+    assert_ne!(r.status, StatusCode::OK);
+    assert_eq!(enrolling.next(Duration::from_millis(500)).await, None);
+    // Enrolment with the socket's token: 2FA on, older tokens revoked.
     let r = app.verify(&token, "alice", &app.code(&secret, 0)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let verified = r.body["data"]["token"].as_str().unwrap().to_owned();
+    // The session that enrolled goes on, told of 2FA, never revoked.
     assert_eq!(
-        sio.expect(SOON).await,
+        enrolling.expect(SOON).await,
         Ev::Event("2fa_status".into(), json!({"status": true}))
     );
-    // Enabling 2FA revoked every older token, this socket's too.
-    assert!(matches!(sio.expect(SOON).await, Ev::Event(ref n, _) if n == "session_revoked"));
-    assert_eq!(sio.expect(SOON).await, Ev::Disconnect);
+    assert_eq!(
+        enrolling.next(Duration::from_secs(1)).await,
+        None,
+        "no session_revoked for the enrolling socket"
+    );
+    // Every other socket of the user ends.
+    assert_eq!(
+        elsewhere.expect(SOON).await,
+        Ev::Event("2fa_status".into(), json!({"status": true}))
+    );
+    assert!(matches!(elsewhere.expect(SOON).await, Ev::Event(ref n, _) if n == "session_revoked"));
+    assert_eq!(elsewhere.expect(SOON).await, Ev::Disconnect);
+    // The socket is bound to the new token now: its logout ends it.
+    let r = app
+        .call(Method::POST, "/api/logout", Some(&verified), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(matches!(enrolling.expect(SOON).await, Ev::Event(ref n, _) if n == "session_revoked"));
+    assert_eq!(enrolling.expect(SOON).await, Ev::Disconnect);
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_2fa_off_is_announced_then_the_session_ends() {
+    let app = TestApp::new().await;
+    let (verified, _) = app.user_with_2fa("alice", "pw-secret-9").await;
+    let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(sio.login("alice", &verified).await, authe_ok());
     let r = app

@@ -47,7 +47,9 @@ async fn a_store_migrated_by_sqlx_opens_with_its_data_and_record_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let path = sqlx_store(&dir);
     let before = records(&path);
-    assert_eq!(before.len(), SQLITE.len());
+    // The fixture was made at migration 8; later ones are applied now.
+    let newer = SQLITE.iter().filter(|(v, _, _)| *v > 8).count();
+    assert_eq!(before.len() + newer, SQLITE.len());
 
     let store = SqliteStore::open(path.to_str().unwrap(), &SqliteOptions::default())
         .await
@@ -56,7 +58,13 @@ async fn a_store_migrated_by_sqlx_opens_with_its_data_and_record_unchanged() {
     assert_eq!(alice.username, "alice");
     assert!(alice.password_hash.starts_with("$argon2id$"));
     store.close();
-    assert_eq!(records(&path), before, "nothing re-applied or re-recorded");
+    let after = records(&path);
+    assert_eq!(
+        after.get(..before.len()),
+        Some(before.as_slice()),
+        "nothing re-applied or re-recorded"
+    );
+    assert_eq!(after.len(), SQLITE.len(), "the newer migrations applied");
 }
 
 #[test]
@@ -66,7 +74,9 @@ fn a_new_store_records_exactly_what_sqlx_recorded() {
     let theirs = records(&sqlx_store(&dir));
     let ours = dir.path().join("new.db");
     run(&ours, TIMEOUT, SQLITE).unwrap();
-    assert_eq!(records(&ours), theirs);
+    // The fixture predates migrations after 8: the records up to it match.
+    let ours = records(&ours);
+    assert_eq!(ours.get(..theirs.len()), Some(theirs.as_slice()));
     for (version, _, _, sum) in &theirs {
         let (_, _, sql) = SQLITE.iter().find(|(v, _, _)| v == version).unwrap();
         assert_eq!(&checksum(sql), sum, "SHA-384 of migration {version}");

@@ -820,7 +820,10 @@ impl Store for SqliteStore {
                         "DELETE FROM throttles WHERE locked_until < ? AND last_failure < ?",
                     )?
                     .execute([now, now - 24 * 3600])?;
-                Ok(count(a + b))
+                let t = c
+                    .prepare_cached("DELETE FROM login_tokens WHERE expires_at < ?")?
+                    .execute([now])?;
+                Ok(count(a + b + t))
             })
             .await
     }
@@ -1438,6 +1441,43 @@ impl Store for SqliteStore {
             )?
             .query_map([user_id], persistent_from_row)?
             .collect()
+        })
+    }
+
+    async fn record_login_token(
+        &self,
+        user_id: i64,
+        jti: &str,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let jti = jti.to_owned();
+        self.engine
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO login_tokens (jti, user_id, issued_at, expires_at) \
+                     VALUES (?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING",
+                )?
+                .execute(params![jti, user_id, issued_at, expires_at])
+                .map(drop)
+            })
+            .await
+    }
+
+    async fn has_live_tokens(&self, user_id: i64, now: i64) -> Result<bool, StoreError> {
+        self.engine.read(|c| {
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = ?1 AND ( \
+                     EXISTS (SELECT 1 FROM login_tokens t WHERE t.user_id = u.id \
+                       AND t.expires_at > ?2 AND t.issued_at >= u.tokens_valid_after \
+                       AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = t.jti)) \
+                     OR EXISTS (SELECT 1 FROM persistent_tokens p WHERE p.user_id = u.id \
+                       AND p.expires_at > ?2 AND p.issued_at >= u.tokens_valid_after \
+                       AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = p.jti)) \
+                     OR EXISTS (SELECT 1 FROM legacy_grants g WHERE g.user_id = u.id \
+                       AND g.expires_at > ?2 AND g.issued_at >= u.tokens_valid_after)))",
+            )?
+            .query_row(params![user_id, now], |r| r.get::<_, bool>(0))
         })
     }
 }
