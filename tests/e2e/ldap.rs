@@ -518,27 +518,10 @@ fn the_readme_ldap_walkthrough_runs_as_written() {
     assert_eq!(blocks.len(), 4, "configure, log in, enrol, log in again");
     let dir = tempfile::tempdir().unwrap();
     let run = |script: &str, base: &str| {
-        let script = format!(
-            "set -euo pipefail\notpgate() {{ \"{}\" \"$@\"; }}\n{}\n",
-            crate::support::BIN,
-            script
-                .replace("127.0.0.1:389", &format!("127.0.0.1:{}", slapd.port))
-                .replace("localhost:8080", base)
-        );
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg(&script)
-            .current_dir(dir.path())
-            .env("OTPGATE_LOG", "warn")
-            .output()
-            .expect("run bash");
-        let stdout = text(&out.stdout);
-        assert!(
-            out.status.success(),
-            "script:\n{script}\nstdout:\n{stdout}\nstderr:\n{}",
-            text(&out.stderr)
-        );
-        stdout
+        let script = script
+            .replace("127.0.0.1:389", &format!("127.0.0.1:{}", slapd.port))
+            .replace("localhost:8080", base);
+        crate::readme::run_as_written(dir.path(), &script).0
     };
     // Block 1 writes otpgate.toml and checks the service account; the
     // server then starts on that file, from the same directory.

@@ -5,6 +5,7 @@
 //! `otpgate` the binary under test, run in the server's directory as the
 //! README says; nothing else is changed.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::{BIN, Server, have_tool, text};
@@ -37,6 +38,28 @@ pub(crate) fn sh_blocks(text: &str) -> Vec<String> {
     blocks
 }
 
+/// Runs README shell text as written with bash in `dir` (`set -euo
+/// pipefail`, `otpgate` being the binary under test); panics with the
+/// script and its output unless it succeeds. Returns its stdout and that
+/// context, for the callers' own checks.
+pub(crate) fn run_as_written(dir: &Path, readme_text: &str) -> (String, String) {
+    let script = format!("set -euo pipefail\notpgate() {{ \"{BIN}\" \"$@\"; }}\n{readme_text}\n");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir)
+        .env("OTPGATE_LOG", "warn")
+        .output()
+        .expect("run bash");
+    let stdout = text(&out.stdout);
+    let context = format!(
+        "script:\n{script}\nstdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    assert!(out.status.success(), "{context}");
+    (stdout, context)
+}
+
 #[test]
 fn the_readme_walkthrough_and_application_examples_run_as_written() {
     if !have_tool("jq", "apt-get install jq")
@@ -65,7 +88,7 @@ fn the_readme_walkthrough_and_application_examples_run_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let addr = server.base.trim_start_matches("http://").to_owned();
-    let mut script = format!("set -euo pipefail\notpgate() {{ \"{BIN}\" \"$@\"; }}\n");
+    let mut script = String::new();
     for (i, block) in blocks.iter().enumerate() {
         script.push_str(&format!("echo '### README block {}'\n", i + 1));
         script.push_str(&block.replace("localhost:8080", &addr));
@@ -76,19 +99,7 @@ fn the_readme_walkthrough_and_application_examples_run_as_written() {
     script.push_str(
         "echo\nfor v in TOKEN SECRET VERIFIED PRE FULL KEY CODE SESSION; do echo \"$v=${!v}\"; done\n",
     );
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .current_dir(dir.path())
-        .env("OTPGATE_LOG", "warn")
-        .output()
-        .expect("run bash");
-    let stdout = text(&out.stdout);
-    let context = format!(
-        "script:\n{script}\nstdout:\n{stdout}\nstderr:\n{}",
-        text(&out.stderr)
-    );
-    assert!(out.status.success(), "{context}");
+    let (stdout, context) = run_as_written(dir.path(), &script);
     for var in [
         "TOKEN", "SECRET", "VERIFIED", "PRE", "FULL", "KEY", "CODE", "SESSION",
     ] {
