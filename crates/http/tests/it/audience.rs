@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use otpgate_http::proxy::UpstreamSettings;
 use serde_json::{Value, json};
 
 use crate::sio::{Ev, Sio, authe_ok, unauthorized};
-use crate::support::{TestApp, assert_error, claims, test_settings};
+use crate::support::{TestApp, assert_error, claims, settings_with_upstream};
 
 const CAP: &str = "/auth/v1/mfa";
 
@@ -191,12 +190,7 @@ async fn the_proxy_and_socket_io_refuse_an_application_token() {
     tokio::spawn(async move {
         let _ = axum::serve(listener, upstream).await;
     });
-    let mut settings = test_settings();
-    settings.upstream = Some(UpstreamSettings {
-        url: format!("http://{up}").parse().unwrap(),
-        timeout: Duration::from_secs(5),
-        headers: Vec::new(),
-    });
+    let settings = settings_with_upstream(up);
     let app = TestApp::with(settings).await;
     app.app_key("Bukl").await;
     app.add_user("bob", "pw-b-secret-9").await;

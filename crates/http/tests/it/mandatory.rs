@@ -16,12 +16,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use otpgate_core::config::{LegacyPolicy, Policy};
-use otpgate_http::proxy::UpstreamSettings;
 use otpgate_http::routes::table;
 use serde_json::json;
 
 use crate::sio::{Ev, Sio, authe_ok, unauthorized};
-use crate::support::{Resp, TestApp, assert_error, cheap_policy, claims, test_settings};
+use crate::support::{
+    Resp, TestApp, assert_error, cheap_policy, claims, settings_with_upstream, test_settings,
+};
 
 fn required_policy() -> Policy {
     Policy {
@@ -108,12 +109,7 @@ async fn counting_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
 
 async fn required_app_with_upstream() -> (TestApp, Arc<AtomicUsize>) {
     let (up, hits) = counting_upstream().await;
-    let mut settings = test_settings();
-    settings.upstream = Some(UpstreamSettings {
-        url: format!("http://{up}").parse().unwrap(),
-        timeout: Duration::from_secs(5),
-        headers: Vec::new(),
-    });
+    let settings = settings_with_upstream(up);
     (
         TestApp::with_policy(settings, required_policy()).await,
         hits,
@@ -206,12 +202,7 @@ async fn a_token_issued_before_2fa_was_required_is_held_at_the_enrolment_routes(
     // The setting is off; the operator requires 2FA of carol afterwards:
     // her live token is a set-up token from then on, on every route.
     let (up, hits) = counting_upstream().await;
-    let mut settings = test_settings();
-    settings.upstream = Some(UpstreamSettings {
-        url: format!("http://{up}").parse().unwrap(),
-        timeout: Duration::from_secs(5),
-        headers: Vec::new(),
-    });
+    let settings = settings_with_upstream(up);
     let app = TestApp::with(settings).await;
     app.add_user("carol", "pw-secret-9").await;
     let token = app.login("carol", "pw-secret-9").await;

@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::serve::ListenerExt;
-use otpgate_http::proxy::UpstreamSettings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{TestApp, test_settings};
+use crate::support::{TestApp, settings_with_upstream};
 
 /// Below any delayed ACK (Linux's least is 40 ms), far above a loaded
 /// loopback round trip.
@@ -97,12 +96,7 @@ async fn a_pipelined_pair_through_the_reverse_proxy_is_answered_without_a_nagle_
     });
     let upstream = Router::new().fallback(|body: String| async move { format!("up:{body}") });
     tokio::spawn(async move { axum::serve(listener, upstream).await });
-    let mut settings = test_settings();
-    settings.upstream = Some(UpstreamSettings {
-        url: format!("http://{up}").parse().unwrap(),
-        timeout: Duration::from_secs(5),
-        headers: Vec::new(),
-    });
+    let settings = settings_with_upstream(up);
     let app = TestApp::with(settings).await;
     app.add_user("alice", "pw-secret-9").await;
     let token = app.login("alice", "pw-secret-9").await;

@@ -7,18 +7,18 @@
 //! routes with `{"message"}`-only errors; bad input a JSON 4xx.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use otpgate_core::config::Policy;
 use otpgate_core::secret::SecretString;
-use otpgate_http::proxy::UpstreamSettings;
 use serde_json::{Value, json};
 
 use crate::sio::{Sio, authe_ok};
-use crate::support::{Resp, TestApp, assert_error, cheap_policy, claims, test_settings};
+use crate::support::{
+    Resp, TestApp, assert_error, cheap_policy, claims, settings_with_upstream, test_settings,
+};
 
 const PW: &str = "pw-secret-9";
 const AUDIENCES: [&str; 3] = ["phone-island", "mobile-app", "nethlink"];
@@ -264,12 +264,7 @@ async fn the_proxy_and_socket_io_accept_a_persistent_token() {
     tokio::spawn(async move {
         let _ = axum::serve(listener, upstream).await;
     });
-    let mut settings = test_settings();
-    settings.upstream = Some(UpstreamSettings {
-        url: format!("http://{up}").parse().unwrap(),
-        timeout: Duration::from_secs(5),
-        headers: Vec::new(),
-    });
+    let settings = settings_with_upstream(up);
     let app = TestApp::with(settings).await;
     app.add_user("bob", PW).await;
     let login = app.login("bob", PW).await;

@@ -13,12 +13,11 @@ use axum::Router;
 use axum::extract::Request;
 use hmac::{Hmac, KeyInit, Mac};
 use otpgate_core::config::{LegacyPolicy, Policy};
-use otpgate_http::proxy::UpstreamSettings;
 use serde_json::{Value, json};
 use sha1::Sha1;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{TestApp, cheap_policy, test_settings};
+use crate::support::{TestApp, cheap_policy, settings_with_upstream};
 
 /// What the upstream received: path as sent, and each header's name and value.
 type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
@@ -49,12 +48,7 @@ async fn recording_upstream() -> (SocketAddr, Seen) {
 /// A served router forwarding to a recording upstream (legacy method on).
 async fn served() -> (TestApp, SocketAddr, Seen) {
     let (up, seen) = recording_upstream().await;
-    let mut settings = test_settings();
-    settings.upstream = Some(UpstreamSettings {
-        url: format!("http://{up}").parse().unwrap(),
-        timeout: Duration::from_secs(5),
-        headers: Vec::new(),
-    });
+    let settings = settings_with_upstream(up);
     let policy = Policy {
         legacy: LegacyPolicy {
             enabled: Some(true),

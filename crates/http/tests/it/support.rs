@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -19,6 +20,7 @@ use otpgate_core::secret::SecretString;
 use otpgate_core::service::admin::UserSpec;
 use otpgate_core::{AuthService, Clock, ManualClock};
 use otpgate_http::client_ip::{IpNet, TrustedProxies};
+use otpgate_http::proxy::UpstreamSettings;
 use otpgate_http::{AppState, HttpSettings, router};
 use otpgate_store::{SqliteOptions, SqliteStore};
 use serde_json::Value;
@@ -61,6 +63,19 @@ pub fn test_settings() -> HttpSettings {
         rate_limit_average: 0,
         trusted_proxies: TrustedProxies(vec![IpNet::parse("127.0.0.1").unwrap()]),
         ..HttpSettings::default()
+    }
+}
+
+/// [`test_settings`] forwarding to a plain HTTP upstream at `up` (5 s
+/// timeout, no extra headers).
+pub fn settings_with_upstream(up: std::net::SocketAddr) -> HttpSettings {
+    HttpSettings {
+        upstream: Some(UpstreamSettings {
+            url: format!("http://{up}").parse().unwrap(),
+            timeout: Duration::from_secs(5),
+            headers: Vec::new(),
+        }),
+        ..test_settings()
     }
 }
 
