@@ -3,7 +3,7 @@
 //! take it with `tail -n 1`) and reading the outbox notifier's messages.
 
 use otpgate_core::{AuthError, AuthService};
-use otpgate_http::routes::rfc3339;
+use otpgate_http::rfc3339;
 use serde_json::json;
 
 use crate::cli::{AppCommand, OutboxCommand};

@@ -109,7 +109,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 /// `otpgate token list`'s output: one line per live persistent token,
 /// then what is not listed.
 fn token_list_text(raw: &str, tokens: &[otpgate_core::service::persistent::LiveToken]) -> String {
-    use otpgate_http::routes::rfc3339;
+    use otpgate_http::rfc3339;
     let name = otpgate_core::username::normalize(raw);
     let mut out = String::new();
     if tokens.is_empty() {
@@ -203,7 +203,7 @@ pub async fn open_service(config: &Config) -> Result<Arc<AuthService>, String> {
     match &config.password_backend {
         PasswordBackendConfig::Local => {}
         PasswordBackendConfig::Nethcti { url, timeout } => {
-            let backend = otpgate_http::nethcti::NethctiBackend::new(url, *timeout)?;
+            let backend = otpgate_http::NethctiBackend::new(url, *timeout)?;
             svc = svc.with_password_backend(Arc::new(backend));
         }
         PasswordBackendConfig::Ldap(ldap) => {
@@ -236,16 +236,14 @@ async fn check_backend_connection(config: &Config) -> Result<(), String> {
 }
 
 /// The `ldap` backend of `ldap` (API.md §12), its CA file read now.
-pub fn ldap_backend(
-    ldap: &crate::config::LdapConfig,
-) -> Result<otpgate_http::ldap::LdapBackend, String> {
+pub fn ldap_backend(ldap: &crate::config::LdapConfig) -> Result<otpgate_http::LdapBackend, String> {
     let ca_pem = match &ldap.ca_file {
         Some(path) => {
             Some(std::fs::read(path).map_err(|e| format!("ldap.ca_file {}: {e}", path.display()))?)
         }
         None => None,
     };
-    otpgate_http::ldap::LdapBackend::new(otpgate_http::ldap::LdapSettings {
+    otpgate_http::LdapBackend::new(otpgate_http::LdapSettings {
         url: ldap.url.clone(),
         starttls: ldap.starttls,
         ca_pem,
@@ -305,7 +303,7 @@ fn user_json(svc: &AuthService, u: &User) -> serde_json::Value {
         "two_factor": two_factor_text(u),
         "two_factor_required": rule.required,
         "two_factor_required_by": rule.source.as_str(),
-        "created_at": otpgate_http::routes::rfc3339(u.created_at),
+        "created_at": otpgate_http::rfc3339(u.created_at),
     })
 }
 

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use otpgate_core::config::{Argon2Cost, LegacyPolicy, Policy, ThrottlePolicy};
-use otpgate_http::client_ip::{IpNet, TrustedProxies};
-use otpgate_http::cti_forward::CtiForwarding;
-use otpgate_http::proxy::{USER_HEADER, UpstreamSettings};
-use otpgate_http::realtime::relay::RelaySettings;
-use otpgate_http::server::ConnSettings;
-use otpgate_http::state::DEFAULT_LEGACY_DOCS_URL;
+use otpgate_http::ConnSettings;
+use otpgate_http::CtiForwarding;
+use otpgate_http::DEFAULT_LEGACY_DOCS_URL;
+use otpgate_http::RelaySettings;
 use otpgate_http::{HttpSettings, WsSettings};
+use otpgate_http::{IpNet, TrustedProxies};
+use otpgate_http::{USER_HEADER, UpstreamSettings};
 use otpgate_store::{PostgresOptions, SqliteOptions, StoreOptions};
 
 pub use crate::notifier_config::NotifierConfig;
@@ -921,7 +921,7 @@ fn parse_date(name: &str, text: &str) -> Result<i64, String> {
 fn upstream_settings(
     raw: RawUpstream,
 ) -> Result<(Option<UpstreamSettings>, Option<RelaySettings>), String> {
-    use otpgate_http::proxy::{HeaderName, HeaderValue, Uri};
+    use otpgate_http::{HeaderName, HeaderValue, Uri};
     let url = raw.url.filter(|u| !u.trim().is_empty());
     let ws_url = raw.ws_url.filter(|u| !u.trim().is_empty());
     if url.is_none() && ws_url.is_none() {
@@ -996,7 +996,7 @@ fn upstream_settings(
 /// Engine.IO path of an Engine.IO v4 / Socket.IO v5 server) and returns it
 /// with its trailing slash.
 fn ws_socket_io_url(text: &str) -> Result<String, String> {
-    use otpgate_http::proxy::Uri;
+    use otpgate_http::Uri;
     let bad = || {
         format!(
             "upstream.ws_url {text:?} must be ws://HOST:PORT/PATH/ or wss://... (the Socket.IO \

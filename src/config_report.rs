@@ -7,7 +7,7 @@
 //! the list of keys from the configuration structs themselves, so a
 //! setting added there without a line here fails them.
 
-use otpgate_http::routes::rfc3339;
+use otpgate_http::rfc3339;
 
 use crate::config::{Config, LogFormat, PasswordBackendConfig, redact_url};
 use crate::notifier_config::{Transport, describe_transport};

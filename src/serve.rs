@@ -12,8 +12,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use otpgate_http::server::{default_max_connections, descriptors_needed};
 use otpgate_http::{AppState, router};
+use otpgate_http::{default_max_connections, descriptors_needed};
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
 use crate::commands::{describe, open_service};
@@ -54,7 +54,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         "otpgate listening on http://{}",
         config.listen
     );
-    otpgate_http::server::serve(
+    otpgate_http::serve(
         listener,
         app,
         config.http.connections,
