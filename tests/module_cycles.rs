@@ -13,6 +13,13 @@
 //! The test fails with every cycle it finds, each as a path of modules,
 //! so a new circle is caught at the commit that adds it.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -482,16 +489,15 @@ fn resolve(path: &[String], modules: &BTreeMap<String, Module>, depth: usize) ->
         }
     }
     let module = path[..best].join("::");
-    if depth < 8 {
-        if let (Some(next), Some(m)) = (path.get(best), modules.get(&module)) {
-            if let Some(raw) = m.reexports.get(next) {
-                let names: BTreeSet<String> = modules.keys().cloned().collect();
-                let owner = raw[0].trim_start_matches('@');
-                if let Some(mut target) = absolute(owner, &raw[1..], &names) {
-                    target.extend(path.iter().skip(best + 1).cloned());
-                    return resolve(&target, modules, depth + 1);
-                }
-            }
+    if depth < 8
+        && let (Some(next), Some(m)) = (path.get(best), modules.get(&module))
+        && let Some(raw) = m.reexports.get(next)
+    {
+        let names: BTreeSet<String> = modules.keys().cloned().collect();
+        let owner = raw[0].trim_start_matches('@');
+        if let Some(mut target) = absolute(owner, &raw[1..], &names) {
+            target.extend(path.iter().skip(best + 1).cloned());
+            return resolve(&target, modules, depth + 1);
         }
     }
     module
@@ -535,10 +541,10 @@ fn referenced_paths(current: &str, code: &str, modules: &BTreeSet<String>) -> Ve
                 break;
             }
         }
-        if segs.len() > 1 {
-            if let Some(abs) = absolute(current, &segs, modules) {
-                out.push(abs);
-            }
+        if segs.len() > 1
+            && let Some(abs) = absolute(current, &segs, modules)
+        {
+            out.push(abs);
         }
         i = j.max(i + 1);
     }
