@@ -332,8 +332,16 @@ fn without_test_modules(code: &str) -> String {
     out
 }
 
+/// A `use` path expanded from its tree, and the name it binds when the
+/// tree renames it (`a::B as C` binds `C`).
+struct UsePath {
+    public: bool,
+    path: Vec<String>,
+    alias: Option<String>,
+}
+
 /// The `use` trees of `code`, expanded to full paths (segments).
-fn use_paths(code: &str) -> Vec<(bool, Vec<String>)> {
+fn use_paths(code: &str) -> Vec<UsePath> {
     let mut out = Vec::new();
     let bytes = code.as_bytes();
     let mut search = 0;
@@ -350,19 +358,30 @@ fn use_paths(code: &str) -> Vec<(bool, Vec<String>)> {
         let Some(end) = code[start..].find(';') else {
             break;
         };
-        let tree: String = code[start + 4..start + end]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        for path in expand_tree(&tree) {
-            out.push((public, path));
+        // One space between words (so ` as ` survives), none around
+        // the tree's punctuation.
+        let mut tree = code[start + 4..start + end]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for punct in ["::", "{", "}", ","] {
+            tree = tree
+                .replace(&format!(" {punct}"), punct)
+                .replace(&format!("{punct} "), punct);
+        }
+        for (path, alias) in expand_tree(&tree) {
+            out.push(UsePath {
+                public,
+                path,
+                alias,
+            });
         }
         search = start + end;
     }
     out
 }
 
-fn expand_tree(tree: &str) -> Vec<Vec<String>> {
+fn expand_tree(tree: &str) -> Vec<(Vec<String>, Option<String>)> {
     let tree = tree.trim_start_matches("::");
     if let Some(open) = tree.find('{') {
         let head: Vec<String> = tree[..open]
@@ -373,30 +392,29 @@ fn expand_tree(tree: &str) -> Vec<Vec<String>> {
         let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
         let mut out = Vec::new();
         for part in split_top(inner) {
-            for tail in expand_tree(&part) {
+            for (tail, alias) in expand_tree(&part) {
                 let mut full = head.clone();
                 if tail.first().is_some_and(|t| t == "self") {
                     full.extend(tail.into_iter().skip(1));
                 } else {
                     full.extend(tail);
                 }
-                out.push(full);
+                out.push((full, alias));
             }
         }
         out
     } else {
-        let path = tree.split(" as ").next().unwrap_or(tree);
-        let path = path
-            .split("as")
-            .next()
-            .filter(|_| !path.contains("::as"))
-            .unwrap_or(path);
-        vec![
-            path.split("::")
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-        ]
+        let (path, alias) = match tree.split_once(" as ") {
+            Some((path, alias)) => (path, Some(alias.trim().to_string())),
+            None => (tree, None),
+        };
+        let segments = path
+            .split("::")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        vec![(segments, alias)]
     }
 }
 
@@ -466,15 +484,22 @@ fn reexports_of(name: &str, code: &str) -> BTreeMap<String, Vec<String>> {
     // Module names are not known yet here; keep raw paths and make them
     // absolute lazily in `resolve` (only crate/self/super/child forms).
     let mut out = BTreeMap::new();
-    for (public, path) in use_paths(code) {
+    for UsePath {
+        public,
+        path,
+        alias,
+    } in use_paths(code)
+    {
         if !public {
             continue;
         }
-        let Some(last) = path.last() else { continue };
+        let Some(bound) = alias.or_else(|| path.last().cloned()) else {
+            continue;
+        };
         let mut full: Vec<String> = Vec::new();
         full.push(format!("@{name}"));
         full.extend(path.iter().cloned());
-        out.insert(last.clone(), full);
+        out.insert(bound, full);
     }
     out
 }
@@ -507,7 +532,7 @@ fn resolve(path: &[String], modules: &BTreeMap<String, Module>, depth: usize) ->
 /// inline `crate::`, `super::`, `self::` and child-module paths.
 fn referenced_paths(current: &str, code: &str, modules: &BTreeSet<String>) -> Vec<Vec<String>> {
     let mut out = Vec::new();
-    for (public, path) in use_paths(code) {
+    for UsePath { public, path, .. } in use_paths(code) {
         if public {
             continue;
         }
