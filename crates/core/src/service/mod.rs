@@ -11,6 +11,7 @@ pub mod app_otp;
 pub mod applications;
 pub mod audit;
 pub mod enrol;
+mod failures;
 pub mod legacy;
 pub mod live;
 pub mod mandatory;
