@@ -7,9 +7,9 @@
 //! (`$argon2id$v=19$m=...`), byte for byte, and every string the crate
 //! accepts is verified the same way.
 
-mod hasher;
+mod argon2id;
 mod memory;
 mod pool;
 
-pub use hasher::Argon2idHasher;
+pub use argon2id::Argon2idHasher;
 pub use pool::HashingPool;
