@@ -133,26 +133,6 @@ impl AuthService {
         self.revocations.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// The store (for readiness checks and the CLI).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
-    /// The audit trail: its counters, its writer and its flush.
-    pub fn audit(&self) -> &Arc<audit::AuditLog> {
-        &self.audit
-    }
-
-    /// The clock.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
-    /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
     /// "Everything issued until now is revoked": the cut-off to store.
     /// Tokens carry whole seconds, so the cut-off is the next second; the
     /// store also moves it past the previous cut-off (tokens issued after a

@@ -25,9 +25,11 @@ pub mod oob;
 mod passwords;
 pub mod persistent;
 pub mod session;
+pub mod socket_login;
 mod swaps;
 mod token_checks;
 pub mod two_factor;
+mod upkeep;
 
 pub use access::{Access, Stage};
 pub use auth_service::AuthService;

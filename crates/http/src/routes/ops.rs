@@ -23,9 +23,8 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<Value>> {
     state
         .auth
-        .store()
-        .ping()
+        .readiness()
         .await
-        .map_err(|e| AppError::Auth(e.into()))?;
+        .map_err(AppError::Auth)?;
     Ok(Json(json!({"status": "ready"})))
 }
