@@ -3,7 +3,7 @@
 //!
 //! The hasher drives the argon2 crate's computation itself rather than its
 //! `PasswordHasher`, so that the pool's threads can reuse their memory
-//! blocks ([`memory`]); the PHC strings are the crate's own
+//! blocks (`memory`); the PHC strings are the crate's own
 //! (`$argon2id$v=19$m=...`), byte for byte, and every string the crate
 //! accepts is verified the same way.
 

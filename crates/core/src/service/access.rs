@@ -35,7 +35,7 @@ impl Access {
 }
 
 /// The stage a token is at, as the 2FA gate of
-/// [`AuthService::authenticate`] sees it.
+/// [`AuthService::authenticate`](super::AuthService::authenticate) sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// 2FA off (and not required), or the OTP proven.

@@ -4,7 +4,14 @@
 //! the CLI call these methods; none of them holds a rule of its own. The
 //! rules are here, once: the token check and 2FA gate ([`session`]), TOTP
 //! replay, lockout and recovery-code single use ([`two_factor`]), and
-//! revocation cut-offs ([`admin`] and the above).
+//! revocation cut-offs ([`admin`] and the above), the Socket.IO login
+//! ([`socket_login`]).
+//!
+//! This file only declares the modules and re-exports the service's
+//! names: the service itself (`auth_service`), the caller (`caller`), the
+//! gate's access levels (`access`), so that no module here names its
+//! parent and the use cases form no import cycle. A refused attempt is
+//! recorded the one way `failures` writes down.
 
 mod access;
 pub mod admin;

@@ -143,7 +143,7 @@ impl AuthService {
     /// the token's [`Stage`] against what the route's `access` admits.
     ///
     /// A token that passed is remembered while the store reports no
-    /// commit since ([`token_checks`](super::token_checks)); expiry and the
+    /// commit since (`token_checks`); expiry and the
     /// gate are checked on every call.
     pub async fn authenticate(&self, token: &str, access: Access) -> Result<Principal, AuthError> {
         let now = self.clock.now_secs();

@@ -2,12 +2,14 @@
 //! endpoint at `<api_prefix>/ws/` and the legacy one at `/socket.io/`.
 //!
 //! A client connects, then emits `login` with `{accessKeyId, token,
-//! uaType}`. The token goes through the same core check as an HTTP request
-//! ([`otpgate_core::AuthService::authenticate`] with the 2FA gate, or the
-//! legacy credential check), plus `accessKeyId` must name the token's
-//! user. Success: event `authe_ok`; anything else: event `401`, then
+//! uaType}`. The login's rules are one core use case
+//! ([`otpgate_core::AuthService::socket_login`]): the same token check as
+//! an HTTP request (with the 2FA gate), or the legacy credential check,
+//! plus `accessKeyId` must name the token's user; the core audits it.
+//! Success: event `authe_ok`; anything else: event `401`, then
 //! disconnect. Sockets that do not log in within the login timeout are
-//! disconnected. Logged-in sockets are watched ([`registry`]): when their
+//! disconnected. Logged-in sockets are watched ([`registry`], and the
+//! watcher task): when their
 //! token is revoked (by this process or any other sharing the store) they
 //! get `session_revoked` and are disconnected; when the user's 2FA turns
 //! on or off they get `2fa_status`. With `upstream.ws_url` (or the CTI
@@ -16,6 +18,12 @@
 //! binary attachments are relayed both ways ([`relay`]). In `nethcti`
 //! mode the relayed login carries the user's CTI session and the CTI
 //! server's answer (`authe_ok` or `401`) is the one the client gets.
+//!
+//! This file only declares the modules and re-exports what the crate
+//! uses: [`Realtime`] (the shared state, `hub`), the endpoints and their
+//! events (`endpoint`), the watcher, ending a socket (`close`) and the
+//! upstream link's shared parts (`link`), so that no module here names
+//! its parent.
 
 mod close;
 mod endpoint;

@@ -1,12 +1,10 @@
-//! The connected sockets of this instance and the watcher that ends them.
+//! The connected sockets of this instance: each one's phase (waiting for
+//! its login until a deadline, or logged in with its live session) and its
+//! upstream relay.
 //!
 //! Cheap per socket: one map entry (the socket handle and a small
-//! [`LiveSession`]); no task or timer per socket. One watcher task per
-//! instance wakes every poll interval (or at once when this process
-//! revoked something), disconnects sockets whose login time is up, and
-//! checks every logged-in socket with one batched core call
-//! ([`otpgate_core::AuthService::still_valid`]), which sees revocations
-//! made by any process sharing the store.
+//! [`LiveSession`]); no task or timer per socket. The one watcher task of
+//! the instance (`watcher`) reads and updates it.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};

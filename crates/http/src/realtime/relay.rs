@@ -36,7 +36,7 @@
 //! has been sent, and `upstream_disconnected` (`{"reason": ...}`, once per
 //! outage) when the upstream cannot be reached or drops; otpgate then
 //! retries with exponential back-off (0.5 s doubling up to 30 s, reset
-//! once a connection has lasted [`STABLE`]) for as long as the client
+//! once a connection has lasted `STABLE`) for as long as the client
 //! stays logged in. When the client socket ends (disconnect, logout,
 //! revocation), the registry drops the socket's [`Handle`]; its task sees
 //! the channel close, sends `41` and a websocket close to the upstream and

@@ -21,10 +21,6 @@ pub async fn healthz() -> impl IntoResponse {
 
 /// Readiness: the store answers.
 pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<Value>> {
-    state
-        .auth
-        .readiness()
-        .await
-        .map_err(AppError::Auth)?;
+    state.auth.readiness().await.map_err(AppError::Auth)?;
     Ok(Json(json!({"status": "ready"})))
 }

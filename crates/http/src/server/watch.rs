@@ -9,7 +9,7 @@
 //! - `Busy`: a request is being answered; its body (if read) is bounded by
 //!   the body timeout ([`TimedBody`]), the handler by its own bounds.
 //!
-//! [`WatchedIo`] moves `Idle` to `Head` on the first byte read, the
+//! `WatchedIo` (`super::watched_io`) moves `Idle` to `Head` on the first byte read, the
 //! connection's service moves to `Busy`, and [`EndBody`] back to `Idle`
 //! once the response is sent. The connection task (`super::connection`)
 //! sleeps until the current phase's deadline (idle or busy: at most a
