@@ -118,3 +118,32 @@ impl AuthService {
             .map_err(|e| self.refused_by_lock(e, locked, user, caller))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_keeps_its_events_in_order_and_its_counter() {
+        assert_eq!(Failure::LOGIN.events, [AuthEvent::LoginFailed]);
+        assert_eq!(Failure::LOGIN.check, None, "counted by its event");
+        assert_eq!(Failure::LOGIN_LOCKED.events, [AuthEvent::LoginThrottled]);
+        assert_eq!(
+            Failure::OTP_REPLAYED.events,
+            [AuthEvent::OtpReplayed, AuthEvent::OtpFailed]
+        );
+        assert_eq!(
+            Failure::OTP_REPLAYED.check,
+            Some((CheckFactor::Totp, CheckResult::Replayed))
+        );
+        assert_eq!(
+            Failure::OTP.check,
+            Some((CheckFactor::Totp, CheckResult::Failed))
+        );
+        assert_eq!(
+            Failure::OOB_LOCKED.check,
+            Some((CheckFactor::Oob, CheckResult::Locked))
+        );
+        assert_eq!(Failure::OOB_SEND_LOCKED.check, None);
+    }
+}
