@@ -13,7 +13,7 @@ use crate::commands::describe;
 
 /// Runs `otpgate audit`.
 pub async fn audit(svc: &AuthService, args: AuditArgs) -> Result<(), String> {
-    let now_ms = svc.clock().now_ms();
+    let now_ms = svc.now_ms();
     let since_ms = args
         .since
         .as_deref()

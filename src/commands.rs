@@ -137,7 +137,7 @@ fn token_list_text(raw: &str, tokens: &[otpgate_core::service::persistent::LiveT
 /// Writes the audit records a command queued (the CLI has no background
 /// writer) before it returns `result`.
 async fn flush_audit(svc: &AuthService, result: Result<(), String>) -> Result<(), String> {
-    if let Err(e) = svc.audit().flush().await {
+    if let Err(e) = svc.flush_audit().await {
         tracing::warn!(error = %e, "cannot write the audit records of this command");
     }
     result

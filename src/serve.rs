@@ -39,7 +39,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let state = AppState::new(svc.clone(), config.http.clone());
     spawn_housekeeping(&state);
     let (stop_audit, audit_stopped) = tokio::sync::watch::channel(false);
-    let audit_writer = tokio::spawn(svc.audit().clone().run_writer(audit_stopped));
+    let audit_writer = tokio::spawn(svc.audit_writer(audit_stopped));
     let metrics = state.metrics.clone();
     let app = router(state);
     tracing::info!(

@@ -239,8 +239,9 @@ async fn seed(
         },
         ..Policy::default()
     };
-    let svc =
-        Arc::new(AuthService::new(store, Arc::new(SystemClock), policy, &keys).expect("service"));
+    let svc = Arc::new(
+        AuthService::new(store.clone(), Arc::new(SystemClock), policy, &keys).expect("service"),
+    );
     let app_id = match (app, app_key_out) {
         (Some(name), Some(key_out)) => {
             let (app, key) = svc.create_application(&name).await.expect("application");
@@ -253,7 +254,7 @@ async fn seed(
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let (svc, next, prefix) = (svc.clone(), next.clone(), prefix.clone());
+        let (svc, store, next, prefix) = (svc.clone(), store.clone(), next.clone(), prefix.clone());
         tasks.push(tokio::spawn(async move {
             let mut lines = Vec::new();
             loop {
@@ -283,25 +284,21 @@ async fn seed(
                 let secret = BASE32_NOPAD.decode(e.key.as_bytes()).expect("b32");
                 // Enable with the step before the current one, so the current
                 // and next steps stay free for the benchmark.
-                let step = step_of(svc.clock().now_secs()) - 1;
-                let u = svc
-                    .store()
+                let step = step_of(SystemClock.now_secs()) - 1;
+                let u = store
                     .user_by_name(&name)
                     .await
                     .expect("read")
                     .expect("user");
-                svc.store()
-                    .enable_totp(u.id, step, 0)
-                    .await
-                    .expect("enable");
+                store.enable_totp(u.id, step, 0).await.expect("enable");
                 if let Some(app_id) = app_id {
                     // What `otpstatus` records (valid for its 5 minutes).
-                    svc.store()
+                    store
                         .put_otp_status(&OtpStatusRecord {
                             user_id: u.id,
                             app_id,
                             end_user_ip: Some("192.0.2.1".into()),
-                            expires_at: svc.clock().now_secs() + 300,
+                            expires_at: SystemClock.now_secs() + 300,
                         })
                         .await
                         .expect("otp status");

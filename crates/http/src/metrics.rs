@@ -299,8 +299,7 @@ fn render_connections(c: &ConnStats, out: &mut String) {
 }
 
 fn render_auth(state: &AppState, out: &mut String) {
-    let audit = state.auth.audit();
-    let c = audit.counters();
+    let c = state.auth.audit_counters();
     header(
         out,
         "otpgate_logins_total",

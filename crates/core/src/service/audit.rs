@@ -26,6 +26,7 @@ use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::model::AuditRecord;
 use crate::service::Caller;
+pub use crate::service::caller::USER_AGENT_MAX;
 use crate::store::Store;
 
 /// An authentication event's stable name.
@@ -212,8 +213,6 @@ pub const QUEUE_CAPACITY: usize = 10_000;
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// Records written per store call at most.
 const BATCH: usize = 500;
-/// Longest `User-Agent` kept, in characters.
-pub const USER_AGENT_MAX: usize = 256;
 
 /// A factor whose check `/metrics` counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 //! SHA-256. A session lives 15 minutes, is used once (one conditional
 //! delete), and only from the device, for the application and the user
 //! that opened it. The password check is the login's (same throttles); the
-//! code check is [`AuthService::check_oob_code`] (same OTP lockout).
+//! code check is `AuthService::check_oob_code` (same OTP lockout).
 
 use crate::crypto::{codes, digest};
 use crate::error::AuthError;

@@ -15,6 +15,7 @@ use crate::model::{Channel, NewOobCode, ThrottleKind, User};
 use crate::notify::OobMessage;
 use crate::secret::{SecretString, ct_eq};
 use crate::service::audit::{AuthEvent, CheckFactor, CheckResult};
+use crate::service::failures::Failure;
 use crate::service::{AuthService, Caller};
 use crate::throttle::Throttle;
 
@@ -113,8 +114,7 @@ impl AuthService {
             .take(store, &user.id.to_string(), now)
             .await
         {
-            self.audit
-                .record(AuthEvent::OobSendThrottled, &user.username, caller);
+            self.record_failure(Failure::OOB_SEND_LOCKED, &user.username, false, caller);
             return Err(e);
         }
         let code = codes::six_digits();
@@ -176,18 +176,9 @@ impl AuthService {
         let throttle = self.otp_throttle();
         // The attempt takes its place on the OTP counter first: a locked
         // user is refused before the code is looked at.
-        let reserved = match throttle.reserve(store, &key, self.clock.now_secs()).await {
-            Ok(r) => r,
-            Err(e) => {
-                if matches!(e, AuthError::Throttled { .. }) {
-                    self.audit
-                        .record(AuthEvent::OtpLocked, &user.username, caller);
-                    self.audit
-                        .count_check(CheckFactor::Oob, CheckResult::Locked);
-                }
-                return Err(e);
-            }
-        };
+        let reserved = self
+            .reserve_attempt(throttle, &key, Failure::OOB_LOCKED, &user.username, caller)
+            .await?;
         let text = code.expose().trim();
         let mut accepted = false;
         // Every try uses one of the code's attempts, a malformed one too.
@@ -206,14 +197,7 @@ impl AuthService {
             self.audit.count_check(CheckFactor::Oob, CheckResult::Ok);
             return Ok(());
         }
-        self.audit
-            .record(AuthEvent::OtpFailed, &user.username, caller);
-        self.audit
-            .count_check(CheckFactor::Oob, CheckResult::Failed);
-        if reserved.locks {
-            self.audit
-                .record(AuthEvent::Lockout, &user.username, caller);
-        }
+        self.record_failure(Failure::OOB, &user.username, reserved.locks, caller);
         Err(AuthError::InvalidOtp)
     }
 }

@@ -6,6 +6,7 @@ use crate::model::{IssuedToken, Principal, Profile, User};
 use crate::password_backend::Purpose;
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
+use crate::service::failures::Failure;
 use crate::service::{Access, AuthService, Caller, Stage};
 use crate::username;
 
@@ -93,7 +94,7 @@ impl AuthService {
         if let Some(ip) = &ip_key {
             match ip_throttle.reserve(store, ip, now).await {
                 Ok(r) => ip_reserved = Some(r),
-                Err(e) => return Err(self.login_refused(e, name, caller)),
+                Err(e) => return Err(self.refused_by_lock(e, Failure::LOGIN_LOCKED, name, caller)),
             }
         }
         let user_reserved = match user_throttle.reserve(store, name, now).await {
@@ -103,7 +104,7 @@ impl AuthService {
                 if let Some(ip) = &ip_key {
                     ip_throttle.give_back(store, ip).await?;
                 }
-                return Err(self.login_refused(e, name, caller));
+                return Err(self.refused_by_lock(e, Failure::LOGIN_LOCKED, name, caller));
             }
         };
         let accepted = match self
@@ -122,10 +123,8 @@ impl AuthService {
             }
         };
         let Some(accepted) = accepted else {
-            self.audit.record(AuthEvent::LoginFailed, name, caller);
-            if user_reserved.locks || ip_reserved.is_some_and(|r| r.locks) {
-                self.audit.record(AuthEvent::Lockout, name, caller);
-            }
+            let locked_now = user_reserved.locks || ip_reserved.is_some_and(|r| r.locks);
+            self.record_failure(Failure::LOGIN, name, locked_now, caller);
             return Err(AuthError::InvalidCredentials);
         };
         user_throttle.release(store, name).await?;
@@ -137,14 +136,6 @@ impl AuthService {
         Ok(user)
     }
 
-    /// Audits a login refused by a lock and returns the refusal.
-    fn login_refused(&self, e: AuthError, name: &str, caller: &Caller) -> AuthError {
-        if matches!(e, AuthError::Throttled { .. }) {
-            self.audit.record(AuthEvent::LoginThrottled, name, caller);
-        }
-        e
-    }
-
     /// The one token check used by every route, dialect and the Socket.IO
     /// login: signature and algorithm, expiry, issuer, revocation (by `jti`
     /// and by the user's cut-off), the token's audience (an application's
@@ -152,7 +143,7 @@ impl AuthService {
     /// the token's [`Stage`] against what the route's `access` admits.
     ///
     /// A token that passed is remembered while the store reports no
-    /// commit since ([`token_checks`](super::token_checks)); expiry and the
+    /// commit since (`token_checks`); expiry and the
     /// gate are checked on every call.
     pub async fn authenticate(&self, token: &str, access: Access) -> Result<Principal, AuthError> {
         let now = self.clock.now_secs();

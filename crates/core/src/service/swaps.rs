@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::service::live::LiveSession;
+use crate::service::live_session::LiveSession;
 
 /// How long a swap is remembered (milliseconds).
 const KEEP_MS: i64 = 60_000;

@@ -14,6 +14,7 @@ use crate::model::{
 use crate::password_backend::Purpose;
 use crate::secret::SecretString;
 use crate::service::audit::{AuthEvent, CheckFactor, CheckResult};
+use crate::service::failures::Failure;
 use crate::service::live::{LiveCredential, LiveSession};
 use crate::service::{AuthService, Caller};
 use crate::throttle::{Reserved, throttled};
@@ -225,26 +226,19 @@ impl AuthService {
         user: &User,
         caller: &Caller,
     ) -> Result<Reserved, AuthError> {
-        let now = self.clock.now_secs();
-        match self
-            .otp_throttle()
-            .reserve(self.store.as_ref(), &user.id.to_string(), now)
-            .await
-        {
-            Ok(reserved) => Ok(reserved),
-            Err(AuthError::Throttled { retry_after_secs }) => {
-                Err(self.otp_locked(user, now + retry_after_secs, caller))
-            }
-            Err(e) => Err(e),
-        }
+        self.reserve_attempt(
+            self.otp_throttle(),
+            &user.id.to_string(),
+            Failure::OTP_LOCKED,
+            &user.username,
+            caller,
+        )
+        .await
     }
 
     /// Audits a refusal of a locked user and returns it.
     fn otp_locked(&self, user: &User, until: i64, caller: &Caller) -> AuthError {
-        self.audit
-            .record(AuthEvent::OtpLocked, &user.username, caller);
-        self.audit
-            .count_check(CheckFactor::Totp, CheckResult::Locked);
+        self.record_failure(Failure::OTP_LOCKED, &user.username, false, caller);
         throttled(until, self.clock.now_secs())
     }
 
@@ -286,21 +280,12 @@ impl AuthService {
         replayed: bool,
         caller: &Caller,
     ) -> AuthError {
-        if replayed {
-            self.audit
-                .record(AuthEvent::OtpReplayed, &user.username, caller);
-            self.audit
-                .count_check(CheckFactor::Totp, CheckResult::Replayed);
+        let failure = if replayed {
+            Failure::OTP_REPLAYED
         } else {
-            self.audit
-                .count_check(CheckFactor::Totp, CheckResult::Failed);
-        }
-        self.audit
-            .record(AuthEvent::OtpFailed, &user.username, caller);
-        if reserved.locks {
-            self.audit
-                .record(AuthEvent::Lockout, &user.username, caller);
-        }
+            Failure::OTP
+        };
+        self.record_failure(failure, &user.username, reserved.locks, caller);
         AuthError::InvalidOtp
     }
 
@@ -444,12 +429,12 @@ impl AuthService {
                 Ok(())
             }
             Ok(None) => {
-                self.audit
-                    .record(AuthEvent::PasswordCheckFailed, &user.username, caller);
-                if reserved.locks {
-                    self.audit
-                        .record(AuthEvent::Lockout, &user.username, caller);
-                }
+                self.record_failure(
+                    Failure::PASSWORD_CHECK,
+                    &user.username,
+                    reserved.locks,
+                    caller,
+                );
                 Err(AuthError::InvalidPassword)
             }
             Err(e) => {

@@ -15,7 +15,8 @@ use socketioxide::extract::{AckSender, SocketRef};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::realtime::relay::{
+use crate::realtime::close::disconnect;
+use crate::realtime::link::{
     ACK_TIMEOUT, End, MAX_MESSAGE, MAX_PENDING_ACKS, OWN_EVENTS, Outgoing, SEND_TIMEOUT, Ws, send,
     up,
 };
@@ -198,7 +199,7 @@ impl Pump<'_> {
             if name == "401" {
                 tracing::info!(target: "otpgate::ws", sid = %socket.id, "the CTI server refused the relayed login");
                 let _ = socket.emit("401", &json!({"message": "unauthorized access"}));
-                super::disconnect(socket.clone());
+                disconnect(socket.clone());
                 return Some(End::ClientGone);
             }
             if !*self.answered {

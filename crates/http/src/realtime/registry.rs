@@ -1,22 +1,18 @@
-//! The connected sockets of this instance and the watcher that ends them.
+//! The connected sockets of this instance: each one's phase (waiting for
+//! its login until a deadline, or logged in with its live session) and its
+//! upstream relay.
 //!
 //! Cheap per socket: one map entry (the socket handle and a small
-//! [`LiveSession`]); no task or timer per socket. One watcher task per
-//! instance wakes every poll interval (or at once when this process
-//! revoked something), disconnects sockets whose login time is up, and
-//! checks every logged-in socket with one batched core call
-//! ([`otpgate_core::AuthService::still_valid`]), which sees revocations
-//! made by any process sharing the store.
+//! [`LiveSession`]); no task or timer per socket. The one watcher task of
+//! the instance (`watcher`) reads and updates it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use otpgate_core::service::live::{LiveSession, LiveVerdict};
-use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::socket::Sid;
 
-use crate::realtime::Realtime;
 use crate::realtime::relay::Handle;
 use crate::realtime::wire::Payload;
 
@@ -128,7 +124,7 @@ impl Registry {
 
     /// Removes and returns the pending sockets whose time is up, and
     /// returns a snapshot of the logged-in ones.
-    fn take_overdue_and_snapshot(
+    pub(super) fn take_overdue_and_snapshot(
         &self,
         now_ms: i64,
     ) -> (Vec<SocketRef>, Vec<Sid>, Vec<LiveSession>) {
@@ -158,7 +154,11 @@ impl Registry {
     /// Applies verdicts: rebinds swapped sessions, records 2FA changes,
     /// removes ended sockets, and returns what to tell whom (sent outside
     /// the lock).
-    fn apply(&self, sids: &[Sid], verdicts: Vec<LiveVerdict>) -> Vec<(SocketRef, LiveVerdict)> {
+    pub(super) fn apply(
+        &self,
+        sids: &[Sid],
+        verdicts: Vec<LiveVerdict>,
+    ) -> Vec<(SocketRef, LiveVerdict)> {
         let mut map = self.lock();
         let mut out = Vec::new();
         for (sid, v) in sids.iter().zip(verdicts) {
@@ -182,61 +182,4 @@ impl Registry {
         }
         out
     }
-}
-
-impl Realtime {
-    /// One pass of the watcher.
-    pub async fn sweep(&self) {
-        let now_ms = self.auth.clock().now_ms();
-        let (overdue, sids, sessions) = self.registry.take_overdue_and_snapshot(now_ms);
-        for s in overdue {
-            tracing::debug!(target: "otpgate::ws", sid = %s.id, "no login in time");
-            super::disconnect(s);
-        }
-        if sessions.is_empty() {
-            return;
-        }
-        let verdicts = match self.auth.still_valid(&sessions).await {
-            Ok(v) => v,
-            Err(e) => {
-                // Never end sessions because the store hiccuped; retry
-                // at the next tick.
-                tracing::warn!(target: "otpgate::ws", error = %e, "live-session check failed");
-                return;
-            }
-        };
-        for (socket, v) in self.registry.apply(&sids, verdicts) {
-            if let Some(on) = v.two_factor_changed {
-                let _ = socket.emit("2fa_status", &json!({"status": on}));
-            }
-            if let Some(reason) = v.ended {
-                let _ = socket.emit(
-                    "session_revoked",
-                    &json!({"message": "session revoked", "reason": reason.as_str()}),
-                );
-                super::disconnect(socket);
-            }
-        }
-    }
-}
-
-/// Starts the watcher of `rt`: it runs until `rt` is dropped.
-pub fn spawn_watcher(rt: &Arc<Realtime>) {
-    let weak = Arc::downgrade(rt);
-    let mut signal = rt.auth.revocation_signal();
-    let poll = rt.settings.poll_interval;
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(poll) => {}
-                changed = signal.changed() => {
-                    if changed.is_err() {
-                        tokio::time::sleep(poll).await;
-                    }
-                }
-            }
-            let Some(rt) = weak.upgrade() else { break };
-            rt.sweep().await;
-        }
-    });
 }

@@ -36,7 +36,7 @@
 //! has been sent, and `upstream_disconnected` (`{"reason": ...}`, once per
 //! outage) when the upstream cannot be reached or drops; otpgate then
 //! retries with exponential back-off (0.5 s doubling up to 30 s, reset
-//! once a connection has lasted [`STABLE`]) for as long as the client
+//! once a connection has lasted `STABLE`) for as long as the client
 //! stays logged in. When the client socket ends (disconnect, logout,
 //! revocation), the registry drops the socket's [`Handle`]; its task sees
 //! the channel close, sends `41` and a websocket close to the upstream and
@@ -63,46 +63,22 @@ use otpgate_core::secret::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socketioxide::extract::{AckSender, SocketRef};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::proxy::USER_HEADER;
+pub use crate::realtime::link::{ACK_TIMEOUT, MAX_MESSAGE, MAX_PENDING_ACKS, OWN_EVENTS};
+use crate::realtime::link::{End, Outgoing, Ws, down, send};
+use crate::realtime::pump::Pump;
 use crate::realtime::wire::{self, Payload};
 
 /// Client events waiting for the upstream, per connection.
 pub const QUEUE: usize = 32;
-/// Largest message accepted from the upstream (bytes).
-pub const MAX_MESSAGE: usize = 1024 * 1024;
 /// An upstream connection that lasts this long resets the retry delay.
 const STABLE: Duration = Duration::from_secs(10);
-/// Longest wait for the upstream to take a frame.
-pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Acks waiting per connection, in each direction.
-pub const MAX_PENDING_ACKS: usize = 64;
-/// How long an ack is waited for (either direction).
-pub const ACK_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Event names otpgate emits itself (and Socket.IO's reserved ones): never
-/// relayed from the upstream.
-pub const OWN_EVENTS: &[&str] = &[
-    "authe_ok",
-    "401",
-    "session_revoked",
-    "2fa_status",
-    "upstream_connected",
-    "upstream_disconnected",
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
-
 /// Where and how to reach the upstream Socket.IO server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelaySettings {
@@ -135,14 +111,6 @@ impl RelaySettings {
             cti: false,
         }
     }
-}
-
-/// A client event on its way to the upstream.
-pub(crate) struct Outgoing {
-    pub(crate) event: String,
-    pub(crate) payload: Payload,
-    /// The client's callback, if it asked for an ack.
-    pub(crate) ack: Option<AckSender>,
 }
 
 /// Who the relay logs in as upstream.
@@ -182,22 +150,6 @@ impl Handle {
             })
             .is_ok()
     }
-}
-
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// How an upstream session ended.
-pub(crate) enum End {
-    /// The client socket is gone: stop for good.
-    ClientGone,
-    /// The upstream failed or left; `was_up` if the login had been
-    /// relayed (the client was told `upstream_connected`), `stable` if the
-    /// connection then lasted at least [`STABLE`].
-    Upstream {
-        reason: &'static str,
-        was_up: bool,
-        stable: bool,
-    },
 }
 
 /// Runs `fut` while draining (and dropping) client events: they cannot be
@@ -267,22 +219,6 @@ async fn run(
     }
 }
 
-fn down(reason: &'static str) -> End {
-    End::Upstream {
-        reason,
-        was_up: false,
-        stable: false,
-    }
-}
-
-pub(crate) fn up(reason: &'static str) -> End {
-    End::Upstream {
-        reason,
-        was_up: true,
-        stable: false,
-    }
-}
-
 /// Connects, logs in and relays until one side ends.
 async fn session(
     settings: &RelaySettings,
@@ -312,7 +248,7 @@ async fn session(
     }
     let _ = socket.emit("upstream_connected", &json!({}));
     let since = tokio::time::Instant::now();
-    let mut pump = super::pump::Pump {
+    let mut pump = Pump {
         ws: &mut ws,
         socket,
         cti: settings.cti,
@@ -433,16 +369,6 @@ async fn next_text(ws: &mut Ws) -> Option<String> {
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(_) => {}
         }
-    }
-}
-
-/// Sends a text frame, giving up after [`SEND_TIMEOUT`] (an upstream that
-/// stops reading must not hold the task forever).
-pub(crate) async fn send(ws: &mut Ws, text: String) -> Result<(), End> {
-    match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(text))).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(up("closed")),
-        Err(_) => Err(up("timeout")),
     }
 }
 

@@ -55,7 +55,7 @@ pub fn http_date(unix_secs: i64) -> String {
 }
 
 fn deprecation_headers(state: &AppState, resp: &mut Response) {
-    let legacy = state.auth.policy().legacy;
+    let legacy = state.auth.legacy_policy();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("@{}", legacy.deprecated_since)) {
         h.insert("deprecation", v);

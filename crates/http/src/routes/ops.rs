@@ -21,11 +21,6 @@ pub async fn healthz() -> impl IntoResponse {
 
 /// Readiness: the store answers.
 pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<Value>> {
-    state
-        .auth
-        .store()
-        .ping()
-        .await
-        .map_err(|e| AppError::Auth(e.into()))?;
+    state.auth.readiness().await.map_err(AppError::Auth)?;
     Ok(Json(json!({"status": "ready"})))
 }

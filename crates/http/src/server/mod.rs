@@ -24,7 +24,9 @@
 //!   current request, and the call returns once all have closed.
 
 pub mod budget;
+mod cause;
 pub mod watch;
+mod watched_io;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -47,7 +49,8 @@ use tower::Service;
 use crate::metrics::HttpMetrics;
 use budget::{Budget, Cause, Permit};
 pub use watch::ConnectionCloser;
-use watch::{EndBody, TimedBody, Timeouts, Watch, WatchedIo};
+use watch::{EndBody, TimedBody, Timeouts, Watch};
+use watched_io::WatchedIo;
 
 /// Connection settings (validated by the binary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //! - `Busy`: a request is being answered; its body (if read) is bounded by
 //!   the body timeout ([`TimedBody`]), the handler by its own bounds.
 //!
-//! [`WatchedIo`] moves `Idle` to `Head` on the first byte read, the
+//! `WatchedIo` (`super::watched_io`) moves `Idle` to `Head` on the first byte read, the
 //! connection's service moves to `Busy`, and [`EndBody`] back to `Idle`
 //! once the response is sent. The connection task (`super::connection`)
 //! sleeps until the current phase's deadline (idle or busy: at most a
@@ -28,11 +28,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use super::budget::{Cause, Permit};
+use super::cause::Cause;
 
 const HEAD: u64 = 0;
 const IDLE: u64 = 1;
@@ -109,7 +107,7 @@ impl Watch {
     /// (No wake-up: the connection task looks again within a quarter of
     /// the shorter timeout; waking it per request cost a tenth of the
     /// throughput of `/healthz`.)
-    fn on_read(&self) {
+    pub(super) fn on_read(&self) {
         self.advance(IDLE, HEAD);
     }
 
@@ -174,7 +172,7 @@ impl Watch {
     /// For an upgraded socket: an error if it was closed by a
     /// [`ConnectionCloser`]; else, for a read, the reader's waker is kept
     /// (the reader is always waiting on the socket, the writer not).
-    fn check_killed(&self, reading: Option<&Context<'_>>) -> io::Result<()> {
+    pub(super) fn check_killed(&self, reading: Option<&Context<'_>>) -> io::Result<()> {
         if !self.upgraded() {
             return Ok(());
         }
@@ -216,81 +214,6 @@ impl Watch {
             IDLE if since + t.idle <= step => (since + t.idle, Some(Cause::IdleTimeout)),
             _ => (step, None),
         }
-    }
-}
-
-/// The accepted socket, reporting reads to its [`Watch`] and holding the
-/// connection's budget [`Permit`] (so an upgraded WebSocket keeps its slot
-/// until it is dropped).
-#[derive(Debug)]
-pub struct WatchedIo {
-    inner: TcpStream,
-    watch: Arc<Watch>,
-    _permit: Permit,
-}
-
-impl WatchedIo {
-    /// Wraps `inner`.
-    pub fn new(inner: TcpStream, watch: Arc<Watch>, permit: Permit) -> Self {
-        Self {
-            inner,
-            watch,
-            _permit: permit,
-        }
-    }
-}
-
-impl AsyncRead for WatchedIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if let Err(e) = self.watch.check_killed(Some(cx)) {
-            return Poll::Ready(Err(e));
-        }
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.watch.on_read();
-        }
-        r
-    }
-}
-
-impl AsyncWrite for WatchedIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if let Err(e) = self.watch.check_killed(None) {
-            return Poll::Ready(Err(e));
-        }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        if let Err(e) = self.watch.check_killed(None) {
-            return Poll::Ready(Err(e));
-        }
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

@@ -11,8 +11,7 @@ use serde_json::json;
 use crate::support::{T0, TestApp};
 
 async fn stored(app: &TestApp) -> Vec<AuditRecord> {
-    app.svc
-        .store()
+    app.store
         .audit_records(&AuditQuery {
             limit: 1000,
             ..AuditQuery::default()
@@ -62,7 +61,7 @@ async fn a_login_is_recorded_by_the_writer_with_ip_user_agent_and_dialect() {
     // Nothing was written by the requests themselves: the records wait
     // in the queue for the writer.
     assert!(stored(&app).await.is_empty());
-    assert_eq!(app.svc.audit().flush().await.unwrap(), 2);
+    assert_eq!(app.svc.flush_audit().await.unwrap(), 2);
     let got = stored(&app).await;
     assert_eq!(got.len(), 2, "{got:?}");
     let ok = &got[0];
@@ -83,7 +82,7 @@ async fn a_login_is_recorded_by_the_writer_with_ip_user_agent_and_dialect() {
 async fn the_background_writer_stores_records_and_flushes_on_stop() {
     let app = TestApp::new().await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let writer = tokio::spawn(app.svc.audit().clone().run_writer(stopped));
+    let writer = tokio::spawn(app.svc.audit_writer(stopped));
     app.add_user("bob", "pw-secret-9").await;
     app.login("bob", "pw-secret-9").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -135,7 +134,7 @@ async fn each_dialect_is_named_in_its_records() {
         json!({"username": "carol", "password": "bad"}),
     )
     .await;
-    app.svc.audit().flush().await.unwrap();
+    app.svc.flush_audit().await.unwrap();
     let got = stored(&app).await;
     let dialects: Vec<(&str, &str)> = got
         .iter()
@@ -158,7 +157,7 @@ async fn a_huge_user_agent_is_cut() {
         json!({"username": "dave", "password": "pw-secret-9"}),
     )
     .await;
-    app.svc.audit().flush().await.unwrap();
+    app.svc.flush_audit().await.unwrap();
     let got = stored(&app).await;
     assert_eq!(got[0].user_agent.as_ref().map(String::len), Some(256));
 }

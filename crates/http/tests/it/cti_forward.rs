@@ -40,7 +40,7 @@ async fn app_at(cti: &CtiServer, prefix: &str) -> TestApp {
     let backend = NethctiBackend::new(&cti.v1(), Duration::from_secs(5)).unwrap();
     let policy = cheap_policy();
     let svc = Arc::new(
-        AuthService::new(store, clock.clone(), policy.clone(), &keys)
+        AuthService::new(store.clone(), clock.clone(), policy.clone(), &keys)
             .unwrap()
             .with_password_backend(Arc::new(backend)),
     );
@@ -60,6 +60,7 @@ async fn app_at(cti: &CtiServer, prefix: &str) -> TestApp {
         router,
         clock,
         svc,
+        store,
         dir,
         settings,
         policy,

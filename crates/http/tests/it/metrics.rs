@@ -232,7 +232,7 @@ async fn websocket_sessions_are_a_gauge_and_socket_logins_are_audited() {
         Some(2.0),
         "{m}"
     );
-    app.svc.audit().flush().await.unwrap();
+    app.svc.flush_audit().await.unwrap();
     let records = app
         .svc
         .audit_records(Some("alice"), None, 100)

@@ -44,7 +44,7 @@ async fn app_with(cti: &CtiServer, timeout: Duration, policy: Policy) -> TestApp
     let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
     let backend = NethctiBackend::new(&cti.v1(), timeout).unwrap();
     let svc = Arc::new(
-        AuthService::new(store, clock.clone(), policy.clone(), &keys)
+        AuthService::new(store.clone(), clock.clone(), policy.clone(), &keys)
             .unwrap()
             .with_password_backend(Arc::new(backend)),
     );
@@ -55,6 +55,7 @@ async fn app_with(cti: &CtiServer, timeout: Duration, policy: Policy) -> TestApp
         router,
         clock,
         svc,
+        store,
         dir,
         settings,
         policy,

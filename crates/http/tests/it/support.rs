@@ -33,6 +33,8 @@ pub struct TestApp {
     pub router: Router,
     pub clock: Arc<ManualClock>,
     pub svc: Arc<AuthService>,
+    /// The store the service runs on (tests read and seed it directly).
+    pub store: Arc<dyn otpgate_core::Store>,
     pub dir: Arc<tempfile::TempDir>,
     pub settings: HttpSettings,
     pub policy: Policy,
@@ -123,7 +125,7 @@ impl TestApp {
         let mut svc =
             AuthService::new(store.clone(), clock.clone(), policy.clone(), &keys).unwrap();
         if let Some(make) = notifiers {
-            svc = svc.with_notifiers(make(store));
+            svc = svc.with_notifiers(make(store.clone()));
         }
         let svc = Arc::new(svc);
         let router = router(AppState::new(svc.clone(), settings.clone()))
@@ -132,6 +134,7 @@ impl TestApp {
             router,
             clock,
             svc,
+            store,
             dir,
             settings,
             policy,

@@ -59,7 +59,7 @@ async fn verify_otp_refuses_a_look_alike_in_the_body() {
 async fn a_user_stored_before_the_rules_still_logs_in() {
     let app = TestApp::new().await;
     app.add_user("template", "pw-old-secret-9").await;
-    let store = app.svc.store();
+    let store = &app.store;
     let hash = store
         .user_by_name("template")
         .await

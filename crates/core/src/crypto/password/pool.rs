@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, oneshot};
 
-use super::Argon2idHasher;
+use super::argon2id::Argon2idHasher;
 use crate::error::AuthError;
 use crate::secret::SecretString;
 
