@@ -50,7 +50,7 @@ pub fn build(raw: Raw, file: Option<PathBuf>) -> Result<Config, ConfigError> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let log_format = match rules::transport(&raw.log_format()?).as_str() {
+    let log_format = match raw.log_format()?.as_str() {
         "json" => LogFormat::Json,
         _ => LogFormat::Text,
     };

@@ -18,6 +18,14 @@ pub fn sms_transport(key: &'static str, v: &str) -> Result<(), String> {
     }
 }
 
+/// `auth.backend`: local, nethcti or ldap.
+pub fn password_backend(key: &'static str, v: &str) -> Result<(), String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "local" | "nethcti" | "ldap" => Ok(()),
+        other => Err(format!("{key} {other:?} must be local, nethcti or ldap")),
+    }
+}
+
 /// A port that is not 0.
 pub fn not_zero(key: &'static str, v: &u16) -> Result<(), String> {
     if *v == 0 {

@@ -117,6 +117,8 @@ pub struct Bounds<T> {
     hi: Option<T>,
     /// `greater than 0` rather than `at least 1`.
     positive: bool,
+    /// The upper bound in words (`100 years`), instead of the number.
+    hi_words: Option<&'static str>,
     note: &'static str,
 }
 
@@ -127,6 +129,7 @@ impl<T> Bounds<T> {
             lo: Some(lo),
             hi: Some(hi),
             positive: false,
+            hi_words: None,
             note: "",
         }
     }
@@ -137,6 +140,7 @@ impl<T> Bounds<T> {
             lo: Some(lo),
             hi: None,
             positive: false,
+            hi_words: None,
             note: "",
         }
     }
@@ -147,8 +151,15 @@ impl<T> Bounds<T> {
             lo: None,
             hi: Some(hi),
             positive: false,
+            hi_words: None,
             note: "",
         }
+    }
+
+    /// The upper bound in words in the message, e.g. `100 years`.
+    pub const fn hi_words(mut self, words: &'static str) -> Self {
+        self.hi_words = Some(words);
+        self
     }
 
     /// Said after the range in the message, e.g. ` (0 keeps them forever)`.
@@ -165,6 +176,7 @@ impl<T: From<u8>> Bounds<T> {
             lo: Some(T::from(1)),
             hi: None,
             positive: true,
+            hi_words: None,
             note: "",
         }
     }
@@ -175,6 +187,7 @@ impl<T: From<u8>> Bounds<T> {
             lo: Some(T::from(1)),
             hi: Some(hi),
             positive: true,
+            hi_words: None,
             note: "",
         }
     }
@@ -190,7 +203,10 @@ impl<T: PartialOrd + Display> Check<T> for Bounds<T> {
         let range = match (&self.lo, &self.hi) {
             _ if self.positive && (low || self.hi.is_none()) => "greater than 0".to_owned(),
             (Some(lo), Some(hi)) if !self.positive => format!("between {lo} and {hi}"),
-            (_, Some(hi)) if high => format!("at most {hi}"),
+            (_, Some(hi)) if high => match self.hi_words {
+                Some(words) => format!("at most {words}"),
+                None => format!("at most {hi}"),
+            },
             (Some(lo), _) => format!("at least {lo}"),
             _ => "in range".to_owned(),
         };
@@ -204,24 +220,37 @@ impl<T: PartialOrd + Display> Check<T> for Bounds<T> {
 /// One of a few words (compared trimmed and in lower case).
 pub struct OneOf(pub &'static [&'static str]);
 
+/// One of a few words, exactly as written.
+pub struct Exactly(pub &'static [&'static str]);
+
 impl Check<String> for OneOf {
     fn check(&self, key: &'static str, value: &String) -> Result<(), ConfigError> {
-        let v = value.trim().to_ascii_lowercase();
-        if self.0.contains(&v.as_str()) {
-            return Ok(());
-        }
-        let quoted: Vec<String> = self.0.iter().map(|w| format!("\"{w}\"")).collect();
-        let allowed = match quoted.split_last() {
-            Some((last, [])) => last.clone(),
-            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-            None => String::new(),
-        };
-        Err(ConfigError::NotOneOf {
-            key,
-            value: v,
-            allowed,
-        })
+        one_of(key, self.0, value.trim().to_ascii_lowercase())
     }
+}
+
+impl Check<String> for Exactly {
+    fn check(&self, key: &'static str, value: &String) -> Result<(), ConfigError> {
+        one_of(key, self.0, value.clone())
+    }
+}
+
+/// `Ok` when `v` is one of `words`; else the message listing them.
+fn one_of(key: &'static str, words: &[&str], v: String) -> Result<(), ConfigError> {
+    if words.contains(&v.as_str()) {
+        return Ok(());
+    }
+    let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+    let allowed = match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    Err(ConfigError::NotOneOf {
+        key,
+        value: v,
+        allowed,
+    })
 }
 
 /// A check of the value's form by a function that returns the message.
@@ -268,10 +297,15 @@ mod tests {
             Err("k must be at most 9".into())
         );
         assert_eq!(msg(&Bounds::between(1, 100), 100), Ok(()));
-        let e = OneOf(&["text", "json"]).check("log_format", &"xml".to_owned());
+        let e = Exactly(&["text", "json"]).check("log_format", &"xml".to_owned());
         assert_eq!(
             e.map_err(|e| e.to_string()),
             Err("log_format \"xml\" must be \"text\" or \"json\"".into())
         );
+        assert!(Exactly(&["json"]).check("k", &"JSON".to_owned()).is_err());
+        assert!(OneOf(&["json"]).check("k", &" JSON".to_owned()).is_ok());
+        let years = Bounds::positive_up_to(9).hi_words("nine");
+        assert_eq!(msg(&years, 10), Err("k must be at most nine".into()));
+        assert_eq!(msg(&years, 0), Err("k must be greater than 0".into()));
     }
 }

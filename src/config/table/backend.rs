@@ -7,7 +7,7 @@ use crate::config::forms;
 use crate::config::model::PasswordBackendConfig;
 use crate::config::section::section;
 use crate::config::show;
-use crate::config::value::{Bounds, Form, NoCheck, OneOf};
+use crate::config::value::{Bounds, Form, NoCheck};
 use crate::redact::redact_url;
 
 section! {
@@ -15,7 +15,7 @@ section! {
     pub struct RawAuth = "auth." {
         backend: String = ["local".into()] {
             env: "OTPGATE_AUTH_BACKEND",
-            check: OneOf(&["local", "nethcti", "ldap"]),
+            check: Form(forms::password_backend),
             default_doc: "`local`",
             doc: "who checks passwords: `local` (argon2id hashes in the store), `nethcti` (the CTI server, [In front of NethVoice](#in-front-of-nethvoice)) or `ldap` (a directory, [Passwords from LDAP](#passwords-from-ldap))",
             show: |c| show::backend(c).to_owned(),

@@ -16,7 +16,7 @@ section! {
         }
         persistent_lifetime_secs: i64 = [10 * 365 * 24 * 3600] {
             env: "OTPGATE_JWT_PERSISTENT_LIFETIME_SECS",
-            check: Bounds::positive_up_to(100 * 366 * 24 * 3600).note(" (100 years)"),
+            check: Bounds::positive_up_to(100 * 366 * 24 * 3600).hi_words("100 years"),
             default_doc: "`315360000` (10 years)",
             doc: "persistent (integration) token lifetime, at most 100 years",
             show: |c| c.policy.persistent_lifetime_secs.to_string(),

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use crate::config::model::LogFormat;
 use crate::config::section::{Setting, section};
-use crate::config::value::{Bounds, NoCheck, OneOf};
+use crate::config::value::{Bounds, Exactly, NoCheck};
 use crate::redact::redact_url;
 
 mod backend;
@@ -91,7 +91,7 @@ section! {
         }
         log_format: String = ["text".into()] {
             env: "OTPGATE_LOG_FORMAT",
-            check: OneOf(&["text", "json"]),
+            check: Exactly(&["text", "json"]),
             default_doc: "`text`",
             doc: "`text` or `json` (stderr)",
             show: |c| match c.log_format {
