@@ -87,7 +87,6 @@ macro_rules! section {
             )*
         }
 
-        #[allow(dead_code)]
         impl $name {
             /// The rows of this section (not of its children).
             pub const SETTINGS: &'static [$crate::config::section::Setting] = &[$(
