@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use otpgate_notify::smtp::{SmtpSettings, SmtpTls};
-use otpgate_notify::webhook::WebhookSettings;
+use otpgate_notify::{SmtpSettings, SmtpTls, WebhookSettings};
 
 use super::model::{Config, LdapConfig, PasswordBackendConfig};
 use crate::notifier_config::Transport;
