@@ -1,12 +1,19 @@
 //! The settings table: one row per setting (TOML key, type, default, check,
 //! environment variable, README text, what `config check` prints), grouped
 //! by section. Everything else about a setting is generated from its row
-//! by `section!` (see `config::section`). README's settings table and
-//! `otpgate.example.toml` are pinned to these rows by tests.
+//! by `section!` (see `config::section`): the file's struct field, the
+//! `OTPGATE_*` overlay, the checked accessor and the `config check` line.
+//! README's settings table and `otpgate.example.toml` are pinned to these
+//! rows by `config`'s tests.
 //!
-//! Adding a setting: one row in the file of its section, then its use in
-//! `config::build` (and a rule in `config::rules` if it depends on another
-//! setting); the tests then ask for its README row and example entry.
+//! Adding a setting:
+//! 1. one row in the file of its section (a new section: one `section!`
+//!    block and one entry in its parent's `children`);
+//! 2. its use: read it with `raw.<section>.<key>()?` in `config::build` or
+//!    `config::build_http` and put it where it is used (a rule involving
+//!    another setting goes in `config::rules::check`);
+//! 3. the tests then ask for its README row (they print the exact table)
+//!    and its `otpgate.example.toml` entry.
 
 use std::path::PathBuf;
 
