@@ -7,6 +7,40 @@ use std::path::PathBuf;
 
 use super::error::ConfigError;
 
+/// A path prefix: empty (behind a proxy that strips `/api`) or starting
+/// with `/`.
+pub fn api_prefix(key: &'static str, v: &str) -> Result<(), String> {
+    if !(v.is_empty() || v.starts_with('/')) || v.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "{key} {v:?} must be empty or a path starting with /"
+        ));
+    }
+    Ok(())
+}
+
+/// The otpauth issuer: not blank, no `:` (it separates issuer and account).
+pub fn issuer(key: &'static str, v: &str) -> Result<(), String> {
+    if v.trim().is_empty() || v.contains(':') {
+        return Err(format!("{key} must be non-empty and contain no ':'"));
+    }
+    Ok(())
+}
+
+/// A SQLite or PostgreSQL URL (blank: the default SQLite file); a
+/// password in a refused URL is not repeated.
+pub fn database_url(key: &'static str, v: &str) -> Result<(), String> {
+    let ok = ["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|p| v.starts_with(p));
+    if ok || v.trim().is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{key} must start with sqlite:// or postgres:// (got {})",
+        crate::redact::redact_url(v)
+    ))
+}
+
 /// `notifier.sms`: outbox or webhook (SMTP cannot send SMS).
 pub fn sms_transport(key: &'static str, v: &str) -> Result<(), String> {
     match v.trim().to_ascii_lowercase().as_str() {

@@ -17,9 +17,10 @@
 
 use std::path::PathBuf;
 
+use crate::config::forms;
 use crate::config::model::LogFormat;
 use crate::config::section::{Setting, section};
-use crate::config::value::{Bounds, Exactly, NoCheck};
+use crate::config::value::{Bounds, Exactly, Form, NoCheck};
 use crate::redact::redact_url;
 
 mod backend;
@@ -56,21 +57,21 @@ section! {
         }
         database_url: String = [] {
             env: "OTPGATE_DATABASE_URL",
-            check: NoCheck,
+            check: Form(forms::database_url),
             default_doc: "`sqlite://<data_dir>/otpgate.db`",
             doc: "`sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`",
             show: |c| redact_url(&c.store.url),
         }
         api_prefix: String = ["/api".into()] {
             env: "OTPGATE_API_PREFIX",
-            check: NoCheck,
+            check: Form(forms::api_prefix),
             default_doc: "`/api`",
             doc: "prefix of the native API; may be empty (`\"\"`: behind a proxy that strips `/api`, as NethVoice's Traefik does)",
             show: |c| c.http.api_prefix.clone(),
         }
         issuer: String = ["otpgate".into()] {
             env: "OTPGATE_ISSUER",
-            check: NoCheck,
+            check: Form(forms::issuer),
             default_doc: "`otpgate`",
             doc: "issuer in authenticator apps and in the JWT `iss`",
             show: |c| c.policy.issuer.clone(),
