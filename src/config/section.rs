@@ -59,7 +59,7 @@ pub struct Setting {
 /// }
 /// ```
 /// `= []` declares a setting without a fixed default (its accessor returns
-/// an `Option`).
+/// an `Option`); without `check`, the type is the only check.
 macro_rules! section {
     (
         $(#[$meta:meta])*
@@ -67,7 +67,7 @@ macro_rules! section {
             $(
                 $field:ident : $ty:ty = [$($default:expr)?] {
                     env: $env:literal,
-                    check: $check:expr,
+                    $(check: $check:expr,)?
                     default_doc: $ddoc:literal,
                     doc: $doc:literal,
                     show: $show:expr $(,)?
@@ -132,7 +132,7 @@ macro_rules! section {
                     let value: Option<$ty> = self.$field.clone() $(.or_else(|| Some($default)))?;
                     if let Some(v) = &value {
                         $crate::config::value::Check::<$ty>::check(
-                            &$check,
+                            &section!(@check $($check)?),
                             concat!($prefix, stringify!($field)),
                             v,
                         )?;
@@ -142,6 +142,8 @@ macro_rules! section {
             )*
         }
     };
+    (@check) => { $crate::config::value::NoCheck };
+    (@check $check:expr) => { $check };
     (@ret $ty:ty) => { Option<$ty> };
     (@ret $ty:ty, $default:expr) => { $ty };
     (@out $v:ident) => { $v };

@@ -7,7 +7,7 @@ use crate::config::forms;
 use crate::config::model::PasswordBackendConfig;
 use crate::config::section::section;
 use crate::config::show;
-use crate::config::value::{Bounds, Form, NoCheck};
+use crate::config::value::{Bounds, Form};
 use crate::redact::redact_url;
 
 section! {
@@ -29,7 +29,6 @@ section! {
     pub struct RawNethcti = "nethcti." {
         url: String = [] {
             env: "OTPGATE_NETHCTI_URL",
-            check: NoCheck,
             default_doc: "none",
             doc: "the CTI server's REST base `V1`, `http(s)://HOST[:PORT][/PATH]`, e.g. `http://127.0.0.1:8179/webrest` (required for `nethcti`)",
             show: |c| show::nethcti(c, |url, _| redact_url(url)),
@@ -43,7 +42,6 @@ section! {
         }
         ws_url: String = [] {
             env: "OTPGATE_NETHCTI_WS_URL",
-            check: NoCheck,
             default_doc: "none",
             doc: "`nethcti` mode: the CTI server's Socket.IO, `ws://` or `wss://HOST:PORT/PATH/` (e.g. `ws://127.0.0.1:8183/socket.io/`); every logged-in socket is relayed there and logs in with the user's CTI session ([In front of NethVoice](#in-front-of-nethvoice)). Set this or `upstream.ws_url`, not both",
             show: |c| match (&c.password_backend, c.http.upstream_ws.as_ref()) {
@@ -54,7 +52,6 @@ section! {
         }
         freepbx_apis: Vec<String> = [] {
             env: "OTPGATE_NETHCTI_FREEPBX_APIS",
-            check: NoCheck,
             default_doc: "`/dbconn/test`, `/custcard/preview`, `/user/endpoints/all`, `/user/presence`, `/astproxy/extension`, `/astproxy/extensions`, `/astproxy/trunk`, `/astproxy/trunks`",
             doc: "`nethcti` mode: paths below the API prefix (each also with `/<digits>` after it) that a request with `User: admin` and a non-empty `Secretkey` reaches without a token ([In front of NethVoice](#in-front-of-nethvoice))",
             show: |c| {
@@ -80,7 +77,6 @@ section! {
         }
         starttls: bool = [true] {
             env: "OTPGATE_LDAP_STARTTLS",
-            check: NoCheck,
             default_doc: "`true`",
             doc: "StartTLS on an `ldap://` URL; `false` (passwords in clear) only for a loopback host",
             show: |c| {
@@ -104,7 +100,6 @@ section! {
         }
         bind_dn: String = [] {
             env: "OTPGATE_LDAP_BIND_DN",
-            check: NoCheck,
             default_doc: "none",
             doc: "the service account that searches the users (none: anonymous search)",
             show: |c| {
@@ -117,14 +112,12 @@ section! {
         }
         bind_password: String = [] {
             env: "OTPGATE_LDAP_BIND_PASSWORD",
-            check: NoCheck,
             default_doc: "none",
             doc: "its password (required with `bind_dn`; never printed by `config check`)",
             show: |c| show::ldap(c, |l| show::secret(l.bind_password.is_some())),
         }
         user_base_dn: String = [] {
             env: "OTPGATE_LDAP_USER_BASE_DN",
-            check: NoCheck,
             default_doc: "none",
             doc: "where users are searched, whole subtree (required for `ldap`)",
             show: |c| show::ldap(c, |l| l.user_base_dn.clone()),
@@ -138,21 +131,18 @@ section! {
         }
         display_name_attribute: String = [] {
             env: "OTPGATE_LDAP_DISPLAY_NAME_ATTRIBUTE",
-            check: NoCheck,
             default_doc: "none",
             doc: "copied into the display name at each login (e.g. `cn`, `displayName`)",
             show: |c| show::ldap(c, |l| show::opt(l.display_name_attribute.as_deref())),
         }
         email_attribute: String = [] {
             env: "OTPGATE_LDAP_EMAIL_ATTRIBUTE",
-            check: NoCheck,
             default_doc: "none",
             doc: "copied into the e-mail address at each login (e.g. `mail`)",
             show: |c| show::ldap(c, |l| show::opt(l.email_attribute.as_deref())),
         }
         phone_attribute: String = [] {
             env: "OTPGATE_LDAP_PHONE_ATTRIBUTE",
-            check: NoCheck,
             default_doc: "none",
             doc: "copied into the phone number at each login (e.g. `telephoneNumber`, `mobile`)",
             show: |c| show::ldap(c, |l| show::opt(l.phone_attribute.as_deref())),

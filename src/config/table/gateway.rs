@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::config::forms;
 use crate::config::section::section;
 use crate::config::show;
-use crate::config::value::{Bounds, Form, NoCheck};
+use crate::config::value::{Bounds, Form};
 use crate::redact::redact_url;
 
 section! {
@@ -70,7 +70,6 @@ section! {
         }
         max_per_address: usize = [256] {
             env: "OTPGATE_CONNECTIONS_MAX_PER_ADDRESS",
-            check: NoCheck,
             default_doc: "`256`",
             doc: "concurrent connections from one peer address (IPv4, or IPv6 /64); past it 503 and closed at once; `0`: no cap. Behind a reverse proxy every connection comes from the proxy: raise it to the proxy's connection count (or `0`)",
             show: |c| match c.http.connections.max_per_address {
@@ -87,7 +86,6 @@ section! {
     pub struct RawUpstream = "upstream." {
         url: String = [] {
             env: "OTPGATE_UPSTREAM_URL",
-            check: NoCheck,
             default_doc: "none",
             doc: "the application to forward authenticated requests to (`http://HOST:PORT[/BASE]`)",
             show: |c| {
@@ -99,7 +97,6 @@ section! {
         }
         ws_url: String = [] {
             env: "OTPGATE_UPSTREAM_WS_URL",
-            check: NoCheck,
             default_doc: "none",
             doc: "the application's Socket.IO server (`ws://` or `wss://HOST:PORT/PATH/`, Engine.IO v4) whose events, acknowledgements and binary attachments are relayed both ways for logged-in sockets",
             show: |c| {
@@ -123,7 +120,6 @@ section! {
         }
         headers: BTreeMap<String, String> = [] {
             env: "OTPGATE_UPSTREAM_HEADERS",
-            check: NoCheck,
             default_doc: "none",
             doc: "extra headers on every forwarded request and relay upgrade",
             show: |c| {
@@ -142,7 +138,6 @@ section! {
     pub struct RawLegacy = "legacy." {
         enabled: bool = [] {
             env: "OTPGATE_LEGACY_ENABLED",
-            check: NoCheck,
             default_doc: "unset",
             doc: "`true`: legacy login on whatever the date; `false`: off; unset: on until the sunset",
             show: |c| match c.policy.legacy.enabled {
@@ -153,14 +148,12 @@ section! {
         }
         sunset: String = ["2026-06-01".into()] {
             env: "OTPGATE_LEGACY_SUNSET",
-            check: NoCheck,
             default_doc: "`2026-06-01`",
             doc: "from then on legacy routes answer 410 (date, midnight UTC, or RFC 3339)",
             show: |c| rfc3339(c.policy.legacy.sunset),
         }
         deprecated_since: String = ["2025-06-01".into()] {
             env: "OTPGATE_LEGACY_DEPRECATED_SINCE",
-            check: NoCheck,
             default_doc: "`2025-06-01`",
             doc: "sent as `Deprecation: @<unix seconds>`",
             show: |c| rfc3339(c.policy.legacy.deprecated_since),

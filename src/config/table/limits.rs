@@ -2,7 +2,7 @@
 //! hashing, out-of-band codes, audit, passwords and mandatory 2FA.
 
 use crate::config::section::section;
-use crate::config::value::{Bounds, NoCheck};
+use crate::config::value::Bounds;
 
 section! {
     /// The settings of `[jwt]`.
@@ -58,7 +58,6 @@ section! {
         }
         login_ip_max_failures: u32 = [20] {
             env: "OTPGATE_LOCKOUT_LOGIN_IP_MAX_FAILURES",
-            check: NoCheck,
             default_doc: "`20`",
             doc: "wrong passwords per client IP within the window",
             show: |c| c.policy.login_ip.max_failures.to_string(),
@@ -93,14 +92,12 @@ section! {
     pub struct RawRateLimit = "rate_limit." {
         average: u32 = [25] {
             env: "OTPGATE_RATE_LIMIT_AVERAGE",
-            check: NoCheck,
             default_doc: "`25`",
             doc: "requests/s per client IP; `0` turns the limit off",
             show: |c| format!("{} req/s", c.http.rate_limit_average),
         }
         burst: u32 = [100] {
             env: "OTPGATE_RATE_LIMIT_BURST",
-            check: NoCheck,
             default_doc: "`100`",
             doc: "burst per client IP",
             show: |c| c.http.rate_limit_burst.to_string(),
@@ -114,21 +111,18 @@ section! {
     pub struct RawArgon2 = "argon2." {
         memory_kib: u32 = [19_456] {
             env: "OTPGATE_ARGON2_MEMORY_KIB",
-            check: NoCheck,
             default_doc: "`19456`",
             doc: "argon2id memory",
             show: |c| c.policy.argon2.memory_kib.to_string(),
         }
         iterations: u32 = [2] {
             env: "OTPGATE_ARGON2_ITERATIONS",
-            check: NoCheck,
             default_doc: "`2`",
             doc: "argon2id passes",
             show: |c| c.policy.argon2.iterations.to_string(),
         }
         parallelism: u32 = [1] {
             env: "OTPGATE_ARGON2_PARALLELISM",
-            check: NoCheck,
             default_doc: "`1`",
             doc: "argon2id lanes",
             show: |c| c.policy.argon2.parallelism.to_string(),
@@ -142,7 +136,6 @@ section! {
         }
         queue: usize = [256] {
             env: "OTPGATE_HASHING_QUEUE",
-            check: NoCheck,
             default_doc: "`256`",
             doc: "hash requests allowed to wait; beyond it 503",
             show: |c| c.policy.hashing_queue.to_string(),
@@ -218,7 +211,6 @@ section! {
     pub struct RawTwoFactor = "two_factor." {
         required: bool = [false] {
             env: "OTPGATE_TWO_FACTOR_REQUIRED",
-            check: NoCheck,
             default_doc: "`false`",
             doc: "every user must have 2FA: one without it sets it up at the next login ([Mandatory two-factor authentication](#mandatory-two-factor-authentication)); `otpgate user require-2fa` overrides it per user",
             show: |c| c.policy.two_factor_required.to_string(),

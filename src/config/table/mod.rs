@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use crate::config::forms;
 use crate::config::model::LogFormat;
 use crate::config::section::{Setting, section};
-use crate::config::value::{Bounds, Exactly, Form, NoCheck};
+use crate::config::value::{Bounds, Exactly, Form};
 use crate::redact::redact_url;
 
 mod backend;
@@ -43,14 +43,12 @@ section! {
     pub struct Raw = "" {
         listen: String = ["127.0.0.1:8080".into()] {
             env: "OTPGATE_LISTEN",
-            check: NoCheck,
             default_doc: "`127.0.0.1:8080`",
             doc: "address to listen on",
             show: |c| c.listen.to_string(),
         }
         data_dir: PathBuf = ["./otpgate-data".into()] {
             env: "OTPGATE_DATA_DIR",
-            check: NoCheck,
             default_doc: "`./otpgate-data`",
             doc: "SQLite file and key files",
             show: |c| c.data_dir.display().to_string(),
@@ -78,7 +76,6 @@ section! {
         }
         trusted_proxies: Vec<String> = [Vec::new()] {
             env: "OTPGATE_TRUSTED_PROXIES",
-            check: NoCheck,
             default_doc: "none",
             doc: "peers whose `X-Forwarded-For` is believed (IPs or CIDRs)",
             show: |c| {

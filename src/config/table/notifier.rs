@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::config::forms;
 use crate::config::section::section;
 use crate::config::show;
-use crate::config::value::{Bounds, Form, NoCheck, OneOf};
+use crate::config::value::{Bounds, Form, OneOf};
 use crate::notifier_config::describe_transport;
 use crate::redact::{redact_query, redact_url};
 
@@ -35,7 +35,6 @@ section! {
     pub struct RawSmtp = "notifier.smtp." {
         host: String = [] {
             env: "OTPGATE_SMTP_HOST",
-            check: NoCheck,
             default_doc: "none",
             doc: "SMTP server (required for `smtp`)",
             show: |c| show::smtp(c, |s| s.host.clone()),
@@ -56,21 +55,18 @@ section! {
         }
         username: String = [] {
             env: "OTPGATE_SMTP_USERNAME",
-            check: NoCheck,
             default_doc: "none",
             doc: "SMTP login",
             show: |c| show::smtp(c, |s| show::opt(s.username.as_deref())),
         }
         password: String = [] {
             env: "OTPGATE_SMTP_PASSWORD",
-            check: NoCheck,
             default_doc: "none",
             doc: "its password (redacted by `config check`)",
             show: |c| show::smtp(c, |s| show::secret(s.password.is_some())),
         }
         from: String = [] {
             env: "OTPGATE_SMTP_FROM",
-            check: NoCheck,
             default_doc: "none",
             doc: "sender, e.g. `otpgate <no-reply@example.org>` (required for `smtp`)",
             show: |c| show::smtp(c, |s| s.from.clone()),
@@ -84,7 +80,6 @@ section! {
         }
         ca_file: PathBuf = [] {
             env: "OTPGATE_SMTP_CA_FILE",
-            check: NoCheck,
             default_doc: "none",
             doc: "extra trusted CA certificate (PEM)",
             show: |c| show::smtp(c, |s| show::path(s.ca_file.as_ref())),
@@ -98,7 +93,6 @@ section! {
     pub struct RawWebhook = "notifier.webhook." {
         url: String = [] {
             env: "OTPGATE_WEBHOOK_URL",
-            check: NoCheck,
             default_doc: "none",
             doc: "`http(s)://` URL a JSON body is POSTed to per code (required for `webhook`)",
             show: |c| show::webhook(c, |w| redact_query(&redact_url(&w.url))),
@@ -119,7 +113,6 @@ section! {
         }
         bearer_token: String = [] {
             env: "OTPGATE_WEBHOOK_BEARER_TOKEN",
-            check: NoCheck,
             default_doc: "none",
             doc: "sent as `Authorization: Bearer` (redacted by `config check`)",
             show: |c| show::webhook(c, |w| show::secret(w.bearer_token.is_some())),

@@ -2,7 +2,7 @@
 
 use crate::config::section::section;
 use crate::config::show;
-use crate::config::value::{NoCheck, OneOf};
+use crate::config::value::OneOf;
 
 section! {
     /// The settings of `[sqlite]`.
@@ -16,14 +16,12 @@ section! {
         }
         busy_timeout_ms: u64 = [5000] {
             env: "OTPGATE_SQLITE_BUSY_TIMEOUT_MS",
-            check: NoCheck,
             default_doc: "`5000`",
             doc: "wait for the write lock",
             show: |c| show::store(c, false, show::ms(c.store.sqlite.busy_timeout)),
         }
         max_connections: u32 = [8] {
             env: "OTPGATE_SQLITE_MAX_CONNECTIONS",
-            check: NoCheck,
             default_doc: "`8`",
             doc: "read connections kept open (writes go through one writer connection)",
             show: |c| show::store(c, false, c.store.sqlite.max_connections.to_string()),
@@ -37,21 +35,18 @@ section! {
     pub struct RawPostgres = "postgres." {
         max_connections: u32 = [16] {
             env: "OTPGATE_POSTGRES_MAX_CONNECTIONS",
-            check: NoCheck,
             default_doc: "`16`",
             doc: "pool size per instance",
             show: |c| show::store(c, true, c.store.postgres.max_connections.to_string()),
         }
         acquire_timeout_ms: u64 = [5000] {
             env: "OTPGATE_POSTGRES_ACQUIRE_TIMEOUT_MS",
-            check: NoCheck,
             default_doc: "`5000`",
             doc: "wait for a connection before answering 503",
             show: |c| show::store(c, true, show::ms(c.store.postgres.acquire_timeout)),
         }
         connect_timeout_ms: u64 = [10_000] {
             env: "OTPGATE_POSTGRES_CONNECT_TIMEOUT_MS",
-            check: NoCheck,
             default_doc: "`10000`",
             doc: "wait for the database at start",
             show: |c| show::store(c, true, show::ms(c.store.postgres.connect_timeout)),
