@@ -23,7 +23,7 @@ use super::table::Raw;
 pub fn build(raw: Raw, file: Option<PathBuf>) -> Result<Config, ConfigError> {
     rules::check(&raw)?;
     let listen_text = raw.listen()?;
-    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+    let listen: SocketAddr = listen_text.trim().parse().map_err(|_| {
         ConfigError::invalid(
             "listen",
             format!("listen {listen_text:?} is not an address like 127.0.0.1:8080"),

@@ -4,50 +4,34 @@
 //! to the raw settings before the `OTPGATE_*` overlay, which wins when both
 //! are set.
 
-use std::path::PathBuf;
-
 use super::error::ConfigError;
 use super::table::Raw;
-use super::value::{comma_list, parse_env};
+use super::value::comma_list;
 
-/// The NethCTI middleware's variables that mean the same thing as one of
-/// ours (drop-in configuration), read before the `OTPGATE_*` ones, which
-/// win when both are set. See README "Drop-in configuration".
-pub const NETHVOICE_ENV_VARS: &[&str] = &[
-    "NETHVOICE_MIDDLEWARE_LISTEN_ADDRESS",
-    "NETHVOICE_MIDDLEWARE_ISSUER_2FA",
-    "NETHVOICE_MIDDLEWARE_SECRETS_DIR",
+/// The NethCTI middleware's variables that are not one setting's: they
+/// combine into several (`V1_*`) or only are checked (`SENSITIVE_LIST`).
+/// The others are the `dropin` column of the settings table.
+pub const COMPOSITE_VARS: &[&str] = &[
     "NETHVOICE_MIDDLEWARE_SENSITIVE_LIST",
-    "NETHVOICE_MIDDLEWARE_TRUSTED_PROXY",
-    "NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_AVERAGE",
-    "NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_BURST",
     "NETHVOICE_MIDDLEWARE_V1_PROTOCOL",
     "NETHVOICE_MIDDLEWARE_V1_API_ENDPOINT",
     "NETHVOICE_MIDDLEWARE_V1_API_PATH",
     "NETHVOICE_MIDDLEWARE_V1_WS_ENDPOINT",
     "NETHVOICE_MIDDLEWARE_V1_WS_PATH",
-    "NETHVOICE_MIDDLEWARE_FREEPBX_APIS",
 ];
 
-/// Applies the NethCTI middleware's variables (see [`NETHVOICE_ENV_VARS`]).
+/// Applies the NethCTI middleware's variables: the table's `dropin`
+/// column, then the combined ones ([`COMPOSITE_VARS`]).
 pub fn apply(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    raw.apply_dropin(env)?;
     const P: &str = "NETHVOICE_MIDDLEWARE_";
     let get = |name: &str| {
-        NETHVOICE_ENV_VARS
+        COMPOSITE_VARS
             .iter()
             .find(|v| v.strip_prefix(P) == Some(name))
             .and_then(|v| env(v))
             .filter(|v| !v.trim().is_empty())
     };
-    if let Some(v) = get("LISTEN_ADDRESS") {
-        raw.listen = Some(v.trim().to_owned());
-    }
-    if let Some(v) = get("ISSUER_2FA") {
-        raw.issuer = Some(v);
-    }
-    if let Some(v) = get("SECRETS_DIR") {
-        raw.data_dir = Some(PathBuf::from(v));
-    }
     if let Some(v) = get("SENSITIVE_LIST") {
         // otpgate never logs bodies, so there is nothing to mask: the list
         // is only checked to be a list of key fragments.
@@ -62,18 +46,6 @@ pub fn apply(raw: &mut Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<(), 
                 "{P}SENSITIVE_LIST={v:?} must be a comma-separated list of key names"
             )));
         }
-    }
-    if let Some(v) = get("TRUSTED_PROXY") {
-        raw.trusted_proxies = Some(comma_list(&v));
-    }
-    if let Some(v) = get("GLOBAL_RATE_LIMIT_AVERAGE") {
-        raw.rate_limit.average = Some(parse_env(&format!("{P}GLOBAL_RATE_LIMIT_AVERAGE"), &v)?);
-    }
-    if let Some(v) = get("GLOBAL_RATE_LIMIT_BURST") {
-        raw.rate_limit.burst = Some(parse_env(&format!("{P}GLOBAL_RATE_LIMIT_BURST"), &v)?);
-    }
-    if let Some(v) = get("FREEPBX_APIS") {
-        raw.nethcti.freepbx_apis = Some(comma_list(&v));
     }
     if let Some(endpoint) = get("V1_API_ENDPOINT") {
         let protocol = get("V1_PROTOCOL").unwrap_or_else(|| "http".into());

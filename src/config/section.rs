@@ -11,7 +11,9 @@
 //!   or the default, checked (range, choices, form); the accessor is the
 //!   only way the rest of `config` reads a setting, so a value is checked
 //!   exactly when its feature is in use, as before;
-//! - `apply_env`, the `OTPGATE_*` overlay of the section;
+//! - `apply_env`, the `OTPGATE_*` overlay of the section, and
+//!   `apply_dropin`, the NethCTI middleware's variable of each row that has
+//!   one (`dropin:`);
 //! - `SETTINGS`, the rows as [`Setting`]s, for `config check` and for the
 //!   tests that pin README's table and `otpgate.example.toml` to the rows.
 
@@ -25,6 +27,10 @@ pub struct Setting {
     /// The `OTPGATE_*` variable.
     #[cfg_attr(not(test), allow(dead_code))]
     pub env: &'static str,
+    /// The NethCTI middleware's variable that means the same (README
+    /// "Drop-in configuration"), if any.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub dropin: Option<&'static str>,
     /// How README writes the variable's form, e.g. ` (comma-separated)`.
     #[cfg_attr(not(test), allow(dead_code))]
     pub env_form: &'static str,
@@ -67,6 +73,7 @@ macro_rules! section {
             $(
                 $field:ident : $ty:ty = [$($default:expr)?] {
                     env: $env:literal,
+                    $(dropin: $dropin:literal,)?
                     $(check: $check:expr,)?
                     default_doc: $ddoc:literal,
                     doc: $doc:literal,
@@ -93,6 +100,7 @@ macro_rules! section {
                 $crate::config::section::Setting {
                     key: concat!($prefix, stringify!($field)),
                     env: $env,
+                    dropin: section!(@some $($dropin)?),
                     env_form: <$ty as $crate::config::value::EnvValue>::FORM,
                     default_doc: $ddoc,
                     doc: $doc,
@@ -100,6 +108,25 @@ macro_rules! section {
                     show: $show,
                 },
             )*];
+
+            /// Reads this section's `NETHVOICE_MIDDLEWARE_*` variables (and
+            /// its children's); blank ones are ignored. (`env` is unused in a
+            /// section without such a variable.)
+            #[allow(unused_variables)]
+            pub fn apply_dropin(
+                &mut self,
+                env: &dyn Fn(&str) -> Option<String>,
+            ) -> Result<(), $crate::config::error::ConfigError> {
+                $($(
+                    if let Some(v) = env($dropin).filter(|v| !v.trim().is_empty()) {
+                        self.$field = Some(
+                            <$ty as $crate::config::value::EnvValue>::from_env($dropin, &v)?,
+                        );
+                    }
+                )?)*
+                $(self.$child.apply_dropin(env)?;)*
+                Ok(())
+            }
 
             /// Reads this section's `OTPGATE_*` variables (and its
             /// children's) over the file's values.
@@ -142,6 +169,8 @@ macro_rules! section {
             )*
         }
     };
+    (@some) => { None };
+    (@some $v:literal) => { Some($v) };
     (@check) => { $crate::config::value::NoCheck };
     (@check $check:expr) => { $check };
     (@ret $ty:ty) => { Option<$ty> };

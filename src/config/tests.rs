@@ -9,7 +9,7 @@ use otpgate_core::config::LegacyPolicy;
 use otpgate_http::ConnSettings;
 
 use super::build::build;
-use super::dropin::NETHVOICE_ENV_VARS;
+use super::dropin::COMPOSITE_VARS;
 use super::table::Raw;
 use super::{Config, PasswordBackendConfig, settings};
 
@@ -826,7 +826,26 @@ mod example_file {
             .split("### Drop-in configuration")
             .nth(1)
             .expect("README has a Drop-in configuration section");
-        for var in NETHVOICE_ENV_VARS {
+        for row in settings() {
+            let Some(var) = row.dropin else { continue };
+            let line = section
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{var}` |")))
+                .unwrap_or_else(|| panic!("{var} has its row in README's drop-in table"));
+            assert!(
+                line.contains(&format!("`{}` (`{}`)", row.key, row.env)),
+                "README's drop-in row of {var} names {} ({}): {line}",
+                row.key,
+                row.env
+            );
+        }
+        let all: Vec<&str> = settings()
+            .iter()
+            .filter_map(|s| s.dropin)
+            .chain(COMPOSITE_VARS.iter().copied())
+            .collect();
+        assert_eq!(all.len(), 13, "the middleware's 13 variables: {all:?}");
+        for var in all {
             let short = var.trim_start_matches("NETHVOICE_MIDDLEWARE");
             assert!(
                 section.contains(var) || section.contains(&format!("`{short}`")),

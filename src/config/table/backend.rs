@@ -52,6 +52,7 @@ section! {
         }
         freepbx_apis: Vec<String> = [] {
             env: "OTPGATE_NETHCTI_FREEPBX_APIS",
+            dropin: "NETHVOICE_MIDDLEWARE_FREEPBX_APIS",
             default_doc: "`/dbconn/test`, `/custcard/preview`, `/user/endpoints/all`, `/user/presence`, `/astproxy/extension`, `/astproxy/extensions`, `/astproxy/trunk`, `/astproxy/trunks`",
             doc: "`nethcti` mode: paths below the API prefix (each also with `/<digits>` after it) that a request with `User: admin` and a non-empty `Secretkey` reaches without a token ([In front of NethVoice](#in-front-of-nethvoice))",
             show: |c| {

@@ -92,12 +92,14 @@ section! {
     pub struct RawRateLimit = "rate_limit." {
         average: u32 = [25] {
             env: "OTPGATE_RATE_LIMIT_AVERAGE",
+            dropin: "NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_AVERAGE",
             default_doc: "`25`",
             doc: "requests/s per client IP; `0` turns the limit off",
             show: |c| format!("{} req/s", c.http.rate_limit_average),
         }
         burst: u32 = [100] {
             env: "OTPGATE_RATE_LIMIT_BURST",
+            dropin: "NETHVOICE_MIDDLEWARE_GLOBAL_RATE_LIMIT_BURST",
             default_doc: "`100`",
             doc: "burst per client IP",
             show: |c| c.http.rate_limit_burst.to_string(),

@@ -43,12 +43,14 @@ section! {
     pub struct Raw = "" {
         listen: String = ["127.0.0.1:8080".into()] {
             env: "OTPGATE_LISTEN",
+            dropin: "NETHVOICE_MIDDLEWARE_LISTEN_ADDRESS",
             default_doc: "`127.0.0.1:8080`",
             doc: "address to listen on",
             show: |c| c.listen.to_string(),
         }
         data_dir: PathBuf = ["./otpgate-data".into()] {
             env: "OTPGATE_DATA_DIR",
+            dropin: "NETHVOICE_MIDDLEWARE_SECRETS_DIR",
             default_doc: "`./otpgate-data`",
             doc: "SQLite file and key files",
             show: |c| c.data_dir.display().to_string(),
@@ -69,6 +71,7 @@ section! {
         }
         issuer: String = ["otpgate".into()] {
             env: "OTPGATE_ISSUER",
+            dropin: "NETHVOICE_MIDDLEWARE_ISSUER_2FA",
             check: Form(forms::issuer),
             default_doc: "`otpgate`",
             doc: "issuer in authenticator apps and in the JWT `iss`",
@@ -76,6 +79,7 @@ section! {
         }
         trusted_proxies: Vec<String> = [Vec::new()] {
             env: "OTPGATE_TRUSTED_PROXIES",
+            dropin: "NETHVOICE_MIDDLEWARE_TRUSTED_PROXY",
             default_doc: "none",
             doc: "peers whose `X-Forwarded-For` is believed (IPs or CIDRs)",
             show: |c| {
