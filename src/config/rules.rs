@@ -79,6 +79,7 @@ pub fn check(raw: &Raw) -> Result<(), ConfigError> {
         }
     }
     let (url, ws_url) = effective_upstream(raw)?;
+    // Given in the file or the environment (not their defaults).
     let u = &raw.upstream;
     if url.is_none() && ws_url.is_none() && (u.headers.is_some() || u.timeout_ms.is_some()) {
         return Err(ConfigError::rule(

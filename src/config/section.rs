@@ -65,7 +65,9 @@ pub struct Setting {
 /// }
 /// ```
 /// `= []` declares a setting without a fixed default (its accessor returns
-/// an `Option`); without `check`, the type is the only check.
+/// an `Option`); without `check`, the type is the only check; `dropin:
+/// "NETHVOICE_MIDDLEWARE_..."` (after `env`) names the NethCTI middleware's
+/// variable of the same meaning, read before `env`.
 macro_rules! section {
     (
         $(#[$meta:meta])*
