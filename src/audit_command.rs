@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::cli::AuditArgs;
-use crate::commands::describe;
+use crate::wiring::describe;
 
 /// Runs `otpgate audit`.
 pub async fn audit(svc: &AuthService, args: AuditArgs) -> Result<(), String> {

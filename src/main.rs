@@ -10,8 +10,10 @@ mod config;
 mod config_report;
 mod log_caps;
 mod notifier_config;
+mod redact;
 mod serve;
 mod store_check;
+mod wiring;
 
 use std::process::ExitCode;
 

@@ -16,8 +16,9 @@ use otpgate_http::{AppState, router};
 use otpgate_http::{default_max_connections, descriptors_needed};
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
-use crate::commands::{describe, open_service};
-use crate::config::{Config, redact_url};
+use crate::config::Config;
+use crate::redact::redact_url;
+use crate::wiring::{describe, open_service};
 
 /// Runs the server.
 pub async fn serve(config: Config) -> Result<(), String> {

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use otpgate_core::keys::{AT_REST_KEY_FILE, JWT_KEY_FILE};
 
-use crate::config::{Config, redact_url};
+use crate::config::Config;
+use crate::redact::redact_url;
 
 /// The SQLite file named by a database URL; `None` for PostgreSQL.
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
