@@ -25,7 +25,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::client_ip::client_ip_of;
+use crate::client_ip::client_ip_behind;
 use crate::error::AppError;
 use crate::extract::Verified;
 use crate::proxy::{Caller, Upstream, Uri, check_path};
@@ -141,7 +141,7 @@ pub async fn forward(
         Ok(u) => u,
         Err(_) => return AppError::InvalidPath.into_response(),
     };
-    let ip = client_ip_of(&parts, state);
+    let ip = client_ip_behind(&parts, &state.settings.trusted_proxies);
     match up
         .send(parts, body, caller, ip, state.settings.body_limit)
         .await

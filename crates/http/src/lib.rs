@@ -15,8 +15,10 @@
 pub mod client_ip;
 pub mod connector;
 pub mod cti_forward;
+pub mod dialect;
 pub mod error;
 pub mod extract;
+pub mod gate;
 pub mod layers;
 pub mod ldap;
 pub mod metrics;

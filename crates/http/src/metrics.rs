@@ -6,7 +6,7 @@
 //! raw path, so the label set is bounded by the router), and the router
 //! resolves each template's [`RouteStats`] once, when it is built: a
 //! request then costs a few relaxed increments, with no lock, lookup or
-//! allocation. Each router has its own registry (in [`crate::AppState`]),
+//! allocation. Each router has its own registry (in its state),
 //! so tests that build several routers in one process do not share
 //! counters.
 //!
@@ -21,14 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
+use otpgate_core::AuthService;
 use otpgate_core::service::audit::{AuthEvent, CheckFactor, CheckResult};
 
 use crate::server::budget::{Cause, ConnStats};
-use crate::state::AppState;
 
 /// Upper bounds of the latency buckets, in seconds.
 pub const LATENCY_BUCKETS: [f64; 12] = [
@@ -42,11 +38,6 @@ const BUCKET_MICROS: [u64; 12] = [
 /// Status codes 100..=599 get a counter each.
 const STATUS_MIN: u16 = 100;
 const STATUS_SLOTS: usize = 500;
-
-/// A marker a response carries when a store failure produced it (set by
-/// the error types, counted by the metrics layer).
-#[derive(Debug, Clone, Copy)]
-pub struct StoreFailure;
 
 /// The series of one route (see [`HttpMetrics::route`]).
 pub struct RouteStats {
@@ -166,12 +157,14 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// The whole exposition.
-pub fn render(state: &AppState) -> String {
+/// The whole exposition but the users by 2FA state ([`render_users`]):
+/// the HTTP series of `metrics`, the core's counters of `auth`, and the
+/// Socket.IO `sessions` (pending, live).
+pub fn render(metrics: &HttpMetrics, auth: &AuthService, sessions: (usize, usize)) -> String {
     let mut out = String::with_capacity(16 * 1024);
-    render_http(&state.metrics, &mut out);
-    render_connections(&state.metrics.connections, &mut out);
-    render_auth(state, &mut out);
+    render_http(metrics, &mut out);
+    render_connections(&metrics.connections, &mut out);
+    render_auth(metrics, auth, sessions, &mut out);
     out
 }
 
@@ -298,8 +291,13 @@ fn render_connections(c: &ConnStats, out: &mut String) {
     }
 }
 
-fn render_auth(state: &AppState, out: &mut String) {
-    let audit = state.auth.audit();
+fn render_auth(
+    metrics: &HttpMetrics,
+    auth: &AuthService,
+    sessions: (usize, usize),
+    out: &mut String,
+) {
+    let audit = auth.audit();
     let c = audit.counters();
     header(
         out,
@@ -373,7 +371,7 @@ fn render_auth(state: &AppState, out: &mut String) {
             c.event(e)
         );
     }
-    let (pending, live) = state.realtime.as_ref().map_or((0, 0), |rt| rt.sessions());
+    let (pending, live) = sessions;
     header(
         out,
         "otpgate_websocket_sessions",
@@ -394,7 +392,7 @@ fn render_auth(state: &AppState, out: &mut String) {
     let _ = writeln!(
         out,
         "otpgate_store_errors_total{{source=\"request\"}} {}",
-        state.metrics.store_errors()
+        metrics.store_errors()
     );
     let _ = writeln!(
         out,
@@ -412,8 +410,8 @@ fn render_auth(state: &AppState, out: &mut String) {
 
 /// Users by 2FA state (API.md §11), read from the store at scrape time
 /// (one grouped count); left out when the store does not answer.
-async fn render_users(state: &AppState, out: &mut String) {
-    let users = match state.auth.users_by_two_factor().await {
+pub async fn render_users(auth: &AuthService, out: &mut String) {
+    let users = match auth.users_by_two_factor().await {
         Ok(u) => u,
         Err(e) => {
             tracing::warn!(error = %e, "cannot count users by 2FA state for /metrics");
@@ -433,18 +431,6 @@ async fn render_users(state: &AppState, out: &mut String) {
     ] {
         let _ = writeln!(out, "otpgate_users{{two_factor=\"{state}\"}} {n}");
     }
-}
-
-/// `GET /metrics`.
-pub async fn handler(State(state): State<AppState>) -> Response {
-    let mut body = render(&state);
-    render_users(&state, &mut body).await;
-    let mut resp = body.into_response();
-    resp.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    resp
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::FromRef;
 use otpgate_core::AuthService;
 
 use crate::client_ip::TrustedProxies;
 use crate::cti_forward::CtiForwarding;
 use crate::metrics::HttpMetrics;
+use crate::openapi::Docs;
 use crate::proxy::{Upstream, UpstreamSettings};
 use crate::rate_limit::RateLimiter;
 use crate::realtime::Realtime;
@@ -100,8 +102,9 @@ pub struct AppState {
     /// The Socket.IO endpoints, once [`crate::router`] has started them
     /// (holding this keeps their watcher running).
     pub realtime: Option<Arc<Realtime>>,
-    /// The OpenAPI document and the Swagger UI configuration.
-    pub docs: crate::openapi::Docs,
+    /// The OpenAPI document and the Swagger UI configuration, once
+    /// [`crate::router`] has generated them from its routers.
+    pub docs: Docs,
     /// Request counters and latencies (`/metrics`).
     pub metrics: Arc<HttpMetrics>,
 }
@@ -119,15 +122,20 @@ impl AppState {
             .upstream
             .as_ref()
             .map(|u| Arc::new(Upstream::new(u)));
-        let prefix = settings.api_prefix.clone();
         Self {
             auth,
             settings: Arc::new(settings),
             limiter,
             upstream,
             realtime: None,
-            docs: crate::openapi::Docs::new(&prefix),
+            docs: Docs::default(),
             metrics: Arc::new(HttpMetrics::default()),
         }
+    }
+}
+
+impl FromRef<AppState> for Docs {
+    fn from_ref(state: &AppState) -> Self {
+        state.docs.clone()
     }
 }
