@@ -39,7 +39,7 @@ use socketioxide::layer::SocketIoLayer;
 
 use crate::client_ip::{TrustedProxies, client_ip_behind};
 use crate::server::ConnectionCloser;
-use crate::state::WsSettings;
+use crate::settings::WsSettings;
 use registry::Registry;
 use relay::RelaySettings;
 use wire::Payload;

@@ -24,8 +24,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tower::ServiceBuilder;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -38,13 +36,7 @@ use crate::openapi::{self, Docs};
 use crate::realtime::Realtime;
 use crate::state::AppState;
 
-/// RFC 3339 (UTC) text of a unix time, as `expire` fields carry it.
-pub fn rfc3339(unix_secs: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix_secs)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
-}
+pub use native::rfc3339;
 
 /// The whole HTTP application: every dialect's router, the operational
 /// endpoints, both Socket.IO endpoints and, for everything else under the
@@ -108,15 +100,4 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     let ip = client_ip_behind(&parts, &state.settings.trusted_proxies);
     up.forward(parts, body, &who.username, ip, state.settings.body_limit)
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_is_utc_with_z() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_763_377_800), "2025-11-17T11:10:00Z");
-    }
 }

@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use otpgate_core::model::Profile;
 use otpgate_core::secret::SecretString;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,7 +26,6 @@ use crate::openapi::{
     E400, E401, E403, E404, E409, E413, E415, E429, E503, EDEFAULT, StringOrNumber,
 };
 use crate::routes::mount::Mount;
-use crate::routes::rfc3339;
 use crate::state::AppState;
 
 /// The native routes, below the API prefix `p`. In `nethcti` mode
@@ -47,6 +48,14 @@ pub fn router(state: &AppState, p: &str) -> OpenApiRouter<AppState> {
         m.routes(routes!(me))
     };
     m.finish()
+}
+
+/// RFC 3339 (UTC) text of a unix time, as `expire` fields carry it.
+pub fn rfc3339(unix_secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix_secs)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
 }
 
 /// `POST /login` body (JSON or form-encoded; also the legacy login's).
@@ -482,4 +491,15 @@ pub async fn disable(
         data: DisableData { must_relogin: true },
         message: "2FA disabled; all sessions invalidated, please log in again",
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_is_utc_with_z() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_763_377_800), "2025-11-17T11:10:00Z");
+    }
 }

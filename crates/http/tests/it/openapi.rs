@@ -301,3 +301,143 @@ async fn swagger_ui_is_served_from_the_binary_with_its_csp() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.body["code"], 404);
 }
+
+/// Whether `body` decodes into the handler's own type `T`.
+fn decodes<T: serde::de::DeserializeOwned>(body: &Value) -> bool {
+    serde_json::from_value::<T>(body.clone()).is_ok()
+}
+
+/// The documented request schema `name` and the handler's type agree:
+/// a body with every documented field decodes, one without a documented
+/// required field does not, one without an optional field does. (The
+/// schema is derived from the type, but its serde attributes, such as a
+/// default or a custom deserializer, are not all seen by the derive.)
+fn agrees(spec: &Value, name: &str, full: Value, decode: fn(&Value) -> bool) {
+    let schemas = &spec["components"]["schemas"];
+    let mut schema = schemas[name].clone();
+    // A flattened struct is an `allOf` of its parts.
+    if let Some(parts) = schema["allOf"].as_array().cloned() {
+        let mut merged = serde_json::Map::new();
+        let mut required = Vec::new();
+        for part in parts {
+            let part = match part["$ref"].as_str() {
+                Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+                None => part,
+            };
+            merged.extend(part["properties"].as_object().cloned().unwrap_or_default());
+            required.extend(part["required"].as_array().cloned().unwrap_or_default());
+        }
+        schema = serde_json::json!({"properties": merged, "required": required});
+    }
+    let mut documented: Vec<String> = schema["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{name} has properties: {schema}"))
+        .keys()
+        .cloned()
+        .collect();
+    documented.sort();
+    let full = full.as_object().unwrap().clone();
+    let mut sample_keys: Vec<String> = full.keys().cloned().collect();
+    sample_keys.sort();
+    assert_eq!(
+        documented, sample_keys,
+        "{name}: the sample covers the schema"
+    );
+    assert!(decode(&Value::Object(full.clone())), "{name}: full body");
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for field in &documented {
+        let mut without = full.clone();
+        without.remove(field);
+        let ok = decode(&Value::Object(without));
+        if required.contains(&field.as_str()) {
+            assert!(!ok, "{name}: {field} is documented as required");
+        } else {
+            assert!(ok, "{name}: {field} is documented as optional");
+        }
+    }
+}
+
+#[tokio::test]
+async fn documented_request_bodies_match_the_handlers_types() {
+    use otpgate_http::routes::{capillary, mudbase, native, persistent, single_connect};
+    use serde_json::json;
+
+    let app = TestApp::new().await;
+    let spec = fetch(&app, "/api/openapi.json").await.body;
+    let cap = json!({"identifierType": "USERNAME", "identifierValue": "alice",
+                     "deviceId": "d", "brand": "shop"});
+    let with = |extra: Value| {
+        let mut m = cap.as_object().unwrap().clone();
+        m.extend(extra.as_object().unwrap().clone());
+        Value::Object(m)
+    };
+    agrees(
+        &spec,
+        "LoginBody",
+        json!({"username": "a", "password": "p"}),
+        decodes::<native::LoginBody>,
+    );
+    agrees(
+        &spec,
+        "VerifyOtpBody",
+        json!({"username": "a", "otp": 123456}),
+        decodes::<native::VerifyBody>,
+    );
+    agrees(
+        &spec,
+        "PasswordBody",
+        json!({"password": "p"}),
+        decodes::<native::PasswordBody>,
+    );
+    agrees(
+        &spec,
+        "DisableBody",
+        json!({"username": "a", "password": "p"}),
+        decodes::<native::DisableBody>,
+    );
+    agrees(
+        &spec,
+        "SubtypeBody",
+        json!({"subtype": "nethlink", "type": "phone-island"}),
+        decodes::<persistent::SubtypeBody>,
+    );
+    agrees(
+        &spec,
+        "MudbaseVerifyBody",
+        json!({"token": "123456"}),
+        decodes::<mudbase::VerifyBody>,
+    );
+    agrees(
+        &spec,
+        "ScStatusForm",
+        json!({"username": "a", "enduserip": "1.2.3.4", "applicationname": "shop"}),
+        decodes::<single_connect::StatusForm>,
+    );
+    agrees(
+        &spec,
+        "ScValidForm",
+        json!({"username": "a", "token": "123456", "applicationname": "shop"}),
+        decodes::<single_connect::ValidForm>,
+    );
+    agrees(
+        &spec,
+        "CapTokenGenerate",
+        with(json!({"password": "p"})),
+        decodes::<capillary::TokenGenerate>,
+    );
+    agrees(
+        &spec,
+        "CapOtpGenerate",
+        with(json!({"sessionId": "s"})),
+        decodes::<capillary::OtpGenerate>,
+    );
+    agrees(
+        &spec,
+        "CapOtpValidate",
+        with(json!({"sessionId": "s", "otp": "123456"})),
+        decodes::<capillary::OtpValidate>,
+    );
+}
