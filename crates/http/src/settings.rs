@@ -5,11 +5,22 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, Uri};
 
 pub use crate::client_ip::{IpNet, TrustedProxies};
-pub use crate::proxy::UpstreamSettings;
 pub use crate::server::ConnSettings;
+
+/// What the operator configured for the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSettings {
+    /// `http://host:port[/base]`; requests keep their path, appended to
+    /// the base path.
+    pub url: Uri,
+    /// Wait at most this long for the response headers (default 30 s).
+    pub timeout: Duration,
+    /// Extra headers added to every forwarded request.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
 
 /// Settings of the Socket.IO endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
