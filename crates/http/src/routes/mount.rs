@@ -98,6 +98,21 @@ impl<'a> Mount<'a> {
         self
     }
 
+    /// A 404 in this dialect's shape at each of the axum `paths` (below
+    /// the base), counted under `fallback`, undocumented.
+    pub fn not_found_at(mut self, paths: &[&str]) -> Self {
+        let handler: MethodRouter<AppState> = any(not_found).layer(
+            ServiceBuilder::new()
+                .layer(Shared::new(self.state, "fallback", self.glue))
+                .layer(DefaultBodyLimit::max(self.state.settings.body_limit)),
+        );
+        for path in paths {
+            let path = format!("{}{path}", self.base);
+            self.router = self.router.route(&path, handler.clone());
+        }
+        self
+    }
+
     /// A 404 in this dialect's shape for any other path under `path`.
     pub fn not_found_under(self, path: &str) -> Self {
         self.catch_all(path, "fallback", any(not_found))

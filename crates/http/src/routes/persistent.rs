@@ -43,9 +43,23 @@ pub fn router(state: &AppState, p: &str) -> OpenApiRouter<AppState> {
         .routes(routes!(legacy_login))
         .routes(routes!(legacy_remove))
         .routes(routes!(legacy_check))
-        .routes(routes!(legacy_check_default))
-        .finish();
-    native.merge(legacy)
+        .routes(routes!(legacy_check_default));
+    // Without an upstream, other paths below these routes are 404s in
+    // their shape too (with one, the fallback forwards them).
+    let legacy = if state.upstream.is_none() {
+        legacy.not_found_at(&[
+            "/authentication/phone_island_token_login/",
+            "/authentication/phone_island_token_login/{*rest}",
+            "/authentication/persistent_token_remove/",
+            "/authentication/persistent_token_remove/{*rest}",
+            "/authentication/phone_island_token_check/",
+            "/authentication/phone_island_token_check/{subtype}/",
+            "/authentication/phone_island_token_check/{subtype}/{*rest}",
+        ])
+    } else {
+        legacy
+    };
+    native.merge(legacy.finish())
 }
 
 /// A new persistent token (API.md §10).
