@@ -6,12 +6,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use axum::extract::ConnectInfo;
 use axum::extract::connect_info::MockConnectInfo;
-use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-
-use crate::state::AppState;
 
 /// An IP network: an address and a prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,17 +101,9 @@ impl TrustedProxies {
     }
 }
 
-/// The client IP of a request, as an extractor (`None` when the server
-/// was not started with connection info, as in unit tests).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub Option<IpAddr>);
-
-/// The client IP from the parts of a request.
-pub fn client_ip_of(parts: &Parts, state: &AppState) -> Option<IpAddr> {
-    client_ip_behind(parts, &state.settings.trusted_proxies)
-}
-
-/// The client IP from the parts of a request, believing `trusted` proxies.
+/// The client IP from the parts of a request, believing `trusted` proxies
+/// (`None` when the server was not started with connection info, as in
+/// unit tests).
 pub fn client_ip_behind(parts: &Parts, trusted: &TrustedProxies) -> Option<IpAddr> {
     let peer = parts
         .extensions
@@ -126,17 +116,6 @@ pub fn client_ip_behind(parts: &Parts, trusted: &TrustedProxies) -> Option<IpAdd
                 .map(|m| m.0.ip())
         })?;
     Some(trusted.client_ip(peer, &parts.headers))
-}
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_ip_of(parts, state)))
-    }
 }
 
 #[cfg(test)]

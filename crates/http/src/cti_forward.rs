@@ -25,59 +25,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::client_ip::client_ip_of;
+use crate::client_ip::client_ip_behind;
 use crate::error::AppError;
 use crate::extract::Verified;
 use crate::proxy::{Caller, Upstream, Uri, check_path};
+pub use crate::settings::CtiForwarding;
 use crate::state::AppState;
-
-/// The FreePBX allow-list of the original middleware
-/// (`NETHVOICE_MIDDLEWARE_FREEPBX_APIS`' default).
-pub const DEFAULT_FREEPBX_APIS: &[&str] = &[
-    "/dbconn/test",
-    "/custcard/preview",
-    "/user/endpoints/all",
-    "/user/presence",
-    "/astproxy/extension",
-    "/astproxy/extensions",
-    "/astproxy/trunk",
-    "/astproxy/trunks",
-];
-
-/// Settings of the `nethcti` mode's forwarding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CtiForwarding {
-    /// Paths (below the prefix) a FreePBX call may reach without a token.
-    pub freepbx_apis: Vec<String>,
-}
-
-impl Default for CtiForwarding {
-    fn default() -> Self {
-        Self {
-            freepbx_apis: DEFAULT_FREEPBX_APIS
-                .iter()
-                .map(|p| (*p).to_owned())
-                .collect(),
-        }
-    }
-}
-
-impl CtiForwarding {
-    /// Whether `path` (below the prefix) is an allow-listed FreePBX path,
-    /// exactly or followed by `/<digits>`.
-    pub fn is_freepbx_path(&self, path: &str) -> bool {
-        self.freepbx_apis.iter().any(|api| {
-            let api = api.trim_end_matches('/');
-            match path.strip_prefix(api) {
-                Some("") => true,
-                Some(rest) => rest
-                    .strip_prefix('/')
-                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
-                None => false,
-            }
-        })
-    }
-}
 
 /// Whether the headers make a FreePBX call: `User: admin` and a non-empty
 /// `Secretkey`.
@@ -141,7 +94,7 @@ pub async fn forward(
         Ok(u) => u,
         Err(_) => return AppError::InvalidPath.into_response(),
     };
-    let ip = client_ip_of(&parts, state);
+    let ip = client_ip_behind(&parts, &state.settings.trusted_proxies);
     match up
         .send(parts, body, caller, ip, state.settings.body_limit)
         .await

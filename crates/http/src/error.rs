@@ -4,12 +4,20 @@
 //! with `code` always equal to the HTTP status. The client gets a stable
 //! message; internal details go to the log only.
 
+use std::marker::PhantomData;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use otpgate_core::error::TokenProblem;
 use otpgate_core::{AuthError, StoreError};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A marker a response carries when a store failure produced it (set by
+/// the error types, counted by the metrics layer).
+#[derive(Debug, Clone, Copy)]
+pub struct StoreFailure;
 
 /// An error answered to an HTTP client.
 #[derive(Debug)]
@@ -43,6 +51,8 @@ pub enum AppError {
     /// `nethcti` mode: no CTI session for the user, or the CTI server
     /// refused it (forwarding): log in again.
     UpstreamSessionExpired,
+    /// Capillary: an `identifierType` it does not know.
+    InvalidIdentifierType,
     /// A pre-OTP token on a route that needs a verified one; holds the
     /// configured API prefix, so the hint names the real verify path.
     OtpVerificationRequired {
@@ -280,6 +290,11 @@ impl AppError {
             ),
             Self::BadBody(d) => parts(S::BAD_REQUEST, "invalid_request", d.clone()),
             Self::NotFound => parts(S::NOT_FOUND, "not_found", "no such route"),
+            Self::InvalidIdentifierType => parts(
+                S::BAD_REQUEST,
+                "invalid_identifier_type",
+                "identifierType is MOBILE, EMAIL, USERNAME or EXTERNALID",
+            ),
             Self::MethodNotAllowed => parts(
                 S::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -332,22 +347,77 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let Self::Auth(AuthError::Store(e)) = &self {
-            tracing::error!(error = %e, "store failure");
-        }
-        if let Self::Auth(AuthError::Internal(e)) = &self {
-            tracing::error!(error = %e, "internal error");
-        }
-        let p = self.parts();
-        let body = json!({
-            "code": p.status.as_u16(),
-            "message": p.message,
-            "error": p.detail,
-        });
+        respond::<Native>(self)
+    }
+}
+
+/// How one dialect answers an error: the status, headers and body it
+/// makes of an [`AppError`] and its [`Parts`]. The rest (logging an
+/// internal cause, the store-failure mark, `Retry-After`) is the same for
+/// every dialect and done once, by [`respond`].
+pub trait ErrorShape {
+    /// The answer to `err`, whose parts are `p`.
+    fn answer(err: &AppError, p: Parts) -> Response;
+}
+
+/// `err` answered in the shape `S`: logged when internal, marked when a
+/// store failure caused it, with `Retry-After` when there is a wait.
+pub fn respond<S: ErrorShape>(err: AppError) -> Response {
+    err.log_if_internal();
+    let p = err.parts();
+    let retry_after = p.retry_after;
+    let mut resp = S::answer(&err, p);
+    err.mark(&mut resp);
+    set_retry_after(&mut resp, retry_after);
+    resp
+}
+
+/// An error of a handler of the dialect whose shape is `S`.
+pub struct DialectError<S>(pub AppError, PhantomData<fn() -> S>);
+
+impl<S> std::fmt::Debug for DialectError<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("DialectError").field(&self.0).finish()
+    }
+}
+
+impl<S, E: Into<AppError>> From<E> for DialectError<S> {
+    fn from(e: E) -> Self {
+        Self(e.into(), PhantomData)
+    }
+}
+
+impl<S: ErrorShape> IntoResponse for DialectError<S> {
+    fn into_response(self) -> Response {
+        respond::<S>(self.0)
+    }
+}
+
+/// The native envelope: `code` always equals the HTTP status.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// The HTTP status.
+    pub code: u16,
+    /// Human detail.
+    pub error: String,
+    /// A stable snake_case reason (e.g. `invalid_otp`).
+    pub message: String,
+}
+
+/// The native shape ([`ErrorEnvelope`]); a 401 about the bearer token or
+/// the login also carries `WWW-Authenticate: Bearer`.
+#[derive(Debug)]
+pub struct Native;
+
+impl ErrorShape for Native {
+    fn answer(err: &AppError, p: Parts) -> Response {
+        let body = ErrorEnvelope {
+            code: p.status.as_u16(),
+            error: p.detail,
+            message: p.message.to_owned(),
+        };
         let mut resp = (p.status, Json(body)).into_response();
-        set_retry_after(&mut resp, p.retry_after);
-        self.mark(&mut resp);
-        if p.status == StatusCode::UNAUTHORIZED && self.is_bearer_problem() {
+        if p.status == StatusCode::UNAUTHORIZED && err.is_bearer_problem() {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"otpgate\""),
@@ -367,7 +437,7 @@ impl AppError {
     /// when it was.
     pub fn mark(&self, resp: &mut Response) {
         if self.is_store_failure() {
-            resp.extensions_mut().insert(crate::metrics::StoreFailure);
+            resp.extensions_mut().insert(StoreFailure);
         }
     }
 

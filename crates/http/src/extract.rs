@@ -23,7 +23,8 @@ use otpgate_core::service::{Access, Caller};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::client_ip::client_ip_of;
+use crate::client_ip::client_ip_behind;
+use crate::dialect::Glue;
 use crate::error::AppError;
 use crate::server::watch::BodyTimeout;
 use crate::state::AppState;
@@ -243,7 +244,8 @@ impl FromRequestParts<AppState> for AllowPendingOtp {
 }
 
 /// The core's view of who is calling: client IP, `User-Agent` (bounded)
-/// and the dialect that owns the path.
+/// and the dialect that owns the route (its [`Glue`], which the shared
+/// layer put on the request).
 #[derive(Debug, Clone)]
 pub struct CallerInfo(pub Caller);
 
@@ -255,9 +257,12 @@ impl FromRequestParts<AppState> for CallerInfo {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let caller = Caller {
-            ip: client_ip_of(parts, state),
+            ip: client_ip_behind(parts, &state.settings.trusted_proxies),
             user_agent: None,
-            dialect: crate::routes::dialect_of(state, parts.uri.path()),
+            dialect: parts
+                .extensions
+                .get::<Glue>()
+                .map_or_else(Default::default, |g| g.dialect),
         };
         let ua = parts
             .headers

@@ -1,7 +1,9 @@
 //! Cross-cutting layers: request metrics, access log, security headers,
 //! declared-body limit, per-IP rate limit and the legacy gate, as one
-//! service around each route and around the fallback; and the JSON 404/405
-//! fallbacks.
+//! service around each route and around the fallback. The route's
+//! dialect ([`Glue`]) is given when the layer is made: the layer puts it
+//! into the request's extensions and answers its own refusals in its
+//! shape.
 //!
 //! One hand-written service rather than a stack of `from_fn` middlewares:
 //! every `from_fn` layer boxed a clone of everything beneath it and cloned
@@ -18,24 +20,23 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH};
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
-use crate::client_ip::client_ip_of;
-use crate::error::AppError;
-use crate::metrics::{RouteStats, StoreFailure};
-use crate::routes::{error_response, legacy};
+use otpgate_core::service::Dialect;
+
+use crate::client_ip::client_ip_behind;
+use crate::dialect::Glue;
+use crate::error::{AppError, StoreFailure};
+use crate::gate;
+use crate::metrics::RouteStats;
 use crate::state::AppState;
 
-/// Paths that monitoring calls; never rate limited.
-fn is_operational(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics")
-}
-
-/// The layer of the shared work, for one route or for the fallback.
+/// The layer of the shared work, for one route (or a dialect's catch-all,
+/// or the fallback).
 #[derive(Clone)]
 pub struct Shared {
     ctx: Arc<Ctx>,
@@ -51,41 +52,34 @@ impl std::fmt::Debug for Shared {
 struct Ctx {
     state: AppState,
     /// The series requests are counted under.
-    series: Series,
-}
-
-/// Under which route template requests are counted.
-enum Series {
-    /// A route of the table: its template.
-    Route(Arc<RouteStats>),
-    /// The fallback: `socketio` for the Socket.IO endpoints, `fallback`
-    /// for everything else (404s, the reverse proxy, legacy forwarding).
-    Fallback {
-        socketio: Arc<RouteStats>,
-        other: Arc<RouteStats>,
-    },
+    stats: Arc<RouteStats>,
+    /// The dialect that owns the route, and its error shape.
+    glue: Glue,
+    /// Whether the per-IP rate limit applies (not to what monitoring
+    /// calls).
+    limited: bool,
 }
 
 impl Shared {
-    /// The layer of the route whose template is `route`.
-    pub fn route(state: &AppState, route: &str) -> Self {
-        Self::with(state, Series::Route(state.metrics.route(route)))
+    /// The layer of a route of `glue`'s dialect, counted under `series`
+    /// (the route's template; `fallback` or `socketio` for the catch-alls).
+    pub fn new(state: &AppState, series: &str, glue: Glue) -> Self {
+        Self::with(state, series, glue, true)
     }
 
-    /// The layer of the fallback.
-    pub fn fallback(state: &AppState) -> Self {
-        let series = Series::Fallback {
-            socketio: state.metrics.route("socketio"),
-            other: state.metrics.route("fallback"),
-        };
-        Self::with(state, series)
+    /// The same, for an endpoint that monitoring calls: never rate
+    /// limited.
+    pub fn unlimited(state: &AppState, series: &str, glue: Glue) -> Self {
+        Self::with(state, series, glue, false)
     }
 
-    fn with(state: &AppState, series: Series) -> Self {
+    fn with(state: &AppState, series: &str, glue: Glue, limited: bool) -> Self {
         Self {
             ctx: Arc::new(Ctx {
                 state: state.clone(),
-                series,
+                stats: state.metrics.route(series),
+                glue,
+                limited,
             }),
         }
     }
@@ -133,17 +127,15 @@ where
     /// Outermost first: metrics, access log, security headers, then the
     /// declared-body limit, the rate limit and the legacy gate, which may
     /// answer instead of the route.
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         let start = Instant::now();
         let ctx = self.ctx.clone();
-        let path = req.uri().path();
-        let socketio =
-            matches!(ctx.series, Series::Fallback { .. }) && is_socketio(&ctx.state, path);
-        let legacy = legacy::is_legacy_path(path);
+        let legacy = ctx.glue.dialect == Dialect::Legacy;
         // The path is copied only when the access log will print it.
         let access = tracing::enabled!(target: "otpgate::access", tracing::Level::DEBUG)
-            .then(|| (req.method().clone(), path.to_owned()));
-        let answer = match admit(&ctx.state, req, legacy, start) {
+            .then(|| (req.method().clone(), req.uri().path().to_owned()));
+        req.extensions_mut().insert(ctx.glue);
+        let answer = match admit(&ctx, req, start) {
             Admission::Pass(req) => Ok(self.inner.call(req)),
             Admission::Refused(refused) => Err(refused),
         };
@@ -155,7 +147,7 @@ where
                         Err(e) => match e.into() {},
                     };
                     if legacy {
-                        legacy::gate_answer(&ctx.state, &mut resp);
+                        gate::answer(&ctx.state, &mut resp);
                     }
                     resp
                 }
@@ -174,23 +166,18 @@ where
                     "request"
                 );
             }
-            ctx.count(socketio, status, micros, &resp);
+            ctx.count(status, micros, &resp);
             Ok(resp)
         })
     }
 }
 
 impl Ctx {
-    fn count(&self, socketio: bool, status: u16, micros: u64, resp: &Response) {
+    fn count(&self, status: u16, micros: u64, resp: &Response) {
         if resp.extensions().get::<StoreFailure>().is_some() {
             self.state.metrics.store_failure();
         }
-        let stats = match &self.series {
-            Series::Route(stats) => stats,
-            Series::Fallback { socketio: s, .. } if socketio => s,
-            Series::Fallback { other, .. } => other,
-        };
-        stats.observe(status, micros);
+        self.stats.observe(status, micros);
     }
 }
 
@@ -207,7 +194,8 @@ enum Admission {
 /// capped while being read, by axum's `DefaultBodyLimit`, and mapped to the
 /// same 413), 429 from the per-client-IP rate limit, 410 on a legacy path
 /// after the sunset.
-fn admit(state: &AppState, req: Request, legacy: bool, now: Instant) -> Admission {
+fn admit(ctx: &Ctx, req: Request, now: Instant) -> Admission {
+    let state = &ctx.state;
     let limit = state.settings.body_limit;
     let declared = req
         .headers()
@@ -215,32 +203,24 @@ fn admit(state: &AppState, req: Request, legacy: bool, now: Instant) -> Admissio
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Admission::Refused(error_response(
-            state,
-            req.uri().path(),
-            AppError::PayloadTooLarge(limit),
-        ));
+        return Admission::Refused(ctx.glue.answer(AppError::PayloadTooLarge(limit)));
     }
     let req = match &state.limiter {
-        Some(limiter) if !is_operational(req.uri().path()) => {
+        Some(limiter) if ctx.limited => {
             let (parts, body) = req.into_parts();
-            if let Some(ip) = client_ip_of(&parts, state)
+            if let Some(ip) = client_ip_behind(&parts, &state.settings.trusted_proxies)
                 && let Err(wait) = limiter.check(ip, now)
             {
-                return Admission::Refused(error_response(
-                    state,
-                    parts.uri.path(),
-                    AppError::RateLimited {
-                        retry_after_secs: wait,
-                    },
-                ));
+                return Admission::Refused(ctx.glue.answer(AppError::RateLimited {
+                    retry_after_secs: wait,
+                }));
             }
             Request::from_parts(parts, body)
         }
         _ => req,
     };
-    if legacy && !state.auth.legacy_active() {
-        return Admission::Refused(legacy::gate_refusal(state));
+    if ctx.glue.dialect == Dialect::Legacy && !state.auth.legacy_active() {
+        return Admission::Refused(gate::refusal(state));
     }
     Admission::Pass(req)
 }
@@ -260,28 +240,4 @@ fn security_headers(resp: &mut Response) {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-}
-
-fn is_socketio(state: &AppState, path: &str) -> bool {
-    let prefix = state.settings.api_prefix.trim_end_matches('/');
-    let under = |base: &str| {
-        path.strip_prefix(base)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    };
-    under("/socket.io")
-        || path.strip_prefix(prefix).is_some_and(|rest| {
-            rest.strip_prefix("/ws")
-                .is_some_and(|r| r.is_empty() || r.starts_with('/'))
-        })
-}
-
-/// 404 for unknown routes (JSON, or the shape of the dialect whose
-/// prefix the path has).
-pub async fn not_found(State(state): State<AppState>, uri: Uri) -> Response {
-    error_response(&state, uri.path(), AppError::NotFound)
-}
-
-/// 405 for a known route with another method (in the route's shape).
-pub async fn method_not_allowed(State(state): State<AppState>, uri: Uri) -> Response {
-    error_response(&state, uri.path(), AppError::MethodNotAllowed)
 }

@@ -15,8 +15,10 @@
 pub mod client_ip;
 pub mod connector;
 pub mod cti_forward;
+pub mod dialect;
 pub mod error;
 pub mod extract;
+pub mod gate;
 pub mod layers;
 pub mod ldap;
 pub mod metrics;
@@ -27,17 +29,19 @@ pub mod rate_limit;
 pub mod realtime;
 pub mod routes;
 pub mod server;
+pub mod settings;
 pub mod state;
 
 // The crate's public face: the binary (`src/`) names only these, so the
 // modules behind them can move without touching it.
-pub use client_ip::{IpNet, TrustedProxies};
-pub use cti_forward::CtiForwarding;
 pub use ldap::{LdapBackend, LdapSettings};
 pub use metrics::HttpMetrics;
 pub use nethcti::NethctiBackend;
-pub use proxy::{HeaderName, HeaderValue, USER_HEADER, UpstreamSettings, Uri};
-pub use realtime::relay::RelaySettings;
+pub use proxy::{HeaderName, HeaderValue, USER_HEADER, Uri};
 pub use routes::{rfc3339, router};
-pub use server::{ConnSettings, default_max_connections, descriptors_needed, serve};
-pub use state::{AppState, DEFAULT_LEGACY_DOCS_URL, HttpSettings, WsSettings};
+pub use server::{default_max_connections, descriptors_needed, serve};
+pub use settings::{
+    ConnSettings, CtiForwarding, DEFAULT_LEGACY_DOCS_URL, HttpSettings, IpNet, RelaySettings,
+    TrustedProxies, UpstreamSettings, WsSettings,
+};
+pub use state::AppState;

@@ -6,7 +6,7 @@
 //! raw path, so the label set is bounded by the router), and the router
 //! resolves each template's [`RouteStats`] once, when it is built: a
 //! request then costs a few relaxed increments, with no lock, lookup or
-//! allocation. Each router has its own registry (in [`crate::AppState`]),
+//! allocation. Each router has its own registry (in its state),
 //! so tests that build several routers in one process do not share
 //! counters.
 //!
@@ -21,14 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
+use otpgate_core::AuthService;
 use otpgate_core::service::audit::{AuthEvent, CheckFactor, CheckResult};
-
-use crate::server::budget::{Cause, ConnStats};
-use crate::state::AppState;
 
 /// Upper bounds of the latency buckets, in seconds.
 pub const LATENCY_BUCKETS: [f64; 12] = [
@@ -39,14 +33,95 @@ const BUCKET_MICROS: [u64; 12] = [
     1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
     5_000_000,
 ];
+/// Why a connection was refused or closed early (the `cause` label; the
+/// accept loop, [`crate::server`], counts them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The cap on concurrent connections overall.
+    TotalCap,
+    /// The cap on concurrent connections from one client address.
+    PerAddressCap,
+    /// A request head not received within the header timeout.
+    HeaderTimeout,
+    /// A keep-alive connection idle for the idle timeout.
+    IdleTimeout,
+    /// A request body not received within the body timeout.
+    BodyTimeout,
+    /// Closed at the total cap to make room for a new connection.
+    Evicted,
+}
+
+impl Cause {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TotalCap => "total_cap",
+            Self::PerAddressCap => "per_address_cap",
+            Self::HeaderTimeout => "header_timeout",
+            Self::IdleTimeout => "idle_timeout",
+            Self::BodyTimeout => "body_timeout",
+            Self::Evicted => "evicted",
+        }
+    }
+}
+
+/// Connection counters (plain atomics, read by `/metrics`).
+#[derive(Debug, Default)]
+pub struct ConnStats {
+    /// The cap on concurrent connections overall (0 until serving).
+    pub(crate) max: AtomicU64,
+    pub(crate) open: AtomicU64,
+    pub(crate) accepted: AtomicU64,
+    refused_total: AtomicU64,
+    refused_per_address: AtomicU64,
+    closed_header: AtomicU64,
+    closed_idle: AtomicU64,
+    closed_body: AtomicU64,
+    evicted: AtomicU64,
+}
+
+impl ConnStats {
+    /// The cap on concurrent connections overall (0 until serving).
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// Connections open now (upgraded WebSockets included).
+    pub fn open(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Connections admitted since start.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections refused (a cap) or closed early (a timeout, an
+    /// eviction) for `cause`.
+    pub fn count(&self, cause: Cause) -> u64 {
+        self.counter(cause).load(Ordering::Relaxed)
+    }
+
+    /// Counts one refusal or early close.
+    pub fn record(&self, cause: Cause) {
+        self.counter(cause).fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn counter(&self, cause: Cause) -> &AtomicU64 {
+        match cause {
+            Cause::TotalCap => &self.refused_total,
+            Cause::PerAddressCap => &self.refused_per_address,
+            Cause::HeaderTimeout => &self.closed_header,
+            Cause::IdleTimeout => &self.closed_idle,
+            Cause::BodyTimeout => &self.closed_body,
+            Cause::Evicted => &self.evicted,
+        }
+    }
+}
+
 /// Status codes 100..=599 get a counter each.
 const STATUS_MIN: u16 = 100;
 const STATUS_SLOTS: usize = 500;
-
-/// A marker a response carries when a store failure produced it (set by
-/// the error types, counted by the metrics layer).
-#[derive(Debug, Clone, Copy)]
-pub struct StoreFailure;
 
 /// The series of one route (see [`HttpMetrics::route`]).
 pub struct RouteStats {
@@ -166,12 +241,14 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// The whole exposition.
-pub fn render(state: &AppState) -> String {
+/// The whole exposition but the users by 2FA state ([`render_users`]):
+/// the HTTP series of `metrics`, the core's counters of `auth`, and the
+/// Socket.IO `sessions` (pending, live).
+pub fn render(metrics: &HttpMetrics, auth: &AuthService, sessions: (usize, usize)) -> String {
     let mut out = String::with_capacity(16 * 1024);
-    render_http(&state.metrics, &mut out);
-    render_connections(&state.metrics.connections, &mut out);
-    render_auth(state, &mut out);
+    render_http(metrics, &mut out);
+    render_connections(&metrics.connections, &mut out);
+    render_auth(metrics, auth, sessions, &mut out);
     out
 }
 
@@ -298,8 +375,13 @@ fn render_connections(c: &ConnStats, out: &mut String) {
     }
 }
 
-fn render_auth(state: &AppState, out: &mut String) {
-    let c = state.auth.audit_counters();
+fn render_auth(
+    metrics: &HttpMetrics,
+    auth: &AuthService,
+    sessions: (usize, usize),
+    out: &mut String,
+) {
+    let c = auth.audit_counters();
     header(
         out,
         "otpgate_logins_total",
@@ -372,7 +454,7 @@ fn render_auth(state: &AppState, out: &mut String) {
             c.event(e)
         );
     }
-    let (pending, live) = state.realtime.as_ref().map_or((0, 0), |rt| rt.sessions());
+    let (pending, live) = sessions;
     header(
         out,
         "otpgate_websocket_sessions",
@@ -393,7 +475,7 @@ fn render_auth(state: &AppState, out: &mut String) {
     let _ = writeln!(
         out,
         "otpgate_store_errors_total{{source=\"request\"}} {}",
-        state.metrics.store_errors()
+        metrics.store_errors()
     );
     let _ = writeln!(
         out,
@@ -411,8 +493,8 @@ fn render_auth(state: &AppState, out: &mut String) {
 
 /// Users by 2FA state (API.md §11), read from the store at scrape time
 /// (one grouped count); left out when the store does not answer.
-async fn render_users(state: &AppState, out: &mut String) {
-    let users = match state.auth.users_by_two_factor().await {
+pub async fn render_users(auth: &AuthService, out: &mut String) {
+    let users = match auth.users_by_two_factor().await {
         Ok(u) => u,
         Err(e) => {
             tracing::warn!(error = %e, "cannot count users by 2FA state for /metrics");
@@ -432,18 +514,6 @@ async fn render_users(state: &AppState, out: &mut String) {
     ] {
         let _ = writeln!(out, "otpgate_users{{two_factor=\"{state}\"}} {n}");
     }
-}
-
-/// `GET /metrics`.
-pub async fn handler(State(state): State<AppState>) -> Response {
-    let mut body = render(&state);
-    render_users(&state, &mut body).await;
-    let mut resp = body.into_response();
-    resp.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    resp
 }
 
 #[cfg(test)]

@@ -38,17 +38,7 @@ pub use axum::http::header::{HeaderName, HeaderValue};
 /// The header that tells the application who the caller is.
 pub const USER_HEADER: &str = "x-otpgate-user";
 
-/// What the operator configured for the upstream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamSettings {
-    /// `http://host:port[/base]`; requests keep their path, appended to
-    /// the base path.
-    pub url: Uri,
-    /// Wait at most this long for the response headers (default 30 s).
-    pub timeout: Duration,
-    /// Extra headers added to every forwarded request.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-}
+pub use crate::settings::UpstreamSettings;
 
 /// The proxy's client for one upstream.
 #[derive(Debug)]

@@ -24,7 +24,7 @@ use crate::realtime::registry::Registry;
 use crate::realtime::relay::{self, RelaySettings};
 use crate::realtime::watcher::spawn_watcher;
 use crate::realtime::wire::Payload;
-use crate::state::WsSettings;
+use crate::settings::WsSettings;
 
 /// Which endpoint a socket came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use socketioxide::extract::SocketRef;
 
 use crate::client_ip::{TrustedProxies, client_ip_behind};
 use crate::realtime::registry::Registry;
-use crate::realtime::relay::RelaySettings;
-use crate::state::WsSettings;
+use crate::settings::RelaySettings;
+use crate::settings::WsSettings;
 
 /// The Socket.IO side of the server: the service, the settings and the
 /// registry of connected sockets.

@@ -79,39 +79,8 @@ use crate::realtime::wire::{self, Payload};
 pub const QUEUE: usize = 32;
 /// An upstream connection that lasts this long resets the retry delay.
 const STABLE: Duration = Duration::from_secs(10);
-/// Where and how to reach the upstream Socket.IO server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelaySettings {
-    /// `ws://host:port/path/`: the Engine.IO path, with its trailing slash
-    /// (`?EIO=4&transport=websocket` is appended).
-    pub url: String,
-    /// Extra headers on the upgrade request (`upstream.headers`).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Connect and handshake timeout.
-    pub connect_timeout: Duration,
-    /// First retry delay after a failure; doubles up to `retry_max`.
-    pub retry_min: Duration,
-    /// Longest retry delay.
-    pub retry_max: Duration,
-    /// `nethcti` mode (API.md §9): the relayed login carries the user's
-    /// CTI session and the CTI server's answer is the client's.
-    pub cti: bool,
-}
 
-impl RelaySettings {
-    /// Settings for `url` with the defaults (10 s connect timeout, retries
-    /// from 0.5 s to 30 s).
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            headers: Vec::new(),
-            connect_timeout: Duration::from_secs(10),
-            retry_min: Duration::from_millis(500),
-            retry_max: Duration::from_secs(30),
-            cti: false,
-        }
-    }
-}
+pub use crate::settings::RelaySettings;
 
 /// Who the relay logs in as upstream.
 #[derive(Debug)]

@@ -18,79 +18,106 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use otpgate_core::model::{Application, User};
 use otpgate_core::secret::SecretString;
-use otpgate_core::service::Caller;
 use otpgate_core::service::mfa_session::{Identifier, IdentifierKind};
-use serde::Deserialize;
+use otpgate_core::service::{Caller, Dialect};
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::AppError;
+use crate::dialect::Glue;
+use crate::error::{self, AppError, DialectError, ErrorShape};
 use crate::extract::{
     BodyKind, CallerInfo, api_key, body_kind, decode_body, read_body, string_or_number,
 };
+use crate::openapi::{E400, E401, E403, E404, E413, E415, E429, EDEFAULT, StringOrNumber};
+use crate::routes::mount::Mount;
 use crate::state::AppState;
 
 /// Where this dialect's routes live.
 pub const PREFIX: &str = "/auth/v1/";
 
-/// An error in Capillary's envelope.
-#[derive(Debug)]
-pub struct CapError {
-    status: StatusCode,
+/// The three routes, and Capillary's 404 envelope for anything else under
+/// [`PREFIX`].
+pub fn router(state: &AppState, _: &str) -> OpenApiRouter<AppState> {
+    Mount::new(state, "", Glue::new::<Capillary>(Dialect::Capillary))
+        .routes(routes!(token_generate))
+        .routes(routes!(otp_generate))
+        .routes(routes!(otp_validate))
+        .not_found_under(PREFIX)
+        .finish()
+}
+
+/// Capillary's status block.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CapStatus)]
+pub struct Status {
+    code: u16,
+    /// `SUCCESS`, or an UPPER_CASE reason.
     message: String,
-    retry_after: Option<u64>,
-    store_failure: bool,
+    success: bool,
 }
 
-impl<E: Into<AppError>> From<E> for CapError {
-    fn from(e: E) -> Self {
-        let e = e.into();
-        e.log_if_internal();
-        let p = e.parts();
+/// Capillary's auth block (null on errors).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CapAuth)]
+pub struct Auth {
+    key: Option<String>,
+    /// The application's 15-minute JWT (`aud` = the brand): otpgate's own
+    /// routes, its proxy and Socket.IO refuse it (403
+    /// `token_audience_mismatch`).
+    token: Option<String>,
+}
+
+/// Capillary's user block (null on errors).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CapUser)]
+pub struct CapUser {
+    app_registered: bool,
+    role: String,
+    session_id: Option<String>,
+    user_registered_for_password: bool,
+}
+
+/// Capillary's envelope, for success and errors alike: `status.code` is
+/// the HTTP status; `auth` and `user` are null in errors.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CapEnvelope {
+    auth: Option<Auth>,
+    status: Status,
+    user: Option<CapUser>,
+}
+
+impl CapEnvelope {
+    fn new(status: StatusCode, message: String, auth: Option<Auth>, user: Option<CapUser>) -> Self {
         Self {
-            status: p.status,
-            message: p.message.to_ascii_uppercase(),
-            retry_after: p.retry_after,
-            store_failure: e.is_store_failure(),
+            auth,
+            status: Status {
+                code: status.as_u16(),
+                message,
+                success: status.is_success(),
+            },
+            user,
         }
     }
 }
 
-impl CapError {
-    fn invalid_identifier_type() -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            message: "INVALID_IDENTIFIER_TYPE".into(),
-            retry_after: None,
-            store_failure: false,
-        }
+/// Capillary's error shape: its envelope, with the stable message in
+/// upper case.
+#[derive(Debug)]
+pub struct Capillary;
+
+impl ErrorShape for Capillary {
+    fn answer(_: &AppError, p: error::Parts) -> Response {
+        let body = CapEnvelope::new(p.status, p.message.to_ascii_uppercase(), None, None);
+        (p.status, Json(body)).into_response()
     }
 }
 
-/// The envelope; `auth` and `user` are null in errors.
-fn envelope(status: StatusCode, message: &str, auth: Value, user: Value) -> Value {
-    json!({
-        "status": {
-            "success": status.is_success(),
-            "code": status.as_u16(),
-            "message": message,
-        },
-        "auth": auth,
-        "user": user,
-    })
-}
-
-impl IntoResponse for CapError {
-    fn into_response(self) -> Response {
-        let body = envelope(self.status, &self.message, Value::Null, Value::Null);
-        let mut resp = (self.status, Json(body)).into_response();
-        if self.store_failure {
-            resp.extensions_mut().insert(crate::metrics::StoreFailure);
-        }
-        crate::error::set_retry_after(&mut resp, self.retry_after);
-        resp
-    }
-}
+/// An error in Capillary's envelope.
+pub type CapError = DialectError<Capillary>;
 
 /// A JSON body (declared, or no content type), or Capillary's error
 /// (415 for any other content type).
@@ -128,13 +155,16 @@ impl FromRequestParts<AppState> for CapKey {
 }
 
 /// The fields every call carries.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Who {
+    /// MOBILE, EMAIL, USERNAME or EXTERNALID.
     identifier_type: String,
     #[serde(deserialize_with = "string_or_number")]
+    #[schema(value_type = StringOrNumber)]
     identifier_value: String,
     device_id: String,
+    /// A registered application name.
     brand: String,
 }
 
@@ -145,7 +175,7 @@ impl Who {
             "EMAIL" => IdentifierKind::Email,
             "USERNAME" => IdentifierKind::Username,
             "EXTERNALID" => IdentifierKind::ExternalId,
-            _ => return Err(CapError::invalid_identifier_type()),
+            _ => return Err(AppError::InvalidIdentifierType.into()),
         };
         Ok(Identifier {
             kind,
@@ -165,25 +195,34 @@ impl Who {
     }
 }
 
-fn user_json(user: &User, session_id: Option<&str>) -> Value {
-    json!({
-        "appRegistered": user.totp.is_enabled(),
-        "sessionId": session_id,
-        "role": user.role,
-        "userRegisteredForPassword": true,
-    })
+fn user_json(user: &User, session_id: Option<&str>) -> CapUser {
+    CapUser {
+        app_registered: user.totp.is_enabled(),
+        role: user.role.clone(),
+        session_id: session_id.map(str::to_owned),
+        user_registered_for_password: true,
+    }
 }
 
-fn success(auth: Value, user: Value) -> Json<Value> {
-    Json(envelope(StatusCode::OK, "SUCCESS", auth, user))
+fn success(auth: Auth, user: CapUser) -> Json<CapEnvelope> {
+    Json(CapEnvelope::new(
+        StatusCode::OK,
+        "SUCCESS".into(),
+        Some(auth),
+        Some(user),
+    ))
 }
 
-fn no_auth() -> Value {
-    json!({"token": null, "key": null})
+fn no_auth() -> Auth {
+    Auth {
+        key: None,
+        token: None,
+    }
 }
 
 /// `token/generate` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CapTokenGenerate)]
 pub struct TokenGenerate {
     #[serde(flatten)]
     who: Who,
@@ -192,12 +231,27 @@ pub struct TokenGenerate {
 
 /// `POST /auth/v1/mfa/token/generate`: checks the password and opens an
 /// MFA session for this device; `user.sessionId` carries it.
+#[utoipa::path(post, path = "/auth/v1/mfa/token/generate", tag = "capillary",
+    summary = "Capillary: check the password and open an MFA session",
+    security(("apiKey" = [])),
+    request_body(content = TokenGenerate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "SUCCESS", body = CapEnvelope),
+        (status = 400, description = E400, body = CapEnvelope),
+        (status = 401, description = E401, body = CapEnvelope),
+        (status = 403, description = E403, body = CapEnvelope),
+        (status = 404, description = E404, body = CapEnvelope),
+        (status = 413, description = E413, body = CapEnvelope),
+        (status = 415, description = E415, body = CapEnvelope),
+        (status = 429, description = E429, body = CapEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = CapEnvelope),
+    ))]
 pub async fn token_generate(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
     CapKey(key): CapKey,
     CapJson(b): CapJson<TokenGenerate>,
-) -> Result<Json<Value>, CapError> {
+) -> Result<Json<CapEnvelope>, CapError> {
     let id = b.who.identifier()?;
     let app = b.who.application(&s, key.as_deref(), &caller).await?;
     let (session_id, user) = s
@@ -217,8 +271,9 @@ pub async fn token_generate(
 }
 
 /// `otp/generate` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CapOtpGenerate)]
 pub struct OtpGenerate {
     #[serde(flatten)]
     who: Who,
@@ -228,12 +283,27 @@ pub struct OtpGenerate {
 /// `POST /auth/v1/mfa/otp/generate`: sends a fresh code for the session
 /// (e-mail for EMAIL, SMS for MOBILE, else e-mail if the user has an
 /// address, else SMS).
+#[utoipa::path(post, path = "/auth/v1/mfa/otp/generate", tag = "capillary",
+    summary = "Capillary: send a code out of band",
+    security(("apiKey" = [])),
+    request_body(content = OtpGenerate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "SUCCESS", body = CapEnvelope),
+        (status = 400, description = E400, body = CapEnvelope),
+        (status = 401, description = E401, body = CapEnvelope),
+        (status = 403, description = E403, body = CapEnvelope),
+        (status = 404, description = E404, body = CapEnvelope),
+        (status = 413, description = E413, body = CapEnvelope),
+        (status = 415, description = E415, body = CapEnvelope),
+        (status = 429, description = E429, body = CapEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = CapEnvelope),
+    ))]
 pub async fn otp_generate(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
     CapKey(key): CapKey,
     CapJson(b): CapJson<OtpGenerate>,
-) -> Result<Json<Value>, CapError> {
+) -> Result<Json<CapEnvelope>, CapError> {
     let id = b.who.identifier()?;
     let app = b.who.application(&s, key.as_deref(), &caller).await?;
     let (_, user) = s
@@ -259,25 +329,42 @@ fn otp_string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String
 }
 
 /// `otp/validate` body (`otp` a JSON string or number).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CapOtpValidate)]
 pub struct OtpValidate {
     #[serde(flatten)]
     who: Who,
     session_id: String,
     #[serde(deserialize_with = "otp_string_or_number")]
+    #[schema(value_type = StringOrNumber)]
     otp: String,
 }
 
 /// `POST /auth/v1/mfa/otp/validate`: checks the code, uses the session up
 /// and returns a verified otpgate access token valid 15 minutes
 /// (`auth.token`) and its id (`auth.key`).
+#[utoipa::path(post, path = "/auth/v1/mfa/otp/validate", tag = "capillary",
+    summary = "Capillary: check the code and get a 15-minute token for the brand only (aud)",
+    security(("apiKey" = [])),
+    request_body(content = OtpValidate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "SUCCESS", body = CapEnvelope),
+        (status = 400, description = E400, body = CapEnvelope),
+        (status = 401, description = E401, body = CapEnvelope),
+        (status = 403, description = E403, body = CapEnvelope),
+        (status = 404, description = E404, body = CapEnvelope),
+        (status = 413, description = E413, body = CapEnvelope),
+        (status = 415, description = E415, body = CapEnvelope),
+        (status = 429, description = E429, body = CapEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = CapEnvelope),
+    ))]
 pub async fn otp_validate(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
     CapKey(key): CapKey,
     CapJson(b): CapJson<OtpValidate>,
-) -> Result<Json<Value>, CapError> {
+) -> Result<Json<CapEnvelope>, CapError> {
     let id = b.who.identifier()?;
     let app = b.who.application(&s, key.as_deref(), &caller).await?;
     let (done, user) = s
@@ -292,7 +379,10 @@ pub async fn otp_validate(
         )
         .await?;
     Ok(success(
-        json!({"token": done.token.token, "key": done.token_id}),
+        Auth {
+            key: Some(done.token_id),
+            token: Some(done.token.token),
+        },
         user_json(&user, None),
     ))
 }

@@ -4,10 +4,9 @@
 //! authenticates `/webrest/...` requests. The rules (sunset, 2FA refusal,
 //! single-use nonce, revocation) are the core's; this file translates.
 //!
-//! The gate on every legacy path (`/webrest`, `/socket.io`): past the
-//! sunset it answers 410 ([`gate_refusal`]); before, it adds the
-//! `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and
-//! `Link: <docs>; rel="deprecation"` headers ([`gate_answer`]).
+//! The gate on every legacy route (410 after the sunset, deprecation
+//! headers before) is [`crate::gate`], which the shared layer runs on the
+//! routes of this router's glue (and the legacy Socket.IO endpoint's).
 
 use axum::Json;
 use axum::body::Body;
@@ -16,84 +15,42 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use otpgate_core::AuthError;
 use otpgate_core::error::TokenProblem;
 use otpgate_core::model::Principal;
 use otpgate_core::secret::SecretString;
-use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::macros::format_description;
+use otpgate_core::service::Dialect;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::client_ip::client_ip_of;
-use crate::error::{AppError, AppResult};
+use crate::client_ip::client_ip_behind;
+use crate::dialect::Glue;
+use crate::error::{AppError, AppResult, ErrorEnvelope, Native};
 use crate::extract::{Body as JsonBody, CallerInfo};
-use crate::routes::native::{LoginBody, ProfileBody};
+use crate::openapi::{E400, E401, E403, E404, E410, E413, E415, E429, EDEFAULT};
+use crate::routes::mount::Mount;
+use crate::routes::native::{LoginBody, MessageResponse, ProfileResponse};
 use crate::state::AppState;
 
 /// Where the legacy REST API lives.
 pub const WEBREST: &str = "/webrest";
-/// Where the legacy Socket.IO lives.
-pub const LEGACY_SOCKET_IO: &str = "/socket.io";
 
-/// Whether `path` belongs to the legacy method.
-pub fn is_legacy_path(path: &str) -> bool {
-    [WEBREST, LEGACY_SOCKET_IO].iter().any(|p| {
-        path.strip_prefix(p)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
-}
-
-/// An IMF-fixdate (RFC 9110 §5.6.7), as `Sunset` carries it.
-pub fn http_date(unix_secs: i64) -> String {
-    let fmt = format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    OffsetDateTime::from_unix_timestamp(unix_secs)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_default()
-}
-
-fn deprecation_headers(state: &AppState, resp: &mut Response) {
-    let legacy = state.auth.legacy_policy();
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("@{}", legacy.deprecated_since)) {
-        h.insert("deprecation", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&http_date(legacy.sunset)) {
-        h.insert("sunset", v);
-    }
-    let link = format!("<{}>; rel=\"deprecation\"", state.settings.legacy_docs_url);
-    if let Ok(v) = HeaderValue::from_str(&link) {
-        h.append("link", v);
-    }
-}
-
-/// The gate's answer to a request on a legacy path after the sunset:
-/// 410, with the deprecation headers. (The shared layers,
-/// [`crate::layers`], run the gate on every path [`is_legacy_path`]
-/// accepts: this after the sunset, [`gate_answer`] before it.)
-pub fn gate_refusal(state: &AppState) -> Response {
-    let mut resp = AppError::Auth(AuthError::LegacyDisabled).into_response();
-    resp.headers_mut().remove(WWW_AUTHENTICATE);
-    deprecation_headers(state, &mut resp);
-    resp
-}
-
-/// The gate on a legacy answer before the sunset: the deprecation
-/// headers, and no Bearer challenge.
-pub fn gate_answer(state: &AppState, resp: &mut Response) {
-    // A legacy client reads any WWW-Authenticate on a 401 as a
-    // challenge ("Digest <nonce>"); never hand it our Bearer one.
-    if resp
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer"))
-    {
-        resp.headers_mut().remove(WWW_AUTHENTICATE);
-    }
-    deprecation_headers(state, resp);
+/// The legacy routes (deprecated, behind the gate), the forwarding of any
+/// other `/webrest/...`, and the migration guide (not gated).
+pub fn router(state: &AppState, _: &str) -> OpenApiRouter<AppState> {
+    let legacy = Mount::new(state, "", Glue::new::<Native>(Dialect::Legacy))
+        .deprecated()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .catch_all(WEBREST, "fallback", any(forward))
+        .finish();
+    let guide = Mount::new(state, "", Glue::NATIVE)
+        .deprecated()
+        .routes(routes!(migration_docs))
+        .finish();
+    legacy.merge(guide)
 }
 
 /// A caller authenticated with a legacy `Authorization: user:token`.
@@ -120,6 +77,21 @@ impl FromRequestParts<AppState> for LegacyUser {
 /// `POST /webrest/authentication/login`: after the password check, 401
 /// with `WWW-Authenticate: Digest <nonce>` (that is the legacy protocol's
 /// way of saying "go on").
+#[utoipa::path(post, path = "/webrest/authentication/login", tag = "legacy",
+    summary = "Legacy challenge login: answers 401 with a nonce",
+    security(()),
+    request_body(content = LoginBody, content_type = "application/json"),
+    responses(
+        (status = 401, description = "The challenge: `WWW-Authenticate: Digest <nonce>` (or a wrong password)",
+            body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 410, description = E410, body = ErrorEnvelope),
+        (status = 413, description = E413, body = ErrorEnvelope),
+        (status = 415, description = E415, body = ErrorEnvelope),
+        (status = 429, description = E429, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn login(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
@@ -129,11 +101,12 @@ pub async fn login(
         .auth
         .legacy_challenge(&b.username, &SecretString::new(b.password), &caller)
         .await?;
-    let body = json!({
-        "code": 401,
-        "message": "challenge",
-        "error": "send Authorization: <username>:hex(HMAC-SHA1(password, \"<username>:<password>:<nonce>\"))",
-    });
+    let body = ErrorEnvelope {
+        code: 401,
+        error: "send Authorization: <username>:hex(HMAC-SHA1(password, \"<username>:<password>:<nonce>\"))"
+            .into(),
+        message: "challenge".into(),
+    };
     let mut resp = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     let v = HeaderValue::from_str(&format!("Digest {nonce}"))
         .map_err(|_| AppError::Auth(AuthError::Internal("nonce header".into())))?;
@@ -142,68 +115,72 @@ pub async fn login(
 }
 
 /// `POST /webrest/authentication/logout`: ends this legacy credential.
+#[utoipa::path(post, path = "/webrest/authentication/logout", tag = "legacy",
+    summary = "Legacy logout",
+    security(("legacyAuth" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = MessageResponse),
+        (status = 401, description = E401, body = ErrorEnvelope),
+        (status = 410, description = E410, body = ErrorEnvelope),
+        (status = 429, description = E429, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn logout(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
     LegacyUser(who): LegacyUser,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<MessageResponse>> {
     s.auth.legacy_logout(&who, &caller).await?;
-    Ok(Json(
-        json!({"code": 200, "message": "logged out", "data": null}),
-    ))
+    Ok(Json(MessageResponse::ok("logged out")))
 }
 
 /// `GET /webrest/user/me`: the same profile as `/api/user/me`.
+#[utoipa::path(get, path = "/webrest/user/me", tag = "legacy",
+    summary = "Legacy profile",
+    security(("legacyAuth" = [])),
+    responses(
+        (status = 200, description = "The profile", body = ProfileResponse),
+        (status = 401, description = E401, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404, body = ErrorEnvelope),
+        (status = 410, description = E410, body = ErrorEnvelope),
+        (status = 429, description = E429, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn me(
     State(s): State<AppState>,
     LegacyUser(who): LegacyUser,
-) -> AppResult<Json<ProfileBody>> {
+) -> AppResult<Json<ProfileResponse>> {
     let profile = s.auth.profile(&who).await?;
-    Ok(Json(ProfileBody(profile)))
+    Ok(Json(profile.into()))
 }
 
 /// Any other `/webrest/...`: forwarded to the upstream application for a
 /// valid legacy credential, else JSON 404.
-pub async fn forward(state: &AppState, req: Request) -> Response {
+async fn forward(State(state): State<AppState>, req: Request) -> Response {
     let Some(up) = state.upstream.clone() else {
         return AppError::NotFound.into_response();
     };
     let (mut parts, body) = req.into_parts();
-    let who = match LegacyUser::from_request_parts(&mut parts, state).await {
+    let who = match LegacyUser::from_request_parts(&mut parts, &state).await {
         Ok(LegacyUser(who)) => who,
         Err(e) => return e.into_response(),
     };
-    let ip = client_ip_of(&parts, state);
+    let ip = client_ip_behind(&parts, &state.settings.trusted_proxies);
     up.forward(parts, body, &who.username, ip, state.settings.body_limit)
         .await
 }
 
 /// `GET /docs/legacy-migration`: how to move off the legacy method (the
 /// default target of the `Link` header).
+#[utoipa::path(get, path = "/docs/legacy-migration", tag = "legacy",
+    summary = "How to move off the legacy login (Markdown)",
+    security(()),
+    responses((status = 200, description = "The guide", content_type = "text/markdown", body = String)))]
 pub async fn migration_docs() -> Response {
     (
         [(CONTENT_TYPE, "text/markdown; charset=utf-8")],
         Body::from(include_str!("../../../../docs/legacy-migration.md")),
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sunset_is_an_imf_fixdate() {
-        assert_eq!(http_date(1_780_272_000), "Mon, 01 Jun 2026 00:00:00 GMT");
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-    }
-
-    #[test]
-    fn legacy_paths_are_matched_by_segment() {
-        assert!(is_legacy_path("/webrest"));
-        assert!(is_legacy_path("/webrest/user/me"));
-        assert!(is_legacy_path("/socket.io/"));
-        assert!(!is_legacy_path("/webresting"));
-        assert!(!is_legacy_path("/api/webrest"));
-    }
 }

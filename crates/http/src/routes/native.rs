@@ -1,6 +1,10 @@
 //! The native API (NethCTI-middleware style, API.md §1): login, logout,
 //! profile and the 2FA lifecycle. Each handler translates, calls one core
-//! method, and shapes the response as the contract shows it.
+//! method, and shapes the response as the contract shows it; its
+//! `#[utoipa::path]` is its entry in the document.
+//!
+//! The answers' fields are declared in the order the contract's JSON
+//! shows them (alphabetical, as the original `json!` objects wrote them).
 
 use axum::Json;
 use axum::extract::State;
@@ -9,109 +13,291 @@ use axum::response::{IntoResponse, Response};
 use otpgate_core::model::Profile;
 use otpgate_core::secret::SecretString;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::AppResult;
+use crate::dialect::Glue;
+use crate::error::{AppResult, ErrorEnvelope};
 use crate::extract::{AllowPendingOtp, AllowSetup, Body, CallerInfo, Verified, string_or_number};
-use crate::routes::rfc3339;
+use crate::openapi::{
+    E400, E401, E403, E404, E409, E413, E415, E429, E503, EDEFAULT, StringOrNumber,
+};
+use crate::routes::mount::Mount;
 use crate::state::AppState;
 
-/// `POST /login` body.
-#[derive(Debug, Deserialize)]
+/// The native routes, below the API prefix `p`. In `nethcti` mode
+/// `GET /user/me` is the CTI server's (forwarded by the fallback), so it
+/// is documented but not served here.
+pub fn router(state: &AppState, p: &str) -> OpenApiRouter<AppState> {
+    let m = Mount::new(state, p, Glue::NATIVE)
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(status))
+        .routes(routes!(qr_code))
+        .routes(routes!(qr_code_png))
+        .routes(routes!(qr_code_svg))
+        .routes(routes!(verify_otp))
+        .routes(routes!(recovery_codes))
+        .routes(routes!(disable));
+    let m = if state.settings.cti.is_some() {
+        m.documented(routes!(me))
+    } else {
+        m.routes(routes!(me))
+    };
+    m.finish()
+}
+
+/// RFC 3339 (UTC) text of a unix time, as `expire` fields carry it.
+pub fn rfc3339(unix_secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix_secs)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// `POST /login` body (JSON or form-encoded; also the legacy login's).
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginBody {
     pub(crate) username: String,
     pub(crate) password: String,
 }
 
+/// `POST /login` success.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    code: u16,
+    /// RFC 3339 expiry of the token.
+    expire: String,
+    /// The JWT (pre-OTP when the user has 2FA on).
+    token: String,
+}
+
+/// A success envelope whose `data` is null.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageResponse {
+    code: u16,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    data: Option<()>,
+    message: &'static str,
+}
+
+impl MessageResponse {
+    /// `{"code": 200, "data": null, "message": message}`.
+    pub fn ok(message: &'static str) -> Self {
+        Self {
+            code: 200,
+            data: None,
+            message,
+        }
+    }
+}
+
 /// `POST /login`: a token, pre-OTP when the user has 2FA on.
+#[utoipa::path(post, path = "/login", tag = "native",
+    summary = "Log in with a password: a JWT (pre-OTP when 2FA is on; a set-up token when 2FA is required and not set up)",
+    security(()),
+    request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The token", body = LoginResponse),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 401, description = E401, body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 413, description = E413, body = ErrorEnvelope),
+        (status = 415, description = E415, body = ErrorEnvelope),
+        (status = 429, description = E429, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = 503, description = E503, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn login(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
     Body(b): Body<LoginBody>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<LoginResponse>> {
     let t = s
         .auth
         .login(&b.username, &SecretString::new(b.password), &caller)
         .await?;
-    Ok(Json(
-        json!({"code": 200, "expire": rfc3339(t.expires_at), "token": t.token}),
-    ))
+    Ok(Json(LoginResponse {
+        code: 200,
+        expire: rfc3339(t.expires_at),
+        token: t.token,
+    }))
 }
 
 /// `POST /logout`: revokes only the presented token.
+#[utoipa::path(post, path = "/logout", tag = "native", summary = "Revoke the presented token",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = MessageResponse),
+        (status = 401, description = E401, body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 429, description = E429, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn logout(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
     AllowPendingOtp(who): AllowPendingOtp,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<MessageResponse>> {
     s.auth.logout(&who, &caller).await?;
-    Ok(Json(
-        json!({"code": 200, "message": "logged out", "data": null}),
-    ))
+    Ok(Json(MessageResponse::ok("logged out")))
 }
 
-/// `GET /user/me`: the profile, in the envelope's `data` and, as the
-/// legacy `/user/me` returned it, at the top level too.
-pub async fn me(
-    State(s): State<AppState>,
-    Verified(who): Verified,
-) -> AppResult<Json<ProfileBody>> {
-    let profile = s.auth.profile(&who).await?;
-    Ok(Json(ProfileBody(profile)))
+/// A user's profile, as `/user/me` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileData {
+    username: String,
+    display_name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    two_factor: bool,
+    role: String,
+    external_id: Option<String>,
 }
 
-/// The `/user/me` answer for a profile (shared with the legacy route):
-/// `{"code": 200, "message": "user profile", "data": {..}, ..}` with the
-/// profile's fields at the top level too. Serialised straight from the
-/// profile, with no intermediate JSON tree.
-#[derive(Debug)]
-pub struct ProfileBody(pub Profile);
-
-impl Serialize for ProfileBody {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Envelope<'a> {
-            code: u16,
-            message: &'static str,
-            data: &'a Profile,
-            #[serde(flatten)]
-            fields: &'a Profile,
+impl From<Profile> for ProfileData {
+    fn from(p: Profile) -> Self {
+        Self {
+            username: p.username,
+            display_name: p.display_name,
+            email: p.email,
+            phone: p.phone,
+            two_factor: p.two_factor,
+            role: p.role,
+            external_id: p.external_id,
         }
-        Envelope {
-            code: 200,
-            message: "user profile",
-            data: &self.0,
-            fields: &self.0,
-        }
-        .serialize(serializer)
     }
 }
 
-/// `GET /2fa/status`: `{"status": bool, "required": bool}` (pre-OTP and
+/// The `/user/me` answer (shared with the legacy route): the profile in
+/// `data` and, as the legacy `/user/me` returned it, at the top level too.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileResponse {
+    code: u16,
+    message: &'static str,
+    data: ProfileData,
+    #[serde(flatten)]
+    fields: ProfileData,
+}
+
+impl From<Profile> for ProfileResponse {
+    fn from(p: Profile) -> Self {
+        Self {
+            code: 200,
+            message: "user profile",
+            data: p.clone().into(),
+            fields: p.into(),
+        }
+    }
+}
+
+/// `GET /user/me`: the profile.
+#[utoipa::path(get, path = "/user/me", tag = "native",
+    summary = "The caller's profile (with auth.backend = nethcti: the CTI server's, forwarded)",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The profile", body = ProfileResponse),
+        (status = 401, description = E401, body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404, body = ErrorEnvelope),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
+pub async fn me(
+    State(s): State<AppState>,
+    Verified(who): Verified,
+) -> AppResult<Json<ProfileResponse>> {
+    let profile = s.auth.profile(&who).await?;
+    Ok(Json(profile.into()))
+}
+
+/// `GET /2fa/status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusResponse {
+    /// Whether 2FA is required for this user (the setting
+    /// `two_factor.required` or the operator's per-user override).
+    required: bool,
+    /// Whether 2FA is on.
+    status: bool,
+}
+
+/// `GET /2fa/status`: `{"required": bool, "status": bool}` (pre-OTP and
 /// set-up tokens allowed).
+#[utoipa::path(get, path = "/2fa/status", tag = "native",
+    summary = "Whether 2FA is on and whether it is required (pre-OTP and set-up tokens allowed)",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The status", body = StatusResponse),
+        (status = 401, description = E401, body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn status(
     State(s): State<AppState>,
     AllowPendingOtp(who): AllowPendingOtp,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<StatusResponse>> {
     let on = s.auth.two_factor_status(&who).await?;
     let required = s.auth.two_factor_rule(&who.user).required;
-    Ok(Json(json!({"status": on, "required": required})))
+    Ok(Json(StatusResponse {
+        required,
+        status: on,
+    }))
+}
+
+/// The otpauth URL and the base32 key of a pending secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QrCodeData {
+    key: String,
+    url: String,
+}
+
+/// `GET /2fa/qr-code`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QrCodeResponse {
+    code: u16,
+    data: QrCodeData,
+    message: &'static str,
 }
 
 /// `GET /2fa/qr-code`: the pending secret as an otpauth URL and key.
+#[utoipa::path(get, path = "/2fa/qr-code", tag = "native",
+    summary = "The pending TOTP secret as an otpauth URL and base32 key (set-up tokens allowed)",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The otpauth URL", body = QrCodeResponse),
+        (status = 401, description = E401, body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn qr_code(
     State(s): State<AppState>,
     AllowSetup(who): AllowSetup,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<QrCodeResponse>> {
     let e = s.auth.enrolment(&who).await?;
-    Ok(Json(json!({
-        "code": 200,
-        "message": "QR code string",
-        "data": {"url": e.url, "key": e.key},
-    })))
+    Ok(Json(QrCodeResponse {
+        code: 200,
+        data: QrCodeData {
+            key: e.key,
+            url: e.url,
+        },
+        message: "QR code string",
+    }))
 }
 
 /// `GET /2fa/qr-code.png`: the otpauth URL as a PNG QR code.
+#[utoipa::path(get, path = "/2fa/qr-code.png", tag = "native",
+    summary = "The otpauth URL as a PNG QR code",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The QR code", content_type = "image/png", body = Vec<u8>),
+        (status = 401, description = E401, body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn qr_code_png(
     State(s): State<AppState>,
     AllowSetup(who): AllowSetup,
@@ -122,6 +308,16 @@ pub async fn qr_code_png(
 }
 
 /// `GET /2fa/qr-code.svg`: the otpauth URL as an SVG QR code.
+#[utoipa::path(get, path = "/2fa/qr-code.svg", tag = "native",
+    summary = "The otpauth URL as an SVG QR code",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The QR code", content_type = "image/svg+xml", body = String),
+        (status = 401, description = E401, body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn qr_code_svg(
     State(s): State<AppState>,
     AllowSetup(who): AllowSetup,
@@ -132,67 +328,156 @@ pub async fn qr_code_svg(
 }
 
 /// `POST /2fa/verify-otp` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = VerifyOtpBody)]
 pub struct VerifyBody {
+    /// Must equal the token's subject.
     username: String,
+    /// A TOTP or a recovery code.
     #[serde(deserialize_with = "string_or_number")]
+    #[schema(value_type = StringOrNumber)]
     otp: String,
 }
 
+/// A new token and its expiry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenData {
+    expire: String,
+    token: String,
+}
+
+/// `POST /2fa/verify-otp` success.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyOtpResponse {
+    code: u16,
+    data: TokenData,
+    message: &'static str,
+}
+
 /// `POST /2fa/verify-otp`: proves the second factor, returns a new token.
+#[utoipa::path(post, path = "/2fa/verify-otp", tag = "native",
+    summary = "Prove the second factor (TOTP or recovery code): a verified token",
+    security(("bearerAuth" = [])),
+    request_body(content = VerifyBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OTP verified", body = VerifyOtpResponse),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 401, description = E401, body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404, body = ErrorEnvelope),
+        (status = 413, description = E413, body = ErrorEnvelope),
+        (status = 415, description = E415, body = ErrorEnvelope),
+        (status = 429, description = E429, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn verify_otp(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
     AllowPendingOtp(who): AllowPendingOtp,
     Body(b): Body<VerifyBody>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<VerifyOtpResponse>> {
     let t = s
         .auth
         .verify_otp(&who, &b.username, &SecretString::new(b.otp), &caller)
         .await?;
-    Ok(Json(json!({
-        "code": 200,
-        "message": "OTP verified",
-        "data": {"token": t.token, "expire": rfc3339(t.expires_at)},
-    })))
+    Ok(Json(VerifyOtpResponse {
+        code: 200,
+        data: TokenData {
+            expire: rfc3339(t.expires_at),
+            token: t.token,
+        },
+        message: "OTP verified",
+    }))
 }
 
 /// `POST /2fa/recovery-codes` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordBody {
     password: String,
 }
 
+/// `POST /2fa/recovery-codes` success: 5 codes, shown only now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodesResponse {
+    codes: Vec<String>,
+}
+
 /// `POST /2fa/recovery-codes`: a new set of 5 codes, shown only now.
+#[utoipa::path(post, path = "/2fa/recovery-codes", tag = "native",
+    summary = "A new set of 5 recovery codes, shown only now",
+    security(("bearerAuth" = [])),
+    request_body(content = PasswordBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The codes", body = RecoveryCodesResponse),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 401, description = E401, body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 413, description = E413, body = ErrorEnvelope),
+        (status = 415, description = E415, body = ErrorEnvelope),
+        (status = 429, description = E429, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = 503, description = E503, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn recovery_codes(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
     Verified(who): Verified,
     Body(b): Body<PasswordBody>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<RecoveryCodesResponse>> {
     let codes = s
         .auth
         .regenerate_recovery_codes(&who, &SecretString::new(b.password), &caller)
         .await?;
-    let codes: Vec<&str> = codes.iter().map(SecretString::expose).collect();
-    Ok(Json(json!({"codes": codes})))
+    let codes = codes.iter().map(|c| c.expose().to_owned()).collect();
+    Ok(Json(RecoveryCodesResponse { codes }))
 }
 
 /// `POST /2fa/disable` body (`username` optional; must match if given).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct DisableBody {
     #[serde(default)]
     username: Option<String>,
     password: String,
 }
 
+/// `data` of the disable answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisableData {
+    must_relogin: bool,
+}
+
+/// `POST /2fa/disable` success.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisableResponse {
+    code: u16,
+    data: DisableData,
+    message: &'static str,
+}
+
 /// `POST /2fa/disable`: 2FA off, every token of the user revoked.
+#[utoipa::path(post, path = "/2fa/disable", tag = "native",
+    summary = "Turn 2FA off and revoke every token of the user (403 2fa_required_by_policy where 2FA is required)",
+    security(("bearerAuth" = [])),
+    request_body(content = DisableBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "2FA disabled", body = DisableResponse),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 401, description = E401, body = ErrorEnvelope, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 413, description = E413, body = ErrorEnvelope),
+        (status = 415, description = E415, body = ErrorEnvelope),
+        (status = 429, description = E429, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = 503, description = E503, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, body = ErrorEnvelope),
+    ))]
 pub async fn disable(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
     Verified(who): Verified,
     Body(b): Body<DisableBody>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<DisableResponse>> {
     s.auth
         .disable_two_factor(
             &who,
@@ -201,9 +486,20 @@ pub async fn disable(
             &caller,
         )
         .await?;
-    Ok(Json(json!({
-        "code": 200,
-        "message": "2FA disabled; all sessions invalidated, please log in again",
-        "data": {"must_relogin": true},
-    })))
+    Ok(Json(DisableResponse {
+        code: 200,
+        data: DisableData { must_relogin: true },
+        message: "2FA disabled; all sessions invalidated, please log in again",
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_is_utc_with_z() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_763_377_800), "2025-11-17T11:10:00Z");
+    }
 }

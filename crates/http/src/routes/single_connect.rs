@@ -18,25 +18,43 @@ use axum::response::{IntoResponse, Response};
 use otpgate_core::AuthError;
 use otpgate_core::model::Application;
 use otpgate_core::secret::SecretString;
-use serde::Deserialize;
+use otpgate_core::service::Dialect;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::AppError;
+use crate::dialect::Glue;
+use crate::error::{self, AppError, DialectError, ErrorShape};
 use crate::extract::{BodyKind, CallerInfo, api_key, body_kind, decode_body, read_body};
+use crate::openapi::{E400, E401, E403, E413, E415, E429, EDEFAULT};
+use crate::routes::mount::Mount;
 use crate::state::AppState;
 
 /// Where this dialect's routes live.
 pub const PREFIX: &str = "/twofactorauth-ui/rest/tfa";
 
-/// An error as Single Connect answers it: an HTML status page.
-#[derive(Debug)]
-pub struct ScError(pub AppError);
-
-impl<E: Into<AppError>> From<E> for ScError {
-    fn from(e: E) -> Self {
-        Self(e.into())
-    }
+/// The two routes, and Single Connect's 404 page for anything else under
+/// [`PREFIX`].
+pub fn router(state: &AppState, _: &str) -> OpenApiRouter<AppState> {
+    Mount::new(
+        state,
+        "",
+        Glue::new::<SingleConnect>(Dialect::SingleConnect),
+    )
+    .routes(routes!(otp_status))
+    .routes(routes!(otp_valid))
+    .not_found_under(PREFIX)
+    .finish()
 }
+
+/// Single Connect's error shape: an HTML status page.
+#[derive(Debug)]
+pub struct SingleConnect;
+
+/// An error as Single Connect answers it.
+pub type ScError = DialectError<SingleConnect>;
 
 /// The Tomcat-style page of a status (as the seed shows it), with the
 /// stable message of the error.
@@ -57,26 +75,21 @@ pub fn html_page(status: StatusCode, message: &str) -> String {
     )
 }
 
-impl IntoResponse for ScError {
-    fn into_response(self) -> Response {
-        self.0.log_if_internal();
-        let p = self.0.parts();
+impl ErrorShape for SingleConnect {
+    fn answer(err: &AppError, p: error::Parts) -> Response {
         // Every way a code can fail to be valid is Single Connect's 403.
-        let status = match &self.0 {
+        let status = match err {
             AppError::Auth(AuthError::InvalidOtp | AuthError::SecretNotFound) => {
                 StatusCode::FORBIDDEN
             }
             _ => p.status,
         };
-        let mut resp = (
+        (
             status,
             [(CONTENT_TYPE, "text/html;charset=utf-8")],
             html_page(status, p.message),
         )
-            .into_response();
-        self.0.mark(&mut resp);
-        crate::error::set_retry_after(&mut resp, p.retry_after);
-        resp
+            .into_response()
     }
 }
 
@@ -133,16 +146,33 @@ async fn application(
 }
 
 /// `otpstatus` form fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ScStatusForm)]
 pub struct StatusForm {
     username: String,
     #[serde(default)]
     enduserip: Option<String>,
+    /// The name of the application whose API key makes the call.
     applicationname: String,
 }
 
 /// `POST /otpstatus`: `true` when OTP is active for the user (and, for a
 /// user without TOTP, a code was just sent), else `false`.
+#[utoipa::path(post, path = "/twofactorauth-ui/rest/tfa/otpstatus", tag = "single-connect",
+    summary = "Single Connect: is OTP active for the user (sends an out-of-band code if needed)",
+    security(("apiKey" = [])),
+    request_body(content = StatusForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Whether OTP is active for the user (`true` may also mean an out-of-band code was sent)",
+            content_type = "text/plain", body = inline(TrueOrFalse)),
+        (status = 400, description = E400, content_type = "text/html", body = String),
+        (status = 401, description = E401, content_type = "text/html", body = String),
+        (status = 403, description = E403, content_type = "text/html", body = String),
+        (status = 413, description = E413, content_type = "text/html", body = String),
+        (status = 415, description = E415, content_type = "text/html", body = String),
+        (status = 429, description = E429, content_type = "text/html", body = String, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, content_type = "text/html", body = String),
+    ))]
 pub async fn otp_status(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,
@@ -156,13 +186,38 @@ pub async fn otp_status(
         .await?;
     Ok((
         [(CONTENT_TYPE, "text/plain;charset=utf-8")],
-        if active { "true" } else { "false" },
+        if active {
+            TrueOrFalse::True
+        } else {
+            TrueOrFalse::False
+        }
+        .text(),
     )
         .into_response())
 }
 
+/// `otpstatus`'s answer, as text.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TrueOrFalse {
+    /// OTP is active.
+    True,
+    /// It is not.
+    False,
+}
+
+impl TrueOrFalse {
+    fn text(self) -> &'static str {
+        match self {
+            Self::True => "true",
+            Self::False => "false",
+        }
+    }
+}
+
 /// `otpvalid` form fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ScValidForm)]
 pub struct ValidForm {
     username: String,
     token: String,
@@ -170,6 +225,20 @@ pub struct ValidForm {
 }
 
 /// `POST /otpvalid`: 200 with an empty body when the code is valid.
+#[utoipa::path(post, path = "/twofactorauth-ui/rest/tfa/otpvalid", tag = "single-connect",
+    summary = "Single Connect: check a code",
+    security(("apiKey" = [])),
+    request_body(content = ValidForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The code is valid (empty body)"),
+        (status = 400, description = E400, content_type = "text/html", body = String),
+        (status = 401, description = E401, content_type = "text/html", body = String),
+        (status = 403, description = E403, content_type = "text/html", body = String),
+        (status = 413, description = E413, content_type = "text/html", body = String),
+        (status = 415, description = E415, content_type = "text/html", body = String),
+        (status = 429, description = E429, content_type = "text/html", body = String, headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "default", description = EDEFAULT, content_type = "text/html", body = String),
+    ))]
 pub async fn otp_valid(
     State(s): State<AppState>,
     CallerInfo(caller): CallerInfo,

@@ -18,10 +18,23 @@ use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::dialect::Glue;
+use crate::routes::mount::Mount;
 use crate::state::AppState;
 
-/// Where the page lives.
-pub const PATH: &str = "/ui/";
+/// The page and its files, at the root.
+pub fn router(state: &AppState, _: &str) -> OpenApiRouter<AppState> {
+    Mount::new(state, "", Glue::NATIVE)
+        .routes(routes!(to_slash))
+        .routes(routes!(index))
+        .routes(routes!(app_js))
+        .routes(routes!(style_css))
+        .routes(routes!(favicon))
+        .finish()
+}
 
 /// The policy of every page answer: own script and style only, images
 /// also from `blob:`, API calls to the same origin, no forms posted
@@ -38,9 +51,6 @@ const FAVICON_PNG: &[u8] = include_bytes!("../../assets/ui/favicon.png");
 /// The placeholder in `index.html` that becomes the API prefix.
 const PREFIX_SLOT: &str = "{{API_PREFIX}}";
 
-/// The bare path, redirected to [`PATH`].
-pub const BARE: &str = "/ui";
-
 fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
     (
         [
@@ -56,6 +66,9 @@ fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/ui", tag = "ui", summary = "Redirect to the self-service page",
+    security(()),
+    responses((status = 308, description = "To the same path with a trailing slash")))]
 /// `GET /ui`: to `/ui/`, so the page's relative links resolve (a relative
 /// Location, which also holds behind a proxy that adds a path prefix).
 pub async fn to_slash() -> Response {
@@ -67,6 +80,9 @@ pub async fn to_slash() -> Response {
 }
 
 /// `GET /ui/`: the page, with the configured API prefix filled in.
+#[utoipa::path(get, path = "/ui/", tag = "ui", summary = "The self-service 2FA page",
+    security(()),
+    responses((status = 200, description = "The page", content_type = "text/html", body = String)))]
 pub async fn index(State(state): State<AppState>) -> Response {
     asset(
         "text/html; charset=utf-8",
@@ -74,14 +90,26 @@ pub async fn index(State(state): State<AppState>) -> Response {
     )
 }
 
+/// `GET /ui/app.js`.
+#[utoipa::path(get, path = "/ui/app.js", tag = "ui", summary = "The page's script",
+    security(()),
+    responses((status = 200, description = "Script", content_type = "text/javascript", body = String)))]
 pub async fn app_js() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
+/// `GET /ui/style.css`.
+#[utoipa::path(get, path = "/ui/style.css", tag = "ui", summary = "The page's style sheet",
+    security(()),
+    responses((status = 200, description = "Style", content_type = "text/css", body = String)))]
 pub async fn style_css() -> Response {
     asset("text/css; charset=utf-8", STYLE_CSS)
 }
 
+/// `GET /ui/favicon.png`.
+#[utoipa::path(get, path = "/ui/favicon.png", tag = "ui", summary = "The page's icon",
+    security(()),
+    responses((status = 200, description = "Icon", content_type = "image/png", body = Vec<u8>)))]
 pub async fn favicon() -> Response {
     asset("image/png", FAVICON_PNG)
 }

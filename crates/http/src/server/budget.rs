@@ -19,8 +19,9 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 
-pub use super::cause::{Cause, ConnStats};
 use super::watch::Watch;
+
+pub use crate::metrics::{Cause, ConnStats};
 
 /// The key a client address is counted under: the IPv4 address, or the
 /// IPv6 /64 (one host usually holds a whole /64). IPv4-mapped IPv6

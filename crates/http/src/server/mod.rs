@@ -24,7 +24,6 @@
 //!   current request, and the call returns once all have closed.
 
 pub mod budget;
-mod cause;
 pub mod watch;
 mod watched_io;
 

@@ -30,7 +30,7 @@ use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use tokio::sync::Notify;
 
-use super::cause::Cause;
+use crate::metrics::Cause;
 
 const HEAD: u64 = 0;
 const IDLE: u64 = 1;

@@ -278,6 +278,22 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
         assert_error(&r, StatusCode::GONE, "legacy_login_disabled");
         assert!(r.headers.contains_key("link"), "{p}");
     }
+    // The legacy paths are matched by segment: the bare folders are
+    // gated, look-alikes are not.
+    for p in ["/webrest", "/webrest/", "/socket.io", "/socket.io/"] {
+        let r = webrest(&app, Method::GET, p, &cred).await;
+        assert_error(&r, StatusCode::GONE, "legacy_login_disabled");
+    }
+    for p in [
+        "/webresting",
+        "/api/webrest",
+        "/socket.iox",
+        "/api/socket.io/",
+    ] {
+        let r = webrest(&app, Method::GET, p, &cred).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{p}");
+        assert!(!r.headers.contains_key("sunset"), "{p}");
+    }
     assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
     // The migration guide the Link points to is served.
     let r = app

@@ -400,6 +400,16 @@ async fn the_legacy_compatible_routes_map_subtypes_and_answer_message_only_error
         .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.body, json!({"message": "method_not_allowed"}));
+    // So are the 404s below them (no upstream here to forward them to).
+    for path in [
+        "/api/authentication/phone_island_token_login/x",
+        "/api/authentication/phone_island_token_check/nethlink/x",
+        "/api/authentication/phone_island_token_check/",
+    ] {
+        let r = app.call(Method::GET, path, Some(&login), None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(r.body, json!({"message": "not_found"}), "{path}");
+    }
 }
 
 /// Sends raw bytes to `path` with the caller's token.
