@@ -125,7 +125,7 @@ async fn a_forwarded_call_carries_user_t_and_never_the_jwt() {
 async fn user_me_is_the_cti_servers_profile() {
     let (_cti, app) = setup().await;
     let jwt = app.login("carol", PW).await;
-    let r = app.get("/api/user/me", &jwt).await;
+    let r = app.me(&jwt).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     for field in [
         "endpoints",

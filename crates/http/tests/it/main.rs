@@ -9,7 +9,9 @@
     clippy::panic
 )]
 
+mod clients;
 mod cti_server;
+mod race;
 mod sio;
 mod support;
 

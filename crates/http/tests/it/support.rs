@@ -26,9 +26,12 @@ use otpgate_store::{SqliteOptions, SqliteStore};
 use serde_json::Value;
 use tower::ServiceExt;
 
+use crate::race::race;
+
 /// 2026-11-22T00:00:00Z, in the middle of a TOTP step.
 pub const T0: i64 = 1_795_305_615;
 
+#[derive(Clone)]
 pub struct TestApp {
     pub router: Router,
     pub clock: Arc<ManualClock>,
@@ -455,8 +458,8 @@ pub fn log_text(buf: &Arc<Mutex<Vec<u8>>>) -> String {
 }
 
 impl TestApp {
-    /// Sends `n` copies of a JSON or form POST at once (each on its own
-    /// task); returns their statuses.
+    /// Sends `n` copies of a JSON or form POST at once ([`race`]); returns
+    /// their statuses.
     pub async fn concurrent_posts(
         &self,
         n: usize,
@@ -464,16 +467,34 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Vec<StatusCode> {
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..n {
+        race(n, |_| {
             let mut b = Request::builder().method(Method::POST).uri(path);
             for (k, v) in headers {
                 b = b.header(*k, *v);
             }
             let req = b.body(Body::from(body.to_vec())).unwrap();
-            let router = self.router.clone();
-            set.spawn(async move { router.oneshot(req).await.unwrap().status() });
-        }
-        set.join_all().await
+            let app = self.clone();
+            async move { app.send(req).await.status }
+        })
+        .await
+    }
+}
+
+impl TestApp {
+    /// Sends `n` copies of [`TestApp::post`] at once ([`race`]); returns
+    /// their statuses.
+    pub async fn race_post(
+        &self,
+        n: usize,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Vec<StatusCode> {
+        race(n, |_| {
+            let (app, path, body) = (self.clone(), path.to_owned(), body.clone());
+            let token = token.map(str::to_owned);
+            async move { app.post(&path, token.as_deref(), body).await.status }
+        })
+        .await
     }
 }
