@@ -8,9 +8,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use sha1::Sha1;
 
 use crate::support::{Resp, TestApp};
 
@@ -97,16 +95,11 @@ impl TestApp {
 
 // --- The legacy challenge login and `/webrest` (API.md §2). ---
 
-/// The client's side of the legacy protocol, written from the CTI docs
-/// (independently of the server: hmac + sha1 crates).
+/// The client's side of the legacy protocol: the CTI server's challenge
+/// token, `hex(HMAC-SHA1(password, "user:password:nonce"))`, written
+/// independently of otpgate's ([`crate::cti_server::challenge_token`]).
 pub fn legacy_client_token(user: &str, password: &str, nonce: &str) -> String {
-    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(password.as_bytes()).unwrap();
-    mac.update(format!("{user}:{password}:{nonce}").as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::cti_server::challenge_token(user, password, nonce)
 }
 
 impl TestApp {

@@ -5,25 +5,18 @@
 //! the CTI session sealed at rest and ended with the user's tokens, and
 //! the throttles in front of it all.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Method, StatusCode};
-use otpgate_core::ManualClock;
+use otpgate_core::AuthError;
 use otpgate_core::config::{LegacyPolicy, Policy};
-use otpgate_core::keys::KeyFiles;
-use otpgate_core::{AuthError, AuthService};
 use otpgate_http::nethcti::NethctiBackend;
-use otpgate_http::{AppState, router};
-use otpgate_store::{SqliteOptions, SqliteStore};
 use serde_json::json;
 
 use crate::cti_server::{CtiServer, Fault, challenge_token};
 use crate::race::tally;
-use crate::support::{T0, TestApp, cheap_policy, claims, test_settings};
+use crate::support::{TestApp, cheap_policy, claims, test_settings};
 
 const PW: &str = "pw-secret-9";
 
@@ -34,32 +27,8 @@ async fn app_before(cti: &CtiServer, timeout: Duration) -> TestApp {
 }
 
 async fn app_with(cti: &CtiServer, timeout: Duration, policy: Policy) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let clock = Arc::new(ManualClock::at_secs(T0));
-    let db: PathBuf = dir.path().join("otpgate.db");
-    let store = Arc::new(
-        SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
-            .await
-            .unwrap(),
-    );
-    let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
     let backend = NethctiBackend::new(&cti.v1(), timeout).unwrap();
-    let svc = Arc::new(
-        AuthService::new(store, clock.clone(), policy.clone(), &keys)
-            .unwrap()
-            .with_password_backend(Arc::new(backend)),
-    );
-    let settings = test_settings();
-    let router = router(AppState::new(svc.clone(), settings.clone()))
-        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    TestApp {
-        router,
-        clock,
-        svc,
-        dir,
-        settings,
-        policy,
-    }
+    TestApp::with_password_backend(test_settings(), policy, Arc::new(backend)).await
 }
 
 async fn setup() -> (CtiServer, TestApp) {

@@ -186,9 +186,8 @@ async fn otpvalid_needs_a_recent_otpstatus_for_that_user_and_application() {
     assert_page(&r, StatusCode::FORBIDDEN);
     // Asked by another application: does not count for this one.
     let r = app
-        .post_form(
-            SC_STATUS,
-            Some(&other),
+        .sc_status(
+            &other,
             &[
                 ("username", "alice"),
                 ("enduserip", "1.2.3.4"),
@@ -232,9 +231,8 @@ async fn the_application_name_must_be_the_key_s() {
     app.app_key("other-app").await;
     for name in ["other-app", "unknown-app", ""] {
         let r = app
-            .post_form(
-                SC_STATUS,
-                Some(&key),
+            .sc_status(
+                &key,
                 &[
                     ("username", "alice"),
                     ("enduserip", "1.2.3.4"),
@@ -246,9 +244,8 @@ async fn the_application_name_must_be_the_key_s() {
     }
     // Case does not matter (names are case-insensitive).
     let r = app
-        .post_form(
-            SC_STATUS,
-            Some(&key),
+        .sc_status(
+            &key,
             &[
                 ("username", "Alice"),
                 ("enduserip", "1.2.3.4"),
@@ -258,15 +255,7 @@ async fn the_application_name_must_be_the_key_s() {
         .await;
     assert_eq!(text(&r), "true");
     let r = app
-        .post_form(
-            SC_VALID,
-            Some(&key),
-            &[
-                ("username", "alice"),
-                ("token", &app.code(&secret, 0)),
-                ("applicationname", "other-app"),
-            ],
-        )
+        .sc_valid(&key, "alice", &app.code(&secret, 0), "other-app")
         .await;
     assert_page(&r, StatusCode::FORBIDDEN);
     let r = app

@@ -16,6 +16,7 @@ use otpgate_core::crypto::totp::{code_at_step, step_of};
 use otpgate_core::keys::KeyFiles;
 use otpgate_core::model::OutboxMessage;
 use otpgate_core::notify::{Notifier, Notifiers, NotifyError, OobMessage};
+use otpgate_core::password_backend::PasswordBackend;
 use otpgate_core::secret::SecretString;
 use otpgate_core::service::admin::UserSpec;
 use otpgate_core::{AuthService, Clock, ManualClock};
@@ -114,7 +115,7 @@ impl TestApp {
         clock: Arc<ManualClock>,
         settings: HttpSettings,
         policy: Policy,
-        notifiers: Option<NotifierFactory>,
+        hook: Option<ServiceHook>,
     ) -> Self {
         let db: PathBuf = dir.path().join("otpgate.db");
         let store: Arc<dyn otpgate_core::Store> = Arc::new(
@@ -125,8 +126,8 @@ impl TestApp {
         let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
         let mut svc =
             AuthService::new(store.clone(), clock.clone(), policy.clone(), &keys).unwrap();
-        if let Some(make) = notifiers {
-            svc = svc.with_notifiers(make(store));
+        if let Some(hook) = hook {
+            svc = hook(svc, store);
         }
         let svc = Arc::new(svc);
         let router = router(AppState::new(svc.clone(), settings.clone()))
@@ -310,6 +311,11 @@ pub fn assert_error(r: &Resp, status: StatusCode, message: &str) {
 /// Builds the notifiers of a test app from its store.
 pub type NotifierFactory = Box<dyn FnOnce(Arc<dyn otpgate_core::Store>) -> Notifiers + Send>;
 
+/// Finishes a test app's service (notifiers, a password backend) once
+/// its store is open.
+pub type ServiceHook =
+    Box<dyn FnOnce(AuthService, Arc<dyn otpgate_core::Store>) -> AuthService + Send>;
+
 /// A notifier that always fails (a gateway that is down).
 pub struct FailingNotifier;
 
@@ -329,7 +335,20 @@ impl TestApp {
     pub async fn with_notifiers(make: NotifierFactory) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let clock = Arc::new(ManualClock::at_secs(T0));
-        Self::open(dir, clock, test_settings(), cheap_policy(), Some(make)).await
+        let hook: ServiceHook = Box::new(move |svc, store| svc.with_notifiers(make(store)));
+        Self::open(dir, clock, test_settings(), cheap_policy(), Some(hook)).await
+    }
+
+    /// An app whose passwords `backend` checks (the nethcti backend).
+    pub async fn with_password_backend(
+        settings: HttpSettings,
+        policy: Policy,
+        backend: Arc<dyn PasswordBackend>,
+    ) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let clock = Arc::new(ManualClock::at_secs(T0));
+        let hook: ServiceHook = Box::new(move |svc, _| svc.with_password_backend(backend));
+        Self::open(dir, clock, settings, policy, Some(hook)).await
     }
 
     /// An app whose notifiers all fail.
