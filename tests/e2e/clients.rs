@@ -66,6 +66,16 @@ impl Http {
         .await
     }
 
+    /// The codes of a `POST /api/2fa/recovery-codes` answer.
+    pub fn recovery_codes_in(answer: &Value) -> Vec<String> {
+        answer["codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// `POST /api/logout` (an empty JSON object as the body).
     pub async fn logout(&self, base: &str, token: &str) -> (u16, Value) {
         self.post(&format!("{base}/api/logout"), Some(token), json!({}))
@@ -202,5 +212,24 @@ impl Http {
             .strip_prefix("Digest ")
             .unwrap()
             .to_owned()
+    }
+
+    /// A `/webrest` request with this raw `Authorization` header
+    /// (`user:token`); the status.
+    pub async fn webrest(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        auth: &str,
+    ) -> u16 {
+        self.client
+            .request(method, format!("{base}{path}"))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     }
 }

@@ -72,12 +72,7 @@ async fn scenario(server: &Server) -> Secrets {
         .new_recovery_codes(&server.base, &verified, password)
         .await;
     assert_eq!(s, 200);
-    let codes: Vec<String> = rc["codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let codes = Http::recovery_codes_in(&rc);
     for c in &codes {
         secrets.add(c);
     }
@@ -279,13 +274,15 @@ async fn more_of_every_route(server: &Server, smtp: &SmtpSink, secrets: &mut Sec
     let nonce = http.legacy_nonce(&server.base, "bob", password).await;
     let legacy = legacy_token("bob", password, &nonce);
     secrets.add(&legacy);
-    let me = reqwest::Client::new()
-        .get(server.url("/webrest/user/me"))
-        .header("authorization", format!("bob:{legacy}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status().as_u16(), 200, "legacy login");
+    let me = http
+        .webrest(
+            &server.base,
+            reqwest::Method::GET,
+            "/webrest/user/me",
+            &format!("bob:{legacy}"),
+        )
+        .await;
+    assert_eq!(me, 200, "legacy login");
     // Single Connect, with the application's key and an e-mailed code.
     let key = add_app(server, "shop");
     secrets.add(&key);

@@ -278,16 +278,15 @@ async fn all_races(server: &Server, bases: &[String]) {
         [(200, N)].into_iter().collect(),
         "concurrent first uses share one session"
     );
-    let out = reqwest::Client::new()
-        .post(format!(
-            "{}/webrest/authentication/logout",
-            bases[bases.len() - 1]
-        ))
-        .header("authorization", format!("lee:{token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.status().as_u16(), 200);
+    let out = http
+        .webrest(
+            &bases[bases.len() - 1],
+            reqwest::Method::POST,
+            "/webrest/authentication/logout",
+            &format!("lee:{token}"),
+        )
+        .await;
+    assert_eq!(out, 200);
     let r = fire(bases, use_it).await;
     assert_eq!(
         statuses(&r),
@@ -394,9 +393,7 @@ async fn lockout_races(server: &Server, bases: &[String]) {
                 .new_recovery_codes(b0, &verified, &format!("pw-{user}-secret"))
                 .await;
             assert_eq!(s, 200, "{rc}");
-            for c in rc["codes"].as_array().unwrap() {
-                avoid.push(c.as_str().unwrap().to_owned());
-            }
+            avoid.extend(Http::recovery_codes_in(&rc));
         }
         let now = now_secs();
         for offset in [-60, -30, 0, 30, 60] {

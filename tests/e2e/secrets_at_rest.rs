@@ -159,12 +159,7 @@ async fn scenario(server: &Server, codes: Codes<'_>) -> Seen {
         .new_recovery_codes(&server.base, &verified, PW_ALICE)
         .await;
     assert_eq!(s, 200, "{rc}");
-    let rcodes: Vec<String> = rc["codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let rcodes = Http::recovery_codes_in(&rc);
     assert_eq!(rcodes.len(), 5);
     for (i, c) in rcodes.iter().enumerate() {
         seen.code(&format!("recovery code {i}"), c);
@@ -243,13 +238,15 @@ async fn scenario(server: &Server, codes: Codes<'_>) -> Seen {
     assert_eq!(s, 401);
     let nonce = http.legacy_nonce(&server.base, "bob", PW_BOB).await;
     let token = legacy_token("bob", PW_BOB, &nonce);
-    let me = reqwest::Client::new()
-        .get(server.url("/webrest/user/me"))
-        .header("authorization", format!("bob:{token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status().as_u16(), 200, "legacy login");
+    let me = http
+        .webrest(
+            &server.base,
+            reqwest::Method::GET,
+            "/webrest/user/me",
+            &format!("bob:{token}"),
+        )
+        .await;
+    assert_eq!(me, 200, "legacy login");
     seen.secret("legacy token", &token);
     seen
 }

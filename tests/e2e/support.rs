@@ -291,7 +291,7 @@ pub fn text(b: &[u8]) -> String {
 
 /// A JSON HTTP client.
 pub struct Http {
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Http {

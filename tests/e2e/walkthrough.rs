@@ -83,12 +83,7 @@ async fn the_readme_walkthrough_with_oathtool_and_zbarimg() {
         .new_recovery_codes(&server.base, &verified, "S3cret-Alice")
         .await;
     assert_eq!(s, 200);
-    let codes: Vec<String> = rc["codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let codes = Http::recovery_codes_in(&rc);
     assert_eq!(codes.len(), 5);
 
     // Log in again: a pre-OTP token, refused everywhere but the 2FA step.
