@@ -72,9 +72,7 @@ async fn person_tokens_have_no_audience_and_the_capillary_token_has_the_brand() 
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body, json!({"message": "2FA enabled successfully"}));
     let key = app.app_key("Shop").await;
-    let r = app
-        .sc_status(&key, &[("username", "bob"), ("applicationname", "Shop")])
-        .await;
+    let r = app.sc_status(&key, "bob", None, "Shop").await;
     assert_eq!(r.status, StatusCode::OK);
     let r = app
         .sc_valid(&key, "bob", &app.last_code("bob").await, "Shop")

@@ -94,14 +94,7 @@ impl Attacker<'_> {
         if route == 2 && now - self.sc_at >= 240 {
             let r = self
                 .app
-                .sc_status(
-                    &self.key,
-                    &[
-                        ("username", self.user),
-                        ("enduserip", "10.0.0.9"),
-                        ("applicationname", APP),
-                    ],
-                )
+                .sc_status(&self.key, self.user, Some("10.0.0.9"), APP)
                 .await;
             if r.status == StatusCode::OK {
                 self.sc_at = now;

@@ -102,6 +102,11 @@ pub fn legacy_client_token(user: &str, password: &str, nonce: &str) -> String {
     crate::cti_server::challenge_token(user, password, nonce)
 }
 
+/// The legacy `Authorization` value, `user:token`, for this nonce.
+pub fn legacy_credential(user: &str, password: &str, nonce: &str) -> String {
+    format!("{user}:{}", legacy_client_token(user, password, nonce))
+}
+
 impl TestApp {
     /// `POST /webrest/authentication/login` (answers 401 with the nonce).
     pub async fn legacy_login(&self, user: &str, password: &str) -> Resp {
@@ -139,6 +144,11 @@ impl TestApp {
             .unwrap();
         self.send(req).await
     }
+
+    /// `GET /webrest/user/me` with this credential (`user:token`).
+    pub async fn webrest_me(&self, auth: &str) -> Resp {
+        self.webrest(Method::GET, "/webrest/user/me", auth).await
+    }
 }
 
 // --- Mudbase (API.md §5). ---
@@ -157,9 +167,19 @@ pub const SC_STATUS: &str = "/twofactorauth-ui/rest/tfa/otpstatus";
 pub const SC_VALID: &str = "/twofactorauth-ui/rest/tfa/otpvalid";
 
 impl TestApp {
-    /// `otpstatus` as a form with the application's key.
-    pub async fn sc_status(&self, key: &str, fields: &[(&str, &str)]) -> Resp {
-        self.post_form(SC_STATUS, Some(key), fields).await
+    /// `otpstatus` for `user` at `application` (with the end user's
+    /// address when given), as a form with the application's key.
+    pub async fn sc_status(
+        &self,
+        key: &str,
+        user: &str,
+        enduserip: Option<&str>,
+        application: &str,
+    ) -> Resp {
+        let mut fields = vec![("username", user)];
+        fields.extend(enduserip.map(|ip| ("enduserip", ip)));
+        fields.push(("applicationname", application));
+        self.post_form(SC_STATUS, Some(key), &fields).await
     }
 
     /// `otpvalid` for `user`'s `token` (the code) at `application`.

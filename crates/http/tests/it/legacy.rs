@@ -10,7 +10,7 @@ use otpgate_core::config::{DEFAULT_LEGACY_SUNSET, LegacyPolicy, Policy};
 use otpgate_core::secret::SecretString;
 use serde_json::json;
 
-use crate::clients::legacy_client_token;
+use crate::clients::{legacy_client_token, legacy_credential};
 use crate::sio::{Ev, Sio, authe_ok, unauthorized};
 use crate::support::{TestApp, assert_error, cheap_policy, test_settings};
 
@@ -38,21 +38,18 @@ async fn the_challenge_login_works_with_an_independently_computed_hmac() {
     let app = before_sunset().await;
     app.add_user("alice", "S3cret-pw-9").await;
     let nonce = app.legacy_nonce("alice", "S3cret-pw-9").await;
-    let cred = format!(
-        "alice:{}",
-        legacy_client_token("alice", "S3cret-pw-9", &nonce)
-    );
+    let cred = legacy_credential("alice", "S3cret-pw-9", &nonce);
     for _ in 0..3 {
-        let r = app.webrest(Method::GET, "/webrest/user/me", &cred).await;
+        let r = app.webrest_me(&cred).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         assert_eq!(r.body["username"], "alice");
         assert_eq!(r.body["data"]["email"], "alice@example.org");
         assert_eq!(r.body["two_factor"], false);
     }
     // A wrong token, another nonce's token, a malformed header: 401.
-    let wrong = format!("alice:{}", legacy_client_token("alice", "wrong", &nonce));
+    let wrong = legacy_credential("alice", "wrong", &nonce);
     for bad in [wrong.as_str(), "alice:", "alice", "alice:zz", "Bearer abc"] {
-        let r = app.webrest(Method::GET, "/webrest/user/me", bad).await;
+        let r = app.webrest_me(bad).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad}: {:?}", r.body);
         assert_eq!(r.body["code"], 401);
         assert!(
@@ -70,13 +67,7 @@ async fn the_challenge_login_works_with_an_independently_computed_hmac() {
     assert_error(&r, StatusCode::UNAUTHORIZED, "missing_token");
     // Another user's name with alice's token.
     app.add_user("bob", "pw-secret-9").await;
-    let r = app
-        .webrest(
-            Method::GET,
-            "/webrest/user/me",
-            &cred.replacen("alice", "bob", 1),
-        )
-        .await;
+    let r = app.webrest_me(&cred.replacen("alice", "bob", 1)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // The legacy token is no Bearer token for the native API.
     let r = app.me(&cred).await;
@@ -112,35 +103,20 @@ async fn a_nonce_is_single_use_and_expires_after_60_s() {
     let late = app.legacy_nonce("alice", "pw-secret-9").await;
     app.clock.advance_secs(61);
     let r = app
-        .webrest(
-            Method::GET,
-            "/webrest/user/me",
-            &format!(
-                "alice:{}",
-                legacy_client_token("alice", "pw-secret-9", &late)
-            ),
-        )
+        .webrest_me(&legacy_credential("alice", "pw-secret-9", &late))
         .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
     // Used within 60 s, logged out: the same token (and so its nonce) is
     // never accepted again.
     let nonce = app.legacy_nonce("alice", "pw-secret-9").await;
     app.clock.advance_secs(59);
-    let cred = format!(
-        "alice:{}",
-        legacy_client_token("alice", "pw-secret-9", &nonce)
-    );
-    assert_eq!(
-        app.webrest(Method::GET, "/webrest/user/me", &cred)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let cred = legacy_credential("alice", "pw-secret-9", &nonce);
+    assert_eq!(app.webrest_me(&cred).await.status, StatusCode::OK);
     let r = app
         .webrest(Method::POST, "/webrest/authentication/logout", &cred)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = app.webrest(Method::GET, "/webrest/user/me", &cred).await;
+    let r = app.webrest_me(&cred).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
     // Every login gets a fresh nonce.
     let a = app.legacy_nonce("alice", "pw-secret-9").await;
@@ -153,18 +129,10 @@ async fn legacy_credentials_are_revoked_with_the_users_tokens_and_expire() {
     let app = enabled().await;
     app.add_user("alice", "pw-secret-9").await;
     let nonce = app.legacy_nonce("alice", "pw-secret-9").await;
-    let cred = format!(
-        "alice:{}",
-        legacy_client_token("alice", "pw-secret-9", &nonce)
-    );
-    assert_eq!(
-        app.webrest(Method::GET, "/webrest/user/me", &cred)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let cred = legacy_credential("alice", "pw-secret-9", &nonce);
+    assert_eq!(app.webrest_me(&cred).await.status, StatusCode::OK);
     app.svc.revoke_all_tokens("alice").await.unwrap();
-    let r = app.webrest(Method::GET, "/webrest/user/me", &cred).await;
+    let r = app.webrest_me(&cred).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
     // A nonce handed out before a password change is dead too.
     let pending = app.legacy_nonce("alice", "pw-secret-9").await;
@@ -173,38 +141,21 @@ async fn legacy_credentials_are_revoked_with_the_users_tokens_and_expire() {
         .await
         .unwrap();
     let r = app
-        .webrest(
-            Method::GET,
-            "/webrest/user/me",
-            &format!(
-                "alice:{}",
-                legacy_client_token("alice", "pw-secret-9", &pending)
-            ),
-        )
+        .webrest_me(&legacy_credential("alice", "pw-secret-9", &pending))
         .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
     // A grant lives as long as a JWT (14 days), then expires.
     let nonce = app.legacy_nonce("alice", "new-secret-9").await;
-    let cred = format!(
-        "alice:{}",
-        legacy_client_token("alice", "new-secret-9", &nonce)
-    );
-    assert_eq!(
-        app.webrest(Method::GET, "/webrest/user/me", &cred)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let cred = legacy_credential("alice", "new-secret-9", &nonce);
+    assert_eq!(app.webrest_me(&cred).await.status, StatusCode::OK);
     app.clock.advance_secs(14 * 24 * 3600 - 1);
     assert_eq!(
-        app.webrest(Method::GET, "/webrest/user/me", &cred)
-            .await
-            .status,
+        app.webrest_me(&cred).await.status,
         StatusCode::OK,
         "not before"
     );
     app.clock.advance_secs(1);
-    let r = app.webrest(Method::GET, "/webrest/user/me", &cred).await;
+    let r = app.webrest_me(&cred).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_expired");
 }
 
@@ -230,11 +181,8 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
         "</docs/legacy-migration>; rel=\"deprecation\""
     );
     let nonce = r.headers["www-authenticate"].to_str().unwrap()[7..].to_owned();
-    let cred = format!(
-        "alice:{}",
-        legacy_client_token("alice", "pw-secret-9", &nonce)
-    );
-    let r = app.webrest(Method::GET, "/webrest/user/me", &cred).await;
+    let cred = legacy_credential("alice", "pw-secret-9", &nonce);
+    let r = app.webrest_me(&cred).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers.contains_key("sunset"));
     // The native API carries no deprecation headers.
@@ -268,16 +216,8 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
     let on = enabled().await;
     on.add_user("alice", "pw-secret-9").await;
     let nonce = on.legacy_nonce("alice", "pw-secret-9").await;
-    let cred = format!(
-        "alice:{}",
-        legacy_client_token("alice", "pw-secret-9", &nonce)
-    );
-    assert_eq!(
-        on.webrest(Method::GET, "/webrest/user/me", &cred)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let cred = legacy_credential("alice", "pw-secret-9", &nonce);
+    assert_eq!(on.webrest_me(&cred).await.status, StatusCode::OK);
     // ... and false turns it off before.
     let policy = Policy {
         legacy: LegacyPolicy {
@@ -361,7 +301,7 @@ async fn bad_input_on_legacy_routes_gets_json_4xx() {
     }
     // Odd credentials never panic.
     for bad in ["::", ":", "ü:ü", &format!("alice:{}", "a".repeat(5000))] {
-        let r = app.webrest(Method::GET, "/webrest/user/me", bad).await;
+        let r = app.webrest_me(bad).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad}");
     }
     let r = app

@@ -544,9 +544,7 @@ async fn the_legacy_method_refuses_a_user_who_must_enrol() {
         .to_owned();
     let token = otpgate_core::crypto::legacy::legacy_token("carol", "pw-secret-9", &nonce);
     assert_eq!(
-        app.webrest(Method::GET, "/webrest/user/me", &format!("carol:{token}"))
-            .await
-            .status,
+        app.webrest_me(&format!("carol:{token}")).await.status,
         StatusCode::OK
     );
     // Required now: the legacy login and the credential are refused.
@@ -560,8 +558,7 @@ async fn the_legacy_method_refuses_a_user_who_must_enrol() {
         "2fa_requires_jwt_login",
     );
     assert_error(
-        &app.webrest(Method::GET, "/webrest/user/me", &format!("carol:{token}"))
-            .await,
+        &app.webrest_me(&format!("carol:{token}")).await,
         StatusCode::FORBIDDEN,
         "2fa_requires_jwt_login",
     );

@@ -186,14 +186,7 @@ async fn otpvalid_needs_a_recent_otpstatus_for_that_user_and_application() {
     assert_page(&r, StatusCode::FORBIDDEN);
     // Asked by another application: does not count for this one.
     let r = app
-        .sc_status(
-            &other,
-            &[
-                ("username", "alice"),
-                ("enduserip", "1.2.3.4"),
-                ("applicationname", "other-app"),
-            ],
-        )
+        .sc_status(&other, "alice", Some("1.2.3.4"), "other-app")
         .await;
     assert_eq!(text(&r), "true");
     assert_page(
@@ -230,28 +223,12 @@ async fn the_application_name_must_be_the_key_s() {
     let key = app.app_key(APP).await;
     app.app_key("other-app").await;
     for name in ["other-app", "unknown-app", ""] {
-        let r = app
-            .sc_status(
-                &key,
-                &[
-                    ("username", "alice"),
-                    ("enduserip", "1.2.3.4"),
-                    ("applicationname", name),
-                ],
-            )
-            .await;
+        let r = app.sc_status(&key, "alice", Some("1.2.3.4"), name).await;
         assert_page(&r, StatusCode::FORBIDDEN);
     }
     // Case does not matter (names are case-insensitive).
     let r = app
-        .sc_status(
-            &key,
-            &[
-                ("username", "Alice"),
-                ("enduserip", "1.2.3.4"),
-                ("applicationname", "BatuhanBilginDeneme"),
-            ],
-        )
+        .sc_status(&key, "Alice", Some("1.2.3.4"), "BatuhanBilginDeneme")
         .await;
     assert_eq!(text(&r), "true");
     let r = app
