@@ -9,6 +9,7 @@
 
 use serde_json::{Value, json};
 
+pub use crate::dialects::{CAP_OTP, CAP_TOKEN, CAP_VALIDATE, SC_STATUS, SC_VALID, cap_who, with};
 use crate::support::Http;
 
 // --- Native (API.md §1). ---
@@ -99,9 +100,6 @@ impl Http {
 
 // --- Single Connect (API.md §6a). ---
 
-/// The prefix of the Single Connect routes.
-pub const SC: &str = "/twofactorauth-ui/rest/tfa";
-
 impl Http {
     /// `otpstatus` with these form fields; (status, content type, text).
     pub async fn sc_status(
@@ -110,7 +108,7 @@ impl Http {
         key: &str,
         fields: &[(&str, &str)],
     ) -> (u16, String, String) {
-        self.post_form(&format!("{base}{SC}/otpstatus"), key, fields)
+        self.post_form(&format!("{base}{SC_STATUS}"), key, fields)
             .await
     }
 
@@ -125,7 +123,7 @@ impl Http {
         application: &str,
     ) -> (u16, String, String) {
         self.post_form(
-            &format!("{base}{SC}/otpvalid"),
+            &format!("{base}{SC_VALID}"),
             key,
             &[
                 ("username", user),
@@ -139,25 +137,11 @@ impl Http {
 
 // --- Capillary (API.md §6b). ---
 
-/// Who a Capillary request is about: identifier type and value, device and
-/// brand.
-pub fn cap_who(kind: &str, value: &str, device: &str, brand: &str) -> Value {
-    json!({"identifierType": kind, "identifierValue": value, "deviceId": device, "brand": brand})
-}
-
-/// `base` with the fields of `extra` added.
-pub fn with(mut base: Value, extra: Value) -> Value {
-    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
-        b.extend(e);
-    }
-    base
-}
-
 impl Http {
     /// `token/generate`: `who` and the password (answers the session).
     pub async fn cap_token(&self, base: &str, who: &Value, password: &str) -> (u16, Value) {
         self.post(
-            &format!("{base}/auth/v1/mfa/token/generate"),
+            &format!("{base}{CAP_TOKEN}"),
             None,
             with(who.clone(), json!({"password": password})),
         )
@@ -167,7 +151,7 @@ impl Http {
     /// `otp/generate`: `who` and the session (sends the code).
     pub async fn cap_otp(&self, base: &str, who: &Value, sid: &str) -> (u16, Value) {
         self.post(
-            &format!("{base}/auth/v1/mfa/otp/generate"),
+            &format!("{base}{CAP_OTP}"),
             None,
             with(who.clone(), json!({"sessionId": sid})),
         )
@@ -183,7 +167,7 @@ impl Http {
         otp: Value,
     ) -> (u16, Value) {
         self.post(
-            &format!("{base}/auth/v1/mfa/otp/validate"),
+            &format!("{base}{CAP_VALIDATE}"),
             None,
             with(who.clone(), json!({"sessionId": sid, "otp": otp})),
         )

@@ -27,6 +27,10 @@ mod cti_server;
 #[path = "../../crates/http/tests/it/race.rs"]
 mod race;
 
+/// The dialects' routes and bodies of the HTTP crate's tests, shared.
+#[path = "../../crates/http/tests/it/dialects.rs"]
+mod dialects;
+
 mod applications;
 mod balancer;
 mod cli;

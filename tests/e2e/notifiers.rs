@@ -5,12 +5,11 @@
 
 use serde_json::json;
 
-use crate::clients::cap_who;
+use crate::clients::{SC_STATUS, cap_who};
 use crate::support::{
     Gateway, Http, Server, SmtpSink, add_app, code_in, have_python_module, have_tool, test_ca, text,
 };
 
-const SC: &str = "/twofactorauth-ui/rest/tfa";
 const INSTALL: &str = "pip install aiosmtpd (or apt-get install python3-aiosmtpd)";
 
 fn add_user(server: &Server, args: &[&str]) {
@@ -62,9 +61,7 @@ async fn email_through_smtp_and_sms_through_the_webhook() {
         ("enduserip", "1.2.3.4"),
         ("applicationname", "shop"),
     ];
-    let (s, _, body) = http
-        .post_form(&server.url(&format!("{SC}/otpstatus")), &key, &fields)
-        .await;
+    let (s, _, body) = http.post_form(&server.url(SC_STATUS), &key, &fields).await;
     assert_eq!((s, body.as_str()), (200, "true"));
     let mail = smtp.wait_for_message(1);
     assert!(mail.contains("To: alice@example.org"), "{mail}");
@@ -108,9 +105,7 @@ async fn email_through_smtp_and_sms_through_the_webhook() {
 
     // The SMTP server goes away: the caller sees the failure.
     smtp.stop();
-    let (s, ct, body) = http
-        .post_form(&server.url(&format!("{SC}/otpstatus")), &key, &fields)
-        .await;
+    let (s, ct, body) = http.post_form(&server.url(SC_STATUS), &key, &fields).await;
     assert_eq!(s, 502, "{body}");
     assert!(
         ct.starts_with("text/html") && body.contains("delivery_failed"),
@@ -170,9 +165,7 @@ async fn email_over_starttls_with_a_private_ca() {
         ("enduserip", "1.2.3.4"),
         ("applicationname", "shop"),
     ];
-    let (s, _, body) = http
-        .post_form(&server.url(&format!("{SC}/otpstatus")), &key, &fields)
-        .await;
+    let (s, _, body) = http.post_form(&server.url(SC_STATUS), &key, &fields).await;
     assert_eq!((s, body.as_str()), (200, "true"));
     let code = code_in(&smtp.wait_for_message(1));
     let (s, _, _) = http
@@ -187,9 +180,7 @@ async fn email_over_starttls_with_a_private_ca() {
     let server = Server::start(&d2, &env[..5]);
     add_user(&server, &["alice", "--email", "alice@example.org"]);
     let key = add_app(&server, "shop");
-    let (s, _, body) = http
-        .post_form(&server.url(&format!("{SC}/otpstatus")), &key, &fields)
-        .await;
+    let (s, _, body) = http.post_form(&server.url(SC_STATUS), &key, &fields).await;
     assert_eq!(s, 502, "{body}");
     assert_eq!(smtp.messages().len(), 1, "nothing was sent in clear");
 }

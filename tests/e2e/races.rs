@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::clients::{SC, cap_who, with};
+use crate::clients::{SC_VALID, cap_who, with};
 use crate::race::{count_where, race, tally};
 use crate::several_instances::{TestDb, env_for, pg_url};
 use crate::support::{Http, Server, add_app, have_tool, now_secs, oathtool_code, text};
@@ -225,7 +225,7 @@ async fn all_races(server: &Server, bases: &[String]) {
     let r = fire(
         bases,
         Req::Form {
-            path: format!("{SC}/otpvalid"),
+            path: SC_VALID.into(),
             key: app.clone(),
             fields,
         },

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
+pub use crate::dialects::{CAP_OTP, CAP_TOKEN, CAP_VALIDATE, SC_STATUS, SC_VALID, cap_who, with};
 use crate::support::{Resp, TestApp};
 
 // --- Native (API.md §1). ---
@@ -163,9 +164,6 @@ impl TestApp {
 
 // --- Single Connect (API.md §6a). ---
 
-pub const SC_STATUS: &str = "/twofactorauth-ui/rest/tfa/otpstatus";
-pub const SC_VALID: &str = "/twofactorauth-ui/rest/tfa/otpvalid";
-
 impl TestApp {
     /// `otpstatus` for `user` at `application` (with the end user's
     /// address when given), as a form with the application's key.
@@ -198,24 +196,6 @@ impl TestApp {
 }
 
 // --- Capillary (API.md §6b). ---
-
-pub const CAP_TOKEN: &str = "/auth/v1/mfa/token/generate";
-pub const CAP_OTP: &str = "/auth/v1/mfa/otp/generate";
-pub const CAP_VALIDATE: &str = "/auth/v1/mfa/otp/validate";
-
-/// Who a Capillary request is about: identifier type and value, device and
-/// brand.
-pub fn cap_who(kind: &str, value: &str, device: &str, brand: &str) -> Value {
-    json!({"identifierType": kind, "identifierValue": value, "deviceId": device, "brand": brand})
-}
-
-/// `base` with the fields of `extra` added (or replaced).
-pub fn with(mut base: Value, extra: Value) -> Value {
-    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
-        b.extend(e);
-    }
-    base
-}
 
 impl TestApp {
     /// `token/generate`: `who` and the password (answers the session).

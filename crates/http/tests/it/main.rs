@@ -11,6 +11,7 @@
 
 mod clients;
 mod cti_server;
+mod dialects;
 mod race;
 mod sio;
 mod support;
