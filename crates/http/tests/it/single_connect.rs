@@ -41,6 +41,22 @@ async fn status(app: &TestApp, key: &str, user: &str) -> Resp {
     .await
 }
 
+/// An app with alice (e-mail only, no TOTP) and the seed's application;
+/// returns the app and the application's key.
+async fn alice_by_email() -> (TestApp, String) {
+    let app = TestApp::new().await;
+    app.add_contact_user(
+        "alice",
+        "pw-secret-9",
+        Some("alice@example.org"),
+        None,
+        None,
+    )
+    .await;
+    let key = app.app_key(APP).await;
+    (app, key)
+}
+
 #[tokio::test]
 async fn the_seed_flow_with_a_totp_user() {
     let app = TestApp::new().await;
@@ -130,16 +146,7 @@ async fn a_user_without_totp_gets_a_code_by_email_or_sms() {
 
 #[tokio::test]
 async fn wrong_expired_and_exhausted_codes_are_403() {
-    let app = TestApp::new().await;
-    app.add_contact_user(
-        "alice",
-        "pw-secret-9",
-        Some("alice@example.org"),
-        None,
-        None,
-    )
-    .await;
-    let key = app.app_key(APP).await;
+    let (app, key) = alice_by_email().await;
     status(&app, &key, "alice").await;
     let code = app.last_code("alice").await;
     assert_page(
@@ -254,16 +261,7 @@ type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, StatusCode);
 
 #[tokio::test]
 async fn bad_input_gets_an_html_page_never_a_500() {
-    let app = TestApp::new().await;
-    app.add_contact_user(
-        "alice",
-        "pw-secret-9",
-        Some("alice@example.org"),
-        None,
-        None,
-    )
-    .await;
-    let key = app.app_key(APP).await;
+    let (app, key) = alice_by_email().await;
     let form = ("content-type", "application/x-www-form-urlencoded");
     let k = ("x-api-key", key.as_str());
     let big = format!("username={}&applicationname={APP}", "a".repeat(64 * 1024));
@@ -381,16 +379,7 @@ async fn the_lockout_is_shared_with_the_native_api() {
 
 #[tokio::test]
 async fn sending_is_rate_limited_per_user_and_a_failed_send_is_visible() {
-    let app = TestApp::new().await;
-    app.add_contact_user(
-        "alice",
-        "pw-secret-9",
-        Some("alice@example.org"),
-        None,
-        None,
-    )
-    .await;
-    let key = app.app_key(APP).await;
+    let (app, key) = alice_by_email().await;
     for _ in 0..5 {
         assert_eq!(text(&status(&app, &key, "alice").await), "true");
     }
@@ -449,16 +438,7 @@ async fn the_auth_log_line_carries_the_end_user_ip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_code_is_accepted_once_under_concurrency() {
-    let app = TestApp::new().await;
-    app.add_contact_user(
-        "alice",
-        "pw-secret-9",
-        Some("alice@example.org"),
-        None,
-        None,
-    )
-    .await;
-    let key = app.app_key(APP).await;
+    let (app, key) = alice_by_email().await;
     status(&app, &key, "alice").await;
     let code = app.last_code("alice").await;
     let body = format!("username=alice&token={code}&applicationname={APP}");

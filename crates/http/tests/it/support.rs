@@ -277,6 +277,13 @@ impl TestApp {
     /// A user `name` with 2FA enabled; returns (verified token, secret).
     pub async fn user_with_2fa(&self, name: &str, password: &str) -> (String, Vec<u8>) {
         self.add_user(name, password).await;
+        self.enrol(name, password).await
+    }
+
+    /// Turns 2FA on for the existing user `name` (login, qr-code, the
+    /// current code), then moves the clock one step on; returns (verified
+    /// token, secret).
+    pub async fn enrol(&self, name: &str, password: &str) -> (String, Vec<u8>) {
         let t = self.login(name, password).await;
         let secret = self.pending_secret(&t).await;
         let r = self.verify(&t, name, &self.code(&secret, 0)).await;
