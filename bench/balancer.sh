@@ -20,14 +20,9 @@ PG_URL=${OTPGATE_BENCH_PG_URL:-${OTPGATE_TEST_PG_URL:-}}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 [ -n "$PG_URL" ] || { echo "bench: set OTPGATE_BENCH_PG_URL=postgres://..." >&2; exit 1; }
 [ -x "$HAPROXY" ] || { echo "bench: haproxy is required (apt-get install haproxy)" >&2; exit 1; }
-TARGET=${CARGO_TARGET_DIR:-target}
-LG=$TARGET/release/otpgate-loadgen
-[ -x "$BIN" ] && [ -x "$LG" ] || cargo build --release -q -p otpgate -p otpgate-loadgen
+[ -x "$BIN" ] && [ -x "$LG" ] || build_release_bins
 
-DB=otpgate_bench_lb_$$
-psql -q "$PG_URL" -c "CREATE DATABASE $DB" >/dev/null
-trap 'cleanup; psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
-DBURL=$(python3 -c "import sys; u=sys.argv[1]; print(u.rsplit('/',1)[0]+'/'+sys.argv[2])" "$PG_URL" "$DB")
+pg_db "otpgate_bench_lb_$$"
 mkdir -p "$TMP/data"
 USERS=${BENCH_LB_VERIFY_USERS:-$((SECS * 4000))}
 echo "bench: balancer (seeding $USERS users on PostgreSQL)" >&2
@@ -79,7 +74,6 @@ TOKEN=$(token "$LB" benchuser2 bench-password-9)
 
 wrk_pct() { awk -v p="$1" '$1 == p {v=$2; u=v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "", v);
   f = (u == "us") ? 0.001 : (u == "s") ? 1000 : (u == "m") ? 60000 : 1; printf "%.1f", v * f}'; }
-json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])$2)" "$1"; }
 
 wrk -t2 -c64 -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$LB/api/user/me" >"$TMP/me.out"
 ME_RPS=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$TMP/me.out")

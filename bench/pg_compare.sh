@@ -12,44 +12,21 @@
 # The database seeded for BEFORE_BIN loses what AFTER_BIN's migrations
 # added after BEFORE_BIN's (versions 9 and 10: the change feed and the
 # second-factor function), so an older binary opens it.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 BEFORE=$1 AFTER=$2
 SECS=${BENCH_SECONDS:-5}
 PG_USERS=${BENCH_PG_VERIFY_USERS:-40000}
 PG_URL=${OTPGATE_BENCH_PG_URL:-${OTPGATE_TEST_PG_URL:?set OTPGATE_BENCH_PG_URL}}
 cargo build --release -q -p otpgate-loadgen
-LG=${CARGO_TARGET_DIR:-$PWD/target}/release/otpgate-loadgen
 
-WORK=$(mktemp -d /tmp/otpgate-pgcmp.XXXXXX)
-PIDS=()
-DBS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for db in "${DBS[@]:-}"; do
-    [ -n "$db" ] && psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])$2)" "$1"; }
+WORK=$TMP
 ROWS=()
 row() { ROWS+=("$(printf '%-52s %14s %s' "$1" "$2" "${3:-}")"); echo "${ROWS[-1]}" >&2; }
 
 start_server() { # BIN DIR PORT [ENV...]
   local bin=$1 dir=$2 port=$3; shift 3
-  (cd "$dir" && exec env OTPGATE_LISTEN=127.0.0.1:$port OTPGATE_RATE_LIMIT_AVERAGE=0 OTPGATE_LOG=warn "$@" \
-    "$bin" serve >"$dir/stdout.$port" 2>"$dir/stderr.$port") &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir/stderr.$port"; exit 1; }
-    sleep 0.01
-  done
+  POLL=0.01 start_server_in "$bin" "$dir" "$port" ".$port" "$@"
 }
-stop_server() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # SQLite, one instance, synchronous=full (AFTER_BIN; its SQLite path is the reference).
 S=$WORK/sqlite; mkdir -p "$S/otpgate-data"
@@ -57,7 +34,7 @@ S=$WORK/sqlite; mkdir -p "$S/otpgate-data"
   --out "$S/users.tsv" --app bench-sc --app-key-out "$S/app.key"
 PORT=$(free_port)
 start_server "$AFTER" "$S" "$PORT" OTPGATE_SQLITE_SYNCHRONOUS=full
-(cd "$S" && echo bench-password | "$AFTER" user add benchuser --password-stdin >/dev/null)
+bench_user "$AFTER" "$S" benchuser
 TOKEN=$("$LG" login --url "http://127.0.0.1:$PORT" --user benchuser --password bench-password)
 SM=$("$LG" get --urls "http://127.0.0.1:$PORT" --path /api/user/me --token "$TOKEN" --concurrency 64 --seconds "$SECS")
 SV=$("$LG" verify --urls "http://127.0.0.1:$PORT" --input "$S/users.tsv" --concurrency 64 --seconds "$SECS")
@@ -73,10 +50,7 @@ row "SQLite full, 1 instance: otpvalid" "$(printf '%.0f ok/s' "$SSC_RATE")" "(p9
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 for WHICH in before after; do
   BIN=$BEFORE; [ "$WHICH" = after ] && BIN=$AFTER
-  DB=otpgate_pgcmp_${WHICH}_$$
-  psql -q "$PG_URL" -c "CREATE DATABASE $DB" >/dev/null
-  DBS+=("$DB")
-  DBURL=$(python3 -c "import sys; u=sys.argv[1]; print(u.rsplit('/',1)[0]+'/'+sys.argv[2])" "$PG_URL" "$DB")
+  pg_db "otpgate_pgcmp_${WHICH}_$$"
   P=$WORK/pg-$WHICH; mkdir -p "$P/otpgate-data"
   echo "bench: PostgreSQL, $WHICH (seeding $PG_USERS users)" >&2
   "$LG" seed --data-dir "$P/otpgate-data" --db "$DBURL" --users "$PG_USERS" --out "$P/users.tsv" \
@@ -91,7 +65,7 @@ for WHICH in before after; do
   fi
   PORT_A=$(free_port); PORT_B=$(free_port)
   start_server "$BIN" "$P" "$PORT_A" OTPGATE_DATABASE_URL="$DBURL"; A=$SERVER_PID
-  (cd "$P" && echo bench-password | OTPGATE_DATABASE_URL="$DBURL" "$BIN" user add benchuser --password-stdin >/dev/null)
+  bench_user "$BIN" "$P" benchuser OTPGATE_DATABASE_URL="$DBURL"
   T=$("$LG" login --url "http://127.0.0.1:$PORT_A" --user benchuser --password bench-password)
   M1=$("$LG" get --urls "http://127.0.0.1:$PORT_A" --path /api/user/me --token "$T" --concurrency 64 --seconds "$SECS")
   V1=$("$LG" verify --urls "http://127.0.0.1:$PORT_A" --input "$P/users.tsv" --concurrency 64 --seconds "$SECS")

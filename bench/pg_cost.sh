@@ -8,21 +8,21 @@
 # Env: OTPGATE_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres),
 #   SECS (default 4), HOOK (SQL run on the seeded database before the server
 #   starts, e.g. to try a variant of a trigger).
-set -euo pipefail
-BIN=$1; LG=$2; SECS=${SECS:-4}
-PG=${OTPGATE_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+# The binaries are named relative to where the script is called from.
+BIN_ARG=$(realpath "${1:?usage: bench/pg_cost.sh BIN LOADGEN}")
+LG_ARG=$(realpath "${2:?usage: bench/pg_cost.sh BIN LOADGEN}")
+source "$(dirname "$0")/common.sh"
+BIN=$BIN_ARG; LG=$LG_ARG; SECS=${SECS:-4}
+PG_URL=${OTPGATE_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG=$PG_URL
 DB=otpgate_cost_$$
-W=$(mktemp -d /tmp/otpgate-pgcost.XXXX); mkdir -p $W/otpgate-data
-psql -q $PG -c "CREATE DATABASE $DB"
-URL=${PG%/*}/$DB
-trap 'kill $SP 2>/dev/null; wait 2>/dev/null; psql -q $PG -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; rm -rf $W' EXIT
+W=$TMP; mkdir -p $W/otpgate-data
+pg_db "$DB"; URL=$DBURL
 $LG seed --data-dir $W/otpgate-data --db $URL --users 12000 --out $W/users.tsv --app bench-sc --app-key-out $W/app.key >/dev/null
 [ -n "${HOOK:-}" ] && psql -q $URL -c "$HOOK"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-(cd $W && exec env OTPGATE_LISTEN=127.0.0.1:$PORT OTPGATE_RATE_LIMIT_AVERAGE=0 OTPGATE_LOG=warn OTPGATE_DATABASE_URL=$URL $BIN serve >$W/out 2>$W/err) &
-SP=$!
-until curl -sf http://127.0.0.1:$PORT/healthz >/dev/null; do sleep 0.05; done
-(cd $W && echo bench-password | OTPGATE_DATABASE_URL=$URL $BIN user add benchuser --password-stdin >/dev/null)
+PORT=$(free_port)
+POLL=0.05 start_server_in "$BIN" "$W" "$PORT" "" OTPGATE_DATABASE_URL=$URL
+bench_user "$BIN" "$W" benchuser OTPGATE_DATABASE_URL=$URL
 T=$($LG login --url http://127.0.0.1:$PORT --user benchuser --password bench-password)
 snap() {
   local wal commits cpu bytes

@@ -17,8 +17,7 @@
 # Needs: wrk (apt-get install wrk), curl; psql for the PostgreSQL rows; slapd and
 #   ldap-utils for the LDAP rows; haproxy for the balancer rows; node for the
 #   nethcti rows.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 
 SECS=${BENCH_SECONDS:-8}
 VERIFY_USERS=${BENCH_VERIFY_USERS:-$((SECS * 32000))}
@@ -28,26 +27,9 @@ CORES=$(nproc)
 
 command -v wrk >/dev/null || { echo "bench: wrk is required (apt-get install wrk)"; exit 1; }
 echo "bench: building release binaries" >&2
-cargo build --release -q -p otpgate -p otpgate-loadgen
-TARGET=${CARGO_TARGET_DIR:-$PWD/target}
-BIN=$TARGET/release/otpgate
-LG=$TARGET/release/otpgate-loadgen
+build_release_bins
+WORK=$TMP
 
-WORK=$(mktemp -d /tmp/otpgate-bench.XXXXXX)
-PIDS=()
-PG_DBS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for db in "${PG_DBS[@]:-}"; do
-    [ -n "$db" ] && psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])$2)" "$1"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 wrk_rps() { awk '/^Requests\/sec/ {print $2}'; }
@@ -58,28 +40,15 @@ wrk_p99() { awk '$1 == "99%" {v=$2; u=v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "
 ROWS=()
 row() { ROWS+=("$(printf '%-58s %16s %s' "$1" "$2" "${3:-}")"); }
 
-# start_server DIR PORT [ENV=VALUE...]: starts `otpgate serve`, waits for
-# /healthz, sets SERVER_PID and START_MS.
+# start_server DIR PORT [ENV=VALUE...]: starts `otpgate serve` in DIR,
+# waits for /healthz, sets SERVER_PID and START_MS (common.sh).
 start_server() {
   local dir=$1 port=$2; shift 2
-  mkdir -p "$dir"
-  local t0; t0=$(date +%s%N)
-  (cd "$dir" && exec env OTPGATE_LISTEN=127.0.0.1:$port OTPGATE_RATE_LIMIT_AVERAGE=0 OTPGATE_LOG=warn "$@" \
-    "$BIN" serve >"$dir/stdout" 2>"$dir/stderr") &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir/stderr"; exit 1; }
-    sleep 0.005
-  done
-  START_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+  start_server_in "$BIN" "$dir" "$port" "" "$@"
 }
 
-stop_server() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-
 add_user() { # DIR NAME [ENV...]
-  local dir=$1 name=$2; shift 2
-  (cd "$dir" && echo "bench-password" | env "$@" "$BIN" user add "$name" --password-stdin >/dev/null)
+  bench_user "$BIN" "$@"
 }
 
 login_lua=$WORK/login.lua
@@ -176,10 +145,7 @@ row "peak RSS during the SQLite runs" "$((PEAK_KB / 1024)) MB"
 
 # ------------------------------------------------------------- PostgreSQL
 if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
-  DB=otpgate_bench_$$
-  psql -q "$PG_URL" -c "CREATE DATABASE $DB" >/dev/null
-  PG_DBS+=("$DB")
-  DBURL=$(python3 -c "import sys; u=sys.argv[1]; print(u.rsplit('/',1)[0]+'/'+sys.argv[2])" "$PG_URL" "$DB")
+  pg_db "otpgate_bench_$$"
   P=$WORK/pg; mkdir -p "$P/otpgate-data"
   echo "bench: PostgreSQL (seeding $PG_VERIFY_USERS users)" >&2
   "$LG" seed --data-dir "$P/otpgate-data" --db "$DBURL" --users "$PG_VERIFY_USERS" --out "$P/users.tsv"

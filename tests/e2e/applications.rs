@@ -6,9 +6,8 @@
 
 use serde_json::{Value, json};
 
+use crate::clients::cap_who;
 use crate::support::{Http, Server, add_app, have_tool, now_secs, oathtool_code, text};
-
-const SC: &str = "/twofactorauth-ui/rest/tfa";
 
 fn outbox_codes(server: &Server, user: &str) -> Vec<Value> {
     let out = server.cli(&["outbox", "list", "--user", user, "--json"], None);
@@ -62,8 +61,8 @@ async fn applications_and_the_dialects_with_the_outbox() {
 
     // Single Connect: otpstatus sends a code (outbox), otpvalid takes it.
     let (s, ct, body) = http
-        .post_form(
-            &server.url(&format!("{SC}/otpstatus")),
+        .sc_status(
+            &server.base,
             &key,
             &[
                 ("username", "alice"),
@@ -85,27 +84,11 @@ async fn applications_and_the_dialects_with_the_outbox() {
     assert_eq!(m["to"], "alice@example.org");
     let code = m["code"].as_str().unwrap().to_owned();
     let (s, _, body) = http
-        .post_form(
-            &server.url(&format!("{SC}/otpvalid")),
-            &key,
-            &[
-                ("username", "alice"),
-                ("token", &code),
-                ("applicationname", "shop"),
-            ],
-        )
+        .sc_valid(&server.base, &key, "alice", &code, "shop")
         .await;
     assert_eq!((s, body.as_str()), (200, ""));
     let (s, ct, body) = http
-        .post_form(
-            &server.url(&format!("{SC}/otpvalid")),
-            &key,
-            &[
-                ("username", "alice"),
-                ("token", &code),
-                ("applicationname", "shop"),
-            ],
-        )
+        .sc_valid(&server.base, &key, "alice", &code, "shop")
         .await;
     assert_eq!(s, 403);
     assert!(
@@ -114,39 +97,21 @@ async fn applications_and_the_dialects_with_the_outbox() {
     );
 
     // Capillary: brand = the application; MOBILE -> SMS in the outbox.
-    let who = |extra: Value| {
-        let mut b = json!({"identifierType": "MOBILE", "identifierValue": "18767431754",
-                           "deviceId": "1234", "brand": "Shop"});
-        b.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        b
-    };
-    let (s, r) = http
-        .post(
-            &server.url("/auth/v1/mfa/token/generate"),
-            None,
-            who(json!({"password": "S3cret-Alice"})),
-        )
-        .await;
+    let who = cap_who("MOBILE", "18767431754", "1234", "Shop");
+    let (s, r) = http.cap_token(&server.base, &who, "S3cret-Alice").await;
     assert_eq!(s, 200, "{r}");
     let sid = r["user"]["sessionId"].as_str().unwrap().to_owned();
-    let (s, r) = http
-        .post(
-            &server.url("/auth/v1/mfa/otp/generate"),
-            None,
-            who(json!({"sessionId": sid})),
-        )
-        .await;
+    let (s, r) = http.cap_otp(&server.base, &who, &sid).await;
     assert_eq!(s, 200, "{r}");
     let last = outbox_codes(&server, "alice").pop().unwrap();
     assert_eq!(last["channel"], "sms");
     let code: String = last["code"].as_str().unwrap().to_owned();
     let (s, r) = http
-        .post(
-            &server.url("/auth/v1/mfa/otp/validate"),
-            None,
-            who(json!({"sessionId": sid, "otp": code.parse::<u64>().unwrap()})),
+        .cap_validate(
+            &server.base,
+            &who,
+            &sid,
+            json!(code.parse::<u64>().unwrap()),
         )
         .await;
     assert_eq!(s, 200, "{r}");
@@ -157,7 +122,7 @@ async fn applications_and_the_dialects_with_the_outbox() {
     let token = r["auth"]["token"].as_str().unwrap().to_owned();
     assert_eq!(r["user"]["role"], "operator");
     // The application's token (API.md §6b): the native API refuses it.
-    let (s, me) = http.get(&server.url("/api/user/me"), &token).await;
+    let (s, me) = http.me(&server.base, &token).await;
     assert_eq!(s, 403, "{me}");
     assert_eq!(me["message"], "token_audience_mismatch");
 
@@ -176,15 +141,9 @@ async fn applications_and_the_dialects_with_the_outbox() {
 
     // Mudbase: enable 2FA with a code computed by oathtool.
     if have_tool("oathtool", "apt-get install oathtool") {
-        let (_, login) = http
-            .post(
-                &server.url("/api/login"),
-                None,
-                json!({"username": "alice", "password": "S3cret-Alice"}),
-            )
-            .await;
+        let (_, login) = http.try_login(&server.base, "alice", "S3cret-Alice").await;
         let t = login["token"].as_str().unwrap().to_owned();
-        let (_, qr) = http.get(&server.url("/api/2fa/qr-code"), &t).await;
+        let (_, qr) = http.qr_code(&server.base, &t).await;
         let b32 = qr["data"]["key"].as_str().unwrap().to_owned();
         let (s, r) = http
             .post_with(
@@ -199,11 +158,7 @@ async fn applications_and_the_dialects_with_the_outbox() {
         assert_eq!(s, 403, "{r}");
         assert_eq!(r["message"], "API keys are not supported for this endpoint");
         let (s, r) = http
-            .post(
-                &server.url("/api/users/2fa/verify"),
-                Some(&t),
-                json!({"token": oathtool_code(&b32, now_secs())}),
-            )
+            .mudbase_verify(&server.base, &t, &oathtool_code(&b32, now_secs()))
             .await;
         assert_eq!(s, 200, "{r}");
         assert_eq!(r, json!({"message": "2FA enabled successfully"}));
@@ -213,8 +168,8 @@ async fn applications_and_the_dialects_with_the_outbox() {
     let out = server.cli(&["app", "revoke", "shop"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (s, _, _) = http
-        .post_form(
-            &server.url(&format!("{SC}/otpstatus")),
+        .sc_status(
+            &server.base,
             &key,
             &[
                 ("username", "alice"),

@@ -134,11 +134,7 @@ impl Setup {
         env.push(("OTPGATE_TRUSTED_PROXIES", "127.0.0.1".to_owned()));
         let a = crate::several_instances::start(dir.path(), &env);
         let b = crate::several_instances::start(dir.path(), &env);
-        let out = a.cli(
-            &["user", "add", "alice", "--password-stdin"],
-            Some("pw-alice-secret\n"),
-        );
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        a.add_user("alice", "pw-alice-secret");
         let lb = Balancer::start(&bin, dir.path(), &[&a, &b]);
         Some(Self {
             a,
@@ -211,9 +207,7 @@ async fn behind_haproxy_a_revocation_on_one_instance_is_refused_everywhere() {
     assert_eq!(setup.me_everywhere(&http, &token).await, [200; 6]);
     // Logout on A: refused on B and through the balancer (within the
     // change feed's delay).
-    let (s, body) = http
-        .post(&setup.a.url("/api/logout"), Some(&token), json!({}))
-        .await;
+    let (s, body) = http.logout(&setup.a.base, &token).await;
     assert!(s == 200 || s == 204, "{s} {body}");
     assert_eq!(
         setup.me_everywhere_after_revocation(&http, &token).await,

@@ -41,13 +41,7 @@ async fn user_and_token_commands_work_while_the_server_runs() {
         pw.len() >= 16,
         "a random password is generated and printed once"
     );
-    let (s, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "bob", "password": pw}),
-        )
-        .await;
+    let (s, body) = http.try_login(&server.base, "bob", &pw).await;
     assert_eq!(s, 200);
     let token = body["token"].as_str().unwrap().to_owned();
 
@@ -78,7 +72,7 @@ async fn user_and_token_commands_work_while_the_server_runs() {
 
     let revoke = server.cli(&["token", "revoke-all", "bob"], None);
     assert!(revoke.status.success());
-    let (s, _) = http.get(&server.url("/api/user/me"), &token).await;
+    let (s, _) = http.me(&server.base, &token).await;
     assert_eq!(
         s, 401,
         "revoke-all from the CLI is seen by the running server"
@@ -89,21 +83,9 @@ async fn user_and_token_commands_work_while_the_server_runs() {
         Some("N3w-pass\n"),
     );
     assert!(passwd.status.success(), "{}", text(&passwd.stderr));
-    let (s, _) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "bob", "password": pw}),
-        )
-        .await;
+    let (s, _) = http.try_login(&server.base, "bob", &pw).await;
     assert_eq!(s, 401);
-    let (s, _) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "bob", "password": "N3w-pass"}),
-        )
-        .await;
+    let (s, _) = http.try_login(&server.base, "bob", "N3w-pass").await;
     assert_eq!(s, 200);
 
     let reset = server.cli(&["user", "reset-2fa", "bob"], None);
@@ -112,13 +94,7 @@ async fn user_and_token_commands_work_while_the_server_runs() {
 
     let del = server.cli(&["user", "del", "bob"], None);
     assert!(del.status.success());
-    let (s, _) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "bob", "password": "N3w-pass"}),
-        )
-        .await;
+    let (s, _) = http.try_login(&server.base, "bob", "N3w-pass").await;
     assert_eq!(s, 401);
 }
 
@@ -348,11 +324,7 @@ fn a_busy_port_creates_no_first_user_and_the_next_start_prints_its_password() {
         .expect("the next start creates admin and prints its password");
     let pw = line.rsplit(' ').next().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (s, _) = rt.block_on(Http::new().post(
-        &server.url("/api/login"),
-        None,
-        json!({"username": "admin", "password": pw}),
-    ));
+    let (s, _) = rt.block_on(Http::new().try_login(&server.base, "admin", pw));
     assert_eq!(s, 200, "the printed password is admin's");
 }
 
@@ -361,18 +333,8 @@ async fn reset_2fa_clears_a_pending_enrolment_and_records_only_what_happened() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let http = Http::new();
-    let out = server.cli(
-        &["user", "add", "dora", "--password-stdin"],
-        Some("Dora-Passw0rd\n"),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let (_, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "dora", "password": "Dora-Passw0rd"}),
-        )
-        .await;
+    server.add_user("dora", "Dora-Passw0rd");
+    let (_, body) = http.try_login(&server.base, "dora", "Dora-Passw0rd").await;
     let token = body["token"].as_str().unwrap().to_owned();
 
     // Nothing to reset: nothing changes, nothing is recorded.
@@ -381,7 +343,7 @@ async fn reset_2fa_clears_a_pending_enrolment_and_records_only_what_happened() {
     assert!(text(&out.stdout).contains("nothing changed"));
 
     // A pending enrolment is forgotten: the next enrolment gets a new key.
-    let (s, first) = http.get(&server.url("/api/2fa/qr-code"), &token).await;
+    let (s, first) = http.qr_code(&server.base, &token).await;
     assert_eq!(s, 200, "{first}");
     let out = server.cli(&["user", "reset-2fa", "dora"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -390,7 +352,7 @@ async fn reset_2fa_clears_a_pending_enrolment_and_records_only_what_happened() {
         "{}",
         text(&out.stdout)
     );
-    let (s, second) = http.get(&server.url("/api/2fa/qr-code"), &token).await;
+    let (s, second) = http.qr_code(&server.base, &token).await;
     assert_eq!(s, 200, "the token still works: 2FA was never on");
     assert_ne!(first["data"]["key"], second["data"]["key"]);
 
@@ -612,19 +574,9 @@ async fn require_2fa_overrides_the_setting_both_ways_and_user_show_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let http = Http::new();
-    let out = server.cli(
-        &["user", "add", "carol", "--password-stdin"],
-        Some("pw-secret-9\n"),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    server.add_user("carol", "pw-secret-9");
     let login = || async {
-        let (s, body) = http
-            .post(
-                &server.url("/api/login"),
-                None,
-                json!({"username": "carol", "password": "pw-secret-9"}),
-            )
-            .await;
+        let (s, body) = http.try_login(&server.base, "carol", "pw-secret-9").await;
         assert_eq!(s, 200, "{body}");
         body["token"].as_str().unwrap().to_owned()
     };
@@ -660,7 +612,7 @@ async fn require_2fa_overrides_the_setting_both_ways_and_user_show_says_why() {
         text(&plain.stdout)
     );
     let token = login().await;
-    let (s, body) = http.get(&server.url("/api/user/me"), &token).await;
+    let (s, body) = http.me(&server.base, &token).await;
     assert_eq!((s, &body["message"]), (403, &json!("2fa_setup_required")));
     let (s, body) = http.get(&server.url("/api/2fa/status"), &token).await;
     assert_eq!((s, body), (200, json!({"status": false, "required": true})));
@@ -672,7 +624,7 @@ async fn require_2fa_overrides_the_setting_both_ways_and_user_show_says_why() {
         "{}",
         text(&out.stdout)
     );
-    let (s, _) = http.get(&server.url("/api/user/me"), &login().await).await;
+    let (s, _) = http.me(&server.base, &login().await).await;
     assert_eq!(s, 200);
 
     for bad in [
@@ -694,17 +646,9 @@ async fn require_2fa_overrides_the_setting_both_ways_and_user_show_says_why() {
     );
     let out = server.cli(&["user", "require-2fa", "carol", "no"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let (s, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "carol", "password": "pw-secret-9"}),
-        )
-        .await;
+    let (s, body) = http.try_login(&server.base, "carol", "pw-secret-9").await;
     assert_eq!(s, 200);
-    let (s, _) = http
-        .get(&server.url("/api/user/me"), body["token"].as_str().unwrap())
-        .await;
+    let (s, _) = http.me(&server.base, body["token"].as_str().unwrap()).await;
     assert_eq!(s, 200);
 }
 
@@ -713,18 +657,8 @@ async fn token_list_shows_live_persistent_tokens_and_never_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let http = Http::new();
-    let add = server.cli(
-        &["user", "add", "alice", "--password-stdin"],
-        Some("pw-secret-9\n"),
-    );
-    assert!(add.status.success(), "{}", text(&add.stderr));
-    let (s, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "alice", "password": "pw-secret-9"}),
-        )
-        .await;
+    server.add_user("alice", "pw-secret-9");
+    let (s, body) = http.try_login(&server.base, "alice", "pw-secret-9").await;
     assert_eq!(s, 200, "{body}");
     let login = body["token"].as_str().unwrap().to_owned();
 
@@ -775,7 +709,7 @@ async fn token_list_shows_live_persistent_tokens_and_never_the_token() {
     );
     let out = text(&server.cli(&["token", "list", "alice"], None).stdout);
     assert!(out.contains("alice has no live persistent token"), "{out}");
-    let (s, _) = http.get(&server.url("/api/user/me"), &minted[0]).await;
+    let (s, _) = http.me(&server.base, &minted[0]).await;
     assert_eq!(s, 401);
 
     // An unknown user: exit 1, one line on stderr.

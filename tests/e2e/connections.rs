@@ -78,13 +78,7 @@ async fn add_user_and_token(server: &Server, http: &Http, user: &str) -> String 
         Some("pw-conn-1\n"),
     );
     assert!(out.status.success());
-    let (s, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": user, "password": "pw-conn-1"}),
-        )
-        .await;
+    let (s, body) = http.try_login(&server.base, user, "pw-conn-1").await;
     assert_eq!(s, 200, "{body}");
     body["token"].as_str().unwrap().to_owned()
 }
@@ -136,11 +130,7 @@ async fn two_thousand_half_open_connections_under_a_1024_descriptor_limit_shut_n
     assert_eq!(r.status(), 200);
     let t = Instant::now();
     let (s, body) = Http::new()
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "carol", "password": "pw-conn-1"}),
-        )
+        .try_login(&server.base, "carol", "pw-conn-1")
         .await;
     let login = t.elapsed();
     assert_eq!(s, 200, "{body}");

@@ -56,13 +56,7 @@ impl Cti {
     /// Logs `user` in over HTTP; returns the JWT and registers the CTI
     /// session T the login opened with the CTI server's Socket.IO.
     async fn login(&mut self, user: &str) -> (String, String) {
-        let (s, body) = Http::new()
-            .post(
-                &self.server.url("/api/login"),
-                None,
-                json!({"username": user, "password": PW}),
-            )
-            .await;
+        let (s, body) = Http::new().try_login(&self.server.base, user, PW).await;
         assert_eq!(s, 200, "{body}");
         let jwt = body["token"].as_str().unwrap().to_owned();
         let t = self
@@ -219,20 +213,19 @@ async fn the_socket_survives_enrolment_and_the_last_logout_ends_the_cti_session(
     elsewhere.until("authe_ok", SOON);
 
     // Not the last token: the CTI session stays.
-    let (s, _) = http
-        .post(&cti.server.url("/api/logout"), Some(&c), json!({}))
-        .await;
+    let (s, _) = http.logout(&cti.server.base, &c).await;
     assert_eq!(s, 200);
     assert!(cti.rest.received_on(remove).is_empty());
 
     // Enrolment with the socket's token.
-    let (_, qr) = http.get(&cti.server.url("/api/2fa/qr-code"), &a).await;
+    let (_, qr) = http.qr_code(&cti.server.base, &a).await;
     let key = qr["data"]["key"].as_str().expect("key").to_owned();
     let (s, body) = http
-        .post(
-            &cti.server.url("/api/2fa/verify-otp"),
-            Some(&a),
-            json!({"username": "carol", "otp": oathtool_code(&key, now_secs())}),
+        .verify_otp(
+            &cti.server.base,
+            &a,
+            "carol",
+            &oathtool_code(&key, now_secs()),
         )
         .await;
     assert_eq!(s, 200, "{body}");
@@ -249,9 +242,7 @@ async fn the_socket_survives_enrolment_and_the_last_logout_ends_the_cti_session(
     assert!(cti.rest.received_on(remove).is_empty(), "a token is left");
 
     // The last token's logout ends the CTI session (and the socket).
-    let (s, _) = http
-        .post(&cti.server.url("/api/logout"), Some(&verified), json!({}))
-        .await;
+    let (s, _) = http.logout(&cti.server.base, &verified).await;
     assert_eq!(s, 200);
     enrolling.until("session_revoked", SOON);
     let removed = cti.rest.received_on(remove);

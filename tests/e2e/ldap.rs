@@ -11,8 +11,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use serde_json::json;
-
 use crate::support::{
     Http, Server, free_port, have_tool, now_secs, oathtool_code, skipped, test_ca, text,
     wait_for_port,
@@ -212,12 +210,7 @@ fn start_server(dir: &Path, env: &[(&'static str, String)]) -> Server {
 }
 
 async fn login(http: &Http, server: &Server, user: &str, pw: &str) -> (u16, serde_json::Value) {
-    http.post(
-        &server.url("/api/login"),
-        None,
-        json!({"username": user, "password": pw}),
-    )
-    .await
+    http.try_login(&server.base, user, pw).await
 }
 
 /// The user as `user list --json` prints it.
@@ -402,51 +395,35 @@ async fn two_factor_and_the_lockout_hold_for_an_ldap_user() {
     let (s, body) = login(&http, &server, "dave", "dave-pw-1").await;
     assert_eq!(s, 200, "{body}");
     let token = body["token"].as_str().unwrap().to_owned();
-    let (s, qr) = http.get(&server.url("/api/2fa/qr-code"), &token).await;
+    let (s, qr) = http.qr_code(&server.base, &token).await;
     assert_eq!(s, 200, "{qr}");
     let key = qr["data"]["key"].as_str().unwrap().to_owned();
     let t0 = now_secs();
     let (s, v) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&token),
-            json!({"username": "dave", "otp": oathtool_code(&key, t0)}),
-        )
+        .verify_otp(&server.base, &token, "dave", &oathtool_code(&key, t0))
         .await;
     assert_eq!(s, 200, "{v}");
     // Recovery codes need the directory password.
     let verified = v["data"]["token"].as_str().unwrap().to_owned();
     let (s, _) = http
-        .post(
-            &server.url("/api/2fa/recovery-codes"),
-            Some(&verified),
-            json!({"password": "not-daves"}),
-        )
+        .new_recovery_codes(&server.base, &verified, "not-daves")
         .await;
     assert_ne!(s, 200);
     let (s, rc) = http
-        .post(
-            &server.url("/api/2fa/recovery-codes"),
-            Some(&verified),
-            json!({"password": "dave-pw-1"}),
-        )
+        .new_recovery_codes(&server.base, &verified, "dave-pw-1")
         .await;
     assert_eq!(s, 200, "{rc}");
     // The next login is a pre-OTP token.
     let (s, body) = login(&http, &server, "dave", "dave-pw-1").await;
     assert_eq!(s, 200);
     let pre = body["token"].as_str().unwrap().to_owned();
-    let (s, e) = http.get(&server.url("/api/user/me"), &pre).await;
+    let (s, e) = http.me(&server.base, &pre).await;
     assert_eq!(
         (s, e["message"].as_str()),
         (403, Some("otp_verification_required"))
     );
     let (s, v) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&pre),
-            json!({"username": "dave", "otp": oathtool_code(&key, t0 + 30)}),
-        )
+        .verify_otp(&server.base, &pre, "dave", &oathtool_code(&key, t0 + 30))
         .await;
     assert_eq!(s, 200, "{v}");
 

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use std::time::Duration;
 
+use crate::clients::cap_who;
 use crate::secrets_at_rest::legacy_token;
 use crate::support::{
     Http, NodeSocket, Server, SmtpSink, add_app, code_in, have_node_client, have_python_module,
@@ -44,14 +45,7 @@ async fn scenario(server: &Server) -> Secrets {
         Some(&format!("{password}\n")),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let login = async |pw: &str| {
-        http.post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "alice", "password": pw}),
-        )
-        .await
-    };
+    let login = async |pw: &str| http.try_login(&server.base, "alice", pw).await;
     for wrong in ["Wr0ng-Passw0rd-1", "Wr0ng-Passw0rd-2"] {
         secrets.add(wrong);
         assert_eq!(login(wrong).await.0, 401);
@@ -60,7 +54,7 @@ async fn scenario(server: &Server) -> Secrets {
     assert_eq!(s, 200);
     let token = body["token"].as_str().unwrap().to_owned();
     secrets.add(&token);
-    let (s, qr) = http.get(&server.url("/api/2fa/qr-code"), &token).await;
+    let (s, qr) = http.qr_code(&server.base, &token).await;
     assert_eq!(s, 200);
     let key = qr["data"]["key"].as_str().unwrap().to_owned();
     secrets.add(&key);
@@ -68,32 +62,17 @@ async fn scenario(server: &Server) -> Secrets {
     let t0 = now_secs();
     let code = oathtool_code(&key, t0);
     secrets.add(&code);
-    let verify = async |tok: &str, otp: &str| {
-        http.post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(tok),
-            json!({"username": "alice", "otp": otp}),
-        )
-        .await
-    };
+    let verify =
+        async |tok: &str, otp: &str| http.verify_otp(&server.base, tok, "alice", otp).await;
     let (s, v) = verify(&token, &code).await;
     assert_eq!(s, 200, "{v}");
     let verified = v["data"]["token"].as_str().unwrap().to_owned();
     secrets.add(&verified);
     let (s, rc) = http
-        .post(
-            &server.url("/api/2fa/recovery-codes"),
-            Some(&verified),
-            json!({"password": password}),
-        )
+        .new_recovery_codes(&server.base, &verified, password)
         .await;
     assert_eq!(s, 200);
-    let codes: Vec<String> = rc["codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let codes = Http::recovery_codes_in(&rc);
     for c in &codes {
         secrets.add(c);
     }
@@ -109,9 +88,7 @@ async fn scenario(server: &Server) -> Secrets {
     assert_eq!(s, 200, "{v}");
     let rescued = v["data"]["token"].as_str().unwrap().to_owned();
     secrets.add(&rescued);
-    let (s, _) = http
-        .post(&server.url("/api/logout"), Some(&verified), json!({}))
-        .await;
+    let (s, _) = http.logout(&server.base, &verified).await;
     assert_eq!(s, 200);
     let (s, _) = http
         .post(
@@ -122,7 +99,7 @@ async fn scenario(server: &Server) -> Secrets {
         .await;
     assert_eq!(s, 200);
     // A revoked token presented again.
-    let (s, _) = http.get(&server.url("/api/user/me"), &rescued).await;
+    let (s, _) = http.me(&server.base, &rescued).await;
     assert_eq!(s, 401);
     secrets
 }
@@ -272,13 +249,7 @@ async fn more_of_every_route(server: &Server, smtp: &SmtpSink, secrets: &mut Sec
         Some(&format!("{password}\n")),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let (s, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "bob", "password": password}),
-        )
-        .await;
+    let (s, body) = http.try_login(&server.base, "bob", password).await;
     assert_eq!(s, 200);
     let token = body["token"].as_str().unwrap().to_owned();
     secrets.add(&token);
@@ -300,35 +271,25 @@ async fn more_of_every_route(server: &Server, smtp: &SmtpSink, secrets: &mut Sec
         .await;
     assert_eq!(s, 200, "forwarded");
     // The legacy challenge login.
-    let resp = reqwest::Client::new()
-        .post(server.url("/webrest/authentication/login"))
-        .json(&json!({"username": "bob", "password": password}))
-        .send()
-        .await
-        .unwrap();
-    let nonce = resp.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .strip_prefix("Digest ")
-        .unwrap()
-        .to_owned();
+    let nonce = http.legacy_nonce(&server.base, "bob", password).await;
     let legacy = legacy_token("bob", password, &nonce);
     secrets.add(&legacy);
-    let me = reqwest::Client::new()
-        .get(server.url("/webrest/user/me"))
-        .header("authorization", format!("bob:{legacy}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status().as_u16(), 200, "legacy login");
+    let me = http
+        .webrest(
+            &server.base,
+            reqwest::Method::GET,
+            "/webrest/user/me",
+            &format!("bob:{legacy}"),
+        )
+        .await;
+    assert_eq!(me, 200, "legacy login");
     // Single Connect, with the application's key and an e-mailed code.
     let key = add_app(server, "shop");
     secrets.add(&key);
     secrets.add(key.split('.').nth(1).unwrap());
-    let sc = "/twofactorauth-ui/rest/tfa";
     let (s, _, body) = http
-        .post_form(
-            &server.url(&format!("{sc}/otpstatus")),
+        .sc_status(
+            &server.base,
             &key,
             &[("username", "bob"), ("applicationname", "shop")],
         )
@@ -337,71 +298,33 @@ async fn more_of_every_route(server: &Server, smtp: &SmtpSink, secrets: &mut Sec
     let code = code_in(&smtp.wait_for_message(1));
     secrets.add(&code);
     let (s, _, _) = http
-        .post_form(
-            &server.url(&format!("{sc}/otpvalid")),
-            &key,
-            &[
-                ("username", "bob"),
-                ("token", &code),
-                ("applicationname", "shop"),
-            ],
-        )
+        .sc_valid(&server.base, &key, "bob", &code, "shop")
         .await;
     assert_eq!(s, 200);
     // Capillary: password, session id, e-mailed code, the brand's token.
-    let who = |extra: Value| {
-        let mut b = json!({"identifierType": "USERNAME", "identifierValue": "bob",
-                           "deviceId": "device-1", "brand": "shop"});
-        b.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        b
-    };
-    let cap = "/auth/v1/mfa";
-    let (s, r) = http
-        .post(
-            &server.url(&format!("{cap}/token/generate")),
-            None,
-            who(json!({"password": password})),
-        )
-        .await;
+    let who = cap_who("USERNAME", "bob", "device-1", "shop");
+    let (s, r) = http.cap_token(&server.base, &who, password).await;
     assert_eq!(s, 200, "{r}");
     let sid = r["user"]["sessionId"].as_str().unwrap().to_owned();
     secrets.add(&sid);
-    let (s, r) = http
-        .post(
-            &server.url(&format!("{cap}/otp/generate")),
-            None,
-            who(json!({"sessionId": sid})),
-        )
-        .await;
+    let (s, r) = http.cap_otp(&server.base, &who, &sid).await;
     assert_eq!(s, 200, "{r}");
     let code = code_in(&smtp.wait_for_message(2));
     secrets.add(&code);
     let (s, r) = http
-        .post(
-            &server.url(&format!("{cap}/otp/validate")),
-            None,
-            who(json!({"sessionId": sid, "otp": code})),
-        )
+        .cap_validate(&server.base, &who, &sid, json!(code))
         .await;
     assert_eq!(s, 200, "{r}");
     secrets.add(r["auth"]["token"].as_str().unwrap());
     // Mudbase: enrol bob with oathtool's code.
-    let (s, qr) = http.get(&server.url("/api/2fa/qr-code"), &token).await;
+    let (s, qr) = http.qr_code(&server.base, &token).await;
     assert_eq!(s, 200);
     let secret = qr["data"]["key"].as_str().unwrap().to_owned();
     secrets.add(&secret);
     secrets.add(&secret.to_lowercase());
     let code = oathtool_code(&secret, now_secs());
     secrets.add(&code);
-    let (s, r) = http
-        .post(
-            &server.url("/api/users/2fa/verify"),
-            Some(&token),
-            json!({"token": code}),
-        )
-        .await;
+    let (s, r) = http.mudbase_verify(&server.base, &token, &code).await;
     assert_eq!(s, 200, "{r}");
 }
 
@@ -488,28 +411,13 @@ async fn the_fail2ban_filter_matches_the_servers_failure_lines_only() {
             dir.path(),
             &[("OTPGATE_LOG_FORMAT", format), ("OTPGATE_LOG", "info")],
         );
-        let out = server.cli(
-            &["user", "add", "bob", "--password-stdin"],
-            Some("Bob-Passw0rd\n"),
-        );
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        server.add_user("bob", "Bob-Passw0rd");
         let http = Http::new();
-        let login = async |pw: &str| {
-            http.post(
-                &server.url("/api/login"),
-                None,
-                json!({"username": "bob", "password": pw}),
-            )
-            .await
-            .0
-        };
+        let login = async |pw: &str| http.try_login(&server.base, "bob", pw).await.0;
         assert_eq!(login("wrong-1").await, 401);
         assert_eq!(login("wrong-2").await, 401);
         assert_eq!(login("Bob-Passw0rd").await, 200);
-        assert_eq!(
-            http.get(&server.url("/api/user/me"), "not-a-token").await.0,
-            401
-        );
+        assert_eq!(http.me(&server.base, "not-a-token").await.0, 401);
         server.terminate();
         let lines = server.stderr_lines();
         let auth: Vec<&String> = lines

@@ -15,12 +15,21 @@
     clippy::panic
 )]
 
+mod clients;
 mod support;
 
 /// The CTI-server stand-in of the HTTP crate's tests, shared.
 #[path = "../../crates/http/tests/it/cti_server.rs"]
 #[allow(dead_code)]
 mod cti_server;
+
+/// The race helper of the HTTP crate's tests, shared.
+#[path = "../../crates/http/tests/it/race.rs"]
+mod race;
+
+/// The dialects' routes and bodies of the HTTP crate's tests, shared.
+#[path = "../../crates/http/tests/it/dialects.rs"]
+mod dialects;
 
 mod applications;
 mod balancer;

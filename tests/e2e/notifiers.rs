@@ -5,11 +5,11 @@
 
 use serde_json::json;
 
+use crate::clients::{SC_STATUS, cap_who};
 use crate::support::{
     Gateway, Http, Server, SmtpSink, add_app, code_in, have_python_module, have_tool, test_ca, text,
 };
 
-const SC: &str = "/twofactorauth-ui/rest/tfa";
 const INSTALL: &str = "pip install aiosmtpd (or apt-get install python3-aiosmtpd)";
 
 fn add_user(server: &Server, args: &[&str]) {
@@ -61,9 +61,7 @@ async fn email_through_smtp_and_sms_through_the_webhook() {
         ("enduserip", "1.2.3.4"),
         ("applicationname", "shop"),
     ];
-    let (s, _, body) = http
-        .post_form(&server.url(&format!("{SC}/otpstatus")), &key, &fields)
-        .await;
+    let (s, _, body) = http.post_form(&server.url(SC_STATUS), &key, &fields).await;
     assert_eq!((s, body.as_str()), (200, "true"));
     let mail = smtp.wait_for_message(1);
     assert!(mail.contains("To: alice@example.org"), "{mail}");
@@ -74,44 +72,17 @@ async fn email_through_smtp_and_sms_through_the_webhook() {
     );
     let code = code_in(&mail);
     let (s, _, body) = http
-        .post_form(
-            &server.url(&format!("{SC}/otpvalid")),
-            &key,
-            &[
-                ("username", "alice"),
-                ("token", &code),
-                ("applicationname", "shop"),
-            ],
-        )
+        .sc_valid(&server.base, &key, "alice", &code, "shop")
         .await;
     assert_eq!((s, body.as_str()), (200, ""));
 
     // SMS: Capillary's otp/generate posts to the gateway (first try 503,
     // retried).
-    let who = |extra: serde_json::Value| {
-        let mut b = json!({"identifierType": "MOBILE", "identifierValue": "393331234567",
-                           "deviceId": "phone-1", "brand": "shop"});
-        b.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        b
-    };
-    let (s, r) = http
-        .post(
-            &server.url("/auth/v1/mfa/token/generate"),
-            None,
-            who(json!({"password": "S3cret-pw-9"})),
-        )
-        .await;
+    let who = cap_who("MOBILE", "393331234567", "phone-1", "shop");
+    let (s, r) = http.cap_token(&server.base, &who, "S3cret-pw-9").await;
     assert_eq!(s, 200, "{r}");
     let sid = r["user"]["sessionId"].as_str().unwrap().to_owned();
-    let (s, r) = http
-        .post(
-            &server.url("/auth/v1/mfa/otp/generate"),
-            None,
-            who(json!({"sessionId": sid})),
-        )
-        .await;
+    let (s, r) = http.cap_otp(&server.base, &who, &sid).await;
     assert_eq!(s, 200, "{r}");
     let got = gateway.received();
     assert_eq!(got.len(), 2, "one failure, one retry");
@@ -123,11 +94,7 @@ async fn email_through_smtp_and_sms_through_the_webhook() {
     let code = sms["code"].as_str().unwrap().to_owned();
     assert!(sms["text"].as_str().unwrap().contains(&code));
     let (s, r) = http
-        .post(
-            &server.url("/auth/v1/mfa/otp/validate"),
-            None,
-            who(json!({"sessionId": sid, "otp": code})),
-        )
+        .cap_validate(&server.base, &who, &sid, json!(code))
         .await;
     assert_eq!(s, 200, "{r}");
     assert!(r["auth"]["token"].is_string());
@@ -138,9 +105,7 @@ async fn email_through_smtp_and_sms_through_the_webhook() {
 
     // The SMTP server goes away: the caller sees the failure.
     smtp.stop();
-    let (s, ct, body) = http
-        .post_form(&server.url(&format!("{SC}/otpstatus")), &key, &fields)
-        .await;
+    let (s, ct, body) = http.post_form(&server.url(SC_STATUS), &key, &fields).await;
     assert_eq!(s, 502, "{body}");
     assert!(
         ct.starts_with("text/html") && body.contains("delivery_failed"),
@@ -162,29 +127,10 @@ async fn a_gateway_that_refuses_is_an_error_the_caller_sees() {
     add_user(&server, &["bob", "--phone", "+39 333 1234567"]);
     add_app(&server, "shop");
     let http = Http::new();
-    let who = |extra: serde_json::Value| {
-        let mut b = json!({"identifierType": "USERNAME", "identifierValue": "bob",
-                           "deviceId": "phone-1", "brand": "shop"});
-        b.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        b
-    };
-    let (_, r) = http
-        .post(
-            &server.url("/auth/v1/mfa/token/generate"),
-            None,
-            who(json!({"password": "S3cret-pw-9"})),
-        )
-        .await;
+    let who = cap_who("USERNAME", "bob", "phone-1", "shop");
+    let (_, r) = http.cap_token(&server.base, &who, "S3cret-pw-9").await;
     let sid = r["user"]["sessionId"].as_str().unwrap().to_owned();
-    let (s, r) = http
-        .post(
-            &server.url("/auth/v1/mfa/otp/generate"),
-            None,
-            who(json!({"sessionId": sid})),
-        )
-        .await;
+    let (s, r) = http.cap_otp(&server.base, &who, &sid).await;
     assert_eq!(s, 502, "{r}");
     assert_eq!(r["status"]["message"], "DELIVERY_FAILED");
     assert_eq!(gateway.received().len(), 1, "a 4xx is not retried");
@@ -219,21 +165,11 @@ async fn email_over_starttls_with_a_private_ca() {
         ("enduserip", "1.2.3.4"),
         ("applicationname", "shop"),
     ];
-    let (s, _, body) = http
-        .post_form(&server.url(&format!("{SC}/otpstatus")), &key, &fields)
-        .await;
+    let (s, _, body) = http.post_form(&server.url(SC_STATUS), &key, &fields).await;
     assert_eq!((s, body.as_str()), (200, "true"));
     let code = code_in(&smtp.wait_for_message(1));
     let (s, _, _) = http
-        .post_form(
-            &server.url(&format!("{SC}/otpvalid")),
-            &key,
-            &[
-                ("username", "alice"),
-                ("token", &code),
-                ("applicationname", "shop"),
-            ],
-        )
+        .sc_valid(&server.base, &key, "alice", &code, "shop")
         .await;
     assert_eq!(s, 200);
     drop(server);
@@ -244,9 +180,7 @@ async fn email_over_starttls_with_a_private_ca() {
     let server = Server::start(&d2, &env[..5]);
     add_user(&server, &["alice", "--email", "alice@example.org"]);
     let key = add_app(&server, "shop");
-    let (s, _, body) = http
-        .post_form(&server.url(&format!("{SC}/otpstatus")), &key, &fields)
-        .await;
+    let (s, _, body) = http.post_form(&server.url(SC_STATUS), &key, &fields).await;
     assert_eq!(s, 502, "{body}");
     assert_eq!(smtp.messages().len(), 1, "nothing was sent in clear");
 }

@@ -26,16 +26,16 @@
 //! or wrong passwords are exactly five evaluations, then 429s, on one
 //! instance and across two on one PostgreSQL.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use tokio::sync::Barrier;
 
+use crate::clients::{SC_VALID, cap_who, with};
+use crate::race::{count_where, race, tally};
 use crate::several_instances::{TestDb, env_for, pg_url};
-use crate::support::{Server, add_app, have_tool, now_secs, oathtool_code, text};
+use crate::support::{Http, Server, add_app, have_tool, now_secs, oathtool_code, text};
 
 const N: usize = 50;
-const SC: &str = "/twofactorauth-ui/rest/tfa";
 
 fn race_env() -> Vec<(&'static str, String)> {
     vec![
@@ -68,45 +68,45 @@ enum Req {
     },
 }
 
-/// Sends `req` `N` times at once, alternating over `bases`; returns the
-/// (status, body) of each attempt.
+impl Req {
+    /// The request to `base`, ready to send.
+    fn build(self, client: &reqwest::Client, base: &str) -> reqwest::RequestBuilder {
+        match self {
+            Req::Json { path, bearer, body } => {
+                let mut r = client
+                    .post(format!("{base}{path}"))
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+                if let Some(t) = bearer {
+                    r = r.bearer_auth(t);
+                }
+                r
+            }
+            Req::Form { path, key, fields } => client
+                .post(format!("{base}{path}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-api-key", key)
+                .body(serde_urlencoded::to_string(&fields).unwrap()),
+            Req::Get {
+                path,
+                authorization,
+            } => client
+                .get(format!("{base}{path}"))
+                .header("authorization", authorization),
+        }
+    }
+}
+
+/// Sends `req` `N` times at once ([`race`]), alternating over `bases`;
+/// returns the (status, body) of each attempt.
 async fn fire(bases: &[String], req: Req) -> Vec<(u16, Value)> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(N)
         .build()
         .unwrap();
-    let barrier = Arc::new(Barrier::new(N));
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..N {
-        let base = bases[i % bases.len()].clone();
-        let client = client.clone();
-        let barrier = barrier.clone();
-        let req = req.clone();
-        set.spawn(async move {
-            let r = match req {
-                Req::Json { path, bearer, body } => {
-                    let mut r = client
-                        .post(format!("{base}{path}"))
-                        .header("content-type", "application/json")
-                        .body(body.to_string());
-                    if let Some(t) = bearer {
-                        r = r.bearer_auth(t);
-                    }
-                    r
-                }
-                Req::Form { path, key, fields } => client
-                    .post(format!("{base}{path}"))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("x-api-key", key)
-                    .body(serde_urlencoded::to_string(&fields).unwrap()),
-                Req::Get {
-                    path,
-                    authorization,
-                } => client
-                    .get(format!("{base}{path}"))
-                    .header("authorization", authorization),
-            };
-            barrier.wait().await;
+    race(N, |i| {
+        let r = req.clone().build(&client, &bases[i % bases.len()]);
+        async move {
             let resp = r.send().await.unwrap();
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap();
@@ -114,56 +114,23 @@ async fn fire(bases: &[String], req: Req) -> Vec<(u16, Value)> {
                 status,
                 serde_json::from_str(&body).unwrap_or(Value::String(body)),
             )
-        });
-    }
-    let mut out = Vec::new();
-    while let Some(r) = set.join_next().await {
-        out.push(r.unwrap());
-    }
-    assert_eq!(out.len(), N);
-    out
+        }
+    })
+    .await
 }
 
-fn statuses(results: &[(u16, Value)]) -> std::collections::BTreeMap<u16, usize> {
-    let mut m = std::collections::BTreeMap::new();
-    for (s, _) in results {
-        *m.entry(*s).or_insert(0) += 1;
-    }
-    m
+fn statuses(results: &[(u16, Value)]) -> BTreeMap<u16, usize> {
+    tally(results.iter().map(|(s, _)| *s))
 }
 
 fn exactly_one_200(what: &str, results: &[(u16, Value)]) {
-    let ok = results.iter().filter(|(s, _)| *s == 200).count();
+    let ok = count_where(results, |(s, _)| *s == 200);
     assert_eq!(ok, 1, "{what}: {:?}", statuses(results));
     assert!(
         results.iter().all(|(s, _)| *s < 500),
         "{what}: {:?}",
         statuses(results)
     );
-}
-
-async fn post(base: &str, path: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
-    let mut r = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .json(&body);
-    if let Some(t) = bearer {
-        r = r.bearer_auth(t);
-    }
-    let resp = r.send().await.unwrap();
-    let s = resp.status().as_u16();
-    (s, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn login(base: &str, user: &str, pw: &str) -> String {
-    let (s, b) = post(
-        base,
-        "/api/login",
-        None,
-        json!({"username": user, "password": pw}),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
-    b["token"].as_str().unwrap().to_owned()
 }
 
 fn outbox_last(server: &Server, user: &str) -> String {
@@ -175,6 +142,7 @@ fn outbox_last(server: &Server, user: &str) -> String {
 
 /// Every race of the module against `server` (for the CLI) and `bases`.
 async fn all_races(server: &Server, bases: &[String]) {
+    let http = Http::new();
     let b0 = bases[0].as_str();
     for (user, extra) in [
         ("tina", vec![]),
@@ -189,29 +157,17 @@ async fn all_races(server: &Server, bases: &[String]) {
     }
 
     // 1. A TOTP step: enrol at the current step, then race the next one.
-    let t = login(b0, "tina", "pw-tina-secret").await;
-    let (s, qr) = {
-        let resp = reqwest::Client::new()
-            .get(format!("{b0}/api/2fa/qr-code"))
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
-    };
+    let t = http.login_token(b0, "tina", "pw-tina-secret").await;
+    let (s, qr) = http.qr_code(b0, &t).await;
     assert_eq!(s, 200, "{qr}");
     let key = qr["data"]["key"].as_str().unwrap().to_owned();
     let now = now_secs();
-    let (s, v) = post(
-        b0,
-        "/api/2fa/verify-otp",
-        Some(&t),
-        json!({"username": "tina", "otp": oathtool_code(&key, now)}),
-    )
-    .await;
+    let (s, v) = http
+        .verify_otp(b0, &t, "tina", &oathtool_code(&key, now))
+        .await;
     assert_eq!(s, 200, "{v}");
     let verified = v["data"]["token"].as_str().unwrap().to_owned();
-    let pre = login(b0, "tina", "pw-tina-secret").await;
+    let pre = http.login_token(b0, "tina", "pw-tina-secret").await;
     let next = oathtool_code(&key, now + 30);
     let r = fire(
         bases,
@@ -225,16 +181,12 @@ async fn all_races(server: &Server, bases: &[String]) {
     exactly_one_200("TOTP step", &r);
 
     // 2. A recovery code.
-    let (s, rc) = post(
-        b0,
-        "/api/2fa/recovery-codes",
-        Some(&verified),
-        json!({"password": "pw-tina-secret"}),
-    )
-    .await;
+    let (s, rc) = http
+        .new_recovery_codes(b0, &verified, "pw-tina-secret")
+        .await;
     assert_eq!(s, 200, "{rc}");
     let code = rc["codes"][0].as_str().unwrap().to_owned();
-    let pre = login(b0, "tina", "pw-tina-secret").await;
+    let pre = http.login_token(b0, "tina", "pw-tina-secret").await;
     let r = fire(
         bases,
         Req::Json {
@@ -248,16 +200,19 @@ async fn all_races(server: &Server, bases: &[String]) {
 
     // 3. An out-of-band code (Single Connect).
     let app = add_app(server, "shop");
-    let status_req = reqwest::Client::new()
-        .post(format!("{b0}{SC}/otpstatus"))
-        .header("x-api-key", &app)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("username=olga&enduserip=10.1.1.1&applicationname=shop")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status_req.status().as_u16(), 200);
-    assert_eq!(status_req.text().await.unwrap(), "true");
+    let (s, _, body) = http
+        .sc_status(
+            b0,
+            &app,
+            &[
+                ("username", "olga"),
+                ("enduserip", "10.1.1.1"),
+                ("applicationname", "shop"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(body, "true");
     let oob = outbox_last(server, "olga");
     let fields = [
         ("username", "olga"),
@@ -270,7 +225,7 @@ async fn all_races(server: &Server, bases: &[String]) {
     let r = fire(
         bases,
         Req::Form {
-            path: format!("{SC}/otpvalid"),
+            path: SC_VALID.into(),
             key: app.clone(),
             fields,
         },
@@ -279,30 +234,11 @@ async fn all_races(server: &Server, bases: &[String]) {
     exactly_one_200("out-of-band code", &r);
 
     // 4. A Capillary MFA session (with its out-of-band code).
-    let who = |extra: Value| {
-        let mut b = json!({"identifierType": "EMAIL", "identifierValue": "olga@example.org",
-                           "deviceId": "dev-7", "brand": "shop"});
-        b.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        b
-    };
-    let (s, g) = post(
-        b0,
-        "/auth/v1/mfa/token/generate",
-        None,
-        who(json!({"password": "pw-olga-secret"})),
-    )
-    .await;
+    let who = cap_who("EMAIL", "olga@example.org", "dev-7", "shop");
+    let (s, g) = http.cap_token(b0, &who, "pw-olga-secret").await;
     assert_eq!(s, 200, "{g}");
     let sid = g["user"]["sessionId"].as_str().unwrap().to_owned();
-    let (s, g) = post(
-        b0,
-        "/auth/v1/mfa/otp/generate",
-        None,
-        who(json!({"sessionId": sid})),
-    )
-    .await;
+    let (s, g) = http.cap_otp(b0, &who, &sid).await;
     assert_eq!(s, 200, "{g}");
     let code = outbox_last(server, "olga");
     let r = fire(
@@ -310,7 +246,7 @@ async fn all_races(server: &Server, bases: &[String]) {
         Req::Json {
             path: "/auth/v1/mfa/otp/validate".into(),
             bearer: None,
-            body: who(json!({"sessionId": sid, "otp": code})),
+            body: with(who, json!({"sessionId": sid, "otp": code})),
         },
     )
     .await;
@@ -330,19 +266,7 @@ async fn all_races(server: &Server, bases: &[String]) {
     // 5. A legacy nonce: concurrent first uses redeem it once (one legacy
     // session, which they all share, as API.md §2 sends the token on every
     // request); after that session's logout it is never redeemed again.
-    let resp = reqwest::Client::new()
-        .post(format!("{b0}/webrest/authentication/login"))
-        .json(&json!({"username": "lee", "password": "pw-lee-secret"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 401);
-    let nonce = resp.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .strip_prefix("Digest ")
-        .unwrap()
-        .to_owned();
+    let nonce = http.legacy_nonce(b0, "lee", "pw-lee-secret").await;
     let token = crate::secrets_at_rest::legacy_token("lee", "pw-lee-secret", &nonce);
     let use_it = Req::Get {
         path: "/webrest/user/me".into(),
@@ -354,16 +278,15 @@ async fn all_races(server: &Server, bases: &[String]) {
         [(200, N)].into_iter().collect(),
         "concurrent first uses share one session"
     );
-    let out = reqwest::Client::new()
-        .post(format!(
-            "{}/webrest/authentication/logout",
-            bases[bases.len() - 1]
-        ))
-        .header("authorization", format!("lee:{token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.status().as_u16(), 200);
+    let out = http
+        .webrest(
+            &bases[bases.len() - 1],
+            reqwest::Method::POST,
+            "/webrest/authentication/logout",
+            &format!("lee:{token}"),
+        )
+        .await;
+    assert_eq!(out, 200);
     let r = fire(bases, use_it).await;
     assert_eq!(
         statuses(&r),
@@ -372,34 +295,50 @@ async fn all_races(server: &Server, bases: &[String]) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_uses_of_a_single_use_value_one_instance() {
+/// Runs `races` against one server started with `env` (SQLite).
+async fn on_one_instance(
+    env: Vec<(&'static str, String)>,
+    races: impl AsyncFn(&Server, &[String]),
+) {
     if !have_tool("oathtool", "apt-get install oathtool") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let env = race_env();
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start(dir.path(), &pairs);
-    all_races(&server, std::slice::from_ref(&server.base)).await;
+    races(&server, std::slice::from_ref(&server.base)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_uses_of_a_single_use_value_two_instances_one_postgres() {
+/// Runs `races` against two servers started with `env` on one fresh
+/// PostgreSQL database (the first also for the CLI).
+async fn on_two_instances_one_postgres(
+    env: Vec<(&'static str, String)>,
+    races: impl AsyncFn(&Server, &[String]),
+) {
     let Some(admin) = pg_url() else { return };
     if !have_tool("oathtool", "apt-get install oathtool") {
         return;
     }
     let db = TestDb::create(&admin).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut env = env_for(&db.url);
-    env.extend(race_env());
-    let a = crate::several_instances::start(dir.path(), &env);
-    let b = crate::several_instances::start(dir.path(), &env);
-    all_races(&a, &[a.base.clone(), b.base.clone()]).await;
+    let mut all = env_for(&db.url);
+    all.extend(env);
+    let a = crate::several_instances::start(dir.path(), &all);
+    let b = crate::several_instances::start(dir.path(), &all);
+    races(&a, &[a.base.clone(), b.base.clone()]).await;
     drop(a);
     drop(b);
     db.drop_now().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_uses_of_a_single_use_value_one_instance() {
+    on_one_instance(race_env(), all_races).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_uses_of_a_single_use_value_two_instances_one_postgres() {
+    on_two_instances_one_postgres(race_env(), all_races).await;
 }
 
 /// The race servers' settings with the default lockout thresholds.
@@ -412,28 +351,21 @@ fn lockout_env() -> Vec<(&'static str, String)> {
 
 /// Adds `user` with 2FA on; returns (verified token, base32 secret).
 async fn user_with_2fa(server: &Server, base: &str, user: &str) -> (String, String) {
+    let http = Http::new();
     let out = server.cli(
         &["user", "add", user, "--password-stdin"],
         Some(&format!("pw-{user}-secret\n")),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let t = login(base, user, &format!("pw-{user}-secret")).await;
-    let resp = reqwest::Client::new()
-        .get(format!("{base}/api/2fa/qr-code"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let qr: Value = resp.json().await.unwrap();
+    let t = http
+        .login_token(base, user, &format!("pw-{user}-secret"))
+        .await;
+    let (s, qr) = http.qr_code(base, &t).await;
+    assert_eq!(s, 200);
     let key = qr["data"]["key"].as_str().unwrap().to_owned();
-    let (s, v) = post(
-        base,
-        "/api/2fa/verify-otp",
-        Some(&t),
-        json!({"username": user, "otp": oathtool_code(&key, now_secs())}),
-    )
-    .await;
+    let (s, v) = http
+        .verify_otp(base, &t, user, &oathtool_code(&key, now_secs()))
+        .await;
     assert_eq!(s, 200, "{v}");
     (v["data"]["token"].as_str().unwrap().to_owned(), key)
 }
@@ -451,22 +383,17 @@ fn evaluated_then_locked(what: &str, results: &[(u16, Value)], status: u16, eval
 
 /// Every lockout race against `server` (for the CLI) and `bases`.
 async fn lockout_races(server: &Server, bases: &[String]) {
+    let http = Http::new();
     let b0 = bases[0].as_str();
     for (user, recovery) in [("rex", false), ("rita", true)] {
         let (verified, key) = user_with_2fa(server, b0, user).await;
         let mut avoid = Vec::new();
         if recovery {
-            let (s, rc) = post(
-                b0,
-                "/api/2fa/recovery-codes",
-                Some(&verified),
-                json!({"password": format!("pw-{user}-secret")}),
-            )
-            .await;
+            let (s, rc) = http
+                .new_recovery_codes(b0, &verified, &format!("pw-{user}-secret"))
+                .await;
             assert_eq!(s, 200, "{rc}");
-            for c in rc["codes"].as_array().unwrap() {
-                avoid.push(c.as_str().unwrap().to_owned());
-            }
+            avoid.extend(Http::recovery_codes_in(&rc));
         }
         let now = now_secs();
         for offset in [-60, -30, 0, 30, 60] {
@@ -476,7 +403,9 @@ async fn lockout_races(server: &Server, bases: &[String]) {
             .map(|n: u32| n.to_string())
             .find(|g| !avoid.contains(g))
             .unwrap();
-        let pre = login(b0, user, &format!("pw-{user}-secret")).await;
+        let pre = http
+            .login_token(b0, user, &format!("pw-{user}-secret"))
+            .await;
         let r = fire(
             bases,
             Req::Json {
@@ -494,22 +423,14 @@ async fn lockout_races(server: &Server, bases: &[String]) {
         );
         // Locked now, the right code included, on every instance.
         for base in bases {
-            let (s, _) = post(
-                base,
-                "/api/2fa/verify-otp",
-                Some(&pre),
-                json!({"username": user, "otp": oathtool_code(&key, now_secs())}),
-            )
-            .await;
+            let (s, _) = http
+                .verify_otp(base, &pre, user, &oathtool_code(&key, now_secs()))
+                .await;
             assert_eq!(s, 429);
         }
     }
 
-    let out = server.cli(
-        &["user", "add", "pat", "--password-stdin"],
-        Some("pw-pat-secret\n"),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    server.add_user("pat", "pw-pat-secret");
     let r = fire(
         bases,
         Req::Json {
@@ -521,44 +442,18 @@ async fn lockout_races(server: &Server, bases: &[String]) {
     .await;
     evaluated_then_locked("wrong passwords", &r, 401, 5);
     for base in bases {
-        let (s, _) = post(
-            base,
-            "/api/login",
-            None,
-            json!({"username": "pat", "password": "pw-pat-secret"}),
-        )
-        .await;
+        let (s, _) = http.try_login(base, "pat", "pw-pat-secret").await;
         assert_eq!(s, 429);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_wrong_codes_or_passwords_are_five_evaluations_one_instance() {
-    if !have_tool("oathtool", "apt-get install oathtool") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let env = lockout_env();
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = Server::start(dir.path(), &pairs);
-    lockout_races(&server, std::slice::from_ref(&server.base)).await;
+    on_one_instance(lockout_env(), lockout_races).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_wrong_codes_or_passwords_are_five_evaluations_two_instances_one_postgres()
 {
-    let Some(admin) = pg_url() else { return };
-    if !have_tool("oathtool", "apt-get install oathtool") {
-        return;
-    }
-    let db = TestDb::create(&admin).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = env_for(&db.url);
-    env.extend(lockout_env());
-    let a = crate::several_instances::start(dir.path(), &env);
-    let b = crate::several_instances::start(dir.path(), &env);
-    lockout_races(&a, &[a.base.clone(), b.base.clone()]).await;
-    drop(a);
-    drop(b);
-    db.drop_now().await;
+    on_two_instances_one_postgres(lockout_env(), lockout_races).await;
 }

@@ -4,8 +4,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::support::{Http, Server, have_tool, now_secs, oathtool_code};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,37 +18,19 @@ async fn state_answered_200_survives_sigkill_and_restart() {
         &["user", "add", "dave", "--password-stdin"],
         Some("pw-dave-secret\n"),
     );
-    let (_, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "dave", "password": "pw-dave-secret"}),
-        )
-        .await;
+    let (_, body) = http.try_login(&server.base, "dave", "pw-dave-secret").await;
     let token = body["token"].as_str().unwrap().to_owned();
-    let (_, qr) = http.get(&server.url("/api/2fa/qr-code"), &token).await;
+    let (_, qr) = http.qr_code(&server.base, &token).await;
     let key = qr["data"]["key"].as_str().unwrap().to_owned();
     let t0 = now_secs();
     let (s, v) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&token),
-            json!({"username": "dave", "otp": oathtool_code(&key, t0)}),
-        )
+        .verify_otp(&server.base, &token, "dave", &oathtool_code(&key, t0))
         .await;
     assert_eq!(s, 200);
     let verified = v["data"]["token"].as_str().unwrap().to_owned();
-    let (_, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "dave", "password": "pw-dave-secret"}),
-        )
-        .await;
+    let (_, body) = http.try_login(&server.base, "dave", "pw-dave-secret").await;
     let logged_out = body["token"].as_str().unwrap().to_owned();
-    let (s, _) = http
-        .post(&server.url("/api/logout"), Some(&logged_out), json!({}))
-        .await;
+    let (s, _) = http.logout(&server.base, &logged_out).await;
     assert_eq!(s, 200);
     server.kill();
 
@@ -63,22 +43,12 @@ async fn state_answered_200_survives_sigkill_and_restart() {
     );
     let (s, st) = http.get(&server.url("/api/2fa/status"), &verified).await;
     assert_eq!((s, st["status"].as_bool()), (200, Some(true)));
-    let (s, _) = http.get(&server.url("/api/user/me"), &logged_out).await;
+    let (s, _) = http.me(&server.base, &logged_out).await;
     assert_eq!(s, 401, "the logout survived");
-    let (_, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "dave", "password": "pw-dave-secret"}),
-        )
-        .await;
+    let (_, body) = http.try_login(&server.base, "dave", "pw-dave-secret").await;
     let pre = body["token"].as_str().unwrap().to_owned();
     let (s, _) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&pre),
-            json!({"username": "dave", "otp": oathtool_code(&key, t0)}),
-        )
+        .verify_otp(&server.base, &pre, "dave", &oathtool_code(&key, t0))
         .await;
     assert_eq!(s, 400, "the used step survived the crash too");
 }

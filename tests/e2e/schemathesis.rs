@@ -8,8 +8,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::json;
-
 use crate::support::{Http, Server, have_tool, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,17 +17,9 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     }
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[("OTPGATE_RATE_LIMIT_AVERAGE", "0")]);
-    let out = server.cli(
-        &["user", "add", "fuzzer", "--password-stdin"],
-        Some("campaign-password-1\n"),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    server.add_user("fuzzer", "campaign-password-1");
     let (status, body) = Http::new()
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "fuzzer", "password": "campaign-password-1"}),
-        )
+        .try_login(&server.base, "fuzzer", "campaign-password-1")
         .await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().unwrap().to_owned();

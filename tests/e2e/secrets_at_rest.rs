@@ -25,10 +25,10 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 use sqlx::{Connection, Row};
 
+use crate::clients::cap_who;
 use crate::several_instances::{TestDb, env_for, pg_url};
 use crate::support::{Gateway, Http, Server, add_app, have_tool, now_secs, oathtool_code, text};
 
-const SC: &str = "/twofactorauth-ui/rest/tfa";
 const PW_ALICE: &str = "Alice-pass-7Qx!long";
 const PW_BOB: &str = "Bob-pass-9Kz!longer";
 
@@ -132,27 +132,15 @@ async fn scenario(server: &Server, codes: Codes<'_>) -> Seen {
         .expect("a generated password")
         .trim()
         .to_owned();
-    let (s, _) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "carol", "password": generated}),
-        )
-        .await;
+    let (s, _) = http.try_login(&server.base, "carol", &generated).await;
     assert_eq!(s, 200, "the generated password logs in");
     seen.secret("generated password of carol", &generated);
 
     // TOTP enrolment and recovery codes (one used).
-    let (s, login) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "alice", "password": PW_ALICE}),
-        )
-        .await;
+    let (s, login) = http.try_login(&server.base, "alice", PW_ALICE).await;
     assert_eq!(s, 200, "{login}");
     let t = login["token"].as_str().unwrap().to_owned();
-    let (_, qr) = http.get(&server.url("/api/2fa/qr-code"), &t).await;
+    let (_, qr) = http.qr_code(&server.base, &t).await;
     let b32 = qr["data"]["key"].as_str().unwrap().to_owned();
     let raw = data_encoding::BASE32_NOPAD
         .decode(b32.as_bytes())
@@ -163,46 +151,23 @@ async fn scenario(server: &Server, codes: Codes<'_>) -> Seen {
     seen.secret("TOTP seed (hex)", &data_encoding::HEXLOWER.encode(&raw));
     seen.plain.push(("TOTP seed (raw bytes)".into(), raw));
     let (s, v) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&t),
-            json!({"username": "alice", "otp": oathtool_code(&b32, now_secs())}),
-        )
+        .verify_otp(&server.base, &t, "alice", &oathtool_code(&b32, now_secs()))
         .await;
     assert_eq!(s, 200, "{v}");
     let verified = v["data"]["token"].as_str().unwrap().to_owned();
     let (s, rc) = http
-        .post(
-            &server.url("/api/2fa/recovery-codes"),
-            Some(&verified),
-            json!({"password": PW_ALICE}),
-        )
+        .new_recovery_codes(&server.base, &verified, PW_ALICE)
         .await;
     assert_eq!(s, 200, "{rc}");
-    let rcodes: Vec<String> = rc["codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let rcodes = Http::recovery_codes_in(&rc);
     assert_eq!(rcodes.len(), 5);
     for (i, c) in rcodes.iter().enumerate() {
         seen.code(&format!("recovery code {i}"), c);
     }
-    let (_, login) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "alice", "password": PW_ALICE}),
-        )
-        .await;
+    let (_, login) = http.try_login(&server.base, "alice", PW_ALICE).await;
     let pre = login["token"].as_str().unwrap().to_owned();
     let (s, v) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&pre),
-            json!({"username": "alice", "otp": rcodes[0]}),
-        )
+        .verify_otp(&server.base, &pre, "alice", &rcodes[0])
         .await;
     assert_eq!(s, 200, "recovery code: {v}");
 
@@ -216,8 +181,8 @@ async fn scenario(server: &Server, codes: Codes<'_>) -> Seen {
         Codes::Webhook(g) => g.received().len(),
     };
     let (s, _, body) = http
-        .post_form(
-            &server.url(&format!("{SC}/otpstatus")),
+        .sc_status(
+            &server.base,
             &key,
             &[
                 ("username", "bob"),
@@ -230,36 +195,15 @@ async fn scenario(server: &Server, codes: Codes<'_>) -> Seen {
     let oob1 = latest_code(server, &codes, "bob", sent_before).await;
     seen.code("out-of-band code (Single Connect)", &oob1);
     let (s, _, _) = http
-        .post_form(
-            &server.url(&format!("{SC}/otpvalid")),
-            &key,
-            &[
-                ("username", "bob"),
-                ("token", &oob1),
-                ("applicationname", "shop"),
-            ],
-        )
+        .sc_valid(&server.base, &key, "bob", &oob1, "shop")
         .await;
     assert_eq!(s, 200);
 
     // Capillary: a session and a code, validated; and a second code left
     // pending (its hash is still in the store).
-    let who = |extra: Value| {
-        let mut b = json!({"identifierType": "EMAIL", "identifierValue": "bob@example.org",
-                           "deviceId": "dev-1", "brand": "shop"});
-        b.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        b
-    };
+    let who = cap_who("EMAIL", "bob@example.org", "dev-1", "shop");
     for round in 0..2 {
-        let (s, r) = http
-            .post(
-                &server.url("/auth/v1/mfa/token/generate"),
-                None,
-                who(json!({"password": PW_BOB})),
-            )
-            .await;
+        let (s, r) = http.cap_token(&server.base, &who, PW_BOB).await;
         assert_eq!(s, 200, "{r}");
         let sid = r["user"]["sessionId"].as_str().unwrap().to_owned();
         seen.secret(&format!("Capillary session id {round}"), &sid);
@@ -270,23 +214,13 @@ async fn scenario(server: &Server, codes: Codes<'_>) -> Seen {
             }
             Codes::Webhook(g) => g.received().len(),
         };
-        let (s, r) = http
-            .post(
-                &server.url("/auth/v1/mfa/otp/generate"),
-                None,
-                who(json!({"sessionId": sid})),
-            )
-            .await;
+        let (s, r) = http.cap_otp(&server.base, &who, &sid).await;
         assert_eq!(s, 200, "{r}");
         let code = latest_code(server, &codes, "bob", before).await;
         seen.code(&format!("out-of-band code (Capillary {round})"), &code);
         if round == 0 {
             let (s, r) = http
-                .post(
-                    &server.url("/auth/v1/mfa/otp/validate"),
-                    None,
-                    who(json!({"sessionId": sid, "otp": code})),
-                )
+                .cap_validate(&server.base, &who, &sid, json!(code))
                 .await;
             assert_eq!(s, 200, "{r}");
             assert_eq!(r["status"]["success"], true, "{r}");
@@ -302,26 +236,17 @@ async fn scenario(server: &Server, codes: Codes<'_>) -> Seen {
         )
         .await;
     assert_eq!(s, 401);
-    let resp = reqwest::Client::new()
-        .post(server.url("/webrest/authentication/login"))
-        .json(&json!({"username": "bob", "password": PW_BOB}))
-        .send()
-        .await
-        .unwrap();
-    let nonce = resp.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .strip_prefix("Digest ")
-        .unwrap()
-        .to_owned();
+    let nonce = http.legacy_nonce(&server.base, "bob", PW_BOB).await;
     let token = legacy_token("bob", PW_BOB, &nonce);
-    let me = reqwest::Client::new()
-        .get(server.url("/webrest/user/me"))
-        .header("authorization", format!("bob:{token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status().as_u16(), 200, "legacy login");
+    let me = http
+        .webrest(
+            &server.base,
+            reqwest::Method::GET,
+            "/webrest/user/me",
+            &format!("bob:{token}"),
+        )
+        .await;
+    assert_eq!(me, 200, "legacy login");
     seen.secret("legacy token", &token);
     seen
 }

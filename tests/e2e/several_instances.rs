@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use sqlx::Connection;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
@@ -109,13 +108,7 @@ pub(crate) fn start(dir: &std::path::Path, env: &[(&'static str, String)]) -> Se
 }
 
 async fn login(http: &Http, s: &Server, user: &str, pw: &str) -> String {
-    let (status, body) = http
-        .post(
-            &s.url("/api/login"),
-            None,
-            json!({"username": user, "password": pw}),
-        )
-        .await;
+    let (status, body) = http.try_login(&s.base, user, pw).await;
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().unwrap().to_owned()
 }
@@ -127,12 +120,7 @@ async fn verify(
     user: &str,
     otp: &str,
 ) -> (u16, serde_json::Value) {
-    http.post(
-        &s.url("/api/2fa/verify-otp"),
-        Some(token),
-        json!({"username": user, "otp": otp}),
-    )
-    .await
+    http.verify_otp(&s.base, token, user, otp).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,17 +136,13 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
     let a = start(dir.path(), &env);
     let b = start(dir.path(), &env);
     let http = Http::new();
-    let out = a.cli(
-        &["user", "add", "erin", "--password-stdin"],
-        Some("pw-erin-secret\n"),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    a.add_user("erin", "pw-erin-secret");
 
     // A token issued by A is accepted by B; enrol on A, confirm on B.
     let t = login(&http, &a, "erin", "pw-erin-secret").await;
-    let (_, qr) = http.get(&b.url("/api/2fa/qr-code"), &t).await;
+    let (_, qr) = http.qr_code(&b.base, &t).await;
     let key = qr["data"]["key"].as_str().unwrap().to_owned();
-    let (_, qr_a) = http.get(&a.url("/api/2fa/qr-code"), &t).await;
+    let (_, qr_a) = http.qr_code(&a.base, &t).await;
     assert_eq!(
         qr_a["data"]["key"],
         key.as_str(),
@@ -182,11 +166,7 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
 
     // A recovery code is consumed once across both.
     let (s, rc) = http
-        .post(
-            &a.url("/api/2fa/recovery-codes"),
-            Some(&verified),
-            json!({"password": "pw-erin-secret"}),
-        )
+        .new_recovery_codes(&a.base, &verified, "pw-erin-secret")
         .await;
     assert_eq!(s, 200);
     let code = rc["codes"][0].as_str().unwrap().to_owned();
@@ -207,15 +187,13 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
     // Logout on A is refused on B once B's change feed has heard it
     // (within 100 ms at p99, asserted in crates/store/tests/change_feed.rs;
     // 2 s here for a loaded CI machine).
-    let (s, _) = http
-        .post(&a.url("/api/logout"), Some(&verified), json!({}))
-        .await;
+    let (s, _) = http.logout(&a.base, &verified).await;
     assert_eq!(s, 200);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    let mut status = http.get(&b.url("/api/user/me"), &verified).await.0;
+    let mut status = http.me(&b.base, &verified).await.0;
     while status != 401 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        status = http.get(&b.url("/api/user/me"), &verified).await.0;
+        status = http.me(&b.base, &verified).await.0;
     }
     assert_eq!(status, 401);
 
@@ -227,7 +205,7 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
     );
     assert!(out.status.success());
     let g = login(&http, &b, "gail", "pw-gail-secret").await;
-    let (_, qr) = http.get(&b.url("/api/2fa/qr-code"), &g).await;
+    let (_, qr) = http.qr_code(&b.base, &g).await;
     let gkey = qr["data"]["key"].as_str().unwrap().to_owned();
     assert_eq!(
         verify(&http, &a, &g, "gail", &oathtool_code(&gkey, now_secs()))
@@ -253,10 +231,10 @@ async fn two_instances_on_one_database_enforce_every_rule_together() {
     let out = a.cli(&["user", "reset-2fa", "erin"], None);
     assert!(out.status.success());
     let fresh = login(&http, &b, "erin", "pw-erin-secret").await;
-    assert_eq!(http.get(&a.url("/api/user/me"), &fresh).await.0, 200);
+    assert_eq!(http.me(&a.base, &fresh).await.0, 200);
     a.cli(&["token", "revoke-all", "erin"], None);
-    assert_eq!(http.get(&a.url("/api/user/me"), &fresh).await.0, 401);
-    assert_eq!(http.get(&b.url("/api/user/me"), &fresh).await.0, 401);
+    assert_eq!(http.me(&a.base, &fresh).await.0, 401);
+    assert_eq!(http.me(&b.base, &fresh).await.0, 401);
 
     drop(a);
     drop(b);
@@ -348,26 +326,20 @@ async fn a_lost_database_answers_503_and_service_recovers_by_itself() {
     fwd.cut().await;
     let ready = reqwest::get(server.url("/readyz")).await.unwrap();
     assert_eq!(ready.status().as_u16(), 503);
-    let (s, body) = http.get(&server.url("/api/user/me"), &token).await;
+    let (s, body) = http.me(&server.base, &token).await;
     assert_eq!(
         (s, body["message"].as_str()),
         (503, Some("store_unavailable")),
         "{body}"
     );
-    let (s, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "frank", "password": "pw-frank"}),
-        )
-        .await;
+    let (s, body) = http.try_login(&server.base, "frank", "pw-frank").await;
     assert_eq!(s, 503, "{body}");
     assert_eq!(body["code"], 503);
 
     fwd.restore().await;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let (s, _) = http.get(&server.url("/api/user/me"), &token).await;
+        let (s, _) = http.me(&server.base, &token).await;
         if s == 200 {
             break;
         }

@@ -23,13 +23,7 @@ fn login(user: &str, token: &str) -> Option<Value> {
 }
 
 async fn token(http: &Http, server: &Server, user: &str, pw: &str) -> String {
-    let (s, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": user, "password": pw}),
-        )
-        .await;
+    let (s, body) = http.try_login(&server.base, user, pw).await;
     assert_eq!(s, 200, "{body}");
     body["token"].as_str().unwrap().to_owned()
 }
@@ -71,14 +65,10 @@ async fn the_npm_socket_io_client_logs_in_and_is_refused_and_kicked_as_documente
     refused(&server, Some(json!("just a string")));
 
     // Pre-OTP token: bob enrols with oathtool's code, then logs in again.
-    let (_, qr) = http.get(&server.url("/api/2fa/qr-code"), &bob).await;
+    let (_, qr) = http.qr_code(&server.base, &bob).await;
     let key = qr["data"]["key"].as_str().unwrap().to_owned();
     let (s, v) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&bob),
-            json!({"username": "bob", "otp": oathtool_code(&key, now_secs())}),
-        )
+        .verify_otp(&server.base, &bob, "bob", &oathtool_code(&key, now_secs()))
         .await;
     assert_eq!(s, 200, "{v}");
     let pre = token(&http, &server, "bob", "pw-bob-secret").await;
@@ -107,9 +97,7 @@ async fn the_npm_socket_io_client_logs_in_and_is_refused_and_kicked_as_documente
     c.expect("connect", SOON);
     c.expect("authe_ok", SOON);
     let started = Instant::now();
-    let (s, _) = http
-        .post(&server.url("/api/logout"), Some(&alice), json!({}))
-        .await;
+    let (s, _) = http.logout(&server.base, &alice).await;
     assert_eq!(s, 200);
     let v = c.expect("session_revoked", SOON);
     assert_eq!(v["data"]["reason"], "logout");
@@ -317,9 +305,7 @@ async fn upstream_socket_io_events_are_relayed_to_the_npm_client_and_logout_clos
     );
 
     // Logout: the client is kicked and the upstream connection closes.
-    let (s, _) = http
-        .post(&server.url("/api/logout"), Some(&t), json!({}))
-        .await;
+    let (s, _) = http.logout(&server.base, &t).await;
     assert_eq!(s, 200);
     c.expect("session_revoked", SOON);
     c.expect("disconnect", SOON);

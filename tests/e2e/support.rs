@@ -241,6 +241,16 @@ impl Server {
         cli_in(&self.dir, &self.env, args, stdin)
     }
 
+    /// `otpgate user add NAME --password-stdin` with `password`, which
+    /// must succeed.
+    pub fn add_user(&self, name: &str, password: &str) {
+        let out = self.cli(
+            &["user", "add", name, "--password-stdin"],
+            Some(&format!("{password}\n")),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
     /// Kills the process with SIGKILL (no graceful shutdown).
     pub fn kill(mut self) {
         let _ = self.child.kill();
@@ -281,7 +291,7 @@ pub fn text(b: &[u8]) -> String {
 
 /// A JSON HTTP client.
 pub struct Http {
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Http {
@@ -524,6 +534,23 @@ impl Http {
             .unwrap_or("")
             .to_owned();
         (status, ct, resp.text().await.unwrap())
+    }
+
+    /// POSTs JSON; (status, response headers).
+    pub async fn post_headers(
+        &self,
+        url: &str,
+        body: serde_json::Value,
+    ) -> (u16, reqwest::header::HeaderMap) {
+        let resp = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.headers().clone())
     }
 
     /// POSTs JSON with extra headers.

@@ -21,13 +21,7 @@ async fn the_readme_walkthrough_with_oathtool_and_zbarimg() {
         .expect("admin password printed");
     let admin_pw = admin_line.rsplit(' ').next().unwrap().to_owned();
     let http = Http::new();
-    let (s, _) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "admin", "password": admin_pw}),
-        )
-        .await;
+    let (s, _) = http.try_login(&server.base, "admin", &admin_pw).await;
     assert_eq!(s, 200, "the printed admin password works");
 
     // The CLI works against the running server's store.
@@ -44,17 +38,11 @@ async fn the_readme_walkthrough_with_oathtool_and_zbarimg() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let (s, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "alice", "password": "S3cret-Alice"}),
-        )
-        .await;
+    let (s, body) = http.try_login(&server.base, "alice", "S3cret-Alice").await;
     assert_eq!(s, 200);
     let token = body["token"].as_str().unwrap().to_owned();
 
-    let (s, qr) = http.get(&server.url("/api/2fa/qr-code"), &token).await;
+    let (s, qr) = http.qr_code(&server.base, &token).await;
     assert_eq!(s, 200);
     let key = qr["data"]["key"].as_str().unwrap().to_owned();
     let url = qr["data"]["url"].as_str().unwrap().to_owned();
@@ -83,11 +71,7 @@ async fn the_readme_walkthrough_with_oathtool_and_zbarimg() {
     // Enrol: confirm with a code computed by oathtool.
     let t0 = now_secs();
     let (s, v) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&token),
-            json!({"username": "alice", "otp": oathtool_code(&key, t0)}),
-        )
+        .verify_otp(&server.base, &token, "alice", &oathtool_code(&key, t0))
         .await;
     assert_eq!(s, 200, "{v}");
     let verified = v["data"]["token"].as_str().unwrap().to_owned();
@@ -96,31 +80,16 @@ async fn the_readme_walkthrough_with_oathtool_and_zbarimg() {
 
     // Recovery codes need the password.
     let (s, rc) = http
-        .post(
-            &server.url("/api/2fa/recovery-codes"),
-            Some(&verified),
-            json!({"password": "S3cret-Alice"}),
-        )
+        .new_recovery_codes(&server.base, &verified, "S3cret-Alice")
         .await;
     assert_eq!(s, 200);
-    let codes: Vec<String> = rc["codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let codes = Http::recovery_codes_in(&rc);
     assert_eq!(codes.len(), 5);
 
     // Log in again: a pre-OTP token, refused everywhere but the 2FA step.
-    let (_, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "alice", "password": "S3cret-Alice"}),
-        )
-        .await;
+    let (_, body) = http.try_login(&server.base, "alice", "S3cret-Alice").await;
     let pre = body["token"].as_str().unwrap().to_owned();
-    let (s, e) = http.get(&server.url("/api/user/me"), &pre).await;
+    let (s, e) = http.me(&server.base, &pre).await;
     assert_eq!(
         (s, e["message"].as_str()),
         (403, Some("otp_verification_required"))
@@ -128,43 +97,25 @@ async fn the_readme_walkthrough_with_oathtool_and_zbarimg() {
     // The enrolment code is spent; the next step's code (accepted within
     // the window) is not.
     let (s, _) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&pre),
-            json!({"username": "alice", "otp": oathtool_code(&key, t0)}),
-        )
+        .verify_otp(&server.base, &pre, "alice", &oathtool_code(&key, t0))
         .await;
     assert_eq!(s, 400, "a code is accepted once");
     let (s, v) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&pre),
-            json!({"username": "alice", "otp": oathtool_code(&key, t0 + 30)}),
-        )
+        .verify_otp(&server.base, &pre, "alice", &oathtool_code(&key, t0 + 30))
         .await;
     assert_eq!(s, 200, "{v}");
     let full = v["data"]["token"].as_str().unwrap().to_owned();
-    let (s, me) = http.get(&server.url("/api/user/me"), &full).await;
+    let (s, me) = http.me(&server.base, &full).await;
     assert_eq!(
         (s, me["username"].as_str(), me["two_factor"].as_bool()),
         (200, Some("alice"), Some(true))
     );
 
     // Lost phone: a recovery code instead.
-    let (_, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "alice", "password": "S3cret-Alice"}),
-        )
-        .await;
+    let (_, body) = http.try_login(&server.base, "alice", "S3cret-Alice").await;
     let pre = body["token"].as_str().unwrap().to_owned();
     let (s, v) = http
-        .post(
-            &server.url("/api/2fa/verify-otp"),
-            Some(&pre),
-            json!({"username": "alice", "otp": codes[0]}),
-        )
+        .verify_otp(&server.base, &pre, "alice", &codes[0])
         .await;
     assert_eq!(s, 200, "{v}");
     let rescued = v["data"]["token"].as_str().unwrap().to_owned();
@@ -179,17 +130,11 @@ async fn the_readme_walkthrough_with_oathtool_and_zbarimg() {
         .await;
     assert_eq!(s, 200);
     for t in [&full, &rescued] {
-        let (s, e) = http.get(&server.url("/api/user/me"), t).await;
+        let (s, e) = http.me(&server.base, t).await;
         assert_eq!((s, e["message"].as_str()), (401, Some("token_revoked")));
     }
-    let (_, body) = http
-        .post(
-            &server.url("/api/login"),
-            None,
-            json!({"username": "alice", "password": "S3cret-Alice"}),
-        )
-        .await;
+    let (_, body) = http.try_login(&server.base, "alice", "S3cret-Alice").await;
     let plain = body["token"].as_str().unwrap().to_owned();
-    let (s, _) = http.get(&server.url("/api/user/me"), &plain).await;
+    let (s, _) = http.me(&server.base, &plain).await;
     assert_eq!(s, 200, "without 2FA the login token opens everything again");
 }

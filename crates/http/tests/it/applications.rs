@@ -7,9 +7,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use otpgate_core::crypto::digest::sha256_hex;
 
+use crate::clients::SC_STATUS;
 use crate::support::{TestApp, assert_error};
-
-const STATUS: &str = "/twofactorauth-ui/rest/tfa/otpstatus";
 
 #[tokio::test]
 async fn jwt_only_routes_answer_403_to_an_api_key() {
@@ -53,10 +52,7 @@ async fn jwt_only_routes_answer_403_to_an_api_key() {
         }
     }
     // Nothing was done: the token still works, 2FA is still on.
-    assert_eq!(
-        app.get("/api/2fa/status", &token).await.body["status"],
-        true
-    );
+    assert_eq!(app.status_2fa(&token).await.body["status"], true);
 }
 
 #[tokio::test]
@@ -84,7 +80,7 @@ async fn keys_are_stored_hashed_and_bad_or_revoked_keys_are_refused() {
         ("enduserip", "203.0.113.9"),
         ("applicationname", "shop"),
     ];
-    let ok = app.post_form(STATUS, Some(&key), &fields).await;
+    let ok = app.post_form(SC_STATUS, Some(&key), &fields).await;
     assert_eq!(ok.status, StatusCode::OK);
     let tampered = format!("{id}.{}x", &secret[..secret.len() - 1]);
     for bad in [
@@ -94,19 +90,19 @@ async fn keys_are_stored_hashed_and_bad_or_revoked_keys_are_refused() {
         id,
         "",
     ] {
-        let r = app.post_form(STATUS, Some(bad), &fields).await;
+        let r = app.post_form(SC_STATUS, Some(bad), &fields).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad:?}");
     }
-    let r = app.post_form(STATUS, None, &fields).await;
+    let r = app.post_form(SC_STATUS, None, &fields).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "no key");
 
     app.svc.revoke_application("SHOP").await.unwrap();
-    let r = app.post_form(STATUS, Some(&key), &fields).await;
+    let r = app.post_form(SC_STATUS, Some(&key), &fields).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "revoked at once");
     let again = app.app_key("shop").await;
     assert_ne!(again, key, "a new registration gets a new key");
     assert_eq!(
-        app.post_form(STATUS, Some(&key), &fields).await.status,
+        app.post_form(SC_STATUS, Some(&key), &fields).await.status,
         StatusCode::UNAUTHORIZED,
         "the old key stays dead"
     );
@@ -127,7 +123,7 @@ async fn user_me_shows_role_and_external_id() {
         .await
         .unwrap();
     let token = app.login("bob", "pw-secret-9").await;
-    let r = app.get("/api/user/me", &token).await;
+    let r = app.me(&token).await;
     assert_eq!(r.status, StatusCode::OK);
     for body in [&r.body, &r.body["data"]] {
         assert_eq!(body["role"], "operator");

@@ -10,52 +10,30 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::clients::cap_who;
 use crate::sio::{Ev, Sio, authe_ok, unauthorized};
 use crate::support::{TestApp, assert_error, claims, settings_with_upstream};
-
-const CAP: &str = "/auth/v1/mfa";
 
 /// The Capillary flow for `user` named by e-mail, on brand `brand`: the
 /// password, then the e-mailed code; returns the `otp/validate` token.
 async fn capillary_token(app: &TestApp, user: &str, password: &str, brand: &str) -> String {
-    let who = json!({"identifierType": "EMAIL", "identifierValue": format!("{user}@example.org"),
-        "deviceId": "attacker-laptop", "brand": brand});
-    let with = |extra: Value| {
-        let mut v = who.clone();
-        v.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        v
-    };
-    let r = app
-        .post_json(
-            &format!("{CAP}/token/generate"),
-            None,
-            &with(json!({"password": password})),
-        )
-        .await;
+    let who = cap_who(
+        "EMAIL",
+        &format!("{user}@example.org"),
+        "attacker-laptop",
+        brand,
+    );
+    let r = app.cap_token(&who, password).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let sid = r.body["user"]["sessionId"].as_str().unwrap().to_owned();
-    let r = app
-        .post_json(
-            &format!("{CAP}/otp/generate"),
-            None,
-            &with(json!({"sessionId": sid})),
-        )
-        .await;
+    let r = app.cap_otp(&who, &sid).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let out = app.outbox(user).await;
     assert_eq!(out.last().unwrap().channel.as_str(), "email");
     let code = app.last_code(user).await;
-    let r = app
-        .post_json(
-            &format!("{CAP}/otp/validate"),
-            None,
-            &with(json!({"sessionId": sid, "otp": code})),
-        )
-        .await;
+    let r = app.cap_validate(&who, &sid, json!(code)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     r.body["auth"]["token"].as_str().unwrap().to_owned()
 }
@@ -89,33 +67,15 @@ async fn person_tokens_have_no_audience_and_the_capillary_token_has_the_brand() 
     let carol = app.login("carol", "pw-c-secret-9").await;
     let code_secret = app.pending_secret(&carol).await;
     let r = app
-        .post(
-            "/api/users/2fa/verify",
-            Some(&carol),
-            json!({"token": app.code(&code_secret, 0)}),
-        )
+        .mudbase_verify(Some(&carol), &app.code(&code_secret, 0))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body, json!({"message": "2FA enabled successfully"}));
     let key = app.app_key("Shop").await;
-    let r = app
-        .post_form(
-            "/twofactorauth-ui/rest/tfa/otpstatus",
-            Some(&key),
-            &[("username", "bob"), ("applicationname", "Shop")],
-        )
-        .await;
+    let r = app.sc_status(&key, "bob", None, "Shop").await;
     assert_eq!(r.status, StatusCode::OK);
     let r = app
-        .post_form(
-            "/twofactorauth-ui/rest/tfa/otpvalid",
-            Some(&key),
-            &[
-                ("username", "bob"),
-                ("token", &app.last_code("bob").await),
-                ("applicationname", "Shop"),
-            ],
-        )
+        .sc_valid(&key, "bob", &app.last_code("bob").await, "Shop")
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.bytes.is_empty(), "no token: {:?}", r.bytes);
@@ -131,7 +91,7 @@ async fn an_emailed_capillary_code_never_becomes_a_session_that_disables_totp() 
     let cap = capillary_token(&app, "alice", "pw-a-secret-9", "Bukl").await;
     assert_eq!(claims(&cap)["otp_verified"], true);
     // ...that is the application's: refused on the native API.
-    let r = app.get("/api/user/me", &cap).await;
+    let r = app.me(&cap).await;
     assert_error(&r, StatusCode::FORBIDDEN, "token_audience_mismatch");
     let r = app
         .post(
@@ -157,23 +117,17 @@ async fn an_emailed_capillary_code_never_becomes_a_session_that_disables_totp() 
         assert_eq!(r.body["message"], "token_audience_mismatch", "{path}");
     }
     // Mudbase, in its own error shape.
-    let r = app
-        .post(
-            "/api/users/2fa/verify",
-            Some(&cap),
-            json!({"token": "123456"}),
-        )
-        .await;
+    let r = app.mudbase_verify(Some(&cap), "123456").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     for path in ["/api/2fa/status", "/api/2fa/qr-code"] {
         let r = app.get(path, &cap).await;
         assert_error(&r, StatusCode::FORBIDDEN, "token_audience_mismatch");
     }
     // Her TOTP stays on.
-    let r = app.get("/api/2fa/status", &verified).await;
+    let r = app.status_2fa(&verified).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], true, "{:?}", r.body);
-    let r = app.get("/api/user/me", &verified).await;
+    let r = app.me(&verified).await;
     assert_eq!(r.body["two_factor"], true);
 }
 

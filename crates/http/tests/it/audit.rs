@@ -94,12 +94,7 @@ async fn the_background_writer_stores_records_and_flushes_on_stop() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     // A record queued just before the stop is written by the last flush.
-    app.post(
-        "/api/login",
-        None,
-        json!({"username": "bob", "password": "x"}),
-    )
-    .await;
+    app.try_login("bob", "x").await;
     stop.send(true).unwrap();
     writer.await.unwrap();
     let events: Vec<String> = stored(&app).await.into_iter().map(|r| r.event).collect();

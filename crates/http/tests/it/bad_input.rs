@@ -4,7 +4,6 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use serde_json::json;
 
 use crate::support::{Resp, TestApp};
 
@@ -211,13 +210,7 @@ async fn odd_unicode_usernames_are_refused_cleanly() {
         "💥",
         &"é".repeat(500),
     ] {
-        let r = app
-            .post(
-                "/api/login",
-                None,
-                json!({"username": name, "password": "x"}),
-            )
-            .await;
+        let r = app.try_login(name, "x").await;
         assert_json_4xx(&r, name);
     }
 }

@@ -19,13 +19,9 @@ use axum::http::{Method, StatusCode};
 use otpgate_core::clock::Clock;
 use serde_json::{Value, json};
 
+use crate::clients::cap_who;
 use crate::support::{Resp, TestApp};
 
-const SC_STATUS: &str = "/twofactorauth-ui/rest/tfa/otpstatus";
-const SC_VALID: &str = "/twofactorauth-ui/rest/tfa/otpvalid";
-const CAP_TOKEN: &str = "/auth/v1/mfa/token/generate";
-const CAP_OTP: &str = "/auth/v1/mfa/otp/generate";
-const CAP_VALIDATE: &str = "/auth/v1/mfa/otp/validate";
 const APP: &str = "shop";
 const HOUR: i64 = 3600;
 
@@ -55,14 +51,7 @@ struct Attacker<'a> {
 }
 
 fn who(user: &str) -> Value {
-    json!({"identifierType": "USERNAME", "identifierValue": user, "deviceId": "d1", "brand": APP})
-}
-
-fn with(mut base: Value, extra: Value) -> Value {
-    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
-        b.extend(e);
-    }
-    base
+    cap_who("USERNAME", user, "d1", APP)
 }
 
 impl Attacker<'_> {
@@ -105,39 +94,17 @@ impl Attacker<'_> {
         if route == 2 && now - self.sc_at >= 240 {
             let r = self
                 .app
-                .post_form(
-                    SC_STATUS,
-                    Some(&self.key),
-                    &[
-                        ("username", self.user),
-                        ("enduserip", "10.0.0.9"),
-                        ("applicationname", APP),
-                    ],
-                )
+                .sc_status(&self.key, self.user, Some("10.0.0.9"), APP)
                 .await;
             if r.status == StatusCode::OK {
                 self.sc_at = now;
             }
         }
         if route == 3 && (self.sid.is_none() || now - self.cap_at >= 600) {
-            let r = self
-                .app
-                .post_json(
-                    CAP_TOKEN,
-                    None,
-                    &with(who(self.user), json!({"password": "pw-secret-9"})),
-                )
-                .await;
+            let r = self.app.cap_token(&who(self.user), "pw-secret-9").await;
             if let Some(sid) = r.body["user"]["sessionId"].as_str() {
                 let sid = sid.to_owned();
-                let r = self
-                    .app
-                    .post_json(
-                        CAP_OTP,
-                        None,
-                        &with(who(self.user), json!({"sessionId": sid})),
-                    )
-                    .await;
+                let r = self.app.cap_otp(&who(self.user), &sid).await;
                 if r.status == StatusCode::OK {
                     self.sid = Some(sid);
                     self.cap_at = now;
@@ -150,37 +117,11 @@ impl Attacker<'_> {
     async fn request(&self, route: usize, g: &str) -> Resp {
         match route {
             0 => self.app.verify(&self.token, self.user, g).await,
-            1 => {
-                self.app
-                    .post(
-                        "/api/users/2fa/verify",
-                        Some(&self.token),
-                        json!({"token": g}),
-                    )
-                    .await
-            }
-            2 => {
-                self.app
-                    .post_form(
-                        SC_VALID,
-                        Some(&self.key),
-                        &[
-                            ("username", self.user),
-                            ("token", g),
-                            ("applicationname", APP),
-                        ],
-                    )
-                    .await
-            }
+            1 => self.app.mudbase_verify(Some(&self.token), g).await,
+            2 => self.app.sc_valid(&self.key, self.user, g, APP).await,
             _ => {
                 let sid = self.sid.clone().unwrap_or_default();
-                self.app
-                    .post_json(
-                        CAP_VALIDATE,
-                        None,
-                        &with(who(self.user), json!({"sessionId": sid, "otp": g})),
-                    )
-                    .await
+                self.app.cap_validate(&who(self.user), &sid, json!(g)).await
             }
         }
     }

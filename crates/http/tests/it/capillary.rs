@@ -6,11 +6,9 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::clients::{CAP_OTP, CAP_TOKEN, CAP_VALIDATE, cap_who, with};
+use crate::race::count_where;
 use crate::support::{Resp, TestApp, other_code};
-
-const TOKEN: &str = "/auth/v1/mfa/token/generate";
-const OTP: &str = "/auth/v1/mfa/otp/generate";
-const VALIDATE: &str = "/auth/v1/mfa/otp/validate";
 
 /// The seed's user: found by MOBILE 18767431754, brand "Bukl".
 async fn seed_app() -> TestApp {
@@ -28,14 +26,7 @@ async fn seed_app() -> TestApp {
 }
 
 fn who(kind: &str, value: &str, device: &str) -> Value {
-    json!({"identifierType": kind, "identifierValue": value, "deviceId": device, "brand": "Bukl"})
-}
-
-fn with(mut base: Value, extra: Value) -> Value {
-    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
-        b.extend(e);
-    }
-    base
+    cap_who(kind, value, device, "Bukl")
 }
 
 fn assert_envelope(r: &Resp, status: StatusCode, message: &str) {
@@ -58,41 +49,20 @@ fn assert_envelope(r: &Resp, status: StatusCode, message: &str) {
 /// token/generate for MOBILE on `device`; returns the session id.
 async fn session(app: &TestApp, device: &str) -> String {
     let r = app
-        .post_json(
-            TOKEN,
-            None,
-            &with(
-                who("MOBILE", "18767431754", device),
-                json!({"password": "S3cret-pw-9"}),
-            ),
-        )
+        .cap_token(&who("MOBILE", "18767431754", device), "S3cret-pw-9")
         .await;
     assert_envelope(&r, StatusCode::OK, "SUCCESS");
     r.body["user"]["sessionId"].as_str().unwrap().to_owned()
 }
 
 async fn generate(app: &TestApp, device: &str, sid: &str) -> Resp {
-    app.post_json(
-        OTP,
-        None,
-        &with(
-            who("MOBILE", "18767431754", device),
-            json!({"sessionId": sid}),
-        ),
-    )
-    .await
+    app.cap_otp(&who("MOBILE", "18767431754", device), sid)
+        .await
 }
 
 async fn validate(app: &TestApp, device: &str, sid: &str, otp: Value) -> Resp {
-    app.post_json(
-        VALIDATE,
-        None,
-        &with(
-            who("MOBILE", "18767431754", device),
-            json!({"sessionId": sid, "otp": otp}),
-        ),
-    )
-    .await
+    app.cap_validate(&who("MOBILE", "18767431754", device), sid, otp)
+        .await
 }
 
 /// The code as the seed sends it: a JSON number.
@@ -117,7 +87,7 @@ async fn the_seed_flow_ends_with_a_15_minute_token() {
     // Exactly the seed's request, with the code as a JSON number.
     let r = app
         .post_raw(
-            VALIDATE,
+            CAP_VALIDATE,
             &[("content-type", "application/json")],
             format!(
                 "{{\n\"identifierType\":\"MOBILE\",\n\"identifierValue\":\"18767431754\",\n\
@@ -146,14 +116,11 @@ async fn the_seed_flow_ends_with_a_15_minute_token() {
     // The token is the application's (API.md §6b): `aud` = the brand, and
     // the native API refuses it (tests/it/audience.rs has the rest)...
     assert_eq!(claims["aud"], "bukl", "the application's name");
-    let me = app.get("/api/user/me", &token).await;
+    let me = app.me(&token).await;
     crate::support::assert_error(&me, StatusCode::FORBIDDEN, "token_audience_mismatch");
     // ...and it lives 15 minutes.
     app.clock.advance_secs(901);
-    assert_eq!(
-        app.get("/api/user/me", &token).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.me(&token).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -232,17 +199,10 @@ async fn a_session_works_only_from_its_device_brand_and_user() {
         json!({"sessionId": sid, "otp": code}),
     );
     other_brand["brand"] = json!("otherbrand");
-    let r = app.post_json(VALIDATE, None, &other_brand).await;
+    let r = app.post_json(CAP_VALIDATE, None, &other_brand).await;
     assert_envelope(&r, StatusCode::UNAUTHORIZED, "INVALID_SESSION");
     let r = app
-        .post_json(
-            VALIDATE,
-            None,
-            &with(
-                who("USERNAME", "other", "1234"),
-                json!({"sessionId": sid, "otp": code}),
-            ),
-        )
+        .cap_validate(&who("USERNAME", "other", "1234"), &sid, json!(code))
         .await;
     assert_envelope(&r, StatusCode::UNAUTHORIZED, "INVALID_SESSION");
     // None of that used the session or the code up.
@@ -259,48 +219,22 @@ async fn every_identifier_type_finds_the_user_and_picks_the_channel() {
         ("EXTERNALID", "CRM-7", "email"),
         ("MOBILE", "+18767431754", "sms"),
     ] {
-        let r = app
-            .post_json(
-                TOKEN,
-                None,
-                &with(who(kind, value, "d1"), json!({"password": "S3cret-pw-9"})),
-            )
-            .await;
+        let r = app.cap_token(&who(kind, value, "d1"), "S3cret-pw-9").await;
         assert_envelope(&r, StatusCode::OK, "SUCCESS");
         let sid = r.body["user"]["sessionId"].as_str().unwrap().to_owned();
-        let r = app
-            .post_json(
-                OTP,
-                None,
-                &with(who(kind, value, "d1"), json!({"sessionId": sid})),
-            )
-            .await;
+        let r = app.cap_otp(&who(kind, value, "d1"), &sid).await;
         assert_envelope(&r, StatusCode::OK, "SUCCESS");
         let last = app.outbox("maria").await.pop().unwrap();
         assert_eq!(last.channel.as_str(), channel, "{kind}");
         let r = app
-            .post_json(
-                VALIDATE,
-                None,
-                &with(
-                    who(kind, value, "d1"),
-                    json!({"sessionId": sid, "otp": last.code.expose()}),
-                ),
-            )
+            .cap_validate(&who(kind, value, "d1"), &sid, json!(last.code.expose()))
             .await;
         assert_envelope(&r, StatusCode::OK, "SUCCESS");
         app.clock.advance_secs(700);
     }
     for kind in ["PHONE", "mobile ", "", "CUSTOMER_ID"] {
         let r = app
-            .post_json(
-                TOKEN,
-                None,
-                &with(
-                    who(kind, "18767431754", "d1"),
-                    json!({"password": "S3cret-pw-9"}),
-                ),
-            )
+            .cap_token(&who(kind, "18767431754", "d1"), "S3cret-pw-9")
             .await;
         if kind.trim().eq_ignore_ascii_case("mobile") {
             assert_envelope(&r, StatusCode::OK, "SUCCESS");
@@ -316,22 +250,22 @@ async fn wrong_password_unknown_user_and_wrong_brand_are_refused() {
     let body =
         |kind: &str, value: &str, pw: &str| with(who(kind, value, "1234"), json!({"password": pw}));
     let r = app
-        .post_json(TOKEN, None, &body("MOBILE", "18767431754", "nope"))
+        .post_json(CAP_TOKEN, None, &body("MOBILE", "18767431754", "nope"))
         .await;
     assert_envelope(&r, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
     let r = app
-        .post_json(TOKEN, None, &body("MOBILE", "99999", "S3cret-pw-9"))
+        .post_json(CAP_TOKEN, None, &body("MOBILE", "99999", "S3cret-pw-9"))
         .await;
     assert_envelope(&r, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
     let mut b = body("MOBILE", "18767431754", "S3cret-pw-9");
     b["brand"] = json!("NoSuchBrand");
-    let r = app.post_json(TOKEN, None, &b).await;
+    let r = app.post_json(CAP_TOKEN, None, &b).await;
     assert_envelope(&r, StatusCode::FORBIDDEN, "APPLICATION_MISMATCH");
     // With a key, the brand must be the key's application.
     let other_key = app.app_key("otherbrand").await;
     let r = app
         .post_json(
-            TOKEN,
+            CAP_TOKEN,
             Some(&other_key),
             &body("MOBILE", "18767431754", "S3cret-pw-9"),
         )
@@ -339,7 +273,7 @@ async fn wrong_password_unknown_user_and_wrong_brand_are_refused() {
     assert_envelope(&r, StatusCode::FORBIDDEN, "APPLICATION_MISMATCH");
     let r = app
         .post_json(
-            TOKEN,
+            CAP_TOKEN,
             Some("bogus.key"),
             &body("MOBILE", "18767431754", "S3cret-pw-9"),
         )
@@ -348,15 +282,19 @@ async fn wrong_password_unknown_user_and_wrong_brand_are_refused() {
     let bukl_key = app.svc.create_application("bukl-2").await.unwrap().1;
     let mut b = body("MOBILE", "18767431754", "S3cret-pw-9");
     b["brand"] = json!("bukl-2");
-    let r = app.post_json(TOKEN, Some(bukl_key.expose()), &b).await;
+    let r = app.post_json(CAP_TOKEN, Some(bukl_key.expose()), &b).await;
     assert_envelope(&r, StatusCode::OK, "SUCCESS");
     // Wrong passwords lock like logins do (5 per username).
     for _ in 0..5 {
-        app.post_json(TOKEN, None, &body("MOBILE", "18767431754", "nope"))
+        app.post_json(CAP_TOKEN, None, &body("MOBILE", "18767431754", "nope"))
             .await;
     }
     let r = app
-        .post_json(TOKEN, None, &body("MOBILE", "18767431754", "S3cret-pw-9"))
+        .post_json(
+            CAP_TOKEN,
+            None,
+            &body("MOBILE", "18767431754", "S3cret-pw-9"),
+        )
         .await;
     assert_envelope(&r, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
     assert!(r.headers.contains_key("retry-after"));
@@ -380,7 +318,7 @@ async fn bad_input_gets_the_envelope_never_a_500() {
     ] {
         let mut b = full.clone();
         b.as_object_mut().unwrap().remove(field);
-        let r = app.post_json(VALIDATE, None, &b).await;
+        let r = app.post_json(CAP_VALIDATE, None, &b).await;
         assert_envelope(&r, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
     }
     for (field, value) in [
@@ -392,16 +330,16 @@ async fn bad_input_gets_the_envelope_never_a_500() {
     ] {
         let mut b = full.clone();
         b[field] = value;
-        let r = app.post_json(VALIDATE, None, &b).await;
+        let r = app.post_json(CAP_VALIDATE, None, &b).await;
         assert_envelope(&r, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
     }
     let mut b = full.clone();
     b["deviceId"] = json!("d".repeat(200));
-    let r = app.post_json(VALIDATE, None, &b).await;
+    let r = app.post_json(CAP_VALIDATE, None, &b).await;
     assert_envelope(&r, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
     let mut b = full.clone();
     b["identifierValue"] = json!("9".repeat(1000));
-    let r = app.post_json(VALIDATE, None, &b).await;
+    let r = app.post_json(CAP_VALIDATE, None, &b).await;
     assert_envelope(&r, StatusCode::UNAUTHORIZED, "INVALID_SESSION");
     for (ct, body, status, message) in [
         (
@@ -441,7 +379,7 @@ async fn bad_input_gets_the_envelope_never_a_500() {
             "PAYLOAD_TOO_LARGE",
         ),
     ] {
-        for path in [TOKEN, OTP, VALIDATE] {
+        for path in [CAP_TOKEN, CAP_OTP, CAP_VALIDATE] {
             let r = app.post_raw(path, &[("content-type", ct)], &body).await;
             assert_envelope(&r, status, message);
         }
@@ -450,7 +388,7 @@ async fn bad_input_gets_the_envelope_never_a_500() {
         .send(
             axum::http::Request::builder()
                 .method("GET")
-                .uri(VALIDATE)
+                .uri(CAP_VALIDATE)
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )
@@ -474,17 +412,11 @@ async fn the_lockout_is_shared_with_the_native_api() {
             json!({"password": "S3cret-pw-9"}),
         )
     };
-    let sid = app.post_json(TOKEN, None, &body("1234")).await.body["user"]["sessionId"]
+    let sid = app.post_json(CAP_TOKEN, None, &body("1234")).await.body["user"]["sessionId"]
         .as_str()
         .unwrap()
         .to_owned();
-    let r = app
-        .post_json(
-            OTP,
-            None,
-            &with(who("USERNAME", "maria", "1234"), json!({"sessionId": sid})),
-        )
-        .await;
+    let r = app.cap_otp(&who("USERNAME", "maria", "1234"), &sid).await;
     assert_envelope(&r, StatusCode::OK, "SUCCESS");
     assert_eq!(r.body["user"]["appRegistered"], true);
     let code = app.last_code("maria").await;
@@ -499,35 +431,27 @@ async fn the_lockout_is_shared_with_the_native_api() {
             json!({"sessionId": sid, "otp": otp}),
         )
     };
-    let r = app.post_json(VALIDATE, None, &v(code.clone())).await;
+    let r = app.post_json(CAP_VALIDATE, None, &v(code.clone())).await;
     assert_envelope(&r, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
     assert!(r.headers.contains_key("retry-after"));
     // After the lock the right code works (the locked try used no attempt).
     app.clock.advance_secs(31);
-    let r = app.post_json(VALIDATE, None, &v(code)).await;
+    let r = app.post_json(CAP_VALIDATE, None, &v(code)).await;
     assert_envelope(&r, StatusCode::OK, "SUCCESS");
 
     // And the other way round: wrong codes here lock the native API.
-    let sid = app.post_json(TOKEN, None, &body("1234")).await.body["user"]["sessionId"]
+    let sid = app.post_json(CAP_TOKEN, None, &body("1234")).await.body["user"]["sessionId"]
         .as_str()
         .unwrap()
         .to_owned();
-    app.post_json(
-        OTP,
-        None,
-        &with(who("USERNAME", "maria", "1234"), json!({"sessionId": sid})),
-    )
-    .await;
+    app.cap_otp(&who("USERNAME", "maria", "1234"), &sid).await;
     let code = app.last_code("maria").await;
     for _ in 0..5 {
         let r = app
-            .post_json(
-                VALIDATE,
-                None,
-                &with(
-                    who("USERNAME", "maria", "1234"),
-                    json!({"sessionId": sid, "otp": other_code(&code)}),
-                ),
+            .cap_validate(
+                &who("USERNAME", "maria", "1234"),
+                &sid,
+                json!(other_code(&code)),
             )
             .await;
         assert_envelope(&r, StatusCode::BAD_REQUEST, "INVALID_OTP");
@@ -561,25 +485,11 @@ async fn a_failed_delivery_is_an_error_the_caller_sees() {
     .await;
     ok.app_key("Bukl").await;
     let r = ok
-        .post_json(
-            TOKEN,
-            None,
-            &with(
-                who("EMAIL", "maria@example.org", "1"),
-                json!({"password": "S3cret-pw-9"}),
-            ),
-        )
+        .cap_token(&who("EMAIL", "maria@example.org", "1"), "S3cret-pw-9")
         .await;
     let sid = r.body["user"]["sessionId"].as_str().unwrap().to_owned();
     let r = ok
-        .post_json(
-            OTP,
-            None,
-            &with(
-                who("EMAIL", "maria@example.org", "1"),
-                json!({"sessionId": sid}),
-            ),
-        )
+        .cap_otp(&who("EMAIL", "maria@example.org", "1"), &sid)
         .await;
     assert_envelope(&r, StatusCode::OK, "SUCCESS");
 }
@@ -594,14 +504,7 @@ async fn a_session_is_used_once_under_concurrency() {
         who("MOBILE", "18767431754", "1234"),
         json!({"sessionId": sid, "otp": code}),
     );
-    let statuses = app
-        .concurrent_posts(
-            20,
-            VALIDATE,
-            &[("content-type", "application/json")],
-            body.to_string().as_bytes(),
-        )
-        .await;
-    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let statuses = app.race_post(20, CAP_VALIDATE, None, body).await;
+    let ok = count_where(&statuses, |s| *s == StatusCode::OK);
     assert_eq!(ok, 1, "{statuses:?}");
 }

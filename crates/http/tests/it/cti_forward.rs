@@ -4,46 +4,25 @@
 //! answers mapped, the static and FreePBX passthroughs, dot segments,
 //! an empty API prefix, and the CTI server down.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode};
-use otpgate_core::keys::KeyFiles;
-use otpgate_core::{AuthService, ManualClock};
 use otpgate_http::cti_forward::CtiForwarding;
 use otpgate_http::nethcti::NethctiBackend;
 use otpgate_http::proxy::UpstreamSettings;
-use otpgate_http::{AppState, router};
 use otpgate_store::{SqliteOptions, SqliteStore};
 use serde_json::json;
 
 use crate::cti_server::{CtiServer, FREEPBX_KEY};
-use crate::support::{T0, TestApp, assert_error, cheap_policy, claims, test_settings};
+use crate::support::{TestApp, assert_error, cheap_policy, claims, test_settings};
 
 const PW: &str = "pw-secret-9";
 
 /// otpgate in `nethcti` mode in front of `cti`, under `prefix`.
 async fn app_at(cti: &CtiServer, prefix: &str) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let clock = Arc::new(ManualClock::at_secs(T0));
-    let db: PathBuf = dir.path().join("otpgate.db");
-    let store = Arc::new(
-        SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
-            .await
-            .unwrap(),
-    );
-    let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
     let backend = NethctiBackend::new(&cti.v1(), Duration::from_secs(5)).unwrap();
-    let policy = cheap_policy();
-    let svc = Arc::new(
-        AuthService::new(store.clone(), clock.clone(), policy.clone(), &keys)
-            .unwrap()
-            .with_password_backend(Arc::new(backend)),
-    );
     let settings = otpgate_http::HttpSettings {
         api_prefix: prefix.to_owned(),
         upstream: Some(UpstreamSettings {
@@ -54,17 +33,7 @@ async fn app_at(cti: &CtiServer, prefix: &str) -> TestApp {
         cti: Some(CtiForwarding::default()),
         ..test_settings()
     };
-    let router = router(AppState::new(svc.clone(), settings.clone()))
-        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    TestApp {
-        router,
-        clock,
-        svc,
-        store,
-        dir,
-        settings,
-        policy,
-    }
+    TestApp::with_password_backend(settings, cheap_policy(), Arc::new(backend)).await
 }
 
 async fn setup() -> (CtiServer, TestApp) {
@@ -126,7 +95,7 @@ async fn a_forwarded_call_carries_user_t_and_never_the_jwt() {
 async fn user_me_is_the_cti_servers_profile() {
     let (_cti, app) = setup().await;
     let jwt = app.login("carol", PW).await;
-    let r = app.get("/api/user/me", &jwt).await;
+    let r = app.me(&jwt).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     for field in [
         "endpoints",
@@ -146,11 +115,7 @@ async fn user_me_is_the_cti_servers_profile() {
 #[tokio::test]
 async fn a_pre_otp_token_is_refused_before_anything_is_forwarded() {
     let (cti, app) = setup().await;
-    let t = app.login("dave", "pw-dave-secret-9").await;
-    let secret = app.pending_secret(&t).await;
-    let r = app.verify(&t, "dave", &app.code(&secret, 0)).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    app.clock.advance_secs(30);
+    app.enrol("dave", "pw-dave-secret-9").await;
     let pre = app.login("dave", "pw-dave-secret-9").await;
     assert_eq!(claims(&pre)["otp_verified"], false);
     cti.clear_received();

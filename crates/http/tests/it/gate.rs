@@ -1,7 +1,7 @@
 //! The pre-OTP gate: a token with `2fa: true, otp_verified: false` may call
 //! only status, verify-otp and logout; the route decides, not the URI text.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::support::{TestApp, assert_error};
@@ -29,17 +29,12 @@ async fn a_pre_otp_token_opens_only_status_verify_and_logout() {
             .await;
         assert_error(&r, StatusCode::FORBIDDEN, "otp_verification_required");
     }
-    assert_eq!(app.get("/api/2fa/status", &pre).await.body["status"], true);
+    assert_eq!(app.status_2fa(&pre).await.body["status"], true);
     assert_eq!(
-        app.get("/api/user/me", &pre).await.body["error"],
+        app.me(&pre).await.body["error"],
         "verify an OTP with POST /api/2fa/verify-otp first"
     );
-    assert_eq!(
-        app.call(Method::POST, "/api/logout", Some(&pre), None)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.logout(&pre).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -67,7 +62,7 @@ async fn the_gate_matches_routes_not_substrings() {
         .await;
     assert_error(&r, StatusCode::FORBIDDEN, "otp_verification_required");
     assert_eq!(
-        app.get("/api/2fa/status", &pre).await.body["status"],
+        app.status_2fa(&pre).await.body["status"],
         true,
         "2FA still on"
     );

@@ -1,30 +1,18 @@
 //! The legacy challenge login (API.md §2): the HMAC-SHA1 token is computed
-//! here independently (hmac + sha1 crates), nonces are single use and
+//! by the test client independently (`crate::clients`, hmac + sha1 crates), nonces are single use and
 //! expire after 60 s, the method answers 410 after its sunset unless
 //! enabled, carries the deprecation headers while it runs, refuses users
 //! with 2FA, and its credentials are revoked with the user's tokens.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use hmac::{Hmac, KeyInit, Mac};
 use otpgate_core::config::{DEFAULT_LEGACY_SUNSET, LegacyPolicy, Policy};
 use otpgate_core::secret::SecretString;
 use serde_json::json;
-use sha1::Sha1;
 
+use crate::clients::{legacy_client_token, legacy_credential};
 use crate::sio::{Ev, Sio, authe_ok, unauthorized};
-use crate::support::{Resp, TestApp, assert_error, cheap_policy, test_settings};
-
-/// The client's side of the protocol, written from the CTI docs.
-fn client_token(user: &str, password: &str, nonce: &str) -> String {
-    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(password.as_bytes()).unwrap();
-    mac.update(format!("{user}:{password}:{nonce}").as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::support::{TestApp, assert_error, cheap_policy, test_settings};
 
 /// An app whose clock is a day before the default sunset.
 async fn before_sunset() -> TestApp {
@@ -45,55 +33,23 @@ async fn enabled() -> TestApp {
     TestApp::with_policy(test_settings(), policy).await
 }
 
-async fn legacy_login(app: &TestApp, user: &str, password: &str) -> Resp {
-    app.post(
-        "/webrest/authentication/login",
-        None,
-        json!({"username": user, "password": password}),
-    )
-    .await
-}
-
-async fn nonce_for(app: &TestApp, user: &str, password: &str) -> String {
-    let r = legacy_login(app, user, password).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
-    let h = r.headers["www-authenticate"].to_str().unwrap().to_owned();
-    let nonce = h
-        .strip_prefix("Digest ")
-        .expect("Digest <nonce>")
-        .to_owned();
-    assert_eq!(nonce.len(), 40);
-    assert!(nonce.bytes().all(|b| b.is_ascii_hexdigit()));
-    nonce
-}
-
-async fn webrest(app: &TestApp, method: Method, path: &str, auth: &str) -> Resp {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", auth)
-        .body(Body::empty())
-        .unwrap();
-    app.send(req).await
-}
-
 #[tokio::test]
 async fn the_challenge_login_works_with_an_independently_computed_hmac() {
     let app = before_sunset().await;
     app.add_user("alice", "S3cret-pw-9").await;
-    let nonce = nonce_for(&app, "alice", "S3cret-pw-9").await;
-    let cred = format!("alice:{}", client_token("alice", "S3cret-pw-9", &nonce));
+    let nonce = app.legacy_nonce("alice", "S3cret-pw-9").await;
+    let cred = legacy_credential("alice", "S3cret-pw-9", &nonce);
     for _ in 0..3 {
-        let r = webrest(&app, Method::GET, "/webrest/user/me", &cred).await;
+        let r = app.webrest_me(&cred).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         assert_eq!(r.body["username"], "alice");
         assert_eq!(r.body["data"]["email"], "alice@example.org");
         assert_eq!(r.body["two_factor"], false);
     }
     // A wrong token, another nonce's token, a malformed header: 401.
-    let wrong = format!("alice:{}", client_token("alice", "wrong", &nonce));
+    let wrong = legacy_credential("alice", "wrong", &nonce);
     for bad in [wrong.as_str(), "alice:", "alice", "alice:zz", "Bearer abc"] {
-        let r = webrest(&app, Method::GET, "/webrest/user/me", bad).await;
+        let r = app.webrest_me(bad).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad}: {:?}", r.body);
         assert_eq!(r.body["code"], 401);
         assert!(
@@ -111,16 +67,10 @@ async fn the_challenge_login_works_with_an_independently_computed_hmac() {
     assert_error(&r, StatusCode::UNAUTHORIZED, "missing_token");
     // Another user's name with alice's token.
     app.add_user("bob", "pw-secret-9").await;
-    let r = webrest(
-        &app,
-        Method::GET,
-        "/webrest/user/me",
-        &cred.replacen("alice", "bob", 1),
-    )
-    .await;
+    let r = app.webrest_me(&cred.replacen("alice", "bob", 1)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // The legacy token is no Bearer token for the native API.
-    let r = app.get("/api/user/me", &cred).await;
+    let r = app.me(&cred).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -129,11 +79,11 @@ async fn wrong_passwords_get_401_without_a_nonce_and_are_throttled() {
     let app = before_sunset().await;
     app.add_user("alice", "pw-secret-9").await;
     for _ in 0..5 {
-        let r = legacy_login(&app, "alice", "nope").await;
+        let r = app.legacy_login("alice", "nope").await;
         assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_credentials");
         assert!(r.headers.get("www-authenticate").is_none());
     }
-    let r = legacy_login(&app, "alice", "pw-secret-9").await;
+    let r = app.legacy_login("alice", "pw-secret-9").await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     let r = app
         .post(
@@ -150,34 +100,27 @@ async fn a_nonce_is_single_use_and_expires_after_60_s() {
     let app = before_sunset().await;
     app.add_user("alice", "pw-secret-9").await;
     // Unused for 61 s: refused.
-    let late = nonce_for(&app, "alice", "pw-secret-9").await;
+    let late = app.legacy_nonce("alice", "pw-secret-9").await;
     app.clock.advance_secs(61);
-    let r = webrest(
-        &app,
-        Method::GET,
-        "/webrest/user/me",
-        &format!("alice:{}", client_token("alice", "pw-secret-9", &late)),
-    )
-    .await;
+    let r = app
+        .webrest_me(&legacy_credential("alice", "pw-secret-9", &late))
+        .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
     // Used within 60 s, logged out: the same token (and so its nonce) is
     // never accepted again.
-    let nonce = nonce_for(&app, "alice", "pw-secret-9").await;
+    let nonce = app.legacy_nonce("alice", "pw-secret-9").await;
     app.clock.advance_secs(59);
-    let cred = format!("alice:{}", client_token("alice", "pw-secret-9", &nonce));
-    assert_eq!(
-        webrest(&app, Method::GET, "/webrest/user/me", &cred)
-            .await
-            .status,
-        StatusCode::OK
-    );
-    let r = webrest(&app, Method::POST, "/webrest/authentication/logout", &cred).await;
+    let cred = legacy_credential("alice", "pw-secret-9", &nonce);
+    assert_eq!(app.webrest_me(&cred).await.status, StatusCode::OK);
+    let r = app
+        .webrest(Method::POST, "/webrest/authentication/logout", &cred)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = webrest(&app, Method::GET, "/webrest/user/me", &cred).await;
+    let r = app.webrest_me(&cred).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
     // Every login gets a fresh nonce.
-    let a = nonce_for(&app, "alice", "pw-secret-9").await;
-    let b = nonce_for(&app, "alice", "pw-secret-9").await;
+    let a = app.legacy_nonce("alice", "pw-secret-9").await;
+    let b = app.legacy_nonce("alice", "pw-secret-9").await;
     assert_ne!(a, b);
 }
 
@@ -185,50 +128,34 @@ async fn a_nonce_is_single_use_and_expires_after_60_s() {
 async fn legacy_credentials_are_revoked_with_the_users_tokens_and_expire() {
     let app = enabled().await;
     app.add_user("alice", "pw-secret-9").await;
-    let nonce = nonce_for(&app, "alice", "pw-secret-9").await;
-    let cred = format!("alice:{}", client_token("alice", "pw-secret-9", &nonce));
-    assert_eq!(
-        webrest(&app, Method::GET, "/webrest/user/me", &cred)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let nonce = app.legacy_nonce("alice", "pw-secret-9").await;
+    let cred = legacy_credential("alice", "pw-secret-9", &nonce);
+    assert_eq!(app.webrest_me(&cred).await.status, StatusCode::OK);
     app.svc.revoke_all_tokens("alice").await.unwrap();
-    let r = webrest(&app, Method::GET, "/webrest/user/me", &cred).await;
+    let r = app.webrest_me(&cred).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
     // A nonce handed out before a password change is dead too.
-    let pending = nonce_for(&app, "alice", "pw-secret-9").await;
+    let pending = app.legacy_nonce("alice", "pw-secret-9").await;
     app.svc
         .set_password("alice", Some(SecretString::new("new-secret-9")))
         .await
         .unwrap();
-    let r = webrest(
-        &app,
-        Method::GET,
-        "/webrest/user/me",
-        &format!("alice:{}", client_token("alice", "pw-secret-9", &pending)),
-    )
-    .await;
+    let r = app
+        .webrest_me(&legacy_credential("alice", "pw-secret-9", &pending))
+        .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
     // A grant lives as long as a JWT (14 days), then expires.
-    let nonce = nonce_for(&app, "alice", "new-secret-9").await;
-    let cred = format!("alice:{}", client_token("alice", "new-secret-9", &nonce));
-    assert_eq!(
-        webrest(&app, Method::GET, "/webrest/user/me", &cred)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let nonce = app.legacy_nonce("alice", "new-secret-9").await;
+    let cred = legacy_credential("alice", "new-secret-9", &nonce);
+    assert_eq!(app.webrest_me(&cred).await.status, StatusCode::OK);
     app.clock.advance_secs(14 * 24 * 3600 - 1);
     assert_eq!(
-        webrest(&app, Method::GET, "/webrest/user/me", &cred)
-            .await
-            .status,
+        app.webrest_me(&cred).await.status,
         StatusCode::OK,
         "not before"
     );
     app.clock.advance_secs(1);
-    let r = webrest(&app, Method::GET, "/webrest/user/me", &cred).await;
+    let r = app.webrest_me(&cred).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_expired");
 }
 
@@ -236,7 +163,7 @@ async fn legacy_credentials_are_revoked_with_the_users_tokens_and_expire() {
 async fn users_with_2fa_are_refused() {
     let app = before_sunset().await;
     let (_t, _s) = app.user_with_2fa("alice", "pw-secret-9").await;
-    let r = legacy_login(&app, "alice", "pw-secret-9").await;
+    let r = app.legacy_login("alice", "pw-secret-9").await;
     assert_error(&r, StatusCode::FORBIDDEN, "2fa_requires_jwt_login");
     assert!(r.headers.get("www-authenticate").is_none());
 }
@@ -245,7 +172,7 @@ async fn users_with_2fa_are_refused() {
 async fn sunset_before_and_after_with_the_clock_and_the_override() {
     let app = before_sunset().await;
     app.add_user("alice", "pw-secret-9").await;
-    let r = legacy_login(&app, "alice", "pw-secret-9").await;
+    let r = app.legacy_login("alice", "pw-secret-9").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers["deprecation"], "@1748736000");
     assert_eq!(r.headers["sunset"], "Mon, 01 Jun 2026 00:00:00 GMT");
@@ -254,18 +181,13 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
         "</docs/legacy-migration>; rel=\"deprecation\""
     );
     let nonce = r.headers["www-authenticate"].to_str().unwrap()[7..].to_owned();
-    let cred = format!("alice:{}", client_token("alice", "pw-secret-9", &nonce));
-    let r = webrest(&app, Method::GET, "/webrest/user/me", &cred).await;
+    let cred = legacy_credential("alice", "pw-secret-9", &nonce);
+    let r = app.webrest_me(&cred).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers.contains_key("sunset"));
     // The native API carries no deprecation headers.
     let t = app.login("alice", "pw-secret-9").await;
-    assert!(
-        !app.get("/api/user/me", &t)
-            .await
-            .headers
-            .contains_key("sunset")
-    );
+    assert!(!app.me(&t).await.headers.contains_key("sunset"));
     // Sunset reached: every legacy route is 410 JSON, the native API works.
     app.clock.set_secs(DEFAULT_LEGACY_SUNSET);
     for (m, p) in [
@@ -274,14 +196,14 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
         (Method::GET, "/webrest/anything/else"),
         (Method::GET, "/socket.io/?EIO=4&transport=polling"),
     ] {
-        let r = webrest(&app, m, p, &cred).await;
+        let r = app.webrest(m, p, &cred).await;
         assert_error(&r, StatusCode::GONE, "legacy_login_disabled");
         assert!(r.headers.contains_key("link"), "{p}");
     }
     // The legacy paths are matched by segment: the bare folders are
     // gated, look-alikes are not.
     for p in ["/webrest", "/webrest/", "/socket.io", "/socket.io/"] {
-        let r = webrest(&app, Method::GET, p, &cred).await;
+        let r = app.webrest(Method::GET, p, &cred).await;
         assert_error(&r, StatusCode::GONE, "legacy_login_disabled");
     }
     for p in [
@@ -290,11 +212,11 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
         "/socket.iox",
         "/api/socket.io/",
     ] {
-        let r = webrest(&app, Method::GET, p, &cred).await;
+        let r = app.webrest(Method::GET, p, &cred).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{p}");
         assert!(!r.headers.contains_key("sunset"), "{p}");
     }
-    assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
+    assert_eq!(app.me(&t).await.status, StatusCode::OK);
     // The migration guide the Link points to is served.
     let r = app
         .send(
@@ -309,14 +231,9 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
     // legacy.enabled = true keeps it on after the sunset...
     let on = enabled().await;
     on.add_user("alice", "pw-secret-9").await;
-    let nonce = nonce_for(&on, "alice", "pw-secret-9").await;
-    let cred = format!("alice:{}", client_token("alice", "pw-secret-9", &nonce));
-    assert_eq!(
-        webrest(&on, Method::GET, "/webrest/user/me", &cred)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let nonce = on.legacy_nonce("alice", "pw-secret-9").await;
+    let cred = legacy_credential("alice", "pw-secret-9", &nonce);
+    assert_eq!(on.webrest_me(&cred).await.status, StatusCode::OK);
     // ... and false turns it off before.
     let policy = Policy {
         legacy: LegacyPolicy {
@@ -329,7 +246,7 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
     off.clock.set_secs(DEFAULT_LEGACY_SUNSET - 3600);
     off.add_user("alice", "pw-secret-9").await;
     assert_error(
-        &legacy_login(&off, "alice", "pw-secret-9").await,
+        &off.legacy_login("alice", "pw-secret-9").await,
         StatusCode::GONE,
         "legacy_login_disabled",
     );
@@ -339,8 +256,8 @@ async fn sunset_before_and_after_with_the_clock_and_the_override() {
 async fn legacy_socket_io_accepts_the_legacy_token_and_is_revoked_with_it() {
     let app = before_sunset().await;
     app.add_user("alice", "pw-secret-9").await;
-    let nonce = nonce_for(&app, "alice", "pw-secret-9").await;
-    let token = client_token("alice", "pw-secret-9", &nonce);
+    let nonce = app.legacy_nonce("alice", "pw-secret-9").await;
+    let token = legacy_client_token("alice", "pw-secret-9", &nonce);
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/socket.io/").await;
     sio.emit(
@@ -400,7 +317,7 @@ async fn bad_input_on_legacy_routes_gets_json_4xx() {
     }
     // Odd credentials never panic.
     for bad in ["::", ":", "ü:ü", &format!("alice:{}", "a".repeat(5000))] {
-        let r = webrest(&app, Method::GET, "/webrest/user/me", bad).await;
+        let r = app.webrest_me(bad).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad}");
     }
     let r = app

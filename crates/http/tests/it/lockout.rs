@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
 
+use crate::race::{count_where, race};
 use crate::support::{TestApp, assert_error};
 
 fn retry_after(r: &crate::support::Resp) -> i64 {
@@ -110,22 +111,10 @@ async fn wrong_passwords_lock_the_username() {
     let app = TestApp::new().await;
     app.add_user("alice", "pw-secret-9").await;
     for _ in 0..5 {
-        let r = app
-            .post(
-                "/api/login",
-                None,
-                json!({"username": "alice", "password": "x"}),
-            )
-            .await;
+        let r = app.try_login("alice", "x").await;
         assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
-    let r = app
-        .post(
-            "/api/login",
-            None,
-            json!({"username": "Alice", "password": "pw-secret-9"}),
-        )
-        .await;
+    let r = app.try_login("Alice", "pw-secret-9").await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     assert!(retry_after(&r) >= 1);
     app.clock.advance_secs(31);
@@ -170,22 +159,10 @@ async fn wrong_passwords_on_disable_count_towards_the_lock() {
     let app = TestApp::new().await;
     let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
     for _ in 0..5 {
-        let r = app
-            .post(
-                "/api/2fa/disable",
-                Some(&token),
-                json!({"password": "guess"}),
-            )
-            .await;
+        let r = app.disable_2fa(&token, "guess").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
-    let r = app
-        .post(
-            "/api/2fa/disable",
-            Some(&token),
-            json!({"password": "pw-secret-9"}),
-        )
-        .await;
+    let r = app.disable_2fa(&token, "pw-secret-9").await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
 }
 
@@ -193,24 +170,17 @@ async fn wrong_passwords_on_disable_count_towards_the_lock() {
 /// password policy).
 const PW: &str = "pw-secret-9";
 
-/// Statuses of `n` concurrent JSON POSTs, counted: (400s, 401s, 429s,
-/// others).
-async fn race(
+/// Statuses of `n` concurrent JSON POSTs ([`TestApp::race_post`]),
+/// counted: (400s, 401s, 429s, others).
+async fn race_counts(
     app: &TestApp,
     n: usize,
     path: &str,
     token: Option<&str>,
     body: serde_json::Value,
 ) -> (usize, usize, usize, Vec<StatusCode>) {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a.as_str()));
-    }
-    let statuses = app
-        .concurrent_posts(n, path, &headers, body.to_string().as_bytes())
-        .await;
-    let count = |s: StatusCode| statuses.iter().filter(|x| **x == s).count();
+    let statuses = app.race_post(n, path, token, body).await;
+    let count = |s: StatusCode| count_where(&statuses, |x| *x == s);
     let others = statuses
         .iter()
         .copied()
@@ -244,13 +214,7 @@ fn wrong_code(app: &TestApp, secret: &[u8], avoid: &[String]) -> String {
 }
 
 async fn recovery_codes(app: &TestApp, token: &str) -> Vec<String> {
-    let r = app
-        .post(
-            "/api/2fa/recovery-codes",
-            Some(token),
-            json!({"password": PW}),
-        )
-        .await;
+    let r = app.new_recovery_codes(token, PW).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     r.body["codes"]
         .as_array()
@@ -277,7 +241,7 @@ async fn fifty_concurrent_wrong_otps_are_five_evaluations_then_429() {
         };
         let pre = app.login("alice", PW).await;
         let guess = wrong_code(&app, &secret, &codes);
-        let (bad, _, locked, others) = race(
+        let (bad, _, locked, others) = race_counts(
             &app,
             50,
             "/api/2fa/verify-otp",
@@ -315,30 +279,17 @@ async fn concurrent_recovery_code_guesses_are_bounded_by_the_lock() {
     let codes = recovery_codes(&app, &verified).await;
     let pre = app.login("alice", PW).await;
     // Codes that could be recovery codes: shaped like them, none of them.
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..50u32 {
+    let statuses = race(50, |i| {
+        let (app, pre) = (app.clone(), pre.clone());
         let guess = if i == 25 {
             codes[0].clone()
         } else {
             wrong_code(&app, &secret, &codes)
         };
-        let req = axum::http::Request::builder()
-            .method(Method::POST)
-            .uri("/api/2fa/verify-otp")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {pre}"))
-            .body(Body::from(
-                json!({"username": "alice", "otp": guess}).to_string(),
-            ))
-            .unwrap();
-        let router = app.router.clone();
-        set.spawn(async move {
-            use tower::ServiceExt;
-            router.oneshot(req).await.unwrap().status()
-        });
-    }
-    let statuses = set.join_all().await;
-    let n = |s: StatusCode| statuses.iter().filter(|x| **x == s).count();
+        async move { app.verify(&pre, "alice", &guess).await.status }
+    })
+    .await;
+    let n = |s: StatusCode| count_where(&statuses, |x| *x == s);
     let (ok, bad, locked) = (
         n(StatusCode::OK),
         n(StatusCode::BAD_REQUEST),
@@ -356,7 +307,7 @@ async fn concurrent_recovery_code_guesses_are_bounded_by_the_lock() {
 async fn fifty_concurrent_wrong_passwords_are_five_evaluations_then_429() {
     let app = TestApp::new().await;
     app.add_user("alice", PW).await;
-    let (_, unauthorized, locked, others) = race(
+    let (_, unauthorized, locked, others) = race_counts(
         &app,
         50,
         "/api/login",
@@ -365,13 +316,7 @@ async fn fifty_concurrent_wrong_passwords_are_five_evaluations_then_429() {
     )
     .await;
     assert_eq!((unauthorized, locked, others), (5, 45, vec![]));
-    let r = app
-        .post(
-            "/api/login",
-            None,
-            json!({"username": "alice", "password": PW}),
-        )
-        .await;
+    let r = app.try_login("alice", PW).await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     app.clock.advance_secs(30);
     app.login("alice", PW).await;
@@ -385,7 +330,7 @@ async fn concurrent_wrong_passwords_on_sensitive_changes_are_bounded() {
         let app = TestApp::new().await;
         let (token, _) = app.user_with_2fa("alice", PW).await;
         let (_, unauthorized, locked, others) =
-            race(&app, 50, path, Some(&token), json!({"password": "guess"})).await;
+            race_counts(&app, 50, path, Some(&token), json!({"password": "guess"})).await;
         assert_eq!((unauthorized, locked, others), (5, 45, vec![]), "{path}");
         let r = app.post(path, Some(&token), json!({"password": PW})).await;
         assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");

@@ -11,13 +11,7 @@ use crate::support::{TestApp, assert_error, claims};
 async fn login_returns_a_token_with_the_contract_claims() {
     let app = TestApp::new().await;
     app.add_user("alice", "pw-alice-1").await;
-    let r = app
-        .post(
-            "/api/login",
-            None,
-            json!({"username": "alice", "password": "pw-alice-1"}),
-        )
-        .await;
+    let r = app.try_login("alice", "pw-alice-1").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["code"], 200);
     assert!(r.body["expire"].as_str().unwrap().ends_with('Z'));
@@ -49,7 +43,7 @@ async fn usernames_are_case_insensitive_and_kept_lower_case() {
     app.add_user("Alice", "pw-secret-9").await;
     let t = app.login("  ALICE ", "pw-secret-9").await;
     assert_eq!(claims(&t)["sub"], "alice");
-    let me = app.get("/api/user/me", &t).await;
+    let me = app.me(&t).await;
     assert_eq!(me.body["username"], "alice");
 }
 
@@ -78,21 +72,9 @@ async fn login_accepts_a_form_body_and_json_without_content_type() {
 async fn wrong_password_and_unknown_user_get_the_same_401() {
     let app = TestApp::new().await;
     app.add_user("alice", "pw-secret-9").await;
-    let a = app
-        .post(
-            "/api/login",
-            None,
-            json!({"username": "alice", "password": "nope"}),
-        )
-        .await;
+    let a = app.try_login("alice", "nope").await;
     assert_error(&a, StatusCode::UNAUTHORIZED, "invalid_credentials");
-    let b = app
-        .post(
-            "/api/login",
-            None,
-            json!({"username": "mallory", "password": "nope"}),
-        )
-        .await;
+    let b = app.try_login("mallory", "nope").await;
     assert_error(&b, StatusCode::UNAUTHORIZED, "invalid_credentials");
     assert_eq!(a.body, b.body);
 }
@@ -116,7 +98,7 @@ async fn user_me_shows_the_profile() {
     let app = TestApp::new().await;
     app.add_user("alice", "pw-secret-9").await;
     let t = app.login("alice", "pw-secret-9").await;
-    let r = app.get("/api/user/me", &t).await;
+    let r = app.me(&t).await;
     assert_eq!(r.status, StatusCode::OK);
     for body in [&r.body, &r.body["data"]] {
         assert_eq!(body["username"], "alice");

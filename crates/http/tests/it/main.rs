@@ -9,7 +9,10 @@
     clippy::panic
 )]
 
+mod clients;
 mod cti_server;
+mod dialects;
+mod race;
 mod sio;
 mod support;
 

@@ -18,6 +18,7 @@ use axum::http::{Method, Request, StatusCode};
 use otpgate_core::config::{LegacyPolicy, Policy};
 use serde_json::json;
 
+use crate::race::tally;
 use crate::sio::{Ev, Sio, authe_ok, unauthorized};
 use crate::support::{
     Resp, TestApp, assert_error, cheap_policy, claims, settings_with_upstream, test_settings,
@@ -132,7 +133,7 @@ async fn required_app_with_upstream() -> (TestApp, Arc<AtomicUsize>) {
 
 /// The enrolment routes all admit `setup`; logout last (it revokes it).
 async fn enrolment_routes_admit(app: &TestApp, setup: &str) {
-    let r = app.get("/api/2fa/status", setup).await;
+    let r = app.status_2fa(setup).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body, json!({"status": false, "required": true}));
     let r = app.get("/api/2fa/qr-code", setup).await;
@@ -150,12 +151,10 @@ async fn enrolment_routes_admit(app: &TestApp, setup: &str) {
         .post("/api/2fa/verify-otp", Some(setup), json!({}))
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
-    let r = app
-        .call(Method::POST, "/api/logout", Some(setup), None)
-        .await;
+    let r = app.logout(setup).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_error(
-        &app.get("/api/2fa/status", setup).await,
+        &app.status_2fa(setup).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
@@ -220,7 +219,7 @@ async fn a_token_issued_before_2fa_was_required_is_held_at_the_enrolment_routes(
     let app = TestApp::with(settings).await;
     app.add_user("carol", "pw-secret-9").await;
     let token = app.login("carol", "pw-secret-9").await;
-    assert_eq!(app.get("/api/user/me", &token).await.status, StatusCode::OK);
+    assert_eq!(app.me(&token).await.status, StatusCode::OK);
     assert_eq!(
         claims(&token).get("2fa_setup"),
         None,
@@ -305,21 +304,15 @@ async fn enrolment_at_login_turns_2fa_on_and_answers_a_verified_token() {
         (&json!(true), &json!(true))
     );
     assert_eq!(c.get("2fa_setup"), None);
-    let me = app.get("/api/user/me", &verified).await;
+    let me = app.me(&verified).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["two_factor"], true);
     assert_eq!(
-        app.get("/api/2fa/status", &verified).await.body,
+        app.status_2fa(&verified).await.body,
         json!({"status": true, "required": true})
     );
     // The recovery codes come next, with the verified token.
-    let r = app
-        .post(
-            "/api/2fa/recovery-codes",
-            Some(&verified),
-            json!({"password": "pw-secret-9"}),
-        )
-        .await;
+    let r = app.new_recovery_codes(&verified, "pw-secret-9").await;
     assert_eq!(r.body["codes"].as_array().map(Vec::len), Some(5));
     // The set-up token was swapped (revoked in the same write).
     assert_error(
@@ -378,14 +371,14 @@ async fn the_enrolment_step_keeps_lockout_and_revocation() {
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     assert!(r.headers.contains_key("retry-after"));
     assert_eq!(
-        app.get("/api/2fa/status", &setup).await.body["status"],
+        app.status_2fa(&setup).await.body["status"],
         false,
         "still not enrolled"
     );
     // Revoke-all (the operator) ends the set-up token too.
     app.svc.revoke_all_tokens("carol").await.unwrap();
     assert_error(
-        &app.get("/api/2fa/status", &setup).await,
+        &app.status_2fa(&setup).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
@@ -410,32 +403,27 @@ async fn fifty_concurrent_wrong_codes_at_enrolment_are_five_evaluations_then_429
     while (-1..=1).any(|o| app.code(&secret, o * 30) == guess) {
         guess = crate::support::other_code(&guess);
     }
-    let auth = format!("Bearer {setup}");
-    let body = json!({"username": "carol", "otp": guess}).to_string();
     let statuses = app
-        .concurrent_posts(
+        .race_post(
             50,
             "/api/2fa/verify-otp",
-            &[
-                ("content-type", "application/json"),
-                ("authorization", &auth),
-            ],
-            body.as_bytes(),
+            Some(&setup),
+            json!({"username": "carol", "otp": guess}),
         )
         .await;
-    let count = |s: StatusCode| statuses.iter().filter(|x| **x == s).count();
     assert_eq!(
-        (
-            count(StatusCode::BAD_REQUEST),
-            count(StatusCode::TOO_MANY_REQUESTS)
-        ),
-        (5, 45),
+        tally(statuses.iter().copied()),
+        [
+            (StatusCode::BAD_REQUEST, 5),
+            (StatusCode::TOO_MANY_REQUESTS, 45)
+        ]
+        .into(),
         "{statuses:?}"
     );
     let r = app.verify(&setup, "carol", &app.code(&secret, 0)).await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     assert_eq!(
-        app.get("/api/2fa/status", &setup).await.body["status"],
+        app.status_2fa(&setup).await.body["status"],
         false,
         "still not enrolled"
     );
@@ -456,7 +444,7 @@ async fn the_per_user_override_works_both_ways_and_default_follows_the_setting()
     let t = off.login("carol", "pw-secret-9").await;
     assert_eq!(claims(&t).get("2fa_setup"), None);
     assert_eq!(
-        off.get("/api/2fa/status", &t).await.body,
+        off.status_2fa(&t).await.body,
         json!({"status": false, "required": false})
     );
     off.svc
@@ -466,13 +454,13 @@ async fn the_per_user_override_works_both_ways_and_default_follows_the_setting()
     let t = off.login("carol", "pw-secret-9").await;
     assert_eq!(claims(&t)["2fa_setup"], true);
     assert_error(
-        &off.get("/api/user/me", &t).await,
+        &off.me(&t).await,
         StatusCode::FORBIDDEN,
         "2fa_setup_required",
     );
     off.svc.require_two_factor("carol", None).await.unwrap();
     let t = off.login("carol", "pw-secret-9").await;
-    assert_eq!(off.get("/api/user/me", &t).await.status, StatusCode::OK);
+    assert_eq!(off.me(&t).await.status, StatusCode::OK);
 
     // Setting on, override no: a plain token that opens everything.
     let on = required_app().await;
@@ -484,14 +472,14 @@ async fn the_per_user_override_works_both_ways_and_default_follows_the_setting()
     let t = on.login("dave", "pw-secret-9").await;
     assert_eq!(claims(&t)["2fa"], false);
     assert_eq!(claims(&t).get("2fa_setup"), None);
-    assert_eq!(on.get("/api/user/me", &t).await.status, StatusCode::OK);
+    assert_eq!(on.me(&t).await.status, StatusCode::OK);
     assert_eq!(
-        on.get("/api/2fa/status", &t).await.body,
+        on.status_2fa(&t).await.body,
         json!({"status": false, "required": false})
     );
     on.svc.require_two_factor("dave", None).await.unwrap();
     assert_error(
-        &on.get("/api/user/me", &t).await,
+        &on.me(&t).await,
         StatusCode::FORBIDDEN,
         "2fa_setup_required",
     );
@@ -514,30 +502,15 @@ async fn disable_is_refused_by_policy_and_reset_makes_the_user_enrol_again() {
     let secret = app.pending_secret(&setup).await;
     let r = app.verify(&setup, "carol", &app.code(&secret, 0)).await;
     let verified = r.body["data"]["token"].as_str().unwrap().to_owned();
-    let r = app
-        .post(
-            "/api/2fa/disable",
-            Some(&verified),
-            json!({"password": "pw-secret-9"}),
-        )
-        .await;
+    let r = app.disable_2fa(&verified, "pw-secret-9").await;
     assert_error(&r, StatusCode::FORBIDDEN, "2fa_required_by_policy");
-    assert_eq!(
-        app.get("/api/2fa/status", &verified).await.body["status"],
-        true
-    );
+    assert_eq!(app.status_2fa(&verified).await.body["status"], true);
     // Exempted by the operator, the user may turn it off.
     app.svc
         .require_two_factor("carol", Some(false))
         .await
         .unwrap();
-    let r = app
-        .post(
-            "/api/2fa/disable",
-            Some(&verified),
-            json!({"password": "pw-secret-9"}),
-        )
-        .await;
+    let r = app.disable_2fa(&verified, "pw-secret-9").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     app.svc.require_two_factor("carol", None).await.unwrap();
 
@@ -552,7 +525,7 @@ async fn disable_is_refused_by_policy_and_reset_makes_the_user_enrol_again() {
         otpgate_core::service::admin::TwoFactorReset::Disabled
     );
     assert_error(
-        &app.get("/api/user/me", &verified).await,
+        &app.me(&verified).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
@@ -561,24 +534,6 @@ async fn disable_is_refused_by_policy_and_reset_makes_the_user_enrol_again() {
     assert_eq!(claims(&again)["2fa_setup"], true);
     let new_secret = app.pending_secret(&again).await;
     assert_ne!(new_secret, secret, "a new secret");
-}
-
-async fn login(app: &TestApp) -> Resp {
-    let req = Request::post("/webrest/authentication/login")
-        .header("content-type", "application/json")
-        .body(Body::from(
-            json!({"username": "carol", "password": "pw-secret-9"}).to_string(),
-        ))
-        .unwrap();
-    app.send(req).await
-}
-
-async fn me(app: &TestApp, cred: String) -> Resp {
-    let req = Request::get("/webrest/user/me")
-        .header("authorization", cred)
-        .body(Body::empty())
-        .unwrap();
-    app.send(req).await
 }
 
 #[tokio::test]
@@ -593,7 +548,7 @@ async fn the_legacy_method_refuses_a_user_who_must_enrol() {
     let app = TestApp::with_policy(test_settings(), policy).await;
     app.add_user("carol", "pw-secret-9").await;
     // Before the requirement: a challenge, and a credential that works.
-    let r = login(&app).await;
+    let r = app.legacy_login("carol", "pw-secret-9").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let nonce = r.headers["www-authenticate"]
         .to_str()
@@ -603,7 +558,7 @@ async fn the_legacy_method_refuses_a_user_who_must_enrol() {
         .to_owned();
     let token = otpgate_core::crypto::legacy::legacy_token("carol", "pw-secret-9", &nonce);
     assert_eq!(
-        me(&app, format!("carol:{token}")).await.status,
+        app.webrest_me(&format!("carol:{token}")).await.status,
         StatusCode::OK
     );
     // Required now: the legacy login and the credential are refused.
@@ -612,12 +567,12 @@ async fn the_legacy_method_refuses_a_user_who_must_enrol() {
         .await
         .unwrap();
     assert_error(
-        &login(&app).await,
+        &app.legacy_login("carol", "pw-secret-9").await,
         StatusCode::FORBIDDEN,
         "2fa_requires_jwt_login",
     );
     assert_error(
-        &me(&app, format!("carol:{token}")).await,
+        &app.webrest_me(&format!("carol:{token}")).await,
         StatusCode::FORBIDDEN,
         "2fa_requires_jwt_login",
     );
@@ -659,7 +614,7 @@ async fn status_carries_required_for_every_user() {
     let pre = app.login("alice", "pw-secret-9").await;
     for t in [&verified, &pre] {
         assert_eq!(
-            app.get("/api/2fa/status", t).await.body,
+            app.status_2fa(t).await.body,
             json!({"status": true, "required": false})
         );
     }

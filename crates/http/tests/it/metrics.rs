@@ -32,13 +32,7 @@ async fn login_failed_otp_replay_and_lockout_are_counted_with_their_labels() {
     // One password login, then enrolment (a TOTP check that succeeds).
     let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
     let pre = app.login("alice", "pw-secret-9").await;
-    let wrong = app
-        .post(
-            "/api/login",
-            None,
-            json!({"username": "alice", "password": "nope"}),
-        )
-        .await;
+    let wrong = app.try_login("alice", "nope").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     // The enrolment's step again: a replay. Then four wrong codes: the
     // fifth failure locks, and the right code is refused while locked.

@@ -31,18 +31,18 @@ async fn the_seed_request_enables_2fa() {
     let app = TestApp::new().await;
     let (token, secret) = enrolling(&app).await;
     let r = app
-        .post(PATH, Some(&token), json!({"token": app.code(&secret, 0)}))
+        .mudbase_verify(Some(&token), &app.code(&secret, 0))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body, json!({"message": "2FA enabled successfully"}));
     // Enabling moved the user's cut-off: the token used is revoked; a new
     // login gets a pre-OTP token and 2FA is on.
     assert_eq!(
-        app.get("/api/2fa/status", &token).await.status,
+        app.status_2fa(&token).await.status,
         StatusCode::UNAUTHORIZED
     );
     let pre = app.login("alice", "pw-secret-9").await;
-    assert_eq!(app.get("/api/2fa/status", &pre).await.body["status"], true);
+    assert_eq!(app.status_2fa(&pre).await.body["status"], true);
     // Enabled once: the next call is refused, whatever the code.
     app.clock.advance_secs(30);
     let fresh = app.verify(&pre, "alice", &app.code(&secret, 0)).await.body["data"]["token"]
@@ -50,7 +50,7 @@ async fn the_seed_request_enables_2fa() {
         .unwrap()
         .to_owned();
     let again = app
-        .post(PATH, Some(&fresh), json!({"token": app.code(&secret, 1)}))
+        .mudbase_verify(Some(&fresh), &app.code(&secret, 1))
         .await;
     assert_mudbase_error(&again, StatusCode::CONFLICT, "2fa_already_enabled");
 }
@@ -107,7 +107,7 @@ async fn bad_missing_and_expired_codes_are_400() {
         "unsupported_media_type",
     );
     // Nothing was enabled; the right code still works.
-    let ok = app.post(PATH, Some(&token), json!({"token": good})).await;
+    let ok = app.mudbase_verify(Some(&token), &good).await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
 }
 
@@ -116,11 +116,9 @@ async fn a_missing_or_invalid_token_is_401_and_an_api_key_is_403() {
     let app = TestApp::new().await;
     let (token, secret) = enrolling(&app).await;
     let code = app.code(&secret, 0);
-    let r = app.post(PATH, None, json!({"token": code})).await;
+    let r = app.mudbase_verify(None, &code).await;
     assert_mudbase_error(&r, StatusCode::UNAUTHORIZED, "missing_token");
-    let r = app
-        .post(PATH, Some("not.a.jwt"), json!({"token": code}))
-        .await;
+    let r = app.mudbase_verify(Some("not.a.jwt"), &code).await;
     assert_mudbase_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
     let key = app.app_key("shop").await;
     for auth in [None, Some(format!("Bearer {token}"))] {
@@ -145,7 +143,7 @@ async fn a_missing_or_invalid_token_is_401_and_an_api_key_is_403() {
         );
     }
     assert_eq!(
-        app.get("/api/2fa/status", &token).await.body["status"],
+        app.status_2fa(&token).await.body["status"],
         false,
         "nothing was enabled"
     );
@@ -156,9 +154,7 @@ async fn without_a_pending_secret_there_is_nothing_to_verify() {
     let app = TestApp::new().await;
     app.add_user("alice", "pw-secret-9").await;
     let token = app.login("alice", "pw-secret-9").await;
-    let r = app
-        .post(PATH, Some(&token), json!({"token": "123456"}))
-        .await;
+    let r = app.mudbase_verify(Some(&token), "123456").await;
     assert_mudbase_error(&r, StatusCode::BAD_REQUEST, "user_secret_not_found");
 }
 
@@ -169,14 +165,14 @@ async fn the_lockout_is_shared_with_the_native_api() {
     let good = app.code(&secret, 0);
     let bad = crate::support::other_code(&good);
     for _ in 0..3 {
-        let r = app.post(PATH, Some(&token), json!({"token": bad})).await;
+        let r = app.mudbase_verify(Some(&token), &bad).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
     }
     for _ in 0..2 {
         let r = app.verify(&token, "alice", &bad).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
     }
-    let r = app.post(PATH, Some(&token), json!({"token": good})).await;
+    let r = app.mudbase_verify(Some(&token), &good).await;
     assert_mudbase_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     assert!(r.headers.contains_key("retry-after"));
     let r = app.verify(&token, "alice", &good).await;
@@ -187,7 +183,7 @@ async fn the_lockout_is_shared_with_the_native_api() {
     );
     app.clock.advance_secs(31);
     let r = app
-        .post(PATH, Some(&token), json!({"token": app.code(&secret, 0)}))
+        .mudbase_verify(Some(&token), &app.code(&secret, 0))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }

@@ -5,24 +5,18 @@
 //! the CTI session sealed at rest and ended with the user's tokens, and
 //! the throttles in front of it all.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Method, StatusCode};
-use otpgate_core::ManualClock;
+use otpgate_core::AuthError;
 use otpgate_core::config::{LegacyPolicy, Policy};
-use otpgate_core::keys::KeyFiles;
-use otpgate_core::{AuthError, AuthService};
 use otpgate_http::nethcti::NethctiBackend;
-use otpgate_http::{AppState, router};
-use otpgate_store::{SqliteOptions, SqliteStore};
 use serde_json::json;
 
 use crate::cti_server::{CtiServer, Fault, challenge_token};
-use crate::support::{T0, TestApp, cheap_policy, claims, test_settings};
+use crate::race::tally;
+use crate::support::{TestApp, cheap_policy, claims, test_settings};
 
 const PW: &str = "pw-secret-9";
 
@@ -33,48 +27,14 @@ async fn app_before(cti: &CtiServer, timeout: Duration) -> TestApp {
 }
 
 async fn app_with(cti: &CtiServer, timeout: Duration, policy: Policy) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let clock = Arc::new(ManualClock::at_secs(T0));
-    let db: PathBuf = dir.path().join("otpgate.db");
-    let store = Arc::new(
-        SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
-            .await
-            .unwrap(),
-    );
-    let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
     let backend = NethctiBackend::new(&cti.v1(), timeout).unwrap();
-    let svc = Arc::new(
-        AuthService::new(store.clone(), clock.clone(), policy.clone(), &keys)
-            .unwrap()
-            .with_password_backend(Arc::new(backend)),
-    );
-    let settings = test_settings();
-    let router = router(AppState::new(svc.clone(), settings.clone()))
-        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    TestApp {
-        router,
-        clock,
-        svc,
-        store,
-        dir,
-        settings,
-        policy,
-    }
+    TestApp::with_password_backend(test_settings(), policy, Arc::new(backend)).await
 }
 
 async fn setup() -> (CtiServer, TestApp) {
     let cti = CtiServer::start(&[("carol", PW), ("dave", "pw-dave-secret-9")]).await;
     let app = app_before(&cti, Duration::from_secs(10)).await;
     (cti, app)
-}
-
-async fn try_login(app: &TestApp, user: &str, password: &str) -> crate::support::Resp {
-    app.post(
-        "/api/login",
-        None,
-        json!({"username": user, "password": password}),
-    )
-    .await
 }
 
 #[tokio::test]
@@ -131,7 +91,7 @@ async fn the_challenge_goes_out_as_api_9_says_and_a_cti_user_is_created() {
         "T is in the store in plaintext"
     );
     // The profile shows nothing of T.
-    let me = app.get("/api/user/me", &token).await;
+    let me = app.me(&token).await;
     assert_eq!(me.status, StatusCode::OK, "{:?}", me.body);
     assert!(!String::from_utf8_lossy(&me.bytes).contains(&t));
 
@@ -146,10 +106,10 @@ async fn the_challenge_goes_out_as_api_9_says_and_a_cti_user_is_created() {
 #[tokio::test]
 async fn a_wrong_password_is_401_and_opens_no_cti_session() {
     let (cti, app) = setup().await;
-    let r = try_login(&app, "carol", "pw-wrong-guess-1").await;
+    let r = app.try_login("carol", "pw-wrong-guess-1").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
     assert_eq!(r.body["code"], 401, "{:?}", r.body);
-    let r = try_login(&app, "nobody", PW).await;
+    let r = app.try_login("nobody", PW).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
     let paths: Vec<_> = cti.received().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/authentication/login", "/authentication/login"]);
@@ -169,7 +129,7 @@ async fn with_the_cti_server_down_login_is_503_and_the_lockout_counts_nothing() 
     let (cti, app) = setup().await;
     cti.set_down(true);
     for _ in 0..10 {
-        let r = try_login(&app, "carol", PW).await;
+        let r = app.try_login("carol", PW).await;
         assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
         assert_eq!(r.body["message"], "upstream_unavailable", "{:?}", r.body);
     }
@@ -182,7 +142,7 @@ async fn a_password_changed_on_the_cti_server_counts_at_once() {
     let (cti, app) = setup().await;
     app.login("carol", PW).await;
     cti.set_password("carol", "pw-changed-secret-7");
-    let r = try_login(&app, "carol", PW).await;
+    let r = app.try_login("carol", PW).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
     app.login("carol", "pw-changed-secret-7").await;
 }
@@ -208,7 +168,7 @@ async fn bad_answers_from_the_cti_server_are_503_never_500_nor_counted() {
     for (path, fault) in cases {
         cti.fault(path, Some(fault));
         let started = Instant::now();
-        let r = try_login(&app, "carol", PW).await;
+        let r = app.try_login("carol", PW).await;
         assert_eq!(
             r.status,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -236,10 +196,10 @@ async fn bad_answers_from_the_cti_server_are_503_never_500_nor_counted() {
 async fn the_lockout_holds_for_cti_users_and_spares_the_cti_server() {
     let (cti, app) = setup().await;
     for _ in 0..5 {
-        let r = try_login(&app, "carol", "pw-wrong-guess-1").await;
+        let r = app.try_login("carol", "pw-wrong-guess-1").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
     }
-    let r = try_login(&app, "carol", PW).await;
+    let r = app.try_login("carol", PW).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
     assert_eq!(
         cti.received_on("/authentication/login").len(),
@@ -251,29 +211,30 @@ async fn the_lockout_holds_for_cti_users_and_spares_the_cti_server() {
 #[tokio::test]
 async fn fifty_wrong_passwords_at_once_reach_the_cti_server_five_times() {
     let (cti, app) = setup().await;
-    let body = json!({"username": "carol", "password": "pw-wrong-guess-1"}).to_string();
     let statuses = app
-        .concurrent_posts(
+        .race_post(
             50,
             "/api/login",
-            &[("content-type", "application/json")],
-            body.as_bytes(),
+            None,
+            json!({"username": "carol", "password": "pw-wrong-guess-1"}),
         )
         .await;
-    let count = |s: StatusCode| statuses.iter().filter(|x| **x == s).count();
-    assert_eq!(count(StatusCode::UNAUTHORIZED), 5, "{statuses:?}");
-    assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), 45, "{statuses:?}");
+    assert_eq!(
+        tally(statuses.iter().copied()),
+        [
+            (StatusCode::UNAUTHORIZED, 5),
+            (StatusCode::TOO_MANY_REQUESTS, 45)
+        ]
+        .into(),
+        "{statuses:?}"
+    );
     assert_eq!(cti.received_on("/authentication/login").len(), 5);
 }
 
 #[tokio::test]
 async fn a_cti_user_enrols_2fa_and_passes_the_gate() {
     let (cti, app) = setup().await;
-    let t = app.login("dave", "pw-dave-secret-9").await;
-    let secret = app.pending_secret(&t).await;
-    let r = app.verify(&t, "dave", &app.code(&secret, 0)).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    app.clock.advance_secs(30);
+    let (_, secret) = app.enrol("dave", "pw-dave-secret-9").await;
     let pre = app.login("dave", "pw-dave-secret-9").await;
     assert_eq!(claims(&pre)["2fa"], true);
     assert_eq!(claims(&pre)["otp_verified"], false);
@@ -301,13 +262,7 @@ async fn the_password_of_disable_and_recovery_codes_is_checked_by_the_cti_server
 
     // Recovery codes: wrong → 401, CTI down → 503 (not counted), right → 200;
     // a re-authentication opens no CTI session.
-    let codes = |pw: &str| {
-        app.post(
-            "/api/2fa/recovery-codes",
-            Some(&verified),
-            json!({"password": pw}),
-        )
-    };
+    let codes = |pw: &'static str| app.new_recovery_codes(&verified, pw);
     let r = codes("pw-wrong-guess-1").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
     cti.set_down(true);
@@ -328,9 +283,7 @@ async fn the_password_of_disable_and_recovery_codes_is_checked_by_the_cti_server
     );
 
     // Disable: the CTI session ends with the user's last token.
-    let r = app
-        .post("/api/2fa/disable", Some(&verified), json!({"password": PW}))
-        .await;
+    let r = app.disable_2fa(&verified, PW).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let removed = cti.received_on("/authentication/persistent_token_remove");
     assert_eq!(removed.len(), 1);
@@ -407,9 +360,7 @@ async fn the_cti_session_ends_with_the_last_logout_not_before() {
     let logout = |token: String| {
         let app = &app;
         async move {
-            let r = app
-                .call(Method::POST, "/api/logout", Some(&token), None)
-                .await;
+            let r = app.logout(&token).await;
             assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         }
     };
@@ -418,14 +369,7 @@ async fn the_cti_session_ends_with_the_last_logout_not_before() {
     assert!(cti.received_on(remove).is_empty());
     assert_eq!(cti.persistent_token("carol").as_deref(), Some(t.as_str()));
     // A persistent token keeps it too.
-    let r = app
-        .call(
-            Method::POST,
-            "/api/tokens/persistent/phone-island",
-            Some(&second),
-            None,
-        )
-        .await;
+    let r = app.mint_persistent(&second, "phone-island").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     logout(second).await;
     assert!(
@@ -437,14 +381,7 @@ async fn the_cti_session_ends_with_the_last_logout_not_before() {
     // forgets T.
     let third = app.login("carol", PW).await;
     let t3 = cti.persistent_token("carol").unwrap();
-    let r = app
-        .call(
-            Method::DELETE,
-            "/api/tokens/persistent/phone-island",
-            Some(&third),
-            None,
-        )
-        .await;
+    let r = app.remove_persistent(&third, "phone-island").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     assert!(cti.received_on(remove).is_empty(), "the login token lives");
     logout(third).await;

@@ -13,8 +13,10 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use otpgate_core::config::Policy;
 use otpgate_core::secret::SecretString;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::clients::persistent_path;
+use crate::race::race;
 use crate::sio::{Sio, authe_ok};
 use crate::support::{
     Resp, TestApp, assert_error, cheap_policy, claims, settings_with_upstream, test_settings,
@@ -23,14 +25,8 @@ use crate::support::{
 const PW: &str = "pw-secret-9";
 const AUDIENCES: [&str; 3] = ["phone-island", "mobile-app", "nethlink"];
 
-fn path(audience: &str) -> String {
-    format!("/api/tokens/persistent/{audience}")
-}
-
 async fn mint(app: &TestApp, token: &str, audience: &str) -> String {
-    let r = app
-        .call(Method::POST, &path(audience), Some(token), None)
-        .await;
+    let r = app.mint_persistent(token, audience).await;
     assert_eq!(r.status, StatusCode::OK, "{audience}: {:?}", r.body);
     assert_eq!(
         r.body.as_object().unwrap().len(),
@@ -42,14 +38,9 @@ async fn mint(app: &TestApp, token: &str, audience: &str) -> String {
 }
 
 async fn exists(app: &TestApp, token: &str, audience: &str) -> bool {
-    let r = app.get(&path(audience), token).await;
+    let r = app.persistent_exists(token, audience).await;
     assert_eq!(r.status, StatusCode::OK, "{audience}: {:?}", r.body);
     r.body["exists"].as_bool().unwrap()
-}
-
-async fn remove(app: &TestApp, token: &str, audience: &str) -> Resp {
-    app.call(Method::DELETE, &path(audience), Some(token), None)
-        .await
 }
 
 #[tokio::test]
@@ -67,18 +58,18 @@ async fn each_audience_is_minted_checked_and_removed() {
         assert_eq!(lifetime, 10 * 365 * 24 * 3600, "10 years by default");
         assert!(exists(&app, &login, audience).await, "{audience}");
         // The token works as a bearer token.
-        let r = app.get("/api/user/me", &t).await;
+        let r = app.me(&t).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         assert_eq!(r.body["username"], "alice");
-        let r = remove(&app, &login, audience).await;
+        let r = app.remove_persistent(&login, audience).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
         assert!(r.bytes.is_empty());
         assert!(!exists(&app, &login, audience).await, "{audience}");
-        let r = app.get("/api/user/me", &t).await;
+        let r = app.me(&t).await;
         assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
         // Removing again is still 204.
         assert_eq!(
-            remove(&app, &login, audience).await.status,
+            app.remove_persistent(&login, audience).await.status,
             StatusCode::NO_CONTENT
         );
     }
@@ -95,7 +86,12 @@ async fn a_bad_audience_is_a_400_on_every_method() {
     let login = app.login("alice", PW).await;
     for method in [Method::POST, Method::GET, Method::DELETE] {
         let r = app
-            .call(method.clone(), &path("%20%09"), Some(&login), None)
+            .call(
+                method.clone(),
+                &persistent_path("%20%09"),
+                Some(&login),
+                None,
+            )
             .await;
         assert_error(&r, StatusCode::BAD_REQUEST, "missing audience");
         for bad in [
@@ -111,14 +107,14 @@ async fn a_bad_audience_is_a_400_on_every_method() {
             "%E2%80%8Fnethlink",
         ] {
             let r = app
-                .call(method.clone(), &path(bad), Some(&login), None)
+                .call(method.clone(), &persistent_path(bad), Some(&login), None)
                 .await;
             assert_error(&r, StatusCode::BAD_REQUEST, "invalid audience");
         }
     }
     // Without a token, the token is what is refused.
     let r = app
-        .call(Method::POST, &path("phone-island"), None, None)
+        .call(Method::POST, &persistent_path("phone-island"), None, None)
         .await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "missing_token");
     assert!(!exists(&app, &login, "phone-island").await);
@@ -132,7 +128,7 @@ async fn only_a_verified_token_mints_and_the_token_is_verified_as_it_was() {
     let pre = app.login("alice", PW).await;
     for method in [Method::POST, Method::GET, Method::DELETE] {
         let r = app
-            .call(method, &path("phone-island"), Some(&pre), None)
+            .call(method, &persistent_path("phone-island"), Some(&pre), None)
             .await;
         assert_error(&r, StatusCode::FORBIDDEN, "otp_verification_required");
     }
@@ -150,7 +146,7 @@ async fn only_a_verified_token_mints_and_the_token_is_verified_as_it_was() {
     let c = claims(&t);
     assert_eq!(c["2fa"], true, "{c}");
     assert_eq!(c["otp_verified"], true, "{c}");
-    let r = app.get("/api/2fa/status", &t).await;
+    let r = app.status_2fa(&t).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     // It can mint another audience's too (any verified token can).
     let m = mint(&app, &t, "mobile-app").await;
@@ -165,9 +161,7 @@ async fn only_a_verified_token_mints_and_the_token_is_verified_as_it_was() {
     app.add_user("bob", PW).await;
     let setup = app.login("bob", PW).await;
     assert_eq!(claims(&setup)["2fa_setup"], true);
-    let r = app
-        .call(Method::POST, &path("mobile-app"), Some(&setup), None)
-        .await;
+    let r = app.mint_persistent(&setup, "mobile-app").await;
     assert_error(&r, StatusCode::FORBIDDEN, "2fa_setup_required");
 }
 
@@ -180,28 +174,19 @@ async fn a_new_token_revokes_the_old_and_a_logout_of_another_leaves_it() {
     let other = mint(&app, &login, "nethlink").await;
     let second = mint(&app, &login, "phone-island").await;
     assert_ne!(first, second);
-    let r = app.get("/api/user/me", &first).await;
+    let r = app.me(&first).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
+    assert_eq!(app.me(&second).await.status, StatusCode::OK);
     assert_eq!(
-        app.get("/api/user/me", &second).await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.get("/api/user/me", &other).await.status,
+        app.me(&other).await.status,
         StatusCode::OK,
         "another audience is untouched"
     );
     // Logging out the login token leaves the persistent ones.
     let r = app.post("/api/logout", Some(&login), json!({})).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        app.get("/api/user/me", &login).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.get("/api/user/me", &second).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me(&login).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&second).await.status, StatusCode::OK);
     assert!(exists(&app, &second, "phone-island").await);
     // Logging out the persistent token itself revokes just it.
     let r = app.post("/api/logout", Some(&other), json!({})).await;
@@ -223,13 +208,13 @@ async fn two_factor_disable_a_password_change_and_revoke_all_revoke_it() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = app.get("/api/user/me", &t).await;
+    let r = app.me(&t).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
     // A new token minted after the cut-off, in the same second, lives.
     let login = app.login("alice", PW).await;
     assert!(!exists(&app, &login, "mobile-app").await);
     let t = mint(&app, &login, "mobile-app").await;
-    assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
+    assert_eq!(app.me(&t).await.status, StatusCode::OK);
     assert!(exists(&app, &login, "mobile-app").await);
 
     // A password change.
@@ -237,16 +222,16 @@ async fn two_factor_disable_a_password_change_and_revoke_all_revoke_it() {
         .set_password("alice", Some(SecretString::new("pw-other-7")))
         .await
         .unwrap();
-    let r = app.get("/api/user/me", &t).await;
+    let r = app.me(&t).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
     let login = app.login("alice", "pw-other-7").await;
     assert!(!exists(&app, &login, "mobile-app").await);
     let t = mint(&app, &login, "nethlink").await;
-    assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
+    assert_eq!(app.me(&t).await.status, StatusCode::OK);
 
     // revoke-all.
     app.svc.revoke_all_tokens("alice").await.unwrap();
-    let r = app.get("/api/user/me", &t).await;
+    let r = app.me(&t).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "token_revoked");
     assert!(app.svc.list_persistent("alice").await.unwrap().is_empty());
 }
@@ -384,7 +369,7 @@ async fn the_legacy_compatible_routes_map_subtypes_and_answer_message_only_error
         json!({"exists": false})
     );
     assert_error(
-        &app.get("/api/user/me", &pi).await,
+        &app.me(&pi).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
@@ -478,11 +463,18 @@ async fn bad_input_is_a_json_4xx() {
         }
     }
     // The native routes take no body: one is not even read.
-    let r = raw(&app, &path("nethlink"), &login, "application/json", huge).await;
+    let r = raw(
+        &app,
+        &persistent_path("nethlink"),
+        &login,
+        "application/json",
+        huge,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let r = raw(
         &app,
-        &path("nethlink"),
+        &persistent_path("nethlink"),
         &login,
         "application/json",
         b"nonsense".to_vec(),
@@ -496,28 +488,15 @@ async fn fifty_concurrent_mints_leave_exactly_one_live_token() {
     let app = TestApp::new().await;
     app.add_user("alice", PW).await;
     let login = app.login("alice", PW).await;
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..50 {
-        let router = app.router.clone();
-        let req = Request::post(path("phone-island"))
-            .header("authorization", format!("Bearer {login}"))
-            .body(Body::empty())
-            .unwrap();
-        set.spawn(async move {
-            use http_body_util::BodyExt;
-            use tower::ServiceExt;
-            let resp = router.oneshot(req).await.unwrap();
-            assert_eq!(resp.status(), StatusCode::OK);
-            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-            let v: Value = serde_json::from_slice(&bytes).unwrap();
-            v["token"].as_str().unwrap().to_owned()
-        });
-    }
-    let tokens = set.join_all().await;
+    let tokens = race(50, |_| {
+        let (app, login) = (app.clone(), login.clone());
+        async move { mint(&app, &login, "phone-island").await }
+    })
+    .await;
     assert_eq!(tokens.len(), 50);
     let mut live = 0;
     for t in &tokens {
-        if app.get("/api/user/me", t).await.status == StatusCode::OK {
+        if app.me(t).await.status == StatusCode::OK {
             live += 1;
         }
     }

@@ -5,16 +5,11 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
+use crate::race::{count_where, race};
 use crate::support::{TestApp, assert_error};
 
 async fn codes(app: &TestApp, token: &str) -> Vec<String> {
-    let r = app
-        .post(
-            "/api/2fa/recovery-codes",
-            Some(token),
-            json!({"password": "pw-secret-9"}),
-        )
-        .await;
+    let r = app.new_recovery_codes(token, "pw-secret-9").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     r.body["codes"]
         .as_array()
@@ -29,22 +24,10 @@ async fn codes_need_the_password_and_2fa() {
     let app = TestApp::new().await;
     app.add_user("bob", "pw-secret-9").await;
     let bob = app.login("bob", "pw-secret-9").await;
-    let r = app
-        .post(
-            "/api/2fa/recovery-codes",
-            Some(&bob),
-            json!({"password": "pw-secret-9"}),
-        )
-        .await;
+    let r = app.new_recovery_codes(&bob, "pw-secret-9").await;
     assert_error(&r, StatusCode::CONFLICT, "2fa_not_enabled");
     let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
-    let r = app
-        .post(
-            "/api/2fa/recovery-codes",
-            Some(&token),
-            json!({"password": "nope"}),
-        )
-        .await;
+    let r = app.new_recovery_codes(&token, "nope").await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_password");
     let r = app
         .post("/api/2fa/recovery-codes", Some(&token), json!({}))
@@ -67,7 +50,7 @@ async fn a_recovery_code_logs_in_once() {
     let r = app.verify(&pre, "alice", &c[2]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let full = r.body["data"]["token"].as_str().unwrap();
-    assert_eq!(app.get("/api/user/me", full).await.status, StatusCode::OK);
+    assert_eq!(app.me(full).await.status, StatusCode::OK);
     let pre2 = app.login("alice", "pw-secret-9").await;
     assert_error(
         &app.verify(&pre2, "alice", &c[2]).await,
@@ -110,12 +93,12 @@ async fn one_code_used_by_two_concurrent_requests_succeeds_exactly_once() {
     for _ in 0..8 {
         tokens.push(app.login("alice", "pw-secret-9").await);
     }
-    let attempts = tokens.iter().map(|t| app.verify(t, "alice", &c[0]));
-    let results = futures_join_all(attempts).await;
-    let ok = results
-        .iter()
-        .filter(|r| r.status == StatusCode::OK)
-        .count();
+    let results = race(tokens.len(), |i| {
+        let (app, t, code) = (app.clone(), tokens[i].clone(), c[0].clone());
+        async move { app.verify(&t, "alice", &code).await }
+    })
+    .await;
+    let ok = count_where(&results, |r| r.status == StatusCode::OK);
     assert_eq!(
         ok,
         1,
@@ -133,41 +116,7 @@ async fn one_code_used_by_two_concurrent_requests_succeeds_exactly_once() {
         ]
         .contains(&r.status)
     }));
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.status != StatusCode::TOO_MANY_REQUESTS)
-            .count()
-            <= 5
-    );
-}
-
-/// Polls all futures concurrently on this task.
-async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let futs: Vec<_> = futs.map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
-    let mut futs: Vec<Option<std::pin::Pin<Box<F>>>> = futs.into_iter().map(Some).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (slot, out) in futs.iter_mut().zip(outputs.iter_mut()) {
-            if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *out = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.unwrap()).collect()
+    assert!(count_where(&results, |r| r.status != StatusCode::TOO_MANY_REQUESTS) <= 5);
 }
 
 #[tokio::test]
@@ -175,13 +124,7 @@ async fn codes_secrets_and_passwords_are_not_stored_in_plaintext() {
     let app = TestApp::new().await;
     let password = "correct-horse-battery-staple";
     let (token, secret) = app.user_with_2fa("carol", password).await;
-    let r = app
-        .post(
-            "/api/2fa/recovery-codes",
-            Some(&token),
-            json!({"password": password}),
-        )
-        .await;
+    let r = app.new_recovery_codes(&token, password).await;
     let codes: Vec<String> = r.body["codes"]
         .as_array()
         .unwrap()

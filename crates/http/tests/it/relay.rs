@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use otpgate_http::realtime::relay::RelaySettings;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
@@ -194,9 +194,7 @@ async fn upstream_events_reach_the_logged_in_client_and_revocation_closes_the_up
 
     // Revocation (logout): the client is kicked and the upstream
     // connection closes: no task is left behind.
-    let r = app
-        .call(Method::POST, "/api/logout", Some(&token), None)
-        .await;
+    let r = app.logout(&token).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(matches!(sio.expect(SOON).await, Ev::Event(ref n, _) if n == "session_revoked"));
     assert_eq!(seen(&mut seen_by_upstream).await, Seen::Disconnected);

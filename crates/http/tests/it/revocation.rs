@@ -2,9 +2,8 @@
 //! 2FA disable and admin revoke-all revoke every token; state survives a
 //! restart.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use otpgate_core::secret::SecretString;
-use serde_json::json;
 
 use crate::support::{TestApp, assert_error};
 
@@ -14,16 +13,12 @@ async fn logout_revokes_only_this_token() {
     app.add_user("alice", "pw-secret-9").await;
     let a = app.login("alice", "pw-secret-9").await;
     let b = app.login("alice", "pw-secret-9").await;
-    let r = app.call(Method::POST, "/api/logout", Some(&a), None).await;
+    let r = app.logout(&a).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["code"], 200);
-    assert_error(
-        &app.get("/api/user/me", &a).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    );
-    assert_eq!(app.get("/api/user/me", &b).await.status, StatusCode::OK);
-    let again = app.call(Method::POST, "/api/logout", Some(&a), None).await;
+    assert_error(&app.me(&a).await, StatusCode::UNAUTHORIZED, "token_revoked");
+    assert_eq!(app.me(&b).await.status, StatusCode::OK);
+    let again = app.logout(&a).await;
     assert_error(&again, StatusCode::UNAUTHORIZED, "token_revoked");
 }
 
@@ -36,21 +31,11 @@ async fn a_password_change_revokes_every_token_but_not_later_ones() {
         .set_password("alice", Some(SecretString::new("new-pw-secret-9")))
         .await
         .unwrap();
-    assert_error(
-        &app.get("/api/user/me", &a).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    );
+    assert_error(&app.me(&a).await, StatusCode::UNAUTHORIZED, "token_revoked");
     // A login in the same second as the change works.
     let b = app.login("alice", "new-pw-secret-9").await;
-    assert_eq!(app.get("/api/user/me", &b).await.status, StatusCode::OK);
-    let old = app
-        .post(
-            "/api/login",
-            None,
-            json!({"username": "alice", "password": "pw-secret-9"}),
-        )
-        .await;
+    assert_eq!(app.me(&b).await.status, StatusCode::OK);
+    let old = app.try_login("alice", "pw-secret-9").await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -62,11 +47,7 @@ async fn admin_revoke_all_revokes_every_token() {
     let b = app.login("alice", "pw-secret-9").await;
     app.svc.revoke_all_tokens("ALICE").await.unwrap();
     for t in [a, b] {
-        assert_error(
-            &app.get("/api/user/me", &t).await,
-            StatusCode::UNAUTHORIZED,
-            "token_revoked",
-        );
+        assert_error(&app.me(&t).await, StatusCode::UNAUTHORIZED, "token_revoked");
     }
 }
 
@@ -75,23 +56,19 @@ async fn state_survives_a_restart() {
     let app = TestApp::new().await;
     let (token, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
     let other = app.login("alice", "pw-secret-9").await;
-    app.call(Method::POST, "/api/logout", Some(&other), None)
-        .await;
+    app.logout(&other).await;
     let restarted = app.restart().await;
     assert_eq!(
-        restarted.get("/api/user/me", &token).await.status,
+        restarted.me(&token).await.status,
         StatusCode::OK,
         "verified token still valid"
     );
     assert_error(
-        &restarted.get("/api/user/me", &other).await,
+        &restarted.me(&other).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
-    assert_eq!(
-        restarted.get("/api/2fa/status", &token).await.body["status"],
-        true
-    );
+    assert_eq!(restarted.status_2fa(&token).await.body["status"], true);
     let pre = restarted.login("alice", "pw-secret-9").await;
     let r = restarted
         .verify(&pre, "alice", &restarted.code(&secret, 0))
@@ -123,34 +100,28 @@ async fn revocations_by_another_process_apply_to_the_next_request() {
     };
     for t in &tokens {
         for _ in 0..3 {
-            assert_eq!(app.get("/api/user/me", t).await.status, StatusCode::OK);
+            assert_eq!(app.me(t).await.status, StatusCode::OK);
         }
     }
     cli.revoke_all_tokens("alice").await.unwrap();
     assert_error(
-        &app.get("/api/user/me", &tokens[0]).await,
+        &app.me(&tokens[0]).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
-    assert_eq!(
-        app.get("/api/user/me", &tokens[1]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me(&tokens[1]).await.status, StatusCode::OK);
     cli.set_password("bob", Some(SecretString::new("new-secret-9")))
         .await
         .unwrap();
     assert_error(
-        &app.get("/api/user/me", &tokens[1]).await,
+        &app.me(&tokens[1]).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
-    assert_eq!(
-        app.get("/api/user/me", &tokens[2]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me(&tokens[2]).await.status, StatusCode::OK);
     cli.delete_user("carol").await.unwrap();
     assert_error(
-        &app.get("/api/user/me", &tokens[2]).await,
+        &app.me(&tokens[2]).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
@@ -162,15 +133,11 @@ async fn a_remembered_token_still_expires() {
     let app = TestApp::new().await;
     app.add_user("alice", "pw-secret-9").await;
     let t = app.login("alice", "pw-secret-9").await;
-    assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
-    assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
+    assert_eq!(app.me(&t).await.status, StatusCode::OK);
+    assert_eq!(app.me(&t).await.status, StatusCode::OK);
     let exp = crate::support::claims(&t)["exp"].as_i64().unwrap();
     app.clock.set_secs(exp);
-    assert_error(
-        &app.get("/api/user/me", &t).await,
-        StatusCode::UNAUTHORIZED,
-        "token_expired",
-    );
+    assert_error(&app.me(&t).await, StatusCode::UNAUTHORIZED, "token_expired");
 }
 
 /// Live sockets are re-checked when verify-otp revokes a token that a
@@ -196,7 +163,7 @@ async fn verify_otp_wakes_socket_checks_only_for_tokens_a_socket_could_hold() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(signal.has_changed().expect("open"), "verified token: sweep");
     assert_error(
-        &app.get("/api/user/me", &verified).await,
+        &app.me(&verified).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );

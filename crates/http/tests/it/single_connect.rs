@@ -4,10 +4,10 @@
 
 use axum::http::StatusCode;
 
+use crate::clients::{SC_STATUS, SC_VALID};
+use crate::race::count_where;
 use crate::support::{Resp, TestApp, capture_logs, log_text, other_code};
 
-const STATUS: &str = "/twofactorauth-ui/rest/tfa/otpstatus";
-const VALID: &str = "/twofactorauth-ui/rest/tfa/otpvalid";
 const APP: &str = "batuhanbilgindeneme";
 
 fn assert_page(r: &Resp, status: StatusCode) {
@@ -27,7 +27,7 @@ fn text(r: &Resp) -> String {
 /// otpstatus exactly as the seed's curl sends it (plus the key).
 async fn status(app: &TestApp, key: &str, user: &str) -> Resp {
     app.post_raw(
-        STATUS,
+        SC_STATUS,
         &[
             ("content-type", "application/x-www-form-urlencoded"),
             (
@@ -41,17 +41,20 @@ async fn status(app: &TestApp, key: &str, user: &str) -> Resp {
     .await
 }
 
-async fn valid(app: &TestApp, key: &str, user: &str, token: &str) -> Resp {
-    app.post_form(
-        VALID,
-        Some(key),
-        &[
-            ("username", user),
-            ("token", token),
-            ("applicationname", APP),
-        ],
+/// An app with alice (e-mail only, no TOTP) and the seed's application;
+/// returns the app and the application's key.
+async fn alice_by_email() -> (TestApp, String) {
+    let app = TestApp::new().await;
+    app.add_contact_user(
+        "alice",
+        "pw-secret-9",
+        Some("alice@example.org"),
+        None,
+        None,
     )
-    .await
+    .await;
+    let key = app.app_key(APP).await;
+    (app, key)
 }
 
 #[tokio::test]
@@ -67,12 +70,16 @@ async fn the_seed_flow_with_a_totp_user() {
         app.outbox("batuhan.test").await.is_empty(),
         "TOTP users get no code sent"
     );
-    let r = valid(&app, &key, "batuhan.test", &app.code(&secret, 0)).await;
+    let r = app
+        .sc_valid(&key, "batuhan.test", &app.code(&secret, 0), APP)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
     assert!(r.bytes.is_empty(), "valid: empty body");
     // The same TOTP is a replay, even after a new otpstatus.
     assert_eq!(text(&status(&app, &key, "batuhan.test").await), "true");
-    let r = valid(&app, &key, "batuhan.test", &app.code(&secret, 0)).await;
+    let r = app
+        .sc_valid(&key, "batuhan.test", &app.code(&secret, 0), APP)
+        .await;
     assert_page(&r, StatusCode::FORBIDDEN);
     // A recovery code works as with the native API.
     let pre = app.login("batuhan.test", "pw-secret-9").await;
@@ -93,7 +100,9 @@ async fn the_seed_flow_with_a_totp_user() {
         .await
         .body["codes"]
         .clone();
-    let r = valid(&app, &key, "batuhan.test", codes[0].as_str().unwrap()).await;
+    let r = app
+        .sc_valid(&key, "batuhan.test", codes[0].as_str().unwrap(), APP)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
 }
 
@@ -118,48 +127,42 @@ async fn a_user_without_totp_gets_a_code_by_email_or_sms() {
         assert_eq!(out[0].to, to);
         let code = out[0].code.expose().to_owned();
         assert_eq!(code.len(), 6);
-        let r = valid(&app, &key, user, &code).await;
+        let r = app.sc_valid(&key, user, &code, APP).await;
         assert_eq!(r.status, StatusCode::OK, "{user}: {}", text(&r));
         // Single use: the same code again (after a new otpstatus) fails.
         assert_eq!(text(&status(&app, &key, user).await), "true");
-        assert_page(&valid(&app, &key, user, &code).await, StatusCode::FORBIDDEN);
+        assert_page(
+            &app.sc_valid(&key, user, &code, APP).await,
+            StatusCode::FORBIDDEN,
+        );
     }
     assert_eq!(text(&status(&app, &key, "nothing").await), "false");
     assert_eq!(text(&status(&app, &key, "nobody").await), "false");
     assert_page(
-        &valid(&app, &key, "nothing", "123456").await,
+        &app.sc_valid(&key, "nothing", "123456", APP).await,
         StatusCode::FORBIDDEN,
     );
 }
 
 #[tokio::test]
 async fn wrong_expired_and_exhausted_codes_are_403() {
-    let app = TestApp::new().await;
-    app.add_contact_user(
-        "alice",
-        "pw-secret-9",
-        Some("alice@example.org"),
-        None,
-        None,
-    )
-    .await;
-    let key = app.app_key(APP).await;
+    let (app, key) = alice_by_email().await;
     status(&app, &key, "alice").await;
     let code = app.last_code("alice").await;
     assert_page(
-        &valid(&app, &key, "alice", &other_code(&code)).await,
+        &app.sc_valid(&key, "alice", &other_code(&code), APP).await,
         StatusCode::FORBIDDEN,
     );
     for malformed in ["", "12345", "1234567", "abcdef"] {
         assert_page(
-            &valid(&app, &key, "alice", malformed).await,
+            &app.sc_valid(&key, "alice", malformed, APP).await,
             StatusCode::FORBIDDEN,
         );
     }
     // Lock (5 failures) over: still 5 attempts used, so the code is dead.
     app.clock.advance_secs(31);
     assert_page(
-        &valid(&app, &key, "alice", &code).await,
+        &app.sc_valid(&key, "alice", &code, APP).await,
         StatusCode::FORBIDDEN,
     );
 
@@ -169,7 +172,7 @@ async fn wrong_expired_and_exhausted_codes_are_403() {
     let code = app.last_code("alice").await;
     app.clock.advance_secs(601);
     assert_page(
-        &valid(&app, &key, "alice", &code).await,
+        &app.sc_valid(&key, "alice", &code, APP).await,
         StatusCode::FORBIDDEN,
     );
     assert!(
@@ -184,39 +187,38 @@ async fn otpvalid_needs_a_recent_otpstatus_for_that_user_and_application() {
     let (_, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
     let key = app.app_key(APP).await;
     let other = app.app_key("other-app").await;
-    let r = valid(&app, &key, "alice", &app.code(&secret, 0)).await;
+    let r = app
+        .sc_valid(&key, "alice", &app.code(&secret, 0), APP)
+        .await;
     assert_page(&r, StatusCode::FORBIDDEN);
     // Asked by another application: does not count for this one.
     let r = app
-        .post_form(
-            STATUS,
-            Some(&other),
-            &[
-                ("username", "alice"),
-                ("enduserip", "1.2.3.4"),
-                ("applicationname", "other-app"),
-            ],
-        )
+        .sc_status(&other, "alice", Some("1.2.3.4"), "other-app")
         .await;
     assert_eq!(text(&r), "true");
     assert_page(
-        &valid(&app, &key, "alice", &app.code(&secret, 0)).await,
+        &app.sc_valid(&key, "alice", &app.code(&secret, 0), APP)
+            .await,
         StatusCode::FORBIDDEN,
     );
     // Older than 5 minutes: refused.
     status(&app, &key, "alice").await;
     app.clock.advance_secs(301);
     assert_page(
-        &valid(&app, &key, "alice", &app.code(&secret, 0)).await,
+        &app.sc_valid(&key, "alice", &app.code(&secret, 0), APP)
+            .await,
         StatusCode::FORBIDDEN,
     );
     status(&app, &key, "alice").await;
-    let r = valid(&app, &key, "alice", &app.code(&secret, 0)).await;
+    let r = app
+        .sc_valid(&key, "alice", &app.code(&secret, 0), APP)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
     // Used up by the success.
     app.clock.advance_secs(30);
     assert_page(
-        &valid(&app, &key, "alice", &app.code(&secret, 0)).await,
+        &app.sc_valid(&key, "alice", &app.code(&secret, 0), APP)
+            .await,
         StatusCode::FORBIDDEN,
     );
 }
@@ -228,47 +230,21 @@ async fn the_application_name_must_be_the_key_s() {
     let key = app.app_key(APP).await;
     app.app_key("other-app").await;
     for name in ["other-app", "unknown-app", ""] {
-        let r = app
-            .post_form(
-                STATUS,
-                Some(&key),
-                &[
-                    ("username", "alice"),
-                    ("enduserip", "1.2.3.4"),
-                    ("applicationname", name),
-                ],
-            )
-            .await;
+        let r = app.sc_status(&key, "alice", Some("1.2.3.4"), name).await;
         assert_page(&r, StatusCode::FORBIDDEN);
     }
     // Case does not matter (names are case-insensitive).
     let r = app
-        .post_form(
-            STATUS,
-            Some(&key),
-            &[
-                ("username", "Alice"),
-                ("enduserip", "1.2.3.4"),
-                ("applicationname", "BatuhanBilginDeneme"),
-            ],
-        )
+        .sc_status(&key, "Alice", Some("1.2.3.4"), "BatuhanBilginDeneme")
         .await;
     assert_eq!(text(&r), "true");
     let r = app
-        .post_form(
-            VALID,
-            Some(&key),
-            &[
-                ("username", "alice"),
-                ("token", &app.code(&secret, 0)),
-                ("applicationname", "other-app"),
-            ],
-        )
+        .sc_valid(&key, "alice", &app.code(&secret, 0), "other-app")
         .await;
     assert_page(&r, StatusCode::FORBIDDEN);
     let r = app
         .post_form(
-            VALID,
+            SC_VALID,
             None,
             &[
                 ("username", "alice"),
@@ -285,16 +261,7 @@ type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, StatusCode);
 
 #[tokio::test]
 async fn bad_input_gets_an_html_page_never_a_500() {
-    let app = TestApp::new().await;
-    app.add_contact_user(
-        "alice",
-        "pw-secret-9",
-        Some("alice@example.org"),
-        None,
-        None,
-    )
-    .await;
-    let key = app.app_key(APP).await;
+    let (app, key) = alice_by_email().await;
     let form = ("content-type", "application/x-www-form-urlencoded");
     let k = ("x-api-key", key.as_str());
     let big = format!("username={}&applicationname={APP}", "a".repeat(64 * 1024));
@@ -349,7 +316,7 @@ async fn bad_input_gets_an_html_page_never_a_500() {
         ),
     ];
     for (what, headers, body, want) in cases {
-        for path in [STATUS, VALID] {
+        for path in [SC_STATUS, SC_VALID] {
             let r = app.post_raw(path, &headers, &body).await;
             assert_eq!(r.status, want, "{what} {path}: {}", text(&r));
             assert_page(&r, want);
@@ -359,7 +326,7 @@ async fn bad_input_gets_an_html_page_never_a_500() {
         .send(
             axum::http::Request::builder()
                 .method("GET")
-                .uri(STATUS)
+                .uri(SC_STATUS)
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )
@@ -385,7 +352,7 @@ async fn the_lockout_is_shared_with_the_native_api() {
         );
     }
     status(&app, &key, "alice").await;
-    let r = valid(&app, &key, "alice", &good).await;
+    let r = app.sc_valid(&key, "alice", &good, APP).await;
     assert_page(&r, StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers.contains_key("retry-after"));
     // ...and failures on otpvalid lock the native API.
@@ -400,7 +367,8 @@ async fn the_lockout_is_shared_with_the_native_api() {
     status(&app, &key, "alice").await;
     for _ in 0..5 {
         assert_page(
-            &valid(&app, &key, "alice", &other_code(&app.code(&secret, 0))).await,
+            &app.sc_valid(&key, "alice", &other_code(&app.code(&secret, 0)), APP)
+                .await,
             StatusCode::FORBIDDEN,
         );
     }
@@ -411,16 +379,7 @@ async fn the_lockout_is_shared_with_the_native_api() {
 
 #[tokio::test]
 async fn sending_is_rate_limited_per_user_and_a_failed_send_is_visible() {
-    let app = TestApp::new().await;
-    app.add_contact_user(
-        "alice",
-        "pw-secret-9",
-        Some("alice@example.org"),
-        None,
-        None,
-    )
-    .await;
-    let key = app.app_key(APP).await;
+    let (app, key) = alice_by_email().await;
     for _ in 0..5 {
         assert_eq!(text(&status(&app, &key, "alice").await), "true");
     }
@@ -444,7 +403,7 @@ async fn sending_is_rate_limited_per_user_and_a_failed_send_is_visible() {
     assert_page(&r, StatusCode::BAD_GATEWAY);
     // No code was kept: nothing to guess, and otpvalid has no status.
     assert_page(
-        &valid(&down, &key, "alice", "123456").await,
+        &down.sc_valid(&key, "alice", "123456", APP).await,
         StatusCode::FORBIDDEN,
     );
 }
@@ -456,7 +415,8 @@ async fn the_auth_log_line_carries_the_end_user_ip() {
     let key = app.app_key(APP).await;
     let (logs, _guard) = capture_logs();
     status(&app, &key, "alice").await;
-    valid(&app, &key, "alice", &app.code(&secret, 0)).await;
+    app.sc_valid(&key, "alice", &app.code(&secret, 0), APP)
+        .await;
     let text = log_text(&logs);
     assert!(
         text.contains(&format!(
@@ -478,23 +438,14 @@ async fn the_auth_log_line_carries_the_end_user_ip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_code_is_accepted_once_under_concurrency() {
-    let app = TestApp::new().await;
-    app.add_contact_user(
-        "alice",
-        "pw-secret-9",
-        Some("alice@example.org"),
-        None,
-        None,
-    )
-    .await;
-    let key = app.app_key(APP).await;
+    let (app, key) = alice_by_email().await;
     status(&app, &key, "alice").await;
     let code = app.last_code("alice").await;
     let body = format!("username=alice&token={code}&applicationname={APP}");
     let statuses = app
         .concurrent_posts(
             20,
-            VALID,
+            SC_VALID,
             &[
                 ("content-type", "application/x-www-form-urlencoded"),
                 ("x-api-key", &key),
@@ -502,6 +453,6 @@ async fn a_code_is_accepted_once_under_concurrency() {
             body.as_bytes(),
         )
         .await;
-    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let ok = count_where(&statuses, |s| *s == StatusCode::OK);
     assert_eq!(ok, 1, "{statuses:?}");
 }

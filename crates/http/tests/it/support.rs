@@ -16,6 +16,7 @@ use otpgate_core::crypto::totp::{code_at_step, step_of};
 use otpgate_core::keys::KeyFiles;
 use otpgate_core::model::OutboxMessage;
 use otpgate_core::notify::{Notifier, Notifiers, NotifyError, OobMessage};
+use otpgate_core::password_backend::PasswordBackend;
 use otpgate_core::secret::SecretString;
 use otpgate_core::service::admin::UserSpec;
 use otpgate_core::{AuthService, Clock, ManualClock};
@@ -26,9 +27,12 @@ use otpgate_store::{SqliteOptions, SqliteStore};
 use serde_json::Value;
 use tower::ServiceExt;
 
+use crate::race::race;
+
 /// 2026-11-22T00:00:00Z, in the middle of a TOTP step.
 pub const T0: i64 = 1_795_305_615;
 
+#[derive(Clone)]
 pub struct TestApp {
     pub router: Router,
     pub clock: Arc<ManualClock>,
@@ -113,7 +117,7 @@ impl TestApp {
         clock: Arc<ManualClock>,
         settings: HttpSettings,
         policy: Policy,
-        notifiers: Option<NotifierFactory>,
+        hook: Option<ServiceHook>,
     ) -> Self {
         let db: PathBuf = dir.path().join("otpgate.db");
         let store: Arc<dyn otpgate_core::Store> = Arc::new(
@@ -124,8 +128,8 @@ impl TestApp {
         let (keys, _) = KeyFiles::load_or_create(dir.path()).unwrap();
         let mut svc =
             AuthService::new(store.clone(), clock.clone(), policy.clone(), &keys).unwrap();
-        if let Some(make) = notifiers {
-            svc = svc.with_notifiers(make(store.clone()));
+        if let Some(hook) = hook {
+            svc = hook(svc, store.clone());
         }
         let svc = Arc::new(svc);
         let router = router(AppState::new(svc.clone(), settings.clone()))
@@ -276,6 +280,13 @@ impl TestApp {
     /// A user `name` with 2FA enabled; returns (verified token, secret).
     pub async fn user_with_2fa(&self, name: &str, password: &str) -> (String, Vec<u8>) {
         self.add_user(name, password).await;
+        self.enrol(name, password).await
+    }
+
+    /// Turns 2FA on for the existing user `name` (login, qr-code, the
+    /// current code), then moves the clock one step on; returns (verified
+    /// token, secret).
+    pub async fn enrol(&self, name: &str, password: &str) -> (String, Vec<u8>) {
         let t = self.login(name, password).await;
         let secret = self.pending_secret(&t).await;
         let r = self.verify(&t, name, &self.code(&secret, 0)).await;
@@ -310,6 +321,11 @@ pub fn assert_error(r: &Resp, status: StatusCode, message: &str) {
 /// Builds the notifiers of a test app from its store.
 pub type NotifierFactory = Box<dyn FnOnce(Arc<dyn otpgate_core::Store>) -> Notifiers + Send>;
 
+/// Finishes a test app's service (notifiers, a password backend) once
+/// its store is open.
+pub type ServiceHook =
+    Box<dyn FnOnce(AuthService, Arc<dyn otpgate_core::Store>) -> AuthService + Send>;
+
 /// A notifier that always fails (a gateway that is down).
 pub struct FailingNotifier;
 
@@ -329,7 +345,20 @@ impl TestApp {
     pub async fn with_notifiers(make: NotifierFactory) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let clock = Arc::new(ManualClock::at_secs(T0));
-        Self::open(dir, clock, test_settings(), cheap_policy(), Some(make)).await
+        let hook: ServiceHook = Box::new(move |svc, store| svc.with_notifiers(make(store)));
+        Self::open(dir, clock, test_settings(), cheap_policy(), Some(hook)).await
+    }
+
+    /// An app whose passwords `backend` checks (the nethcti backend).
+    pub async fn with_password_backend(
+        settings: HttpSettings,
+        policy: Policy,
+        backend: Arc<dyn PasswordBackend>,
+    ) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let clock = Arc::new(ManualClock::at_secs(T0));
+        let hook: ServiceHook = Box::new(move |svc, _| svc.with_password_backend(backend));
+        Self::open(dir, clock, settings, policy, Some(hook)).await
     }
 
     /// An app whose notifiers all fail.
@@ -458,8 +487,8 @@ pub fn log_text(buf: &Arc<Mutex<Vec<u8>>>) -> String {
 }
 
 impl TestApp {
-    /// Sends `n` copies of a JSON or form POST at once (each on its own
-    /// task); returns their statuses.
+    /// Sends `n` copies of a JSON or form POST at once ([`race`]); returns
+    /// their statuses.
     pub async fn concurrent_posts(
         &self,
         n: usize,
@@ -467,16 +496,34 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Vec<StatusCode> {
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..n {
+        race(n, |_| {
             let mut b = Request::builder().method(Method::POST).uri(path);
             for (k, v) in headers {
                 b = b.header(*k, *v);
             }
             let req = b.body(Body::from(body.to_vec())).unwrap();
-            let router = self.router.clone();
-            set.spawn(async move { router.oneshot(req).await.unwrap().status() });
-        }
-        set.join_all().await
+            let app = self.clone();
+            async move { app.send(req).await.status }
+        })
+        .await
+    }
+}
+
+impl TestApp {
+    /// Sends `n` copies of [`TestApp::post`] at once ([`race`]); returns
+    /// their statuses.
+    pub async fn race_post(
+        &self,
+        n: usize,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Vec<StatusCode> {
+        race(n, |_| {
+            let (app, path, body) = (self.clone(), path.to_owned(), body.clone());
+            let token = token.map(str::to_owned);
+            async move { app.post(&path, token.as_deref(), body).await.status }
+        })
+        .await
     }
 }

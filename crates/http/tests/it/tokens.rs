@@ -21,7 +21,7 @@ async fn missing_and_malformed_tokens_are_401_json() {
     assert_error(&r, StatusCode::UNAUTHORIZED, "missing_token");
     assert!(r.headers.contains_key("www-authenticate"));
     for bad in ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9..", "x.y"] {
-        let r = app.get("/api/user/me", bad).await;
+        let r = app.me(bad).await;
         assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
     }
 }
@@ -34,7 +34,7 @@ async fn alg_none_and_a_forged_payload_are_refused() {
     let payload = t.split('.').nth(1).unwrap();
     let none = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), payload);
     assert_error(
-        &app.get("/api/user/me", &none).await,
+        &app.me(&none).await,
         StatusCode::UNAUTHORIZED,
         "invalid_token",
     );
@@ -44,7 +44,7 @@ async fn alg_none_and_a_forged_payload_are_refused() {
     let parts: Vec<&str> = t.split('.').collect();
     let forged = format!("{}.{}.{}", parts[0], b64(&c.to_string()), parts[2]);
     assert_error(
-        &app.get("/api/user/me", &forged).await,
+        &app.me(&forged).await,
         StatusCode::UNAUTHORIZED,
         "invalid_token",
     );
@@ -70,7 +70,7 @@ async fn a_token_signed_with_another_key_is_refused() {
         aud: None,
     });
     assert_error(
-        &app.get("/api/user/me", &forged).await,
+        &app.me(&forged).await,
         StatusCode::UNAUTHORIZED,
         "invalid_token",
     );
@@ -83,13 +83,9 @@ async fn an_expired_token_is_refused() {
     let t = app.login("alice", "pw-secret-9").await;
     let exp = claims(&t)["exp"].as_i64().unwrap();
     app.clock.set_secs(exp - 1);
-    assert_eq!(app.get("/api/user/me", &t).await.status, StatusCode::OK);
+    assert_eq!(app.me(&t).await.status, StatusCode::OK);
     app.clock.set_secs(exp);
-    assert_error(
-        &app.get("/api/user/me", &t).await,
-        StatusCode::UNAUTHORIZED,
-        "token_expired",
-    );
+    assert_error(&app.me(&t).await, StatusCode::UNAUTHORIZED, "token_expired");
 }
 
 #[tokio::test]
@@ -98,17 +94,9 @@ async fn a_deleted_users_token_dies_and_a_new_user_of_that_name_does_not_inherit
     app.add_user("alice", "pw-secret-9").await;
     let t = app.login("alice", "pw-secret-9").await;
     app.svc.delete_user("alice").await.unwrap();
-    assert_error(
-        &app.get("/api/user/me", &t).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    );
+    assert_error(&app.me(&t).await, StatusCode::UNAUTHORIZED, "token_revoked");
     app.add_user("alice", "pw2-secret-9").await;
-    assert_error(
-        &app.get("/api/user/me", &t).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    );
+    assert_error(&app.me(&t).await, StatusCode::UNAUTHORIZED, "token_revoked");
     let fresh = app.login("alice", "pw2-secret-9").await;
-    assert_eq!(app.get("/api/user/me", &fresh).await.status, StatusCode::OK);
+    assert_eq!(app.me(&fresh).await.status, StatusCode::OK);
 }

@@ -34,7 +34,7 @@ async fn qr_code_hands_out_one_pending_secret_in_the_contract_shape() {
         "the same pending secret until enabled"
     );
     assert_eq!(
-        app.get("/api/2fa/status", &t).await.body["status"],
+        app.status_2fa(&t).await.body["status"],
         false,
         "pending is not enabled"
     );
@@ -72,16 +72,12 @@ async fn a_correct_code_enables_2fa_and_swaps_the_token() {
     let c = claims(new);
     assert_eq!(c["2fa"], true);
     assert_eq!(c["otp_verified"], true);
-    assert_eq!(app.get("/api/2fa/status", new).await.body["status"], true);
-    assert_eq!(app.get("/api/user/me", new).await.body["two_factor"], true);
+    assert_eq!(app.status_2fa(new).await.body["status"], true);
+    assert_eq!(app.me(new).await.body["two_factor"], true);
     // Tokens issued before 2FA was enabled are revoked, including the caller's.
+    assert_error(&app.me(&t).await, StatusCode::UNAUTHORIZED, "token_revoked");
     assert_error(
-        &app.get("/api/user/me", &t).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    );
-    assert_error(
-        &app.get("/api/user/me", &other).await,
+        &app.me(&other).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
@@ -129,9 +125,9 @@ async fn login_with_2fa_goes_through_verify_otp() {
     let r = app.verify(&pre, "alice", &app.code(&secret, 0)).await;
     assert_eq!(r.status, StatusCode::OK);
     let full = r.body["data"]["token"].as_str().unwrap();
-    assert_eq!(app.get("/api/user/me", full).await.status, StatusCode::OK);
+    assert_eq!(app.me(full).await.status, StatusCode::OK);
     assert_error(
-        &app.get("/api/2fa/status", &pre).await,
+        &app.status_2fa(&pre).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
@@ -237,13 +233,7 @@ async fn malformed_codes_are_invalid_otp() {
 async fn disable_needs_the_password_and_revokes_everything() {
     let app = TestApp::new().await;
     let (token, _) = app.user_with_2fa("alice", "pw-secret-9").await;
-    let wrong = app
-        .post(
-            "/api/2fa/disable",
-            Some(&token),
-            json!({"password": "nope"}),
-        )
-        .await;
+    let wrong = app.disable_2fa(&token, "nope").await;
     assert_error(&wrong, StatusCode::UNAUTHORIZED, "invalid_password");
     let mismatch = app
         .post(
@@ -271,25 +261,16 @@ async fn disable_needs_the_password_and_revokes_everything() {
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
     assert_eq!(ok.body["code"], 200);
     assert_error(
-        &app.get("/api/user/me", &token).await,
+        &app.me(&token).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     );
     let fresh = app.login("alice", "pw-secret-9").await;
     assert_eq!(claims(&fresh)["2fa"], false);
-    assert_eq!(
-        app.get("/api/2fa/status", &fresh).await.body["status"],
-        false
-    );
-    assert_eq!(app.get("/api/user/me", &fresh).await.status, StatusCode::OK);
+    assert_eq!(app.status_2fa(&fresh).await.body["status"], false);
+    assert_eq!(app.me(&fresh).await.status, StatusCode::OK);
     // The secret was deleted: enrolling again hands out a new one.
-    let again = app
-        .post(
-            "/api/2fa/disable",
-            Some(&fresh),
-            json!({"password": "pw-secret-9"}),
-        )
-        .await;
+    let again = app.disable_2fa(&fresh, "pw-secret-9").await;
     assert_error(&again, StatusCode::CONFLICT, "2fa_not_enabled");
 }
 
@@ -297,13 +278,7 @@ async fn disable_needs_the_password_and_revokes_everything() {
 async fn after_disable_enrolment_starts_with_a_new_secret() {
     let app = TestApp::new().await;
     let (token, secret) = app.user_with_2fa("alice", "pw-secret-9").await;
-    let ok = app
-        .post(
-            "/api/2fa/disable",
-            Some(&token),
-            json!({"password": "pw-secret-9"}),
-        )
-        .await;
+    let ok = app.disable_2fa(&token, "pw-secret-9").await;
     assert_eq!(ok.status, StatusCode::OK);
     let fresh = app.login("alice", "pw-secret-9").await;
     let new_secret = app.pending_secret(&fresh).await;

@@ -6,7 +6,6 @@
 
 use axum::http::StatusCode;
 use otpgate_core::model::NewUser;
-use serde_json::json;
 
 use crate::support::{TestApp, assert_error, claims};
 
@@ -21,13 +20,7 @@ async fn login_refuses_look_alikes_and_folds_compatibility_forms() {
     let app = TestApp::new().await;
     app.add_user("victim", "pw-v-secret-9").await;
     for name in LOOK_ALIKES {
-        let r = app
-            .post(
-                "/api/login",
-                None,
-                json!({"username": name, "password": "pw-v-secret-9"}),
-            )
-            .await;
+        let r = app.try_login(name, "pw-v-secret-9").await;
         assert_error(&r, StatusCode::BAD_REQUEST, "invalid_username");
     }
     // Fullwidth and circled letters are `victim` itself (NFKC).
@@ -85,15 +78,11 @@ async fn a_user_stored_before_the_rules_still_logs_in() {
         .unwrap();
     let token = app.login(old, "pw-old-secret-9").await;
     assert_eq!(claims(&token)["sub"], old);
-    let me = app.get("/api/user/me", &token).await;
+    let me = app.me(&token).await;
     assert_eq!(me.body["username"], old, "{:?}", me.body);
     // Its look-alikes are not it.
     let r = app
-        .post(
-            "/api/login",
-            None,
-            json!({"username": "v\u{456}ct\u{456}m\u{200B}", "password": "pw-old-secret-9"}),
-        )
+        .try_login("v\u{456}ct\u{456}m\u{200B}", "pw-old-secret-9")
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_username");
 }

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use otpgate_core::secret::SecretString;
 use serde_json::json;
 
@@ -140,9 +140,7 @@ async fn logout_kicks_the_live_socket_at_once() {
     let mut bystander = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(bystander.login("alice", &other).await, authe_ok());
     let started = Instant::now();
-    let r = app
-        .call(Method::POST, "/api/logout", Some(&token), None)
-        .await;
+    let r = app.logout(&token).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         sio.expect(SOON).await,
@@ -246,9 +244,7 @@ async fn the_enrolling_socket_survives_the_token_swap_and_every_other_one_ends()
     assert!(matches!(elsewhere.expect(SOON).await, Ev::Event(ref n, _) if n == "session_revoked"));
     assert_eq!(elsewhere.expect(SOON).await, Ev::Disconnect);
     // The socket is bound to the new token now: its logout ends it.
-    let r = app
-        .call(Method::POST, "/api/logout", Some(&verified), None)
-        .await;
+    let r = app.logout(&verified).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(matches!(enrolling.expect(SOON).await, Ev::Event(ref n, _) if n == "session_revoked"));
     assert_eq!(enrolling.expect(SOON).await, Ev::Disconnect);
@@ -261,13 +257,7 @@ async fn turning_2fa_off_is_announced_then_the_session_ends() {
     let addr = app.serve().await;
     let mut sio = Sio::connect(addr, "/api/ws/").await;
     assert_eq!(sio.login("alice", &verified).await, authe_ok());
-    let r = app
-        .post(
-            "/api/2fa/disable",
-            Some(&verified),
-            json!({"password": "pw-secret-9"}),
-        )
-        .await;
+    let r = app.disable_2fa(&verified, "pw-secret-9").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(
         sio.expect(SOON).await,
