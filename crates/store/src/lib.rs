@@ -10,7 +10,10 @@ mod error;
 mod migrations;
 mod pg_feed;
 pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
+mod statements;
 
 use std::sync::Arc;
 
