@@ -32,9 +32,7 @@ use crate::migrations;
 use crate::pg_feed::Feed;
 use crate::rows::FromRow;
 use crate::sql::{Exec, Mode, Sql, Step, Value};
-use crate::statements::{
-    ADD_RECOVERY_CODE, DELETE_RECOVERY_CODES, PUT_PERSISTENT, REVOKE_JTI, TAKE_PERSISTENT, THROTTLE,
-};
+use crate::statements::{PUT_PERSISTENT, REVOKE_JTI, TAKE_PERSISTENT, THROTTLE};
 
 /// Reserves one attempt in ONE conditional statement: refused (no row)
 /// while locked; otherwise the count goes up (restarting an expired
@@ -241,6 +239,8 @@ impl PostgresStore {
     }
 }
 
+crate::statements::store_for!(PostgresStore);
+
 impl Exec for PostgresStore {
     async fn opt<T: FromRow, const N: usize>(
         &self,
@@ -309,39 +309,6 @@ impl Exec for PostgresStore {
 /// in transactions that lock the user row first, so they serialise with
 /// each other and never deadlock.
 impl PostgresStore {
-    // backend-specific: FOR UPDATE keeps disable_totp (and another
-    // replacement) out until this transaction ends; SQLite's one writer
-    // does that by itself.
-    pub(crate) async fn replace_recovery_codes(
-        &self,
-        user_id: i64,
-        hashes: &[String],
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map)?;
-        let state: Option<i16> =
-            sqlx::query_scalar("SELECT totp_state FROM users WHERE id = $1 FOR UPDATE")
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map)?;
-        if state != Some(2) {
-            tx.rollback().await.map_err(map)?;
-            return Ok(false);
-        }
-        query(DELETE_RECOVERY_CODES, &[user_id.into()])
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
-        for hash in hashes {
-            query(ADD_RECOVERY_CODE, &[user_id.into(), hash.into()])
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-        }
-        tx.commit().await.map_err(map)?;
-        Ok(true)
-    }
-
     // backend-specific: one statement, one round trip: the server-side
     // function of migration 0010 takes the steps in the order SQLite's
     // writer job does (status, proof, revocation, counter).

@@ -23,34 +23,26 @@ pub(crate) trait Columns {
     fn opt_blob(&self, i: usize) -> Result<Option<Vec<u8>>, Self::Error>;
 }
 
+/// Column reads that are one call of the driver's typed getter `$get`.
+macro_rules! reads {
+    ($get:ident; $($m:ident: $t:ty),*) => {
+        $(fn $m(&self, i: usize) -> Result<$t, Self::Error> {
+            self.$get(i)
+        })*
+    };
+}
+
+/// SQLite keeps booleans as integers; rusqlite reads non-zero as true.
 impl Columns for rusqlite::Row<'_> {
     type Error = rusqlite::Error;
-    fn i64(&self, i: usize) -> rusqlite::Result<i64> {
-        self.get(i)
-    }
-    fn opt_i64(&self, i: usize) -> rusqlite::Result<Option<i64>> {
-        self.get(i)
-    }
-    /// SQLite keeps booleans as integers; rusqlite reads non-zero as true.
-    fn bool(&self, i: usize) -> rusqlite::Result<bool> {
-        self.get(i)
-    }
-    fn opt_bool(&self, i: usize) -> rusqlite::Result<Option<bool>> {
-        self.get(i)
-    }
-    fn text(&self, i: usize) -> rusqlite::Result<String> {
-        self.get(i)
-    }
-    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
-        self.get(i)
-    }
-    fn opt_blob(&self, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
-        self.get(i)
-    }
+    reads!(get; i64: i64, opt_i64: Option<i64>, bool: bool, opt_bool: Option<bool>,
+        text: String, opt_text: Option<String>, opt_blob: Option<Vec<u8>>);
 }
 
 impl Columns for PgRow {
     type Error = sqlx::Error;
+    reads!(try_get; bool: bool, opt_bool: Option<bool>, text: String,
+        opt_text: Option<String>, opt_blob: Option<Vec<u8>>);
     fn i64(&self, i: usize) -> Result<i64, sqlx::Error> {
         self.opt_i64(i)?
             .ok_or_else(|| sqlx::Error::Decode(format!("column {i} is NULL").into()))
@@ -62,21 +54,6 @@ impl Columns for PgRow {
             "INT4" => Ok(self.try_get::<Option<i32>, _>(i)?.map(i64::from)),
             _ => self.try_get(i),
         }
-    }
-    fn bool(&self, i: usize) -> Result<bool, sqlx::Error> {
-        self.try_get(i)
-    }
-    fn opt_bool(&self, i: usize) -> Result<Option<bool>, sqlx::Error> {
-        self.try_get(i)
-    }
-    fn text(&self, i: usize) -> Result<String, sqlx::Error> {
-        self.try_get(i)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
-        self.try_get(i)
-    }
-    fn opt_blob(&self, i: usize) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        self.try_get(i)
     }
 }
 

@@ -149,8 +149,8 @@ pub(crate) enum Mode {
 pub(crate) struct Step {
     pub sql: &'static Sql,
     pub args: Vec<Value<'static>>,
-    /// When this statement changes no row, the batch stops here (what ran
-    /// before stays, within the same transaction).
+    /// When this statement changes no row (a query: returns none), the
+    /// batch stops here (what ran before stays).
     pub guard: bool,
 }
 

@@ -1,35 +1,21 @@
 //! The `Store` of both backends from one table: each single-statement
 //! method is one line (name, parameters, result, where it runs, the
 //! statement written once, its parameters), expanded for SQLite and for
-//! PostgreSQL over their [`Exec`]. Methods of a few statements are written
-//! once below the table (`written_once`), over the same [`Exec`]. Only
+//! PostgreSQL over their `Exec` (sql.rs). Methods of a few statements are written
+//! once below the table (`written_once`), over the same `Exec`. Only
 //! the genuinely different ones are written per backend (`by_hand`: each
 //! backend's inherent method of that name, marked `// backend-specific`).
 //!
 //! Result kinds: `opt` (the first row, if any), `all` (every row), `one`
 //! (the row there always is), `changed` (exactly one row changed),
 //! `affected` (rows changed), `done` (run for its effect). Modes: see
-//! [`Mode`].
+//! `Mode` (sql.rs).
 //!
 //! Adding a statement to both stores: one line here (plus its mapper in
 //! `rows.rs` if it returns a new type).
 
-use otpgate_core::Store;
-use otpgate_core::StoreError;
-use otpgate_core::config::ThrottlePolicy;
-use otpgate_core::model::{
-    Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
-    MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpCounter,
-    OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken, ProfileChange,
-    RecoveryCodeRecord, Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite,
-    ThrottleKind, ThrottleState, TokenState, TwoFactorGroup, User,
-};
-use otpgate_core::store::ChangeStamp;
-
-use crate::postgres::PostgresStore;
-use crate::rows::{application_columns, audit_columns, persistent_columns, user_columns};
-use crate::sql::{Exec, Mode, Sql, Step, Value, move_cutoff, sql};
-use crate::sqlite::SqliteStore;
+use crate::rows::{persistent_columns, user_columns};
+use crate::sql::{Sql, move_cutoff, sql};
 
 /// Records `step` as the last accepted one if it is later (2FA on).
 pub(crate) const ACCEPT_STEP: &Sql = sql!(
@@ -76,7 +62,7 @@ pub(crate) const DELETE_RECOVERY_CODES: &Sql =
 pub(crate) const ADD_RECOVERY_CODE: &Sql =
     sql!("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)");
 /// The users whose phone matches on its digits only (`$1`: digits only).
-const USERS_BY_PHONE: &Sql = sql!(concat!(
+pub(crate) const USERS_BY_PHONE: &Sql = sql!(concat!(
     "SELECT ",
     user_columns!(),
     " FROM users WHERE replace(replace(replace(replace(replace(replace(\
@@ -106,10 +92,24 @@ macro_rules! generate {
         }
     };
 }
+pub(crate) use generate;
 
-/// The table: the `Store` of backend `$T`.
+/// The table: the `Store` of backend `$T` (invoked in its module).
 macro_rules! store_for {
-    ($T:ty) => {
+    ($T:ty) => { const _: () = {
+        use otpgate_core::model::{
+            Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce,
+            LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser,
+            OobClaim, OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken,
+            ProfileChange, RecoveryCodeRecord, Reservation, RevokeToken, SecondFactorProof,
+            SecondFactorWrite, ThrottleKind, ThrottleState, TokenState, TwoFactorGroup, User,
+        };
+        use otpgate_core::config::ThrottlePolicy;
+        use otpgate_core::store::ChangeStamp;
+        use otpgate_core::{Store, StoreError};
+        use $crate::rows::{application_columns, audit_columns, persistent_columns, user_columns};
+        use $crate::sql::{Exec, Mode, Step, Value, move_cutoff, sql};
+        use $crate::statements::*;
         generate! { $T: Store;
         statements {
             // Users.
@@ -281,7 +281,6 @@ macro_rules! store_for {
                 "DELETE FROM audit_log WHERE at_ms < $1")) [before_ms];
         }
         by_hand {
-            fn replace_recovery_codes(user_id: i64, hashes: &[String]) -> bool;
             fn complete_second_factor(user_id: i64, proof: SecondFactorProof,
                 revoke: Option<&RevokeToken>, otp_status: Option<OtpStatusUse>,
                 otp_counter: OtpCounter) -> SecondFactorWrite;
@@ -322,6 +321,21 @@ macro_rules! store_for {
                     Step::new(DELETE_RECOVERY_CODES, vec![user_id.into()]),
                 ]).await?;
                 Ok(n.first() == Some(&1))
+            }
+
+            async fn replace_recovery_codes(&self, user_id: i64, hashes: &[String])
+                -> Result<bool, StoreError> {
+                // backend-specific guard: FOR UPDATE keeps disable_totp (and
+                // another replacement) out until this transaction ends;
+                // SQLite's one writer does that by itself.
+                let mut steps = vec![
+                    Step::guard(sql!(pg: "SELECT 1 FROM users WHERE id = $1 AND totp_state = 2 FOR UPDATE",
+                        sqlite: "SELECT 1 FROM users WHERE id = ?1 AND totp_state = 2"),
+                        vec![user_id.into()]),
+                    Step::new(DELETE_RECOVERY_CODES, vec![user_id.into()]),
+                ];
+                steps.extend(hashes.iter().map(|h| Step::new(ADD_RECOVERY_CODE, vec![user_id.into(), h.into()])));
+                Ok(self.batch(Mode::Write, steps).await?.first() == Some(&1))
             }
 
             async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
@@ -386,8 +400,6 @@ macro_rules! store_for {
             }
         }
         }
-    };
+    }; };
 }
-
-store_for!(SqliteStore);
-store_for!(PostgresStore);
+pub(crate) use store_for;

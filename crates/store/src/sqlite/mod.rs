@@ -37,8 +37,8 @@ use crate::migrations;
 use crate::rows::FromRow;
 use crate::sql::{Exec, Mode, Sql, Step, Value};
 use crate::statements::{
-    ACCEPT_STEP, ADD_RECOVERY_CODE, CONSUME_OTP_STATUS, DELETE_RECOVERY_CODES, ENABLE_PENDING,
-    PUT_PERSISTENT, REVOKE_JTI, TAKE_PERSISTENT, USE_RECOVERY_CODE,
+    ACCEPT_STEP, CONSUME_OTP_STATUS, ENABLE_PENDING, PUT_PERSISTENT, REVOKE_JTI, TAKE_PERSISTENT,
+    USE_RECOVERY_CODE,
 };
 use engine::{Engine, Settings};
 use wal_index::WalIndex;
@@ -217,6 +217,8 @@ impl SqliteStore {
     }
 }
 
+crate::statements::store_for!(SqliteStore);
+
 impl Exec for SqliteStore {
     async fn opt<T: FromRow, const N: usize>(
         &self,
@@ -266,9 +268,14 @@ impl Exec for SqliteStore {
             .write(move |c| {
                 let mut out = Vec::with_capacity(steps.len());
                 for step in &steps {
-                    let n = c
-                        .prepare_cached(step.sql.sqlite)?
-                        .execute(params_from_iter(&step.args))?;
+                    let mut stmt = c.prepare_cached(step.sql.sqlite)?;
+                    let args = params_from_iter(&step.args);
+                    // A query (a guard reading rows) counts the rows it returns.
+                    let n = if stmt.readonly() {
+                        stmt.query(args)?.mapped(|_| Ok(())).count()
+                    } else {
+                        stmt.execute(args)?
+                    };
                     out.push(count(n));
                     if step.guard && n == 0 {
                         break;
@@ -288,34 +295,6 @@ impl Exec for SqliteStore {
 /// writer, which holds the write lock: what a job reads stays true until
 /// it commits, so read-then-write inside one job is one atomic step.
 impl SqliteStore {
-    // backend-specific: PostgreSQL locks the user row (FOR UPDATE) to
-    // keep disable_totp out; here the one writer does.
-    pub(crate) async fn replace_recovery_codes(
-        &self,
-        user_id: i64,
-        hashes: &[String],
-    ) -> Result<bool, StoreError> {
-        let hashes = hashes.to_vec();
-        self.engine
-            .write(move |c| {
-                let state: Option<i64> = c
-                    .prepare_cached("SELECT totp_state FROM users WHERE id = ?")?
-                    .query_row([user_id], |r| r.get(0))
-                    .optional()?;
-                if state != Some(2) {
-                    return Ok(false);
-                }
-                c.prepare_cached(DELETE_RECOVERY_CODES.sqlite)?
-                    .execute([user_id])?;
-                let mut insert = c.prepare_cached(ADD_RECOVERY_CODE.sqlite)?;
-                for hash in &hashes {
-                    insert.execute(params![user_id, hash])?;
-                }
-                Ok(true)
-            })
-            .await
-    }
-
     // backend-specific: PostgreSQL runs these steps in one server-side
     // function (migration 0010); here they are one writer job, in the same
     // order (status, proof, revocation, counter). A step that loses after
