@@ -2579,3 +2579,67 @@ async fn audit_records_survive_their_user_and_keep_odd_text(s: Arc<dyn Store>) {
         .expect("read");
     assert_eq!(got, [odd]);
 }
+
+/// Tables whose names say they exist in one backend only, on purpose:
+/// migration bookkeeping (kept apart by each migrator) and PostgreSQL's
+/// change feed (migration 0009: SQLite's stamp is its wal-index).
+const NOT_SHARED_TABLES: &[&str] = &["_sqlx_migrations", "change_feed"];
+
+/// Table -> column names.
+type Schema = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
+fn schema_of(pairs: Vec<(String, String)>) -> Schema {
+    let mut schema = Schema::new();
+    for (table, column) in pairs {
+        if !NOT_SHARED_TABLES.contains(&table.as_str()) {
+            schema.entry(table).or_default().insert(column);
+        }
+    }
+    schema
+}
+
+/// The two migration trees build the same tables with the same columns,
+/// so one statement (statements.rs) means the same in both.
+#[tokio::test]
+async fn both_backends_migrate_to_the_same_tables_and_columns() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("otpgate.db");
+    SqliteStore::open(path.to_str().expect("utf8"), &SqliteOptions::default())
+        .await
+        .expect("open sqlite")
+        .close();
+    let conn = rusqlite::Connection::open(&path).expect("open file");
+    let sqlite: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let sqlite = schema_of(sqlite);
+    assert!(sqlite.contains_key("users"), "{sqlite:?}");
+
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let db = PgDatabase::create(&admin_url).await;
+    let store = PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("open postgres");
+    let postgres: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns \
+         WHERE table_schema = current_schema()",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("columns");
+    store.pool().close().await;
+    assert_eq!(
+        sqlite,
+        schema_of(postgres),
+        "SQLite's schema, then PostgreSQL's"
+    );
+}
