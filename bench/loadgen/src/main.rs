@@ -220,7 +220,7 @@ async fn seed(
     app_key_out: Option<PathBuf>,
 ) {
     let (keys, _) = KeyFiles::load_or_create(&data_dir).expect("keys");
-    let store = otpgate_store::open(&StoreOptions {
+    let store = otpgate_store::open_for_tests(&StoreOptions {
         url: db,
         // Seeding only: the server measured afterwards runs with its own settings.
         sqlite: SqliteOptions {
@@ -239,8 +239,9 @@ async fn seed(
         },
         ..Policy::default()
     };
-    let svc =
-        Arc::new(AuthService::new(store, Arc::new(SystemClock), policy, &keys).expect("service"));
+    let svc = Arc::new(
+        AuthService::new(store.clone(), Arc::new(SystemClock), policy, &keys).expect("service"),
+    );
     let app_id = match (app, app_key_out) {
         (Some(name), Some(key_out)) => {
             let (app, key) = svc.create_application(&name).await.expect("application");
@@ -253,7 +254,7 @@ async fn seed(
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let (svc, next, prefix) = (svc.clone(), next.clone(), prefix.clone());
+        let (svc, store, next, prefix) = (svc.clone(), store.clone(), next.clone(), prefix.clone());
         tasks.push(tokio::spawn(async move {
             let mut lines = Vec::new();
             loop {
@@ -290,10 +291,7 @@ async fn seed(
                     .await
                     .expect("read")
                     .expect("user");
-                svc.store()
-                    .enable_totp(u.id, step, 0)
-                    .await
-                    .expect("enable");
+                store.enable_totp(u.id, step, 0).await.expect("enable");
                 if let Some(app_id) = app_id {
                     // What `otpstatus` records (valid for its 5 minutes).
                     svc.store()

@@ -111,18 +111,6 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets a pending (not yet confirmed) secret. True if there was
     /// one; an enabled secret is left alone (see [`Store::disable_totp`]).
     async fn clear_pending_secret(&self, user_id: i64) -> Result<bool, StoreError>;
-    /// Atomically turns the pending secret into the enabled one, records
-    /// `step` as the last accepted step and moves the cut-off (see
-    /// [`Store::revoke_all_tokens`]). False if there was no pending secret.
-    async fn enable_totp(
-        &self,
-        user_id: i64,
-        step: i64,
-        valid_after: i64,
-    ) -> Result<bool, StoreError>;
-    /// Atomically records `step` as accepted if it is later than the last
-    /// accepted one and 2FA is on. False means replay (or 2FA off).
-    async fn accept_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError>;
     /// Turns 2FA off: deletes the secrets, the last step and the recovery
     /// codes, and moves the cut-off. False if 2FA was not on.
     async fn disable_totp(&self, user_id: i64, valid_after: i64) -> Result<bool, StoreError>;
@@ -136,8 +124,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// The user's unused recovery codes.
     async fn recovery_codes(&self, user_id: i64) -> Result<Vec<RecoveryCodeRecord>, StoreError>;
-    /// Deletes one code; true only for the one caller that deleted it.
-    async fn consume_recovery_code(&self, code_id: i64) -> Result<bool, StoreError>;
 
     /// Records a second-factor success in ONE transaction: the proof's
     /// conditional write (accept a later TOTP step, enable the pending

@@ -14,6 +14,8 @@ mod rows;
 mod sql;
 pub mod sqlite;
 mod statements;
+#[cfg(feature = "test-support")]
+mod test_support;
 
 use std::sync::Arc;
 
@@ -21,6 +23,8 @@ use otpgate_core::{Store, StoreError};
 
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
+#[cfg(feature = "test-support")]
+pub use test_support::TestStore;
 
 /// How to reach the database, from the configuration.
 #[derive(Debug, Clone)]
@@ -51,4 +55,17 @@ pub async fn open(options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> 
 /// Runs the migrations only (the `otpgate migrate` command).
 pub async fn migrate(options: &StoreOptions) -> Result<(), StoreError> {
     open(options).await.map(|_| ())
+}
+
+/// [`open`] for the tests and the bench: the store with the operations
+/// only they use ([`TestStore`]).
+#[cfg(feature = "test-support")]
+pub async fn open_for_tests(options: &StoreOptions) -> Result<Arc<dyn TestStore>, StoreError> {
+    let url = options.url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PostgresStore::open(url, &options.postgres).await?;
+        return Ok(Arc::new(store));
+    }
+    let store = SqliteStore::open(url, &options.sqlite).await?;
+    Ok(Arc::new(store))
 }

@@ -181,12 +181,6 @@ macro_rules! store_for {
             fn clear_pending_secret(user_id: i64) -> bool = Feed changed(sql!(
                 "UPDATE users SET totp_state = 0, totp_secret = NULL WHERE id = $1 AND totp_state = 1"))
                 [user_id];
-            fn enable_totp(user_id: i64, step: i64, valid_after: i64) -> bool
-                = Feed changed(ENABLE_PENDING) [step, valid_after, user_id];
-            fn accept_totp_step(user_id: i64, step: i64) -> bool = Feed changed(ACCEPT_STEP)
-                [step, user_id];
-            fn consume_recovery_code(code_id: i64) -> bool = Write changed(sql!(
-                "DELETE FROM recovery_codes WHERE id = $1")) [code_id];
             fn recovery_codes(user_id: i64) -> Vec<RecoveryCodeRecord> = Read all(sql!(
                 "SELECT id, code_hash FROM recovery_codes WHERE user_id = $1 ORDER BY id")) [user_id];
             // Failure counters.
@@ -399,6 +393,18 @@ macro_rules! store_for {
                 self.batch(Mode::Write, steps).await.map(drop)
             }
         }
+        }
+        generate! { #[cfg(feature = "test-support")] $T: $crate::test_support::TestStore;
+        statements {
+            fn enable_totp(user_id: i64, step: i64, valid_after: i64) -> bool
+                = Feed changed(ENABLE_PENDING) [step, valid_after, user_id];
+            fn accept_totp_step(user_id: i64, step: i64) -> bool = Feed changed(ACCEPT_STEP)
+                [step, user_id];
+            fn consume_recovery_code(code_id: i64) -> bool = Write changed(sql!(
+                "DELETE FROM recovery_codes WHERE id = $1")) [code_id];
+        }
+        by_hand {}
+        written_once {}
         }
     }; };
 }
