@@ -171,7 +171,7 @@ pub struct OtpStatusUse {
     pub now: i64,
 }
 
-/// How a second-factor write ended ([`crate::Store::complete_second_factor`]).
+/// How a second-factor write ended ([`crate::store::SecondFactorStore::complete_second_factor`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondFactorWrite {
     /// The proof won; everything asked for was written.
@@ -191,7 +191,7 @@ pub enum SecondFactorWrite {
 }
 
 /// How a second-factor success write treats the user's OTP failure
-/// counter ([`crate::Store::complete_second_factor`]).
+/// counter ([`crate::store::SecondFactorStore::complete_second_factor`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtpCounter {
     /// The attempt reserved its place on the counter beforehand: a success
@@ -208,7 +208,7 @@ pub enum OtpCounter {
     },
 }
 
-/// What reserving an attempt found ([`crate::Store::reserve_attempt`]).
+/// What reserving an attempt found ([`crate::store::ThrottleStore::reserve_attempt`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
     /// The attempt is counted and may be evaluated.
@@ -547,7 +547,7 @@ pub struct LegacyGrant {
     pub expires_at: i64,
 }
 
-/// How many users are in one 2FA state ([`crate::Store::two_factor_census`]).
+/// How many users are in one 2FA state ([`crate::store::UserStore::two_factor_census`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TwoFactorGroup {
     /// Whether their 2FA is on.
@@ -571,7 +571,7 @@ pub struct UserLiveState {
     pub require_two_factor: Option<bool>,
 }
 
-/// The answer of [`crate::store::Store::live_state`]: one batched read for
+/// The answer of [`crate::store::TokenStore::live_state`]: one batched read for
 /// every logged-in socket of an instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveState {
@@ -603,7 +603,7 @@ pub struct AuditRecord {
     pub app: Option<String>,
 }
 
-/// Which audit records [`crate::store::Store::audit_records`] returns.
+/// Which audit records [`crate::store::AuditStore::audit_records`] returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
     /// Only this username's records.

@@ -74,21 +74,21 @@ pub(crate) const USERS_BY_PHONE: &Sql = sql!(concat!(
 /// and `written_once` methods as they are.
 macro_rules! generate {
     ($(#[$attr:meta])* $T:ty: $Trait:path;
-     statements { $(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty
-         = $mode:ident $kind:ident($sql:expr) [$($val:expr),* $(,)?];)* }
-     by_hand { $(fn $hname:ident($($harg:ident: $hty:ty),*) -> $hret:ty;)* }
-     written_once { $($item:item)* }
+     $(statements { $(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty
+         = $mode:ident $kind:ident($sql:expr) [$($val:expr),* $(,)?];)* })?
+     $(by_hand { $(fn $hname:ident($($harg:ident: $hty:ty),*) -> $hret:ty;)* })?
+     $(written_once { $($item:item)* })?
     ) => {
         $(#[$attr])*
         #[async_trait::async_trait]
         impl $Trait for $T {
-            $(async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError> {
+            $($(async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError> {
                 Exec::$kind(self, Mode::$mode, $sql, [$(Value::from($val)),*]).await
-            })*
-            $(async fn $hname(&self, $($harg: $hty),*) -> Result<$hret, StoreError> {
+            })*)?
+            $($(async fn $hname(&self, $($harg: $hty),*) -> Result<$hret, StoreError> {
                 <$T>::$hname(self, $($harg),*).await
-            })*
-            $($item)*
+            })*)?
+            $($($item)*)?
         }
     };
 }
@@ -106,13 +106,16 @@ macro_rules! store_for {
         };
         use otpgate_core::config::ThrottlePolicy;
         use otpgate_core::store::ChangeStamp;
-        use otpgate_core::{Store, StoreError};
+        use otpgate_core::StoreError;
+        use otpgate_core::store::{
+            ApplicationStore, AuditStore, LegacyStore, OutOfBandStore, PersistentTokenStore,
+            SecondFactorStore, ThrottleStore, TokenStore, UserStore,
+        };
         use $crate::rows::{application_columns, audit_columns, persistent_columns, user_columns};
         use $crate::sql::{Exec, Mode, Step, Value, move_cutoff, sql};
         use $crate::statements::*;
-        generate! { $T: Store;
+        generate! { $T: UserStore;
         statements {
-            // Users.
             fn create_user(u: &NewUser) -> User = Feed one(sql!(concat!(
                 "INSERT INTO users (username, display_name, email, phone, external_id, role, \
                  password_hash, tokens_valid_after, created_at, backend) \
@@ -148,7 +151,24 @@ macro_rules! store_for {
                 sql!("UPDATE users SET upstream_session = $1 WHERE id = $2")) [sealed, user_id];
             fn two_factor_census() -> Vec<TwoFactorGroup> = Scan all(sql!(
                 "SELECT totp_state = 2, require_two_factor, COUNT(*) FROM users GROUP BY 1, 2")) [];
-            // Tokens.
+        }
+        written_once {
+            async fn ping(&self) -> Result<(), StoreError> {
+                // SQLite: through the writer (ready means writes can be committed).
+                self.one::<i64, 0>(Mode::Write, sql!("SELECT 1"), []).await.map(drop)
+            }
+
+            async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+                let n = self.batch(Mode::Feed, vec![
+                    Step::new(sql!("DELETE FROM users WHERE id = $1"), vec![user_id.into()]),
+                    Step::new(CLEAR_OTP_THROTTLE, vec![user_id.to_string().into()]),
+                ]).await?;
+                Ok(n.first() == Some(&1))
+            }
+        }
+        }
+        generate! { $T: TokenStore;
+        statements {
             fn token_state(username: &str, jti: &str) -> Option<TokenState> = Read opt(sql!(concat!(
                 "SELECT ", user_columns!(), ", EXISTS (SELECT 1 FROM revoked_tokens r \
                  WHERE r.jti = $1) FROM users WHERE username = $2"))) [jti, username];
@@ -171,10 +191,29 @@ macro_rules! store_for {
                    OR EXISTS (SELECT 1 FROM legacy_grants g WHERE g.user_id = u.id \
                      AND g.expires_at > $2 AND g.issued_at >= u.tokens_valid_after)))"))
                 [user_id, now];
-            fn persistent_tokens(user_id: i64) -> Vec<PersistentToken> = Read all(sql!(concat!(
-                "SELECT ", persistent_columns!(), " FROM persistent_tokens \
-                 WHERE user_id = $1 ORDER BY audience"))) [user_id];
-            // Second factor.
+        }
+        by_hand {
+            fn live_state(user_ids: &[i64], jtis: &[String], grant_hashes: &[String], now: i64)
+                -> LiveState;
+        }
+        written_once {
+            fn change_stamp(&self) -> Option<ChangeStamp> {
+                self.stamp()
+            }
+
+            async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+                let n = self.batch(Mode::Feed, vec![
+                    Step::new(sql!("DELETE FROM revoked_tokens WHERE expires_at < $1"), vec![now.into()]),
+                    Step::new(sql!("DELETE FROM throttles WHERE locked_until < $1 AND last_failure < $2"),
+                        vec![now.into(), (now - 24 * 3600).into()]),
+                    Step::new(sql!("DELETE FROM login_tokens WHERE expires_at < $1"), vec![now.into()]),
+                ]).await?;
+                Ok(n.iter().sum())
+            }
+        }
+        }
+        generate! { $T: SecondFactorStore;
+        statements {
             fn set_pending_secret(user_id: i64, sealed: &[u8]) -> bool = Feed changed(sql!(
                 "UPDATE users SET totp_state = 1, totp_secret = $1 WHERE id = $2 AND totp_state = 0"))
                 [sealed, user_id];
@@ -183,7 +222,43 @@ macro_rules! store_for {
                 [user_id];
             fn recovery_codes(user_id: i64) -> Vec<RecoveryCodeRecord> = Read all(sql!(
                 "SELECT id, code_hash FROM recovery_codes WHERE user_id = $1 ORDER BY id")) [user_id];
-            // Failure counters.
+        }
+        by_hand {
+            fn complete_second_factor(user_id: i64, proof: SecondFactorProof,
+                revoke: Option<&RevokeToken>, otp_status: Option<OtpStatusUse>,
+                otp_counter: OtpCounter) -> SecondFactorWrite;
+        }
+        written_once {
+            async fn disable_totp(&self, user_id: i64, valid_after: i64) -> Result<bool, StoreError> {
+                // The UPDATE locks the user row (PostgreSQL) until commit, so
+                // a concurrent replace_recovery_codes runs wholly before or after.
+                let n = self.batch(Mode::Feed, vec![
+                    Step::guard(sql!(concat!("UPDATE users SET totp_state = 0, totp_secret = NULL, \
+                        totp_last_step = NULL, ", move_cutoff!("$1"), " WHERE id = $2 AND totp_state = 2")),
+                        vec![valid_after.into(), user_id.into()]),
+                    Step::new(DELETE_RECOVERY_CODES, vec![user_id.into()]),
+                ]).await?;
+                Ok(n.first() == Some(&1))
+            }
+
+            async fn replace_recovery_codes(&self, user_id: i64, hashes: &[String])
+                -> Result<bool, StoreError> {
+                // backend-specific guard: FOR UPDATE keeps disable_totp (and
+                // another replacement) out until this transaction ends;
+                // SQLite's one writer does that by itself.
+                let mut steps = vec![
+                    Step::guard(sql!(pg: "SELECT 1 FROM users WHERE id = $1 AND totp_state = 2 FOR UPDATE",
+                        sqlite: "SELECT 1 FROM users WHERE id = ?1 AND totp_state = 2"),
+                        vec![user_id.into()]),
+                    Step::new(DELETE_RECOVERY_CODES, vec![user_id.into()]),
+                ];
+                steps.extend(hashes.iter().map(|h| Step::new(ADD_RECOVERY_CODE, vec![user_id.into(), h.into()])));
+                Ok(self.batch(Mode::Write, steps).await?.first() == Some(&1))
+            }
+        }
+        }
+        generate! { $T: ThrottleStore;
+        statements {
             fn throttle(kind: ThrottleKind, key: &str) -> Option<ThrottleState> = Read opt(THROTTLE)
                 [kind.as_str(), key];
             // Gives one attempt back; the lock goes when the count falls
@@ -195,7 +270,14 @@ macro_rules! store_for {
                 [i64::from(max_failures), kind.as_str(), key];
             fn clear_throttle(kind: ThrottleKind, key: &str) -> () = Write done(sql!(
                 "DELETE FROM throttles WHERE kind = $1 AND key = $2")) [kind.as_str(), key];
-            // Applications.
+        }
+        by_hand {
+            fn reserve_attempt(kind: ThrottleKind, key: &str, now: i64, policy: &ThrottlePolicy)
+                -> Reservation;
+        }
+        }
+        generate! { $T: ApplicationStore;
+        statements {
             fn create_application(a: &NewApplication) -> Application = Write one(sql!(concat!(
                 "INSERT INTO applications (name, key_id, secret_hash, created_at) \
                  VALUES ($1, $2, $3, $4) RETURNING ", application_columns!())))
@@ -208,7 +290,31 @@ macro_rules! store_for {
                 "SELECT ", application_columns!(), " FROM applications ORDER BY name"))) [];
             fn delete_application(name: &str) -> bool = Write changed(sql!(
                 "DELETE FROM applications WHERE name = $1")) [name];
-            // Out-of-band codes, MFA sessions, OTP status, outbox.
+        }
+        written_once {
+            async fn users_by_contact(&self, field: ContactField, value: &str)
+                -> Result<Vec<User>, StoreError> {
+                let (sql, value) = match field {
+                    ContactField::Email => (sql!(concat!("SELECT ", user_columns!(),
+                        " FROM users WHERE lower(email) = lower($1) ORDER BY id LIMIT 2")),
+                        value.trim().to_owned()),
+                    ContactField::Phone => {
+                        let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+                        if digits.is_empty() {
+                            return Ok(Vec::new());
+                        }
+                        (USERS_BY_PHONE, digits)
+                    }
+                    ContactField::ExternalId => (sql!(concat!("SELECT ", user_columns!(),
+                        " FROM users WHERE external_id = $1 ORDER BY id LIMIT 2")),
+                        value.trim().to_owned()),
+                };
+                self.all(Mode::Read, sql, [value.into()]).await
+            }
+        }
+        }
+        generate! { $T: OutOfBandStore;
+        statements {
             fn put_oob_code(c: &NewOobCode) -> () = Write done(sql!(
                 "INSERT INTO oob_codes (user_id, binding, code_hash, attempts, created_at, \
                  expires_at) VALUES ($1, $2, $3, 0, $4, $5) \
@@ -255,93 +361,8 @@ macro_rules! store_for {
                  o.expires_at FROM outbox o JOIN users u ON u.id = o.user_id \
                  WHERE o.expires_at > $1 AND ($2 IS NULL OR o.user_id = $2) ORDER BY o.id"))
                 [now, user_id];
-            // Legacy challenges and grants.
-            fn create_legacy_nonce(n: &LegacyNonce) -> () = Write done(sql!(
-                "INSERT INTO legacy_nonces (token_hash, nonce, user_id, issued_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)"))
-                [&n.token_hash, &n.nonce, n.user_id, n.issued_at, n.expires_at];
-            fn legacy_grant(token_hash: &str) -> Option<LegacyGrant> = Read opt(sql!(
-                "SELECT token_hash, user_id, issued_at, expires_at FROM legacy_grants \
-                 WHERE token_hash = $1")) [token_hash];
-            fn delete_legacy_grant(token_hash: &str) -> bool = Write changed(sql!(
-                "DELETE FROM legacy_grants WHERE token_hash = $1")) [token_hash];
-            // Audit. The newest `limit` matching rows, returned oldest first.
-            fn audit_records(q: &AuditQuery) -> Vec<AuditRecord> = Scan all(sql!(concat!(
-                "SELECT ", audit_columns!(), " FROM (SELECT id, ", audit_columns!(),
-                " FROM audit_log WHERE ($1 IS NULL OR username = $1) AND at_ms >= $2 \
-                 ORDER BY at_ms DESC, id DESC LIMIT $3) AS newest ORDER BY at_ms, id")))
-                [&q.username, q.since_ms.unwrap_or(i64::MIN), i64::from(q.limit)];
-            fn purge_audit(before_ms: i64) -> u64 = Write affected(sql!(
-                "DELETE FROM audit_log WHERE at_ms < $1")) [before_ms];
-        }
-        by_hand {
-            fn complete_second_factor(user_id: i64, proof: SecondFactorProof,
-                revoke: Option<&RevokeToken>, otp_status: Option<OtpStatusUse>,
-                otp_counter: OtpCounter) -> SecondFactorWrite;
-            fn reserve_attempt(kind: ThrottleKind, key: &str, now: i64, policy: &ThrottlePolicy)
-                -> Reservation;
-            fn redeem_legacy_nonce(token_hash: &str, now: i64, grant_expires_at: i64)
-                -> Option<LegacyGrant>;
-            fn live_state(user_ids: &[i64], jtis: &[String], grant_hashes: &[String], now: i64)
-                -> LiveState;
-            fn replace_persistent_token(token: &PersistentToken) -> Option<PersistentToken>;
-            fn remove_persistent_token(user_id: i64, audience: &str) -> Option<PersistentToken>;
         }
         written_once {
-            async fn ping(&self) -> Result<(), StoreError> {
-                // SQLite: through the writer (ready means writes can be committed).
-                self.one::<i64, 0>(Mode::Write, sql!("SELECT 1"), []).await.map(drop)
-            }
-
-            fn change_stamp(&self) -> Option<ChangeStamp> {
-                self.stamp()
-            }
-
-            async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
-                let n = self.batch(Mode::Feed, vec![
-                    Step::new(sql!("DELETE FROM users WHERE id = $1"), vec![user_id.into()]),
-                    Step::new(CLEAR_OTP_THROTTLE, vec![user_id.to_string().into()]),
-                ]).await?;
-                Ok(n.first() == Some(&1))
-            }
-
-            async fn disable_totp(&self, user_id: i64, valid_after: i64) -> Result<bool, StoreError> {
-                // The UPDATE locks the user row (PostgreSQL) until commit, so
-                // a concurrent replace_recovery_codes runs wholly before or after.
-                let n = self.batch(Mode::Feed, vec![
-                    Step::guard(sql!(concat!("UPDATE users SET totp_state = 0, totp_secret = NULL, \
-                        totp_last_step = NULL, ", move_cutoff!("$1"), " WHERE id = $2 AND totp_state = 2")),
-                        vec![valid_after.into(), user_id.into()]),
-                    Step::new(DELETE_RECOVERY_CODES, vec![user_id.into()]),
-                ]).await?;
-                Ok(n.first() == Some(&1))
-            }
-
-            async fn replace_recovery_codes(&self, user_id: i64, hashes: &[String])
-                -> Result<bool, StoreError> {
-                // backend-specific guard: FOR UPDATE keeps disable_totp (and
-                // another replacement) out until this transaction ends;
-                // SQLite's one writer does that by itself.
-                let mut steps = vec![
-                    Step::guard(sql!(pg: "SELECT 1 FROM users WHERE id = $1 AND totp_state = 2 FOR UPDATE",
-                        sqlite: "SELECT 1 FROM users WHERE id = ?1 AND totp_state = 2"),
-                        vec![user_id.into()]),
-                    Step::new(DELETE_RECOVERY_CODES, vec![user_id.into()]),
-                ];
-                steps.extend(hashes.iter().map(|h| Step::new(ADD_RECOVERY_CODE, vec![user_id.into(), h.into()])));
-                Ok(self.batch(Mode::Write, steps).await?.first() == Some(&1))
-            }
-
-            async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
-                let n = self.batch(Mode::Feed, vec![
-                    Step::new(sql!("DELETE FROM revoked_tokens WHERE expires_at < $1"), vec![now.into()]),
-                    Step::new(sql!("DELETE FROM throttles WHERE locked_until < $1 AND last_failure < $2"),
-                        vec![now.into(), (now - 24 * 3600).into()]),
-                    Step::new(sql!("DELETE FROM login_tokens WHERE expires_at < $1"), vec![now.into()]),
-                ]).await?;
-                Ok(n.iter().sum())
-            }
-
             async fn purge_expired_oob(&self, now: i64) -> Result<u64, StoreError> {
                 let steps = [
                     sql!("DELETE FROM oob_codes WHERE expires_at <= $1"),
@@ -351,7 +372,25 @@ macro_rules! store_for {
                 ].map(|s| Step::new(s, vec![now.into()]));
                 Ok(self.batch(Mode::Write, steps.into()).await?.iter().sum())
             }
-
+        }
+        }
+        generate! { $T: LegacyStore;
+        statements {
+            fn create_legacy_nonce(n: &LegacyNonce) -> () = Write done(sql!(
+                "INSERT INTO legacy_nonces (token_hash, nonce, user_id, issued_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)"))
+                [&n.token_hash, &n.nonce, n.user_id, n.issued_at, n.expires_at];
+            fn legacy_grant(token_hash: &str) -> Option<LegacyGrant> = Read opt(sql!(
+                "SELECT token_hash, user_id, issued_at, expires_at FROM legacy_grants \
+                 WHERE token_hash = $1")) [token_hash];
+            fn delete_legacy_grant(token_hash: &str) -> bool = Write changed(sql!(
+                "DELETE FROM legacy_grants WHERE token_hash = $1")) [token_hash];
+        }
+        by_hand {
+            fn redeem_legacy_nonce(token_hash: &str, now: i64, grant_expires_at: i64)
+                -> Option<LegacyGrant>;
+        }
+        written_once {
             async fn purge_expired_legacy(&self, now: i64) -> Result<u64, StoreError> {
                 let steps = [
                     sql!("DELETE FROM legacy_nonces WHERE expires_at <= $1"),
@@ -359,27 +398,20 @@ macro_rules! store_for {
                 ].map(|s| Step::new(s, vec![now.into()]));
                 Ok(self.batch(Mode::Write, steps.into()).await?.iter().sum())
             }
-
-            async fn users_by_contact(&self, field: ContactField, value: &str)
-                -> Result<Vec<User>, StoreError> {
-                let (sql, value) = match field {
-                    ContactField::Email => (sql!(concat!("SELECT ", user_columns!(),
-                        " FROM users WHERE lower(email) = lower($1) ORDER BY id LIMIT 2")),
-                        value.trim().to_owned()),
-                    ContactField::Phone => {
-                        let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-                        if digits.is_empty() {
-                            return Ok(Vec::new());
-                        }
-                        (USERS_BY_PHONE, digits)
-                    }
-                    ContactField::ExternalId => (sql!(concat!("SELECT ", user_columns!(),
-                        " FROM users WHERE external_id = $1 ORDER BY id LIMIT 2")),
-                        value.trim().to_owned()),
-                };
-                self.all(Mode::Read, sql, [value.into()]).await
-            }
-
+        }
+        }
+        generate! { $T: AuditStore;
+        statements {
+            // Audit. The newest `limit` matching rows, returned oldest first.
+            fn audit_records(q: &AuditQuery) -> Vec<AuditRecord> = Scan all(sql!(concat!(
+                "SELECT ", audit_columns!(), " FROM (SELECT id, ", audit_columns!(),
+                " FROM audit_log WHERE ($1 IS NULL OR username = $1) AND at_ms >= $2 \
+                 ORDER BY at_ms DESC, id DESC LIMIT $3) AS newest ORDER BY at_ms, id")))
+                [&q.username, q.since_ms.unwrap_or(i64::MIN), i64::from(q.limit)];
+            fn purge_audit(before_ms: i64) -> u64 = Write affected(sql!(
+                "DELETE FROM audit_log WHERE at_ms < $1")) [before_ms];
+        }
+        written_once {
             async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
                 if records.is_empty() {
                     return Ok(());
@@ -394,6 +426,17 @@ macro_rules! store_for {
             }
         }
         }
+        generate! { $T: PersistentTokenStore;
+        statements {
+            fn persistent_tokens(user_id: i64) -> Vec<PersistentToken> = Read all(sql!(concat!(
+                "SELECT ", persistent_columns!(), " FROM persistent_tokens \
+                 WHERE user_id = $1 ORDER BY audience"))) [user_id];
+        }
+        by_hand {
+            fn replace_persistent_token(token: &PersistentToken) -> Option<PersistentToken>;
+            fn remove_persistent_token(user_id: i64, audience: &str) -> Option<PersistentToken>;
+        }
+        }
         generate! { #[cfg(feature = "test-support")] $T: $crate::test_support::TestStore;
         statements {
             fn enable_totp(user_id: i64, step: i64, valid_after: i64) -> bool
@@ -403,8 +446,6 @@ macro_rules! store_for {
             fn consume_recovery_code(code_id: i64) -> bool = Write changed(sql!(
                 "DELETE FROM recovery_codes WHERE id = $1")) [code_id];
         }
-        by_hand {}
-        written_once {}
         }
     }; };
 }

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use otpgate_core::StoreError;
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     AuditQuery, AuditRecord, Channel, ContactField, LegacyNonce, MfaSession, NewApplication,
@@ -29,7 +30,7 @@ use otpgate_core::model::{
     Reservation, ThrottleKind, TotpState, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
-use otpgate_core::{Store, StoreError};
+use otpgate_core::store::{SecondFactorStore, TokenStore, UserStore};
 use otpgate_store::{
     PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, StoreOptions, TestStore,
 };
