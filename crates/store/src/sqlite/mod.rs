@@ -37,8 +37,8 @@ use crate::migrations;
 use crate::rows::FromRow;
 use crate::sql::{Exec, Mode, Sql, Step, Value};
 use crate::statements::{
-    ACCEPT_STEP, CONSUME_OTP_STATUS, ENABLE_PENDING, PUT_PERSISTENT, REVOKE_JTI, TAKE_PERSISTENT,
-    USE_RECOVERY_CODE,
+    ACCEPT_STEP, CLEAR_OTP_THROTTLE, CONSUME_OTP_STATUS, ENABLE_PENDING, PUT_PERSISTENT,
+    REVOKE_JTI, TAKE_PERSISTENT, USE_RECOVERY_CODE,
 };
 use engine::{Engine, Settings};
 use wal_index::WalIndex;
@@ -353,14 +353,18 @@ impl SqliteStore {
                         r.expires_at
                     ])?;
                 }
-                let locked: Option<i64> = c
-                    .prepare_cached(CLEAR_OTP_THROTTLE_RETURNING)?
-                    .query_row([user_id.to_string()], |r| r.get(0))
-                    .optional()?;
-                if let (OtpCounter::Unreserved { now }, Some(until)) = (otp_counter, locked)
-                    && until > now
-                {
-                    return undo(c, SecondFactorWrite::Locked { until });
+                let key = user_id.to_string();
+                if let OtpCounter::Unreserved { now } = otp_counter {
+                    let locked: Option<i64> = c
+                        .prepare_cached(CLEAR_OTP_THROTTLE_RETURNING)?
+                        .query_row([key], |r| r.get(0))
+                        .optional()?;
+                    if let Some(until) = locked.filter(|u| *u > now) {
+                        return undo(c, SecondFactorWrite::Locked { until });
+                    }
+                } else {
+                    c.prepare_cached(CLEAR_OTP_THROTTLE.sqlite)?
+                        .execute([key])?;
                 }
                 if undoable {
                     c.prepare_cached("RELEASE second_factor")?.execute([])?;
