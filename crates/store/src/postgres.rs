@@ -2,7 +2,7 @@
 //! database.
 //!
 //! Its `Store` methods come from the table both backends share
-//! (`statements.rs`), over [`Exec`]; below are those PostgreSQL does its
+//! (`statements.rs`), over `Exec`; below are those PostgreSQL does its
 //! own way, marked `backend-specific`. Single-use operations are single conditional statements
 //! (PostgreSQL re-checks the `WHERE` of an `UPDATE`/`DELETE` against the
 //! latest row version after waiting for a concurrent writer, so exactly one

@@ -7,11 +7,10 @@
 //! run together in one write job, so they commit or roll back as one.
 //!
 //! Its `Store` methods come from the table both backends share
-//! (`statements.rs`), over [`Exec`]; below are those SQLite does its own
+//! (`statements.rs`), over `Exec`; below are those SQLite does its own
 //! way, marked `backend-specific`. Statements run through rusqlite on
-//! [`engine::Engine`]: point reads
-//! inline with cached prepared statements, writes group-committed by one
-//! writer thread. The schema is migrated once at open ([`migrate`]: the
+//! [`engine::Engine`]: point reads inline with cached prepared
+//! statements, writes group-committed by one writer thread. The schema is migrated once at open ([`migrate`]: the
 //! embedded migrations, recorded in the `_sqlx_migrations` table that
 //! earlier versions' sqlx migrator kept).
 
