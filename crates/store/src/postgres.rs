@@ -17,8 +17,8 @@ use std::time::Duration;
 use otpgate_core::StoreError;
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
-    LegacyGrant, LiveState, OtpCounter, OtpStatusUse, PersistentToken, Reservation, RevokeToken,
-    SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, UserLiveState,
+    LegacyGrant, LiveState, OtpCounter, OtpStatusUse, Reservation, RevokeToken, SecondFactorProof,
+    SecondFactorWrite, ThrottleKind, ThrottleState, UserLiveState,
 };
 use otpgate_core::store::ChangeStamp;
 use sqlx::postgres::{
@@ -32,7 +32,7 @@ use crate::migrations;
 use crate::pg_feed::Feed;
 use crate::rows::FromRow;
 use crate::sql::{Exec, Mode, Sql, Step, Value};
-use crate::statements::{PUT_PERSISTENT, REVOKE_JTI, TAKE_PERSISTENT, THROTTLE};
+use crate::statements::THROTTLE;
 
 /// Reserves one attempt in ONE conditional statement: refused (no row)
 /// while locked; otherwise the count goes up (restarting an expired
@@ -281,15 +281,23 @@ impl Exec for PostgresStore {
         Ok(done.rows_affected())
     }
 
-    async fn batch(&self, mode: Mode, steps: Vec<Step>) -> Result<Vec<u64>, StoreError> {
+    async fn batch_fetch<T: FromRow>(
+        &self,
+        mode: Mode,
+        steps: Vec<Step>,
+    ) -> Result<(Vec<u64>, Option<T>), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map)?;
-        let mut out = Vec::with_capacity(steps.len());
+        let (mut out, mut row) = (Vec::with_capacity(steps.len()), None);
         for step in &steps {
-            let n = query(step.sql, &step.args)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?
-                .rows_affected();
+            // A query's count is the rows it returned (its command tag).
+            let n = if step.fetch {
+                let fetched = query(step.sql, &step.args).fetch_optional(&mut *tx);
+                row = fetched.await.map_err(map)?;
+                u64::from(row.is_some())
+            } else {
+                let done = query(step.sql, &step.args).execute(&mut *tx).await;
+                done.map_err(map)?.rows_affected()
+            };
             out.push(n);
             if step.guard && n == 0 {
                 break;
@@ -297,7 +305,8 @@ impl Exec for PostgresStore {
         }
         tx.commit().await.map_err(map)?;
         self.after(mode).await;
-        Ok(out)
+        let row = row.as_ref().map(T::from_row).transpose().map_err(map)?;
+        Ok((out, row))
     }
 
     fn stamp(&self) -> Option<ChangeStamp> {
@@ -497,75 +506,4 @@ impl PostgresStore {
         }
         Ok(out)
     }
-
-    // backend-specific: the user's row lock orders concurrent calls for one
-    // user: each sees the token the previous one wrote (READ COMMITTED reads
-    // afresh per statement), so exactly one stays unrevoked. SQLite's one
-    // writer orders them by itself.
-    pub(crate) async fn replace_persistent_token(
-        &self,
-        token: &PersistentToken,
-    ) -> Result<Option<PersistentToken>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map)?;
-        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-            .bind(token.user_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map)?;
-        let old = take_persistent(&mut tx, token.user_id, &token.audience).await?;
-        let t = token;
-        let args = [
-            t.user_id.into(),
-            (&t.audience).into(),
-            (&t.jti).into(),
-            t.issued_at.into(),
-            t.expires_at.into(),
-        ];
-        query(PUT_PERSISTENT, &args)
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
-        tx.commit().await.map_err(map)?;
-        self.feed.changed().await;
-        Ok(old)
-    }
-
-    // backend-specific: see replace_persistent_token.
-    pub(crate) async fn remove_persistent_token(
-        &self,
-        user_id: i64,
-        audience: &str,
-    ) -> Result<Option<PersistentToken>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map)?;
-        let old = take_persistent(&mut tx, user_id, audience).await?;
-        tx.commit().await.map_err(map)?;
-        self.feed.changed().await;
-        Ok(old)
-    }
-}
-
-/// Deletes the user's persistent token for `audience` and revokes its id,
-/// inside the caller's transaction; returns it.
-async fn take_persistent(
-    tx: &mut PgConnection,
-    user_id: i64,
-    audience: &str,
-) -> Result<Option<PersistentToken>, StoreError> {
-    let old = query(TAKE_PERSISTENT, &[user_id.into(), audience.into()])
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map)?
-        .map(|r| PersistentToken::from_row(&r))
-        .transpose()
-        .map_err(map)?;
-    if let Some(o) = &old {
-        query(
-            REVOKE_JTI,
-            &[(&o.jti).into(), o.user_id.into(), o.expires_at.into()],
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(map)?;
-    }
-    Ok(old)
 }

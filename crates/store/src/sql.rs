@@ -152,6 +152,8 @@ pub(crate) struct Step {
     /// When this statement changes no row (a query: returns none), the
     /// batch stops here (what ran before stays).
     pub guard: bool,
+    /// The statement's first row is what [`Exec::batch_fetch`] returns.
+    pub fetch: bool,
 }
 
 impl Step {
@@ -161,12 +163,20 @@ impl Step {
             sql,
             args,
             guard: false,
+            fetch: false,
         }
     }
 
     pub(crate) fn guard(sql: &'static Sql, args: Vec<Value<'_>>) -> Self {
         Self {
             guard: true,
+            ..Self::new(sql, args)
+        }
+    }
+
+    pub(crate) fn fetch(sql: &'static Sql, args: Vec<Value<'_>>) -> Self {
+        Self {
+            fetch: true,
             ..Self::new(sql, args)
         }
     }
@@ -200,15 +210,25 @@ pub(crate) trait Exec: Sync {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Runs the steps in order in one transaction (see [`Step::guard`]);
-    /// the rows each changed.
+    /// the rows each changed (or returned), and the first row of the
+    /// [`Step::fetch`] step.
+    fn batch_fetch<T: FromRow>(
+        &self,
+        mode: Mode,
+        steps: Vec<Step>,
+    ) -> impl Future<Output = Result<(Vec<u64>, Option<T>), StoreError>> + Send;
+
+    /// `Store::change_stamp` of this backend.
+    fn stamp(&self) -> Option<ChangeStamp>;
+
+    /// [`Exec::batch_fetch`] for the counts only.
     fn batch(
         &self,
         mode: Mode,
         steps: Vec<Step>,
-    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
-
-    /// `Store::change_stamp` of this backend.
-    fn stamp(&self) -> Option<ChangeStamp>;
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send {
+        async move { Ok(self.batch_fetch::<i64>(mode, steps).await?.0) }
+    }
 
     /// The row the statement always returns.
     fn one<T: FromRow, const N: usize>(

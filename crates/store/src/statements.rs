@@ -16,7 +16,7 @@
 //! `rows.rs` if it returns a new type).
 
 use crate::rows::{persistent_columns, user_columns};
-use crate::sql::{Sql, move_cutoff, sql};
+use crate::sql::{Sql, Step, move_cutoff, sql};
 
 /// Records `step` as the last accepted one if it is later (2FA on).
 pub(crate) const ACCEPT_STEP: &Sql = sql!(
@@ -51,6 +51,11 @@ pub(crate) const TAKE_PERSISTENT: &Sql = sql!(concat!(
     "DELETE FROM persistent_tokens WHERE user_id = $1 AND audience = $2 RETURNING ",
     persistent_columns!()
 ));
+/// Revokes the id of the user's persistent token for an audience.
+pub(crate) const REVOKE_PERSISTENT: &Sql = sql!(
+    "INSERT INTO revoked_tokens (jti, user_id, expires_at) SELECT jti, user_id, expires_at \
+     FROM persistent_tokens WHERE user_id = $1 AND audience = $2 ON CONFLICT (jti) DO NOTHING"
+);
 /// Records a persistent token.
 pub(crate) const PUT_PERSISTENT: &Sql = sql!(
     "INSERT INTO persistent_tokens (user_id, audience, jti, issued_at, expires_at) \
@@ -69,6 +74,23 @@ pub(crate) const USERS_BY_PHONE: &Sql = sql!(concat!(
     " FROM users WHERE replace(replace(replace(replace(replace(replace(\
      phone, '+', ''), ' ', ''), '-', ''), '.', ''), '(', ''), ')', '') = $1 ORDER BY id LIMIT 2"
 ));
+
+/// The steps that forget the user's persistent token for `audience` and
+/// revoke its id, the last returning it. The user's row lock (PostgreSQL)
+/// orders concurrent calls for one user: each sees the token the previous
+/// one wrote (READ COMMITTED reads afresh per statement), so exactly one
+/// stays unrevoked; SQLite's one writer orders them by itself.
+pub(crate) fn take_persistent(user_id: i64, audience: &str) -> Vec<Step> {
+    vec![
+        Step::new(
+            sql!(pg: "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+                sqlite: "SELECT 1 FROM users WHERE id = ?1"),
+            vec![user_id.into()],
+        ),
+        Step::new(REVOKE_PERSISTENT, vec![user_id.into(), audience.into()]),
+        Step::fetch(TAKE_PERSISTENT, vec![user_id.into(), audience.into()]),
+    ]
+}
 
 /// Expands one table into `impl $Trait for $T`: `statements` lines,
 /// `by_hand` methods forwarded to `$T`'s inherent method of the same name,
@@ -440,9 +462,19 @@ macro_rules! store_for {
             "SELECT ", persistent_columns!(), " FROM persistent_tokens \
              WHERE user_id = $1 ORDER BY audience"))) [user_id];
     }
-    by_hand {
-        fn replace_persistent_token(token: &PersistentToken) -> Option<PersistentToken>;
-        fn remove_persistent_token(user_id: i64, audience: &str) -> Option<PersistentToken>;
+    written_once {
+        async fn replace_persistent_token(&self, t: &PersistentToken)
+            -> Result<Option<PersistentToken>, StoreError> {
+            let mut steps = take_persistent(t.user_id, &t.audience);
+            steps.push(Step::new(PUT_PERSISTENT, vec![t.user_id.into(), (&t.audience).into(),
+                (&t.jti).into(), t.issued_at.into(), t.expires_at.into()]));
+            Ok(self.batch_fetch(Mode::Feed, steps).await?.1)
+        }
+
+        async fn remove_persistent_token(&self, user_id: i64, audience: &str)
+            -> Result<Option<PersistentToken>, StoreError> {
+            Ok(self.batch_fetch(Mode::Feed, take_persistent(user_id, audience)).await?.1)
+        }
     }
     }
     generate! { #[cfg(feature = "test-support")] $T: $crate::test_support::TestStore;

@@ -25,8 +25,8 @@ use std::time::Duration;
 use otpgate_core::StoreError;
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
-    LegacyGrant, LiveState, OtpCounter, OtpStatusUse, PersistentToken, Reservation, RevokeToken,
-    SecondFactorProof, SecondFactorWrite, ThrottleKind, UserLiveState,
+    LegacyGrant, LiveState, OtpCounter, OtpStatusUse, Reservation, RevokeToken, SecondFactorProof,
+    SecondFactorWrite, ThrottleKind, UserLiveState,
 };
 use otpgate_core::store::ChangeStamp;
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
@@ -36,8 +36,8 @@ use crate::migrations;
 use crate::rows::FromRow;
 use crate::sql::{Exec, Mode, Sql, Step, Value};
 use crate::statements::{
-    ACCEPT_STEP, CLEAR_OTP_THROTTLE, CONSUME_OTP_STATUS, ENABLE_PENDING, PUT_PERSISTENT,
-    REVOKE_JTI, TAKE_PERSISTENT, USE_RECOVERY_CODE,
+    ACCEPT_STEP, CLEAR_OTP_THROTTLE, CONSUME_OTP_STATUS, ENABLE_PENDING, REVOKE_JTI,
+    USE_RECOVERY_CODE,
 };
 use engine::{Engine, Settings};
 use wal_index::WalIndex;
@@ -261,16 +261,23 @@ impl Exec for SqliteStore {
         .await
     }
 
-    async fn batch(&self, _mode: Mode, steps: Vec<Step>) -> Result<Vec<u64>, StoreError> {
+    async fn batch_fetch<T: FromRow>(
+        &self,
+        _mode: Mode,
+        steps: Vec<Step>,
+    ) -> Result<(Vec<u64>, Option<T>), StoreError> {
         // One job on the one writer: the steps commit or roll back as one.
         self.engine
             .write(move |c| {
-                let mut out = Vec::with_capacity(steps.len());
+                let (mut out, mut row) = (Vec::with_capacity(steps.len()), None);
                 for step in &steps {
                     let mut stmt = c.prepare_cached(step.sql.sqlite)?;
                     let args = params_from_iter(&step.args);
                     // A query (a guard reading rows) counts the rows it returns.
-                    let n = if stmt.readonly() {
+                    let n = if step.fetch {
+                        row = stmt.query_row(args, |r| T::from_row(r)).optional()?;
+                        usize::from(row.is_some())
+                    } else if stmt.readonly() {
                         stmt.query(args)?.mapped(|_| Ok(())).count()
                     } else {
                         stmt.execute(args)?
@@ -280,7 +287,7 @@ impl Exec for SqliteStore {
                         break;
                     }
                 }
-                Ok(out)
+                Ok((out, row))
             })
             .await
     }
@@ -517,60 +524,8 @@ impl SqliteStore {
         })
         .await
     }
-
-    // backend-specific: one writer job orders concurrent calls here;
-    // PostgreSQL takes the user's row lock first.
-    pub(crate) async fn replace_persistent_token(
-        &self,
-        token: &PersistentToken,
-    ) -> Result<Option<PersistentToken>, StoreError> {
-        let t = token.clone();
-        self.engine
-            .write(move |c| {
-                let old = take_persistent(c, t.user_id, &t.audience)?;
-                c.prepare_cached(PUT_PERSISTENT.sqlite)?.execute(params![
-                    t.user_id,
-                    t.audience,
-                    t.jti,
-                    t.issued_at,
-                    t.expires_at
-                ])?;
-                Ok(old)
-            })
-            .await
-    }
-
-    // backend-specific: see replace_persistent_token.
-    pub(crate) async fn remove_persistent_token(
-        &self,
-        user_id: i64,
-        audience: &str,
-    ) -> Result<Option<PersistentToken>, StoreError> {
-        let audience = audience.to_owned();
-        self.engine
-            .write(move |c| take_persistent(c, user_id, &audience))
-            .await
-    }
 }
 
 /// Forgets the user's OTP counter, returning when it was locked until.
 const CLEAR_OTP_THROTTLE_RETURNING: &str =
     "DELETE FROM throttles WHERE kind = 'otp' AND key = ? RETURNING locked_until";
-
-/// Deletes the user's persistent token for `audience` and revokes its id
-/// (inside the caller's write job); returns it.
-fn take_persistent(
-    c: &Connection,
-    user_id: i64,
-    audience: &str,
-) -> rusqlite::Result<Option<PersistentToken>> {
-    let old = c
-        .prepare_cached(TAKE_PERSISTENT.sqlite)?
-        .query_row(params![user_id, audience], |r| PersistentToken::from_row(r))
-        .optional()?;
-    if let Some(o) = &old {
-        c.prepare_cached(REVOKE_JTI.sqlite)?
-            .execute(params![o.jti, o.user_id, o.expires_at])?;
-    }
-    Ok(old)
-}
