@@ -11,7 +11,8 @@ use otpgate_core::{Store, StoreError};
 pub trait TestStore: Store {
     /// Atomically turns the pending secret into the enabled one, records
     /// `step` as the last accepted step and moves the cut-off (see
-    /// [`otpgate_core::store::TokenStore::revoke_all_tokens`]). False if there was no pending secret.
+    /// [`otpgate_core::store::TokenStore::revoke_all_tokens`]). False if
+    /// there was no pending secret.
     async fn enable_totp(
         &self,
         user_id: i64,

@@ -10,9 +10,10 @@
 //! (`statements.rs`), over `Exec`; below are those SQLite does its own
 //! way, marked `backend-specific`. Statements run through rusqlite on
 //! [`engine::Engine`]: point reads inline with cached prepared
-//! statements, writes group-committed by one writer thread. The schema is migrated once at open ([`migrate`]: the
-//! embedded migrations, recorded in the `_sqlx_migrations` table that
-//! earlier versions' sqlx migrator kept).
+//! statements, writes group-committed by one writer thread. The schema is
+//! migrated once at open ([`migrate`]: the embedded migrations, recorded
+//! in the `_sqlx_migrations` table that earlier versions' sqlx migrator
+//! kept).
 
 mod engine;
 mod migrate;
