@@ -279,7 +279,8 @@ impl Exec for SqliteStore {
                         row = stmt.query_row(args, |r| T::from_row(r)).optional()?;
                         usize::from(row.is_some())
                     } else if stmt.readonly() {
-                        stmt.query(args)?.mapped(|_| Ok(())).count()
+                        let rows = stmt.query(args)?.mapped(|_| Ok(()));
+                        rows.collect::<rusqlite::Result<Vec<()>>>()?.len()
                     } else {
                         stmt.execute(args)?
                     };
