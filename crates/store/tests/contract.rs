@@ -263,6 +263,7 @@ contract!(
     reservations_admit_exactly_the_threshold_under_concurrency,
     returned_attempts_no_longer_count,
     unreserved_second_factor_success_respects_the_lock,
+    second_factor_outcomes_take_the_same_precedence_in_both_backends,
     purge_removes_only_expired_rows,
     state_survives_reopening,
     legacy_nonce_is_redeemed_once_under_concurrency,
@@ -1276,6 +1277,76 @@ async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn TestStore
             .await
             .expect("t")
             .is_none()
+    );
+}
+
+/// Both backends take a second factor's steps in one order (status,
+/// proof, revocation, counter), so when several things are wrong the
+/// same one is reported, and nothing is written.
+async fn second_factor_outcomes_take_the_same_precedence_in_both_backends(s: Arc<dyn TestStore>) {
+    use otpgate_core::model::{OtpStatusUse, SecondFactorProof, SecondFactorWrite};
+    let u = enabled_user(&s, "alice", 10).await;
+    let key = u.id.to_string();
+    for i in 0..5 {
+        admitted(&s, ThrottleKind::Otp, &key, 1000 + i, &consecutive()).await;
+    }
+    let app = s
+        .create_application(&NewApplication {
+            name: "app".into(),
+            key_id: "kid".into(),
+            secret_hash: "h".into(),
+            created_at: 1,
+        })
+        .await
+        .expect("app");
+    let status = Some(OtpStatusUse {
+        app_id: app.id,
+        now: 1010,
+    });
+    let locked = OtpCounter::Unreserved { now: 1010 };
+    let replayed = SecondFactorProof::TotpStep(10);
+    let outcome = |proof, status| {
+        let s = s.clone();
+        async move {
+            s.complete_second_factor(u.id, proof, None, status, locked)
+                .await
+                .expect("write")
+        }
+    };
+    // No status, a replayed step, a locked counter: the status first.
+    assert_eq!(
+        outcome(replayed, status).await,
+        SecondFactorWrite::StatusGone
+    );
+    s.put_otp_status(&OtpStatusRecord {
+        user_id: u.id,
+        app_id: app.id,
+        end_user_ip: None,
+        expires_at: 2000,
+    })
+    .await
+    .expect("status");
+    // A replayed step and a locked counter: the proof, and the status
+    // it had used up is back.
+    assert_eq!(
+        outcome(replayed, status).await,
+        SecondFactorWrite::ProofLost
+    );
+    assert!(s.otp_status(u.id, app.id, 1010).await.expect("r").is_some());
+    // Only the counter: locked, nothing written.
+    let fresh = SecondFactorProof::TotpStep(11);
+    assert_eq!(
+        outcome(fresh, status).await,
+        SecondFactorWrite::Locked { until: 1034 }
+    );
+    assert!(s.otp_status(u.id, app.id, 1010).await.expect("r").is_some());
+    let alice = s.user_by_name("alice").await.expect("r").expect("u");
+    assert_eq!(alice.totp_last_step, Some(10), "nothing written");
+    assert!(
+        s.throttle(ThrottleKind::Otp, &key)
+            .await
+            .expect("t")
+            .is_some()
     );
 }
 
