@@ -220,9 +220,7 @@ macro_rules! store_for {
             -> LiveState;
     }
     written_once {
-        fn change_stamp(&self) -> Option<ChangeStamp> {
-            self.stamp()
-        }
+        fn change_stamp(&self) -> Option<ChangeStamp> { self.stamp() }
 
         async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
             let n = self.batch(Mode::Feed, vec![
