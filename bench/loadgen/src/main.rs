@@ -220,7 +220,7 @@ async fn seed(
     app_key_out: Option<PathBuf>,
 ) {
     let (keys, _) = KeyFiles::load_or_create(&data_dir).expect("keys");
-    let store = otpgate_store::open(&StoreOptions {
+    let store = otpgate_store::open_for_tests(&StoreOptions {
         url: db,
         // Seeding only: the server measured afterwards runs with its own settings.
         sqlite: SqliteOptions {

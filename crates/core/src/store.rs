@@ -6,6 +6,12 @@
 //! pending secret") and the lockout's "reserve this attempt unless locked"
 //! are single conditional writes: an implementation must make them atomic,
 //! never read-then-write across calls.
+//!
+//! It is the union of one trait per capability (users, tokens, the second
+//! factor, failure counters, applications, out-of-band codes, legacy
+//! grants, audit, persistent tokens), so that each reads on its own;
+//! anything implementing them all is a [`Store`], and `Arc<dyn Store>`
+//! offers every method without importing the capability traits.
 
 use async_trait::async_trait;
 
@@ -19,17 +25,16 @@ use crate::model::{
     ThrottleKind, ThrottleState, TokenState, TwoFactorGroup, User,
 };
 
-/// What [`Store::change_stamp`] returns: opaque, compared for equality.
+/// What [`TokenStore::change_stamp`] returns: opaque, compared for equality.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangeStamp(pub u128);
 
-/// Persistent state of otpgate. Implemented for SQLite and PostgreSQL in
-/// the `otpgate-store` crate; the contract tests there run against both.
+/// Users: accounts, their profile, password and 2FA override; and whether the
+/// database answers.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait UserStore: Send + Sync {
     /// Checks the database answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
-
     /// Creates a user; [`StoreError::Conflict`] if the name is taken.
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
     /// Finds a user by canonical name.
@@ -41,14 +46,13 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a user and everything of theirs; false if absent.
     async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
     /// Replaces the password hash and moves the revocation cut-off (see
-    /// [`Store::revoke_all_tokens`]).
+    /// [`TokenStore::revoke_all_tokens`]).
     async fn set_password(
         &self,
         user_id: i64,
         password_hash: &str,
         valid_after: i64,
     ) -> Result<(), StoreError>;
-
     /// Applies `change` to the user's profile fields in one write (fields
     /// it leaves out keep their value). False if the user does not exist.
     async fn update_profile(
@@ -74,7 +78,13 @@ pub trait Store: Send + Sync + 'static {
     /// Users counted by (2FA on, override), one group per combination
     /// present (`/metrics`).
     async fn two_factor_census(&self) -> Result<Vec<TwoFactorGroup>, StoreError>;
+}
 
+/// Tokens: the token check's one read, revocation, login tokens, the
+/// live-session watcher's batched read, and the change stamp that lets a
+/// token check's answer be reused.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
     /// A value that changes whenever anything is committed to the store,
     /// by this process or any other, read without a query; `None` when the
     /// store cannot tell cheaply (then nothing read from it is reused).
@@ -83,7 +93,6 @@ pub trait Store: Send + Sync + 'static {
     fn change_stamp(&self) -> Option<ChangeStamp> {
         None
     }
-
     /// One read for a token check: the user (by canonical name) and
     /// whether `jti` is revoked. `None` if the user does not exist.
     async fn token_state(
@@ -104,29 +113,50 @@ pub trait Store: Send + Sync + 'static {
     /// issued in the same second as an earlier cut-off is refused too.
     /// Every method that "moves the cut-off" uses this same rule.
     async fn revoke_all_tokens(&self, user_id: i64, valid_after: i64) -> Result<(), StoreError>;
+    /// Records a login token of the user by id and times (API.md §9: so
+    /// that the user's last token going can end the backend's session);
+    /// removed by [`TokenStore::purge_expired`] once expired.
+    async fn record_login_token(
+        &self,
+        user_id: i64,
+        jti: &str,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Whether the user has a token left at `now`, in one read: a recorded
+    /// login token or persistent token that is unexpired, not revoked by
+    /// id and issued at or after the user's cut-off, or an unexpired legacy
+    /// grant issued at or after it. False for an unknown user.
+    async fn has_live_tokens(&self, user_id: i64, now: i64) -> Result<bool, StoreError>;
+    /// One batched read for the live-session watcher: the state of these
+    /// users, which of these token ids are revoked, and which of these
+    /// legacy grants still exist unexpired at `now`. Unknown ids are
+    /// simply absent from the answer.
+    async fn live_state(
+        &self,
+        user_ids: &[i64],
+        jtis: &[String],
+        grant_hashes: &[String],
+        now: i64,
+    ) -> Result<LiveState, StoreError>;
+    /// Deletes what has expired (revoked ids past their expiry, stale
+    /// counters). Returns the number of rows removed.
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+}
 
+/// The second factor: the pending and enabled TOTP secret, recovery codes,
+/// and the one write recording a success.
+#[async_trait]
+pub trait SecondFactorStore: Send + Sync {
     /// Stores a pending secret if the user has neither a pending nor an
     /// enabled one. True if this call stored it.
     async fn set_pending_secret(&self, user_id: i64, sealed: &[u8]) -> Result<bool, StoreError>;
     /// Forgets a pending (not yet confirmed) secret. True if there was
-    /// one; an enabled secret is left alone (see [`Store::disable_totp`]).
+    /// one; an enabled secret is left alone (see [`SecondFactorStore::disable_totp`]).
     async fn clear_pending_secret(&self, user_id: i64) -> Result<bool, StoreError>;
-    /// Atomically turns the pending secret into the enabled one, records
-    /// `step` as the last accepted step and moves the cut-off (see
-    /// [`Store::revoke_all_tokens`]). False if there was no pending secret.
-    async fn enable_totp(
-        &self,
-        user_id: i64,
-        step: i64,
-        valid_after: i64,
-    ) -> Result<bool, StoreError>;
-    /// Atomically records `step` as accepted if it is later than the last
-    /// accepted one and 2FA is on. False means replay (or 2FA off).
-    async fn accept_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError>;
     /// Turns 2FA off: deletes the secrets, the last step and the recovery
     /// codes, and moves the cut-off. False if 2FA was not on.
     async fn disable_totp(&self, user_id: i64, valid_after: i64) -> Result<bool, StoreError>;
-
     /// Replaces all recovery codes of a user whose 2FA is on. False if 2FA
     /// is not on (nothing written).
     async fn replace_recovery_codes(
@@ -136,9 +166,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// The user's unused recovery codes.
     async fn recovery_codes(&self, user_id: i64) -> Result<Vec<RecoveryCodeRecord>, StoreError>;
-    /// Deletes one code; true only for the one caller that deleted it.
-    async fn consume_recovery_code(&self, code_id: i64) -> Result<bool, StoreError>;
-
     /// Records a second-factor success in ONE transaction: the proof's
     /// conditional write (accept a later TOTP step, enable the pending
     /// secret, or consume a recovery code); if it wins, also revokes
@@ -158,7 +185,11 @@ pub trait Store: Send + Sync + 'static {
         otp_status: Option<OtpStatusUse>,
         otp_counter: OtpCounter,
     ) -> Result<SecondFactorWrite, StoreError>;
+}
 
+/// Failure counters and lockouts.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
     /// A failure counter, if any.
     async fn throttle(
         &self,
@@ -190,13 +221,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Forgets a failure counter (after a success).
     async fn clear_throttle(&self, kind: ThrottleKind, key: &str) -> Result<(), StoreError>;
+}
 
-    /// Deletes what has expired (revoked ids past their expiry, stale
-    /// counters). Returns the number of rows removed.
-    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
-
-    // --- Applications, out-of-band codes, dialect sessions, outbox. ---
-
+/// Applications (the dialects' API keys) and the users they look up by
+/// contact.
+#[async_trait]
+pub trait ApplicationStore: Send + Sync {
     /// Registers an application; [`StoreError::Conflict`] if the name or
     /// key id is taken.
     async fn create_application(&self, app: &NewApplication) -> Result<Application, StoreError>;
@@ -216,7 +246,11 @@ pub trait Store: Send + Sync + 'static {
         field: ContactField,
         value: &str,
     ) -> Result<Vec<User>, StoreError>;
+}
 
+/// Out-of-band codes, MFA sessions, OTP status records and the outbox.
+#[async_trait]
+pub trait OutOfBandStore: Send + Sync {
     /// Stores a code for `(user_id, binding)`, replacing any earlier one
     /// (with its attempts).
     async fn put_oob_code(&self, code: &NewOobCode) -> Result<(), StoreError>;
@@ -236,7 +270,6 @@ pub trait Store: Send + Sync + 'static {
     async fn consume_oob_code(&self, id: i64, code_hash: &str) -> Result<bool, StoreError>;
     /// Deletes the code of `(user_id, binding)`, if any (a delivery failed).
     async fn delete_oob_code(&self, user_id: i64, binding: &str) -> Result<(), StoreError>;
-
     /// Stores a new MFA session.
     async fn create_mfa_session(&self, session: &MfaSession) -> Result<(), StoreError>;
     /// The MFA session with that id hash, if unexpired at `now`.
@@ -252,7 +285,6 @@ pub trait Store: Send + Sync + 'static {
         device_id: &str,
         now: i64,
     ) -> Result<bool, StoreError>;
-
     /// Records (or renews) that an application asked for a user's OTP
     /// status.
     async fn put_otp_status(&self, record: &OtpStatusRecord) -> Result<(), StoreError>;
@@ -271,7 +303,6 @@ pub trait Store: Send + Sync + 'static {
         app_id: i64,
         now: i64,
     ) -> Result<bool, StoreError>;
-
     /// Keeps a message in the outbox.
     async fn put_outbox_message(&self, message: &NewOutboxMessage) -> Result<(), StoreError>;
     /// The unexpired outbox messages, oldest first; of one user if given.
@@ -283,7 +314,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes expired codes, MFA sessions, status records and outbox
     /// messages. Returns the number of rows removed.
     async fn purge_expired_oob(&self, now: i64) -> Result<u64, StoreError>;
+}
 
+/// The legacy login's challenges and grants.
+#[async_trait]
+pub trait LegacyStore: Send + Sync {
     /// Stores a legacy challenge (legacy login). Its `token_hash` is the
     /// key: it binds user, password and nonce.
     async fn create_legacy_nonce(&self, nonce: &LegacyNonce) -> Result<(), StoreError>;
@@ -304,25 +339,22 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_legacy_grant(&self, token_hash: &str) -> Result<bool, StoreError>;
     /// Deletes expired legacy challenges and grants; returns the rows removed.
     async fn purge_expired_legacy(&self, now: i64) -> Result<u64, StoreError>;
-    /// One batched read for the live-session watcher: the state of these
-    /// users, which of these token ids are revoked, and which of these
-    /// legacy grants still exist unexpired at `now`. Unknown ids are
-    /// simply absent from the answer.
-    async fn live_state(
-        &self,
-        user_ids: &[i64],
-        jtis: &[String],
-        grant_hashes: &[String],
-        now: i64,
-    ) -> Result<LiveState, StoreError>;
+}
 
+/// The audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     /// Appends audit records (one batch, one transaction).
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
     /// The newest `query.limit` records matching `query`, oldest first.
     async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
     /// Deletes audit records older than `before_ms`; returns the rows removed.
     async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
+}
 
+/// Persistent (integration) tokens.
+#[async_trait]
+pub trait PersistentTokenStore: Send + Sync {
     /// Records `token` as its user's persistent token for its audience
     /// and, in the same transaction, revokes the one it replaces (its
     /// `jti` until its expiry), which it returns: at most one per user and
@@ -341,20 +373,38 @@ pub trait Store: Send + Sync + 'static {
     /// The user's recorded persistent tokens, by audience (including ones
     /// since revoked by a cut-off or expired: the caller filters).
     async fn persistent_tokens(&self, user_id: i64) -> Result<Vec<PersistentToken>, StoreError>;
+}
 
-    /// Records a login token of the user by id and times (API.md §9: so
-    /// that the user's last token going can end the backend's session);
-    /// removed by [`Store::purge_expired`] once expired.
-    async fn record_login_token(
-        &self,
-        user_id: i64,
-        jti: &str,
-        issued_at: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
-    /// Whether the user has a token left at `now`, in one read: a recorded
-    /// login token or persistent token that is unexpired, not revoked by
-    /// id and issued at or after the user's cut-off, or an unexpired legacy
-    /// grant issued at or after it. False for an unknown user.
-    async fn has_live_tokens(&self, user_id: i64, now: i64) -> Result<bool, StoreError>;
+/// Persistent state of otpgate: every capability above, as one trait
+/// (`Arc<dyn Store>` is what the service holds). Implemented for SQLite
+/// and PostgreSQL in the `otpgate-store` crate; the contract tests there
+/// run against both. Anything implementing all the capabilities is a
+/// `Store`.
+pub trait Store:
+    UserStore
+    + TokenStore
+    + SecondFactorStore
+    + ThrottleStore
+    + ApplicationStore
+    + OutOfBandStore
+    + LegacyStore
+    + AuditStore
+    + PersistentTokenStore
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: ?Sized
+        + UserStore
+        + TokenStore
+        + SecondFactorStore
+        + ThrottleStore
+        + ApplicationStore
+        + OutOfBandStore
+        + LegacyStore
+        + AuditStore
+        + PersistentTokenStore
+        + 'static
+{
 }

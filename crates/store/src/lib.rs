@@ -10,7 +10,12 @@ mod error;
 mod migrations;
 mod pg_feed;
 pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
+mod statements;
+#[cfg(feature = "test-support")]
+mod test_support;
 
 use std::sync::Arc;
 
@@ -18,6 +23,8 @@ use otpgate_core::{Store, StoreError};
 
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
+#[cfg(feature = "test-support")]
+pub use test_support::TestStore;
 
 /// How to reach the database, from the configuration.
 #[derive(Debug, Clone)]
@@ -36,16 +43,43 @@ pub struct StoreOptions {
 /// A database that cannot be reached gives [`StoreError::Unavailable`]
 /// with a one-line message.
 pub async fn open(options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
-    let url = options.url.trim();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PostgresStore::open(url, &options.postgres).await?;
-        return Ok(Arc::new(store));
-    }
-    let store = SqliteStore::open(url, &options.sqlite).await?;
-    Ok(Arc::new(store))
+    Ok(match open_backend(options).await? {
+        Opened::Sqlite(store) => Arc::new(store),
+        Opened::Postgres(store) => Arc::new(store),
+    })
 }
 
 /// Runs the migrations only (the `otpgate migrate` command).
 pub async fn migrate(options: &StoreOptions) -> Result<(), StoreError> {
     open(options).await.map(|_| ())
+}
+
+/// [`open`] for the tests and the bench: the store with the operations
+/// only they use ([`TestStore`]).
+#[cfg(feature = "test-support")]
+pub async fn open_for_tests(options: &StoreOptions) -> Result<Arc<dyn TestStore>, StoreError> {
+    Ok(match open_backend(options).await? {
+        Opened::Sqlite(store) => Arc::new(store),
+        Opened::Postgres(store) => Arc::new(store),
+    })
+}
+
+/// The backend a URL names, opened.
+enum Opened {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Picks the backend from the URL: `postgres://` or `postgresql://` for
+/// PostgreSQL, anything else for SQLite.
+async fn open_backend(options: &StoreOptions) -> Result<Opened, StoreError> {
+    let url = options.url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Opened::Postgres(
+            PostgresStore::open(url, &options.postgres).await?,
+        ));
+    }
+    Ok(Opened::Sqlite(
+        SqliteStore::open(url, &options.sqlite).await?,
+    ))
 }

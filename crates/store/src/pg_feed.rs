@@ -39,7 +39,7 @@
 //! under another. Nothing has to arrive for the memory to turn off: a
 //! ping has to come back for it to turn on, and to stay on.
 //!
-//! [`Store::change_stamp`]: otpgate_core::Store::change_stamp
+//! [`Store::change_stamp`]: otpgate_core::store::TokenStore::change_stamp
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

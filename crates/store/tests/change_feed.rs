@@ -26,7 +26,8 @@ use otpgate_core::model::Principal;
 use otpgate_core::secret::SecretString;
 use otpgate_core::service::admin::UserSpec;
 use otpgate_core::service::{Access, Caller};
-use otpgate_core::{AuthError, AuthService, ManualClock, Policy, Store};
+use otpgate_core::store::TokenStore;
+use otpgate_core::{AuthError, AuthService, ManualClock, Policy};
 use otpgate_store::{PostgresOptions, PostgresStore};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use otpgate_core::StoreError;
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     AuditQuery, AuditRecord, Channel, ContactField, LegacyNonce, MfaSession, NewApplication,
@@ -29,14 +30,16 @@ use otpgate_core::model::{
     Reservation, ThrottleKind, TotpState, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
-use otpgate_core::{Store, StoreError};
-use otpgate_store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, StoreOptions};
+use otpgate_core::store::{SecondFactorStore, TokenStore, UserStore};
+use otpgate_store::{
+    PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, StoreOptions, TestStore,
+};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 /// A store under test and what must live as long as it (and be cleaned up
 /// after it, even when the test panics).
 struct Backend {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TestStore>,
     _dir: Option<tempfile::TempDir>,
     _db: Option<PgDatabase>,
 }
@@ -260,6 +263,7 @@ contract!(
     reservations_admit_exactly_the_threshold_under_concurrency,
     returned_attempts_no_longer_count,
     unreserved_second_factor_success_respects_the_lock,
+    second_factor_outcomes_take_the_same_precedence_in_both_backends,
     purge_removes_only_expired_rows,
     state_survives_reopening,
     legacy_nonce_is_redeemed_once_under_concurrency,
@@ -287,7 +291,7 @@ contract!(
 
 /// Login tokens, persistent tokens and legacy grants each keep a user
 /// "with tokens" (API.md §9) until expired, revoked by id or cut off.
-async fn a_user_has_live_tokens_until_the_last_one_goes(s: Arc<dyn Store>) {
+async fn a_user_has_live_tokens_until_the_last_one_goes(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
     let live = |id: i64, now: i64| {
@@ -374,7 +378,7 @@ fn persistent(user_id: i64, audience: &str, jti: &str) -> PersistentToken {
     }
 }
 
-async fn a_persistent_token_replaces_and_revokes_the_previous_one(s: Arc<dyn Store>) {
+async fn a_persistent_token_replaces_and_revokes_the_previous_one(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
     let first = persistent(a.id, "phone-island", "j1");
@@ -435,7 +439,7 @@ async fn a_persistent_token_replaces_and_revokes_the_previous_one(s: Arc<dyn Sto
     assert_eq!(s.persistent_tokens(b.id).await.expect("list").len(), 1);
 }
 
-async fn persistent_token_replacement_leaves_one_under_concurrency(s: Arc<dyn Store>) {
+async fn persistent_token_replacement_leaves_one_under_concurrency(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let mut tasks = Vec::new();
     for i in 0..50 {
@@ -475,7 +479,7 @@ async fn persistent_token_replacement_leaves_one_under_concurrency(s: Arc<dyn St
     assert_eq!(unrevoked, 1, "exactly one of the 50 is live");
 }
 
-async fn a_pending_secret_is_cleared_and_an_enabled_one_kept(s: Arc<dyn Store>) {
+async fn a_pending_secret_is_cleared_and_an_enabled_one_kept(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     assert!(!s.clear_pending_secret(a.id).await.expect("nothing pending"));
     s.set_pending_secret(a.id, b"sealed")
@@ -496,7 +500,7 @@ async fn a_pending_secret_is_cleared_and_an_enabled_one_kept(s: Arc<dyn Store>) 
     assert_eq!(u.totp, TotpState::Enabled(b"sealed-2".to_vec()));
 }
 
-async fn profile_fields_change_alone_and_clear(s: Arc<dyn Store>) {
+async fn profile_fields_change_alone_and_clear(s: Arc<dyn TestStore>) {
     use otpgate_core::model::ProfileChange;
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
@@ -544,7 +548,7 @@ async fn profile_fields_change_alone_and_clear(s: Arc<dyn Store>) {
 /// The password backend (API.md §9): a user created by the `nethcti`
 /// backend has no hash and says so on every read; its sealed CTI session
 /// is replaced, read back by the token check's read, and forgotten.
-async fn a_users_backend_and_sealed_upstream_session_are_kept(s: Arc<dyn Store>) {
+async fn a_users_backend_and_sealed_upstream_session_are_kept(s: Arc<dyn TestStore>) {
     let local = s.create_user(&new_user("alice")).await.expect("alice");
     assert_eq!(local.backend, "local");
     assert_eq!(local.upstream_session, None);
@@ -605,7 +609,7 @@ async fn a_users_backend_and_sealed_upstream_session_are_kept(s: Arc<dyn Store>)
 
 /// `user require-2fa`: the override round-trips through every read of a
 /// user, and the census groups users by (2FA on, override).
-async fn the_2fa_requirement_override_is_kept_and_counted(s: Arc<dyn Store>) {
+async fn the_2fa_requirement_override_is_kept_and_counted(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
     s.create_user(&new_user("carol")).await.expect("carol");
@@ -690,7 +694,7 @@ async fn the_2fa_requirement_override_is_kept_and_counted(s: Arc<dyn Store>) {
     assert_eq!(read("alice").await.require_two_factor, None);
 }
 
-async fn users_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
+async fn users_are_created_found_listed_and_deleted(s: Arc<dyn TestStore>) {
     assert_eq!(s.count_users().await.expect("count"), 0);
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.create_user(&new_user("bob")).await.expect("bob");
@@ -718,7 +722,7 @@ async fn users_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
     s.ping().await.expect("ping");
 }
 
-async fn duplicate_username_is_a_conflict(s: Arc<dyn Store>) {
+async fn duplicate_username_is_a_conflict(s: Arc<dyn TestStore>) {
     s.create_user(&new_user("alice")).await.expect("alice");
     let err = s.create_user(&new_user("alice")).await.expect_err("dup");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -727,7 +731,7 @@ async fn duplicate_username_is_a_conflict(s: Arc<dyn Store>) {
 /// Many writes at once (which SQLite commits together in one group),
 /// some of which fail: each failure is reported to its own caller only,
 /// and every write answered OK is there afterwards.
-async fn concurrent_writes_fail_alone_and_all_land(s: Arc<dyn Store>) {
+async fn concurrent_writes_fail_alone_and_all_land(s: Arc<dyn TestStore>) {
     let mut tasks = Vec::new();
     for i in 0..120 {
         let s = s.clone();
@@ -766,7 +770,7 @@ async fn concurrent_writes_fail_alone_and_all_land(s: Arc<dyn Store>) {
     assert_eq!(listed, created);
 }
 
-async fn password_change_moves_the_cutoff_forward_only(s: Arc<dyn Store>) {
+async fn password_change_moves_the_cutoff_forward_only(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.set_password(a.id, "$argon2id$new", 500)
         .await
@@ -793,7 +797,7 @@ async fn password_change_moves_the_cutoff_forward_only(s: Arc<dyn Store>) {
     assert_eq!(u.tokens_valid_after, 600);
 }
 
-async fn token_state_reports_revocation(s: Arc<dyn Store>) {
+async fn token_state_reports_revocation(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let st = s
         .token_state("alice", "j1")
@@ -833,7 +837,7 @@ async fn token_state_reports_revocation(s: Arc<dyn Store>) {
     );
 }
 
-async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn Store>) {
+async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     assert!(!s.enable_totp(a.id, 5, 200).await.expect("nothing pending"));
     assert!(
@@ -888,7 +892,7 @@ async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn Store>) {
     assert!(s.recovery_codes(a.id).await.expect("codes").is_empty());
 }
 
-async fn totp_step_is_accepted_once_under_concurrency(s: Arc<dyn Store>) {
+async fn totp_step_is_accepted_once_under_concurrency(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.set_pending_secret(a.id, b"x").await.expect("pending");
     s.enable_totp(a.id, 1, 0).await.expect("enable");
@@ -908,7 +912,7 @@ async fn totp_step_is_accepted_once_under_concurrency(s: Arc<dyn Store>) {
     assert_eq!(wins, 1);
 }
 
-async fn enabling_happens_once_under_concurrency(s: Arc<dyn Store>) {
+async fn enabling_happens_once_under_concurrency(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.set_pending_secret(a.id, b"x").await.expect("pending");
     let mut tasks = Vec::new();
@@ -925,7 +929,7 @@ async fn enabling_happens_once_under_concurrency(s: Arc<dyn Store>) {
     assert_eq!(wins, 1);
 }
 
-async fn recovery_codes_replace_and_consume_once_under_concurrency(s: Arc<dyn Store>) {
+async fn recovery_codes_replace_and_consume_once_under_concurrency(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.set_pending_secret(a.id, b"x").await.expect("pending");
     s.enable_totp(a.id, 1, 0).await.expect("enable");
@@ -965,7 +969,7 @@ async fn recovery_codes_replace_and_consume_once_under_concurrency(s: Arc<dyn St
     assert_eq!(s.recovery_codes(a.id).await.expect("codes").len(), 4);
 }
 
-async fn recovery_codes_need_2fa_on(s: Arc<dyn Store>) {
+async fn recovery_codes_need_2fa_on(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     assert!(
         !s.replace_recovery_codes(a.id, &["h".into()])
@@ -1004,7 +1008,7 @@ fn counting(window_secs: Option<i64>) -> ThrottlePolicy {
 
 /// Reserves an attempt that must be admitted; returns its count.
 async fn admitted(
-    s: &Arc<dyn Store>,
+    s: &Arc<dyn TestStore>,
     k: ThrottleKind,
     key: &str,
     now: i64,
@@ -1016,7 +1020,7 @@ async fn admitted(
     }
 }
 
-async fn throttle_counts_locks_and_clears(s: Arc<dyn Store>) {
+async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
     let k = ThrottleKind::Otp;
     let p = consecutive();
     assert!(s.throttle(k, "1").await.expect("t").is_none());
@@ -1098,7 +1102,7 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn Store>) {
     assert!(s.throttle(k, "1").await.expect("t").is_none());
 }
 
-async fn throttle_window_restarts_the_count(s: Arc<dyn Store>) {
+async fn throttle_window_restarts_the_count(s: Arc<dyn TestStore>) {
     let k = ThrottleKind::LoginIp;
     let p = counting(Some(600));
     for _ in 0..3 {
@@ -1113,7 +1117,7 @@ async fn throttle_window_restarts_the_count(s: Arc<dyn Store>) {
     assert_eq!(admitted(&s, k, "10.0.0.1", 1601, &p).await, 2, "new window");
 }
 
-async fn throttle_counts_every_concurrent_failure(s: Arc<dyn Store>) {
+async fn throttle_counts_every_concurrent_failure(s: Arc<dyn TestStore>) {
     let mut tasks = Vec::new();
     for _ in 0..40 {
         let s = s.clone();
@@ -1136,7 +1140,7 @@ async fn throttle_counts_every_concurrent_failure(s: Arc<dyn Store>) {
 /// 50 attempts reserved at once: exactly `max_failures` are admitted (the
 /// last of them locking the key), every other one is refused, for a
 /// counter of consecutive failures and for a windowed one.
-async fn reservations_admit_exactly_the_threshold_under_concurrency(s: Arc<dyn Store>) {
+async fn reservations_admit_exactly_the_threshold_under_concurrency(s: Arc<dyn TestStore>) {
     let window = ThrottlePolicy {
         max_failures: 20,
         window_secs: Some(600),
@@ -1185,7 +1189,7 @@ async fn reservations_admit_exactly_the_threshold_under_concurrency(s: Arc<dyn S
 
 /// A returned attempt no longer counts, and the lock it set goes with it;
 /// it never goes below zero.
-async fn returned_attempts_no_longer_count(s: Arc<dyn Store>) {
+async fn returned_attempts_no_longer_count(s: Arc<dyn TestStore>) {
     let k = ThrottleKind::LoginIp;
     let p = ThrottlePolicy {
         max_failures: 3,
@@ -1224,7 +1228,7 @@ async fn returned_attempts_no_longer_count(s: Arc<dyn Store>) {
 /// An unreserved second-factor success (a matching TOTP) is refused while
 /// the user's OTP counter is locked, with nothing written; once the lock
 /// is over it is recorded and forgets the counter.
-async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn Store>) {
+async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn TestStore>) {
     use otpgate_core::model::{RevokeToken, SecondFactorProof, SecondFactorWrite};
     let u = enabled_user(&s, "alice", 10).await;
     let key = u.id.to_string();
@@ -1276,7 +1280,77 @@ async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn Store>) {
     );
 }
 
-async fn purge_removes_only_expired_rows(s: Arc<dyn Store>) {
+/// Both backends take a second factor's steps in one order (status,
+/// proof, revocation, counter), so when several things are wrong the
+/// same one is reported, and nothing is written.
+async fn second_factor_outcomes_take_the_same_precedence_in_both_backends(s: Arc<dyn TestStore>) {
+    use otpgate_core::model::{OtpStatusUse, SecondFactorProof, SecondFactorWrite};
+    let u = enabled_user(&s, "alice", 10).await;
+    let key = u.id.to_string();
+    for i in 0..5 {
+        admitted(&s, ThrottleKind::Otp, &key, 1000 + i, &consecutive()).await;
+    }
+    let app = s
+        .create_application(&NewApplication {
+            name: "app".into(),
+            key_id: "kid".into(),
+            secret_hash: "h".into(),
+            created_at: 1,
+        })
+        .await
+        .expect("app");
+    let status = Some(OtpStatusUse {
+        app_id: app.id,
+        now: 1010,
+    });
+    let locked = OtpCounter::Unreserved { now: 1010 };
+    let replayed = SecondFactorProof::TotpStep(10);
+    let outcome = |proof, status| {
+        let s = s.clone();
+        async move {
+            s.complete_second_factor(u.id, proof, None, status, locked)
+                .await
+                .expect("write")
+        }
+    };
+    // No status, a replayed step, a locked counter: the status first.
+    assert_eq!(
+        outcome(replayed, status).await,
+        SecondFactorWrite::StatusGone
+    );
+    s.put_otp_status(&OtpStatusRecord {
+        user_id: u.id,
+        app_id: app.id,
+        end_user_ip: None,
+        expires_at: 2000,
+    })
+    .await
+    .expect("status");
+    // A replayed step and a locked counter: the proof, and the status
+    // it had used up is back.
+    assert_eq!(
+        outcome(replayed, status).await,
+        SecondFactorWrite::ProofLost
+    );
+    assert!(s.otp_status(u.id, app.id, 1010).await.expect("r").is_some());
+    // Only the counter: locked, nothing written.
+    let fresh = SecondFactorProof::TotpStep(11);
+    assert_eq!(
+        outcome(fresh, status).await,
+        SecondFactorWrite::Locked { until: 1034 }
+    );
+    assert!(s.otp_status(u.id, app.id, 1010).await.expect("r").is_some());
+    let alice = s.user_by_name("alice").await.expect("r").expect("u");
+    assert_eq!(alice.totp_last_step, Some(10), "nothing written");
+    assert!(
+        s.throttle(ThrottleKind::Otp, &key)
+            .await
+            .expect("t")
+            .is_some()
+    );
+}
+
+async fn purge_removes_only_expired_rows(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.revoke_token("old", a.id, 1000).await.expect("r");
     s.revoke_token("new", a.id, 5000).await.expect("r");
@@ -1312,7 +1386,7 @@ async fn purge_removes_only_expired_rows(s: Arc<dyn Store>) {
     );
 }
 
-async fn state_survives_reopening(s: Arc<dyn Store>) {
+async fn state_survives_reopening(s: Arc<dyn TestStore>) {
     // The backend-specific reopen test lives below; here: reads after writes
     // on other connections of the pool see the committed state.
     let a = s.create_user(&new_user("alice")).await.expect("alice");
@@ -1544,7 +1618,11 @@ async fn sqlite_files_are_private_to_the_owner() {
     }
 }
 
-async fn enabled_user(s: &Arc<dyn Store>, name: &str, last_step: i64) -> otpgate_core::model::User {
+async fn enabled_user(
+    s: &Arc<dyn TestStore>,
+    name: &str,
+    last_step: i64,
+) -> otpgate_core::model::User {
     let u = s.create_user(&new_user(name)).await.expect("user");
     s.set_pending_secret(u.id, b"sealed")
         .await
@@ -1553,7 +1631,7 @@ async fn enabled_user(s: &Arc<dyn Store>, name: &str, last_step: i64) -> otpgate
     u
 }
 
-async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
+async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn TestStore>) {
     use otpgate_core::model::{RevokeToken, SecondFactorProof};
     let u = enabled_user(&s, "alice", 10).await;
     let revoke = RevokeToken {
@@ -1696,7 +1774,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn Store>) {
     );
 }
 
-async fn second_factor_success_wins_once_under_concurrency(s: Arc<dyn Store>) {
+async fn second_factor_success_wins_once_under_concurrency(s: Arc<dyn TestStore>) {
     use otpgate_core::model::{RevokeToken, SecondFactorProof};
     let u = enabled_user(&s, "alice", 1).await;
     assert!(
@@ -1762,7 +1840,7 @@ fn session(id_hash: &str, user_id: i64, app_id: i64, device: &str) -> MfaSession
     }
 }
 
-async fn applications_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
+async fn applications_are_created_found_listed_and_deleted(s: Arc<dyn TestStore>) {
     let shop = s.create_application(&new_app("shop")).await.expect("shop");
     assert_eq!(shop.name, "shop");
     assert_eq!(shop.key_id, "id-shop");
@@ -1802,7 +1880,7 @@ async fn applications_are_created_found_listed_and_deleted(s: Arc<dyn Store>) {
     );
 }
 
-async fn users_are_found_by_contact(s: Arc<dyn Store>) {
+async fn users_are_found_by_contact(s: Arc<dyn TestStore>) {
     let mut a = new_user("alice");
     a.email = Some("Alice@Example.org".into());
     a.phone = Some("+1 (876) 743-1754".into());
@@ -1870,7 +1948,7 @@ async fn users_are_found_by_contact(s: Arc<dyn Store>) {
     );
 }
 
-async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn Store>) {
+async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     assert_eq!(
         s.claim_oob_attempt(a.id, "app:1", 100, 5)
@@ -1939,7 +2017,7 @@ async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn Store>) {
     );
 }
 
-async fn oob_attempts_are_bounded_under_concurrency(s: Arc<dyn Store>) {
+async fn oob_attempts_are_bounded_under_concurrency(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.put_oob_code(&oob(a.id, "session:x", "h", 700))
         .await
@@ -1960,7 +2038,7 @@ async fn oob_attempts_are_bounded_under_concurrency(s: Arc<dyn Store>) {
     assert_eq!(claims, 5, "never more than 5 attempts, however concurrent");
 }
 
-async fn oob_code_is_consumed_once_under_concurrency(s: Arc<dyn Store>) {
+async fn oob_code_is_consumed_once_under_concurrency(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.put_oob_code(&oob(a.id, "app:1", "h", 700))
         .await
@@ -1987,7 +2065,7 @@ async fn oob_code_is_consumed_once_under_concurrency(s: Arc<dyn Store>) {
     assert_eq!(wins, 1);
 }
 
-async fn mfa_session_is_used_once_from_its_device_under_concurrency(s: Arc<dyn Store>) {
+async fn mfa_session_is_used_once_from_its_device_under_concurrency(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
     let app = s.create_application(&new_app("shop")).await.expect("app");
@@ -2042,7 +2120,7 @@ async fn mfa_session_is_used_once_from_its_device_under_concurrency(s: Arc<dyn S
 
 /// The Single Connect check: the success and the use of the application's
 /// OTP status are one write; without a live status nothing is written.
-async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<dyn Store>) {
+async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<dyn TestStore>) {
     use otpgate_core::model::{OtpStatusUse, SecondFactorProof, SecondFactorWrite};
     let u = enabled_user(&s, "alice", 10).await;
     let app = s.create_application(&new_app("shop")).await.expect("app");
@@ -2053,7 +2131,7 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
         })
     };
     let step = SecondFactorProof::TotpStep;
-    let last_step = |s: Arc<dyn Store>| async move {
+    let last_step = |s: Arc<dyn TestStore>| async move {
         s.user_by_name("alice")
             .await
             .expect("read")
@@ -2114,7 +2192,7 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
     assert_eq!(last_step(s.clone()).await, Some(11));
 }
 
-async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn Store>) {
+async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let app = s.create_application(&new_app("shop")).await.expect("app");
     assert_eq!(s.otp_status(a.id, app.id, 100).await.expect("none"), None);
@@ -2157,7 +2235,7 @@ async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn Store>) {
     assert_eq!(s.otp_status(a.id, app.id, 100).await.expect("used"), None);
 }
 
-async fn outbox_lists_unexpired_messages_per_user(s: Arc<dyn Store>) {
+async fn outbox_lists_unexpired_messages_per_user(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
     let msg = |user_id, channel, to: &str, code: &str, exp| NewOutboxMessage {
@@ -2204,7 +2282,7 @@ async fn outbox_lists_unexpired_messages_per_user(s: Arc<dyn Store>) {
     assert_eq!(later[0].code.expose(), "333333");
 }
 
-async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn Store>) {
+async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let app = s.create_application(&new_app("shop")).await.expect("app");
     s.put_oob_code(&oob(a.id, "old", "h", 500))
@@ -2251,7 +2329,7 @@ async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn Store>) {
     assert_eq!(s.purge_expired_oob(500).await.expect("again"), 0);
 }
 
-async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn Store>) {
+async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let app = s.create_application(&new_app("shop")).await.expect("app");
     s.create_mfa_session(&session("sid", a.id, app.id, "d"))
@@ -2306,7 +2384,7 @@ fn nonce(hash: &str, user_id: i64, issued_at: i64, expires_at: i64) -> LegacyNon
     }
 }
 
-async fn legacy_nonce_is_redeemed_once_under_concurrency(s: Arc<dyn Store>) {
+async fn legacy_nonce_is_redeemed_once_under_concurrency(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.create_legacy_nonce(&nonce("h1", a.id, 150, 160))
         .await
@@ -2342,7 +2420,7 @@ async fn legacy_nonce_is_redeemed_once_under_concurrency(s: Arc<dyn Store>) {
     assert!(s.legacy_grant("nope").await.expect("read").is_none());
 }
 
-async fn legacy_nonce_expires_and_grants_end(s: Arc<dyn Store>) {
+async fn legacy_nonce_expires_and_grants_end(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.create_legacy_nonce(&nonce("old", a.id, 100, 160))
         .await
@@ -2395,7 +2473,7 @@ async fn legacy_nonce_expires_and_grants_end(s: Arc<dyn Store>) {
     );
 }
 
-async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn Store>) {
+async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
     s.set_pending_secret(b.id, b"x").await.expect("pending");
@@ -2472,7 +2550,7 @@ fn audit(at_ms: i64, event: &str, user: &str) -> AuditRecord {
     }
 }
 
-async fn audit_records_are_appended_filtered_limited_and_purged(s: Arc<dyn Store>) {
+async fn audit_records_are_appended_filtered_limited_and_purged(s: Arc<dyn TestStore>) {
     s.append_audit(&[]).await.expect("empty batch");
     let batch: Vec<AuditRecord> = (0..10)
         .map(|i| {
@@ -2556,7 +2634,7 @@ async fn audit_records_are_appended_filtered_limited_and_purged(s: Arc<dyn Store
     assert_eq!(left.len(), 5);
 }
 
-async fn audit_records_survive_their_user_and_keep_odd_text(s: Arc<dyn Store>) {
+async fn audit_records_survive_their_user_and_keep_odd_text(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let odd = AuditRecord {
         ip: None,
@@ -2578,4 +2656,68 @@ async fn audit_records_survive_their_user_and_keep_odd_text(s: Arc<dyn Store>) {
         .await
         .expect("read");
     assert_eq!(got, [odd]);
+}
+
+/// Tables whose names say they exist in one backend only, on purpose:
+/// migration bookkeeping (kept apart by each migrator) and PostgreSQL's
+/// change feed (migration 0009: SQLite's stamp is its wal-index).
+const NOT_SHARED_TABLES: &[&str] = &["_sqlx_migrations", "change_feed"];
+
+/// Table -> column names.
+type Schema = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
+fn schema_of(pairs: Vec<(String, String)>) -> Schema {
+    let mut schema = Schema::new();
+    for (table, column) in pairs {
+        if !NOT_SHARED_TABLES.contains(&table.as_str()) {
+            schema.entry(table).or_default().insert(column);
+        }
+    }
+    schema
+}
+
+/// The two migration trees build the same tables with the same columns,
+/// so one statement (statements.rs) means the same in both.
+#[tokio::test]
+async fn both_backends_migrate_to_the_same_tables_and_columns() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("otpgate.db");
+    SqliteStore::open(path.to_str().expect("utf8"), &SqliteOptions::default())
+        .await
+        .expect("open sqlite")
+        .close();
+    let conn = rusqlite::Connection::open(&path).expect("open file");
+    let sqlite: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let sqlite = schema_of(sqlite);
+    assert!(sqlite.contains_key("users"), "{sqlite:?}");
+
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let db = PgDatabase::create(&admin_url).await;
+    let store = PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("open postgres");
+    let postgres: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns \
+         WHERE table_schema = current_schema()",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("columns");
+    store.pool().close().await;
+    assert_eq!(
+        sqlite,
+        schema_of(postgres),
+        "SQLite's schema, then PostgreSQL's"
+    );
 }

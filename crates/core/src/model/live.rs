@@ -1,6 +1,6 @@
 //! What the live-session watcher and the 2FA census read in one batch.
 
-/// How many users are in one 2FA state ([`crate::Store::two_factor_census`]).
+/// How many users are in one 2FA state ([`crate::store::UserStore::two_factor_census`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TwoFactorGroup {
     /// Whether their 2FA is on.

@@ -38,7 +38,7 @@ pub struct OtpStatusUse {
     pub now: i64,
 }
 
-/// How a second-factor write ended ([`crate::Store::complete_second_factor`]).
+/// How a second-factor write ended ([`crate::store::SecondFactorStore::complete_second_factor`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondFactorWrite {
     /// The proof won; everything asked for was written.
@@ -65,7 +65,7 @@ impl SecondFactorWrite {
 }
 
 /// How a second-factor success write treats the user's OTP failure
-/// counter ([`crate::Store::complete_second_factor`]).
+/// counter ([`crate::store::SecondFactorStore::complete_second_factor`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtpCounter {
     /// The attempt reserved its place on the counter beforehand: a success

@@ -36,7 +36,7 @@ pub struct ThrottleState {
     pub locked_until: i64,
 }
 
-/// What reserving an attempt found ([`crate::Store::reserve_attempt`]).
+/// What reserving an attempt found ([`crate::store::ThrottleStore::reserve_attempt`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
     /// The attempt is counted and may be evaluated.

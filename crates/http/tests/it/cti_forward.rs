@@ -148,7 +148,7 @@ async fn a_user_without_a_cti_session_gets_upstream_session_expired() {
     let store = SqliteStore::open(db.to_str().unwrap(), &SqliteOptions::default())
         .await
         .unwrap();
-    otpgate_core::store::Store::set_upstream_session(&store, id, None)
+    otpgate_core::store::UserStore::set_upstream_session(&store, id, None)
         .await
         .unwrap();
     assert!(

@@ -4,7 +4,7 @@
 use super::*;
 use crate::migrations::SQLITE;
 use crate::sqlite::{SqliteOptions, SqliteStore};
-use otpgate_core::Store;
+use otpgate_core::store::UserStore;
 
 const SQLX_STORE: &str = include_str!("../../tests/fixtures/sqlx-migrated-store.sql");
 const TIMEOUT: Duration = Duration::from_secs(5);

@@ -15,7 +15,7 @@
 //! header or any read error gives no stamp at all: the caller then reads
 //! the database, which is always the fallback.
 //!
-//! [`Store::change_stamp`]: otpgate_core::Store::change_stamp
+//! [`Store::change_stamp`]: otpgate_core::store::TokenStore::change_stamp
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
