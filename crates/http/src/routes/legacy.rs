@@ -147,12 +147,9 @@ pub async fn logout(
         (status = 429, description = E429, body = ErrorEnvelope, headers(("Retry-After" = String, description = "Seconds to wait"))),
         (status = "default", description = EDEFAULT, body = ErrorEnvelope),
     ))]
-pub async fn me(
-    State(s): State<AppState>,
-    LegacyUser(who): LegacyUser,
-) -> AppResult<Json<ProfileResponse>> {
+pub async fn me(State(s): State<AppState>, LegacyUser(who): LegacyUser) -> AppResult<Response> {
     let profile = s.auth.profile(&who).await?;
-    Ok(Json(profile.into()))
+    Ok(ProfileResponse::of(&profile))
 }
 
 /// Any other `/webrest/...`: forwarded to the upstream application for a

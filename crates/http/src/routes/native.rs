@@ -146,28 +146,29 @@ pub async fn logout(
     Ok(Json(MessageResponse::ok("logged out")))
 }
 
-/// A user's profile, as `/user/me` shows it.
+/// A user's profile, as `/user/me` shows it (borrowed from the core's
+/// [`Profile`]: the answer is written from it, never copied).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProfileData {
-    username: String,
-    display_name: String,
-    email: Option<String>,
-    phone: Option<String>,
+pub struct ProfileData<'a> {
+    username: &'a str,
+    display_name: &'a str,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
     two_factor: bool,
-    role: String,
-    external_id: Option<String>,
+    role: &'a str,
+    external_id: Option<&'a str>,
 }
 
-impl From<Profile> for ProfileData {
-    fn from(p: Profile) -> Self {
+impl<'a> From<&'a Profile> for ProfileData<'a> {
+    fn from(p: &'a Profile) -> Self {
         Self {
-            username: p.username,
-            display_name: p.display_name,
-            email: p.email,
-            phone: p.phone,
+            username: &p.username,
+            display_name: &p.display_name,
+            email: p.email.as_deref(),
+            phone: p.phone.as_deref(),
             two_factor: p.two_factor,
-            role: p.role,
-            external_id: p.external_id,
+            role: &p.role,
+            external_id: p.external_id.as_deref(),
         }
     }
 }
@@ -175,22 +176,25 @@ impl From<Profile> for ProfileData {
 /// The `/user/me` answer (shared with the legacy route): the profile in
 /// `data` and, as the legacy `/user/me` returned it, at the top level too.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProfileResponse {
+pub struct ProfileResponse<'a> {
     code: u16,
     message: &'static str,
-    data: ProfileData,
+    data: ProfileData<'a>,
     #[serde(flatten)]
-    fields: ProfileData,
+    fields: ProfileData<'a>,
 }
 
-impl From<Profile> for ProfileResponse {
-    fn from(p: Profile) -> Self {
-        Self {
+impl ProfileResponse<'_> {
+    /// The answer for `profile`, written while the profile is at hand.
+    pub fn of(profile: &Profile) -> Response {
+        let fields = ProfileData::from(profile);
+        Json(ProfileResponse {
             code: 200,
             message: "user profile",
-            data: p.clone().into(),
-            fields: p.into(),
-        }
+            data: ProfileData::from(profile),
+            fields,
+        })
+        .into_response()
     }
 }
 
@@ -205,12 +209,9 @@ impl From<Profile> for ProfileResponse {
         (status = 404, description = E404, body = ErrorEnvelope),
         (status = "default", description = EDEFAULT, body = ErrorEnvelope),
     ))]
-pub async fn me(
-    State(s): State<AppState>,
-    Verified(who): Verified,
-) -> AppResult<Json<ProfileResponse>> {
+pub async fn me(State(s): State<AppState>, Verified(who): Verified) -> AppResult<Response> {
     let profile = s.auth.profile(&who).await?;
-    Ok(Json(profile.into()))
+    Ok(ProfileResponse::of(&profile))
 }
 
 /// `GET /2fa/status`.
