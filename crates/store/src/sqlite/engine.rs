@@ -46,8 +46,10 @@ const NORMAL_COMMIT_DELAY: Duration = Duration::from_micros(1000);
 /// Below it, groups are still as large as the writes waiting, so the fsync
 /// per commit stays shared (docs/performance.md).
 const GROUP_BUDGET: Duration = Duration::from_millis(5);
-/// Prepared statements kept per connection.
-const STATEMENT_CACHE: usize = 64;
+/// Prepared statements kept per connection: room for every statement of
+/// the table (`statements.rs`, about 70, most of them run by the writer)
+/// and the hand-written ones, so none is evicted and prepared again.
+const STATEMENT_CACHE: usize = 128;
 
 /// Connection settings shared by the writer and the readers.
 #[derive(Debug, Clone)]
