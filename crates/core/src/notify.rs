@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::model::{Channel, NewOutboxMessage};
+use crate::model::{Channel, NewOutboxMessage, UserId};
 use crate::secret::SecretString;
 use crate::store::Store;
 
@@ -21,7 +21,7 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub struct OobMessage {
     /// The recipient's id.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The recipient's username.
     pub username: String,
     /// E-mail or SMS.
@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn the_text_carries_the_code_and_the_lifetime() {
         let m = OobMessage {
-            user_id: 1,
+            user_id: crate::model::UserId::new(1),
             username: "alice".into(),
             channel: Channel::Email,
             to: "alice@example.org".into(),

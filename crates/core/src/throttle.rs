@@ -11,7 +11,7 @@
 
 use crate::config::ThrottlePolicy;
 use crate::error::AuthError;
-use crate::model::{Reservation, ThrottleKind};
+use crate::model::{Reservation, ThrottleKind, UnixTime};
 use crate::store::Store;
 
 /// One failure counter with its rule.
@@ -53,7 +53,7 @@ impl Throttle {
             return Err(throttled(state.locked_until, now));
         }
         match store
-            .reserve_attempt(self.kind, key, now, &self.policy)
+            .reserve_attempt(self.kind, key, UnixTime::new(now), &self.policy)
             .await?
         {
             Reservation::Admitted { locks, .. } => Ok(Reserved { locks }),

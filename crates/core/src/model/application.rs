@@ -1,12 +1,14 @@
 //! Registered applications and the state the application dialects keep
 //! for them (MFA sessions, Single Connect OTP statuses).
 
+use super::ids::{AppId, UserId};
+
 /// A registered application (a caller of the application dialects). Its
 /// API key is `<key_id>.<secret>`; only a SHA-256 of the secret is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Application {
     /// Store-assigned id.
-    pub id: i64,
+    pub id: AppId,
     /// Canonical (lower-case) name; Single Connect's `applicationname`
     /// and Capillary's `brand`.
     pub name: String,
@@ -50,9 +52,9 @@ pub struct MfaSession {
     /// Hex SHA-256 of the session id handed to the client.
     pub id_hash: String,
     /// Whose session.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The application (brand) it was created for.
-    pub app_id: i64,
+    pub app_id: AppId,
     /// The device that created it.
     pub device_id: String,
     /// Creation time.
@@ -66,9 +68,9 @@ pub struct MfaSession {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtpStatusRecord {
     /// The user asked about.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The asking application.
-    pub app_id: i64,
+    pub app_id: AppId,
     /// The end user's IP as the application reported it (for the log).
     pub end_user_ip: Option<String>,
     /// Expiry (unix seconds).

@@ -1,6 +1,8 @@
 //! Out-of-band codes: the channel they travel by, the stored hash, the
 //! claimed attempt and the outbox spool's messages.
 
+use super::ids::{OobCodeId, UserId};
+
 /// How an out-of-band code travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -33,7 +35,7 @@ impl Channel {
 #[derive(Debug, Clone)]
 pub struct NewOobCode {
     /// Whose code.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// What it is for (an application's check, or one MFA session); a new
     /// code for the same user and binding replaces the old one.
     pub binding: String,
@@ -49,7 +51,7 @@ pub struct NewOobCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OobClaim {
     /// Store id of the code.
-    pub id: i64,
+    pub id: OobCodeId,
     /// Its hash.
     pub code_hash: String,
     /// Attempts used, this one included.
@@ -61,7 +63,7 @@ pub struct OobClaim {
 #[derive(Debug, Clone)]
 pub struct NewOutboxMessage {
     /// The recipient user.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// E-mail or SMS.
     pub channel: Channel,
     /// Address or phone number.

@@ -1,6 +1,8 @@
 //! What one second-factor success writes in a single store call: the
 //! proof, the token to revoke, the OTP status to use up, and the outcome.
 
+use super::ids::{AppId, RecoveryCodeId};
+
 /// The proof of a second factor that a successful check records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondFactorProof {
@@ -16,7 +18,7 @@ pub enum SecondFactorProof {
         cutoff: i64,
     },
     /// A recovery code (its store id), consumed.
-    RecoveryCode(i64),
+    RecoveryCode(RecoveryCodeId),
 }
 
 /// A token to revoke in the same write as a second-factor success.
@@ -33,7 +35,7 @@ pub struct RevokeToken {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OtpStatusUse {
     /// The application that asked for the status.
-    pub app_id: i64,
+    pub app_id: AppId,
     /// Now (unix seconds): the status must not have expired.
     pub now: i64,
 }
@@ -86,7 +88,7 @@ pub enum OtpCounter {
 #[derive(Debug, Clone)]
 pub struct RecoveryCodeRecord {
     /// Store id, used to consume it atomically.
-    pub id: i64,
+    pub id: RecoveryCodeId,
     /// Argon2id PHC string of the code.
     pub hash: String,
 }

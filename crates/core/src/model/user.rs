@@ -1,6 +1,8 @@
 //! Users and what changes them: the stored record, its TOTP state, the
 //! profile a user is shown as.
 
+use super::ids::UserId;
+
 use serde::Serialize;
 
 /// Where a user's TOTP enrolment stands. Secrets are sealed (AES-256-GCM)
@@ -26,7 +28,7 @@ impl TotpState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// Store-assigned id.
-    pub id: i64,
+    pub id: UserId,
     /// Canonical (lower-case) username.
     pub username: String,
     /// Name for display.

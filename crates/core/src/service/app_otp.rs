@@ -10,7 +10,7 @@
 //! asked, and proves that. Both run under the one OTP lockout.
 
 use crate::error::AuthError;
-use crate::model::{Application, OtpStatusRecord, OtpStatusUse, User};
+use crate::model::{Application, OtpStatusRecord, OtpStatusUse, UnixTime, User};
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
 use crate::service::oob::{OobBinding, delivery_address};
@@ -103,7 +103,11 @@ impl AuthService {
             return Err(AuthError::OtpStatusRequired);
         };
         let now = self.clock.now_secs();
-        let Some(status) = self.store.otp_status(user.id, app.id, now).await? else {
+        let Some(status) = self
+            .store
+            .otp_status(user.id, app.id, UnixTime::new(now))
+            .await?
+        else {
             self.audit.record_app(
                 AuthEvent::OtpInvalid,
                 &user.username,
@@ -130,7 +134,7 @@ impl AuthService {
                 Ok(()) => {
                     if self
                         .store
-                        .consume_otp_status(user.id, app.id, self.clock.now_secs())
+                        .consume_otp_status(user.id, app.id, self.clock.now())
                         .await?
                     {
                         Ok(())

@@ -117,8 +117,8 @@ impl AuthService {
         if let Some(g) = self.store.legacy_grant(hash).await? {
             return Ok(g);
         }
-        let now = self.clock.now_secs();
-        let until = now + self.policy.token_lifetime_secs;
+        let now = self.clock.now();
+        let until = now.plus_secs(self.policy.token_lifetime_secs);
         if let Some(g) = self.store.redeem_legacy_nonce(hash, now, until).await? {
             return Ok(g);
         }

@@ -165,7 +165,7 @@ impl AuthService {
     ) -> Result<(MfaSession, User), AuthError> {
         check_device(device_id)?;
         let hash = digest::sha256_hex(session_id.trim().as_bytes());
-        let session = self.store.mfa_session(&hash, self.clock.now_secs()).await?;
+        let session = self.store.mfa_session(&hash, self.clock.now()).await?;
         let user = self.user_by_identifier(id).await?;
         match (session, user) {
             (Some(s), Some(u))
@@ -228,7 +228,7 @@ impl AuthService {
                 user.id,
                 app.id,
                 device_id,
-                self.clock.now_secs(),
+                self.clock.now(),
             )
             .await?;
         if !used {

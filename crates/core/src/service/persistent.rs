@@ -11,7 +11,7 @@
 //! reach it as they reach every token of the user.
 
 use crate::error::AuthError;
-use crate::model::{IssuedToken, PersistentToken, Principal};
+use crate::model::{IssuedToken, PersistentToken, Principal, UnixTime, UserId};
 use crate::service::audit::AuthEvent;
 use crate::service::{AuthService, Caller};
 
@@ -167,7 +167,7 @@ impl AuthService {
     /// removed ones; a logout of the token itself revokes it too).
     async fn live_persistent(
         &self,
-        user_id: i64,
+        user_id: UserId,
         valid_after: i64,
     ) -> Result<Vec<LiveToken>, AuthError> {
         let now = self.clock.now_secs();
@@ -184,7 +184,7 @@ impl AuthService {
         } else {
             let jtis: Vec<String> = recorded.iter().map(|t| t.jti.clone()).collect();
             self.store
-                .live_state(&[], &jtis, &[], now)
+                .live_state(&[], &jtis, &[], UnixTime::new(now))
                 .await?
                 .revoked_jtis
         };

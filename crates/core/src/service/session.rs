@@ -2,7 +2,7 @@
 
 use crate::address::AddressKey;
 use crate::error::{AuthError, TokenProblem};
-use crate::model::{IssuedToken, Principal, Profile, User};
+use crate::model::{IssuedToken, Principal, Profile, UnixTime, User};
 use crate::password_backend::Purpose;
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
@@ -203,7 +203,7 @@ impl AuthService {
         // the same name.
         if state.jti_revoked
             || claims.iat < state.user.tokens_valid_after
-            || claims.uid != state.user.id
+            || claims.uid != state.user.id.get()
         {
             return Err(AuthError::Token(TokenProblem::Revoked));
         }
@@ -225,7 +225,7 @@ impl AuthService {
     /// it was the user's last, the backend's session ends too (API.md §9).
     pub async fn logout(&self, who: &Principal, caller: &Caller) -> Result<(), AuthError> {
         self.store
-            .revoke_token(&who.jti, who.user_id, who.expires_at)
+            .revoke_token(&who.jti, who.user_id, UnixTime::new(who.expires_at))
             .await?;
         self.signal_revocation();
         self.audit

@@ -74,7 +74,7 @@ mod tests {
     fn principal(name: &str) -> Principal {
         Principal {
             username: name.into(),
-            user_id: 1,
+            user_id: crate::model::UserId::new(1),
             jti: "j".into(),
             expires_at: 100,
             issued_at: 0,
@@ -83,7 +83,7 @@ mod tests {
             two_factor_setup: false,
             audience: None,
             user: User {
-                id: 1,
+                id: crate::model::UserId::new(1),
                 username: name.into(),
                 display_name: String::new(),
                 email: None,

@@ -8,8 +8,8 @@ use crate::crypto::codes;
 use crate::crypto::totp::{otpauth_url, secret_to_base32};
 use crate::error::{AuthError, TokenProblem};
 use crate::model::{
-    IssuedToken, OtpCounter, OtpStatusUse, Principal, RevokeToken, SecondFactorProof,
-    SecondFactorWrite, TotpState, User,
+    IssuedToken, OtpCounter, OtpStatusUse, Principal, RecoveryCodeId, RevokeToken,
+    SecondFactorProof, SecondFactorWrite, TotpState, User,
 };
 use crate::password_backend::Purpose;
 use crate::secret::SecretString;
@@ -136,7 +136,7 @@ impl AuthService {
                     .map(|step| {
                         let proof = SecondFactorProof::Enable {
                             step,
-                            cutoff: self.cutoff_now(),
+                            cutoff: self.cutoff_now().get(),
                         };
                         (proof, true)
                     })
@@ -295,7 +295,7 @@ impl AuthService {
         &self,
         user: &User,
         code: &str,
-    ) -> Result<Option<i64>, AuthError> {
+    ) -> Result<Option<RecoveryCodeId>, AuthError> {
         if !crate::crypto::totp::is_code_shaped(code) {
             return Ok(None);
         }
@@ -304,7 +304,8 @@ impl AuthService {
             return Ok(None);
         }
         let candidate = SecretString::new(code);
-        let hashes: Vec<(i64, String)> = records.into_iter().map(|r| (r.id, r.hash)).collect();
+        let hashes: Vec<(RecoveryCodeId, String)> =
+            records.into_iter().map(|r| (r.id, r.hash)).collect();
         self.pool
             .run(move |h| {
                 // Check every hash, so the time taken does not tell which.
