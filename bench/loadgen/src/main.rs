@@ -301,7 +301,7 @@ async fn seed(
                             user_id: u.id,
                             app_id,
                             end_user_ip: Some("192.0.2.1".into()),
-                            expires_at: SystemClock.now_secs() + 300,
+                            expires_at: SystemClock.now().plus_secs(300),
                         })
                         .await
                         .expect("otp status");

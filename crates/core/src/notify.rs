@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::model::{Channel, NewOutboxMessage, UserId};
+use crate::model::{Channel, NewOutboxMessage, UnixTime, UserId};
 use crate::secret::SecretString;
 use crate::store::Store;
 
@@ -142,8 +142,8 @@ impl Notifier for OutboxNotifier {
                 channel: m.channel,
                 to: m.to.clone(),
                 code: m.code.clone(),
-                created_at: m.created_at,
-                expires_at: m.expires_at,
+                created_at: UnixTime::new(m.created_at),
+                expires_at: UnixTime::new(m.expires_at),
             })
             .await
             .map_err(|e| NotifyError(format!("outbox: {e}")))

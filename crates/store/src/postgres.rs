@@ -331,11 +331,11 @@ impl PostgresStore {
     ) -> Result<SecondFactorWrite, StoreError> {
         let (kind, step, cutoff, code): (i16, Option<i64>, Option<i64>, Option<i64>) = match proof {
             SecondFactorProof::TotpStep(step) => (0, Some(step), None, None),
-            SecondFactorProof::Enable { step, cutoff } => (1, Some(step), Some(cutoff), None),
+            SecondFactorProof::Enable { step, cutoff } => (1, Some(step), Some(cutoff.get()), None),
             SecondFactorProof::RecoveryCode(id) => (2, None, None, Some(id.get())),
         };
         let unreserved_now = match otp_counter {
-            OtpCounter::Unreserved { now } => Some(now),
+            OtpCounter::Unreserved { now } => Some(now.get()),
             OtpCounter::Reserved => None,
         };
         let outcome = sqlx::query_scalar::<_, i64>(COMPLETE_SECOND_FACTOR)
@@ -345,9 +345,9 @@ impl PostgresStore {
             .bind(cutoff)
             .bind(code)
             .bind(revoke.map(|r| r.jti.as_str()))
-            .bind(revoke.map(|r| r.expires_at))
+            .bind(revoke.map(|r| r.expires_at.get()))
             .bind(otp_status.map(|s| s.app_id.get()))
-            .bind(otp_status.map(|s| s.now))
+            .bind(otp_status.map(|s| s.now.get()))
             .bind(unreserved_now)
             .fetch_one(&self.pool)
             .await;
@@ -368,7 +368,9 @@ impl PostgresStore {
                 let until = db.message().trim().parse::<i64>().map_err(|_| {
                     StoreError::Other("complete_second_factor: lock without its end".into())
                 })?;
-                Ok(SecondFactorWrite::Locked { until })
+                Ok(SecondFactorWrite::Locked {
+                    until: UnixTime::new(until),
+                })
             }
             Err(e) => Err(map(e)),
         }
@@ -383,7 +385,6 @@ impl PostgresStore {
         now: UnixTime,
         policy: &ThrottlePolicy,
     ) -> Result<Reservation, StoreError> {
-        let now = now.get();
         let max = i64::from(policy.max_failures);
         // Lock lengths by doublings past the threshold (0..=30), as the
         // policy computes them, so the statement needs no arithmetic of its
@@ -401,7 +402,7 @@ impl PostgresStore {
             let row = sqlx::query(RESERVE_ATTEMPT)
                 .bind(kind.as_str())
                 .bind(key)
-                .bind(now)
+                .bind(now.get())
                 .bind(policy.window_secs.unwrap_or(0))
                 .bind(max)
                 .bind(&lengths)

@@ -438,7 +438,7 @@ macro_rules! store_for {
             "SELECT ", audit_columns!(), " FROM (SELECT id, ", audit_columns!(),
             " FROM audit_log WHERE ($1 IS NULL OR username = $1) AND at_ms >= $2 \
              ORDER BY at_ms DESC, id DESC LIMIT $3) AS newest ORDER BY at_ms, id")))
-            [&q.username, q.since_ms.unwrap_or(i64::MIN), i64::from(q.limit)];
+            [&q.username, q.since_ms.unwrap_or(UnixMillis::new(i64::MIN)), i64::from(q.limit)];
         fn purge_audit(before_ms: UnixMillis) -> u64 = Write affected(sql!(
             "DELETE FROM audit_log WHERE at_ms < $1")) [before_ms];
     }

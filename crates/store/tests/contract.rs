@@ -216,8 +216,8 @@ fn new_user(name: &str) -> NewUser {
         role: "user".into(),
         password_hash: "$argon2id$fake".into(),
         backend: "local".into(),
-        tokens_valid_after: 100,
-        created_at: 99,
+        tokens_valid_after: t(100),
+        created_at: t(99),
     }
 }
 
@@ -384,8 +384,8 @@ fn persistent(user_id: UserId, audience: &str, jti: &str) -> PersistentToken {
         user_id,
         audience: audience.into(),
         jti: jti.into(),
-        issued_at: 1_000,
-        expires_at: 9_000,
+        issued_at: t(1_000),
+        expires_at: t(9_000),
     }
 }
 
@@ -499,7 +499,7 @@ async fn a_pending_secret_is_cleared_and_an_enabled_one_kept(s: Arc<dyn TestStor
     assert!(s.clear_pending_secret(a.id).await.expect("cleared"));
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(u.totp, TotpState::Off);
-    assert_eq!(u.tokens_valid_after, 100, "tokens are not touched");
+    assert_eq!(u.tokens_valid_after.get(), 100, "tokens are not touched");
     assert!(!s.clear_pending_secret(a.id).await.expect("once"));
     // An enabled secret is not "pending": it stays.
     s.set_pending_secret(a.id, b"sealed-2")
@@ -713,7 +713,7 @@ async fn users_are_created_found_listed_and_deleted(s: Arc<dyn TestStore>) {
     assert_eq!(a.display_name, "ALICE");
     assert_eq!(a.email.as_deref(), Some("alice@example.org"));
     assert_eq!(a.totp, TotpState::Off);
-    assert_eq!(a.tokens_valid_after, 100);
+    assert_eq!(a.tokens_valid_after.get(), 100);
     let found = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(found.id, a.id);
     assert!(s.user_by_name("carol").await.expect("find").is_none());
@@ -788,13 +788,14 @@ async fn password_change_moves_the_cutoff_forward_only(s: Arc<dyn TestStore>) {
         .expect("set");
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(u.password_hash, "$argon2id$new");
-    assert_eq!(u.tokens_valid_after, 500);
+    assert_eq!(u.tokens_valid_after.get(), 500);
     s.revoke_all_tokens(a.id, t(400))
         .await
         .expect("older cutoff");
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(
-        u.tokens_valid_after, 501,
+        u.tokens_valid_after.get(),
+        501,
         "never moves back, always moves past the last cut-off"
     );
     s.revoke_all_tokens(a.id, t(501))
@@ -802,14 +803,15 @@ async fn password_change_moves_the_cutoff_forward_only(s: Arc<dyn TestStore>) {
         .expect("same cutoff again");
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(
-        u.tokens_valid_after, 502,
+        u.tokens_valid_after.get(),
+        502,
         "a second revocation in the same instant still revokes"
     );
     s.revoke_all_tokens(a.id, t(600))
         .await
         .expect("newer cutoff");
     let u = s.user_by_name("alice").await.expect("find").expect("some");
-    assert_eq!(u.tokens_valid_after, 600);
+    assert_eq!(u.tokens_valid_after.get(), 600);
 }
 
 async fn token_state_reports_revocation(s: Arc<dyn TestStore>) {
@@ -825,7 +827,7 @@ async fn token_state_reports_revocation(s: Arc<dyn TestStore>) {
     );
     assert!(!st.jti_revoked);
     assert!(!st.user.totp.is_enabled());
-    assert_eq!(st.user.tokens_valid_after, 100);
+    assert_eq!(st.user.tokens_valid_after.get(), 100);
     s.revoke_token("j1", a.id, t(10_000)).await.expect("revoke");
     s.revoke_token("j1", a.id, t(10_000))
         .await
@@ -876,7 +878,7 @@ async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn TestStore>) {
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(u.totp, TotpState::Enabled(b"sealed-1".to_vec()));
     assert_eq!(u.totp_last_step, Some(10));
-    assert_eq!(u.tokens_valid_after, 200);
+    assert_eq!(u.tokens_valid_after.get(), 200);
     assert!(
         s.token_state("alice", "x")
             .await
@@ -905,7 +907,8 @@ async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn TestStore>) {
     assert_eq!(u.totp, TotpState::Off);
     assert_eq!(u.totp_last_step, None);
     assert_eq!(
-        u.tokens_valid_after, 300,
+        u.tokens_valid_after.get(),
+        300,
         "a refused disable writes nothing"
     );
     assert!(s.recovery_codes(a.id).await.expect("codes").is_empty());
@@ -1063,11 +1066,11 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
         }
     );
     let st = s.throttle(k, "1").await.expect("t").expect("some");
-    assert_eq!((st.failures, st.locked_until), (5, 1035));
+    assert_eq!((st.failures, st.locked_until.get()), (5, 1035));
     // Locked: refused, nothing counted.
     assert_eq!(
         s.reserve_attempt(k, "1", t(1034), &p).await.expect("r"),
-        Reservation::Locked { until: 1035 }
+        Reservation::Locked { until: t(1035) }
     );
     assert_eq!(
         s.throttle(k, "1").await.expect("t").expect("some").failures,
@@ -1088,7 +1091,7 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
             .expect("t")
             .expect("some")
             .locked_until,
-        1095
+        t(1095)
     );
     let mut now = 1095;
     for _ in 0..10 {
@@ -1098,7 +1101,8 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
             .await
             .expect("t")
             .expect("some")
-            .locked_until;
+            .locked_until
+            .get();
     }
     let st = s.throttle(k, "1").await.expect("t").expect("some");
     assert_eq!(st.failures, 16);
@@ -1109,7 +1113,7 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
             .expect("t")
             .expect("some")
             .locked_until,
-        now + 900,
+        t(now + 900),
         "capped"
     );
     assert!(
@@ -1190,7 +1194,7 @@ async fn reservations_admit_exactly_the_threshold_under_concurrency(s: Arc<dyn T
                     locking += usize::from(locks);
                 }
                 Reservation::Locked { until } => {
-                    assert_eq!(until, 1000 + policy.base_secs);
+                    assert_eq!(until, UnixTime::new(1000 + policy.base_secs));
                     refused += 1;
                 }
             }
@@ -1203,7 +1207,7 @@ async fn reservations_admit_exactly_the_threshold_under_concurrency(s: Arc<dyn T
         let st = s.throttle(kind, key).await.expect("t").expect("some");
         assert_eq!(
             (st.failures, st.locked_until),
-            (max, 1000 + policy.base_secs)
+            (max, t(1000 + policy.base_secs))
         );
     }
 }
@@ -1225,11 +1229,11 @@ async fn returned_attempts_no_longer_count(s: Arc<dyn TestStore>) {
         s.reserve_attempt(k, "10.0.0.1", t(1001), &p)
             .await
             .expect("r"),
-        Reservation::Locked { until: 1600 }
+        Reservation::Locked { until } if until == t(1600)
     ));
     s.return_attempt(k, "10.0.0.1", 3).await.expect("return");
     let st = s.throttle(k, "10.0.0.1").await.expect("t").expect("some");
-    assert_eq!((st.failures, st.locked_until), (2, 0));
+    assert_eq!((st.failures, st.locked_until.get()), (2, 0));
     assert_eq!(admitted(&s, k, "10.0.0.1", 1002, &p).await, 3);
     for _ in 0..5 {
         s.return_attempt(k, "10.0.0.1", 3).await.expect("return");
@@ -1260,7 +1264,7 @@ async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn TestStore
     }
     let revoke = RevokeToken {
         jti: "pre-otp".into(),
-        expires_at: 9999,
+        expires_at: t(9999),
     };
     assert_eq!(
         s.complete_second_factor(
@@ -1268,11 +1272,11 @@ async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn TestStore
             SecondFactorProof::TotpStep(11),
             Some(&revoke),
             None,
-            OtpCounter::Unreserved { now: 1010 }
+            OtpCounter::Unreserved { now: t(1010) }
         )
         .await
         .expect("locked"),
-        SecondFactorWrite::Locked { until: 1034 }
+        SecondFactorWrite::Locked { until: t(1034) }
     );
     let alice = s.user_by_name("alice").await.expect("r").expect("u");
     assert_eq!(alice.totp_last_step, Some(10), "nothing written");
@@ -1289,7 +1293,7 @@ async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn TestStore
             SecondFactorProof::TotpStep(11),
             Some(&revoke),
             None,
-            OtpCounter::Unreserved { now: 1034 }
+            OtpCounter::Unreserved { now: t(1034) }
         )
         .await
         .expect("after the lock"),
@@ -1318,15 +1322,15 @@ async fn second_factor_outcomes_take_the_same_precedence_in_both_backends(s: Arc
             name: "app".into(),
             key_id: "kid".into(),
             secret_hash: "h".into(),
-            created_at: 1,
+            created_at: t(1),
         })
         .await
         .expect("app");
     let status = Some(OtpStatusUse {
         app_id: app.id,
-        now: 1010,
+        now: t(1010),
     });
-    let locked = OtpCounter::Unreserved { now: 1010 };
+    let locked = OtpCounter::Unreserved { now: t(1010) };
     let replayed = SecondFactorProof::TotpStep(10);
     let outcome = |proof, status| {
         let s = s.clone();
@@ -1345,7 +1349,7 @@ async fn second_factor_outcomes_take_the_same_precedence_in_both_backends(s: Arc
         user_id: u.id,
         app_id: app.id,
         end_user_ip: None,
-        expires_at: 2000,
+        expires_at: t(2000),
     })
     .await
     .expect("status");
@@ -1365,7 +1369,7 @@ async fn second_factor_outcomes_take_the_same_precedence_in_both_backends(s: Arc
     let fresh = SecondFactorProof::TotpStep(11);
     assert_eq!(
         outcome(fresh, status).await,
-        SecondFactorWrite::Locked { until: 1034 }
+        SecondFactorWrite::Locked { until: t(1034) }
     );
     assert!(
         s.otp_status(u.id, app.id, t(1010))
@@ -1669,7 +1673,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn TestStore>
     let u = enabled_user(&s, "alice", 10).await;
     let revoke = RevokeToken {
         jti: "pre-otp".into(),
-        expires_at: 9999,
+        expires_at: t(9999),
     };
     admitted(&s, ThrottleKind::Otp, &u.id.to_string(), 1, &consecutive()).await;
     // A replayed step loses: nothing is written, not even the revocation.
@@ -1736,7 +1740,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn TestStore>
     let b = s.create_user(&new_user("bob")).await.expect("bob");
     let enable = SecondFactorProof::Enable {
         step: 5,
-        cutoff: 500,
+        cutoff: t(500),
     };
     assert!(
         !s.complete_second_factor(b.id, enable, None, None, OtpCounter::Reserved)
@@ -1755,7 +1759,10 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn TestStore>
     );
     let bob = s.user_by_name("bob").await.expect("r").expect("u");
     assert!(bob.totp.is_enabled());
-    assert_eq!((bob.totp_last_step, bob.tokens_valid_after), (Some(5), 500));
+    assert_eq!(
+        (bob.totp_last_step, bob.tokens_valid_after.get()),
+        (Some(5), 500)
+    );
     assert!(
         !s.complete_second_factor(b.id, enable, None, None, OtpCounter::Reserved)
             .await
@@ -1826,7 +1833,7 @@ async fn second_factor_success_wins_once_under_concurrency(s: Arc<dyn TestStore>
             tasks.push(tokio::spawn(async move {
                 let revoke = RevokeToken {
                     jti: format!("t{i}"),
-                    expires_at: 9999,
+                    expires_at: t(9999),
                 };
                 s.complete_second_factor(u.id, proof, Some(&revoke), None, OtpCounter::Reserved)
                     .await
@@ -1848,7 +1855,7 @@ fn new_app(name: &str) -> NewApplication {
         name: name.into(),
         key_id: format!("id-{name}"),
         secret_hash: format!("hash-{name}"),
-        created_at: 50,
+        created_at: t(50),
     }
 }
 
@@ -1857,8 +1864,8 @@ fn oob(user_id: UserId, binding: &str, hash: &str, expires_at: i64) -> NewOobCod
         user_id,
         binding: binding.into(),
         code_hash: hash.into(),
-        created_at: 100,
-        expires_at,
+        created_at: t(100),
+        expires_at: t(expires_at),
     }
 }
 
@@ -1868,8 +1875,8 @@ fn session(id_hash: &str, user_id: UserId, app_id: AppId, device: &str) -> MfaSe
         user_id,
         app_id,
         device_id: device.into(),
-        created_at: 100,
-        expires_at: 1000,
+        created_at: t(100),
+        expires_at: t(1000),
     }
 }
 
@@ -1878,7 +1885,7 @@ async fn applications_are_created_found_listed_and_deleted(s: Arc<dyn TestStore>
     assert_eq!(shop.name, "shop");
     assert_eq!(shop.key_id, "id-shop");
     assert_eq!(shop.secret_hash, "hash-shop");
-    assert_eq!(shop.created_at, 50);
+    assert_eq!(shop.created_at.get(), 50);
     s.create_application(&new_app("bank")).await.expect("bank");
     let dup = s.create_application(&new_app("shop")).await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
@@ -2157,10 +2164,10 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
     use otpgate_core::model::{OtpStatusUse, SecondFactorProof, SecondFactorWrite};
     let u = enabled_user(&s, "alice", 10).await;
     let app = s.create_application(&new_app("shop")).await.expect("app");
-    let status = |now| {
+    let status = |now: i64| {
         Some(OtpStatusUse {
             app_id: app.id,
-            now,
+            now: t(now),
         })
     };
     let step = SecondFactorProof::TotpStep;
@@ -2183,7 +2190,7 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
         user_id: u.id,
         app_id: app.id,
         end_user_ip: None,
-        expires_at: 400,
+        expires_at: t(400),
     })
     .await
     .expect("status");
@@ -2235,11 +2242,11 @@ async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn TestStore
         s.otp_status(a.id, app.id, t(100)).await.expect("none"),
         None
     );
-    let rec = |ip: &str, exp| OtpStatusRecord {
+    let rec = |ip: &str, exp: i64| OtpStatusRecord {
         user_id: a.id,
         app_id: app.id,
         end_user_ip: Some(ip.into()),
-        expires_at: exp,
+        expires_at: t(exp),
     };
     s.put_otp_status(&rec("1.2.3.4", 400)).await.expect("put");
     s.put_otp_status(&rec("5.6.7.8", 500)).await.expect("renew");
@@ -2280,13 +2287,13 @@ async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn TestStore
 async fn outbox_lists_unexpired_messages_per_user(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
-    let msg = |user_id, channel, to: &str, code: &str, exp| NewOutboxMessage {
+    let msg = |user_id, channel, to: &str, code: &str, exp: i64| NewOutboxMessage {
         user_id,
         channel,
         to: to.into(),
         code: SecretString::new(code),
-        created_at: 100,
-        expires_at: exp,
+        created_at: t(100),
+        expires_at: t(exp),
     };
     for m in [
         msg(a.id, Channel::Email, "alice@example.org", "111111", 700),
@@ -2315,8 +2322,8 @@ async fn outbox_lists_unexpired_messages_per_user(s: Arc<dyn TestStore>) {
             ("alice", Channel::Sms, "+392", "333333"),
         ]
     );
-    assert_eq!(all[0].created_at, 100);
-    assert_eq!(all[0].expires_at, 700);
+    assert_eq!(all[0].created_at.get(), 100);
+    assert_eq!(all[0].expires_at.get(), 700);
     let alice = s.outbox_messages(Some(a.id), t(100)).await.expect("alice");
     assert_eq!(alice.len(), 2);
     let later = s.outbox_messages(None, t(700)).await.expect("later");
@@ -2334,7 +2341,7 @@ async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn TestStore>) {
         .await
         .expect("c");
     let mut old = session("old", a.id, app.id, "d");
-    old.expires_at = 500;
+    old.expires_at = t(500);
     s.create_mfa_session(&old).await.expect("s");
     s.create_mfa_session(&session("new", a.id, app.id, "d"))
         .await
@@ -2343,7 +2350,7 @@ async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn TestStore>) {
         user_id: a.id,
         app_id: app.id,
         end_user_ip: None,
-        expires_at: 500,
+        expires_at: t(500),
     })
     .await
     .expect("st");
@@ -2353,8 +2360,8 @@ async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn TestStore>) {
             channel: Channel::Email,
             to: "a@x".into(),
             code: SecretString::new("123456"),
-            created_at: 100,
-            expires_at: exp,
+            created_at: t(100),
+            expires_at: t(exp),
         })
         .await
         .expect("o");
@@ -2384,7 +2391,7 @@ async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn T
         user_id: a.id,
         app_id: app.id,
         end_user_ip: None,
-        expires_at: 900,
+        expires_at: t(900),
     })
     .await
     .expect("st");
@@ -2403,8 +2410,8 @@ async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn T
         channel: Channel::Sms,
         to: "+1".into(),
         code: SecretString::new("123456"),
-        created_at: 100,
-        expires_at: 900,
+        created_at: t(100),
+        expires_at: t(900),
     })
     .await
     .expect("o");
@@ -2432,8 +2439,8 @@ fn nonce(hash: &str, user_id: UserId, issued_at: i64, expires_at: i64) -> Legacy
         token_hash: hash.into(),
         nonce: format!("nonce-of-{hash}"),
         user_id,
-        issued_at,
-        expires_at,
+        issued_at: t(issued_at),
+        expires_at: t(expires_at),
     }
 }
 
@@ -2457,7 +2464,10 @@ async fn legacy_nonce_is_redeemed_once_under_concurrency(s: Arc<dyn TestStore>) 
     }
     assert_eq!(grants.len(), 1, "exactly one caller redeems a nonce");
     let g = &grants[0];
-    assert_eq!((g.user_id, g.issued_at, g.expires_at), (a.id, 150, 5000));
+    assert_eq!(
+        (g.user_id, g.issued_at.get(), g.expires_at.get()),
+        (a.id, 150, 5000)
+    );
     assert_eq!(
         s.legacy_grant("h1").await.expect("read").as_ref(),
         Some(g),
@@ -2577,7 +2587,7 @@ async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn TestStore>) 
         vec![
             UserLiveState {
                 user_id: a.id,
-                tokens_valid_after: 100,
+                tokens_valid_after: t(100),
                 two_factor: false,
                 require_two_factor: None,
             },
@@ -2595,7 +2605,7 @@ async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn TestStore>) 
 
 fn audit(at_ms: i64, event: &str, user: &str) -> AuditRecord {
     AuditRecord {
-        at_ms,
+        at_ms: UnixMillis::new(at_ms),
         event: event.into(),
         username: user.into(),
         ip: Some("203.0.113.9".into()),
@@ -2641,14 +2651,14 @@ async fn audit_records_are_appended_filtered_limited_and_purged(s: Arc<dyn TestS
     assert!(alice.iter().all(|r| r.username == "alice"));
     let since = s
         .audit_records(&AuditQuery {
-            since_ms: Some(1_007),
+            since_ms: Some(UnixMillis::new(1_007)),
             limit: 100,
             ..AuditQuery::default()
         })
         .await
         .expect("since");
     assert_eq!(
-        since.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+        since.iter().map(|r| r.at_ms.get()).collect::<Vec<_>>(),
         [1_007, 1_008, 1_009]
     );
     // The limit keeps the newest, still oldest first.
@@ -2660,19 +2670,19 @@ async fn audit_records_are_appended_filtered_limited_and_purged(s: Arc<dyn TestS
         .await
         .expect("newest");
     assert_eq!(
-        newest.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+        newest.iter().map(|r| r.at_ms.get()).collect::<Vec<_>>(),
         [1_008, 1_009]
     );
     let both = s
         .audit_records(&AuditQuery {
             username: Some("alice".into()),
-            since_ms: Some(1_004),
+            since_ms: Some(UnixMillis::new(1_004)),
             limit: 100,
         })
         .await
         .expect("both");
     assert_eq!(
-        both.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+        both.iter().map(|r| r.at_ms.get()).collect::<Vec<_>>(),
         [1_004, 1_005]
     );
     // Purge removes what is strictly older than the bound, and only that.
@@ -2691,7 +2701,7 @@ async fn audit_records_are_appended_filtered_limited_and_purged(s: Arc<dyn TestS
         })
         .await
         .expect("left");
-    assert_eq!(left.first().map(|r| r.at_ms), Some(1_005));
+    assert_eq!(left.first().map(|r| r.at_ms.get()), Some(1_005));
     assert_eq!(left.len(), 5);
 }
 

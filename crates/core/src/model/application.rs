@@ -1,7 +1,7 @@
 //! Registered applications and the state the application dialects keep
 //! for them (MFA sessions, Single Connect OTP statuses).
 
-use super::ids::{AppId, UserId};
+use super::ids::{AppId, UnixTime, UserId};
 
 /// A registered application (a caller of the application dialects). Its
 /// API key is `<key_id>.<secret>`; only a SHA-256 of the secret is kept.
@@ -17,7 +17,7 @@ pub struct Application {
     /// Lower-case hex SHA-256 of the secret half.
     pub secret_hash: String,
     /// Creation time (unix seconds).
-    pub created_at: i64,
+    pub created_at: UnixTime,
 }
 
 /// What is needed to register an application.
@@ -30,7 +30,7 @@ pub struct NewApplication {
     /// Hex SHA-256 of the secret.
     pub secret_hash: String,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
 }
 
 /// A user attribute an application may name a user by.
@@ -58,9 +58,9 @@ pub struct MfaSession {
     /// The device that created it.
     pub device_id: String,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
     /// Expiry (unix seconds).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// A Single Connect-style "OTP status was asked" record: otpvalid needs
@@ -74,5 +74,5 @@ pub struct OtpStatusRecord {
     /// The end user's IP as the application reported it (for the log).
     pub end_user_ip: Option<String>,
     /// Expiry (unix seconds).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }

@@ -102,6 +102,12 @@ impl UnixTime {
     pub const fn minus_secs(self, secs: i64) -> Self {
         Self(self.0.saturating_sub(secs))
     }
+
+    /// The seconds from `earlier` to this moment (negative if it is
+    /// later), saturating.
+    pub const fn secs_since(self, earlier: Self) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The legacy login's state: an issued challenge and the grant it becomes.
 
-use super::ids::UserId;
+use super::ids::{UnixTime, UserId};
 
 /// A legacy challenge handed out by the legacy login: the SHA-256 of the
 /// token the client will compute, bound to the user and the nonce.
@@ -13,9 +13,9 @@ pub struct LegacyNonce {
     /// Whose password computed the token.
     pub user_id: UserId,
     /// When it was issued (at least the user's cut-off at that moment).
-    pub issued_at: i64,
+    pub issued_at: UnixTime,
     /// First use must come before this (unix seconds).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// A legacy credential in use: the redeemed form of a [`LegacyNonce`].
@@ -26,7 +26,7 @@ pub struct LegacyGrant {
     /// Its user.
     pub user_id: UserId,
     /// Issue time: the nonce's; compared with the user's cut-off.
-    pub issued_at: i64,
+    pub issued_at: UnixTime,
     /// Refused from this unix second on.
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }

@@ -1,6 +1,6 @@
 //! What the live-session watcher and the 2FA census read in one batch.
 
-use super::ids::UserId;
+use super::ids::{UnixTime, UserId};
 
 /// How many users are in one 2FA state ([`crate::store::UserStore::two_factor_census`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub struct UserLiveState {
     /// The user's id.
     pub user_id: UserId,
     /// The user's revocation cut-off.
-    pub tokens_valid_after: i64,
+    pub tokens_valid_after: UnixTime,
     /// Whether 2FA is on now.
     pub two_factor: bool,
     /// The user's override of `two_factor.required`.

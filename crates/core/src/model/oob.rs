@@ -1,7 +1,7 @@
 //! Out-of-band codes: the channel they travel by, the stored hash, the
 //! claimed attempt and the outbox spool's messages.
 
-use super::ids::{OobCodeId, UserId};
+use super::ids::{OobCodeId, UnixTime, UserId};
 
 /// How an out-of-band code travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +42,9 @@ pub struct NewOobCode {
     /// Lower-case hex HMAC-SHA256 of the code (see `service::oob`).
     pub code_hash: String,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
     /// Expiry (unix seconds).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// One attempt claimed on a live code: the code to compare against.
@@ -71,9 +71,9 @@ pub struct NewOutboxMessage {
     /// The code, as the message carries it.
     pub code: crate::secret::SecretString,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
     /// When the code expires (the message is deleted then).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// A stored outbox message.
@@ -90,7 +90,7 @@ pub struct OutboxMessage {
     /// The code.
     pub code: crate::secret::SecretString,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
     /// Expiry.
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }

@@ -1,7 +1,7 @@
 //! Tokens as the checks see them: the verified caller, a freshly issued
 //! token, a persistent token's record and the one-read token state.
 
-use super::ids::UserId;
+use super::ids::{UnixTime, UserId};
 
 use super::user::User;
 
@@ -26,9 +26,9 @@ pub struct PersistentToken {
     /// The token's id (`jti`).
     pub jti: String,
     /// Its `iat` (unix seconds).
-    pub issued_at: i64,
+    pub issued_at: UnixTime,
     /// Its `exp` (unix seconds).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// The verified caller of an authenticated request.

@@ -82,7 +82,7 @@ impl AuthService {
         let name = username::canonical(&spec.username)?;
         let (password, generated) = self.password_or_generated(spec.password)?;
         let hash = self.hash_secret(password).await?;
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         let new = NewUser {
             display_name: non_empty(spec.display_name).unwrap_or_else(|| name.clone()),
             username: name,
@@ -284,7 +284,7 @@ impl AuthService {
         self.audit.flush().await?;
         let query = AuditQuery {
             username: user.map(crate::username::normalize),
-            since_ms,
+            since_ms: since_ms.map(UnixMillis::new),
             limit,
         };
         Ok(self.store.audit_records(&query).await?)

@@ -172,7 +172,7 @@ impl AuthService {
         &self,
         user_id: UserId,
         username: &str,
-        valid_after: i64,
+        valid_after: UnixTime,
         stage: (bool, bool),
         lifetime_secs: i64,
         audience: Option<&str>,
@@ -194,13 +194,13 @@ impl AuthService {
         &self,
         user_id: UserId,
         username: &str,
-        valid_after: i64,
+        valid_after: UnixTime,
         stage: (bool, bool),
         lifetime_secs: i64,
         audience: Option<&str>,
     ) -> Claims {
         let (two_factor, otp_verified) = stage;
-        let iat = self.clock.now_secs().max(valid_after);
+        let iat = self.clock.now().max(valid_after).get();
         Claims {
             sub: username.to_owned(),
             id: username.to_owned(),

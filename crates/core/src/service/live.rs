@@ -125,7 +125,7 @@ fn verdict(
         && super::mandatory::rule(two_factor_required, user.require_two_factor).required;
     let ended = if s.expires_at <= now {
         Some(EndReason::Expired)
-    } else if s.issued_at < user.tokens_valid_after || must_enrol {
+    } else if s.issued_at < user.tokens_valid_after.get() || must_enrol {
         Some(EndReason::Revoked)
     } else {
         match &s.credential {
@@ -160,7 +160,7 @@ mod tests {
     fn user(tva: i64, two_factor: bool) -> UserLiveState {
         UserLiveState {
             user_id: crate::model::UserId::new(1),
-            tokens_valid_after: tva,
+            tokens_valid_after: crate::model::UnixTime::new(tva),
             two_factor,
             require_two_factor: None,
         }

@@ -132,7 +132,7 @@ impl AuthService {
             .password_login(&throttle_key, ask_as, user, password, caller)
             .await?;
         let session_id = codes::mfa_session_id();
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         self.store
             .create_mfa_session(&MfaSession {
                 id_hash: digest::sha256_hex(session_id.expose().as_bytes()),
@@ -140,7 +140,7 @@ impl AuthService {
                 app_id: app.id,
                 device_id: device_id.to_owned(),
                 created_at: now,
-                expires_at: now + SESSION_TTL_SECS,
+                expires_at: now.plus_secs(SESSION_TTL_SECS),
             })
             .await?;
         self.audit.record_app(

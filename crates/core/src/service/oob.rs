@@ -108,7 +108,7 @@ impl AuthService {
     ) -> Result<Delivery, AuthError> {
         let (channel, to) = delivery_address(user, preferred)?;
         let store = self.store.as_ref();
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         if let Err(e) = self
             .oob_send_throttle()
             .take(store, &user.id.to_string(), now)
@@ -118,7 +118,7 @@ impl AuthService {
             return Err(e);
         }
         let code = codes::six_digits();
-        let expires_at = now + CODE_TTL_SECS;
+        let expires_at = now.plus_secs(CODE_TTL_SECS);
         store
             .put_oob_code(&NewOobCode {
                 user_id: user.id,
@@ -136,8 +136,8 @@ impl AuthService {
             to: to.clone(),
             code,
             issuer: self.policy.issuer.clone(),
-            created_at: now,
-            expires_at,
+            created_at: now.get(),
+            expires_at: expires_at.get(),
         };
         if let Err(e) = notifier.send(&message).await {
             store.delete_oob_code(user.id, &binding.key()).await?;
@@ -156,7 +156,7 @@ impl AuthService {
         Ok(Delivery {
             channel,
             to,
-            expires_at,
+            expires_at: expires_at.get(),
         })
     }
 
@@ -219,8 +219,8 @@ mod tests {
             password_hash: String::new(),
             totp: TotpState::Off,
             totp_last_step: None,
-            tokens_valid_after: 0,
-            created_at: 0,
+            tokens_valid_after: crate::model::UnixTime::new(0),
+            created_at: crate::model::UnixTime::new(0),
             require_two_factor: None,
             backend: "local".into(),
             upstream_session: None,

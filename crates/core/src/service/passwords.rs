@@ -120,7 +120,7 @@ impl AuthService {
         accepted: &Accepted,
     ) -> Result<User, AuthError> {
         let name = username::canonical(name)?;
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         let profile = &accepted.profile;
         let new = NewUser {
             display_name: profile

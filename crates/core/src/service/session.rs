@@ -87,7 +87,7 @@ impl AuthService {
     ) -> Result<User, AuthError> {
         let name = throttle_key;
         let store = self.store.as_ref();
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         let ip_key = caller.ip.map(|ip| AddressKey::of(ip).to_string());
         let (user_throttle, ip_throttle) = (self.login_user_throttle(), self.login_ip_throttle());
         let mut ip_reserved = None;
@@ -202,7 +202,7 @@ impl AuthService {
         // `uid`: a token of a deleted user never passes for a new user of
         // the same name.
         if state.jti_revoked
-            || claims.iat < state.user.tokens_valid_after
+            || claims.iat < state.user.tokens_valid_after.get()
             || claims.uid != state.user.id.get()
         {
             return Err(AuthError::Token(TokenProblem::Revoked));

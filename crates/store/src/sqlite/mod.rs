@@ -360,14 +360,14 @@ impl SqliteStore {
                     c.prepare_cached(REVOKE_JTI.sqlite)?.execute(params![
                         r.jti,
                         Value::from(user_id),
-                        r.expires_at
+                        Value::from(r.expires_at)
                     ])?;
                 }
                 let key = user_id.to_string();
                 if let OtpCounter::Unreserved { now } = otp_counter {
-                    let locked: Option<i64> = c
+                    let locked: Option<UnixTime> = c
                         .prepare_cached(CLEAR_OTP_THROTTLE_RETURNING)?
-                        .query_row([key], |r| r.get(0))
+                        .query_row([key], |r| r.int(0))
                         .optional()?;
                     if let Some(until) = locked.filter(|u| *u > now) {
                         return undo(c, SecondFactorWrite::Locked { until });
@@ -411,7 +411,7 @@ impl SqliteStore {
                 let (failures, window_start, locked_until) = row.unwrap_or((0, now, 0));
                 if locked_until > now {
                     return Ok(Reservation::Locked {
-                        until: locked_until,
+                        until: UnixTime::new(locked_until),
                     });
                 }
                 let expired = policy
@@ -471,14 +471,14 @@ impl SqliteStore {
                 .execute(params![
                     token_hash,
                     Value::from(user_id),
-                    issued_at,
+                    Value::from(issued_at),
                     Value::from(grant_expires_at)
                 ])?;
                 Ok(Some(LegacyGrant {
                     token_hash,
                     user_id,
                     issued_at,
-                    expires_at: grant_expires_at.get(),
+                    expires_at: grant_expires_at,
                 }))
             })
             .await
