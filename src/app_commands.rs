@@ -23,13 +23,18 @@ pub async fn app(svc: &AuthService, cmd: AppCommand) -> Result<(), AuthError> {
                 for a in &apps {
                     println!(
                         "{}",
-                        json!({"name": a.name, "key_id": a.key_id, "created_at": rfc3339(a.created_at)})
+                        json!({"name": a.name, "key_id": a.key_id, "created_at": rfc3339(a.created_at.get())})
                     );
                 }
             } else {
                 println!("{:<32} {:<18} CREATED", "NAME", "KEY ID");
                 for a in &apps {
-                    println!("{:<32} {:<18} {}", a.name, a.key_id, rfc3339(a.created_at));
+                    println!(
+                        "{:<32} {:<18} {}",
+                        a.name,
+                        a.key_id,
+                        rfc3339(a.created_at.get())
+                    );
                 }
             }
         }
@@ -57,7 +62,7 @@ pub async fn outbox(svc: &AuthService, cmd: OutboxCommand) -> Result<(), AuthErr
                     "channel": m.channel.as_str(),
                     "to": m.to,
                     "code": m.code.expose(),
-                    "created_at": rfc3339(m.created_at),
+                    "created_at": rfc3339(m.created_at.get()),
                 })
             );
         }
@@ -69,7 +74,7 @@ pub async fn outbox(svc: &AuthService, cmd: OutboxCommand) -> Result<(), AuthErr
         for m in &messages {
             println!(
                 "{:<20} {:<24} {:<7} {:<32} {}",
-                rfc3339(m.created_at),
+                rfc3339(m.created_at.get()),
                 m.username,
                 m.channel.as_str(),
                 m.to,

@@ -72,7 +72,7 @@ fn time_text(at_ms: i64) -> String {
 
 fn as_json(r: &AuditRecord) -> serde_json::Value {
     json!({
-        "time": time_text(r.at_ms),
+        "time": time_text(r.at_ms.get()),
         "event": r.event,
         "user": r.username,
         "ip": r.ip,
@@ -85,7 +85,7 @@ fn as_json(r: &AuditRecord) -> serde_json::Value {
 fn as_text(r: &AuditRecord) -> String {
     let mut line = format!(
         "{} {} user={} ip={} dialect={}",
-        time_text(r.at_ms),
+        time_text(r.at_ms.get()),
         r.event,
         r.username,
         r.ip.as_deref().unwrap_or("-"),
@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn text_lines_quote_the_user_agent() {
         let r = AuditRecord {
-            at_ms: 1_000,
+            at_ms: otpgate_core::model::UnixMillis::new(1_000),
             event: "login_ok".into(),
             username: "alice".into(),
             ip: None,

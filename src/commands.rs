@@ -206,7 +206,7 @@ fn user_json(svc: &AuthService, u: &User) -> serde_json::Value {
         "two_factor": two_factor_text(u),
         "two_factor_required": rule.required,
         "two_factor_required_by": rule.source.as_str(),
-        "created_at": otpgate_http::rfc3339(u.created_at),
+        "created_at": otpgate_http::rfc3339(u.created_at.get()),
     })
 }
 

@@ -29,7 +29,7 @@ use otpgate_core::config::{Argon2Cost, Policy};
 use otpgate_core::crypto::password::{Argon2idHasher, HashingPool};
 use otpgate_core::crypto::totp::{code_at_step, step_of};
 use otpgate_core::keys::KeyFiles;
-use otpgate_core::model::{OtpStatusRecord, Principal};
+use otpgate_core::model::{OtpStatusRecord, Principal, UnixTime};
 use otpgate_core::secret::SecretString;
 use otpgate_core::service::Caller;
 use otpgate_core::service::admin::UserSpec;
@@ -290,7 +290,10 @@ async fn seed(
                     .await
                     .expect("read")
                     .expect("user");
-                store.enable_totp(u.id, step, 0).await.expect("enable");
+                store
+                    .enable_totp(u.id, step, UnixTime::new(0))
+                    .await
+                    .expect("enable");
                 if let Some(app_id) = app_id {
                     // What `otpstatus` records (valid for its 5 minutes).
                     store
@@ -298,7 +301,7 @@ async fn seed(
                             user_id: u.id,
                             app_id,
                             end_user_ip: Some("192.0.2.1".into()),
-                            expires_at: SystemClock.now_secs() + 300,
+                            expires_at: SystemClock.now().plus_secs(300),
                         })
                         .await
                         .expect("otp status");

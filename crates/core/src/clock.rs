@@ -7,6 +7,8 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::model::UnixTime;
+
 /// A source of "now" in unix milliseconds.
 pub trait Clock: Send + Sync + 'static {
     /// Milliseconds since the unix epoch.
@@ -15,6 +17,11 @@ pub trait Clock: Send + Sync + 'static {
     /// Whole seconds since the unix epoch.
     fn now_secs(&self) -> i64 {
         self.now_ms().div_euclid(1000)
+    }
+
+    /// [`Clock::now_secs`] as the store's time type.
+    fn now(&self) -> UnixTime {
+        UnixTime::new(self.now_secs())
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::model::{Channel, NewOutboxMessage};
+use crate::model::{Channel, NewOutboxMessage, UnixTime, UserId};
 use crate::secret::SecretString;
 use crate::store::Store;
 
@@ -21,7 +21,7 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub struct OobMessage {
     /// The recipient's id.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The recipient's username.
     pub username: String,
     /// E-mail or SMS.
@@ -142,8 +142,8 @@ impl Notifier for OutboxNotifier {
                 channel: m.channel,
                 to: m.to.clone(),
                 code: m.code.clone(),
-                created_at: m.created_at,
-                expires_at: m.expires_at,
+                created_at: UnixTime::new(m.created_at),
+                expires_at: UnixTime::new(m.expires_at),
             })
             .await
             .map_err(|e| NotifyError(format!("outbox: {e}")))
@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn the_text_carries_the_code_and_the_lifetime() {
         let m = OobMessage {
-            user_id: 1,
+            user_id: crate::model::UserId::new(1),
             username: "alice".into(),
             channel: Channel::Email,
             to: "alice@example.org".into(),

@@ -18,11 +18,11 @@ use async_trait::async_trait;
 use crate::config::ThrottlePolicy;
 use crate::error::StoreError;
 use crate::model::{
-    Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
-    MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OtpCounter,
-    OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken, ProfileChange,
+    AppId, Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce, LiveState,
+    MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser, OobClaim, OobCodeId,
+    OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken, ProfileChange,
     RecoveryCodeRecord, Reservation, RevokeToken, SecondFactorProof, SecondFactorWrite,
-    ThrottleKind, ThrottleState, TokenState, TwoFactorGroup, User,
+    ThrottleKind, ThrottleState, TokenState, TwoFactorGroup, UnixMillis, UnixTime, User, UserId,
 };
 
 /// What [`TokenStore::change_stamp`] returns: opaque, compared for equality.
@@ -44,27 +44,27 @@ pub trait UserStore: Send + Sync {
     /// Number of users.
     async fn count_users(&self) -> Result<u64, StoreError>;
     /// Deletes a user and everything of theirs; false if absent.
-    async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
+    async fn delete_user(&self, user_id: UserId) -> Result<bool, StoreError>;
     /// Replaces the password hash and moves the revocation cut-off (see
     /// [`TokenStore::revoke_all_tokens`]).
     async fn set_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         password_hash: &str,
-        valid_after: i64,
+        valid_after: UnixTime,
     ) -> Result<(), StoreError>;
     /// Applies `change` to the user's profile fields in one write (fields
     /// it leaves out keep their value). False if the user does not exist.
     async fn update_profile(
         &self,
-        user_id: i64,
+        user_id: UserId,
         change: &ProfileChange,
     ) -> Result<bool, StoreError>;
     /// Sets the user's override of `two_factor.required` (`None`: follow
     /// the setting). False if the user does not exist.
     async fn set_require_two_factor(
         &self,
-        user_id: i64,
+        user_id: UserId,
         required: Option<bool>,
     ) -> Result<bool, StoreError>;
     /// Replaces (or with `None` forgets) the user's sealed session at the
@@ -72,7 +72,7 @@ pub trait UserStore: Send + Sync {
     /// user does not exist.
     async fn set_upstream_session(
         &self,
-        user_id: i64,
+        user_id: UserId,
         sealed: Option<&[u8]>,
     ) -> Result<bool, StoreError>;
     /// Users counted by (2FA on, override), one group per combination
@@ -104,44 +104,48 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_token(
         &self,
         jti: &str,
-        user_id: i64,
-        expires_at: i64,
+        user_id: UserId,
+        expires_at: UnixTime,
     ) -> Result<(), StoreError>;
     /// Moves the user's cut-off past every token issued so far: to
     /// `max(cut-off + 1, valid_after)`. Tokens are issued with an `iat` of
     /// at least the cut-off, so `+ 1` is what guarantees that a token
     /// issued in the same second as an earlier cut-off is refused too.
     /// Every method that "moves the cut-off" uses this same rule.
-    async fn revoke_all_tokens(&self, user_id: i64, valid_after: i64) -> Result<(), StoreError>;
+    async fn revoke_all_tokens(
+        &self,
+        user_id: UserId,
+        valid_after: UnixTime,
+    ) -> Result<(), StoreError>;
     /// Records a login token of the user by id and times (API.md §9: so
     /// that the user's last token going can end the backend's session);
     /// removed by [`TokenStore::purge_expired`] once expired.
     async fn record_login_token(
         &self,
-        user_id: i64,
+        user_id: UserId,
         jti: &str,
-        issued_at: i64,
-        expires_at: i64,
+        issued_at: UnixTime,
+        expires_at: UnixTime,
     ) -> Result<(), StoreError>;
     /// Whether the user has a token left at `now`, in one read: a recorded
     /// login token or persistent token that is unexpired, not revoked by
     /// id and issued at or after the user's cut-off, or an unexpired legacy
     /// grant issued at or after it. False for an unknown user.
-    async fn has_live_tokens(&self, user_id: i64, now: i64) -> Result<bool, StoreError>;
+    async fn has_live_tokens(&self, user_id: UserId, now: UnixTime) -> Result<bool, StoreError>;
     /// One batched read for the live-session watcher: the state of these
     /// users, which of these token ids are revoked, and which of these
     /// legacy grants still exist unexpired at `now`. Unknown ids are
     /// simply absent from the answer.
     async fn live_state(
         &self,
-        user_ids: &[i64],
+        user_ids: &[UserId],
         jtis: &[String],
         grant_hashes: &[String],
-        now: i64,
+        now: UnixTime,
     ) -> Result<LiveState, StoreError>;
     /// Deletes what has expired (revoked ids past their expiry, stale
     /// counters). Returns the number of rows removed.
-    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
 
 /// The second factor: the pending and enabled TOTP secret, recovery codes,
@@ -150,22 +154,26 @@ pub trait TokenStore: Send + Sync {
 pub trait SecondFactorStore: Send + Sync {
     /// Stores a pending secret if the user has neither a pending nor an
     /// enabled one. True if this call stored it.
-    async fn set_pending_secret(&self, user_id: i64, sealed: &[u8]) -> Result<bool, StoreError>;
+    async fn set_pending_secret(&self, user_id: UserId, sealed: &[u8]) -> Result<bool, StoreError>;
     /// Forgets a pending (not yet confirmed) secret. True if there was
     /// one; an enabled secret is left alone (see [`SecondFactorStore::disable_totp`]).
-    async fn clear_pending_secret(&self, user_id: i64) -> Result<bool, StoreError>;
+    async fn clear_pending_secret(&self, user_id: UserId) -> Result<bool, StoreError>;
     /// Turns 2FA off: deletes the secrets, the last step and the recovery
     /// codes, and moves the cut-off. False if 2FA was not on.
-    async fn disable_totp(&self, user_id: i64, valid_after: i64) -> Result<bool, StoreError>;
+    async fn disable_totp(
+        &self,
+        user_id: UserId,
+        valid_after: UnixTime,
+    ) -> Result<bool, StoreError>;
     /// Replaces all recovery codes of a user whose 2FA is on. False if 2FA
     /// is not on (nothing written).
     async fn replace_recovery_codes(
         &self,
-        user_id: i64,
+        user_id: UserId,
         hashes: &[String],
     ) -> Result<bool, StoreError>;
     /// The user's unused recovery codes.
-    async fn recovery_codes(&self, user_id: i64) -> Result<Vec<RecoveryCodeRecord>, StoreError>;
+    async fn recovery_codes(&self, user_id: UserId) -> Result<Vec<RecoveryCodeRecord>, StoreError>;
     /// Records a second-factor success in ONE transaction: the proof's
     /// conditional write (accept a later TOTP step, enable the pending
     /// secret, or consume a recovery code); if it wins, also revokes
@@ -179,7 +187,7 @@ pub trait SecondFactorStore: Send + Sync {
     /// for a missing status.
     async fn complete_second_factor(
         &self,
-        user_id: i64,
+        user_id: UserId,
         proof: SecondFactorProof,
         revoke: Option<&RevokeToken>,
         otp_status: Option<OtpStatusUse>,
@@ -207,7 +215,7 @@ pub trait ThrottleStore: Send + Sync {
         &self,
         kind: ThrottleKind,
         key: &str,
-        now: i64,
+        now: UnixTime,
         policy: &ThrottlePolicy,
     ) -> Result<Reservation, StoreError>;
     /// Gives one reserved attempt back (a success under a windowed
@@ -260,30 +268,34 @@ pub trait OutOfBandStore: Send + Sync {
     /// used. `None`: no code left to try.
     async fn claim_oob_attempt(
         &self,
-        user_id: i64,
+        user_id: UserId,
         binding: &str,
-        now: i64,
+        now: UnixTime,
         max_attempts: u32,
     ) -> Result<Option<OobClaim>, StoreError>;
     /// Deletes the code `id` if it still has hash `code_hash` (it was not
     /// replaced meanwhile); true only for the one caller that deleted it.
-    async fn consume_oob_code(&self, id: i64, code_hash: &str) -> Result<bool, StoreError>;
+    async fn consume_oob_code(&self, id: OobCodeId, code_hash: &str) -> Result<bool, StoreError>;
     /// Deletes the code of `(user_id, binding)`, if any (a delivery failed).
-    async fn delete_oob_code(&self, user_id: i64, binding: &str) -> Result<(), StoreError>;
+    async fn delete_oob_code(&self, user_id: UserId, binding: &str) -> Result<(), StoreError>;
     /// Stores a new MFA session.
     async fn create_mfa_session(&self, session: &MfaSession) -> Result<(), StoreError>;
     /// The MFA session with that id hash, if unexpired at `now`.
-    async fn mfa_session(&self, id_hash: &str, now: i64) -> Result<Option<MfaSession>, StoreError>;
+    async fn mfa_session(
+        &self,
+        id_hash: &str,
+        now: UnixTime,
+    ) -> Result<Option<MfaSession>, StoreError>;
     /// Deletes the session if it is unexpired at `now` and belongs to that
     /// user, application and device: one conditional write, true only for
     /// the one caller that used it.
     async fn consume_mfa_session(
         &self,
         id_hash: &str,
-        user_id: i64,
-        app_id: i64,
+        user_id: UserId,
+        app_id: AppId,
         device_id: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<bool, StoreError>;
     /// Records (or renews) that an application asked for a user's OTP
     /// status.
@@ -291,29 +303,29 @@ pub trait OutOfBandStore: Send + Sync {
     /// The unexpired status record of that user and application.
     async fn otp_status(
         &self,
-        user_id: i64,
-        app_id: i64,
-        now: i64,
+        user_id: UserId,
+        app_id: AppId,
+        now: UnixTime,
     ) -> Result<Option<OtpStatusRecord>, StoreError>;
     /// Deletes that record if unexpired; true only for the one caller that
     /// deleted it.
     async fn consume_otp_status(
         &self,
-        user_id: i64,
-        app_id: i64,
-        now: i64,
+        user_id: UserId,
+        app_id: AppId,
+        now: UnixTime,
     ) -> Result<bool, StoreError>;
     /// Keeps a message in the outbox.
     async fn put_outbox_message(&self, message: &NewOutboxMessage) -> Result<(), StoreError>;
     /// The unexpired outbox messages, oldest first; of one user if given.
     async fn outbox_messages(
         &self,
-        user_id: Option<i64>,
-        now: i64,
+        user_id: Option<UserId>,
+        now: UnixTime,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
     /// Deletes expired codes, MFA sessions, status records and outbox
     /// messages. Returns the number of rows removed.
-    async fn purge_expired_oob(&self, now: i64) -> Result<u64, StoreError>;
+    async fn purge_expired_oob(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
 
 /// The legacy login's challenges and grants.
@@ -330,15 +342,15 @@ pub trait LegacyStore: Send + Sync {
     async fn redeem_legacy_nonce(
         &self,
         token_hash: &str,
-        now: i64,
-        grant_expires_at: i64,
+        now: UnixTime,
+        grant_expires_at: UnixTime,
     ) -> Result<Option<LegacyGrant>, StoreError>;
     /// The legacy grant with that token hash, expired or not.
     async fn legacy_grant(&self, token_hash: &str) -> Result<Option<LegacyGrant>, StoreError>;
     /// Deletes a legacy grant (legacy logout); true if it existed.
     async fn delete_legacy_grant(&self, token_hash: &str) -> Result<bool, StoreError>;
     /// Deletes expired legacy challenges and grants; returns the rows removed.
-    async fn purge_expired_legacy(&self, now: i64) -> Result<u64, StoreError>;
+    async fn purge_expired_legacy(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
 
 /// The audit log.
@@ -349,7 +361,7 @@ pub trait AuditStore: Send + Sync {
     /// The newest `query.limit` records matching `query`, oldest first.
     async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
     /// Deletes audit records older than `before_ms`; returns the rows removed.
-    async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
+    async fn purge_audit(&self, before_ms: UnixMillis) -> Result<u64, StoreError>;
 }
 
 /// Persistent (integration) tokens.
@@ -367,12 +379,12 @@ pub trait PersistentTokenStore: Send + Sync {
     /// transaction, revokes it; returns it (`None`: there was none).
     async fn remove_persistent_token(
         &self,
-        user_id: i64,
+        user_id: UserId,
         audience: &str,
     ) -> Result<Option<PersistentToken>, StoreError>;
     /// The user's recorded persistent tokens, by audience (including ones
     /// since revoked by a cut-off or expired: the caller filters).
-    async fn persistent_tokens(&self, user_id: i64) -> Result<Vec<PersistentToken>, StoreError>;
+    async fn persistent_tokens(&self, user_id: UserId) -> Result<Vec<PersistentToken>, StoreError>;
 }
 
 /// Persistent state of otpgate: every capability above, as one trait

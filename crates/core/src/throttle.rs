@@ -11,7 +11,7 @@
 
 use crate::config::ThrottlePolicy;
 use crate::error::AuthError;
-use crate::model::{Reservation, ThrottleKind};
+use crate::model::{Reservation, ThrottleKind, UnixTime};
 use crate::store::Store;
 
 /// One failure counter with its rule.
@@ -41,7 +41,7 @@ impl Throttle {
         &self,
         store: &dyn Store,
         key: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<Reserved, AuthError> {
         // A lock already in the store is refused by a read: a flood against
         // a locked key (a spinning client, an attacker) costs no write, so
@@ -88,14 +88,14 @@ impl Throttle {
     /// refuses it when `key` is locked. Uses are reservations never given
     /// back, so concurrent uses never all slip under the limit; the use
     /// that reaches the limit locks the key.
-    pub async fn take(&self, store: &dyn Store, key: &str, now: i64) -> Result<(), AuthError> {
+    pub async fn take(&self, store: &dyn Store, key: &str, now: UnixTime) -> Result<(), AuthError> {
         self.reserve(store, key, now).await.map(drop)
     }
 }
 
 /// The refusal for a key locked until `until`.
-pub(crate) fn throttled(until: i64, now: i64) -> AuthError {
+pub(crate) fn throttled(until: UnixTime, now: UnixTime) -> AuthError {
     AuthError::Throttled {
-        retry_after_secs: (until - now).max(1),
+        retry_after_secs: until.secs_since(now).max(1),
     }
 }

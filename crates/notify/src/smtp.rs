@@ -168,7 +168,7 @@ mod tests {
     async fn an_unreachable_server_is_an_error_the_caller_sees() {
         let n = SmtpNotifier::new(&settings(SmtpTls::None)).expect("notifier");
         let m = OobMessage {
-            user_id: 1,
+            user_id: otpgate_core::model::UserId::new(1),
             username: "alice".into(),
             channel: otpgate_core::model::Channel::Email,
             to: "alice@example.org".into(),

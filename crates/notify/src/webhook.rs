@@ -190,7 +190,7 @@ mod tests {
 
     fn message() -> OobMessage {
         OobMessage {
-            user_id: 1,
+            user_id: otpgate_core::model::UserId::new(1),
             username: "alice".into(),
             channel: Channel::Sms,
             to: "+3912345".into(),

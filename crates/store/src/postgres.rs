@@ -18,7 +18,7 @@ use otpgate_core::StoreError;
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     LegacyGrant, LiveState, OtpCounter, OtpStatusUse, Reservation, RevokeToken, SecondFactorProof,
-    SecondFactorWrite, ThrottleKind, ThrottleState, UserLiveState,
+    SecondFactorWrite, ThrottleKind, ThrottleState, UnixTime, UserId, UserLiveState,
 };
 use otpgate_core::store::ChangeStamp;
 use sqlx::postgres::{
@@ -323,7 +323,7 @@ impl PostgresStore {
     // writer job does (status, proof, revocation, counter).
     pub(crate) async fn complete_second_factor(
         &self,
-        user_id: i64,
+        user_id: UserId,
         proof: SecondFactorProof,
         revoke: Option<&RevokeToken>,
         otp_status: Option<OtpStatusUse>,
@@ -331,23 +331,23 @@ impl PostgresStore {
     ) -> Result<SecondFactorWrite, StoreError> {
         let (kind, step, cutoff, code): (i16, Option<i64>, Option<i64>, Option<i64>) = match proof {
             SecondFactorProof::TotpStep(step) => (0, Some(step), None, None),
-            SecondFactorProof::Enable { step, cutoff } => (1, Some(step), Some(cutoff), None),
-            SecondFactorProof::RecoveryCode(id) => (2, None, None, Some(id)),
+            SecondFactorProof::Enable { step, cutoff } => (1, Some(step), Some(cutoff.get()), None),
+            SecondFactorProof::RecoveryCode(id) => (2, None, None, Some(id.get())),
         };
         let unreserved_now = match otp_counter {
-            OtpCounter::Unreserved { now } => Some(now),
+            OtpCounter::Unreserved { now } => Some(now.get()),
             OtpCounter::Reserved => None,
         };
         let outcome = sqlx::query_scalar::<_, i64>(COMPLETE_SECOND_FACTOR)
-            .bind(user_id)
+            .bind(user_id.get())
             .bind(kind)
             .bind(step)
             .bind(cutoff)
             .bind(code)
             .bind(revoke.map(|r| r.jti.as_str()))
-            .bind(revoke.map(|r| r.expires_at))
-            .bind(otp_status.map(|s| s.app_id))
-            .bind(otp_status.map(|s| s.now))
+            .bind(revoke.map(|r| r.expires_at.get()))
+            .bind(otp_status.map(|s| s.app_id.get()))
+            .bind(otp_status.map(|s| s.now.get()))
             .bind(unreserved_now)
             .fetch_one(&self.pool)
             .await;
@@ -368,7 +368,9 @@ impl PostgresStore {
                 let until = db.message().trim().parse::<i64>().map_err(|_| {
                     StoreError::Other("complete_second_factor: lock without its end".into())
                 })?;
-                Ok(SecondFactorWrite::Locked { until })
+                Ok(SecondFactorWrite::Locked {
+                    until: UnixTime::new(until),
+                })
             }
             Err(e) => Err(map(e)),
         }
@@ -380,7 +382,7 @@ impl PostgresStore {
         &self,
         kind: ThrottleKind,
         key: &str,
-        now: i64,
+        now: UnixTime,
         policy: &ThrottlePolicy,
     ) -> Result<Reservation, StoreError> {
         let max = i64::from(policy.max_failures);
@@ -400,7 +402,7 @@ impl PostgresStore {
             let row = sqlx::query(RESERVE_ATTEMPT)
                 .bind(kind.as_str())
                 .bind(key)
-                .bind(now)
+                .bind(now.get())
                 .bind(policy.window_secs.unwrap_or(0))
                 .bind(max)
                 .bind(&lengths)
@@ -437,8 +439,8 @@ impl PostgresStore {
     pub(crate) async fn redeem_legacy_nonce(
         &self,
         token_hash: &str,
-        now: i64,
-        grant_expires_at: i64,
+        now: UnixTime,
+        grant_expires_at: UnixTime,
     ) -> Result<Option<LegacyGrant>, StoreError> {
         let row = sqlx::query(
             "WITH used AS ( \
@@ -449,8 +451,8 @@ impl PostgresStore {
              RETURNING token_hash, user_id, issued_at, expires_at",
         )
         .bind(token_hash)
-        .bind(now)
-        .bind(grant_expires_at)
+        .bind(now.get())
+        .bind(grant_expires_at.get())
         .fetch_optional(&self.pool)
         .await
         .map_err(map)?;
@@ -465,10 +467,10 @@ impl PostgresStore {
     // sockets.
     pub(crate) async fn live_state(
         &self,
-        user_ids: &[i64],
+        user_ids: &[UserId],
         jtis: &[String],
         grant_hashes: &[String],
-        now: i64,
+        now: UnixTime,
     ) -> Result<LiveState, StoreError> {
         let mut out = LiveState::default();
         if !user_ids.is_empty() {
@@ -476,7 +478,7 @@ impl PostgresStore {
                 "SELECT id, tokens_valid_after, totp_state, require_two_factor FROM users \
                  WHERE id = ANY($1)",
             )
-            .bind(user_ids)
+            .bind(user_ids.iter().map(|u| u.get()).collect::<Vec<i64>>())
             .fetch_all(&self.pool)
             .await
             .map_err(map)?;
@@ -499,7 +501,7 @@ impl PostgresStore {
                 "SELECT token_hash FROM legacy_grants WHERE token_hash = ANY($1) AND expires_at > $2",
             )
             .bind(grant_hashes)
-            .bind(now)
+            .bind(now.get())
             .fetch_all(&self.pool)
             .await
             .map_err(map)?;

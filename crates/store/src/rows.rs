@@ -3,13 +3,54 @@
 //! implement, next to the one column list each mapper reads (by position).
 
 use otpgate_core::model::{
-    Application, AuditRecord, Channel, LegacyGrant, MfaSession, OobClaim, OtpStatusRecord,
-    OutboxMessage, PersistentToken, RecoveryCodeRecord, ThrottleState, TokenState, TotpState,
-    TwoFactorGroup, User, UserLiveState,
+    AppId, Application, AuditRecord, Channel, LegacyGrant, MfaSession, OobClaim, OobCodeId,
+    OtpStatusRecord, OutboxMessage, PersistentToken, RecoveryCodeId, RecoveryCodeRecord,
+    ThrottleState, TokenState, TotpState, TwoFactorGroup, UnixMillis, UnixTime, User, UserId,
+    UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use sqlx::postgres::PgRow;
+
 use sqlx::{Column, Row, TypeInfo};
+
+/// A number kept in an integer column: `i64` itself and the core's id and
+/// time newtypes, bound as the `i64` they wrap (`Value`'s one `From` impl,
+/// sql.rs) and read back by [`Columns::int`]: the one place each way.
+pub(crate) trait Int: Copy + Send + 'static {
+    fn from_int(v: i64) -> Self;
+    fn int(self) -> i64;
+}
+
+impl Int for i64 {
+    fn from_int(v: i64) -> Self {
+        v
+    }
+    fn int(self) -> i64 {
+        self
+    }
+}
+
+macro_rules! int_newtypes {
+    ($($t:ty),*) => {
+        $(impl Int for $t {
+            fn from_int(v: i64) -> Self {
+                <$t>::new(v)
+            }
+            fn int(self) -> i64 {
+                self.get()
+            }
+        })*
+    };
+}
+
+int_newtypes!(
+    UserId,
+    AppId,
+    RecoveryCodeId,
+    OobCodeId,
+    UnixTime,
+    UnixMillis
+);
 
 /// Typed reads of one result column, by position.
 pub(crate) trait Columns {
@@ -21,6 +62,14 @@ pub(crate) trait Columns {
     fn text(&self, i: usize) -> Result<String, Self::Error>;
     fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
     fn opt_blob(&self, i: usize) -> Result<Option<Vec<u8>>, Self::Error>;
+    /// An integer column as `i64` or one of the core's id and time types.
+    fn int<T: Int>(&self, i: usize) -> Result<T, Self::Error> {
+        self.i64(i).map(T::from_int)
+    }
+    /// [`Columns::int`] of a nullable column.
+    fn opt_int<T: Int>(&self, i: usize) -> Result<Option<T>, Self::Error> {
+        Ok(self.opt_i64(i)?.map(T::from_int))
+    }
 }
 
 /// Column reads that are one call of the driver's typed getter `$get`.
@@ -119,7 +168,7 @@ pub(crate) use audit_columns;
 
 from_row! {
     User => |r| User {
-        id: r.i64(0)?,
+        id: r.int(0)?,
         username: r.text(1)?,
         display_name: r.text(2)?,
         email: r.opt_text(3)?,
@@ -132,9 +181,9 @@ from_row! {
             (2, Some(s)) => TotpState::Enabled(s),
             _ => TotpState::Off,
         },
-        totp_last_step: r.opt_i64(10)?,
-        tokens_valid_after: r.i64(11)?,
-        created_at: r.i64(12)?,
+        totp_last_step: r.opt_int(10)?,
+        tokens_valid_after: r.int(11)?,
+        created_at: r.int(12)?,
         require_two_factor: r.opt_bool(13)?,
         backend: r.text(14)?,
         upstream_session: r.opt_blob(15)?,
@@ -142,21 +191,21 @@ from_row! {
     // The user's columns, then whether the token id is revoked.
     TokenState => |r| TokenState { user: User::from_row(r)?, jti_revoked: r.bool(16)? };
     Application => |r| Application {
-        id: r.i64(0)?,
+        id: r.int(0)?,
         name: r.text(1)?,
         key_id: r.text(2)?,
         secret_hash: r.text(3)?,
-        created_at: r.i64(4)?,
+        created_at: r.int(4)?,
     };
     PersistentToken => |r| PersistentToken {
-        user_id: r.i64(0)?,
+        user_id: r.int(0)?,
         audience: r.text(1)?,
         jti: r.text(2)?,
-        issued_at: r.i64(3)?,
-        expires_at: r.i64(4)?,
+        issued_at: r.int(3)?,
+        expires_at: r.int(4)?,
     };
     AuditRecord => |r| AuditRecord {
-        at_ms: r.i64(0)?,
+        at_ms: r.int(0)?,
         event: r.text(1)?,
         username: r.text(2)?,
         ip: r.opt_text(3)?,
@@ -166,43 +215,43 @@ from_row! {
     };
     // o.id, u.username, o.channel, o.recipient, o.code, o.created_at, o.expires_at
     OutboxMessage => |r| OutboxMessage {
-        id: r.i64(0)?,
+        id: r.int(0)?,
         username: r.text(1)?,
         channel: Channel::parse(&r.text(2)?).unwrap_or(Channel::Email),
         to: r.text(3)?,
         code: SecretString::new(r.text(4)?),
-        created_at: r.i64(5)?,
-        expires_at: r.i64(6)?,
+        created_at: r.int(5)?,
+        expires_at: r.int(6)?,
     };
     // id_hash, user_id, app_id, device_id, created_at, expires_at
     MfaSession => |r| MfaSession {
         id_hash: r.text(0)?,
-        user_id: r.i64(1)?,
-        app_id: r.i64(2)?,
+        user_id: r.int(1)?,
+        app_id: r.int(2)?,
         device_id: r.text(3)?,
-        created_at: r.i64(4)?,
-        expires_at: r.i64(5)?,
+        created_at: r.int(4)?,
+        expires_at: r.int(5)?,
     };
     // user_id, app_id, end_user_ip, expires_at
     OtpStatusRecord => |r| OtpStatusRecord {
-        user_id: r.i64(0)?,
-        app_id: r.i64(1)?,
+        user_id: r.int(0)?,
+        app_id: r.int(1)?,
         end_user_ip: r.opt_text(2)?,
-        expires_at: r.i64(3)?,
+        expires_at: r.int(3)?,
     };
     // token_hash, user_id, issued_at, expires_at
     LegacyGrant => |r| LegacyGrant {
         token_hash: r.text(0)?,
-        user_id: r.i64(1)?,
-        issued_at: r.i64(2)?,
-        expires_at: r.i64(3)?,
+        user_id: r.int(1)?,
+        issued_at: r.int(2)?,
+        expires_at: r.int(3)?,
     };
     // id, code_hash
-    RecoveryCodeRecord => |r| RecoveryCodeRecord { id: r.i64(0)?, hash: r.text(1)? };
+    RecoveryCodeRecord => |r| RecoveryCodeRecord { id: r.int(0)?, hash: r.text(1)? };
     // id, code_hash, attempts
-    OobClaim => |r| OobClaim { id: r.i64(0)?, code_hash: r.text(1)?, attempts: small(r.i64(2)?) };
+    OobClaim => |r| OobClaim { id: r.int(0)?, code_hash: r.text(1)?, attempts: small(r.i64(2)?) };
     // failures, locked_until
-    ThrottleState => |r| ThrottleState { failures: small(r.i64(0)?), locked_until: r.i64(1)? };
+    ThrottleState => |r| ThrottleState { failures: small(r.i64(0)?), locked_until: r.int(1)? };
     // totp_state = 2, require_two_factor, COUNT(*)
     TwoFactorGroup => |r| TwoFactorGroup {
         enabled: r.bool(0)?,
@@ -211,8 +260,8 @@ from_row! {
     };
     // id, tokens_valid_after, totp_state, require_two_factor
     UserLiveState => |r| UserLiveState {
-        user_id: r.i64(0)?,
-        tokens_valid_after: r.i64(1)?,
+        user_id: r.int(0)?,
+        tokens_valid_after: r.int(1)?,
         two_factor: r.i64(2)? == 2,
         require_two_factor: r.opt_bool(3)?,
     };

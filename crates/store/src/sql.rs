@@ -16,7 +16,7 @@ use std::future::Future;
 use otpgate_core::StoreError;
 use otpgate_core::store::ChangeStamp;
 
-use crate::rows::FromRow;
+use crate::rows::{FromRow, Int};
 
 /// One statement, in each backend's placeholder form.
 #[derive(Debug)]
@@ -114,9 +114,19 @@ macro_rules! value_from {
     };
 }
 
+impl<T: Int> From<T> for Value<'_> {
+    fn from(v: T) -> Self {
+        Value::Int(Some(v.int()))
+    }
+}
+
+impl<T: Int> From<Option<T>> for Value<'_> {
+    fn from(v: Option<T>) -> Self {
+        Value::Int(v.map(Int::int))
+    }
+}
+
 value_from! {
-    i64 => |v| Value::Int(Some(v));
-    Option<i64> => |v| Value::Int(v);
     bool => |v| Value::Bool(Some(v));
     Option<bool> => |v| Value::Bool(v);
     &'a str => |v| Value::Text(Some(Cow::Borrowed(v)));

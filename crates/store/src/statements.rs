@@ -15,6 +15,8 @@
 //! Adding a statement to both stores: one line here (plus its mapper in
 //! `rows.rs` if it returns a new type).
 
+use otpgate_core::model::UserId;
+
 use crate::rows::{persistent_columns, user_columns};
 use crate::sql::{Sql, Step, move_cutoff, sql};
 
@@ -80,7 +82,7 @@ pub(crate) const USERS_BY_PHONE: &Sql = sql!(concat!(
 /// orders concurrent calls for one user: each sees the token the previous
 /// one wrote (READ COMMITTED reads afresh per statement), so exactly one
 /// stays unrevoked; SQLite's one writer orders them by itself.
-pub(crate) fn take_persistent(user_id: i64, audience: &str) -> Vec<Step> {
+pub(crate) fn take_persistent(user_id: UserId, audience: &str) -> Vec<Step> {
     vec![
         Step::new(
             sql!(pg: "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
@@ -121,6 +123,7 @@ pub(crate) use generate;
 macro_rules! store_for {
     ($T:ty) => { const _: () = {
     use otpgate_core::model::{
+        AppId, OobCodeId, RecoveryCodeId, UnixMillis, UnixTime, UserId,
         Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce,
         LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser,
         OobClaim, OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken,
@@ -153,11 +156,11 @@ macro_rules! store_for {
             pg: concat!("SELECT ", user_columns!(), " FROM users ORDER BY username COLLATE \"C\""),
             sqlite: concat!("SELECT ", user_columns!(), " FROM users ORDER BY username"))) [];
         fn count_users() -> u64 = Read one(sql!("SELECT COUNT(*) FROM users")) [];
-        fn set_password(user_id: i64, hash: &str, valid_after: i64) -> () = Feed done(sql!(
+        fn set_password(user_id: UserId, hash: &str, valid_after: UnixTime) -> () = Feed done(sql!(
             concat!("UPDATE users SET password_hash = $1, ", move_cutoff!("$2"), " WHERE id = $3")))
             [hash, valid_after, user_id];
         // One statement: each field is replaced only when its flag is set.
-        fn update_profile(user_id: i64, c: &ProfileChange) -> bool = Feed changed(sql!(
+        fn update_profile(user_id: UserId, c: &ProfileChange) -> bool = Feed changed(sql!(
             "UPDATE users SET display_name = CASE WHEN $1 THEN $2 ELSE display_name END, \
              email = CASE WHEN $3 THEN $4 ELSE email END, \
              phone = CASE WHEN $5 THEN $6 ELSE phone END, \
@@ -168,9 +171,9 @@ macro_rules! store_for {
              c.phone.is_some(), c.phone.as_ref().and_then(Option::as_deref),
              c.external_id.is_some(), c.external_id.as_ref().and_then(Option::as_deref),
              c.role.is_some(), c.role.as_deref(), user_id];
-        fn set_require_two_factor(user_id: i64, required: Option<bool>) -> bool = Feed changed(
+        fn set_require_two_factor(user_id: UserId, required: Option<bool>) -> bool = Feed changed(
             sql!("UPDATE users SET require_two_factor = $1 WHERE id = $2")) [required, user_id];
-        fn set_upstream_session(user_id: i64, sealed: Option<&[u8]>) -> bool = Feed changed(
+        fn set_upstream_session(user_id: UserId, sealed: Option<&[u8]>) -> bool = Feed changed(
             sql!("UPDATE users SET upstream_session = $1 WHERE id = $2")) [sealed, user_id];
         fn two_factor_census() -> Vec<TwoFactorGroup> = Scan all(sql!(
             "SELECT totp_state = 2, require_two_factor, COUNT(*) FROM users GROUP BY 1, 2")) [];
@@ -181,7 +184,7 @@ macro_rules! store_for {
             self.one::<i64, 0>(Mode::Write, sql!("SELECT 1"), []).await.map(drop)
         }
 
-        async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        async fn delete_user(&self, user_id: UserId) -> Result<bool, StoreError> {
             let n = self.batch(Mode::Feed, vec![
                 Step::new(sql!("DELETE FROM users WHERE id = $1"), vec![user_id.into()]),
                 Step::new(CLEAR_OTP_THROTTLE, vec![user_id.to_string().into()]),
@@ -195,15 +198,15 @@ macro_rules! store_for {
         fn token_state(username: &str, jti: &str) -> Option<TokenState> = Read opt(sql!(concat!(
             "SELECT ", user_columns!(), ", EXISTS (SELECT 1 FROM revoked_tokens r \
              WHERE r.jti = $1) FROM users WHERE username = $2"))) [jti, username];
-        fn revoke_token(jti: &str, user_id: i64, expires_at: i64) -> () = Feed done(REVOKE_JTI)
+        fn revoke_token(jti: &str, user_id: UserId, expires_at: UnixTime) -> () = Feed done(REVOKE_JTI)
             [jti, user_id, expires_at];
-        fn revoke_all_tokens(user_id: i64, valid_after: i64) -> () = Feed done(sql!(concat!(
+        fn revoke_all_tokens(user_id: UserId, valid_after: UnixTime) -> () = Feed done(sql!(concat!(
             "UPDATE users SET ", move_cutoff!("$1"), " WHERE id = $2"))) [valid_after, user_id];
-        fn record_login_token(user_id: i64, jti: &str, issued_at: i64, expires_at: i64) -> ()
+        fn record_login_token(user_id: UserId, jti: &str, issued_at: UnixTime, expires_at: UnixTime) -> ()
             = Write done(sql!("INSERT INTO login_tokens (jti, user_id, issued_at, expires_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING"))
             [jti, user_id, issued_at, expires_at];
-        fn has_live_tokens(user_id: i64, now: i64) -> bool = Read one(sql!(
+        fn has_live_tokens(user_id: UserId, now: UnixTime) -> bool = Read one(sql!(
             "SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND ( \
                EXISTS (SELECT 1 FROM login_tokens t WHERE t.user_id = u.id \
                  AND t.expires_at > $2 AND t.issued_at >= u.tokens_valid_after \
@@ -216,19 +219,19 @@ macro_rules! store_for {
             [user_id, now];
     }
     by_hand {
-        fn live_state(user_ids: &[i64], jtis: &[String], grant_hashes: &[String], now: i64)
+        fn live_state(user_ids: &[UserId], jtis: &[String], grant_hashes: &[String], now: UnixTime)
             -> LiveState;
     }
     written_once {
         fn change_stamp(&self) -> Option<ChangeStamp> { self.stamp() }
 
-        async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
             let n = self.batch(Mode::Feed, vec![
                 Step::new(sql!("DELETE FROM revoked_tokens WHERE expires_at < $1"),
                     vec![now.into()]),
                 Step::new(sql!(
                     "DELETE FROM throttles WHERE locked_until < $1 AND last_failure < $2"),
-                    vec![now.into(), (now - 24 * 3600).into()]),
+                    vec![now.into(), now.minus_secs(24 * 3600).into()]),
                 Step::new(sql!("DELETE FROM login_tokens WHERE expires_at < $1"),
                     vec![now.into()]),
             ]).await?;
@@ -238,22 +241,22 @@ macro_rules! store_for {
     }
     generate! { $T: SecondFactorStore;
     statements {
-        fn set_pending_secret(user_id: i64, sealed: &[u8]) -> bool = Feed changed(sql!(
+        fn set_pending_secret(user_id: UserId, sealed: &[u8]) -> bool = Feed changed(sql!(
             "UPDATE users SET totp_state = 1, totp_secret = $1 WHERE id = $2 AND totp_state = 0"))
             [sealed, user_id];
-        fn clear_pending_secret(user_id: i64) -> bool = Feed changed(sql!(
+        fn clear_pending_secret(user_id: UserId) -> bool = Feed changed(sql!(
             "UPDATE users SET totp_state = 0, totp_secret = NULL WHERE id = $1 AND totp_state = 1"))
             [user_id];
-        fn recovery_codes(user_id: i64) -> Vec<RecoveryCodeRecord> = Read all(sql!(
+        fn recovery_codes(user_id: UserId) -> Vec<RecoveryCodeRecord> = Read all(sql!(
             "SELECT id, code_hash FROM recovery_codes WHERE user_id = $1 ORDER BY id")) [user_id];
     }
     by_hand {
-        fn complete_second_factor(user_id: i64, proof: SecondFactorProof,
+        fn complete_second_factor(user_id: UserId, proof: SecondFactorProof,
             revoke: Option<&RevokeToken>, otp_status: Option<OtpStatusUse>,
             otp_counter: OtpCounter) -> SecondFactorWrite;
     }
     written_once {
-        async fn disable_totp(&self, user_id: i64, valid_after: i64) -> Result<bool, StoreError> {
+        async fn disable_totp(&self, user_id: UserId, valid_after: UnixTime) -> Result<bool, StoreError> {
             // The UPDATE locks the user row (PostgreSQL) until commit, so
             // a concurrent replace_recovery_codes runs wholly before or after.
             let n = self.batch(Mode::Feed, vec![
@@ -266,7 +269,7 @@ macro_rules! store_for {
             Ok(n.first() == Some(&1))
         }
 
-        async fn replace_recovery_codes(&self, user_id: i64, hashes: &[String])
+        async fn replace_recovery_codes(&self, user_id: UserId, hashes: &[String])
             -> Result<bool, StoreError> {
             // backend-specific guard: FOR UPDATE keeps disable_totp (and
             // another replacement) out until this transaction ends;
@@ -300,7 +303,7 @@ macro_rules! store_for {
             "DELETE FROM throttles WHERE kind = $1 AND key = $2")) [kind.as_str(), key];
     }
     by_hand {
-        fn reserve_attempt(kind: ThrottleKind, key: &str, now: i64, policy: &ThrottlePolicy)
+        fn reserve_attempt(kind: ThrottleKind, key: &str, now: UnixTime, policy: &ThrottlePolicy)
             -> Reservation;
     }
     }
@@ -349,24 +352,24 @@ macro_rules! store_for {
              ON CONFLICT (user_id, binding) DO UPDATE SET code_hash = excluded.code_hash, \
              attempts = 0, created_at = excluded.created_at, expires_at = excluded.expires_at"))
             [c.user_id, &c.binding, &c.code_hash, c.created_at, c.expires_at];
-        fn claim_oob_attempt(user_id: i64, binding: &str, now: i64, max_attempts: u32)
+        fn claim_oob_attempt(user_id: UserId, binding: &str, now: UnixTime, max_attempts: u32)
             -> Option<OobClaim> = Write opt(sql!(
             "UPDATE oob_codes SET attempts = attempts + 1 WHERE user_id = $1 AND binding = $2 \
              AND expires_at > $3 AND attempts < $4 RETURNING id, code_hash, attempts"))
             [user_id, binding, now, i64::from(max_attempts)];
-        fn consume_oob_code(id: i64, code_hash: &str) -> bool = Write changed(sql!(
+        fn consume_oob_code(id: OobCodeId, code_hash: &str) -> bool = Write changed(sql!(
             "DELETE FROM oob_codes WHERE id = $1 AND code_hash = $2")) [id, code_hash];
-        fn delete_oob_code(user_id: i64, binding: &str) -> () = Write done(sql!(
+        fn delete_oob_code(user_id: UserId, binding: &str) -> () = Write done(sql!(
             "DELETE FROM oob_codes WHERE user_id = $1 AND binding = $2")) [user_id, binding];
         fn create_mfa_session(m: &MfaSession) -> () = Write done(sql!(
             "INSERT INTO mfa_sessions (id_hash, user_id, app_id, device_id, created_at, \
              expires_at) VALUES ($1, $2, $3, $4, $5, $6)"))
             [&m.id_hash, m.user_id, m.app_id, &m.device_id, m.created_at, m.expires_at];
-        fn mfa_session(id_hash: &str, now: i64) -> Option<MfaSession> = Read opt(sql!(
+        fn mfa_session(id_hash: &str, now: UnixTime) -> Option<MfaSession> = Read opt(sql!(
             "SELECT id_hash, user_id, app_id, device_id, created_at, expires_at \
              FROM mfa_sessions WHERE id_hash = $1 AND expires_at > $2")) [id_hash, now];
-        fn consume_mfa_session(id_hash: &str, user_id: i64, app_id: i64, device_id: &str,
-            now: i64) -> bool = Write changed(sql!(
+        fn consume_mfa_session(id_hash: &str, user_id: UserId, app_id: AppId, device_id: &str,
+            now: UnixTime) -> bool = Write changed(sql!(
             "DELETE FROM mfa_sessions WHERE id_hash = $1 AND user_id = $2 AND app_id = $3 \
              AND device_id = $4 AND expires_at > $5"))
             [id_hash, user_id, app_id, device_id, now];
@@ -375,23 +378,23 @@ macro_rules! store_for {
              VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, app_id) DO UPDATE SET \
              end_user_ip = excluded.end_user_ip, expires_at = excluded.expires_at"))
             [r.user_id, r.app_id, &r.end_user_ip, r.expires_at];
-        fn otp_status(user_id: i64, app_id: i64, now: i64) -> Option<OtpStatusRecord>
+        fn otp_status(user_id: UserId, app_id: AppId, now: UnixTime) -> Option<OtpStatusRecord>
             = Read opt(sql!("SELECT user_id, app_id, end_user_ip, expires_at FROM otp_status \
              WHERE user_id = $1 AND app_id = $2 AND expires_at > $3")) [user_id, app_id, now];
-        fn consume_otp_status(user_id: i64, app_id: i64, now: i64) -> bool
+        fn consume_otp_status(user_id: UserId, app_id: AppId, now: UnixTime) -> bool
             = Write changed(CONSUME_OTP_STATUS) [user_id, app_id, now];
         fn put_outbox_message(m: &NewOutboxMessage) -> () = Write done(sql!(
             "INSERT INTO outbox (user_id, channel, recipient, code, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)"))
             [m.user_id, m.channel.as_str(), &m.to, m.code.expose(), m.created_at, m.expires_at];
-        fn outbox_messages(user_id: Option<i64>, now: i64) -> Vec<OutboxMessage> = Scan all(sql!(
+        fn outbox_messages(user_id: Option<UserId>, now: UnixTime) -> Vec<OutboxMessage> = Scan all(sql!(
             "SELECT o.id, u.username, o.channel, o.recipient, o.code, o.created_at, \
              o.expires_at FROM outbox o JOIN users u ON u.id = o.user_id \
              WHERE o.expires_at > $1 AND ($2 IS NULL OR o.user_id = $2) ORDER BY o.id"))
             [now, user_id];
     }
     written_once {
-        async fn purge_expired_oob(&self, now: i64) -> Result<u64, StoreError> {
+        async fn purge_expired_oob(&self, now: UnixTime) -> Result<u64, StoreError> {
             let steps = [
                 sql!("DELETE FROM oob_codes WHERE expires_at <= $1"),
                 sql!("DELETE FROM mfa_sessions WHERE expires_at <= $1"),
@@ -415,11 +418,11 @@ macro_rules! store_for {
             "DELETE FROM legacy_grants WHERE token_hash = $1")) [token_hash];
     }
     by_hand {
-        fn redeem_legacy_nonce(token_hash: &str, now: i64, grant_expires_at: i64)
+        fn redeem_legacy_nonce(token_hash: &str, now: UnixTime, grant_expires_at: UnixTime)
             -> Option<LegacyGrant>;
     }
     written_once {
-        async fn purge_expired_legacy(&self, now: i64) -> Result<u64, StoreError> {
+        async fn purge_expired_legacy(&self, now: UnixTime) -> Result<u64, StoreError> {
             let steps = [
                 sql!("DELETE FROM legacy_nonces WHERE expires_at <= $1"),
                 sql!("DELETE FROM legacy_grants WHERE expires_at <= $1"),
@@ -435,8 +438,8 @@ macro_rules! store_for {
             "SELECT ", audit_columns!(), " FROM (SELECT id, ", audit_columns!(),
             " FROM audit_log WHERE ($1 IS NULL OR username = $1) AND at_ms >= $2 \
              ORDER BY at_ms DESC, id DESC LIMIT $3) AS newest ORDER BY at_ms, id")))
-            [&q.username, q.since_ms.unwrap_or(i64::MIN), i64::from(q.limit)];
-        fn purge_audit(before_ms: i64) -> u64 = Write affected(sql!(
+            [&q.username, q.since_ms.unwrap_or(UnixMillis::new(i64::MIN)), i64::from(q.limit)];
+        fn purge_audit(before_ms: UnixMillis) -> u64 = Write affected(sql!(
             "DELETE FROM audit_log WHERE at_ms < $1")) [before_ms];
     }
     written_once {
@@ -456,7 +459,7 @@ macro_rules! store_for {
     }
     generate! { $T: PersistentTokenStore;
     statements {
-        fn persistent_tokens(user_id: i64) -> Vec<PersistentToken> = Read all(sql!(concat!(
+        fn persistent_tokens(user_id: UserId) -> Vec<PersistentToken> = Read all(sql!(concat!(
             "SELECT ", persistent_columns!(), " FROM persistent_tokens \
              WHERE user_id = $1 ORDER BY audience"))) [user_id];
     }
@@ -469,7 +472,7 @@ macro_rules! store_for {
             Ok(self.batch_fetch(Mode::Feed, steps).await?.1)
         }
 
-        async fn remove_persistent_token(&self, user_id: i64, audience: &str)
+        async fn remove_persistent_token(&self, user_id: UserId, audience: &str)
             -> Result<Option<PersistentToken>, StoreError> {
             Ok(self.batch_fetch(Mode::Feed, take_persistent(user_id, audience)).await?.1)
         }
@@ -477,11 +480,11 @@ macro_rules! store_for {
     }
     generate! { #[cfg(feature = "test-support")] $T: $crate::test_support::TestStore;
     statements {
-        fn enable_totp(user_id: i64, step: i64, valid_after: i64) -> bool
+        fn enable_totp(user_id: UserId, step: i64, valid_after: UnixTime) -> bool
             = Feed changed(ENABLE_PENDING) [step, valid_after, user_id];
-        fn accept_totp_step(user_id: i64, step: i64) -> bool = Feed changed(ACCEPT_STEP)
+        fn accept_totp_step(user_id: UserId, step: i64) -> bool = Feed changed(ACCEPT_STEP)
             [step, user_id];
-        fn consume_recovery_code(code_id: i64) -> bool = Write changed(sql!(
+        fn consume_recovery_code(code_id: RecoveryCodeId) -> bool = Write changed(sql!(
             "DELETE FROM recovery_codes WHERE id = $1")) [code_id];
     }
     }

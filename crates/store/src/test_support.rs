@@ -4,6 +4,7 @@
 //! `Store::complete_second_factor`). Behind the `test-support` feature.
 
 use async_trait::async_trait;
+use otpgate_core::model::{RecoveryCodeId, UnixTime, UserId};
 use otpgate_core::{Store, StoreError};
 
 /// A [`Store`] that also offers the single-use writes one by one.
@@ -15,14 +16,14 @@ pub trait TestStore: Store {
     /// there was no pending secret.
     async fn enable_totp(
         &self,
-        user_id: i64,
+        user_id: UserId,
         step: i64,
-        valid_after: i64,
+        valid_after: UnixTime,
     ) -> Result<bool, StoreError>;
     /// Atomically records `step` as accepted if it is later than the last
     /// accepted one and 2FA is on. False means replay (or 2FA off).
-    async fn accept_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError>;
+    async fn accept_totp_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError>;
     /// Deletes one recovery code; true only for the one caller that
     /// deleted it.
-    async fn consume_recovery_code(&self, code_id: i64) -> Result<bool, StoreError>;
+    async fn consume_recovery_code(&self, code_id: RecoveryCodeId) -> Result<bool, StoreError>;
 }

@@ -25,9 +25,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use otpgate_core::StoreError;
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
-    AuditQuery, AuditRecord, Channel, ContactField, LegacyNonce, MfaSession, NewApplication,
+    AppId, AuditQuery, AuditRecord, Channel, ContactField, LegacyNonce, MfaSession, NewApplication,
     NewOobCode, NewOutboxMessage, NewUser, OtpCounter, OtpStatusRecord, PersistentToken,
-    Reservation, ThrottleKind, TotpState, UserLiveState,
+    Reservation, ThrottleKind, TotpState, UnixMillis, UnixTime, UserId, UserLiveState,
 };
 use otpgate_core::secret::SecretString;
 use otpgate_core::store::{SecondFactorStore, TokenStore, UserStore};
@@ -35,6 +35,11 @@ use otpgate_store::{
     PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, StoreOptions, TestStore,
 };
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+/// A time of the store's signatures, `secs` after the epoch.
+fn t(secs: i64) -> UnixTime {
+    UnixTime::new(secs)
+}
 
 /// A store under test and what must live as long as it (and be cleaned up
 /// after it, even when the test panics).
@@ -211,8 +216,8 @@ fn new_user(name: &str) -> NewUser {
         role: "user".into(),
         password_hash: "$argon2id$fake".into(),
         backend: "local".into(),
-        tokens_valid_after: 100,
-        created_at: 99,
+        tokens_valid_after: t(100),
+        created_at: t(99),
     }
 }
 
@@ -294,30 +299,34 @@ contract!(
 async fn a_user_has_live_tokens_until_the_last_one_goes(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
-    let live = |id: i64, now: i64| {
+    let live = |id: UserId, now: i64| {
         let s = s.clone();
-        async move { s.has_live_tokens(id, now).await.expect("live") }
+        async move { s.has_live_tokens(id, t(now)).await.expect("live") }
     };
     assert!(!live(a.id, 200).await, "none recorded");
-    assert!(!live(9_999_999, 200).await, "unknown user");
-    s.record_login_token(a.id, "l1", 150, 1_000)
+    assert!(!live(UserId::new(9_999_999), 200).await, "unknown user");
+    s.record_login_token(a.id, "l1", t(150), t(1_000))
         .await
         .expect("l1");
-    s.record_login_token(a.id, "l2", 160, 2_000)
+    s.record_login_token(a.id, "l2", t(160), t(2_000))
         .await
         .expect("l2");
-    s.record_login_token(a.id, "l2", 160, 2_000)
+    s.record_login_token(a.id, "l2", t(160), t(2_000))
         .await
         .expect("recording twice is harmless");
     assert!(live(a.id, 200).await);
     assert!(!live(b.id, 200).await, "another user's tokens");
     // Revoked by id: the other one remains; then none.
-    s.revoke_token("l1", a.id, 1_000).await.expect("revoke l1");
+    s.revoke_token("l1", a.id, t(1_000))
+        .await
+        .expect("revoke l1");
     assert!(live(a.id, 200).await);
-    s.revoke_token("l2", a.id, 2_000).await.expect("revoke l2");
+    s.revoke_token("l2", a.id, t(2_000))
+        .await
+        .expect("revoke l2");
     assert!(!live(a.id, 200).await);
     // Expiry.
-    s.record_login_token(a.id, "l3", 170, 1_500)
+    s.record_login_token(a.id, "l3", t(170), t(1_500))
         .await
         .expect("l3");
     assert!(live(a.id, 1_499).await);
@@ -336,7 +345,7 @@ async fn a_user_has_live_tokens_until_the_last_one_goes(s: Arc<dyn TestStore>) {
         .await
         .expect("nonce");
     let grant = s
-        .redeem_legacy_nonce("g1", 181, 5_000)
+        .redeem_legacy_nonce("g1", t(181), t(5_000))
         .await
         .expect("redeem")
         .expect("grant");
@@ -344,37 +353,39 @@ async fn a_user_has_live_tokens_until_the_last_one_goes(s: Arc<dyn TestStore>) {
     assert!(s.delete_legacy_grant(&grant.token_hash).await.expect("del"));
     assert!(!live(a.id, 1_600).await);
     // The cut-off ends them all at once.
-    s.record_login_token(a.id, "l4", 190, 9_000)
+    s.record_login_token(a.id, "l4", t(190), t(9_000))
         .await
         .expect("l4");
     s.replace_persistent_token(&persistent(a.id, "mobile-app", "p2"))
         .await
         .expect("p2");
     assert!(live(a.id, 1_600).await);
-    s.revoke_all_tokens(a.id, 1_001).await.expect("cut-off");
+    s.revoke_all_tokens(a.id, t(1_001)).await.expect("cut-off");
     assert!(!live(a.id, 1_600).await);
     // Expired records are purged; a user's go with the user.
-    s.record_login_token(b.id, "b1", 150, 300)
+    s.record_login_token(b.id, "b1", t(150), t(300))
         .await
         .expect("b1");
-    s.record_login_token(b.id, "b2", 150, 9_000)
+    s.record_login_token(b.id, "b2", t(150), t(9_000))
         .await
         .expect("b2");
-    s.purge_expired(400).await.expect("purge");
+    s.purge_expired(t(400)).await.expect("purge");
     assert!(live(b.id, 200).await, "b2 remains (b1 purged)");
-    s.revoke_token("b2", b.id, 9_000).await.expect("revoke b2");
+    s.revoke_token("b2", b.id, t(9_000))
+        .await
+        .expect("revoke b2");
     assert!(!live(b.id, 200).await);
     assert!(s.delete_user(a.id).await.expect("delete"));
     assert!(!live(a.id, 200).await);
 }
 
-fn persistent(user_id: i64, audience: &str, jti: &str) -> PersistentToken {
+fn persistent(user_id: UserId, audience: &str, jti: &str) -> PersistentToken {
     PersistentToken {
         user_id,
         audience: audience.into(),
         jti: jti.into(),
-        issued_at: 1_000,
-        expires_at: 9_000,
+        issued_at: t(1_000),
+        expires_at: t(9_000),
     }
 }
 
@@ -488,13 +499,13 @@ async fn a_pending_secret_is_cleared_and_an_enabled_one_kept(s: Arc<dyn TestStor
     assert!(s.clear_pending_secret(a.id).await.expect("cleared"));
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(u.totp, TotpState::Off);
-    assert_eq!(u.tokens_valid_after, 100, "tokens are not touched");
+    assert_eq!(u.tokens_valid_after.get(), 100, "tokens are not touched");
     assert!(!s.clear_pending_secret(a.id).await.expect("once"));
     // An enabled secret is not "pending": it stays.
     s.set_pending_secret(a.id, b"sealed-2")
         .await
         .expect("pending");
-    assert!(s.enable_totp(a.id, 5, 200).await.expect("enable"));
+    assert!(s.enable_totp(a.id, 5, t(200)).await.expect("enable"));
     assert!(!s.clear_pending_secret(a.id).await.expect("enabled"));
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(u.totp, TotpState::Enabled(b"sealed-2".to_vec()));
@@ -573,7 +584,7 @@ async fn a_users_backend_and_sealed_upstream_session_are_kept(s: Arc<dyn TestSto
             .expect("replace")
     );
     assert!(
-        !s.set_upstream_session(-1, Some(b"x"))
+        !s.set_upstream_session(UserId::new(-1), Some(b"x"))
             .await
             .expect("nobody")
     );
@@ -625,7 +636,7 @@ async fn the_2fa_requirement_override_is_kept_and_counted(s: Arc<dyn TestStore>)
             .expect("no")
     );
     assert!(
-        !s.set_require_two_factor(-1, Some(true))
+        !s.set_require_two_factor(UserId::new(-1), Some(true))
             .await
             .expect("nobody")
     );
@@ -655,10 +666,10 @@ async fn the_2fa_requirement_override_is_kept_and_counted(s: Arc<dyn TestStore>)
         2
     );
     let live = s
-        .live_state(&[a.id, b.id], &[], &[], 0)
+        .live_state(&[a.id, b.id], &[], &[], t(0))
         .await
         .expect("live");
-    let mut overrides: Vec<(i64, Option<bool>)> = live
+    let mut overrides: Vec<(UserId, Option<bool>)> = live
         .users
         .iter()
         .map(|u| (u.user_id, u.require_two_factor))
@@ -672,7 +683,7 @@ async fn the_2fa_requirement_override_is_kept_and_counted(s: Arc<dyn TestStore>)
             .await
             .expect("pending")
     );
-    assert!(s.enable_totp(a.id, 7, 0).await.expect("enable"));
+    assert!(s.enable_totp(a.id, 7, t(0)).await.expect("enable"));
     let mut census: Vec<(bool, Option<bool>, u64)> = s
         .two_factor_census()
         .await
@@ -702,7 +713,7 @@ async fn users_are_created_found_listed_and_deleted(s: Arc<dyn TestStore>) {
     assert_eq!(a.display_name, "ALICE");
     assert_eq!(a.email.as_deref(), Some("alice@example.org"));
     assert_eq!(a.totp, TotpState::Off);
-    assert_eq!(a.tokens_valid_after, 100);
+    assert_eq!(a.tokens_valid_after.get(), 100);
     let found = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(found.id, a.id);
     assert!(s.user_by_name("carol").await.expect("find").is_none());
@@ -715,7 +726,7 @@ async fn users_are_created_found_listed_and_deleted(s: Arc<dyn TestStore>) {
         .collect();
     assert_eq!(names, ["alice", "bob"]);
     assert_eq!(s.count_users().await.expect("count"), 2);
-    s.revoke_token("j1", a.id, 10_000).await.expect("revoke");
+    s.revoke_token("j1", a.id, t(10_000)).await.expect("revoke");
     assert!(s.delete_user(a.id).await.expect("delete"));
     assert!(!s.delete_user(a.id).await.expect("delete again"));
     assert!(s.user_by_name("alice").await.expect("find").is_none());
@@ -772,29 +783,35 @@ async fn concurrent_writes_fail_alone_and_all_land(s: Arc<dyn TestStore>) {
 
 async fn password_change_moves_the_cutoff_forward_only(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
-    s.set_password(a.id, "$argon2id$new", 500)
+    s.set_password(a.id, "$argon2id$new", t(500))
         .await
         .expect("set");
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(u.password_hash, "$argon2id$new");
-    assert_eq!(u.tokens_valid_after, 500);
-    s.revoke_all_tokens(a.id, 400).await.expect("older cutoff");
+    assert_eq!(u.tokens_valid_after.get(), 500);
+    s.revoke_all_tokens(a.id, t(400))
+        .await
+        .expect("older cutoff");
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(
-        u.tokens_valid_after, 501,
+        u.tokens_valid_after.get(),
+        501,
         "never moves back, always moves past the last cut-off"
     );
-    s.revoke_all_tokens(a.id, 501)
+    s.revoke_all_tokens(a.id, t(501))
         .await
         .expect("same cutoff again");
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(
-        u.tokens_valid_after, 502,
+        u.tokens_valid_after.get(),
+        502,
         "a second revocation in the same instant still revokes"
     );
-    s.revoke_all_tokens(a.id, 600).await.expect("newer cutoff");
+    s.revoke_all_tokens(a.id, t(600))
+        .await
+        .expect("newer cutoff");
     let u = s.user_by_name("alice").await.expect("find").expect("some");
-    assert_eq!(u.tokens_valid_after, 600);
+    assert_eq!(u.tokens_valid_after.get(), 600);
 }
 
 async fn token_state_reports_revocation(s: Arc<dyn TestStore>) {
@@ -810,9 +827,9 @@ async fn token_state_reports_revocation(s: Arc<dyn TestStore>) {
     );
     assert!(!st.jti_revoked);
     assert!(!st.user.totp.is_enabled());
-    assert_eq!(st.user.tokens_valid_after, 100);
-    s.revoke_token("j1", a.id, 10_000).await.expect("revoke");
-    s.revoke_token("j1", a.id, 10_000)
+    assert_eq!(st.user.tokens_valid_after.get(), 100);
+    s.revoke_token("j1", a.id, t(10_000)).await.expect("revoke");
+    s.revoke_token("j1", a.id, t(10_000))
         .await
         .expect("revoke twice is fine");
     assert!(
@@ -839,7 +856,11 @@ async fn token_state_reports_revocation(s: Arc<dyn TestStore>) {
 
 async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
-    assert!(!s.enable_totp(a.id, 5, 200).await.expect("nothing pending"));
+    assert!(
+        !s.enable_totp(a.id, 5, t(200))
+            .await
+            .expect("nothing pending")
+    );
     assert!(
         s.set_pending_secret(a.id, b"sealed-1")
             .await
@@ -853,11 +874,11 @@ async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn TestStore>) {
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(u.totp, TotpState::Pending(b"sealed-1".to_vec()));
     assert!(!s.accept_totp_step(a.id, 9).await.expect("not enabled yet"));
-    assert!(s.enable_totp(a.id, 10, 200).await.expect("enable"));
+    assert!(s.enable_totp(a.id, 10, t(200)).await.expect("enable"));
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(u.totp, TotpState::Enabled(b"sealed-1".to_vec()));
     assert_eq!(u.totp_last_step, Some(10));
-    assert_eq!(u.tokens_valid_after, 200);
+    assert_eq!(u.tokens_valid_after.get(), 200);
     assert!(
         s.token_state("alice", "x")
             .await
@@ -880,13 +901,14 @@ async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn TestStore>) {
             .await
             .expect("codes")
     );
-    assert!(s.disable_totp(a.id, 300).await.expect("disable"));
-    assert!(!s.disable_totp(a.id, 400).await.expect("already off"));
+    assert!(s.disable_totp(a.id, t(300)).await.expect("disable"));
+    assert!(!s.disable_totp(a.id, t(400)).await.expect("already off"));
     let u = s.user_by_name("alice").await.expect("find").expect("some");
     assert_eq!(u.totp, TotpState::Off);
     assert_eq!(u.totp_last_step, None);
     assert_eq!(
-        u.tokens_valid_after, 300,
+        u.tokens_valid_after.get(),
+        300,
         "a refused disable writes nothing"
     );
     assert!(s.recovery_codes(a.id).await.expect("codes").is_empty());
@@ -895,7 +917,7 @@ async fn totp_lifecycle_pending_enable_accept_disable(s: Arc<dyn TestStore>) {
 async fn totp_step_is_accepted_once_under_concurrency(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.set_pending_secret(a.id, b"x").await.expect("pending");
-    s.enable_totp(a.id, 1, 0).await.expect("enable");
+    s.enable_totp(a.id, 1, t(0)).await.expect("enable");
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let s = s.clone();
@@ -918,7 +940,9 @@ async fn enabling_happens_once_under_concurrency(s: Arc<dyn TestStore>) {
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move { s.enable_totp(a.id, 7, 0).await }));
+        tasks.push(tokio::spawn(
+            async move { s.enable_totp(a.id, 7, t(0)).await },
+        ));
     }
     let mut wins = 0;
     for t in tasks {
@@ -932,7 +956,7 @@ async fn enabling_happens_once_under_concurrency(s: Arc<dyn TestStore>) {
 async fn recovery_codes_replace_and_consume_once_under_concurrency(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     s.set_pending_secret(a.id, b"x").await.expect("pending");
-    s.enable_totp(a.id, 1, 0).await.expect("enable");
+    s.enable_totp(a.id, 1, t(0)).await.expect("enable");
     assert!(
         s.replace_recovery_codes(a.id, &["old".into()])
             .await
@@ -1014,7 +1038,7 @@ async fn admitted(
     now: i64,
     p: &ThrottlePolicy,
 ) -> u32 {
-    match s.reserve_attempt(k, key, now, p).await.expect("reserve") {
+    match s.reserve_attempt(k, key, t(now), p).await.expect("reserve") {
         Reservation::Admitted { count, .. } => count,
         Reservation::Locked { until } => panic!("locked until {until}"),
     }
@@ -1026,7 +1050,7 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
     assert!(s.throttle(k, "1").await.expect("t").is_none());
     for i in 1..=4 {
         assert_eq!(
-            s.reserve_attempt(k, "1", 1000 + i, &p).await.expect("r"),
+            s.reserve_attempt(k, "1", t(1000 + i), &p).await.expect("r"),
             Reservation::Admitted {
                 count: i as u32,
                 locks: false
@@ -1035,18 +1059,18 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
     }
     // The 5th reservation is admitted and locks the key in the same write.
     assert_eq!(
-        s.reserve_attempt(k, "1", 1005, &p).await.expect("r"),
+        s.reserve_attempt(k, "1", t(1005), &p).await.expect("r"),
         Reservation::Admitted {
             count: 5,
             locks: true
         }
     );
     let st = s.throttle(k, "1").await.expect("t").expect("some");
-    assert_eq!((st.failures, st.locked_until), (5, 1035));
+    assert_eq!((st.failures, st.locked_until.get()), (5, 1035));
     // Locked: refused, nothing counted.
     assert_eq!(
-        s.reserve_attempt(k, "1", 1034, &p).await.expect("r"),
-        Reservation::Locked { until: 1035 }
+        s.reserve_attempt(k, "1", t(1034), &p).await.expect("r"),
+        Reservation::Locked { until: t(1035) }
     );
     assert_eq!(
         s.throttle(k, "1").await.expect("t").expect("some").failures,
@@ -1055,7 +1079,7 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
     // After the lock, each attempt is admitted and locks twice as long,
     // up to the cap.
     assert_eq!(
-        s.reserve_attempt(k, "1", 1035, &p).await.expect("r"),
+        s.reserve_attempt(k, "1", t(1035), &p).await.expect("r"),
         Reservation::Admitted {
             count: 6,
             locks: true
@@ -1067,7 +1091,7 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
             .expect("t")
             .expect("some")
             .locked_until,
-        1095
+        t(1095)
     );
     let mut now = 1095;
     for _ in 0..10 {
@@ -1077,7 +1101,8 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
             .await
             .expect("t")
             .expect("some")
-            .locked_until;
+            .locked_until
+            .get();
     }
     let st = s.throttle(k, "1").await.expect("t").expect("some");
     assert_eq!(st.failures, 16);
@@ -1088,7 +1113,7 @@ async fn throttle_counts_locks_and_clears(s: Arc<dyn TestStore>) {
             .expect("t")
             .expect("some")
             .locked_until,
-        now + 900,
+        t(now + 900),
         "capped"
     );
     assert!(
@@ -1156,7 +1181,7 @@ async fn reservations_admit_exactly_the_threshold_under_concurrency(s: Arc<dyn T
             let s = s.clone();
             let key = key.to_owned();
             tasks.push(tokio::spawn(async move {
-                s.reserve_attempt(kind, &key, 1000, &policy).await
+                s.reserve_attempt(kind, &key, t(1000), &policy).await
             }));
         }
         let mut counts = Vec::new();
@@ -1169,7 +1194,7 @@ async fn reservations_admit_exactly_the_threshold_under_concurrency(s: Arc<dyn T
                     locking += usize::from(locks);
                 }
                 Reservation::Locked { until } => {
-                    assert_eq!(until, 1000 + policy.base_secs);
+                    assert_eq!(until, UnixTime::new(1000 + policy.base_secs));
                     refused += 1;
                 }
             }
@@ -1182,7 +1207,7 @@ async fn reservations_admit_exactly_the_threshold_under_concurrency(s: Arc<dyn T
         let st = s.throttle(kind, key).await.expect("t").expect("some");
         assert_eq!(
             (st.failures, st.locked_until),
-            (max, 1000 + policy.base_secs)
+            (max, t(1000 + policy.base_secs))
         );
     }
 }
@@ -1201,12 +1226,14 @@ async fn returned_attempts_no_longer_count(s: Arc<dyn TestStore>) {
         admitted(&s, k, "10.0.0.1", 1000, &p).await;
     }
     assert!(matches!(
-        s.reserve_attempt(k, "10.0.0.1", 1001, &p).await.expect("r"),
-        Reservation::Locked { until: 1600 }
+        s.reserve_attempt(k, "10.0.0.1", t(1001), &p)
+            .await
+            .expect("r"),
+        Reservation::Locked { until } if until == t(1600)
     ));
     s.return_attempt(k, "10.0.0.1", 3).await.expect("return");
     let st = s.throttle(k, "10.0.0.1").await.expect("t").expect("some");
-    assert_eq!((st.failures, st.locked_until), (2, 0));
+    assert_eq!((st.failures, st.locked_until.get()), (2, 0));
     assert_eq!(admitted(&s, k, "10.0.0.1", 1002, &p).await, 3);
     for _ in 0..5 {
         s.return_attempt(k, "10.0.0.1", 3).await.expect("return");
@@ -1237,7 +1264,7 @@ async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn TestStore
     }
     let revoke = RevokeToken {
         jti: "pre-otp".into(),
-        expires_at: 9999,
+        expires_at: t(9999),
     };
     assert_eq!(
         s.complete_second_factor(
@@ -1245,11 +1272,11 @@ async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn TestStore
             SecondFactorProof::TotpStep(11),
             Some(&revoke),
             None,
-            OtpCounter::Unreserved { now: 1010 }
+            OtpCounter::Unreserved { now: t(1010) }
         )
         .await
         .expect("locked"),
-        SecondFactorWrite::Locked { until: 1034 }
+        SecondFactorWrite::Locked { until: t(1034) }
     );
     let alice = s.user_by_name("alice").await.expect("r").expect("u");
     assert_eq!(alice.totp_last_step, Some(10), "nothing written");
@@ -1266,7 +1293,7 @@ async fn unreserved_second_factor_success_respects_the_lock(s: Arc<dyn TestStore
             SecondFactorProof::TotpStep(11),
             Some(&revoke),
             None,
-            OtpCounter::Unreserved { now: 1034 }
+            OtpCounter::Unreserved { now: t(1034) }
         )
         .await
         .expect("after the lock"),
@@ -1295,15 +1322,15 @@ async fn second_factor_outcomes_take_the_same_precedence_in_both_backends(s: Arc
             name: "app".into(),
             key_id: "kid".into(),
             secret_hash: "h".into(),
-            created_at: 1,
+            created_at: t(1),
         })
         .await
         .expect("app");
     let status = Some(OtpStatusUse {
         app_id: app.id,
-        now: 1010,
+        now: t(1010),
     });
-    let locked = OtpCounter::Unreserved { now: 1010 };
+    let locked = OtpCounter::Unreserved { now: t(1010) };
     let replayed = SecondFactorProof::TotpStep(10);
     let outcome = |proof, status| {
         let s = s.clone();
@@ -1322,7 +1349,7 @@ async fn second_factor_outcomes_take_the_same_precedence_in_both_backends(s: Arc
         user_id: u.id,
         app_id: app.id,
         end_user_ip: None,
-        expires_at: 2000,
+        expires_at: t(2000),
     })
     .await
     .expect("status");
@@ -1332,14 +1359,24 @@ async fn second_factor_outcomes_take_the_same_precedence_in_both_backends(s: Arc
         outcome(replayed, status).await,
         SecondFactorWrite::ProofLost
     );
-    assert!(s.otp_status(u.id, app.id, 1010).await.expect("r").is_some());
+    assert!(
+        s.otp_status(u.id, app.id, t(1010))
+            .await
+            .expect("r")
+            .is_some()
+    );
     // Only the counter: locked, nothing written.
     let fresh = SecondFactorProof::TotpStep(11);
     assert_eq!(
         outcome(fresh, status).await,
-        SecondFactorWrite::Locked { until: 1034 }
+        SecondFactorWrite::Locked { until: t(1034) }
     );
-    assert!(s.otp_status(u.id, app.id, 1010).await.expect("r").is_some());
+    assert!(
+        s.otp_status(u.id, app.id, t(1010))
+            .await
+            .expect("r")
+            .is_some()
+    );
     let alice = s.user_by_name("alice").await.expect("r").expect("u");
     assert_eq!(alice.totp_last_step, Some(10), "nothing written");
     assert!(
@@ -1352,8 +1389,8 @@ async fn second_factor_outcomes_take_the_same_precedence_in_both_backends(s: Arc
 
 async fn purge_removes_only_expired_rows(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
-    s.revoke_token("old", a.id, 1000).await.expect("r");
-    s.revoke_token("new", a.id, 5000).await.expect("r");
+    s.revoke_token("old", a.id, t(1000)).await.expect("r");
+    s.revoke_token("new", a.id, t(5000)).await.expect("r");
     admitted(&s, ThrottleKind::LoginUser, "stale", 1000, &consecutive()).await;
     admitted(
         &s,
@@ -1363,7 +1400,7 @@ async fn purge_removes_only_expired_rows(s: Arc<dyn TestStore>) {
         &consecutive(),
     )
     .await;
-    let removed = s.purge_expired(100_500).await.expect("purge");
+    let removed = s.purge_expired(t(100_500)).await.expect("purge");
     assert_eq!(removed, 3);
     assert!(
         !s.token_state("alice", "old")
@@ -1390,7 +1427,7 @@ async fn state_survives_reopening(s: Arc<dyn TestStore>) {
     // The backend-specific reopen test lives below; here: reads after writes
     // on other connections of the pool see the committed state.
     let a = s.create_user(&new_user("alice")).await.expect("alice");
-    s.revoke_token("j", a.id, 9999).await.expect("r");
+    s.revoke_token("j", a.id, t(9999)).await.expect("r");
     for _ in 0..10 {
         assert!(
             s.token_state("alice", "j")
@@ -1415,8 +1452,8 @@ async fn sqlite_state_survives_closing_and_reopening_the_file() {
         s.set_pending_secret(a.id, b"sealed")
             .await
             .expect("pending");
-        s.enable_totp(a.id, 42, 0).await.expect("enable");
-        s.revoke_token("j", a.id, 9999).await.expect("revoke");
+        s.enable_totp(a.id, 42, t(0)).await.expect("enable");
+        s.revoke_token("j", a.id, t(9999)).await.expect("revoke");
         s.close();
     }
     let s = SqliteStore::open(&url, &SqliteOptions::default())
@@ -1448,8 +1485,8 @@ async fn postgres_state_survives_closing_and_reopening_the_database() {
         s.set_pending_secret(a.id, b"sealed")
             .await
             .expect("pending");
-        s.enable_totp(a.id, 42, 0).await.expect("enable");
-        s.revoke_token("j", a.id, 9999).await.expect("revoke");
+        s.enable_totp(a.id, 42, t(0)).await.expect("enable");
+        s.revoke_token("j", a.id, t(9999)).await.expect("revoke");
         s.pool().close().await;
     }
     let s = PostgresStore::open(&db.url, &PostgresOptions::default())
@@ -1569,16 +1606,16 @@ async fn sqlite_change_stamp_moves_with_every_commit_of_any_process() {
         server.token_state("alice", "j1").await.expect("read");
         assert_eq!(server.change_stamp().as_ref(), seen.last(), "reads");
     }
-    cli.revoke_token("j1", alice.id, i64::MAX)
+    cli.revoke_token("j1", alice.id, t(i64::MAX))
         .await
         .expect("revoke");
     seen.push(server.change_stamp().expect("stamp"));
-    cli.revoke_all_tokens(alice.id, 5_000)
+    cli.revoke_all_tokens(alice.id, t(5_000))
         .await
         .expect("cut-off");
     seen.push(server.change_stamp().expect("stamp"));
     server
-        .revoke_token("j2", alice.id, i64::MAX)
+        .revoke_token("j2", alice.id, t(i64::MAX))
         .await
         .expect("revoke");
     seen.push(server.change_stamp().expect("stamp"));
@@ -1627,7 +1664,7 @@ async fn enabled_user(
     s.set_pending_secret(u.id, b"sealed")
         .await
         .expect("pending");
-    assert!(s.enable_totp(u.id, last_step, 0).await.expect("enable"));
+    assert!(s.enable_totp(u.id, last_step, t(0)).await.expect("enable"));
     u
 }
 
@@ -1636,7 +1673,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn TestStore>
     let u = enabled_user(&s, "alice", 10).await;
     let revoke = RevokeToken {
         jti: "pre-otp".into(),
-        expires_at: 9999,
+        expires_at: t(9999),
     };
     admitted(&s, ThrottleKind::Otp, &u.id.to_string(), 1, &consecutive()).await;
     // A replayed step loses: nothing is written, not even the revocation.
@@ -1703,7 +1740,7 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn TestStore>
     let b = s.create_user(&new_user("bob")).await.expect("bob");
     let enable = SecondFactorProof::Enable {
         step: 5,
-        cutoff: 500,
+        cutoff: t(500),
     };
     assert!(
         !s.complete_second_factor(b.id, enable, None, None, OtpCounter::Reserved)
@@ -1722,7 +1759,10 @@ async fn second_factor_success_is_one_all_or_nothing_write(s: Arc<dyn TestStore>
     );
     let bob = s.user_by_name("bob").await.expect("r").expect("u");
     assert!(bob.totp.is_enabled());
-    assert_eq!((bob.totp_last_step, bob.tokens_valid_after), (Some(5), 500));
+    assert_eq!(
+        (bob.totp_last_step, bob.tokens_valid_after.get()),
+        (Some(5), 500)
+    );
     assert!(
         !s.complete_second_factor(b.id, enable, None, None, OtpCounter::Reserved)
             .await
@@ -1793,7 +1833,7 @@ async fn second_factor_success_wins_once_under_concurrency(s: Arc<dyn TestStore>
             tasks.push(tokio::spawn(async move {
                 let revoke = RevokeToken {
                     jti: format!("t{i}"),
-                    expires_at: 9999,
+                    expires_at: t(9999),
                 };
                 s.complete_second_factor(u.id, proof, Some(&revoke), None, OtpCounter::Reserved)
                     .await
@@ -1815,28 +1855,28 @@ fn new_app(name: &str) -> NewApplication {
         name: name.into(),
         key_id: format!("id-{name}"),
         secret_hash: format!("hash-{name}"),
-        created_at: 50,
+        created_at: t(50),
     }
 }
 
-fn oob(user_id: i64, binding: &str, hash: &str, expires_at: i64) -> NewOobCode {
+fn oob(user_id: UserId, binding: &str, hash: &str, expires_at: i64) -> NewOobCode {
     NewOobCode {
         user_id,
         binding: binding.into(),
         code_hash: hash.into(),
-        created_at: 100,
-        expires_at,
+        created_at: t(100),
+        expires_at: t(expires_at),
     }
 }
 
-fn session(id_hash: &str, user_id: i64, app_id: i64, device: &str) -> MfaSession {
+fn session(id_hash: &str, user_id: UserId, app_id: AppId, device: &str) -> MfaSession {
     MfaSession {
         id_hash: id_hash.into(),
         user_id,
         app_id,
         device_id: device.into(),
-        created_at: 100,
-        expires_at: 1000,
+        created_at: t(100),
+        expires_at: t(1000),
     }
 }
 
@@ -1845,7 +1885,7 @@ async fn applications_are_created_found_listed_and_deleted(s: Arc<dyn TestStore>
     assert_eq!(shop.name, "shop");
     assert_eq!(shop.key_id, "id-shop");
     assert_eq!(shop.secret_hash, "hash-shop");
-    assert_eq!(shop.created_at, 50);
+    assert_eq!(shop.created_at.get(), 50);
     s.create_application(&new_app("bank")).await.expect("bank");
     let dup = s.create_application(&new_app("shop")).await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
@@ -1951,7 +1991,7 @@ async fn users_are_found_by_contact(s: Arc<dyn TestStore>) {
 async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     assert_eq!(
-        s.claim_oob_attempt(a.id, "app:1", 100, 5)
+        s.claim_oob_attempt(a.id, "app:1", t(100), 5)
             .await
             .expect("none"),
         None
@@ -1961,7 +2001,7 @@ async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn TestStore>
         .expect("put");
     for n in 1..=5 {
         let claim = s
-            .claim_oob_attempt(a.id, "app:1", 100, 5)
+            .claim_oob_attempt(a.id, "app:1", t(100), 5)
             .await
             .expect("claim")
             .expect("live");
@@ -1969,7 +2009,7 @@ async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn TestStore>
         assert_eq!(claim.attempts, n);
     }
     assert_eq!(
-        s.claim_oob_attempt(a.id, "app:1", 100, 5)
+        s.claim_oob_attempt(a.id, "app:1", t(100), 5)
             .await
             .expect("used up"),
         None,
@@ -1980,7 +2020,7 @@ async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn TestStore>
         .await
         .expect("replace");
     let claim = s
-        .claim_oob_attempt(a.id, "app:1", 100, 5)
+        .claim_oob_attempt(a.id, "app:1", t(100), 5)
         .await
         .expect("claim")
         .expect("live");
@@ -1991,14 +2031,14 @@ async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn TestStore>
     );
     // Other bindings are other codes.
     assert_eq!(
-        s.claim_oob_attempt(a.id, "app:2", 100, 5)
+        s.claim_oob_attempt(a.id, "app:2", t(100), 5)
             .await
             .expect("other"),
         None
     );
     // Expiry.
     assert_eq!(
-        s.claim_oob_attempt(a.id, "app:1", 700, 5)
+        s.claim_oob_attempt(a.id, "app:1", t(700), 5)
             .await
             .expect("expired"),
         None
@@ -2010,7 +2050,7 @@ async fn oob_code_attempts_are_bounded_replaced_and_expire(s: Arc<dyn TestStore>
         .expect("put");
     s.delete_oob_code(a.id, "app:1").await.expect("delete");
     assert_eq!(
-        s.claim_oob_attempt(a.id, "app:1", 100, 5)
+        s.claim_oob_attempt(a.id, "app:1", t(100), 5)
             .await
             .expect("deleted"),
         None
@@ -2026,7 +2066,7 @@ async fn oob_attempts_are_bounded_under_concurrency(s: Arc<dyn TestStore>) {
     for _ in 0..50 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            s.claim_oob_attempt(a.id, "session:x", 100, 5).await
+            s.claim_oob_attempt(a.id, "session:x", t(100), 5).await
         }));
     }
     let mut claims = 0;
@@ -2044,7 +2084,7 @@ async fn oob_code_is_consumed_once_under_concurrency(s: Arc<dyn TestStore>) {
         .await
         .expect("put");
     let id = s
-        .claim_oob_attempt(a.id, "app:1", 100, 5)
+        .claim_oob_attempt(a.id, "app:1", t(100), 5)
         .await
         .expect("claim")
         .expect("live")
@@ -2079,13 +2119,13 @@ async fn mfa_session_is_used_once_from_its_device_under_concurrency(s: Arc<dyn T
         Err(StoreError::Conflict(_))
     ));
     let found = s
-        .mfa_session("sid", 999)
+        .mfa_session("sid", t(999))
         .await
         .expect("read")
         .expect("live");
     assert_eq!(found, session("sid", a.id, app.id, "dev-1"));
-    assert_eq!(s.mfa_session("sid", 1000).await.expect("expired"), None);
-    assert_eq!(s.mfa_session("other", 100).await.expect("unknown"), None);
+    assert_eq!(s.mfa_session("sid", t(1000)).await.expect("expired"), None);
+    assert_eq!(s.mfa_session("other", t(100)).await.expect("unknown"), None);
     for (user, app_id, device, now) in [
         (a.id, app.id, "dev-2", 100),
         (b.id, app.id, "dev-1", 100),
@@ -2093,7 +2133,7 @@ async fn mfa_session_is_used_once_from_its_device_under_concurrency(s: Arc<dyn T
         (a.id, app.id, "dev-1", 1000),
     ] {
         assert!(
-            !s.consume_mfa_session("sid", user, app_id, device, now)
+            !s.consume_mfa_session("sid", user, app_id, device, t(now))
                 .await
                 .expect("refused"),
             "{user} {app_id} {device} {now}"
@@ -2104,7 +2144,7 @@ async fn mfa_session_is_used_once_from_its_device_under_concurrency(s: Arc<dyn T
         let s = s.clone();
         let (user, app_id) = (a.id, app.id);
         tasks.push(tokio::spawn(async move {
-            s.consume_mfa_session("sid", user, app_id, "dev-1", 100)
+            s.consume_mfa_session("sid", user, app_id, "dev-1", t(100))
                 .await
         }));
     }
@@ -2115,7 +2155,7 @@ async fn mfa_session_is_used_once_from_its_device_under_concurrency(s: Arc<dyn T
         }
     }
     assert_eq!(wins, 1);
-    assert_eq!(s.mfa_session("sid", 100).await.expect("used"), None);
+    assert_eq!(s.mfa_session("sid", t(100)).await.expect("used"), None);
 }
 
 /// The Single Connect check: the success and the use of the application's
@@ -2124,10 +2164,10 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
     use otpgate_core::model::{OtpStatusUse, SecondFactorProof, SecondFactorWrite};
     let u = enabled_user(&s, "alice", 10).await;
     let app = s.create_application(&new_app("shop")).await.expect("app");
-    let status = |now| {
+    let status = |now: i64| {
         Some(OtpStatusUse {
             app_id: app.id,
-            now,
+            now: t(now),
         })
     };
     let step = SecondFactorProof::TotpStep;
@@ -2150,7 +2190,7 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
         user_id: u.id,
         app_id: app.id,
         end_user_ip: None,
-        expires_at: 400,
+        expires_at: t(400),
     })
     .await
     .expect("status");
@@ -2169,7 +2209,7 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
         SecondFactorWrite::ProofLost
     );
     assert!(
-        s.otp_status(u.id, app.id, 100)
+        s.otp_status(u.id, app.id, t(100))
             .await
             .expect("read")
             .is_some()
@@ -2182,7 +2222,10 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
         SecondFactorWrite::Recorded
     );
     assert_eq!(last_step(s.clone()).await, Some(11));
-    assert_eq!(s.otp_status(u.id, app.id, 100).await.expect("read"), None);
+    assert_eq!(
+        s.otp_status(u.id, app.id, t(100)).await.expect("read"),
+        None
+    );
     assert_eq!(
         s.complete_second_factor(u.id, step(12), None, status(100), OtpCounter::Reserved)
             .await
@@ -2195,25 +2238,28 @@ async fn second_factor_success_uses_up_the_otp_status_or_writes_nothing(s: Arc<d
 async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let app = s.create_application(&new_app("shop")).await.expect("app");
-    assert_eq!(s.otp_status(a.id, app.id, 100).await.expect("none"), None);
-    let rec = |ip: &str, exp| OtpStatusRecord {
+    assert_eq!(
+        s.otp_status(a.id, app.id, t(100)).await.expect("none"),
+        None
+    );
+    let rec = |ip: &str, exp: i64| OtpStatusRecord {
         user_id: a.id,
         app_id: app.id,
         end_user_ip: Some(ip.into()),
-        expires_at: exp,
+        expires_at: t(exp),
     };
     s.put_otp_status(&rec("1.2.3.4", 400)).await.expect("put");
     s.put_otp_status(&rec("5.6.7.8", 500)).await.expect("renew");
     assert_eq!(
-        s.otp_status(a.id, app.id, 450).await.expect("live"),
+        s.otp_status(a.id, app.id, t(450)).await.expect("live"),
         Some(rec("5.6.7.8", 500))
     );
     assert_eq!(
-        s.otp_status(a.id, app.id, 500).await.expect("expired"),
+        s.otp_status(a.id, app.id, t(500)).await.expect("expired"),
         None
     );
     assert!(
-        !s.consume_otp_status(a.id, app.id, 500)
+        !s.consume_otp_status(a.id, app.id, t(500))
             .await
             .expect("expired")
     );
@@ -2222,7 +2268,7 @@ async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn TestStore
         let s = s.clone();
         let (user, app_id) = (a.id, app.id);
         tasks.push(tokio::spawn(async move {
-            s.consume_otp_status(user, app_id, 100).await
+            s.consume_otp_status(user, app_id, t(100)).await
         }));
     }
     let mut wins = 0;
@@ -2232,19 +2278,22 @@ async fn otp_status_is_renewed_expires_and_is_consumed_once(s: Arc<dyn TestStore
         }
     }
     assert_eq!(wins, 1);
-    assert_eq!(s.otp_status(a.id, app.id, 100).await.expect("used"), None);
+    assert_eq!(
+        s.otp_status(a.id, app.id, t(100)).await.expect("used"),
+        None
+    );
 }
 
 async fn outbox_lists_unexpired_messages_per_user(s: Arc<dyn TestStore>) {
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
-    let msg = |user_id, channel, to: &str, code: &str, exp| NewOutboxMessage {
+    let msg = |user_id, channel, to: &str, code: &str, exp: i64| NewOutboxMessage {
         user_id,
         channel,
         to: to.into(),
         code: SecretString::new(code),
-        created_at: 100,
-        expires_at: exp,
+        created_at: t(100),
+        expires_at: t(exp),
     };
     for m in [
         msg(a.id, Channel::Email, "alice@example.org", "111111", 700),
@@ -2253,7 +2302,7 @@ async fn outbox_lists_unexpired_messages_per_user(s: Arc<dyn TestStore>) {
     ] {
         s.put_outbox_message(&m).await.expect("put");
     }
-    let all = s.outbox_messages(None, 100).await.expect("all");
+    let all = s.outbox_messages(None, t(100)).await.expect("all");
     let view: Vec<(&str, Channel, &str, &str)> = all
         .iter()
         .map(|m| {
@@ -2273,11 +2322,11 @@ async fn outbox_lists_unexpired_messages_per_user(s: Arc<dyn TestStore>) {
             ("alice", Channel::Sms, "+392", "333333"),
         ]
     );
-    assert_eq!(all[0].created_at, 100);
-    assert_eq!(all[0].expires_at, 700);
-    let alice = s.outbox_messages(Some(a.id), 100).await.expect("alice");
+    assert_eq!(all[0].created_at.get(), 100);
+    assert_eq!(all[0].expires_at.get(), 700);
+    let alice = s.outbox_messages(Some(a.id), t(100)).await.expect("alice");
     assert_eq!(alice.len(), 2);
-    let later = s.outbox_messages(None, 700).await.expect("later");
+    let later = s.outbox_messages(None, t(700)).await.expect("later");
     assert_eq!(later.len(), 1, "expired messages are not listed");
     assert_eq!(later[0].code.expose(), "333333");
 }
@@ -2292,7 +2341,7 @@ async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn TestStore>) {
         .await
         .expect("c");
     let mut old = session("old", a.id, app.id, "d");
-    old.expires_at = 500;
+    old.expires_at = t(500);
     s.create_mfa_session(&old).await.expect("s");
     s.create_mfa_session(&session("new", a.id, app.id, "d"))
         .await
@@ -2301,7 +2350,7 @@ async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn TestStore>) {
         user_id: a.id,
         app_id: app.id,
         end_user_ip: None,
-        expires_at: 500,
+        expires_at: t(500),
     })
     .await
     .expect("st");
@@ -2311,22 +2360,25 @@ async fn purge_expired_oob_removes_only_expired_rows(s: Arc<dyn TestStore>) {
             channel: Channel::Email,
             to: "a@x".into(),
             code: SecretString::new("123456"),
-            created_at: 100,
-            expires_at: exp,
+            created_at: t(100),
+            expires_at: t(exp),
         })
         .await
         .expect("o");
     }
-    assert_eq!(s.purge_expired_oob(500).await.expect("purge"), 4);
+    assert_eq!(s.purge_expired_oob(t(500)).await.expect("purge"), 4);
     assert!(
-        s.claim_oob_attempt(a.id, "new", 600, 5)
+        s.claim_oob_attempt(a.id, "new", t(600), 5)
             .await
             .expect("kept")
             .is_some()
     );
-    assert!(s.mfa_session("new", 600).await.expect("kept").is_some());
-    assert_eq!(s.outbox_messages(None, 600).await.expect("kept").len(), 1);
-    assert_eq!(s.purge_expired_oob(500).await.expect("again"), 0);
+    assert!(s.mfa_session("new", t(600)).await.expect("kept").is_some());
+    assert_eq!(
+        s.outbox_messages(None, t(600)).await.expect("kept").len(),
+        1
+    );
+    assert_eq!(s.purge_expired_oob(t(500)).await.expect("again"), 0);
 }
 
 async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn TestStore>) {
@@ -2339,13 +2391,16 @@ async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn T
         user_id: a.id,
         app_id: app.id,
         end_user_ip: None,
-        expires_at: 900,
+        expires_at: t(900),
     })
     .await
     .expect("st");
     assert!(s.delete_application("shop").await.expect("delete app"));
-    assert_eq!(s.mfa_session("sid", 100).await.expect("gone"), None);
-    assert_eq!(s.otp_status(a.id, app.id, 100).await.expect("gone"), None);
+    assert_eq!(s.mfa_session("sid", t(100)).await.expect("gone"), None);
+    assert_eq!(
+        s.otp_status(a.id, app.id, t(100)).await.expect("gone"),
+        None
+    );
 
     s.put_oob_code(&oob(a.id, "app:1", "h", 900))
         .await
@@ -2355,32 +2410,37 @@ async fn deleting_a_user_or_application_removes_what_is_bound_to_it(s: Arc<dyn T
         channel: Channel::Sms,
         to: "+1".into(),
         code: SecretString::new("123456"),
-        created_at: 100,
-        expires_at: 900,
+        created_at: t(100),
+        expires_at: t(900),
     })
     .await
     .expect("o");
     assert!(s.delete_user(a.id).await.expect("delete user"));
-    assert!(s.outbox_messages(None, 100).await.expect("gone").is_empty());
+    assert!(
+        s.outbox_messages(None, t(100))
+            .await
+            .expect("gone")
+            .is_empty()
+    );
     let again = s
         .create_user(&new_user("alice"))
         .await
         .expect("alice again");
     assert_eq!(
-        s.claim_oob_attempt(again.id, "app:1", 100, 5)
+        s.claim_oob_attempt(again.id, "app:1", t(100), 5)
             .await
             .expect("none"),
         None
     );
 }
 
-fn nonce(hash: &str, user_id: i64, issued_at: i64, expires_at: i64) -> LegacyNonce {
+fn nonce(hash: &str, user_id: UserId, issued_at: i64, expires_at: i64) -> LegacyNonce {
     LegacyNonce {
         token_hash: hash.into(),
         nonce: format!("nonce-of-{hash}"),
         user_id,
-        issued_at,
-        expires_at,
+        issued_at: t(issued_at),
+        expires_at: t(expires_at),
     }
 }
 
@@ -2393,7 +2453,7 @@ async fn legacy_nonce_is_redeemed_once_under_concurrency(s: Arc<dyn TestStore>) 
     for _ in 0..50 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            s.redeem_legacy_nonce("h1", 155, 5000).await
+            s.redeem_legacy_nonce("h1", t(155), t(5000)).await
         }));
     }
     let mut grants = Vec::new();
@@ -2404,14 +2464,17 @@ async fn legacy_nonce_is_redeemed_once_under_concurrency(s: Arc<dyn TestStore>) 
     }
     assert_eq!(grants.len(), 1, "exactly one caller redeems a nonce");
     let g = &grants[0];
-    assert_eq!((g.user_id, g.issued_at, g.expires_at), (a.id, 150, 5000));
+    assert_eq!(
+        (g.user_id, g.issued_at.get(), g.expires_at.get()),
+        (a.id, 150, 5000)
+    );
     assert_eq!(
         s.legacy_grant("h1").await.expect("read").as_ref(),
         Some(g),
         "the grant is stored"
     );
     assert!(
-        s.redeem_legacy_nonce("h1", 156, 5000)
+        s.redeem_legacy_nonce("h1", t(156), t(5000))
             .await
             .expect("again")
             .is_none(),
@@ -2426,7 +2489,7 @@ async fn legacy_nonce_expires_and_grants_end(s: Arc<dyn TestStore>) {
         .await
         .expect("nonce");
     assert!(
-        s.redeem_legacy_nonce("old", 160, 5000)
+        s.redeem_legacy_nonce("old", t(160), t(5000))
             .await
             .expect("late")
             .is_none(),
@@ -2438,11 +2501,11 @@ async fn legacy_nonce_expires_and_grants_end(s: Arc<dyn TestStore>) {
     s.create_legacy_nonce(&nonce("kept", a.id, 200, 900))
         .await
         .expect("nonce");
-    s.redeem_legacy_nonce("fresh", 201, 300)
+    s.redeem_legacy_nonce("fresh", t(201), t(300))
         .await
         .expect("redeem")
         .expect("grant");
-    s.redeem_legacy_nonce("kept", 201, 800)
+    s.redeem_legacy_nonce("kept", t(201), t(800))
         .await
         .expect("redeem")
         .expect("grant");
@@ -2450,7 +2513,7 @@ async fn legacy_nonce_expires_and_grants_end(s: Arc<dyn TestStore>) {
     assert!(!s.delete_legacy_grant("kept").await.expect("delete again"));
     assert!(s.legacy_grant("kept").await.expect("read").is_none());
     // At 300: the "old" nonce (160) and the "fresh" grant (300) are expired.
-    assert_eq!(s.purge_expired_legacy(300).await.expect("purge"), 2);
+    assert_eq!(s.purge_expired_legacy(t(300)).await.expect("purge"), 2);
     assert!(s.legacy_grant("fresh").await.expect("read").is_none());
     // Deleting the user deletes their legacy rows.
     s.create_legacy_nonce(&nonce("n2", a.id, 400, 460))
@@ -2459,14 +2522,14 @@ async fn legacy_nonce_expires_and_grants_end(s: Arc<dyn TestStore>) {
     s.create_legacy_nonce(&nonce("n3", a.id, 400, 460))
         .await
         .expect("nonce");
-    s.redeem_legacy_nonce("n3", 401, 9000)
+    s.redeem_legacy_nonce("n3", t(401), t(9000))
         .await
         .expect("redeem")
         .expect("grant");
     assert!(s.delete_user(a.id).await.expect("delete user"));
     assert!(s.legacy_grant("n3").await.expect("read").is_none());
     assert!(
-        s.redeem_legacy_nonce("n2", 401, 9000)
+        s.redeem_legacy_nonce("n2", t(401), t(9000))
             .await
             .expect("redeem")
             .is_none()
@@ -2477,19 +2540,21 @@ async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn TestStore>) 
     let a = s.create_user(&new_user("alice")).await.expect("alice");
     let b = s.create_user(&new_user("bob")).await.expect("bob");
     s.set_pending_secret(b.id, b"x").await.expect("pending");
-    s.enable_totp(b.id, 1, 0).await.expect("enable");
-    s.revoke_token("gone", a.id, 10_000).await.expect("revoke");
+    s.enable_totp(b.id, 1, t(0)).await.expect("enable");
+    s.revoke_token("gone", a.id, t(10_000))
+        .await
+        .expect("revoke");
     s.create_legacy_nonce(&nonce("g1", a.id, 100, 200))
         .await
         .expect("nonce");
-    s.redeem_legacy_nonce("g1", 150, 1000)
+    s.redeem_legacy_nonce("g1", t(150), t(1000))
         .await
         .expect("redeem")
         .expect("grant");
     s.create_legacy_nonce(&nonce("g2", a.id, 100, 200))
         .await
         .expect("nonce");
-    s.redeem_legacy_nonce("g2", 150, 400)
+    s.redeem_legacy_nonce("g2", t(150), t(400))
         .await
         .expect("redeem")
         .expect("grant");
@@ -2499,7 +2564,7 @@ async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn TestStore>) 
         .expect("find")
         .expect("bob")
         .tokens_valid_after;
-    let empty = s.live_state(&[], &[], &[], 500).await.expect("empty");
+    let empty = s.live_state(&[], &[], &[], t(500)).await.expect("empty");
     assert!(
         empty.users.is_empty() && empty.revoked_jtis.is_empty() && empty.live_grants.is_empty()
     );
@@ -2508,10 +2573,10 @@ async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn TestStore>) 
     jtis.push("gone".into());
     let st = s
         .live_state(
-            &[a.id, b.id, 999_999],
+            &[a.id, b.id, UserId::new(999_999)],
             &jtis,
             &["g1".into(), "g2".into(), "g3".into()],
-            500,
+            t(500),
         )
         .await
         .expect("live state");
@@ -2522,7 +2587,7 @@ async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn TestStore>) 
         vec![
             UserLiveState {
                 user_id: a.id,
-                tokens_valid_after: 100,
+                tokens_valid_after: t(100),
                 two_factor: false,
                 require_two_factor: None,
             },
@@ -2540,7 +2605,7 @@ async fn live_state_reports_users_revocations_and_grants(s: Arc<dyn TestStore>) 
 
 fn audit(at_ms: i64, event: &str, user: &str) -> AuditRecord {
     AuditRecord {
-        at_ms,
+        at_ms: UnixMillis::new(at_ms),
         event: event.into(),
         username: user.into(),
         ip: Some("203.0.113.9".into()),
@@ -2586,14 +2651,14 @@ async fn audit_records_are_appended_filtered_limited_and_purged(s: Arc<dyn TestS
     assert!(alice.iter().all(|r| r.username == "alice"));
     let since = s
         .audit_records(&AuditQuery {
-            since_ms: Some(1_007),
+            since_ms: Some(UnixMillis::new(1_007)),
             limit: 100,
             ..AuditQuery::default()
         })
         .await
         .expect("since");
     assert_eq!(
-        since.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+        since.iter().map(|r| r.at_ms.get()).collect::<Vec<_>>(),
         [1_007, 1_008, 1_009]
     );
     // The limit keeps the newest, still oldest first.
@@ -2605,24 +2670,30 @@ async fn audit_records_are_appended_filtered_limited_and_purged(s: Arc<dyn TestS
         .await
         .expect("newest");
     assert_eq!(
-        newest.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+        newest.iter().map(|r| r.at_ms.get()).collect::<Vec<_>>(),
         [1_008, 1_009]
     );
     let both = s
         .audit_records(&AuditQuery {
             username: Some("alice".into()),
-            since_ms: Some(1_004),
+            since_ms: Some(UnixMillis::new(1_004)),
             limit: 100,
         })
         .await
         .expect("both");
     assert_eq!(
-        both.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+        both.iter().map(|r| r.at_ms.get()).collect::<Vec<_>>(),
         [1_004, 1_005]
     );
     // Purge removes what is strictly older than the bound, and only that.
-    assert_eq!(s.purge_audit(1_005).await.expect("purge"), 5);
-    assert_eq!(s.purge_audit(1_005).await.expect("again"), 0);
+    assert_eq!(
+        s.purge_audit(UnixMillis::new(1_005)).await.expect("purge"),
+        5
+    );
+    assert_eq!(
+        s.purge_audit(UnixMillis::new(1_005)).await.expect("again"),
+        0
+    );
     let left = s
         .audit_records(&AuditQuery {
             limit: 100,
@@ -2630,7 +2701,7 @@ async fn audit_records_are_appended_filtered_limited_and_purged(s: Arc<dyn TestS
         })
         .await
         .expect("left");
-    assert_eq!(left.first().map(|r| r.at_ms), Some(1_005));
+    assert_eq!(left.first().map(|r| r.at_ms.get()), Some(1_005));
     assert_eq!(left.len(), 5);
 }
 

@@ -9,6 +9,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 
 use crate::crypto::codes::random_bytes;
 use crate::error::AuthError;
+use crate::model::UserId;
 use crate::secret::SecretBytes;
 
 const VERSION: u8 = 1;
@@ -25,7 +26,7 @@ impl std::fmt::Debug for SecretCipher {
     }
 }
 
-fn aad(label: &str, user_id: i64) -> Vec<u8> {
+fn aad(label: &str, user_id: UserId) -> Vec<u8> {
     format!("otpgate:{label}:v1:{user_id}").into_bytes()
 }
 
@@ -44,29 +45,33 @@ impl SecretCipher {
     }
 
     /// Seals the TOTP seed `secret` for `user_id`.
-    pub fn seal(&self, user_id: i64, secret: &SecretBytes) -> Result<Vec<u8>, AuthError> {
+    pub fn seal(&self, user_id: UserId, secret: &SecretBytes) -> Result<Vec<u8>, AuthError> {
         self.seal_as(TOTP_LABEL, user_id, secret)
     }
 
     /// Opens a sealed TOTP seed of `user_id`.
-    pub fn open(&self, user_id: i64, sealed: &[u8]) -> Result<SecretBytes, AuthError> {
+    pub fn open(&self, user_id: UserId, sealed: &[u8]) -> Result<SecretBytes, AuthError> {
         self.open_as(TOTP_LABEL, user_id, sealed)
     }
 
     /// Seals `user_id`'s session at the password backend.
-    pub fn seal_upstream(&self, user_id: i64, secret: &SecretBytes) -> Result<Vec<u8>, AuthError> {
+    pub fn seal_upstream(
+        &self,
+        user_id: UserId,
+        secret: &SecretBytes,
+    ) -> Result<Vec<u8>, AuthError> {
         self.seal_as(UPSTREAM_LABEL, user_id, secret)
     }
 
     /// Opens `user_id`'s sealed session at the password backend.
-    pub fn open_upstream(&self, user_id: i64, sealed: &[u8]) -> Result<SecretBytes, AuthError> {
+    pub fn open_upstream(&self, user_id: UserId, sealed: &[u8]) -> Result<SecretBytes, AuthError> {
         self.open_as(UPSTREAM_LABEL, user_id, sealed)
     }
 
     fn seal_as(
         &self,
         label: &str,
-        user_id: i64,
+        user_id: UserId,
         secret: &SecretBytes,
     ) -> Result<Vec<u8>, AuthError> {
         let nonce_bytes = random_bytes(NONCE_LEN);
@@ -90,7 +95,12 @@ impl SecretCipher {
         Ok(out)
     }
 
-    fn open_as(&self, label: &str, user_id: i64, sealed: &[u8]) -> Result<SecretBytes, AuthError> {
+    fn open_as(
+        &self,
+        label: &str,
+        user_id: UserId,
+        sealed: &[u8],
+    ) -> Result<SecretBytes, AuthError> {
         let corrupt =
             || AuthError::Internal("sealed secret does not open (wrong key file?)".into());
         let (version, rest) = sealed.split_first().ok_or_else(corrupt)?;
@@ -120,30 +130,35 @@ mod tests {
     fn seal_then_open_round_trips_and_hides_the_plaintext() {
         let c = cipher();
         let secret = SecretBytes::new(b"12345678901234567890".to_vec());
-        let sealed = c.seal(42, &secret).expect("seal");
+        let sealed = c.seal(UserId::new(42), &secret).expect("seal");
         assert!(!sealed.windows(20).any(|w| w == b"12345678901234567890"));
-        assert_eq!(c.open(42, &sealed).expect("open"), secret);
+        assert_eq!(c.open(UserId::new(42), &sealed).expect("open"), secret);
     }
 
     #[test]
     fn sealed_secret_is_bound_to_its_user_and_key() {
         let c = cipher();
-        let sealed = c.seal(1, &SecretBytes::new(vec![1; 20])).expect("seal");
-        assert!(c.open(2, &sealed).is_err());
+        let sealed = c
+            .seal(UserId::new(1), &SecretBytes::new(vec![1; 20]))
+            .expect("seal");
+        assert!(c.open(UserId::new(2), &sealed).is_err());
         let other = SecretCipher::new(&SecretBytes::new(vec![8u8; 32])).expect("key");
-        assert!(other.open(1, &sealed).is_err());
+        assert!(other.open(UserId::new(1), &sealed).is_err());
         let mut tampered = sealed.clone();
         if let Some(b) = tampered.last_mut() {
             *b ^= 1;
         }
-        assert!(c.open(1, &tampered).is_err());
-        assert!(c.open(1, &[]).is_err());
+        assert!(c.open(UserId::new(1), &tampered).is_err());
+        assert!(c.open(UserId::new(1), &[]).is_err());
     }
 
     #[test]
     fn nonces_differ() {
         let c = cipher();
         let s = SecretBytes::new(vec![1; 20]);
-        assert_ne!(c.seal(1, &s).expect("a"), c.seal(1, &s).expect("b"));
+        assert_ne!(
+            c.seal(UserId::new(1), &s).expect("a"),
+            c.seal(UserId::new(1), &s).expect("b")
+        );
     }
 }

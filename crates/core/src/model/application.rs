@@ -1,12 +1,14 @@
 //! Registered applications and the state the application dialects keep
 //! for them (MFA sessions, Single Connect OTP statuses).
 
+use super::ids::{AppId, UnixTime, UserId};
+
 /// A registered application (a caller of the application dialects). Its
 /// API key is `<key_id>.<secret>`; only a SHA-256 of the secret is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Application {
     /// Store-assigned id.
-    pub id: i64,
+    pub id: AppId,
     /// Canonical (lower-case) name; Single Connect's `applicationname`
     /// and Capillary's `brand`.
     pub name: String,
@@ -15,7 +17,7 @@ pub struct Application {
     /// Lower-case hex SHA-256 of the secret half.
     pub secret_hash: String,
     /// Creation time (unix seconds).
-    pub created_at: i64,
+    pub created_at: UnixTime,
 }
 
 /// What is needed to register an application.
@@ -28,7 +30,7 @@ pub struct NewApplication {
     /// Hex SHA-256 of the secret.
     pub secret_hash: String,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
 }
 
 /// A user attribute an application may name a user by.
@@ -50,15 +52,15 @@ pub struct MfaSession {
     /// Hex SHA-256 of the session id handed to the client.
     pub id_hash: String,
     /// Whose session.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The application (brand) it was created for.
-    pub app_id: i64,
+    pub app_id: AppId,
     /// The device that created it.
     pub device_id: String,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
     /// Expiry (unix seconds).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// A Single Connect-style "OTP status was asked" record: otpvalid needs
@@ -66,11 +68,11 @@ pub struct MfaSession {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtpStatusRecord {
     /// The user asked about.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The asking application.
-    pub app_id: i64,
+    pub app_id: AppId,
     /// The end user's IP as the application reported it (for the log).
     pub end_user_ip: Option<String>,
     /// Expiry (unix seconds).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }

@@ -1,11 +1,13 @@
 //! Audit records and the query that selects them.
 
+use super::ids::UnixMillis;
+
 /// One authentication event as the audit log keeps it. Never holds a
 /// password, code, token or secret: only who, from where, through what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
     /// When, in unix milliseconds (server time).
-    pub at_ms: i64,
+    pub at_ms: UnixMillis,
     /// The event's stable name (`login_failed`, `otp_ok`, ...).
     pub event: String,
     /// The username as presented (canonical when known; `-` when none).
@@ -26,7 +28,7 @@ pub struct AuditQuery {
     /// Only this username's records.
     pub username: Option<String>,
     /// Only records at or after this unix millisecond.
-    pub since_ms: Option<i64>,
+    pub since_ms: Option<UnixMillis>,
     /// At most this many records (the newest ones), oldest first.
     pub limit: u32,
 }

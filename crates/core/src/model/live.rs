@@ -1,5 +1,7 @@
 //! What the live-session watcher and the 2FA census read in one batch.
 
+use super::ids::{UnixTime, UserId};
+
 /// How many users are in one 2FA state ([`crate::store::UserStore::two_factor_census`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TwoFactorGroup {
@@ -15,9 +17,9 @@ pub struct TwoFactorGroup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserLiveState {
     /// The user's id.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The user's revocation cut-off.
-    pub tokens_valid_after: i64,
+    pub tokens_valid_after: UnixTime,
     /// Whether 2FA is on now.
     pub two_factor: bool,
     /// The user's override of `two_factor.required`.

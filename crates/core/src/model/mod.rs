@@ -4,6 +4,7 @@
 
 mod application;
 mod audit;
+mod ids;
 mod legacy;
 mod live;
 mod oob;
@@ -14,6 +15,7 @@ mod user;
 
 pub use application::{Application, ContactField, MfaSession, NewApplication, OtpStatusRecord};
 pub use audit::{AuditQuery, AuditRecord};
+pub use ids::{AppId, OobCodeId, RecoveryCodeId, UnixMillis, UnixTime, UserId};
 pub use legacy::{LegacyGrant, LegacyNonce};
 pub use live::{LiveState, TwoFactorGroup, UserLiveState};
 pub use oob::{Channel, NewOobCode, NewOutboxMessage, OobClaim, OutboxMessage};

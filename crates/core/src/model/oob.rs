@@ -1,6 +1,8 @@
 //! Out-of-band codes: the channel they travel by, the stored hash, the
 //! claimed attempt and the outbox spool's messages.
 
+use super::ids::{OobCodeId, UnixTime, UserId};
+
 /// How an out-of-band code travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -33,23 +35,23 @@ impl Channel {
 #[derive(Debug, Clone)]
 pub struct NewOobCode {
     /// Whose code.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// What it is for (an application's check, or one MFA session); a new
     /// code for the same user and binding replaces the old one.
     pub binding: String,
     /// Lower-case hex HMAC-SHA256 of the code (see `service::oob`).
     pub code_hash: String,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
     /// Expiry (unix seconds).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// One attempt claimed on a live code: the code to compare against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OobClaim {
     /// Store id of the code.
-    pub id: i64,
+    pub id: OobCodeId,
     /// Its hash.
     pub code_hash: String,
     /// Attempts used, this one included.
@@ -61,7 +63,7 @@ pub struct OobClaim {
 #[derive(Debug, Clone)]
 pub struct NewOutboxMessage {
     /// The recipient user.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// E-mail or SMS.
     pub channel: Channel,
     /// Address or phone number.
@@ -69,9 +71,9 @@ pub struct NewOutboxMessage {
     /// The code, as the message carries it.
     pub code: crate::secret::SecretString,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
     /// When the code expires (the message is deleted then).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// A stored outbox message.
@@ -88,7 +90,7 @@ pub struct OutboxMessage {
     /// The code.
     pub code: crate::secret::SecretString,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
     /// Expiry.
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }

@@ -1,6 +1,8 @@
 //! What one second-factor success writes in a single store call: the
 //! proof, the token to revoke, the OTP status to use up, and the outcome.
 
+use super::ids::{AppId, RecoveryCodeId, UnixTime};
+
 /// The proof of a second factor that a successful check records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondFactorProof {
@@ -13,10 +15,10 @@ pub enum SecondFactorProof {
         /// The step that confirmed it.
         step: i64,
         /// The new cut-off (see `Store::revoke_all_tokens`).
-        cutoff: i64,
+        cutoff: UnixTime,
     },
     /// A recovery code (its store id), consumed.
-    RecoveryCode(i64),
+    RecoveryCode(RecoveryCodeId),
 }
 
 /// A token to revoke in the same write as a second-factor success.
@@ -25,7 +27,7 @@ pub struct RevokeToken {
     /// The token's id.
     pub jti: String,
     /// Until when to remember it.
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// An application's OTP status to use up in the same write as a
@@ -33,9 +35,9 @@ pub struct RevokeToken {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OtpStatusUse {
     /// The application that asked for the status.
-    pub app_id: i64,
+    pub app_id: AppId,
     /// Now (unix seconds): the status must not have expired.
-    pub now: i64,
+    pub now: UnixTime,
 }
 
 /// How a second-factor write ended ([`crate::store::SecondFactorStore::complete_second_factor`]).
@@ -53,7 +55,7 @@ pub enum SecondFactorWrite {
     /// written.
     Locked {
         /// The lock's end.
-        until: i64,
+        until: UnixTime,
     },
 }
 
@@ -78,7 +80,7 @@ pub enum OtpCounter {
     /// the counter.
     Unreserved {
         /// The current unix second.
-        now: i64,
+        now: UnixTime,
     },
 }
 
@@ -86,7 +88,7 @@ pub enum OtpCounter {
 #[derive(Debug, Clone)]
 pub struct RecoveryCodeRecord {
     /// Store id, used to consume it atomically.
-    pub id: i64,
+    pub id: RecoveryCodeId,
     /// Argon2id PHC string of the code.
     pub hash: String,
 }

@@ -1,6 +1,8 @@
 //! Failure counters: which counter, its stored state, and what reserving
 //! an attempt on it found.
 
+use super::ids::UnixTime;
+
 /// Which failure counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThrottleKind {
@@ -33,7 +35,7 @@ pub struct ThrottleState {
     /// Failures counted (consecutive, or within the window).
     pub failures: u32,
     /// Locked until this unix second (0: not locked).
-    pub locked_until: i64,
+    pub locked_until: UnixTime,
 }
 
 /// What reserving an attempt found ([`crate::store::ThrottleStore::reserve_attempt`]).
@@ -50,6 +52,6 @@ pub enum Reservation {
     /// The key is locked until this unix second: nothing was written.
     Locked {
         /// The lock's end.
-        until: i64,
+        until: UnixTime,
     },
 }

@@ -1,6 +1,8 @@
 //! Tokens as the checks see them: the verified caller, a freshly issued
 //! token, a persistent token's record and the one-read token state.
 
+use super::ids::{UnixTime, UserId};
+
 use super::user::User;
 
 /// What a token check needs from the store, in one read: the user (so the
@@ -18,15 +20,15 @@ pub struct TokenState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersistentToken {
     /// The owner.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// `phone-island`, `mobile-app` or `nethlink`.
     pub audience: String,
     /// The token's id (`jti`).
     pub jti: String,
     /// Its `iat` (unix seconds).
-    pub issued_at: i64,
+    pub issued_at: UnixTime,
     /// Its `exp` (unix seconds).
-    pub expires_at: i64,
+    pub expires_at: UnixTime,
 }
 
 /// The verified caller of an authenticated request.
@@ -35,7 +37,7 @@ pub struct Principal {
     /// Canonical username (the token's subject).
     pub username: String,
     /// The user's id.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// This token's id.
     pub jti: String,
     /// This token's expiry (unix seconds).

@@ -1,6 +1,8 @@
 //! Users and what changes them: the stored record, its TOTP state, the
 //! profile a user is shown as.
 
+use super::ids::{UnixTime, UserId};
+
 use serde::Serialize;
 
 /// Where a user's TOTP enrolment stands. Secrets are sealed (AES-256-GCM)
@@ -26,7 +28,7 @@ impl TotpState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// Store-assigned id.
-    pub id: i64,
+    pub id: UserId,
     /// Canonical (lower-case) username.
     pub username: String,
     /// Name for display.
@@ -46,9 +48,9 @@ pub struct User {
     /// Last TOTP step accepted (replay protection).
     pub totp_last_step: Option<i64>,
     /// Tokens with `iat` before this (unix seconds) are refused.
-    pub tokens_valid_after: i64,
+    pub tokens_valid_after: UnixTime,
     /// Creation time (unix seconds).
-    pub created_at: i64,
+    pub created_at: UnixTime,
     /// The operator's per-user override of `two_factor.required`
     /// (`otpgate user require-2fa`): `None` follows the setting.
     pub require_two_factor: Option<bool>,
@@ -81,9 +83,9 @@ pub struct NewUser {
     /// The password backend the user belongs to (`local`, `nethcti`).
     pub backend: String,
     /// Revocation cut-off at creation (the creation time).
-    pub tokens_valid_after: i64,
+    pub tokens_valid_after: UnixTime,
     /// Creation time.
-    pub created_at: i64,
+    pub created_at: UnixTime,
 }
 
 /// Changes to a user's profile (`otpgate user set`). `None` leaves a

@@ -3,7 +3,9 @@
 
 use crate::crypto::codes;
 use crate::error::{AuthError, StoreError};
-use crate::model::{AuditQuery, AuditRecord, NewUser, OutboxMessage, ProfileChange, User};
+use crate::model::{
+    AuditQuery, AuditRecord, NewUser, OutboxMessage, ProfileChange, UnixMillis, User,
+};
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
 use crate::service::{AuthService, Caller};
@@ -80,7 +82,7 @@ impl AuthService {
         let name = username::canonical(&spec.username)?;
         let (password, generated) = self.password_or_generated(spec.password)?;
         let hash = self.hash_secret(password).await?;
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         let new = NewUser {
             display_name: non_empty(spec.display_name).unwrap_or_else(|| name.clone()),
             username: name,
@@ -232,7 +234,7 @@ impl AuthService {
     /// out-of-band codes, MFA sessions, status records and outbox messages,
     /// and audit records older than the retention.
     pub async fn purge_expired(&self) -> Result<u64, AuthError> {
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         let core = self.store.purge_expired(now).await?;
         let oob = self.store.purge_expired_oob(now).await?;
         let legacy = self.store.purge_expired_legacy(now).await?;
@@ -241,7 +243,7 @@ impl AuthService {
             days => {
                 let keep_ms = i64::from(days).saturating_mul(86_400_000);
                 self.store
-                    .purge_audit(self.clock.now_ms().saturating_sub(keep_ms))
+                    .purge_audit(UnixMillis::new(self.clock.now_ms().saturating_sub(keep_ms)))
                     .await?
             }
         };
@@ -252,7 +254,7 @@ impl AuthService {
     /// and outbox messages (the server does it every minute: the outbox
     /// holds codes, which must not outlive them).
     pub async fn purge_expired_codes(&self) -> Result<u64, AuthError> {
-        Ok(self.store.purge_expired_oob(self.clock.now_secs()).await?)
+        Ok(self.store.purge_expired_oob(self.clock.now()).await?)
     }
 
     /// The outbox's unexpired messages, oldest first; of one user if given
@@ -266,7 +268,7 @@ impl AuthService {
         self.purge_expired_codes().await?;
         Ok(self
             .store
-            .outbox_messages(user_id, self.clock.now_secs())
+            .outbox_messages(user_id, self.clock.now())
             .await?)
     }
 
@@ -282,7 +284,7 @@ impl AuthService {
         self.audit.flush().await?;
         let query = AuditQuery {
             username: user.map(crate::username::normalize),
-            since_ms,
+            since_ms: since_ms.map(UnixMillis::new),
             limit,
         };
         Ok(self.store.audit_records(&query).await?)

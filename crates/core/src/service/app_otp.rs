@@ -76,7 +76,7 @@ impl AuthService {
                     user_id: user.id,
                     app_id: app.id,
                     end_user_ip,
-                    expires_at: self.clock.now_secs() + STATUS_TTL_SECS,
+                    expires_at: self.clock.now().plus_secs(STATUS_TTL_SECS),
                 })
                 .await?;
         }
@@ -102,7 +102,7 @@ impl AuthService {
                 .record_app(AuthEvent::OtpInvalid, &name, caller, &app.name, None);
             return Err(AuthError::OtpStatusRequired);
         };
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         let Some(status) = self.store.otp_status(user.id, app.id, now).await? else {
             self.audit.record_app(
                 AuthEvent::OtpInvalid,
@@ -117,7 +117,7 @@ impl AuthService {
             // The status is used up in the same write as the success.
             let status = OtpStatusUse {
                 app_id: app.id,
-                now: self.clock.now_secs(),
+                now: self.clock.now(),
             };
             self.prove_second_factor(&user, code, None, Some(status), caller)
                 .await
@@ -130,7 +130,7 @@ impl AuthService {
                 Ok(()) => {
                     if self
                         .store
-                        .consume_otp_status(user.id, app.id, self.clock.now_secs())
+                        .consume_otp_status(user.id, app.id, self.clock.now())
                         .await?
                     {
                         Ok(())

@@ -71,7 +71,7 @@ impl AuthService {
             name,
             secret_hash: secret_hash(secret.expose()),
             key_id: key_id.clone(),
-            created_at: self.clock.now_secs(),
+            created_at: self.clock.now(),
         };
         let app = match self.store.create_application(&new).await {
             Ok(app) => app,

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::error::StoreError;
-use crate::model::AuditRecord;
+use crate::model::{AuditRecord, UnixMillis};
 use crate::service::Caller;
 pub use crate::service::caller::USER_AGENT_MAX;
 use crate::store::Store;
@@ -417,7 +417,7 @@ impl AuditLog {
         }
         self.counters.add_event(event);
         let record = AuditRecord {
-            at_ms: self.clock.now_ms(),
+            at_ms: UnixMillis::new(self.clock.now_ms()),
             event: event.as_str().to_owned(),
             username: user,
             ip: caller.ip.map(|ip| ip.to_string()),

@@ -15,7 +15,7 @@ use crate::crypto::password::{Argon2idHasher, HashingPool};
 use crate::crypto::totp::TotpVerifier;
 use crate::error::AuthError;
 use crate::keys::KeyFiles;
-use crate::model::{IssuedToken, ThrottleKind};
+use crate::model::{IssuedToken, ThrottleKind, UnixTime, UserId};
 use crate::notify::Notifiers;
 use crate::password_backend::PasswordBackend;
 use crate::secret::{SecretBytes, SecretString};
@@ -138,8 +138,8 @@ impl AuthService {
     /// store also moves it past the previous cut-off (tokens issued after a
     /// cut-off carry an `iat` of at least that cut-off), so no token issued
     /// before a revocation survives it, even within one second.
-    pub(super) fn cutoff_now(&self) -> i64 {
-        self.clock.now_secs() + 1
+    pub(super) fn cutoff_now(&self) -> UnixTime {
+        self.clock.now().plus_secs(1)
     }
 
     pub(super) fn otp_throttle(&self) -> Throttle {
@@ -170,9 +170,9 @@ impl AuthService {
     /// the token's id (`jti`).
     pub(super) fn issue_token_for(
         &self,
-        user_id: i64,
+        user_id: UserId,
         username: &str,
-        valid_after: i64,
+        valid_after: UnixTime,
         stage: (bool, bool),
         lifetime_secs: i64,
         audience: Option<&str>,
@@ -192,19 +192,19 @@ impl AuthService {
     /// The claims of a new token (see [`Self::issue_token_for`]).
     pub(super) fn claims_for(
         &self,
-        user_id: i64,
+        user_id: UserId,
         username: &str,
-        valid_after: i64,
+        valid_after: UnixTime,
         stage: (bool, bool),
         lifetime_secs: i64,
         audience: Option<&str>,
     ) -> Claims {
         let (two_factor, otp_verified) = stage;
-        let iat = self.clock.now_secs().max(valid_after);
+        let iat = self.clock.now().max(valid_after).get();
         Claims {
             sub: username.to_owned(),
             id: username.to_owned(),
-            uid: user_id,
+            uid: user_id.get(),
             iss: self.jwt.issuer().to_owned(),
             iat,
             exp: iat + lifetime_secs,

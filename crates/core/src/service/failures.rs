@@ -113,7 +113,7 @@ impl AuthService {
         caller: &Caller,
     ) -> Result<Reserved, AuthError> {
         throttle
-            .reserve(self.store.as_ref(), key, self.clock.now_secs())
+            .reserve(self.store.as_ref(), key, self.clock.now())
             .await
             .map_err(|e| self.refused_by_lock(e, locked, user, caller))
     }

@@ -50,14 +50,14 @@ impl AuthService {
         let nonce = codes::random_hex(20);
         // The client computes the token with the name as it typed it.
         let token = legacy_token(raw_username, password.expose(), &nonce);
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         self.store
             .create_legacy_nonce(&LegacyNonce {
                 token_hash: token_hash(&token),
                 nonce: nonce.clone(),
                 user_id: user.id,
                 issued_at: now.max(user.tokens_valid_after),
-                expires_at: now + self.policy.legacy.nonce_ttl_secs,
+                expires_at: now.plus_secs(self.policy.legacy.nonce_ttl_secs),
             })
             .await?;
         Ok(nonce)
@@ -86,7 +86,7 @@ impl AuthService {
         };
         let hash = token_hash(token);
         let grant = self.find_or_redeem_grant(&hash).await?;
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         if grant.user_id != user.id {
             return Err(AuthError::Token(TokenProblem::Invalid));
         }
@@ -103,8 +103,8 @@ impl AuthService {
             username: user.username.clone(),
             user_id: user.id,
             jti: grant.token_hash,
-            expires_at: grant.expires_at,
-            issued_at: grant.issued_at,
+            expires_at: grant.expires_at.get(),
+            issued_at: grant.issued_at.get(),
             two_factor: false,
             otp_verified: false,
             two_factor_setup: false,
@@ -117,8 +117,8 @@ impl AuthService {
         if let Some(g) = self.store.legacy_grant(hash).await? {
             return Ok(g);
         }
-        let now = self.clock.now_secs();
-        let until = now + self.policy.token_lifetime_secs;
+        let now = self.clock.now();
+        let until = now.plus_secs(self.policy.token_lifetime_secs);
         if let Some(g) = self.store.redeem_legacy_nonce(hash, now, until).await? {
             return Ok(g);
         }

@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::error::AuthError;
-use crate::model::UserLiveState;
+use crate::model::{UnixTime, UserId, UserLiveState};
 use crate::service::AuthService;
 pub use crate::service::live_session::{EndReason, LiveCredential, LiveSession, LiveVerdict};
 use crate::service::swaps::Followed;
@@ -57,7 +57,7 @@ impl AuthService {
             .map(|(s, held, rebound)| (s, (held, rebound)))
             .unzip();
         let sessions = swapped.as_slice();
-        let mut user_ids: Vec<i64> = sessions.iter().map(|s| s.user_id).collect();
+        let mut user_ids: Vec<UserId> = sessions.iter().map(|s| s.user_id).collect();
         user_ids.sort_unstable();
         user_ids.dedup();
         let mut jtis = Vec::new();
@@ -71,9 +71,9 @@ impl AuthService {
         let now = self.clock.now_secs();
         let state = self
             .store
-            .live_state(&user_ids, &jtis, &grants, now)
+            .live_state(&user_ids, &jtis, &grants, UnixTime::new(now))
             .await?;
-        let users: HashMap<i64, UserLiveState> =
+        let users: HashMap<UserId, UserLiveState> =
             state.users.into_iter().map(|u| (u.user_id, u)).collect();
         let revoked: HashSet<String> = state.revoked_jtis.into_iter().collect();
         // Past the sunset, legacy sessions end like their HTTP requests do.
@@ -125,7 +125,7 @@ fn verdict(
         && super::mandatory::rule(two_factor_required, user.require_two_factor).required;
     let ended = if s.expires_at <= now {
         Some(EndReason::Expired)
-    } else if s.issued_at < user.tokens_valid_after || must_enrol {
+    } else if s.issued_at < user.tokens_valid_after.get() || must_enrol {
         Some(EndReason::Revoked)
     } else {
         match &s.credential {
@@ -149,7 +149,7 @@ mod tests {
 
     fn session(cred: LiveCredential) -> LiveSession {
         LiveSession {
-            user_id: 1,
+            user_id: crate::model::UserId::new(1),
             credential: cred,
             issued_at: 100,
             expires_at: 1000,
@@ -159,8 +159,8 @@ mod tests {
 
     fn user(tva: i64, two_factor: bool) -> UserLiveState {
         UserLiveState {
-            user_id: 1,
-            tokens_valid_after: tva,
+            user_id: crate::model::UserId::new(1),
+            tokens_valid_after: crate::model::UnixTime::new(tva),
             two_factor,
             require_two_factor: None,
         }

@@ -3,7 +3,7 @@
 //! the socket login share. A leaf, so that the swaps the service holds can
 //! name a session without naming the check that uses them.
 
-use crate::model::Principal;
+use crate::model::{Principal, UserId};
 
 /// What a live socket logged in with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub enum LiveCredential {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveSession {
     /// The user's id.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The credential it logged in with.
     pub credential: LiveCredential,
     /// When that credential was issued.

@@ -132,7 +132,7 @@ impl AuthService {
             .password_login(&throttle_key, ask_as, user, password, caller)
             .await?;
         let session_id = codes::mfa_session_id();
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         self.store
             .create_mfa_session(&MfaSession {
                 id_hash: digest::sha256_hex(session_id.expose().as_bytes()),
@@ -140,7 +140,7 @@ impl AuthService {
                 app_id: app.id,
                 device_id: device_id.to_owned(),
                 created_at: now,
-                expires_at: now + SESSION_TTL_SECS,
+                expires_at: now.plus_secs(SESSION_TTL_SECS),
             })
             .await?;
         self.audit.record_app(
@@ -165,7 +165,7 @@ impl AuthService {
     ) -> Result<(MfaSession, User), AuthError> {
         check_device(device_id)?;
         let hash = digest::sha256_hex(session_id.trim().as_bytes());
-        let session = self.store.mfa_session(&hash, self.clock.now_secs()).await?;
+        let session = self.store.mfa_session(&hash, self.clock.now()).await?;
         let user = self.user_by_identifier(id).await?;
         match (session, user) {
             (Some(s), Some(u))
@@ -228,7 +228,7 @@ impl AuthService {
                 user.id,
                 app.id,
                 device_id,
-                self.clock.now_secs(),
+                self.clock.now(),
             )
             .await?;
         if !used {

@@ -11,7 +11,7 @@
 use crate::crypto::totp::is_code_shaped;
 use crate::crypto::{codes, digest};
 use crate::error::AuthError;
-use crate::model::{Channel, NewOobCode, ThrottleKind, User};
+use crate::model::{AppId, Channel, NewOobCode, ThrottleKind, User, UserId};
 use crate::notify::OobMessage;
 use crate::secret::{SecretString, ct_eq};
 use crate::service::audit::{AuthEvent, CheckFactor, CheckResult};
@@ -29,7 +29,7 @@ pub const MAX_ATTEMPTS: u32 = 5;
 pub enum OobBinding {
     /// An application's check of the user (Single Connect style), by
     /// application id.
-    Application(i64),
+    Application(AppId),
     /// One MFA session (Capillary style), by the hash of its id.
     Session(String),
 }
@@ -85,11 +85,11 @@ impl AuthService {
         }
     }
 
-    fn oob_hash(&self, user_id: i64, binding: &OobBinding, code: &str) -> String {
+    fn oob_hash(&self, user_id: UserId, binding: &OobBinding, code: &str) -> String {
         digest::hmac_hex(
             &self.oob_key,
             &[
-                &user_id.to_be_bytes(),
+                &user_id.get().to_be_bytes(),
                 binding.key().as_bytes(),
                 code.as_bytes(),
             ],
@@ -108,7 +108,7 @@ impl AuthService {
     ) -> Result<Delivery, AuthError> {
         let (channel, to) = delivery_address(user, preferred)?;
         let store = self.store.as_ref();
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         if let Err(e) = self
             .oob_send_throttle()
             .take(store, &user.id.to_string(), now)
@@ -118,7 +118,7 @@ impl AuthService {
             return Err(e);
         }
         let code = codes::six_digits();
-        let expires_at = now + CODE_TTL_SECS;
+        let expires_at = now.plus_secs(CODE_TTL_SECS);
         store
             .put_oob_code(&NewOobCode {
                 user_id: user.id,
@@ -136,8 +136,8 @@ impl AuthService {
             to: to.clone(),
             code,
             issuer: self.policy.issuer.clone(),
-            created_at: now,
-            expires_at,
+            created_at: now.get(),
+            expires_at: expires_at.get(),
         };
         if let Err(e) = notifier.send(&message).await {
             store.delete_oob_code(user.id, &binding.key()).await?;
@@ -156,7 +156,7 @@ impl AuthService {
         Ok(Delivery {
             channel,
             to,
-            expires_at,
+            expires_at: expires_at.get(),
         })
     }
 
@@ -183,7 +183,7 @@ impl AuthService {
         let mut accepted = false;
         // Every try uses one of the code's attempts, a malformed one too.
         if let Some(claim) = store
-            .claim_oob_attempt(user.id, &binding.key(), self.clock.now_secs(), MAX_ATTEMPTS)
+            .claim_oob_attempt(user.id, &binding.key(), self.clock.now(), MAX_ATTEMPTS)
             .await?
         {
             let presented = self.oob_hash(user.id, binding, text);
@@ -209,7 +209,7 @@ mod tests {
 
     fn user(email: Option<&str>, phone: Option<&str>) -> User {
         User {
-            id: 1,
+            id: crate::model::UserId::new(1),
             username: "alice".into(),
             display_name: "alice".into(),
             email: email.map(str::to_owned),
@@ -219,8 +219,8 @@ mod tests {
             password_hash: String::new(),
             totp: TotpState::Off,
             totp_last_step: None,
-            tokens_valid_after: 0,
-            created_at: 0,
+            tokens_valid_after: crate::model::UnixTime::new(0),
+            created_at: crate::model::UnixTime::new(0),
             require_two_factor: None,
             backend: "local".into(),
             upstream_session: None,
@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn bindings_do_not_collide() {
         assert_ne!(
-            OobBinding::Application(1).key(),
+            OobBinding::Application(AppId::new(1)).key(),
             OobBinding::Session("1".into()).key()
         );
     }

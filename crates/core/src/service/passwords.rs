@@ -4,7 +4,7 @@
 //! session ended when the user's tokens all go.
 
 use crate::error::{AuthError, StoreError};
-use crate::model::{IssuedToken, NewUser, Principal, ProfileChange, User};
+use crate::model::{IssuedToken, NewUser, Principal, ProfileChange, UnixTime, User, UserId};
 use crate::password_backend::{Accepted, BackendError, Purpose};
 use crate::secret::{SecretBytes, SecretString};
 use crate::service::AuthService;
@@ -120,7 +120,7 @@ impl AuthService {
         accepted: &Accepted,
     ) -> Result<User, AuthError> {
         let name = username::canonical(name)?;
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         let profile = &accepted.profile;
         let new = NewUser {
             display_name: profile
@@ -233,7 +233,12 @@ impl AuthService {
             .expires_at
             .saturating_sub(self.policy.token_lifetime_secs);
         self.store
-            .record_login_token(user.id, jti, issued_at, token.expires_at)
+            .record_login_token(
+                user.id,
+                jti,
+                UnixTime::new(issued_at),
+                UnixTime::new(token.expires_at),
+            )
             .await?;
         Ok(())
     }
@@ -243,7 +248,7 @@ impl AuthService {
     /// unrevoked token of the user is left), ends the backend's session.
     pub(crate) async fn end_backend_session_if_last(
         &self,
-        user_id: i64,
+        user_id: UserId,
         username: &str,
     ) -> Result<(), AuthError> {
         if self.password_backend.is_none() {
@@ -257,7 +262,7 @@ impl AuthService {
         }
         if self
             .store
-            .has_live_tokens(user.id, self.clock.now_secs())
+            .has_live_tokens(user.id, self.clock.now())
             .await?
         {
             return Ok(());

@@ -11,7 +11,7 @@
 //! reach it as they reach every token of the user.
 
 use crate::error::AuthError;
-use crate::model::{IssuedToken, PersistentToken, Principal};
+use crate::model::{IssuedToken, PersistentToken, Principal, UnixTime, UserId};
 use crate::service::audit::AuthEvent;
 use crate::service::{AuthService, Caller};
 
@@ -104,8 +104,8 @@ impl AuthService {
             user_id: who.user_id,
             audience: audience.as_str().to_owned(),
             jti: claims.jti.clone(),
-            issued_at: claims.iat,
-            expires_at: claims.exp,
+            issued_at: UnixTime::new(claims.iat),
+            expires_at: UnixTime::new(claims.exp),
         };
         if self
             .store
@@ -167,10 +167,10 @@ impl AuthService {
     /// removed ones; a logout of the token itself revokes it too).
     async fn live_persistent(
         &self,
-        user_id: i64,
-        valid_after: i64,
+        user_id: UserId,
+        valid_after: UnixTime,
     ) -> Result<Vec<LiveToken>, AuthError> {
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         let recorded: Vec<PersistentToken> = self
             .store
             .persistent_tokens(user_id)
@@ -193,8 +193,8 @@ impl AuthService {
             .filter(|t| !revoked.contains(&t.jti))
             .map(|t| LiveToken {
                 audience: t.audience,
-                issued_at: t.issued_at,
-                expires_at: t.expires_at,
+                issued_at: t.issued_at.get(),
+                expires_at: t.expires_at.get(),
             })
             .collect();
         live.sort_by(|a, b| a.audience.cmp(&b.audience));

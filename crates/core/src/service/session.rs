@@ -2,7 +2,7 @@
 
 use crate::address::AddressKey;
 use crate::error::{AuthError, TokenProblem};
-use crate::model::{IssuedToken, Principal, Profile, User};
+use crate::model::{IssuedToken, Principal, Profile, UnixTime, User};
 use crate::password_backend::Purpose;
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
@@ -87,7 +87,7 @@ impl AuthService {
     ) -> Result<User, AuthError> {
         let name = throttle_key;
         let store = self.store.as_ref();
-        let now = self.clock.now_secs();
+        let now = self.clock.now();
         let ip_key = caller.ip.map(|ip| AddressKey::of(ip).to_string());
         let (user_throttle, ip_throttle) = (self.login_user_throttle(), self.login_ip_throttle());
         let mut ip_reserved = None;
@@ -202,8 +202,8 @@ impl AuthService {
         // `uid`: a token of a deleted user never passes for a new user of
         // the same name.
         if state.jti_revoked
-            || claims.iat < state.user.tokens_valid_after
-            || claims.uid != state.user.id
+            || claims.iat < state.user.tokens_valid_after.get()
+            || claims.uid != state.user.id.get()
         {
             return Err(AuthError::Token(TokenProblem::Revoked));
         }
@@ -225,7 +225,7 @@ impl AuthService {
     /// it was the user's last, the backend's session ends too (API.md §9).
     pub async fn logout(&self, who: &Principal, caller: &Caller) -> Result<(), AuthError> {
         self.store
-            .revoke_token(&who.jti, who.user_id, who.expires_at)
+            .revoke_token(&who.jti, who.user_id, UnixTime::new(who.expires_at))
             .await?;
         self.signal_revocation();
         self.audit

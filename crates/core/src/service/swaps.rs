@@ -108,7 +108,7 @@ mod tests {
 
     fn to() -> LiveSession {
         LiveSession {
-            user_id: 1,
+            user_id: crate::model::UserId::new(1),
             credential: LiveCredential::Jwt("new".into()),
             issued_at: 5,
             expires_at: 50,

@@ -74,7 +74,7 @@ mod tests {
     fn principal(name: &str) -> Principal {
         Principal {
             username: name.into(),
-            user_id: 1,
+            user_id: crate::model::UserId::new(1),
             jti: "j".into(),
             expires_at: 100,
             issued_at: 0,
@@ -83,7 +83,7 @@ mod tests {
             two_factor_setup: false,
             audience: None,
             user: User {
-                id: 1,
+                id: crate::model::UserId::new(1),
                 username: name.into(),
                 display_name: String::new(),
                 email: None,
@@ -93,8 +93,8 @@ mod tests {
                 password_hash: String::new(),
                 totp: TotpState::Off,
                 totp_last_step: None,
-                tokens_valid_after: 0,
-                created_at: 0,
+                tokens_valid_after: crate::model::UnixTime::new(0),
+                created_at: crate::model::UnixTime::new(0),
                 require_two_factor: None,
                 backend: "local".into(),
                 upstream_session: None,

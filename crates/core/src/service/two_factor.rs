@@ -8,8 +8,8 @@ use crate::crypto::codes;
 use crate::crypto::totp::{otpauth_url, secret_to_base32};
 use crate::error::{AuthError, TokenProblem};
 use crate::model::{
-    IssuedToken, OtpCounter, OtpStatusUse, Principal, RevokeToken, SecondFactorProof,
-    SecondFactorWrite, TotpState, User,
+    IssuedToken, OtpCounter, OtpStatusUse, Principal, RecoveryCodeId, RevokeToken,
+    SecondFactorProof, SecondFactorWrite, TotpState, UnixTime, User,
 };
 use crate::password_backend::Purpose;
 use crate::secret::SecretString;
@@ -155,7 +155,9 @@ impl AuthService {
                     proof,
                     revoke.as_ref(),
                     otp_status,
-                    OtpCounter::Unreserved { now },
+                    OtpCounter::Unreserved {
+                        now: UnixTime::new(now),
+                    },
                 )
                 .await?;
             return match written {
@@ -237,9 +239,9 @@ impl AuthService {
     }
 
     /// Audits a refusal of a locked user and returns it.
-    fn otp_locked(&self, user: &User, until: i64, caller: &Caller) -> AuthError {
+    fn otp_locked(&self, user: &User, until: UnixTime, caller: &Caller) -> AuthError {
         self.record_failure(Failure::OTP_LOCKED, &user.username, false, caller);
-        throttled(until, self.clock.now_secs())
+        throttled(until, self.clock.now())
     }
 
     /// Audits an accepted second factor.
@@ -295,7 +297,7 @@ impl AuthService {
         &self,
         user: &User,
         code: &str,
-    ) -> Result<Option<i64>, AuthError> {
+    ) -> Result<Option<RecoveryCodeId>, AuthError> {
         if !crate::crypto::totp::is_code_shaped(code) {
             return Ok(None);
         }
@@ -304,7 +306,8 @@ impl AuthService {
             return Ok(None);
         }
         let candidate = SecretString::new(code);
-        let hashes: Vec<(i64, String)> = records.into_iter().map(|r| (r.id, r.hash)).collect();
+        let hashes: Vec<(RecoveryCodeId, String)> =
+            records.into_iter().map(|r| (r.id, r.hash)).collect();
         self.pool
             .run(move |h| {
                 // Check every hash, so the time taken does not tell which.
@@ -342,7 +345,7 @@ impl AuthService {
         // same write that records the success.
         let revoke = RevokeToken {
             jti: who.jti.clone(),
-            expires_at: who.expires_at,
+            expires_at: UnixTime::new(who.expires_at),
         };
         let check = match self
             .prove_second_factor(&who.user, code, Some(revoke), None, caller)
@@ -415,7 +418,7 @@ impl AuthService {
         let store = self.store.as_ref();
         let throttle = self.login_user_throttle();
         let reserved = throttle
-            .reserve(store, &user.username, self.clock.now_secs())
+            .reserve(store, &user.username, self.clock.now())
             .await?;
         let matches = if password.is_empty() {
             Err(AuthError::invalid("password is required"))

@@ -70,7 +70,7 @@ async fn a_login_is_recorded_by_the_writer_with_ip_user_agent_and_dialect() {
     assert_eq!(ok.ip.as_deref(), Some("203.0.113.9"));
     assert_eq!(ok.user_agent.as_deref(), Some("TestAgent/1.0 ( x)"));
     assert_eq!(ok.dialect, "native");
-    assert_eq!(ok.at_ms, T0 * 1000);
+    assert_eq!(ok.at_ms.get(), T0 * 1000);
     let failed = &got[1];
     assert_eq!(failed.event, "login_failed");
     assert_eq!(failed.ip.as_deref(), Some("198.51.100.7"));

@@ -71,8 +71,8 @@ async fn a_user_stored_before_the_rules_still_logs_in() {
             role: "user".into(),
             password_hash: hash,
             backend: "local".into(),
-            tokens_valid_after: 0,
-            created_at: 0,
+            tokens_valid_after: otpgate_core::model::UnixTime::new(0),
+            created_at: otpgate_core::model::UnixTime::new(0),
         })
         .await
         .unwrap();

@@ -27,14 +27,14 @@ use otpgate_core::StoreError;
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
     LegacyGrant, LiveState, OtpCounter, OtpStatusUse, Reservation, RevokeToken, SecondFactorProof,
-    SecondFactorWrite, ThrottleKind, UserLiveState,
+    SecondFactorWrite, ThrottleKind, UnixTime, UserId, UserLiveState,
 };
 use otpgate_core::store::ChangeStamp;
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::migrations;
-use crate::rows::FromRow;
+use crate::rows::{Columns, FromRow};
 use crate::sql::{Exec, Mode, Sql, Step, Value};
 use crate::statements::{
     ACCEPT_STEP, CLEAR_OTP_THROTTLE, CONSUME_OTP_STATUS, ENABLE_PENDING, REVOKE_JTI,
@@ -310,7 +310,7 @@ impl SqliteStore {
     // function's exception does.
     pub(crate) async fn complete_second_factor(
         &self,
-        user_id: i64,
+        user_id: UserId,
         proof: SecondFactorProof,
         revoke: Option<&RevokeToken>,
         otp_status: Option<OtpStatusUse>,
@@ -329,9 +329,11 @@ impl SqliteStore {
                     Ok(outcome)
                 };
                 if let Some(s) = otp_status {
-                    let used = c
-                        .prepare_cached(CONSUME_OTP_STATUS.sqlite)?
-                        .execute([user_id, s.app_id, s.now])?;
+                    let used = c.prepare_cached(CONSUME_OTP_STATUS.sqlite)?.execute([
+                        Value::from(user_id),
+                        s.app_id.into(),
+                        s.now.into(),
+                    ])?;
                     if used == 0 {
                         return undo(c, SecondFactorWrite::StatusGone);
                     }
@@ -339,13 +341,13 @@ impl SqliteStore {
                 let won = match proof {
                     SecondFactorProof::TotpStep(step) => c
                         .prepare_cached(ACCEPT_STEP.sqlite)?
-                        .execute([step, user_id])?,
+                        .execute([Value::from(step), user_id.into()])?,
                     SecondFactorProof::Enable { step, cutoff } => c
                         .prepare_cached(ENABLE_PENDING.sqlite)?
-                        .execute([step, cutoff, user_id])?,
+                        .execute([Value::from(step), cutoff.into(), user_id.into()])?,
                     SecondFactorProof::RecoveryCode(code_id) => c
                         .prepare_cached(USE_RECOVERY_CODE.sqlite)?
-                        .execute([code_id, user_id])?,
+                        .execute([Value::from(code_id), user_id.into()])?,
                 } == 1;
                 if !won {
                     return if undoable {
@@ -357,15 +359,15 @@ impl SqliteStore {
                 if let Some(r) = &revoke {
                     c.prepare_cached(REVOKE_JTI.sqlite)?.execute(params![
                         r.jti,
-                        user_id,
-                        r.expires_at
+                        Value::from(user_id),
+                        Value::from(r.expires_at)
                     ])?;
                 }
                 let key = user_id.to_string();
                 if let OtpCounter::Unreserved { now } = otp_counter {
-                    let locked: Option<i64> = c
+                    let locked: Option<UnixTime> = c
                         .prepare_cached(CLEAR_OTP_THROTTLE_RETURNING)?
-                        .query_row([key], |r| r.get(0))
+                        .query_row([key], |r| r.int(0))
                         .optional()?;
                     if let Some(until) = locked.filter(|u| *u > now) {
                         return undo(c, SecondFactorWrite::Locked { until });
@@ -389,9 +391,10 @@ impl SqliteStore {
         &self,
         kind: ThrottleKind,
         key: &str,
-        now: i64,
+        now: UnixTime,
         policy: &ThrottlePolicy,
     ) -> Result<Reservation, StoreError> {
+        let now = now.get();
         let key = key.to_owned();
         let policy = *policy;
         self.engine
@@ -408,7 +411,7 @@ impl SqliteStore {
                 let (failures, window_start, locked_until) = row.unwrap_or((0, now, 0));
                 if locked_until > now {
                     return Ok(Reservation::Locked {
-                        until: locked_until,
+                        until: UnixTime::new(locked_until),
                     });
                 }
                 let expired = policy
@@ -442,8 +445,8 @@ impl SqliteStore {
     pub(crate) async fn redeem_legacy_nonce(
         &self,
         token_hash: &str,
-        now: i64,
-        grant_expires_at: i64,
+        now: UnixTime,
+        grant_expires_at: UnixTime,
     ) -> Result<Option<LegacyGrant>, StoreError> {
         let token_hash = token_hash.to_owned();
         self.engine
@@ -454,7 +457,9 @@ impl SqliteStore {
                         "DELETE FROM legacy_nonces WHERE token_hash = ? AND expires_at > ? \
                          RETURNING user_id, issued_at",
                     )?
-                    .query_row(params![token_hash, now], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row(params![token_hash, Value::from(now)], |r| {
+                        Ok((r.int(0)?, r.int(1)?))
+                    })
                     .optional()?
                 else {
                     return Ok(None);
@@ -465,9 +470,9 @@ impl SqliteStore {
                 )?
                 .execute(params![
                     token_hash,
-                    user_id,
-                    issued_at,
-                    grant_expires_at
+                    Value::from(user_id),
+                    Value::from(issued_at),
+                    Value::from(grant_expires_at)
                 ])?;
                 Ok(Some(LegacyGrant {
                     token_hash,
@@ -484,10 +489,10 @@ impl SqliteStore {
     // whatever the number of sockets.
     pub(crate) async fn live_state(
         &self,
-        user_ids: &[i64],
+        user_ids: &[UserId],
         jtis: &[String],
         grant_hashes: &[String],
-        now: i64,
+        now: UnixTime,
     ) -> Result<LiveState, StoreError> {
         let users = (!user_ids.is_empty()).then(|| json_array(serde_json::to_string(user_ids)));
         let jtis = (!jtis.is_empty()).then(|| json_array(serde_json::to_string(jtis)));
@@ -519,7 +524,7 @@ impl SqliteStore {
                         "SELECT token_hash FROM legacy_grants \
                          WHERE token_hash IN (SELECT value FROM json_each(?)) AND expires_at > ?",
                     )?
-                    .query_map(params![grants, now], |r| r.get(0))?
+                    .query_map(params![grants, Value::from(now)], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
             }
             Ok(out)
