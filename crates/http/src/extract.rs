@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use otpgate_core::AuthError;
 use otpgate_core::error::TokenProblem;
-use otpgate_core::model::Principal;
+use otpgate_core::model::Authenticated;
 use otpgate_core::service::{Access, Caller};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -182,7 +182,7 @@ pub async fn principal(
     parts: &Parts,
     state: &AppState,
     access: Access,
-) -> Result<Principal, AppError> {
+) -> Result<Authenticated, AppError> {
     if parts.headers.contains_key(API_KEY_HEADER) {
         return Err(AuthError::ApiKeyNotAccepted.into());
     }
@@ -197,7 +197,7 @@ pub async fn principal(
 
 /// A caller with a verified token (2FA off, or OTP proven).
 #[derive(Debug, Clone)]
-pub struct Verified(pub Principal);
+pub struct Verified(pub Authenticated);
 
 impl FromRequestParts<AppState> for Verified {
     type Rejection = AppError;
@@ -213,7 +213,7 @@ impl FromRequestParts<AppState> for Verified {
 /// A caller with a verified token or a set-up token (a user who must
 /// enrol 2FA first, API.md §11): the enrolment routes.
 #[derive(Debug, Clone)]
-pub struct AllowSetup(pub Principal);
+pub struct AllowSetup(pub Authenticated);
 
 impl FromRequestParts<AppState> for AllowSetup {
     type Rejection = AppError;
@@ -228,7 +228,7 @@ impl FromRequestParts<AppState> for AllowSetup {
 
 /// A caller with any valid token, including a pre-OTP or set-up one.
 #[derive(Debug, Clone)]
-pub struct AllowPendingOtp(pub Principal);
+pub struct AllowPendingOtp(pub Authenticated);
 
 impl FromRequestParts<AppState> for AllowPendingOtp {
     type Rejection = AppError;

@@ -12,9 +12,15 @@ use crate::rate_limit::RateLimiter;
 use crate::realtime::Realtime;
 use crate::settings::HttpSettings;
 
-/// Shared state of the router.
+/// Shared state of the router: one `Arc`, so the clone axum makes for
+/// every request is one reference count, not one per part. It reads as
+/// its [`StateParts`] (`Deref`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<StateParts>);
+
+/// What [`AppState`] holds.
+#[derive(Clone)]
+pub struct StateParts {
     /// The use cases.
     pub auth: Arc<AuthService>,
     /// HTTP settings.
@@ -46,7 +52,7 @@ impl AppState {
             .upstream
             .as_ref()
             .map(|u| Arc::new(Upstream::new(u)));
-        Self {
+        Self(Arc::new(StateParts {
             auth,
             settings: Arc::new(settings),
             limiter,
@@ -54,7 +60,21 @@ impl AppState {
             realtime: None,
             docs: Docs::default(),
             metrics: Arc::new(HttpMetrics::default()),
-        }
+        }))
+    }
+
+    /// The parts, to change while the router is built (copied first if
+    /// a clone shares them, so clones keep what they had, as before).
+    pub(crate) fn parts_mut(&mut self) -> &mut StateParts {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateParts;
+
+    fn deref(&self) -> &StateParts {
+        &self.0
     }
 }
 

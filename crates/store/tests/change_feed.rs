@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use otpgate_core::config::Argon2Cost;
 use otpgate_core::error::TokenProblem;
 use otpgate_core::keys::KeyFiles;
-use otpgate_core::model::Principal;
+use otpgate_core::model::Authenticated;
 use otpgate_core::secret::SecretString;
 use otpgate_core::service::admin::UserSpec;
 use otpgate_core::service::{Access, Caller};
@@ -213,7 +213,7 @@ impl Pair {
 
     /// B checks `token` until it is remembered (B's stamp unchanged over
     /// the check), and returns the principal.
-    async fn remembered_on_b(&self, token: &str) -> Principal {
+    async fn remembered_on_b(&self, token: &str) -> Authenticated {
         for _ in 0..200 {
             let before = self.b_store.change_stamp();
             let p = self
@@ -230,7 +230,7 @@ impl Pair {
     }
 }
 
-fn revoked(r: Result<Principal, AuthError>) -> bool {
+fn revoked(r: Result<Authenticated, AuthError>) -> bool {
     matches!(r, Err(AuthError::Token(TokenProblem::Revoked)))
 }
 

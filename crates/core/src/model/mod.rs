@@ -23,5 +23,5 @@ pub use second_factor::{
     OtpCounter, OtpStatusUse, RecoveryCodeRecord, RevokeToken, SecondFactorProof, SecondFactorWrite,
 };
 pub use throttle::{Reservation, ThrottleKind, ThrottleState};
-pub use token::{IssuedToken, PersistentToken, Principal, TokenState};
+pub use token::{Authenticated, IssuedToken, PersistentToken, Principal, TokenState};
 pub use user::{NewUser, Profile, ProfileChange, TotpState, User};

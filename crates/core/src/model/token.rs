@@ -1,6 +1,11 @@
 //! Tokens as the checks see them: the verified caller, a freshly issued
 //! token, a persistent token's record and the one-read token state.
 
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
 use super::ids::{UnixTime, UserId};
 
 use super::user::User;
@@ -58,6 +63,64 @@ pub struct Principal {
     /// The user as read by the token check (same request; decisions that
     /// must be atomic are still made by the store's conditional writes).
     pub user: User,
+}
+
+/// A verified caller as the token check answered it, shared rather than
+/// copied: the token cache keeps one and every request it serves gets a
+/// reference (an `Arc` clone). It reads as the [`Principal`] (`Deref`).
+///
+/// It also holds the caller's profile as the HTTP layer rendered it
+/// ([`Self::profile_body`]), computed at most once per answer. That body
+/// is a function of `user` alone (the user as the store reported it when
+/// the answer was computed), so it lives and dies with the answer: the
+/// cache drops both when the store's change stamp moves, and a fresh check
+/// starts with an empty slot.
+#[derive(Debug, Clone)]
+pub struct Authenticated(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    principal: Principal,
+    profile_body: OnceLock<Bytes>,
+}
+
+impl Authenticated {
+    /// A fresh answer for `principal` (nothing rendered yet).
+    pub fn new(principal: Principal) -> Self {
+        Self(Arc::new(Shared {
+            principal,
+            profile_body: OnceLock::new(),
+        }))
+    }
+
+    /// The verified caller.
+    pub fn principal(&self) -> &Principal {
+        &self.0.principal
+    }
+
+    /// The profile body for this answer: `render`'s output the first time,
+    /// the same bytes afterwards. `render` must depend on nothing but the
+    /// principal's `user` (no time, nothing from the request).
+    pub fn profile_body(&self, render: impl FnOnce(&Principal) -> Bytes) -> Bytes {
+        self.0
+            .profile_body
+            .get_or_init(|| render(&self.0.principal))
+            .clone()
+    }
+}
+
+impl Deref for Authenticated {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.0.principal
+    }
+}
+
+impl From<Principal> for Authenticated {
+    fn from(principal: Principal) -> Self {
+        Self::new(principal)
+    }
 }
 
 /// A freshly issued token.

@@ -2,7 +2,7 @@
 
 use crate::address::AddressKey;
 use crate::error::{AuthError, TokenProblem};
-use crate::model::{IssuedToken, Principal, Profile, UnixTime, User};
+use crate::model::{Authenticated, IssuedToken, Principal, Profile, UnixTime, User};
 use crate::password_backend::Purpose;
 use crate::secret::SecretString;
 use crate::service::audit::AuthEvent;
@@ -145,7 +145,13 @@ impl AuthService {
     /// A token that passed is remembered while the store reports no
     /// commit since (`token_checks`); expiry and the
     /// gate are checked on every call.
-    pub async fn authenticate(&self, token: &str, access: Access) -> Result<Principal, AuthError> {
+    ///
+    /// The answer is shared with the cache (an `Arc`), not copied.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        access: Access,
+    ) -> Result<Authenticated, AuthError> {
         let now = self.clock.now_secs();
         // Read before the check, so a commit during it is never missed.
         let stamp = self.store.change_stamp();
@@ -155,7 +161,7 @@ impl AuthService {
         let principal = match remembered {
             Some(p) => p,
             None => {
-                let p = self.check_token(token, now).await?;
+                let p = Authenticated::new(self.check_token(token, now).await?);
                 if let Some(s) = stamp {
                     self.token_checks.put(s, token, &p);
                 }

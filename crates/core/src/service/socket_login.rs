@@ -73,7 +73,7 @@ impl AuthService {
             SocketEndpoint::Native => {
                 let who = self.authenticate(l.token, Access::Verified).await?;
                 let session = LiveSession::jwt(&who, who.two_factor);
-                (who, session)
+                (who.principal().clone(), session)
             }
             SocketEndpoint::Legacy => {
                 let credential = format!("{}:{}", l.access_key_id.trim(), l.token.trim());

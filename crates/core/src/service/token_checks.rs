@@ -17,13 +17,23 @@
 //! passed the signature check is answered. At most [`MAX_ENTRIES`] are
 //! kept; all of them are dropped as soon as the stamp moves.
 //!
+//! An answer is kept as an [`Authenticated`] (one allocation, shared by
+//! every request it serves, with the profile body rendered for it): a hit
+//! costs an `Arc` clone, not a copy of the user. The map hashes with
+//! foldhash seeded at random per map (a keyed hash, so colliding keys
+//! cannot be chosen in advance; only tokens that passed the signature check
+//! are inserted anyway), instead of SipHash, which cost more per lookup of
+//! a few hundred bytes of token.
+//!
 //! [`AuthService::authenticate`]: crate::AuthService::authenticate
 //! [`Store::change_stamp`]: crate::Store::change_stamp
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use crate::model::Principal;
+use foldhash::fast::RandomState;
+
+use crate::model::Authenticated;
 use crate::store::ChangeStamp;
 
 /// Most tokens remembered; the map is emptied when full.
@@ -39,13 +49,13 @@ pub(crate) struct TokenChecks {
 #[derive(Debug, Default)]
 struct Entries {
     stamp: Option<ChangeStamp>,
-    by_token: HashMap<Box<str>, Principal>,
+    by_token: HashMap<Box<str>, Authenticated, RandomState>,
 }
 
 impl TokenChecks {
     /// The principal remembered for `token`, if nothing was committed
     /// since it was computed (`stamp` is the store's stamp now).
-    pub(crate) fn get(&self, stamp: ChangeStamp, token: &str) -> Option<Principal> {
+    pub(crate) fn get(&self, stamp: ChangeStamp, token: &str) -> Option<Authenticated> {
         let entries = self.inner.read().ok()?;
         if entries.stamp != Some(stamp) {
             return None;
@@ -54,7 +64,7 @@ impl TokenChecks {
     }
 
     /// Remembers `principal` for `token`, computed after `stamp` was read.
-    pub(crate) fn put(&self, stamp: ChangeStamp, token: &str, principal: &Principal) {
+    pub(crate) fn put(&self, stamp: ChangeStamp, token: &str, principal: &Authenticated) {
         let Ok(mut entries) = self.inner.write() else {
             return;
         };
@@ -68,11 +78,13 @@ impl TokenChecks {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::model::{TotpState, User};
+    use bytes::Bytes;
 
-    fn principal(name: &str) -> Principal {
-        Principal {
+    use super::*;
+    use crate::model::{Principal, TotpState, User};
+
+    fn principal(name: &str) -> Authenticated {
+        Authenticated::new(Principal {
             username: name.into(),
             user_id: crate::model::UserId::new(1),
             jti: "j".into(),
@@ -99,7 +111,7 @@ mod tests {
                 backend: "local".into(),
                 upstream_session: None,
             },
-        }
+        })
     }
 
     #[test]
@@ -107,12 +119,12 @@ mod tests {
         let checks = TokenChecks::default();
         checks.put(ChangeStamp(1), "t-alice", &principal("alice"));
         assert_eq!(
-            checks.get(ChangeStamp(1), "t-alice"),
-            Some(principal("alice"))
+            checks.get(ChangeStamp(1), "t-alice").as_deref(),
+            Some(principal("alice").principal())
         );
-        assert_eq!(checks.get(ChangeStamp(2), "t-alice"), None, "a commit");
-        assert_eq!(checks.get(ChangeStamp(1), "t-alice2"), None);
-        assert_eq!(checks.get(ChangeStamp(1), "t-alic"), None);
+        assert!(checks.get(ChangeStamp(2), "t-alice").is_none(), "a commit");
+        assert!(checks.get(ChangeStamp(1), "t-alice2").is_none());
+        assert!(checks.get(ChangeStamp(1), "t-alic").is_none());
     }
 
     #[test]
@@ -121,8 +133,8 @@ mod tests {
         checks.put(ChangeStamp(2), "t-alice", &principal("alice"));
         // A slow check that read its stamp before the commit puts late.
         checks.put(ChangeStamp(1), "t-bob", &principal("bob"));
-        assert_eq!(checks.get(ChangeStamp(2), "t-alice"), None);
-        assert_eq!(checks.get(ChangeStamp(2), "t-bob"), None);
+        assert!(checks.get(ChangeStamp(2), "t-alice").is_none());
+        assert!(checks.get(ChangeStamp(2), "t-bob").is_none());
     }
 
     #[test]
@@ -135,5 +147,25 @@ mod tests {
         assert!(held <= MAX_ENTRIES);
         let last = format!("t{MAX_ENTRIES}");
         assert!(checks.get(ChangeStamp(1), &last).is_some());
+    }
+
+    #[test]
+    fn a_rendered_body_lives_and_dies_with_its_answer() {
+        let checks = TokenChecks::default();
+        checks.put(ChangeStamp(1), "t-alice", &principal("alice"));
+        let hit = checks.get(ChangeStamp(1), "t-alice").expect("hit");
+        let body = hit.profile_body(|_| Bytes::from_static(b"first"));
+        let again = checks
+            .get(ChangeStamp(1), "t-alice")
+            .expect("hit")
+            .profile_body(|_| Bytes::from_static(b"rendered twice"));
+        assert_eq!(again, body, "one rendering per answer");
+        // A commit: the next check is a fresh answer, rendered afresh.
+        checks.put(ChangeStamp(2), "t-alice", &principal("alice"));
+        let fresh = checks
+            .get(ChangeStamp(2), "t-alice")
+            .expect("hit")
+            .profile_body(|_| Bytes::from_static(b"second"));
+        assert_eq!(fresh, Bytes::from_static(b"second"));
     }
 }

@@ -149,7 +149,7 @@ pub async fn logout(
     ))]
 pub async fn me(State(s): State<AppState>, LegacyUser(who): LegacyUser) -> AppResult<Response> {
     let profile = s.auth.profile(&who).await?;
-    Ok(ProfileResponse::of(&profile))
+    Ok(ProfileResponse::response(ProfileResponse::render(&profile)))
 }
 
 /// Any other `/webrest/...`: forwarded to the upstream application for a

@@ -54,7 +54,7 @@ pub fn router(mut state: AppState) -> Router {
         state.settings.body_limit,
         state.settings.trusted_proxies.clone(),
     );
-    state.realtime = Some(realtime);
+    state.parts_mut().realtime = Some(realtime);
     let s = &state;
     let (app, doc) = OpenApiRouter::with_openapi(openapi::base())
         .merge(native::router(s, &p))
@@ -67,7 +67,7 @@ pub fn router(mut state: AppState) -> Router {
         .merge(ops::router(s, &p))
         .merge(ui::router(s, &p))
         .split_for_parts();
-    state.docs = Docs::new(&p, &doc);
+    state.parts_mut().docs = Docs::new(&p, &doc);
     let fallback = ServiceBuilder::new()
         .layer(Shared::new(&state, "fallback", Glue::NATIVE))
         .layer(DefaultBodyLimit::max(state.settings.body_limit))

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use otpgate_core::AuthError;
-use otpgate_core::model::Principal;
+use otpgate_core::model::Authenticated;
 use otpgate_core::secret::SecretString;
 use otpgate_core::service::{Access, Dialect};
 use serde::de::DeserializeOwned;
@@ -74,7 +74,7 @@ pub type MudbaseError = DialectError<Mudbase>;
 
 /// A caller with a verified JWT (and no API key), or Mudbase's error.
 #[derive(Debug)]
-pub struct MudbaseJwt(pub Principal);
+pub struct MudbaseJwt(pub Authenticated);
 
 impl FromRequestParts<AppState> for MudbaseJwt {
     type Rejection = MudbaseError;

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use otpgate_core::AuthError;
-use otpgate_core::model::Principal;
+use otpgate_core::model::{Authenticated, Principal};
 use otpgate_core::service::Access;
 use otpgate_core::service::Dialect;
 use otpgate_core::service::persistent::Audience;
@@ -178,7 +178,7 @@ pub type MessageOnlyError = DialectError<MessageOnly>;
 
 /// A verified caller, or the legacy-compatible error.
 #[derive(Debug)]
-pub struct LegacyVerified(pub Principal);
+pub struct LegacyVerified(pub Authenticated);
 
 impl FromRequestParts<AppState> for LegacyVerified {
     type Rejection = MessageOnlyError;

@@ -35,6 +35,7 @@ mod nethcti;
 mod openapi;
 mod ops;
 mod persistent_tokens;
+mod profile_memo;
 mod proxy;
 mod proxy_hygiene;
 mod recovery;
