@@ -9,6 +9,7 @@
 mod error;
 mod migrations;
 mod pg_feed;
+mod pg_second_factor;
 pub mod postgres;
 mod rows;
 mod sql;
