@@ -3,10 +3,11 @@
 //! statement, a call of `otpgate_complete_second_factors` (migration
 //! 0012) with one array element per call and one outcome per element.
 //!
-//! The grouping is natural: [`LANES`] tasks take jobs from one queue; a
-//! lane that is free takes the job that arrives and every job waiting at
-//! that moment, runs them as one statement, and is free again. While the
-//! lanes are busy, new jobs gather. No timer: a lone call is sent at once.
+//! The grouping is natural ([`Lanes`]): [`LANES`] tasks take jobs from
+//! one queue; a lane that is free takes the job that arrives and every job
+//! waiting at that moment, runs them as one statement, and is free again.
+//! While the lanes are busy, new jobs gather. No timer: a lone call is
+//! sent at once.
 //!
 //! Each element keeps the meaning and outcomes of a single call (the
 //! function checks before it writes, so an element that fails leaves the
@@ -19,17 +20,18 @@
 //! The change feed is told once per batch, after its commit, and only
 //! when an element that won revoked a token or enabled a secret.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use otpgate_core::StoreError;
 use otpgate_core::model::{
     OtpCounter, OtpStatusUse, RevokeToken, SecondFactorProof, SecondFactorWrite,
 };
 use sqlx::postgres::PgPool;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::map;
 use crate::pg_feed::Feed;
+use crate::pg_lanes::Lanes;
 
 /// The statement: one call for every element.
 const COMPLETE_SECOND_FACTORS: &str = "SELECT otpgate_complete_second_factors(\
@@ -37,8 +39,6 @@ const COMPLETE_SECOND_FACTORS: &str = "SELECT otpgate_complete_second_factors(\
 
 /// Batches in flight at once per store.
 pub(crate) const LANES: usize = 2;
-/// The most elements in one statement.
-const MAX_BATCH: usize = 256;
 /// Tries of a lone element that meets a deadlock or serialization failure.
 const SOLO_TRIES: usize = 3;
 
@@ -95,10 +95,10 @@ impl Element {
 
 type Reply = oneshot::Sender<Result<SecondFactorWrite, StoreError>>;
 
-/// The lanes of one store, started by the first call.
+/// The lanes of one store.
 #[derive(Debug, Default)]
 pub(crate) struct Batcher {
-    queue: OnceLock<Option<mpsc::UnboundedSender<(Element, Reply)>>>,
+    lanes: Lanes<(Element, Reply)>,
 }
 
 impl Batcher {
@@ -111,77 +111,46 @@ impl Batcher {
         feed: &Arc<Feed>,
         element: Element,
     ) -> Result<SecondFactorWrite, StoreError> {
-        let queue = self.queue.get_or_init(|| {
-            let handle = tokio::runtime::Handle::try_current().ok()?;
-            let (tx, rx) = mpsc::unbounded_channel();
-            let rx = Arc::new(Mutex::new(rx));
-            for _ in 0..LANES {
-                handle.spawn(lane(Arc::clone(&rx), pool.clone(), Arc::clone(feed)));
-            }
-            Some(tx)
-        });
-        let Some(queue) = queue else {
+        let (reply, answer) = oneshot::channel();
+        let (lane_pool, lane_feed) = (pool.clone(), Arc::clone(feed));
+        let run = move |jobs| group(lane_pool.clone(), Arc::clone(&lane_feed), jobs);
+        if let Err((element, _)) = self.lanes.send(LANES, run, (element, reply)) {
             let feeds = element.feeds();
             let written = solo(pool, element).await?;
             if feeds && written.recorded() {
                 feed.changed().await;
             }
             return Ok(written);
-        };
-        let (reply, answer) = oneshot::channel();
-        queue
-            .send((element, reply))
-            .map_err(|_| StoreError::Unavailable("second-factor lanes stopped".into()))?;
+        }
         answer
             .await
             .map_err(|_| StoreError::Unavailable("second-factor lane stopped".into()))?
     }
 }
 
-/// One lane: takes the next job and all those waiting, runs them as one
-/// statement, answers (after the feed heard, in a task of its own, so the
-/// lane is free for the next batch at once). Ends when the store is gone.
-async fn lane(
-    queue: Arc<Mutex<mpsc::UnboundedReceiver<(Element, Reply)>>>,
-    pool: PgPool,
-    feed: Arc<Feed>,
-) {
-    loop {
-        let mut jobs = Vec::new();
-        {
-            let mut rx = queue.lock().await;
-            let Some(first) = rx.recv().await else {
-                return;
-            };
-            jobs.push(first);
-            while jobs.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
+/// One group: one statement, then the answers, after the feed heard when
+/// an element that won changed what a token check reads (in a task of its
+/// own, so the lane is free for the next group at once).
+async fn group(pool: PgPool, feed: Arc<Feed>, jobs: Vec<(Element, Reply)>) {
+    let (elements, replies): (Vec<Element>, Vec<Reply>) = jobs.into_iter().unzip();
+    let outcomes = run(&pool, &elements).await;
+    let feeds = outcomes
+        .iter()
+        .zip(&elements)
+        .any(|(o, e)| e.feeds() && matches!(o, Ok(SecondFactorWrite::Recorded)));
+    let answer = |replies: Vec<Reply>, outcomes: Vec<_>| {
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            // A caller that went away needs no answer.
+            let _ = reply.send(outcome);
         }
-        let (elements, replies): (Vec<Element>, Vec<Reply>) = jobs.into_iter().unzip();
-        let outcomes = run(&pool, &elements).await;
-        let feeds = outcomes
-            .iter()
-            .zip(&elements)
-            .any(|(o, e)| e.feeds() && matches!(o, Ok(SecondFactorWrite::Recorded)));
-        let answer = |replies: Vec<Reply>, outcomes: Vec<_>| {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                // A caller that went away needs no answer.
-                let _ = reply.send(outcome);
-            }
-        };
-        if feeds {
-            let feed = Arc::clone(&feed);
-            tokio::spawn(async move {
-                feed.changed().await;
-                answer(replies, outcomes);
-            });
-        } else {
+    };
+    if feeds {
+        tokio::spawn(async move {
+            feed.changed().await;
             answer(replies, outcomes);
-        }
+        });
+    } else {
+        answer(replies, outcomes);
     }
 }
 

@@ -30,6 +30,7 @@ use sqlx::{Connection, Row};
 use crate::error::map;
 use crate::migrations;
 use crate::pg_feed::Feed;
+use crate::pg_reads::Reads;
 use crate::pg_second_factor::{Batcher, Element};
 use crate::rows::{FromRow, audit_columns};
 use crate::sql::{Exec, Mode, Sql, Step, Value};
@@ -98,6 +99,8 @@ pub struct PostgresStore {
     feed: Arc<Feed>,
     /// Concurrent second-factor successes, sent as one statement.
     second_factors: Arc<Batcher>,
+    /// Concurrent point reads, one statement per statement of the table.
+    reads: Arc<Reads>,
 }
 
 /// `host:port/database as user`, for messages (never the password).
@@ -215,6 +218,7 @@ impl PostgresStore {
             pool,
             feed,
             second_factors: Arc::default(),
+            reads: Arc::default(),
         })
     }
 
@@ -259,10 +263,20 @@ impl Exec for PostgresStore {
         sql: &'static Sql,
         args: [Value<'_>; N],
     ) -> Result<Option<T>, StoreError> {
-        let row = query(sql, &args)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map)?;
+        // Point reads with parameters go together with those of the same
+        // moment (pg_reads.rs); the rest, and reads outside a runtime, alone.
+        let grouped = if mode == Mode::Read && N > 0 {
+            self.reads.first_row(&self.pool, sql, &args).await
+        } else {
+            None
+        };
+        let row = match grouped {
+            Some(row) => row?,
+            None => query(sql, &args)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?,
+        };
         self.after(mode).await;
         row.as_ref().map(T::from_row).transpose().map_err(map)
     }

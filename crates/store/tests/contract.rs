@@ -289,6 +289,7 @@ contract!(
     a_user_has_live_tokens_until_the_last_one_goes,
     concurrent_second_factors_of_many_users_are_each_recorded_once,
     a_locked_gone_or_replayed_second_factor_fails_alone,
+    concurrent_point_reads_each_get_their_own_row,
 );
 
 /// Login tokens, persistent tokens and legacy grants each keep a user
@@ -3086,4 +3087,47 @@ async fn postgres_batch_function_gives_each_element_its_outcome() {
             .expect("steps");
     assert_eq!(steps, [Some(11), Some(11), Some(10), Some(10), Some(11)]);
     s.pool().close().await;
+}
+
+/// Point reads made at the same moment (PostgreSQL groups them into one
+/// statement per statement, src/pg_reads.rs) each get their own row: 100
+/// users read by name and by token at once, with unknown names and
+/// revoked token ids among them.
+async fn concurrent_point_reads_each_get_their_own_row(s: Arc<dyn TestStore>) {
+    let mut users = Vec::new();
+    for i in 0..50 {
+        let u = s
+            .create_user(&new_user(&format!("r{i}")))
+            .await
+            .expect("user");
+        if i % 3 == 0 {
+            s.revoke_token(&format!("j{i}"), u.id, 9999)
+                .await
+                .expect("revoke");
+        }
+        users.push(u);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("r{i}");
+            let user = s.user_by_name(&name).await.expect("read");
+            let state = s.token_state(&name, &format!("j{i}")).await.expect("read");
+            (i, user, state)
+        }));
+    }
+    for t in tasks {
+        let (i, user, state) = t.await.expect("join");
+        if i < 50 {
+            let user = user.expect("known");
+            assert_eq!(user.username, format!("r{i}"));
+            assert_eq!(user.id, users[i].id);
+            let state = state.expect("known");
+            assert_eq!(state.user.id, users[i].id);
+            assert_eq!(state.jti_revoked, i % 3 == 0, "r{i}");
+        } else {
+            assert!(user.is_none() && state.is_none(), "r{i}");
+        }
+    }
 }
