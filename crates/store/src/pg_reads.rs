@@ -31,6 +31,8 @@ use crate::sql::{Sql, Value};
 const LANES: usize = 4;
 
 type Reply = oneshot::Sender<Result<Option<PgRow>, StoreError>>;
+/// A statement (its address in the table) and its parameters' array types.
+type Key = (usize, Vec<&'static str>);
 
 /// One read: its statement, its parameters, where its row goes.
 struct Job {
@@ -43,7 +45,7 @@ struct Job {
 #[derive(Default)]
 pub(crate) struct Reads {
     lanes: Lanes<Job>,
-    grouped: Arc<Mutex<HashMap<usize, Arc<str>>>>,
+    grouped: Arc<Mutex<HashMap<Key, Arc<str>>>>,
 }
 
 impl std::fmt::Debug for Reads {
@@ -77,17 +79,23 @@ impl Reads {
 
 /// The jobs one lane took: one statement per distinct statement, all sent
 /// at once; each caller answered with its row.
-async fn group(pool: PgPool, grouped: Arc<Mutex<HashMap<usize, Arc<str>>>>, jobs: Vec<Job>) {
-    let mut by_sql: Vec<(&'static Sql, Vec<Job>)> = Vec::new();
+async fn group(pool: PgPool, grouped: Arc<Mutex<HashMap<Key, Arc<str>>>>, jobs: Vec<Job>) {
+    // One statement per statement and kinds of parameters (a statement of
+    // the table always gets the same kinds; the check costs nothing).
+    let mut by_sql: Vec<(&'static Sql, Vec<&'static str>, Vec<Job>)> = Vec::new();
     for job in jobs {
-        match by_sql.iter_mut().find(|(s, _)| std::ptr::eq(*s, job.sql)) {
-            Some((_, same)) => same.push(job),
-            None => by_sql.push((job.sql, vec![job])),
+        let types: Vec<&'static str> = job.args.iter().map(array_type).collect();
+        match by_sql
+            .iter_mut()
+            .find(|(s, t, _)| std::ptr::eq(*s, job.sql) && *t == types)
+        {
+            Some((_, _, same)) => same.push(job),
+            None => by_sql.push((job.sql, types, vec![job])),
         }
     }
     let mut running = Vec::with_capacity(by_sql.len());
-    for (sql, jobs) in by_sql {
-        let text = grouped_text(&grouped, sql, &jobs);
+    for (sql, types, jobs) in by_sql {
+        let text = grouped_text(&grouped, sql, types);
         running.push(tokio::spawn(read(pool.clone(), text, jobs)));
     }
     for task in running {
@@ -96,23 +104,19 @@ async fn group(pool: PgPool, grouped: Arc<Mutex<HashMap<usize, Arc<str>>>>, jobs
     }
 }
 
-/// The grouped statement for `sql` (built once per statement).
+/// The grouped statement for `sql` with parameters of `types` (built once).
 fn grouped_text(
-    grouped: &Mutex<HashMap<usize, Arc<str>>>,
+    grouped: &Mutex<HashMap<Key, Arc<str>>>,
     sql: &'static Sql,
-    jobs: &[Job],
+    types: Vec<&'static str>,
 ) -> Arc<str> {
-    let key = std::ptr::from_ref(sql) as usize;
+    let key = (std::ptr::from_ref(sql) as usize, types);
     if let Ok(map) = grouped.lock()
         && let Some(text) = map.get(&key)
     {
         return Arc::clone(text);
     }
-    let types: Vec<&str> = jobs
-        .first()
-        .map(|j| j.args.iter().map(array_type).collect())
-        .unwrap_or_default();
-    let text: Arc<str> = lateral(sql.pg, &types).into();
+    let text: Arc<str> = lateral(sql.pg, &key.1).into();
     if let Ok(mut map) = grouped.lock() {
         map.insert(key, Arc::clone(&text));
     }
