@@ -163,7 +163,7 @@ pub(crate) async fn run(
 ) -> Vec<Result<SecondFactorWrite, StoreError>> {
     match call(pool, elements).await {
         Ok(outcomes) => outcomes,
-        Err(e) if elements.len() > 1 && conflict(&e) => {
+        Err(e) if conflict(&e) => {
             let mut out = Vec::with_capacity(elements.len());
             for element in elements {
                 out.push(solo(pool, element.clone()).await);
