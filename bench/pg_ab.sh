@@ -19,6 +19,9 @@ pg_db "otpgate_pgab_$$"
 P=$TMP/pg; mkdir -p "$P/otpgate-data"
 "$LG" seed --data-dir "$P/otpgate-data" --db "$DBURL" --users "${PG_USERS:-50000}" --out "$P/users.tsv" \
   --app bench-sc --app-key-out "$P/app.key" >/dev/null
+# BEFORE_SQL: run on the seeded PostgreSQL database, for an older BIN
+# (e.g. "$(cat bench/pg_before_0012.sql)" for a binary without 0012).
+[ -n "${BEFORE_SQL:-}" ] && psql -q "$DBURL" -c "$BEFORE_SQL" >/dev/null
 S=$TMP/sqlite; mkdir -p "$S/otpgate-data"
 "$LG" seed --data-dir "$S/otpgate-data" --db "sqlite://$S/otpgate-data/otpgate.db" \
   --users "${SQLITE_USERS:-100000}" --out "$S/users.tsv" --app bench-sc --app-key-out "$S/app.key" >/dev/null
