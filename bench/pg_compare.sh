@@ -10,8 +10,10 @@
 #   Needs OTPGATE_BENCH_PG_URL or OTPGATE_TEST_PG_URL, psql, wrk, curl.
 #   Tunables: BENCH_SECONDS (default 5), BENCH_PG_VERIFY_USERS (default 40000).
 # The database seeded for BEFORE_BIN loses what AFTER_BIN's migrations
-# added after BEFORE_BIN's (versions 9 and 10: the change feed and the
-# second-factor function), so an older binary opens it.
+# added after BEFORE_BIN's, so an older binary opens it: by default
+# versions 9 and 10 (the change feed and the second-factor function);
+# BEFORE_SQL replaces that statement (e.g. bench/pg_before_0012.sql's
+# text, for a BEFORE_BIN with migrations up to 11).
 source "$(dirname "$0")/common.sh"
 BEFORE=$1 AFTER=$2
 SECS=${BENCH_SECONDS:-5}
@@ -55,7 +57,9 @@ for WHICH in before after; do
   echo "bench: PostgreSQL, $WHICH (seeding $PG_USERS users)" >&2
   "$LG" seed --data-dir "$P/otpgate-data" --db "$DBURL" --users "$PG_USERS" --out "$P/users.tsv" \
     --app bench-sc --app-key-out "$P/app.key"
-  if [ "$WHICH" = before ]; then
+  if [ "$WHICH" = before ] && [ -n "${BEFORE_SQL:-}" ]; then
+    psql -q "$DBURL" -c "$BEFORE_SQL" >/dev/null
+  elif [ "$WHICH" = before ]; then
     psql -q "$DBURL" -c "DROP FUNCTION IF EXISTS otpgate_complete_second_factor; \
       DROP TRIGGER IF EXISTS users_change_feed ON users; DROP TRIGGER IF EXISTS users_truncate_feed ON users; \
       DROP TRIGGER IF EXISTS revoked_tokens_change_feed ON revoked_tokens; \

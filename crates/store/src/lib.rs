@@ -9,6 +9,9 @@
 mod error;
 mod migrations;
 mod pg_feed;
+mod pg_lanes;
+mod pg_reads;
+mod pg_second_factor;
 pub mod postgres;
 mod rows;
 mod sql;

@@ -63,7 +63,9 @@ pub(crate) const SQLITE: &[Embedded] = &[
 
 /// The PostgreSQL migrations, oldest first (same versions as SQLite up to
 /// 8; 9 and 10 are what only PostgreSQL needs (the change feed, the
-/// one-statement second-factor success); 11 is SQLite's 9, login tokens).
+/// one-statement second-factor success); 11 is SQLite's 9, login tokens;
+/// 12 the change-feed slot without collisions and second-factor successes
+/// in batches).
 pub(crate) const POSTGRES: &[Embedded] = &[
     (
         1,
@@ -114,6 +116,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         11,
         "login_tokens",
         include_str!("../migrations/postgres/0011_login_tokens.sql"),
+    ),
+    (
+        12,
+        "second_factor_batch",
+        include_str!("../migrations/postgres/0012_second_factor_batch.sql"),
     ),
 ];
 

@@ -17,8 +17,9 @@ use std::time::Duration;
 use otpgate_core::StoreError;
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
-    LegacyGrant, LiveState, OtpCounter, OtpStatusUse, Reservation, RevokeToken, SecondFactorProof,
-    SecondFactorWrite, ThrottleKind, ThrottleState, UnixTime, UserId, UserLiveState,
+    AuditRecord, LegacyGrant, LiveState, OtpCounter, OtpStatusUse, Reservation, RevokeToken,
+    SecondFactorProof, SecondFactorWrite, ThrottleKind, ThrottleState, UnixTime, UserId,
+    UserLiveState,
 };
 use otpgate_core::store::ChangeStamp;
 use sqlx::postgres::{
@@ -30,7 +31,9 @@ use sqlx::{Connection, Row};
 use crate::error::map;
 use crate::migrations;
 use crate::pg_feed::Feed;
-use crate::rows::FromRow;
+use crate::pg_reads::Reads;
+use crate::pg_second_factor::{Batcher, Element};
+use crate::rows::{FromRow, audit_columns};
 use crate::sql::{Exec, Mode, Sql, Step, Value};
 use crate::statements::THROTTLE;
 
@@ -57,9 +60,13 @@ const RESERVE_ATTEMPT: &str = "\
     WHERE t.locked_until <= $3 \
     RETURNING failures, failures >= $5 AS locks";
 
-/// A second-factor success in one statement (migration 0010).
-const COMPLETE_SECOND_FACTOR: &str = "SELECT otpgate_complete_second_factor(\
-     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+/// Audit records, one array per column, in one statement.
+const APPEND_AUDIT: &str = concat!(
+    "INSERT INTO audit_log (",
+    audit_columns!(),
+    ") SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
+     $6::TEXT[], $7::TEXT[])"
+);
 
 /// PostgreSQL tuning knobs.
 #[derive(Debug, Clone)]
@@ -91,6 +98,10 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The change feed behind `Store::change_stamp`.
     feed: Arc<Feed>,
+    /// Concurrent second-factor successes, sent as one statement.
+    second_factors: Arc<Batcher>,
+    /// Concurrent point reads, one statement per statement of the table.
+    reads: Arc<Reads>,
 }
 
 /// `host:port/database as user`, for messages (never the password).
@@ -204,7 +215,12 @@ impl PostgresStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect.clone());
         let feed = Arc::new(Feed::new(pool.clone(), &connect));
-        Ok(Self { pool, feed })
+        Ok(Self {
+            pool,
+            feed,
+            second_factors: Arc::default(),
+            reads: Arc::default(),
+        })
     }
 
     /// The `application_name` of the change feed's listening connection
@@ -248,10 +264,20 @@ impl Exec for PostgresStore {
         sql: &'static Sql,
         args: [Value<'_>; N],
     ) -> Result<Option<T>, StoreError> {
-        let row = query(sql, &args)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map)?;
+        // Point reads with parameters go together with those of the same
+        // moment (pg_reads.rs); the rest, and reads outside a runtime, alone.
+        let grouped = if mode == Mode::Read && N > 0 {
+            self.reads.first_row(&self.pool, sql, &args).await
+        } else {
+            None
+        };
+        let row = match grouped {
+            Some(row) => row?,
+            None => query(sql, &args)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?,
+        };
         self.after(mode).await;
         row.as_ref().map(T::from_row).transpose().map_err(map)
     }
@@ -318,9 +344,10 @@ impl Exec for PostgresStore {
 /// in transactions that lock the user row first, so they serialise with
 /// each other and never deadlock.
 impl PostgresStore {
-    // backend-specific: one statement, one round trip: the server-side
-    // function of migration 0010 takes the steps in the order SQLite's
-    // writer job does (status, proof, revocation, counter).
+    // backend-specific: one statement for every call made at the same
+    // time (pg_second_factor.rs): the server-side function of migration
+    // 0012 takes the steps of each in the order SQLite's writer job does
+    // (status, proof, revocation, counter).
     pub(crate) async fn complete_second_factor(
         &self,
         user_id: UserId,
@@ -329,51 +356,10 @@ impl PostgresStore {
         otp_status: Option<OtpStatusUse>,
         otp_counter: OtpCounter,
     ) -> Result<SecondFactorWrite, StoreError> {
-        let (kind, step, cutoff, code): (i16, Option<i64>, Option<i64>, Option<i64>) = match proof {
-            SecondFactorProof::TotpStep(step) => (0, Some(step), None, None),
-            SecondFactorProof::Enable { step, cutoff } => (1, Some(step), Some(cutoff.get()), None),
-            SecondFactorProof::RecoveryCode(id) => (2, None, None, Some(id.get())),
-        };
-        let unreserved_now = match otp_counter {
-            OtpCounter::Unreserved { now } => Some(now.get()),
-            OtpCounter::Reserved => None,
-        };
-        let outcome = sqlx::query_scalar::<_, i64>(COMPLETE_SECOND_FACTOR)
-            .bind(user_id.get())
-            .bind(kind)
-            .bind(step)
-            .bind(cutoff)
-            .bind(code)
-            .bind(revoke.map(|r| r.jti.as_str()))
-            .bind(revoke.map(|r| r.expires_at.get()))
-            .bind(otp_status.map(|s| s.app_id.get()))
-            .bind(otp_status.map(|s| s.now.get()))
-            .bind(unreserved_now)
-            .fetch_one(&self.pool)
-            .await;
-        match outcome {
-            Ok(0) => {
-                self.feed.changed().await;
-                Ok(SecondFactorWrite::Recorded)
-            }
-            Ok(-1) => Ok(SecondFactorWrite::StatusGone),
-            Ok(-2) => Ok(SecondFactorWrite::ProofLost),
-            Ok(other) => Err(StoreError::Other(format!(
-                "complete_second_factor: unexpected outcome {other}"
-            ))),
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("OG001") => {
-                Ok(SecondFactorWrite::ProofLost)
-            }
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("OG002") => {
-                let until = db.message().trim().parse::<i64>().map_err(|_| {
-                    StoreError::Other("complete_second_factor: lock without its end".into())
-                })?;
-                Ok(SecondFactorWrite::Locked {
-                    until: UnixTime::new(until),
-                })
-            }
-            Err(e) => Err(map(e)),
-        }
+        let element = Element::new(user_id, proof, revoke, otp_status, otp_counter);
+        self.second_factors
+            .complete(&self.pool, &self.feed, element)
+            .await
     }
 
     // backend-specific: one conditional upsert ([`RESERVE_ATTEMPT`]);
@@ -460,6 +446,27 @@ impl PostgresStore {
             .map(LegacyGrant::from_row)
             .transpose()
             .map_err(map)
+    }
+
+    // backend-specific: every record in ONE statement, a column per array
+    // parameter (SQLite: one INSERT per record in one write job).
+    pub(crate) async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let text = |f: fn(&AuditRecord) -> Option<&str>| records.iter().map(f).collect::<Vec<_>>();
+        sqlx::query(APPEND_AUDIT)
+            .bind(records.iter().map(|r| r.at_ms.get()).collect::<Vec<_>>())
+            .bind(text(|r| Some(r.event.as_str())))
+            .bind(text(|r| Some(r.username.as_str())))
+            .bind(text(|r| r.ip.as_deref()))
+            .bind(text(|r| r.user_agent.as_deref()))
+            .bind(text(|r| Some(r.dialect.as_str())))
+            .bind(text(|r| r.app.as_deref()))
+            .execute(&self.pool)
+            .await
+            .map_err(map)
+            .map(drop)
     }
 
     // backend-specific: each list is one array parameter (= ANY($1)),

@@ -442,19 +442,10 @@ macro_rules! store_for {
         fn purge_audit(before_ms: UnixMillis) -> u64 = Write affected(sql!(
             "DELETE FROM audit_log WHERE at_ms < $1")) [before_ms];
     }
-    written_once {
-        async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-            if records.is_empty() {
-                return Ok(());
-            }
-            let insert = sql!(concat!("INSERT INTO audit_log (", audit_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7)"));
-            let steps = records.iter().map(|r| Step::new(insert, vec![
-                r.at_ms.into(), (&r.event).into(), (&r.username).into(), (&r.ip).into(),
-                (&r.user_agent).into(), (&r.dialect).into(), (&r.app).into(),
-            ])).collect();
-            self.batch(Mode::Write, steps).await.map(drop)
-        }
+    by_hand {
+        // SQLite: one INSERT per record in one write job; PostgreSQL: one
+        // multi-row INSERT of arrays.
+        fn append_audit(records: &[AuditRecord]) -> ();
     }
     }
     generate! { $T: PersistentTokenStore;

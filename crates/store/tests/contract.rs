@@ -292,6 +292,9 @@ contract!(
     a_persistent_token_replaces_and_revokes_the_previous_one,
     persistent_token_replacement_leaves_one_under_concurrency,
     a_user_has_live_tokens_until_the_last_one_goes,
+    concurrent_second_factors_of_many_users_are_each_recorded_once,
+    a_locked_gone_or_replayed_second_factor_fails_alone,
+    concurrent_point_reads_each_get_their_own_row,
 );
 
 /// Login tokens, persistent tokens and legacy grants each keep a user
@@ -2791,4 +2794,417 @@ async fn both_backends_migrate_to_the_same_tables_and_columns() {
         schema_of(postgres),
         "SQLite's schema, then PostgreSQL's"
     );
+}
+
+// --- Second-factor successes at the same time (PostgreSQL sends them as
+// one statement: src/pg_second_factor.rs, migration 0012). ---
+
+/// The pre-OTP token `tag` of user `id`, to revoke with its success.
+fn pre_otp(id: UserId, tag: &str) -> otpgate_core::model::RevokeToken {
+    otpgate_core::model::RevokeToken {
+        jti: format!("pre-{id}-{tag}"),
+        expires_at: t(9999),
+    }
+}
+
+/// 50 users, each proving the same step twice at once: every user has
+/// exactly one success, with its own revocation and step written.
+async fn concurrent_second_factors_of_many_users_are_each_recorded_once(s: Arc<dyn TestStore>) {
+    use otpgate_core::model::{SecondFactorProof, SecondFactorWrite};
+    let mut users = Vec::new();
+    for i in 0..50 {
+        users.push(enabled_user(&s, &format!("u{i}"), 10).await);
+    }
+    let mut tasks = Vec::new();
+    for u in &users {
+        for tag in ["a", "b"] {
+            let (s, id) = (s.clone(), u.id);
+            tasks.push(tokio::spawn(async move {
+                let revoke = pre_otp(id, tag);
+                let written = s
+                    .complete_second_factor(
+                        id,
+                        SecondFactorProof::TotpStep(11),
+                        Some(&revoke),
+                        None,
+                        OtpCounter::Unreserved {
+                            now: UnixTime::new(1000),
+                        },
+                    )
+                    .await
+                    .expect("store");
+                (id, tag, written)
+            }));
+        }
+    }
+    let mut won = std::collections::HashMap::new();
+    for t in tasks {
+        let (id, tag, written) = t.await.expect("join");
+        match written {
+            SecondFactorWrite::Recorded => {
+                assert!(won.insert(id, tag).is_none(), "user {id} recorded twice");
+            }
+            SecondFactorWrite::ProofLost => {}
+            other => panic!("user {id}: {other:?}"),
+        }
+    }
+    assert_eq!(won.len(), users.len(), "one success per user");
+    for u in &users {
+        let found = s.user_by_name(&u.username).await.expect("r").expect("u");
+        assert_eq!(found.totp_last_step, Some(11));
+        for tag in ["a", "b"] {
+            let jti = pre_otp(u.id, tag).jti;
+            let revoked = s
+                .token_state(&u.username, &jti)
+                .await
+                .expect("s")
+                .expect("u")
+                .jti_revoked;
+            assert_eq!(revoked, won[&u.id] == tag, "{jti}");
+        }
+    }
+}
+
+/// Among many successes sent at once, a locked counter, a gone status and
+/// a replayed step each fail with their own outcome and write nothing,
+/// and every other one is recorded.
+async fn a_locked_gone_or_replayed_second_factor_fails_alone(s: Arc<dyn TestStore>) {
+    use otpgate_core::model::{OtpStatusUse, SecondFactorProof, SecondFactorWrite};
+    let app = s.create_application(&new_app("app")).await.expect("app");
+    let mut good = Vec::new();
+    for i in 0..30 {
+        good.push(enabled_user(&s, &format!("g{i}"), 10).await);
+    }
+    let locked = enabled_user(&s, "locked", 10).await;
+    for i in 0..5 {
+        let key = locked.id.to_string();
+        admitted(&s, ThrottleKind::Otp, &key, 1000 + i, &consecutive()).await;
+    }
+    let gone = enabled_user(&s, "gone", 10).await;
+    let replayed = enabled_user(&s, "replayed", 10).await;
+    // (user, step, status, expected)
+    let mut cases: Vec<(UserId, i64, bool, SecondFactorWrite)> = good
+        .iter()
+        .map(|u| (u.id, 11, false, SecondFactorWrite::Recorded))
+        .collect();
+    let middle = cases.len() / 2;
+    cases.insert(
+        middle,
+        (
+            locked.id,
+            11,
+            false,
+            SecondFactorWrite::Locked { until: t(1034) },
+        ),
+    );
+    cases.insert(
+        middle + 1,
+        (gone.id, 11, true, SecondFactorWrite::StatusGone),
+    );
+    cases.insert(
+        middle + 2,
+        (replayed.id, 10, false, SecondFactorWrite::ProofLost),
+    );
+    let tasks: Vec<_> = cases
+        .iter()
+        .map(|&(id, step, status, _)| {
+            let s = s.clone();
+            let status = status.then_some(OtpStatusUse {
+                app_id: app.id,
+                now: t(1010),
+            });
+            tokio::spawn(async move {
+                let revoke = pre_otp(id, "x");
+                s.complete_second_factor(
+                    id,
+                    SecondFactorProof::TotpStep(step),
+                    Some(&revoke),
+                    status,
+                    OtpCounter::Unreserved { now: t(1010) },
+                )
+                .await
+                .expect("store")
+            })
+        })
+        .collect();
+    for (task, (id, _, _, expected)) in tasks.into_iter().zip(&cases) {
+        assert_eq!(task.await.expect("join"), *expected, "user {id}");
+    }
+    for u in good.iter().chain([&locked, &gone, &replayed]) {
+        let recorded = good.iter().any(|g| g.id == u.id);
+        let found = s.user_by_name(&u.username).await.expect("r").expect("u");
+        let step = if recorded { 11 } else { 10 };
+        assert_eq!(found.totp_last_step, Some(step), "{}", u.username);
+        let revoked = s
+            .token_state(&u.username, &pre_otp(u.id, "x").jti)
+            .await
+            .expect("s")
+            .expect("u")
+            .jti_revoked;
+        assert_eq!(revoked, recorded, "{}", u.username);
+    }
+    let counter = s.throttle(ThrottleKind::Otp, &locked.id.to_string()).await;
+    assert!(counter.expect("t").is_some(), "the lock stays");
+}
+
+/// A PostgresStore on `db` whose server counts calls of functions.
+async fn counting_pg(db: &PgDatabase) -> PostgresStore {
+    let mut conn = PgConnection::connect(&db.admin_url).await.expect("connect");
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "ALTER DATABASE \"{}\" SET track_functions = 'all'",
+        db.name
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("track functions");
+    let _ = conn.close().await;
+    PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("open")
+}
+
+/// How many times the batch function ran: backends report their counts
+/// when idle, at most once a second, so the figure is read until it
+/// stays the same for a second (at most 15 s).
+async fn batch_calls(s: &PostgresStore) -> i64 {
+    let read = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT coalesce(sum(calls), 0)::BIGINT FROM pg_stat_user_functions \
+             WHERE funcname = 'otpgate_complete_second_factors'",
+        )
+        .fetch_one(s.pool())
+        .await
+        .expect("calls")
+    };
+    let mut last = read().await;
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let now = read().await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// 50 successes of distinct users at once on PostgreSQL: all recorded,
+/// in far fewer statements than successes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_second_factors_share_statements() {
+    use otpgate_core::model::{SecondFactorProof, SecondFactorWrite};
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let db = PgDatabase::create(&admin_url).await;
+    let s = counting_pg(&db).await;
+    let t: Arc<dyn TestStore> = Arc::new(s.clone());
+    let mut users = Vec::new();
+    for i in 0..50 {
+        users.push(enabled_user(&t, &format!("u{i}"), 10).await);
+    }
+    let before = batch_calls(&s).await;
+    let tasks: Vec<_> = users
+        .iter()
+        .map(|u| {
+            let (s, id) = (t.clone(), u.id);
+            tokio::spawn(async move {
+                let revoke = pre_otp(id, "a");
+                s.complete_second_factor(
+                    id,
+                    SecondFactorProof::TotpStep(11),
+                    Some(&revoke),
+                    None,
+                    OtpCounter::Unreserved {
+                        now: UnixTime::new(1000),
+                    },
+                )
+                .await
+                .expect("store")
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("join"), SecondFactorWrite::Recorded);
+    }
+    let mut calls = batch_calls(&s).await - before;
+    if calls == 0 {
+        // Not reported yet (a loaded machine): once more.
+        calls = batch_calls(&s).await - before;
+    }
+    assert!(
+        (1..=25).contains(&calls),
+        "50 successes in {calls} statements"
+    );
+    s.pool().close().await;
+}
+
+/// Two instances on one database, each sending the same users' successes
+/// in batches of its own in opposite orders: no deadlock reaches a caller,
+/// and each step is recorded exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_instances_batches_neither_deadlock_nor_double_record() {
+    use otpgate_core::model::{SecondFactorProof, SecondFactorWrite};
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let db = PgDatabase::create(&admin_url).await;
+    let options = PostgresOptions::default();
+    let a = PostgresStore::open(&db.url, &options).await.expect("a");
+    let b = PostgresStore::open(&db.url, &options).await.expect("b");
+    let t: Arc<dyn TestStore> = Arc::new(a.clone());
+    let u: Arc<dyn TestStore> = Arc::new(b.clone());
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(enabled_user(&t, &format!("u{i}"), 10).await.id);
+    }
+    for step in 11..14 {
+        let mut tasks = Vec::new();
+        for (k, store) in [&t, &u].into_iter().enumerate() {
+            let order: Vec<UserId> = if k == 0 {
+                ids.clone()
+            } else {
+                ids.iter().rev().copied().collect()
+            };
+            for id in order {
+                let s = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let revoke = pre_otp(id, &format!("{step}-{k}"));
+                    let written = s
+                        .complete_second_factor(
+                            id,
+                            SecondFactorProof::TotpStep(step),
+                            Some(&revoke),
+                            None,
+                            OtpCounter::Unreserved {
+                                now: UnixTime::new(1000),
+                            },
+                        )
+                        .await;
+                    (id, written)
+                }));
+            }
+        }
+        let mut wins = std::collections::HashMap::new();
+        for task in tasks {
+            let (id, written) = task.await.expect("join");
+            match written.expect("no store error") {
+                SecondFactorWrite::Recorded => *wins.entry(id).or_insert(0) += 1,
+                SecondFactorWrite::ProofLost => {}
+                other => panic!("user {id}: {other:?}"),
+            }
+        }
+        assert_eq!(wins.len(), ids.len(), "step {step}");
+        assert!(wins.values().all(|&n| n == 1), "step {step}: {wins:?}");
+    }
+    a.pool().close().await;
+    b.pool().close().await;
+}
+
+/// The batch function itself, elements in one statement: a locked counter
+/// in the middle, a gone status, a replayed step and a second use of one
+/// step each get their own outcome; the others are recorded.
+#[tokio::test]
+async fn postgres_batch_function_gives_each_element_its_outcome() {
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let db = PgDatabase::create(&admin_url).await;
+    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("open");
+    let t: Arc<dyn TestStore> = Arc::new(s.clone());
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(enabled_user(&t, &format!("u{i}"), 10).await.id);
+    }
+    for i in 0..5 {
+        admitted(
+            &t,
+            ThrottleKind::Otp,
+            &ids[2].to_string(),
+            1000 + i,
+            &consecutive(),
+        )
+        .await;
+    }
+    let app = t.create_application(&new_app("app")).await.expect("app");
+    // u4 twice with one step, then u0, u1, u2 (locked), u3 (status gone),
+    // u1 again with a replayed step.
+    let users = [ids[4], ids[4], ids[0], ids[1], ids[2], ids[3], ids[1]];
+    let steps = [11_i64, 11, 11, 11, 11, 11, 10];
+    let status: Vec<Option<i64>> = (0..7).map(|i| (i == 5).then_some(app.id.get())).collect();
+    let jtis: Vec<String> = (0..7).map(|i| format!("j{i}")).collect();
+    let outcomes: Vec<i64> = sqlx::query_scalar(
+        "SELECT otpgate_complete_second_factors($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(users.iter().map(|u| u.get()).collect::<Vec<_>>())
+    .bind(vec![0_i16; 7])
+    .bind(steps.to_vec())
+    .bind(vec![None::<i64>; 7])
+    .bind(vec![None::<i64>; 7])
+    .bind(jtis)
+    .bind(vec![9999_i64; 7])
+    .bind(status)
+    .bind(vec![1010_i64; 7])
+    .bind(vec![1010_i64; 7])
+    .fetch_one(s.pool())
+    .await
+    .expect("batch");
+    assert_eq!(outcomes, vec![0, -2, 0, 0, 1034, -1, -2]);
+    let revoked: Vec<String> = sqlx::query_scalar("SELECT jti FROM revoked_tokens ORDER BY jti")
+        .fetch_all(s.pool())
+        .await
+        .expect("revoked");
+    assert_eq!(revoked, ["j0", "j2", "j3"]);
+    let steps: Vec<Option<i64>> =
+        sqlx::query_scalar("SELECT totp_last_step FROM users ORDER BY id")
+            .fetch_all(s.pool())
+            .await
+            .expect("steps");
+    assert_eq!(steps, [Some(11), Some(11), Some(10), Some(10), Some(11)]);
+    s.pool().close().await;
+}
+
+/// Point reads made at the same moment (PostgreSQL groups them into one
+/// statement per statement, src/pg_reads.rs) each get their own row: 100
+/// users read by name and by token at once, with unknown names and
+/// revoked token ids among them.
+async fn concurrent_point_reads_each_get_their_own_row(s: Arc<dyn TestStore>) {
+    let mut users = Vec::new();
+    for i in 0..50 {
+        let u = s
+            .create_user(&new_user(&format!("r{i}")))
+            .await
+            .expect("user");
+        if i % 3 == 0 {
+            s.revoke_token(&format!("j{i}"), u.id, t(9999))
+                .await
+                .expect("revoke");
+        }
+        users.push(u);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("r{i}");
+            let user = s.user_by_name(&name).await.expect("read");
+            let state = s.token_state(&name, &format!("j{i}")).await.expect("read");
+            (i, user, state)
+        }));
+    }
+    for t in tasks {
+        let (i, user, state) = t.await.expect("join");
+        if i < 50 {
+            let user = user.expect("known");
+            assert_eq!(user.username, format!("r{i}"));
+            assert_eq!(user.id, users[i].id);
+            let state = state.expect("known");
+            assert_eq!(state.user.id, users[i].id);
+            assert_eq!(state.jti_revoked, i % 3 == 0, "r{i}");
+        } else {
+            assert!(user.is_none() && state.is_none(), "r{i}");
+        }
+    }
 }

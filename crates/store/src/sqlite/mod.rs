@@ -26,16 +26,16 @@ use std::time::Duration;
 use otpgate_core::StoreError;
 use otpgate_core::config::ThrottlePolicy;
 use otpgate_core::model::{
-    LegacyGrant, LiveState, OtpCounter, OtpStatusUse, Reservation, RevokeToken, SecondFactorProof,
-    SecondFactorWrite, ThrottleKind, UnixTime, UserId, UserLiveState,
+    AuditRecord, LegacyGrant, LiveState, OtpCounter, OtpStatusUse, Reservation, RevokeToken,
+    SecondFactorProof, SecondFactorWrite, ThrottleKind, UnixTime, UserId, UserLiveState,
 };
 use otpgate_core::store::ChangeStamp;
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::migrations;
-use crate::rows::{Columns, FromRow};
-use crate::sql::{Exec, Mode, Sql, Step, Value};
+use crate::rows::{Columns, FromRow, audit_columns};
+use crate::sql::{Exec, Mode, Sql, Step, Value, sql};
 use crate::statements::{
     ACCEPT_STEP, CLEAR_OTP_THROTTLE, CONSUME_OTP_STATUS, ENABLE_PENDING, REVOKE_JTI,
     USE_RECOVERY_CODE,
@@ -482,6 +482,37 @@ impl SqliteStore {
                 }))
             })
             .await
+    }
+
+    // backend-specific: one INSERT per record, all in one write job
+    // (statements cached); PostgreSQL sends them as arrays.
+    pub(crate) async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let insert = sql!(concat!(
+            "INSERT INTO audit_log (",
+            audit_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ));
+        let steps = records
+            .iter()
+            .map(|r| {
+                Step::new(
+                    insert,
+                    vec![
+                        r.at_ms.into(),
+                        (&r.event).into(),
+                        (&r.username).into(),
+                        (&r.ip).into(),
+                        (&r.user_agent).into(),
+                        (&r.dialect).into(),
+                        (&r.app).into(),
+                    ],
+                )
+            })
+            .collect();
+        self.batch(Mode::Write, steps).await.map(drop)
     }
 
     // backend-specific: each list goes in as one JSON array parameter
