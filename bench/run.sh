@@ -9,7 +9,7 @@
 # Usage: bench/run.sh            (SQLite; PostgreSQL rows too when
 #                                 OTPGATE_BENCH_PG_URL or OTPGATE_TEST_PG_URL is set)
 # Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 32000 x BENCH_SECONDS: users seeded per SQLite run, enough for verify-otp and otpvalid at 16,000/s each),
-#   BENCH_PG_VERIFY_USERS (default 40000), BENCH_WS=0 (skip the Socket.IO rows),
+#   BENCH_PG_VERIFY_USERS (default 24000 x BENCH_SECONDS: verify-otp on one and two instances and otpvalid at 8,000/s each), BENCH_WS=0 (skip the Socket.IO rows),
 #   BENCH_WS_CLIENTS (default 10000), BENCH_LDAP=0 (skip the LDAP rows, bench/ldap.sh),
 #   BENCH_LB=0 (skip the HAProxy rows, bench/balancer.sh),
 #   BENCH_NETHCTI=0 (skip the nethcti login rows).
@@ -21,7 +21,7 @@ source "$(dirname "$0")/common.sh"
 
 SECS=${BENCH_SECONDS:-8}
 VERIFY_USERS=${BENCH_VERIFY_USERS:-$((SECS * 32000))}
-PG_VERIFY_USERS=${BENCH_PG_VERIFY_USERS:-40000}
+PG_VERIFY_USERS=${BENCH_PG_VERIFY_USERS:-$((SECS * 24000))}
 PG_URL=${OTPGATE_BENCH_PG_URL:-${OTPGATE_TEST_PG_URL:-}}
 CORES=$(nproc)
 
@@ -132,12 +132,14 @@ for SYNC in full normal; do
   PORT=$(free_port)
   start_server "$D" "$PORT" OTPGATE_SQLITE_SYNCHRONOUS=$SYNC
   V=$("$LG" verify --urls "http://127.0.0.1:$PORT" --input "$D/users.tsv" --concurrency 64 --seconds "$SECS")
+  [ "$SYNC" = full ] && SQLITE_FULL_VERIFY=$(json "$V" "['ok_per_sec']")
   row "POST verify-otp, correct codes, SQLite $SYNC (>= 10000/s)" "$(printf '%.0f ok/s' "$(json "$V" "['ok_per_sec']")")" "(p99 $(json "$V" "['p99_ms']") ms, failures $(json "$V" "['other']"), users exhausted: $(json "$V" "['exhausted']"))"
   # Single Connect otpvalid on the users verify-otp did not reach (each
   # seeded user also has a fresh otpstatus record for the application).
   USED=$(json "$V" "['ok'] + $(json "$V" "['other']") + 1000")
   tail -n +"$USED" "$D/users.tsv" >"$D/users-sc.tsv"
   SC=$("$LG" otpvalid --urls "http://127.0.0.1:$PORT" --input "$D/users-sc.tsv" --key-file "$D/app.key" --app bench-sc --concurrency 64 --seconds "$SECS")
+  [ "$SYNC" = full ] && SQLITE_FULL_SC=$(json "$SC" "['ok_per_sec']")
   row "POST Single Connect otpvalid, correct codes, SQLite $SYNC" "$(printf '%.0f ok/s' "$(json "$SC" "['ok_per_sec']")")" "(p99 $(json "$SC" "['p99_ms']") ms, failures $(json "$SC" "['other']"), users exhausted: $(json "$SC" "['exhausted']"))"
   stop_server "$SERVER_PID"
 done
@@ -148,7 +150,8 @@ if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
   pg_db "otpgate_bench_$$"
   P=$WORK/pg; mkdir -p "$P/otpgate-data"
   echo "bench: PostgreSQL (seeding $PG_VERIFY_USERS users)" >&2
-  "$LG" seed --data-dir "$P/otpgate-data" --db "$DBURL" --users "$PG_VERIFY_USERS" --out "$P/users.tsv"
+  "$LG" seed --data-dir "$P/otpgate-data" --db "$DBURL" --users "$PG_VERIFY_USERS" --out "$P/users.tsv" \
+    --app bench-sc --app-key-out "$P/app.key"
   PORT_A=$(free_port); PORT_B=$(free_port)
   start_server "$P" "$PORT_A" OTPGATE_DATABASE_URL="$DBURL"
   A=$SERVER_PID
@@ -156,17 +159,24 @@ if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
   PGTOKEN=$("$LG" login --url "http://127.0.0.1:$PORT_A" --user benchuser --password bench-password)
   M1=$("$LG" get --urls "http://127.0.0.1:$PORT_A" --path /api/user/me --token "$PGTOKEN" --concurrency 64 --seconds "$SECS")
   V1=$("$LG" verify --urls "http://127.0.0.1:$PORT_A" --input "$P/users.tsv" --concurrency 64 --seconds "$SECS")
+  # Single Connect otpvalid on the users verify-otp did not reach.
+  USED=$(json "$V1" "['ok'] + $(json "$V1" "['other']") + 1000")
+  tail -n +"$USED" "$P/users.tsv" >"$P/users-sc.tsv"
+  SC1=$("$LG" otpvalid --urls "http://127.0.0.1:$PORT_A" --input "$P/users-sc.tsv" --key-file "$P/app.key" --app bench-sc --concurrency 64 --seconds "$SECS")
   start_server "$P" "$PORT_B" OTPGATE_DATABASE_URL="$DBURL"
   B=$SERVER_PID
   M2=$("$LG" get --urls "http://127.0.0.1:$PORT_A,http://127.0.0.1:$PORT_B" --path /api/user/me --token "$PGTOKEN" --concurrency 64 --seconds "$SECS")
-  # The first verify run used the first part of the file; tokens are single use.
-  USED=$(json "$V1" "['ok'] + 0")
-  tail -n +"$((USED + 1000))" "$P/users.tsv" >"$P/users2.tsv"
+  # verify-otp and otpvalid used the first parts of the file; tokens are single use.
+  USED=$(json "$SC1" "['ok'] + $(json "$SC1" "['other']") + 1000")
+  tail -n +"$USED" "$P/users-sc.tsv" >"$P/users2.tsv"
   V2=$("$LG" verify --urls "http://127.0.0.1:$PORT_A,http://127.0.0.1:$PORT_B" --input "$P/users2.tsv" --concurrency 64 --seconds "$SECS")
   row "PostgreSQL, 1 instance: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M1" "['per_sec']")")" "(p99 $(json "$M1" "['p99_ms']") ms)"
   row "PostgreSQL, 2 instances: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M2" "['per_sec']")")" "(p99 $(json "$M2" "['p99_ms']") ms)"
-  row "PostgreSQL, 1 instance: verify-otp, correct codes" "$(printf '%.0f ok/s' "$(json "$V1" "['ok_per_sec']")")" "(p99 $(json "$V1" "['p99_ms']") ms)"
-  row "PostgreSQL, 2 instances: verify-otp, correct codes" "$(printf '%.0f ok/s' "$(json "$V2" "['ok_per_sec']")")" "(p99 $(json "$V2" "['p99_ms']") ms)"
+  row "PostgreSQL, 1 instance: verify-otp, correct codes" "$(printf '%.0f ok/s' "$(json "$V1" "['ok_per_sec']")")" "(p99 $(json "$V1" "['p99_ms']") ms, users exhausted: $(json "$V1" "['exhausted']"))"
+  row "PostgreSQL, 2 instances: verify-otp, correct codes" "$(printf '%.0f ok/s' "$(json "$V2" "['ok_per_sec']")")" "(p99 $(json "$V2" "['p99_ms']") ms, users exhausted: $(json "$V2" "['exhausted']"))"
+  row "PostgreSQL, 1 instance: otpvalid, correct codes" "$(printf '%.0f ok/s' "$(json "$SC1" "['ok_per_sec']")")" "(p99 $(json "$SC1" "['p99_ms']") ms, users exhausted: $(json "$SC1" "['exhausted']"))"
+  row "  ratio PG / SQLite full, verify-otp (target >= 0.5)" "$(python3 -c "print(f'{$(json "$V1" "['ok_per_sec']") / max($SQLITE_FULL_VERIFY, 1):.2f}')")"
+  row "  ratio PG / SQLite full, otpvalid (target >= 0.5)" "$(python3 -c "print(f'{$(json "$SC1" "['ok_per_sec']") / max($SQLITE_FULL_SC, 1):.2f}')")"
   stop_server "$A"; stop_server "$B"
 else
   row "PostgreSQL rows" "skipped" "(set OTPGATE_BENCH_PG_URL=postgres://...)"
