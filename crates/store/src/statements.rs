@@ -123,7 +123,7 @@ pub(crate) use generate;
 macro_rules! store_for {
     ($T:ty) => { const _: () = {
     use otpgate_core::model::{
-        AppId, OobCodeId, RecoveryCodeId, UnixMillis, UnixTime, UserId,
+        AppId, OobCodeId, UnixMillis, UnixTime, UserId,
         Application, AuditQuery, AuditRecord, ContactField, LegacyGrant, LegacyNonce,
         LiveState, MfaSession, NewApplication, NewOobCode, NewOutboxMessage, NewUser,
         OobClaim, OtpCounter, OtpStatusRecord, OtpStatusUse, OutboxMessage, PersistentToken,
@@ -475,7 +475,7 @@ macro_rules! store_for {
             = Feed changed(ENABLE_PENDING) [step, valid_after, user_id];
         fn accept_totp_step(user_id: UserId, step: i64) -> bool = Feed changed(ACCEPT_STEP)
             [step, user_id];
-        fn consume_recovery_code(code_id: RecoveryCodeId) -> bool = Write changed(sql!(
+        fn consume_recovery_code(code_id: otpgate_core::model::RecoveryCodeId) -> bool = Write changed(sql!(
             "DELETE FROM recovery_codes WHERE id = $1")) [code_id];
     }
     }
