@@ -21,8 +21,9 @@ pub enum TokenProblem {
     Revoked,
 }
 
-/// A failure of a storage backend.
-#[derive(Debug, Error)]
+/// A failure of a storage backend (cloned when one failure answers
+/// several callers, as a grouped write or read does).
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     /// The database cannot be reached or timed out; worth retrying.
     #[error("store unavailable: {0}")]

@@ -231,18 +231,9 @@ async fn read(pool: PgPool, text: Arc<str>, jobs: Vec<Job>) {
         Err(e) => {
             let message = map(e);
             for job in jobs {
-                let _ = job.reply.send(Err(copy(&message)));
+                let _ = job.reply.send(Err(message.clone()));
             }
         }
-    }
-}
-
-/// A copy of a store error for each caller of a failed read.
-fn copy(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
-        StoreError::Other(m) => StoreError::Other(m.clone()),
     }
 }
 

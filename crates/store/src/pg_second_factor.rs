@@ -172,7 +172,7 @@ pub(crate) async fn run(
         }
         Err(e) => {
             let err = map(e);
-            elements.iter().map(|_| Err(same(&err))).collect()
+            elements.iter().map(|_| Err(err.clone())).collect()
         }
     }
 }
@@ -201,15 +201,6 @@ async fn solo(pool: &PgPool, element: Element) -> Result<SecondFactorWrite, Stor
 /// A failure that rolled the statement back and is worth running again.
 fn conflict(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")))
-}
-
-/// A copy of a store error for each element of a failed batch.
-fn same(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
-        StoreError::Other(m) => StoreError::Other(m.clone()),
-    }
 }
 
 /// The statement for `elements`, and their outcomes in their order.

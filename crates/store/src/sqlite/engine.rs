@@ -291,11 +291,11 @@ fn run_group(
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         // The jobs waiting would meet the same error: they fail with it.
         let err = classify(&e);
-        first.fail(clone_error(&err));
+        first.fail(err.clone());
         let mut failed = 1;
         loop {
             match next_job(jobs, failed, started, Duration::MAX) {
-                Next::Job(job) => job.fail(clone_error(&err)),
+                Next::Job(job) => job.fail(err.clone()),
                 Next::Close => return (failed, false),
                 Next::Stop => return (failed, true),
             }
@@ -330,7 +330,7 @@ fn run_group(
         }),
     };
     for reply in replies {
-        reply(failure.as_ref().map(clone_error));
+        reply(failure.clone());
     }
     (ran, stop)
 }
@@ -384,14 +384,6 @@ fn rollback_savepoint(conn: &Connection) -> rusqlite::Result<()> {
 
 fn savepoint(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-fn clone_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
-        StoreError::Other(m) => StoreError::Other(m.clone()),
-    }
 }
 
 /// Classifies a SQLite error: busy, locked, I/O or a full disk are
