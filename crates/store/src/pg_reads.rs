@@ -165,45 +165,38 @@ fn parameters_renamed(statement: &str) -> String {
     out
 }
 
+/// Parameter `n` of every job, as one array (`None` where a job's value is
+/// NULL or of another kind).
+fn column<T>(
+    jobs: &[Job],
+    n: usize,
+    pick: impl Fn(&Value<'static>) -> Option<T>,
+) -> Vec<Option<T>> {
+    jobs.iter().map(|j| j.args.get(n).and_then(&pick)).collect()
+}
+
 /// Runs one grouped statement and answers each job with its first row.
 async fn read(pool: PgPool, text: Arc<str>, jobs: Vec<Job>) {
     let width = jobs.first().map_or(0, |j| j.args.len());
     let mut q = sqlx::query(AssertSqlSafe(text));
     for n in 0..width {
-        let column = |j: &Job| j.args.get(n).cloned();
         q = match jobs.first().and_then(|j| j.args.get(n)) {
-            Some(Value::Int(_)) => q.bind(
-                jobs.iter()
-                    .map(|j| match column(j) {
-                        Some(Value::Int(v)) => v,
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Some(Value::Bool(_)) => q.bind(
-                jobs.iter()
-                    .map(|j| match column(j) {
-                        Some(Value::Bool(v)) => v,
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Some(Value::Text(_)) => q.bind(
-                jobs.iter()
-                    .map(|j| match column(j) {
-                        Some(Value::Text(v)) => v.map(|t| t.into_owned()),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            _ => q.bind(
-                jobs.iter()
-                    .map(|j| match column(j) {
-                        Some(Value::Blob(v)) => v.map(|b| b.into_owned()),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            ),
+            Some(Value::Int(_)) => q.bind(column(&jobs, n, |v| match v {
+                Value::Int(i) => *i,
+                _ => None,
+            })),
+            Some(Value::Bool(_)) => q.bind(column(&jobs, n, |v| match v {
+                Value::Bool(b) => *b,
+                _ => None,
+            })),
+            Some(Value::Text(_)) => q.bind(column(&jobs, n, |v| match v {
+                Value::Text(s) => s.as_deref().map(str::to_owned),
+                _ => None,
+            })),
+            _ => q.bind(column(&jobs, n, |v| match v {
+                Value::Blob(b) => b.as_deref().map(<[u8]>::to_vec),
+                _ => None,
+            })),
         };
     }
     match q.fetch_all(&pool).await {
