@@ -2807,10 +2807,30 @@ fn pre_otp(id: UserId, tag: &str) -> otpgate_core::model::RevokeToken {
     }
 }
 
+/// User `id` proves TOTP `step` at second 1000 (its counter not reserved),
+/// revoking its pre-OTP token `tag`.
+async fn prove_step(
+    s: &Arc<dyn TestStore>,
+    id: UserId,
+    step: i64,
+    tag: &str,
+) -> Result<otpgate_core::model::SecondFactorWrite, StoreError> {
+    s.complete_second_factor(
+        id,
+        otpgate_core::model::SecondFactorProof::TotpStep(step),
+        Some(&pre_otp(id, tag)),
+        None,
+        OtpCounter::Unreserved {
+            now: UnixTime::new(1000),
+        },
+    )
+    .await
+}
+
 /// 50 users, each proving the same step twice at once: every user has
 /// exactly one success, with its own revocation and step written.
 async fn concurrent_second_factors_of_many_users_are_each_recorded_once(s: Arc<dyn TestStore>) {
-    use otpgate_core::model::{SecondFactorProof, SecondFactorWrite};
+    use otpgate_core::model::SecondFactorWrite;
     let mut users = Vec::new();
     for i in 0..50 {
         users.push(enabled_user(&s, &format!("u{i}"), 10).await);
@@ -2820,19 +2840,7 @@ async fn concurrent_second_factors_of_many_users_are_each_recorded_once(s: Arc<d
         for tag in ["a", "b"] {
             let (s, id) = (s.clone(), u.id);
             tasks.push(tokio::spawn(async move {
-                let revoke = pre_otp(id, tag);
-                let written = s
-                    .complete_second_factor(
-                        id,
-                        SecondFactorProof::TotpStep(11),
-                        Some(&revoke),
-                        None,
-                        OtpCounter::Unreserved {
-                            now: UnixTime::new(1000),
-                        },
-                    )
-                    .await
-                    .expect("store");
+                let written = prove_step(&s, id, 11, tag).await.expect("store");
                 (id, tag, written)
             }));
         }
@@ -2992,7 +3000,7 @@ async fn batch_calls(s: &PostgresStore) -> i64 {
 /// in far fewer statements than successes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_concurrent_second_factors_share_statements() {
-    use otpgate_core::model::{SecondFactorProof, SecondFactorWrite};
+    use otpgate_core::model::SecondFactorWrite;
     let Some(admin_url) = pg_admin_url() else {
         return;
     };
@@ -3008,20 +3016,7 @@ async fn postgres_concurrent_second_factors_share_statements() {
         .iter()
         .map(|u| {
             let (s, id) = (t.clone(), u.id);
-            tokio::spawn(async move {
-                let revoke = pre_otp(id, "a");
-                s.complete_second_factor(
-                    id,
-                    SecondFactorProof::TotpStep(11),
-                    Some(&revoke),
-                    None,
-                    OtpCounter::Unreserved {
-                        now: UnixTime::new(1000),
-                    },
-                )
-                .await
-                .expect("store")
-            })
+            tokio::spawn(async move { prove_step(&s, id, 11, "a").await.expect("store") })
         })
         .collect();
     for task in tasks {
@@ -3044,7 +3039,7 @@ async fn postgres_concurrent_second_factors_share_statements() {
 /// and each step is recorded exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_two_instances_batches_neither_deadlock_nor_double_record() {
-    use otpgate_core::model::{SecondFactorProof, SecondFactorWrite};
+    use otpgate_core::model::SecondFactorWrite;
     let Some(admin_url) = pg_admin_url() else {
         return;
     };
@@ -3069,18 +3064,7 @@ async fn postgres_two_instances_batches_neither_deadlock_nor_double_record() {
             for id in order {
                 let s = store.clone();
                 tasks.push(tokio::spawn(async move {
-                    let revoke = pre_otp(id, &format!("{step}-{k}"));
-                    let written = s
-                        .complete_second_factor(
-                            id,
-                            SecondFactorProof::TotpStep(step),
-                            Some(&revoke),
-                            None,
-                            OtpCounter::Unreserved {
-                                now: UnixTime::new(1000),
-                            },
-                        )
-                        .await;
+                    let written = prove_step(&s, id, step, &format!("{step}-{k}")).await;
                     (id, written)
                 }));
             }
