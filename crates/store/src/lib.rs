@@ -24,6 +24,10 @@ use std::sync::Arc;
 
 use otpgate_core::{Store, StoreError};
 
+/// The grouped form of a point read on PostgreSQL (src/pg_reads.rs), for
+/// the tests that read its plan.
+#[cfg(feature = "test-support")]
+pub use pg_reads::lateral as pg_grouped_read;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 #[cfg(feature = "test-support")]

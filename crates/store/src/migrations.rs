@@ -122,6 +122,16 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         "second_factor_batch",
         include_str!("../migrations/postgres/0012_second_factor_batch.sql"),
     ),
+    (
+        13,
+        "change_feed_when",
+        include_str!("../migrations/postgres/0013_change_feed_when.sql"),
+    ),
+    (
+        14,
+        "second_factor_batch_set_writes",
+        include_str!("../migrations/postgres/0014_second_factor_batch_set_writes.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -37,8 +37,11 @@ use crate::pg_lanes::Lanes;
 const COMPLETE_SECOND_FACTORS: &str = "SELECT otpgate_complete_second_factors(\
      $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
-/// Batches in flight at once per store.
-pub(crate) const LANES: usize = 2;
+/// Batches in flight at once per store. One: a second lane halved the
+/// groups and added a third to PostgreSQL's CPU per success (143 against
+/// 108 us measured, docs/performance.md, session 26); the next group
+/// gathers while one commits.
+pub(crate) const LANES: usize = 1;
 /// Tries of a lone element that meets a deadlock or serialization failure.
 const SOLO_TRIES: usize = 3;
 

@@ -188,6 +188,24 @@ async fn connect_at_start(
     }
 }
 
+/// `connect`, its statements run with their generic plan (planned once
+/// per connection) unless the URL's `options` chose a `plan_cache_mode`.
+/// The statements are point reads and writes by key, whose plan does not
+/// depend on the values; the custom plans PostgreSQL otherwise makes
+/// first (and keeps making for the grouped statements, whose arrays it
+/// sizes) cost more database CPU per verify-otp success than the
+/// success's own writes (docs/performance.md, session 26).
+fn generic_plans(connect: PgConnectOptions) -> PgConnectOptions {
+    if connect
+        .get_options()
+        .is_some_and(|o| o.contains("plan_cache_mode"))
+    {
+        connect
+    } else {
+        connect.options([("plan_cache_mode", "force_generic_plan")])
+    }
+}
+
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://` or
     /// `postgresql://`) and migrates it. A server that cannot be reached
@@ -213,7 +231,7 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
-            .connect_lazy_with(connect.clone());
+            .connect_lazy_with(generic_plans(connect.clone()));
         let feed = Arc::new(Feed::new(pool.clone(), &connect));
         Ok(Self {
             pool,

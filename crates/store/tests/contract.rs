@@ -3150,6 +3150,122 @@ async fn postgres_batch_function_gives_each_element_its_outcome() {
     s.pool().close().await;
 }
 
+/// Two Single Connect successes of one user and application with two
+/// right steps in one statement: the first uses the status up, the second
+/// finds it gone (the status is deleted once, after the loop: migration
+/// 0014 remembers it as used).
+#[tokio::test]
+async fn postgres_batch_function_uses_a_status_once_per_statement() {
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let db = PgDatabase::create(&admin_url).await;
+    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("open");
+    let t: Arc<dyn TestStore> = Arc::new(s.clone());
+    let id = enabled_user(&t, "u0", 10).await.id;
+    let app = t.create_application(&new_app("app")).await.expect("app");
+    t.put_otp_status(&OtpStatusRecord {
+        user_id: id,
+        app_id: app.id,
+        end_user_ip: None,
+        expires_at: UnixTime::new(2000),
+    })
+    .await
+    .expect("status");
+    let outcomes: Vec<i64> = sqlx::query_scalar(
+        "SELECT otpgate_complete_second_factors($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(vec![id.get(); 2])
+    .bind(vec![0_i16; 2])
+    .bind(vec![11_i64, 12])
+    .bind(vec![None::<i64>; 2])
+    .bind(vec![None::<i64>; 2])
+    .bind(vec![None::<String>; 2])
+    .bind(vec![None::<i64>; 2])
+    .bind(vec![Some(app.id.get()); 2])
+    .bind(vec![1010_i64; 2])
+    .bind(vec![1010_i64; 2])
+    .fetch_one(s.pool())
+    .await
+    .expect("batch");
+    assert_eq!(outcomes, vec![0, -1]);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM otp_status")
+        .fetch_one(s.pool())
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+    let step: Option<i64> = sqlx::query_scalar("SELECT totp_last_step FROM users")
+        .fetch_one(s.pool())
+        .await
+        .expect("step");
+    assert_eq!(step, Some(11));
+    s.pool().close().await;
+}
+
+/// A grouped point read of a few hundred elements is planned as one index
+/// probe per element, on tables of any size: never a hash over a whole
+/// table (pulled up into a join, the token check's read was a hash join
+/// over `users` and a hashed `EXISTS` over `revoked_tokens`, built again
+/// for every group), in the first executions' custom plans and in the
+/// generic plan the store's connections use.
+#[tokio::test]
+async fn postgres_grouped_reads_probe_the_index_per_element() {
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let db = PgDatabase::create(&admin_url).await;
+    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("open");
+    sqlx::raw_sql(
+        "INSERT INTO users (username, display_name, password_hash, tokens_valid_after, created_at) \
+           SELECT 'user' || g, 'u', 'x', 0, 0 FROM generate_series(1, 3000) AS g; \
+         INSERT INTO revoked_tokens (jti, user_id, expires_at) \
+           SELECT 'jti' || g, (SELECT min(id) FROM users), 9999999999 FROM generate_series(1, 20000) AS g; \
+         ANALYZE users; ANALYZE revoked_tokens;",
+    )
+    .execute(s.pool())
+    .await
+    .expect("fill");
+    let grouped = otpgate_store::pg_grouped_read(
+        "SELECT id, EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $1) \
+         FROM users WHERE username = $2",
+        &["TEXT[]", "TEXT[]"],
+    );
+    let jtis: Vec<String> = (0..300).map(|i| format!("jti{i}")).collect();
+    let names: Vec<String> = (0..300).map(|i| format!("user{i}")).collect();
+    let mut conn = s.pool().acquire().await.expect("conn");
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        sqlx::query(AssertSqlSafe(format!("SET plan_cache_mode = {mode}")))
+            .execute(&mut *conn)
+            .await
+            .expect("mode");
+        let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN {grouped}")))
+            .bind(&jtis)
+            .bind(&names)
+            .fetch_all(&mut *conn)
+            .await
+            .expect("explain");
+        let plan = plan.join("\n");
+        assert!(
+            !plan.contains("Hash") && !plan.contains("Seq Scan"),
+            "{mode}:\n{plan}"
+        );
+        assert!(plan.contains("users_username_key"), "{mode}:\n{plan}");
+        let rows = sqlx::query(AssertSqlSafe(grouped.clone()))
+            .bind(&jtis)
+            .bind(&names)
+            .fetch_all(&mut *conn)
+            .await
+            .expect("read");
+        assert_eq!(rows.len(), 299, "{mode}: user0 does not exist");
+    }
+    drop(conn);
+    s.pool().close().await;
+}
+
 /// Point reads made at the same moment (PostgreSQL groups them into one
 /// statement per statement, src/pg_reads.rs) each get their own row: 100
 /// users read by name and by token at once, with unknown names and

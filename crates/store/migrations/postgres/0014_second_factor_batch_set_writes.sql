@@ -1,0 +1,138 @@
+-- `otpgate_complete_second_factors` (0012) with fewer statements per
+-- element: same parameters, same outcomes, same order of elements.
+--
+-- Per element, only what decides its outcome is left in the loop: the
+-- status lock (Single Connect), and the proof's conditional write. What
+-- every element asked for apart from that is done once for the group:
+--
+-- - the OTP counters of the attempts that did not reserve their place are
+--   read in one statement before the loop (0012 read one per element,
+--   right before its proof). A counter locked by another transaction
+--   after that read is kept, as in 0012: the success is ordered before
+--   the failure that locked;
+-- - the winners' revocations are one INSERT, their used-up statuses one
+--   DELETE, their counter resets one DELETE, all after the loop, in the
+--   same transaction. A status a winner used up is remembered in the
+--   loop, so a later element of the same user and application finds it
+--   gone (-1), as when it was deleted at once.
+--
+-- Measured: docs/performance.md, session 26 (each statement run inside a
+-- function costs an executor start and a plan check, which made the loop
+-- most of PostgreSQL's CPU per verify-otp success).
+CREATE OR REPLACE FUNCTION otpgate_complete_second_factors(
+    p_user BIGINT[], p_kind SMALLINT[], p_step BIGINT[], p_cutoff BIGINT[], p_code BIGINT[],
+    p_revoke_jti TEXT[], p_revoke_expires BIGINT[],
+    p_status_app BIGINT[], p_status_now BIGINT[], p_unreserved_now BIGINT[]
+) RETURNS BIGINT[] LANGUAGE plpgsql AS $$
+DECLARE
+    n INT := coalesce(array_length(p_user, 1), 0);
+    outcome BIGINT[] := array_fill(0::BIGINT, ARRAY[n]);
+    noted TEXT := current_setting('otpgate.change_noted', true);
+    bumped BOOLEAN := false;
+    i INT;
+    u BIGINT;
+    locked BIGINT;
+    at INT;
+    -- The counters read before the loop: user, locked until.
+    counter_user BIGINT[];
+    counter_locked BIGINT[];
+    -- What the winners asked for, done after the loop.
+    won BOOLEAN[] := array_fill(false, ARRAY[n]);
+    used_status TEXT[] := '{}';
+BEGIN
+    IF n = 0 THEN
+        RETURN outcome;
+    END IF;
+    IF noted IS DISTINCT FROM '1' THEN
+        IF EXISTS (SELECT 1 FROM generate_subscripts(p_user, 1) AS g(k)
+                    WHERE p_revoke_jti[k] IS NOT NULL OR p_kind[k] = 1) THEN
+            PERFORM otpgate_bump_change();
+            bumped := true;
+        ELSE
+            PERFORM set_config('otpgate.change_noted', '1', true);
+        END IF;
+    END IF;
+    SELECT coalesce(array_agg(t.key::BIGINT), '{}'), coalesce(array_agg(t.locked_until), '{}')
+      INTO counter_user, counter_locked
+      FROM throttles t
+     WHERE t.kind = 'otp'
+       AND t.key IN (SELECT p_user[k]::TEXT FROM generate_subscripts(p_user, 1) AS g(k)
+                      WHERE p_unreserved_now[k] IS NOT NULL);
+    FOR i IN SELECT k FROM generate_subscripts(p_user, 1) AS g(k) ORDER BY p_user[k], k LOOP
+        u := p_user[i];
+        -- The status: locked now, used up once the proof won.
+        IF p_status_app[i] IS NOT NULL THEN
+            IF (u::TEXT || ':' || p_status_app[i]::TEXT) = ANY (used_status) THEN
+                outcome[i] := -1;
+                CONTINUE;
+            END IF;
+            PERFORM 1 FROM otp_status
+             WHERE user_id = u AND app_id = p_status_app[i] AND expires_at > p_status_now[i]
+               FOR UPDATE;
+            IF NOT FOUND THEN
+                outcome[i] := -1;
+                CONTINUE;
+            END IF;
+        END IF;
+        -- The counter, for an attempt that did not reserve its place.
+        IF p_unreserved_now[i] IS NOT NULL THEN
+            at := array_position(counter_user, u);
+            locked := CASE WHEN at IS NULL THEN NULL ELSE counter_locked[at] END;
+            IF locked > p_unreserved_now[i] THEN
+                IF p_kind[i] = 0 THEN
+                    PERFORM 1 FROM users WHERE id = u AND totp_state = 2
+                       AND (totp_last_step IS NULL OR totp_last_step < p_step[i]);
+                ELSIF p_kind[i] = 1 THEN
+                    PERFORM 1 FROM users WHERE id = u AND totp_state = 1;
+                ELSE
+                    PERFORM 1 FROM recovery_codes WHERE id = p_code[i] AND user_id = u;
+                END IF;
+                outcome[i] := CASE WHEN FOUND THEN locked ELSE -2 END;
+                CONTINUE;
+            END IF;
+        END IF;
+        -- The proof: the single use, decided by one conditional write.
+        IF p_kind[i] = 0 THEN
+            UPDATE users SET totp_last_step = p_step[i]
+             WHERE id = u AND totp_state = 2
+               AND (totp_last_step IS NULL OR totp_last_step < p_step[i]);
+        ELSIF p_kind[i] = 1 THEN
+            UPDATE users SET totp_state = 2, totp_last_step = p_step[i],
+                   tokens_valid_after = GREATEST(tokens_valid_after + 1, p_cutoff[i])
+             WHERE id = u AND totp_state = 1;
+        ELSE
+            DELETE FROM recovery_codes WHERE id = p_code[i] AND user_id = u;
+        END IF;
+        IF NOT FOUND THEN
+            outcome[i] := -2;
+            CONTINUE;
+        END IF;
+        won[i] := true;
+        IF p_status_app[i] IS NOT NULL THEN
+            used_status := used_status || (u::TEXT || ':' || p_status_app[i]::TEXT);
+        END IF;
+    END LOOP;
+    -- Won: everything else they asked for.
+    DELETE FROM otp_status s
+     USING generate_subscripts(p_user, 1) AS g(k)
+     WHERE won[k] AND p_status_app[k] IS NOT NULL
+       AND s.user_id = p_user[k] AND s.app_id = p_status_app[k];
+    INSERT INTO revoked_tokens (jti, user_id, expires_at)
+    SELECT p_revoke_jti[k], p_user[k], p_revoke_expires[k]
+      FROM generate_subscripts(p_user, 1) AS g(k)
+     WHERE won[k] AND p_revoke_jti[k] IS NOT NULL
+     ORDER BY p_revoke_jti[k]
+    ON CONFLICT (jti) DO NOTHING;
+    -- A reserved attempt always counted; an unreserved one counted when
+    -- its counter was there when read.
+    DELETE FROM throttles t
+     USING generate_subscripts(p_user, 1) AS g(k)
+     WHERE won[k] AND t.kind = 'otp' AND t.key = p_user[k]::TEXT
+       AND (p_unreserved_now[k] IS NULL
+            OR (p_user[k] = ANY (counter_user) AND t.locked_until <= p_unreserved_now[k]));
+    IF NOT bumped AND noted IS DISTINCT FROM '1' THEN
+        PERFORM set_config('otpgate.change_noted', coalesce(noted, ''), true);
+    END IF;
+    RETURN outcome;
+END
+$$;
