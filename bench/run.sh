@@ -170,8 +170,20 @@ if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
   USED=$(json "$SC1" "['ok'] + $(json "$SC1" "['other']") + 1000")
   tail -n +"$USED" "$P/users-sc.tsv" >"$P/users2.tsv"
   V2=$("$LG" verify --urls "http://127.0.0.1:$PORT_A,http://127.0.0.1:$PORT_B" --input "$P/users2.tsv" --concurrency 64 --seconds "$SECS")
+  stop_server "$A"; stop_server "$B"
+  # Two instances sized for the machine: each with half its cores as
+  # worker threads (TOKIO_WORKER_THREADS, docs/scaling.md), so the two
+  # together run as many threads as the one instance above.
+  HALF=$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))
+  start_server "$P" "$PORT_A" OTPGATE_DATABASE_URL="$DBURL" TOKIO_WORKER_THREADS=$HALF
+  A=$SERVER_PID
+  start_server "$P" "$PORT_B" OTPGATE_DATABASE_URL="$DBURL" TOKIO_WORKER_THREADS=$HALF
+  B=$SERVER_PID
+  M2H=$("$LG" get --urls "http://127.0.0.1:$PORT_A,http://127.0.0.1:$PORT_B" --path /api/user/me --token "$PGTOKEN" --concurrency 64 --seconds "$SECS")
   row "PostgreSQL, 1 instance: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M1" "['per_sec']")")" "(p99 $(json "$M1" "['p99_ms']") ms)"
-  row "PostgreSQL, 2 instances: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M2" "['per_sec']")")" "(p99 $(json "$M2" "['p99_ms']") ms)"
+  row "PostgreSQL, 2 instances: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M2" "['per_sec']")")" "(p99 $(json "$M2" "['p99_ms']") ms; each with every core's worker thread)"
+  row "PostgreSQL, 2 instances of $HALF worker threads each: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M2H" "['per_sec']")")" "(p99 $(json "$M2H" "['p99_ms']") ms)"
+  row "  ratio 2 instances / 1, GET /api/user/me (target >= 1)" "$(python3 -c "print(f'{$(json "$M2" "['per_sec']") / $(json "$M1" "['per_sec']"):.2f} (threads split: {$(json "$M2H" "['per_sec']") / $(json "$M1" "['per_sec']"):.2f})')")"
   row "PostgreSQL, 1 instance: verify-otp, correct codes" "$(printf '%.0f ok/s' "$(json "$V1" "['ok_per_sec']")")" "(p99 $(json "$V1" "['p99_ms']") ms, users exhausted: $(json "$V1" "['exhausted']"))"
   row "PostgreSQL, 2 instances: verify-otp, correct codes" "$(printf '%.0f ok/s' "$(json "$V2" "['ok_per_sec']")")" "(p99 $(json "$V2" "['p99_ms']") ms, users exhausted: $(json "$V2" "['exhausted']"))"
   row "PostgreSQL, 1 instance: otpvalid, correct codes" "$(printf '%.0f ok/s' "$(json "$SC1" "['ok_per_sec']")")" "(p99 $(json "$SC1" "['p99_ms']") ms, users exhausted: $(json "$SC1" "['exhausted']"))"
