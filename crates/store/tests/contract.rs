@@ -3204,6 +3204,86 @@ async fn postgres_batch_function_uses_a_status_once_per_statement() {
     s.pool().close().await;
 }
 
+/// The batch function finds every row it reads or writes through its key,
+/// on tables of thousands of rows, with the generic plans the store's
+/// connections use: no sequential scan of `users`, `otp_status`,
+/// `throttles` or `revoked_tokens` in a group of 100 Single Connect
+/// successes that also revoke a token and reset a counter (a join with
+/// the arguments' subscripts was planned as a hash over the whole table).
+#[tokio::test]
+async fn postgres_batch_function_reads_rows_by_key() {
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let db = PgDatabase::create(&admin_url).await;
+    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("open");
+    sqlx::raw_sql(
+        "INSERT INTO applications (name, key_id, secret_hash, created_at) VALUES ('app', 'k', 'x', 0); \
+         INSERT INTO users (username, display_name, password_hash, tokens_valid_after, created_at, \
+                            totp_state, totp_secret, totp_last_step) \
+           SELECT 'user' || g, 'u', 'x', 0, 0, 2, '\\x00', 10 FROM generate_series(1, 4000) AS g; \
+         INSERT INTO otp_status (user_id, app_id, expires_at) \
+           SELECT id, (SELECT id FROM applications), 5000 FROM users; \
+         INSERT INTO throttles (kind, key, failures, window_start, last_failure, locked_until) \
+           SELECT 'otp', id::TEXT, 1, 0, 0, 0 FROM users; \
+         INSERT INTO revoked_tokens (jti, user_id, expires_at) \
+           SELECT 'old' || g, (SELECT min(id) FROM users), 9999999999 FROM generate_series(1, 4000) AS g; \
+         ANALYZE;",
+    )
+    .execute(s.pool())
+    .await
+    .expect("fill");
+    let (users, app): (Vec<i64>, i64) = (
+        sqlx::query_scalar("SELECT id FROM users ORDER BY id LIMIT 100")
+            .fetch_all(s.pool())
+            .await
+            .expect("ids"),
+        sqlx::query_scalar("SELECT id FROM applications")
+            .fetch_one(s.pool())
+            .await
+            .expect("app"),
+    );
+    let n = users.len();
+    let mut tx = s.pool().begin().await.expect("begin");
+    let outcomes: Vec<i64> = sqlx::query_scalar(
+        "SELECT otpgate_complete_second_factors($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&users)
+    .bind(vec![0_i16; n])
+    .bind(vec![11_i64; n])
+    .bind(vec![None::<i64>; n])
+    .bind(vec![None::<i64>; n])
+    .bind((0..n).map(|i| format!("new{i}")).collect::<Vec<_>>())
+    .bind(vec![9999_i64; n])
+    .bind(vec![Some(app); n])
+    .bind(vec![1010_i64; n])
+    .bind(vec![1010_i64; n])
+    .fetch_one(&mut *tx)
+    .await
+    .expect("batch");
+    assert_eq!(outcomes, vec![0; n]);
+    let scans: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT relname::TEXT, seq_scan FROM pg_stat_xact_user_tables \
+          WHERE relname IN ('users', 'otp_status', 'throttles', 'revoked_tokens') ORDER BY relname",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .expect("scans");
+    tx.commit().await.expect("commit");
+    assert!(scans.iter().all(|(_, n)| *n == 0), "{scans:?}");
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM otp_status), (SELECT count(*) FROM throttles), \
+                (SELECT count(*) FROM revoked_tokens WHERE jti LIKE 'new%')",
+    )
+    .fetch_one(s.pool())
+    .await
+    .expect("counts");
+    assert_eq!(counts, (3900, 3900, 100));
+    s.pool().close().await;
+}
+
 /// A grouped point read of a few hundred elements is planned as one index
 /// probe per element, on tables of any size: never a hash over a whole
 /// table (pulled up into a join, the token check's read was a hash join

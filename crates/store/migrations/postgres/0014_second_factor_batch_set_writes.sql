@@ -37,8 +37,14 @@ DECLARE
     counter_user BIGINT[];
     counter_locked BIGINT[];
     -- What the winners asked for, done after the loop.
-    won BOOLEAN[] := array_fill(false, ARRAY[n]);
     used_status TEXT[] := '{}';
+    status_user BIGINT[] := '{}';
+    status_app BIGINT[] := '{}';
+    revoke_jti TEXT[] := '{}';
+    revoke_user BIGINT[] := '{}';
+    revoke_expires BIGINT[] := '{}';
+    clear_key TEXT[] := '{}';
+    clear_now BIGINT[] := '{}';
 BEGIN
     IF n = 0 THEN
         RETURN outcome;
@@ -56,8 +62,8 @@ BEGIN
       INTO counter_user, counter_locked
       FROM throttles t
      WHERE t.kind = 'otp'
-       AND t.key IN (SELECT p_user[k]::TEXT FROM generate_subscripts(p_user, 1) AS g(k)
-                      WHERE p_unreserved_now[k] IS NOT NULL);
+       AND t.key = ANY (ARRAY(SELECT p_user[k]::TEXT FROM generate_subscripts(p_user, 1) AS g(k)
+                               WHERE p_unreserved_now[k] IS NOT NULL));
     FOR i IN SELECT k FROM generate_subscripts(p_user, 1) AS g(k) ORDER BY p_user[k], k LOOP
         u := p_user[i];
         -- The status: locked now, used up once the proof won.
@@ -107,29 +113,44 @@ BEGIN
             outcome[i] := -2;
             CONTINUE;
         END IF;
-        won[i] := true;
         IF p_status_app[i] IS NOT NULL THEN
             used_status := used_status || (u::TEXT || ':' || p_status_app[i]::TEXT);
+            status_user := status_user || u;
+            status_app := status_app || p_status_app[i];
+        END IF;
+        IF p_revoke_jti[i] IS NOT NULL THEN
+            revoke_jti := revoke_jti || p_revoke_jti[i];
+            revoke_user := revoke_user || u;
+            revoke_expires := revoke_expires || p_revoke_expires[i];
+        END IF;
+        -- A reserved attempt always counted; an unreserved one counted
+        -- when its counter was there when read.
+        IF p_unreserved_now[i] IS NULL OR u = ANY (counter_user) THEN
+            clear_key := clear_key || u::TEXT;
+            clear_now := clear_now || p_unreserved_now[i];
         END IF;
     END LOOP;
-    -- Won: everything else they asked for.
-    DELETE FROM otp_status s
-     USING generate_subscripts(p_user, 1) AS g(k)
-     WHERE won[k] AND p_status_app[k] IS NOT NULL
-       AND s.user_id = p_user[k] AND s.app_id = p_status_app[k];
-    INSERT INTO revoked_tokens (jti, user_id, expires_at)
-    SELECT p_revoke_jti[k], p_user[k], p_revoke_expires[k]
-      FROM generate_subscripts(p_user, 1) AS g(k)
-     WHERE won[k] AND p_revoke_jti[k] IS NOT NULL
-     ORDER BY p_revoke_jti[k]
-    ON CONFLICT (jti) DO NOTHING;
-    -- A reserved attempt always counted; an unreserved one counted when
-    -- its counter was there when read.
-    DELETE FROM throttles t
-     USING generate_subscripts(p_user, 1) AS g(k)
-     WHERE won[k] AND t.kind = 'otp' AND t.key = p_user[k]::TEXT
-       AND (p_unreserved_now[k] IS NULL
-            OR (p_user[k] = ANY (counter_user) AND t.locked_until <= p_unreserved_now[k]));
+    -- Won: everything else they asked for. Each statement finds its rows
+    -- through the key's index (`= ANY` of the arrays), whatever the
+    -- tables' sizes, and is skipped when no winner asked for it.
+    IF cardinality(status_user) > 0 THEN
+        DELETE FROM otp_status s
+         USING unnest(status_user, status_app) AS w(u, a)
+         WHERE s.user_id = ANY (status_user) AND s.user_id = w.u AND s.app_id = w.a;
+    END IF;
+    IF cardinality(revoke_jti) > 0 THEN
+        INSERT INTO revoked_tokens (jti, user_id, expires_at)
+        SELECT r.jti, r.u, r.expires
+          FROM unnest(revoke_jti, revoke_user, revoke_expires) AS r(jti, u, expires)
+         ORDER BY r.jti
+        ON CONFLICT (jti) DO NOTHING;
+    END IF;
+    IF cardinality(clear_key) > 0 THEN
+        DELETE FROM throttles t
+         USING unnest(clear_key, clear_now) AS c(key, now_at)
+         WHERE t.kind = 'otp' AND t.key = ANY (clear_key) AND t.key = c.key
+           AND (c.now_at IS NULL OR t.locked_until <= c.now_at);
+    END IF;
     IF NOT bumped AND noted IS DISTINCT FROM '1' THEN
         PERFORM set_config('otpgate.change_noted', coalesce(noted, ''), true);
     END IF;
