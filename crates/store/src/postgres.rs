@@ -188,6 +188,14 @@ async fn connect_at_start(
     }
 }
 
+/// A pooled connection idle this long is checked (one round trip) before
+/// it is handed out, so one that died meanwhile (a server restart, a
+/// failover) is replaced instead of failing a request. sqlx checks every
+/// connection it hands out by default: under load that was one more round
+/// trip per statement for connections idle a few microseconds
+/// (docs/performance.md, session 26).
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// `connect`, its statements run with their generic plan (planned once
 /// per connection) unless the URL's `options` chose a `plan_cache_mode`.
 /// The statements are point reads and writes by key, whose plan does not
@@ -231,6 +239,15 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(generic_plans(connect.clone()));
         let feed = Arc::new(Feed::new(pool.clone(), &connect));
         Ok(Self {

@@ -3284,6 +3284,53 @@ async fn postgres_batch_function_reads_rows_by_key() {
     s.pool().close().await;
 }
 
+/// Pooled connections the server ended while they sat idle (a restart, a
+/// failover) are checked before they are handed out again and replaced:
+/// the next reads succeed. (The store checks only connections idle a
+/// second or more, not every one it hands out.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_ended_while_idle_are_replaced() {
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let db = PgDatabase::create(&admin_url).await;
+    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("open");
+    let t: Arc<dyn TestStore> = Arc::new(s.clone());
+    t.create_user(&new_user("idle")).await.expect("user");
+    // Several connections in the pool: reads at once.
+    let reads: Vec<_> = (0..8)
+        .map(|_| {
+            let t = t.clone();
+            tokio::spawn(async move { t.user_by_name("idle").await })
+        })
+        .collect();
+    for r in reads {
+        assert!(r.await.expect("join").expect("read").is_some());
+    }
+    let mut admin = PgConnection::connect(&admin_url).await.expect("admin");
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+          WHERE datname = $1 AND pid <> pg_backend_pid()) AS x",
+    )
+    .bind(&db.name)
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminate");
+    assert!(ended >= 2, "{ended} backends ended");
+    let _ = admin.close().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for i in 0..8 {
+        let user = t.user_by_name("idle").await;
+        assert!(
+            matches!(user, Ok(Some(_))),
+            "read {i} after the server ended the connections: {user:?}"
+        );
+    }
+    s.pool().close().await;
+}
+
 /// A grouped point read of a few hundred elements is planned as one index
 /// probe per element, on tables of any size: never a hash over a whole
 /// table (pulled up into a join, the token check's read was a hash join
