@@ -1,9 +1,12 @@
 -- `otpgate_complete_second_factors` (0012) with fewer statements per
 -- element: same parameters, same outcomes, same order of elements.
 --
--- Per element, only what decides its outcome is left in the loop: the
--- status lock (Single Connect), and the proof's conditional write. What
--- every element asked for apart from that is done once for the group:
+-- The first element of each user, when it is a TOTP step, is decided
+-- with the others of its kind in one statement per step ("round one"
+-- below). For the rest, only what decides an element's outcome is left
+-- in the loop: the status lock (Single Connect), and the proof's
+-- conditional write. What every element asked for apart from that is
+-- done once for the group:
 --
 -- - the OTP counters of the attempts that did not reserve their place are
 --   read in one statement before the loop (0012 read one per element,
@@ -45,6 +48,14 @@ DECLARE
     revoke_expires BIGINT[] := '{}';
     clear_key TEXT[] := '{}';
     clear_now BIGINT[] := '{}';
+    -- Round one (below): its elements, their users, the statuses held,
+    -- the elements that won; the elements decided there.
+    fast INT[];
+    fast_user BIGINT[];
+    status_held INT[] := '{}';
+    fast_won INT[];
+    won BOOLEAN[] := array_fill(false, ARRAY[n]);
+    done BOOLEAN[] := array_fill(false, ARRAY[n]);
 BEGIN
     IF n = 0 THEN
         RETURN outcome;
@@ -64,7 +75,72 @@ BEGIN
      WHERE t.kind = 'otp'
        AND t.key = ANY (ARRAY(SELECT p_user[k]::TEXT FROM generate_subscripts(p_user, 1) AS g(k)
                                WHERE p_unreserved_now[k] IS NOT NULL));
+    -- Round one, decided together: the first element of each user, when
+    -- it is a TOTP step (kind 0) that no locked counter stops. Its users
+    -- are distinct, so one statement per step decides them all, in user
+    -- order: the statuses are locked, then the proofs written (one
+    -- conditional UPDATE of all their rows). What is left (an element
+    -- after its user's first, another kind, a locked counter) goes through
+    -- the loop below, one element at a time, as in 0012.
+    SELECT coalesce(array_agg(f.k ORDER BY f.u), '{}'), coalesce(array_agg(f.u ORDER BY f.u), '{}')
+      INTO fast, fast_user
+      FROM (SELECT DISTINCT ON (p_user[k]) k, p_user[k] AS u
+              FROM generate_subscripts(p_user, 1) AS g(k)
+             ORDER BY p_user[k], k) AS f
+     WHERE p_kind[f.k] = 0
+       AND NOT (p_unreserved_now[f.k] IS NOT NULL AND f.u = ANY (counter_user)
+                AND counter_locked[array_position(counter_user, f.u)] > p_unreserved_now[f.k]);
+    IF cardinality(fast) > 0 THEN
+        IF EXISTS (SELECT 1 FROM unnest(fast) AS g(k) WHERE p_status_app[g.k] IS NOT NULL) THEN
+            SELECT coalesce(array_agg(x.k), '{}') INTO status_held
+              FROM (SELECT g.k
+                      FROM unnest(fast) AS g(k)
+                      JOIN otp_status s ON s.user_id = p_user[g.k] AND s.app_id = p_status_app[g.k]
+                     WHERE s.user_id = ANY (fast_user) AND s.expires_at > p_status_now[g.k]
+                     ORDER BY s.user_id
+                       FOR UPDATE OF s) AS x;
+        END IF;
+        WITH proved AS (
+            UPDATE users AS w SET totp_last_step = p_step[g.k]
+              FROM unnest(fast) AS g(k)
+             WHERE w.id = ANY (fast_user) AND w.id = p_user[g.k]
+               AND (p_status_app[g.k] IS NULL OR g.k = ANY (status_held))
+               AND w.totp_state = 2
+               AND (w.totp_last_step IS NULL OR w.totp_last_step < p_step[g.k])
+            RETURNING g.k)
+        SELECT coalesce(array_agg(k), '{}') INTO fast_won FROM proved;
+        FOREACH i IN ARRAY fast_won LOOP
+            won[i] := true;
+        END LOOP;
+        FOREACH i IN ARRAY fast LOOP
+            done[i] := true;
+            u := p_user[i];
+            IF NOT won[i] THEN
+                outcome[i] := CASE
+                    WHEN p_status_app[i] IS NOT NULL AND NOT (i = ANY (status_held)) THEN -1
+                    ELSE -2 END;
+                CONTINUE;
+            END IF;
+            IF p_status_app[i] IS NOT NULL THEN
+                used_status := used_status || (u::TEXT || ':' || p_status_app[i]::TEXT);
+                status_user := status_user || u;
+                status_app := status_app || p_status_app[i];
+            END IF;
+            IF p_revoke_jti[i] IS NOT NULL THEN
+                revoke_jti := revoke_jti || p_revoke_jti[i];
+                revoke_user := revoke_user || u;
+                revoke_expires := revoke_expires || p_revoke_expires[i];
+            END IF;
+            IF p_unreserved_now[i] IS NULL OR u = ANY (counter_user) THEN
+                clear_key := clear_key || u::TEXT;
+                clear_now := clear_now || p_unreserved_now[i];
+            END IF;
+        END LOOP;
+    END IF;
     FOR i IN SELECT k FROM generate_subscripts(p_user, 1) AS g(k) ORDER BY p_user[k], k LOOP
+        IF done[i] THEN
+            CONTINUE;
+        END IF;
         u := p_user[i];
         -- The status: locked now, used up once the proof won.
         IF p_status_app[i] IS NOT NULL THEN
