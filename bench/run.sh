@@ -9,7 +9,7 @@
 # Usage: bench/run.sh            (SQLite; PostgreSQL rows too when
 #                                 OTPGATE_BENCH_PG_URL or OTPGATE_TEST_PG_URL is set)
 # Tunables: BENCH_SECONDS (default 8), BENCH_VERIFY_USERS (default 32000 x BENCH_SECONDS: users seeded per SQLite run, enough for verify-otp and otpvalid at 16,000/s each),
-#   BENCH_PG_VERIFY_USERS (default 16000 x BENCH_SECONDS: verify-otp on one and two instances and otpvalid at 5,000/s each; the seeded OTP statuses last 5 minutes), BENCH_WS=0 (skip the Socket.IO rows),
+#   BENCH_PG_VERIFY_USERS (default 24000 x BENCH_SECONDS: verify-otp on one and two instances and otpvalid at 5,000/s each; the seeded OTP statuses last 5 minutes), BENCH_WS=0 (skip the Socket.IO rows),
 #   BENCH_WS_CLIENTS (default 10000), BENCH_LDAP=0 (skip the LDAP rows, bench/ldap.sh),
 #   BENCH_LB=0 (skip the HAProxy rows, bench/balancer.sh),
 #   BENCH_NETHCTI=0 (skip the nethcti login rows).
@@ -21,7 +21,7 @@ source "$(dirname "$0")/common.sh"
 
 SECS=${BENCH_SECONDS:-8}
 VERIFY_USERS=${BENCH_VERIFY_USERS:-$((SECS * 32000))}
-PG_VERIFY_USERS=${BENCH_PG_VERIFY_USERS:-$((SECS * 16000))}
+PG_VERIFY_USERS=${BENCH_PG_VERIFY_USERS:-$((SECS * 24000))}
 PG_URL=${OTPGATE_BENCH_PG_URL:-${OTPGATE_TEST_PG_URL:-}}
 CORES=$(nproc)
 
