@@ -154,6 +154,16 @@ impl PgDatabase {
     }
 }
 
+/// A fresh database and a store open on it with the default options;
+/// `None` when no PostgreSQL test server is configured (the test skips).
+async fn fresh_pg() -> Option<(PgDatabase, PostgresStore)> {
+    let db = PgDatabase::create(&pg_admin_url()?).await;
+    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
+        .await
+        .expect("open");
+    Some((db, s))
+}
+
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         // Drop runs inside the test's runtime (and maybe while unwinding):
@@ -3085,18 +3095,44 @@ async fn postgres_two_instances_batches_neither_deadlock_nor_double_record() {
     b.pool().close().await;
 }
 
+/// One call of the batch function (migration 0012's parameters) with TOTP
+/// steps (kind 0) at unix time 1010, none reserved: element i proves
+/// `steps[i]` for `users[i]`, revokes `jtis[i]` (expiring at 9999) and
+/// uses up the OTP status of application `status_app[i]`, when given.
+async fn batch_of_steps<'e>(
+    e: impl sqlx::PgExecutor<'e>,
+    users: &[i64],
+    steps: &[i64],
+    jtis: &[Option<String>],
+    status_app: &[Option<i64>],
+) -> Vec<i64> {
+    let n = users.len();
+    sqlx::query_scalar(
+        "SELECT otpgate_complete_second_factors($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(users)
+    .bind(vec![0_i16; n])
+    .bind(steps)
+    .bind(vec![None::<i64>; n])
+    .bind(vec![None::<i64>; n])
+    .bind(jtis)
+    .bind(vec![9999_i64; n])
+    .bind(status_app)
+    .bind(vec![1010_i64; n])
+    .bind(vec![1010_i64; n])
+    .fetch_one(e)
+    .await
+    .expect("batch")
+}
+
 /// The batch function itself, elements in one statement: a locked counter
 /// in the middle, a gone status, a replayed step and a second use of one
 /// step each get their own outcome; the others are recorded.
 #[tokio::test]
 async fn postgres_batch_function_gives_each_element_its_outcome() {
-    let Some(admin_url) = pg_admin_url() else {
+    let Some((_db, s)) = fresh_pg().await else {
         return;
     };
-    let db = PgDatabase::create(&admin_url).await;
-    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
-        .await
-        .expect("open");
     let t: Arc<dyn TestStore> = Arc::new(s.clone());
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -3118,23 +3154,9 @@ async fn postgres_batch_function_gives_each_element_its_outcome() {
     let users = [ids[4], ids[4], ids[0], ids[1], ids[2], ids[3], ids[1]];
     let steps = [11_i64, 11, 11, 11, 11, 11, 10];
     let status: Vec<Option<i64>> = (0..7).map(|i| (i == 5).then_some(app.id.get())).collect();
-    let jtis: Vec<String> = (0..7).map(|i| format!("j{i}")).collect();
-    let outcomes: Vec<i64> = sqlx::query_scalar(
-        "SELECT otpgate_complete_second_factors($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(users.iter().map(|u| u.get()).collect::<Vec<_>>())
-    .bind(vec![0_i16; 7])
-    .bind(steps.to_vec())
-    .bind(vec![None::<i64>; 7])
-    .bind(vec![None::<i64>; 7])
-    .bind(jtis)
-    .bind(vec![9999_i64; 7])
-    .bind(status)
-    .bind(vec![1010_i64; 7])
-    .bind(vec![1010_i64; 7])
-    .fetch_one(s.pool())
-    .await
-    .expect("batch");
+    let jtis: Vec<Option<String>> = (0..7).map(|i| Some(format!("j{i}"))).collect();
+    let users: Vec<i64> = users.iter().map(|u| u.get()).collect();
+    let outcomes = batch_of_steps(s.pool(), &users, &steps, &jtis, &status).await;
     assert_eq!(outcomes, vec![0, -2, 0, 0, 1034, -1, -2]);
     let revoked: Vec<String> = sqlx::query_scalar("SELECT jti FROM revoked_tokens ORDER BY jti")
         .fetch_all(s.pool())
@@ -3156,13 +3178,9 @@ async fn postgres_batch_function_gives_each_element_its_outcome() {
 /// 0014 remembers it as used).
 #[tokio::test]
 async fn postgres_batch_function_uses_a_status_once_per_statement() {
-    let Some(admin_url) = pg_admin_url() else {
+    let Some((_db, s)) = fresh_pg().await else {
         return;
     };
-    let db = PgDatabase::create(&admin_url).await;
-    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
-        .await
-        .expect("open");
     let t: Arc<dyn TestStore> = Arc::new(s.clone());
     let id = enabled_user(&t, "u0", 10).await.id;
     let app = t.create_application(&new_app("app")).await.expect("app");
@@ -3174,22 +3192,14 @@ async fn postgres_batch_function_uses_a_status_once_per_statement() {
     })
     .await
     .expect("status");
-    let outcomes: Vec<i64> = sqlx::query_scalar(
-        "SELECT otpgate_complete_second_factors($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    let outcomes = batch_of_steps(
+        s.pool(),
+        &[id.get(); 2],
+        &[11, 12],
+        &[None, None],
+        &[Some(app.id.get()); 2],
     )
-    .bind(vec![id.get(); 2])
-    .bind(vec![0_i16; 2])
-    .bind(vec![11_i64, 12])
-    .bind(vec![None::<i64>; 2])
-    .bind(vec![None::<i64>; 2])
-    .bind(vec![None::<String>; 2])
-    .bind(vec![None::<i64>; 2])
-    .bind(vec![Some(app.id.get()); 2])
-    .bind(vec![1010_i64; 2])
-    .bind(vec![1010_i64; 2])
-    .fetch_one(s.pool())
-    .await
-    .expect("batch");
+    .await;
     assert_eq!(outcomes, vec![0, -1]);
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM otp_status")
         .fetch_one(s.pool())
@@ -3212,13 +3222,9 @@ async fn postgres_batch_function_uses_a_status_once_per_statement() {
 /// the arguments' subscripts was planned as a hash over the whole table).
 #[tokio::test]
 async fn postgres_batch_function_reads_rows_by_key() {
-    let Some(admin_url) = pg_admin_url() else {
+    let Some((_db, s)) = fresh_pg().await else {
         return;
     };
-    let db = PgDatabase::create(&admin_url).await;
-    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
-        .await
-        .expect("open");
     sqlx::raw_sql(
         "INSERT INTO applications (name, key_id, secret_hash, created_at) VALUES ('app', 'k', 'x', 0); \
          INSERT INTO users (username, display_name, password_hash, tokens_valid_after, created_at, \
@@ -3247,22 +3253,8 @@ async fn postgres_batch_function_reads_rows_by_key() {
     );
     let n = users.len();
     let mut tx = s.pool().begin().await.expect("begin");
-    let outcomes: Vec<i64> = sqlx::query_scalar(
-        "SELECT otpgate_complete_second_factors($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&users)
-    .bind(vec![0_i16; n])
-    .bind(vec![11_i64; n])
-    .bind(vec![None::<i64>; n])
-    .bind(vec![None::<i64>; n])
-    .bind((0..n).map(|i| format!("new{i}")).collect::<Vec<_>>())
-    .bind(vec![9999_i64; n])
-    .bind(vec![Some(app); n])
-    .bind(vec![1010_i64; n])
-    .bind(vec![1010_i64; n])
-    .fetch_one(&mut *tx)
-    .await
-    .expect("batch");
+    let jtis: Vec<Option<String>> = (0..n).map(|i| Some(format!("new{i}"))).collect();
+    let outcomes = batch_of_steps(&mut *tx, &users, &vec![11; n], &jtis, &vec![Some(app); n]).await;
     assert_eq!(outcomes, vec![0; n]);
     let scans: Vec<(String, i64)> = sqlx::query_as(
         "SELECT relname::TEXT, seq_scan FROM pg_stat_xact_user_tables \
@@ -3290,13 +3282,9 @@ async fn postgres_batch_function_reads_rows_by_key() {
 /// second or more, not every one it hands out.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connections_ended_while_idle_are_replaced() {
-    let Some(admin_url) = pg_admin_url() else {
+    let Some((db, s)) = fresh_pg().await else {
         return;
     };
-    let db = PgDatabase::create(&admin_url).await;
-    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
-        .await
-        .expect("open");
     let t: Arc<dyn TestStore> = Arc::new(s.clone());
     t.create_user(&new_user("idle")).await.expect("user");
     // Several connections in the pool: reads at once.
@@ -3309,7 +3297,7 @@ async fn postgres_connections_ended_while_idle_are_replaced() {
     for r in reads {
         assert!(r.await.expect("join").expect("read").is_some());
     }
-    let mut admin = PgConnection::connect(&admin_url).await.expect("admin");
+    let mut admin = PgConnection::connect(&db.admin_url).await.expect("admin");
     let ended: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
           WHERE datname = $1 AND pid <> pg_backend_pid()) AS x",
@@ -3339,13 +3327,9 @@ async fn postgres_connections_ended_while_idle_are_replaced() {
 /// generic plan the store's connections use.
 #[tokio::test]
 async fn postgres_grouped_reads_probe_the_index_per_element() {
-    let Some(admin_url) = pg_admin_url() else {
+    let Some((_db, s)) = fresh_pg().await else {
         return;
     };
-    let db = PgDatabase::create(&admin_url).await;
-    let s = PostgresStore::open(&db.url, &PostgresOptions::default())
-        .await
-        .expect("open");
     sqlx::raw_sql(
         "INSERT INTO users (username, display_name, password_hash, tokens_valid_after, created_at) \
            SELECT 'user' || g, 'u', 'x', 0, 0 FROM generate_series(1, 3000) AS g; \

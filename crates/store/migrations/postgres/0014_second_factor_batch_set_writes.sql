@@ -123,17 +123,6 @@ BEGIN
             END IF;
             IF p_status_app[i] IS NOT NULL THEN
                 used_status := used_status || (u::TEXT || ':' || p_status_app[i]::TEXT);
-                status_user := status_user || u;
-                status_app := status_app || p_status_app[i];
-            END IF;
-            IF p_revoke_jti[i] IS NOT NULL THEN
-                revoke_jti := revoke_jti || p_revoke_jti[i];
-                revoke_user := revoke_user || u;
-                revoke_expires := revoke_expires || p_revoke_expires[i];
-            END IF;
-            IF p_unreserved_now[i] IS NULL OR u = ANY (counter_user) THEN
-                clear_key := clear_key || u::TEXT;
-                clear_now := clear_now || p_unreserved_now[i];
             END IF;
         END LOOP;
     END IF;
@@ -189,8 +178,17 @@ BEGIN
             outcome[i] := -2;
             CONTINUE;
         END IF;
+        won[i] := true;
         IF p_status_app[i] IS NOT NULL THEN
             used_status := used_status || (u::TEXT || ':' || p_status_app[i]::TEXT);
+        END IF;
+    END LOOP;
+    -- What the winners asked for besides their proof, gathered for one
+    -- statement each.
+    FOR i IN 1 .. n LOOP
+        CONTINUE WHEN NOT won[i];
+        u := p_user[i];
+        IF p_status_app[i] IS NOT NULL THEN
             status_user := status_user || u;
             status_app := status_app || p_status_app[i];
         END IF;
