@@ -40,14 +40,17 @@ wrk_p99() { awk '$1 == "99%" {v=$2; u=v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "
 ROWS=()
 row() { ROWS+=("$(printf '%-58s %16s %s' "$1" "$2" "${3:-}")"); }
 
-# start_server DIR PORT [ENV=VALUE...]: starts `otpgate serve` in DIR,
-# waits for /healthz, sets SERVER_PID and START_MS (common.sh).
-# cpu_us_per JSON TICKS: server CPU (clock ticks, 100 a second) per
-# request of a load generator's result.
+# cpu_of PID...: the CPU time (clock ticks) those processes used so far.
+cpu_of() { local t=0 p; for p in "$@"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
+
+# cpu_us_per GET_JSON TICKS: server CPU per request (microseconds) of a
+# `loadgen get` result.
 cpu_us_per() {
-  python3 -c "import json,sys; r=json.loads(sys.argv[1]); n=r.get('ok', r.get('requests', 0)) or r['per_sec']*r['seconds']; print(f'{int(sys.argv[2])*10000/max(n,1):.1f}')" "$1" "$2"
+  python3 -c "import json,sys; r=json.loads(sys.argv[1]); print(f'{int(sys.argv[2]) * 1e6 / int(sys.argv[3]) / max(r[\"requests\"], 1):.1f}')" "$1" "$2" "$(getconf CLK_TCK)"
 }
 
+# start_server DIR PORT [ENV=VALUE...]: starts `otpgate serve` in DIR,
+# waits for /healthz, sets SERVER_PID and START_MS (common.sh).
 start_server() {
   local dir=$1 port=$2; shift 2
   start_server_in "$BIN" "$dir" "$port" "" "$@"
@@ -163,9 +166,9 @@ if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
   A=$SERVER_PID
   add_user "$P" benchuser OTPGATE_DATABASE_URL="$DBURL"
   PGTOKEN=$("$LG" login --url "http://127.0.0.1:$PORT_A" --user benchuser --password bench-password)
-  C0=$(cpu_ticks "$A")
+  C0=$(cpu_of "$A")
   M1=$("$LG" get --urls "http://127.0.0.1:$PORT_A" --path /api/user/me --token "$PGTOKEN" --concurrency 64 --seconds "$SECS")
-  M1_US=$(cpu_us_per "$M1" $(( $(cpu_ticks "$A") - C0 )))
+  M1_US=$(cpu_us_per "$M1" $(( $(cpu_of "$A") - C0 )))
   V1=$("$LG" verify --urls "http://127.0.0.1:$PORT_A" --input "$P/users.tsv" --concurrency 64 --seconds "$SECS")
   # Single Connect otpvalid on the users verify-otp did not reach.
   USED=$(json "$V1" "['ok'] + $(json "$V1" "['other']") + 1000")
@@ -173,9 +176,9 @@ if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
   SC1=$("$LG" otpvalid --urls "http://127.0.0.1:$PORT_A" --input "$P/users-sc.tsv" --key-file "$P/app.key" --app bench-sc --concurrency 64 --seconds "$SECS")
   start_server "$P" "$PORT_B" OTPGATE_DATABASE_URL="$DBURL"
   B=$SERVER_PID
-  C0=$(( $(cpu_ticks "$A") + $(cpu_ticks "$B") ))
+  C0=$(cpu_of "$A" "$B")
   M2=$("$LG" get --urls "http://127.0.0.1:$PORT_A,http://127.0.0.1:$PORT_B" --path /api/user/me --token "$PGTOKEN" --concurrency 64 --seconds "$SECS")
-  M2_US=$(cpu_us_per "$M2" $(( $(cpu_ticks "$A") + $(cpu_ticks "$B") - C0 )))
+  M2_US=$(cpu_us_per "$M2" $(( $(cpu_of "$A" "$B") - C0 )))
   # verify-otp and otpvalid used the first parts of the file; tokens are single use.
   USED=$(json "$SC1" "['ok'] + $(json "$SC1" "['other']") + 1000")
   tail -n +"$USED" "$P/users-sc.tsv" >"$P/users2.tsv"
@@ -189,9 +192,9 @@ if [ -n "$PG_URL" ] && command -v psql >/dev/null; then
   A=$SERVER_PID
   start_server "$P" "$PORT_B" OTPGATE_DATABASE_URL="$DBURL" TOKIO_WORKER_THREADS=$HALF
   B=$SERVER_PID
-  C0=$(( $(cpu_ticks "$A") + $(cpu_ticks "$B") ))
+  C0=$(cpu_of "$A" "$B")
   M2H=$("$LG" get --urls "http://127.0.0.1:$PORT_A,http://127.0.0.1:$PORT_B" --path /api/user/me --token "$PGTOKEN" --concurrency 64 --seconds "$SECS")
-  M2H_US=$(cpu_us_per "$M2H" $(( $(cpu_ticks "$A") + $(cpu_ticks "$B") - C0 )))
+  M2H_US=$(cpu_us_per "$M2H" $(( $(cpu_of "$A" "$B") - C0 )))
   row "PostgreSQL, 1 instance: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M1" "['per_sec']")")" "(p99 $(json "$M1" "['p99_ms']") ms; server CPU $M1_US us/req)"
   row "PostgreSQL, 2 instances: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M2" "['per_sec']")")" "(p99 $(json "$M2" "['p99_ms']") ms; server CPU $M2_US us/req; each with every core's worker thread)"
   row "PostgreSQL, 2 instances of $HALF worker threads each: GET /api/user/me" "$(printf '%.0f req/s' "$(json "$M2H" "['per_sec']")")" "(p99 $(json "$M2H" "['p99_ms']") ms; server CPU $M2H_US us/req)"

@@ -35,7 +35,6 @@ DECLARE
     i INT;
     u BIGINT;
     locked BIGINT;
-    at INT;
     -- The counters read before the loop: user, locked until.
     counter_user BIGINT[];
     counter_locked BIGINT[];
@@ -147,8 +146,7 @@ BEGIN
         END IF;
         -- The counter, for an attempt that did not reserve its place.
         IF p_unreserved_now[i] IS NOT NULL THEN
-            at := array_position(counter_user, u);
-            locked := CASE WHEN at IS NULL THEN NULL ELSE counter_locked[at] END;
+            locked := counter_locked[array_position(counter_user, u)];
             IF locked > p_unreserved_now[i] THEN
                 IF p_kind[i] = 0 THEN
                     PERFORM 1 FROM users WHERE id = u AND totp_state = 2
